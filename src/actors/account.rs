@@ -1,0 +1,298 @@
+//! AccountSupervisor: one per user. Reads the user's exectab on every run
+//! request (edits apply at once), checks a run request against it and owns
+//! the ScriptQueue of each script name.
+
+use std::collections::{BTreeMap, HashMap};
+
+use actix::prelude::*;
+use serde_json::{Map, Value};
+
+use super::error::RunError;
+use super::queue::{self, Limits, PendingRun, ScriptQueue};
+use super::Shared;
+use crate::accounts::Guest;
+use crate::events::types::{Origin, RunSpec};
+use crate::exectab::{long_opt_name, substitute, Exectab, OptValue, ScriptDef};
+use crate::ids::{RunId, ScriptName, UserId};
+
+/// The account actor of one user.
+pub struct AccountSupervisor {
+    user: UserId,
+    shared: Shared,
+    exectab: (Option<Vec<u8>>, Exectab),
+    queues: HashMap<ScriptName, Addr<ScriptQueue>>,
+}
+
+impl AccountSupervisor {
+    /// A supervisor with no queues yet.
+    pub fn new(user: UserId, shared: Shared) -> Self {
+        AccountSupervisor {
+            user,
+            shared,
+            exectab: (None, Exectab::default()),
+            queues: HashMap::new(),
+        }
+    }
+
+    /// The exectab as it is on disk now. Reading a small file per request
+    /// is cheaper than any change detection that could miss an edit; it is
+    /// re-parsed only when its bytes changed.
+    fn exectab(&mut self) -> &Exectab {
+        let path = self
+            .shared
+            .config
+            .scripts_dir(self.user)
+            .join("exectab.txt");
+        let bytes = std::fs::read(&path).ok();
+        if bytes != self.exectab.0 {
+            let text = bytes
+                .as_deref()
+                .map(String::from_utf8_lossy)
+                .unwrap_or_default();
+            let (parsed, warnings) = Exectab::parse(&text);
+            for warning in warnings {
+                tracing::warn!(file = %path.display(), line = warning.line, "{}", warning.message);
+            }
+            self.exectab = (bytes, parsed);
+        }
+        &self.exectab.1
+    }
+
+    fn queue(
+        &mut self,
+        name: &ScriptName,
+        limits: Limits,
+        ctx: &mut Context<Self>,
+    ) -> Addr<ScriptQueue> {
+        let _ = ctx;
+        self.queues
+            .entry(name.clone())
+            .or_insert_with(|| {
+                ScriptQueue::new(
+                    self.user,
+                    name.clone(),
+                    self.shared.clone(),
+                    limits,
+                    Vec::new(),
+                )
+                .start()
+            })
+            .clone()
+    }
+}
+
+fn limits(def: &ScriptDef) -> Limits {
+    Limits {
+        simultaneous: def.simultaneous.max(1),
+        max_queued: def.max_queued,
+    }
+}
+
+/// The `args.opts` object, keyed by the original's long option names.
+fn opts(def: &ScriptDef) -> Map<String, Value> {
+    def.opts()
+        .into_iter()
+        .map(|(short, value)| {
+            let key = long_opt_name(&short).unwrap_or(&short).to_owned();
+            let value = match value {
+                OptValue::Flag => Value::Bool(true),
+                OptValue::Value(v) => Value::String(v),
+                OptValue::List(items) => {
+                    Value::Array(items.into_iter().map(Value::String).collect())
+                }
+            };
+            (key, value)
+        })
+        .collect()
+}
+
+fn spec(def: &ScriptDef, params: &[String]) -> RunSpec {
+    RunSpec {
+        command: def.command.iter().map(|t| substitute(t, params)).collect(),
+        dir: def.dir.clone(),
+        env: def.env.clone(),
+        user: def.user.clone(),
+        group: def.group.clone(),
+        timeout_secs: def.timeout_secs,
+        noexec: def.noexec,
+        forget: def.forget,
+        opts: opts(def),
+    }
+}
+
+impl Actor for AccountSupervisor {
+    type Context = Context<Self>;
+}
+
+/// A run request with its fields parsed; field errors are kept so they are
+/// reported in the order of the wire contract, after the name check.
+pub struct RunRequest {
+    pub name: ScriptName,
+    pub args: Result<Vec<String>, RunError>,
+    pub stdin: Result<Option<Vec<u8>>, RunError>,
+    pub not_before: Result<Option<i64>, RunError>,
+    pub guest: Option<Guest>,
+    pub origin: Origin,
+}
+
+/// Queue a run of one of this user's scripts.
+#[derive(Message)]
+#[rtype(result = "Result<queue::Queued, RunError>")]
+pub struct EnqueueRun {
+    pub request: RunRequest,
+}
+
+impl Handler<EnqueueRun> for AccountSupervisor {
+    type Result = ResponseFuture<Result<queue::Queued, RunError>>;
+
+    fn handle(&mut self, msg: EnqueueRun, ctx: &mut Context<Self>) -> Self::Result {
+        let req = msg.request;
+        let stdin_cap = self.shared.config.stdin_cap_bytes;
+        let checked = (|| {
+            let def = self
+                .exectab()
+                .get(req.name.as_str())
+                .cloned()
+                .ok_or(RunError::UnknownScript)?;
+            let params = req.args?;
+            let stdin = req.stdin?;
+            let not_before = req.not_before?;
+            if let Some(guest) = &req.guest {
+                if !guest.rights.run || guest.script != req.name {
+                    return Err(RunError::AccessDenied);
+                }
+            }
+            let stdin = stdin.filter(|s| !s.is_empty());
+            if stdin.is_some() && !def.stdin {
+                return Err(RunError::StdinNotAllowed);
+            }
+            if stdin.as_ref().is_some_and(|s| s.len() > stdin_cap) {
+                return Err(RunError::StdinTooLarge);
+            }
+            Ok((def, params, stdin, not_before.unwrap_or(0)))
+        })();
+        let (def, params, stdin, not_before) = match checked {
+            Ok(checked) => checked,
+            Err(err) => return Box::pin(async move { Err(err) }),
+        };
+        let queue = self.queue(&req.name, limits(&def), ctx);
+        let enqueue = queue::Enqueue {
+            spec: spec(&def, &params),
+            required_args: def.required_args(),
+            params,
+            stdin,
+            not_before,
+            limits: limits(&def),
+            origin: req.origin,
+        };
+        Box::pin(async move {
+            queue
+                .send(enqueue)
+                .await
+                .map_err(|_| RunError::ShuttingDown)?
+        })
+    }
+}
+
+/// The queue of a script name, if one exists.
+#[derive(Message)]
+#[rtype(result = "Option<Addr<ScriptQueue>>")]
+pub struct GetQueue {
+    pub name: ScriptName,
+}
+
+impl Handler<GetQueue> for AccountSupervisor {
+    type Result = Option<Addr<ScriptQueue>>;
+
+    fn handle(&mut self, msg: GetQueue, _ctx: &mut Context<Self>) -> Self::Result {
+        self.queues.get(&msg.name).cloned()
+    }
+}
+
+/// Queued and running run ids per script name.
+#[derive(Message)]
+#[rtype(result = "BTreeMap<ScriptName, (Vec<RunId>, Vec<RunId>)>")]
+pub struct ListRuns;
+
+impl Handler<ListRuns> for AccountSupervisor {
+    type Result = ResponseFuture<BTreeMap<ScriptName, (Vec<RunId>, Vec<RunId>)>>;
+
+    fn handle(&mut self, _msg: ListRuns, _ctx: &mut Context<Self>) -> Self::Result {
+        let queues: Vec<_> = self
+            .queues
+            .iter()
+            .map(|(n, q)| (n.clone(), q.clone()))
+            .collect();
+        Box::pin(async move {
+            let mut out = BTreeMap::new();
+            for (name, queue) in queues {
+                if let Ok((queued, running)) = queue.send(queue::ListRuns).await {
+                    if !queued.is_empty() || !running.is_empty() {
+                        out.insert(name, (queued, running));
+                    }
+                }
+            }
+            out
+        })
+    }
+}
+
+/// The script definitions of this user's exectab now.
+#[derive(Message)]
+#[rtype(result = "Vec<ScriptDef>")]
+pub struct ListScripts;
+
+impl Handler<ListScripts> for AccountSupervisor {
+    type Result = MessageResult<ListScripts>;
+
+    fn handle(&mut self, _msg: ListScripts, _ctx: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.exectab().scripts().cloned().collect())
+    }
+}
+
+/// Runs recovered from the event log at startup, per script name.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Restore {
+    pub runs: BTreeMap<ScriptName, Vec<PendingRun>>,
+}
+
+impl Handler<Restore> for AccountSupervisor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Restore, _ctx: &mut Context<Self>) {
+        for (name, runs) in msg.runs {
+            // A script removed from the exectab since still runs what was
+            // accepted, one at a time.
+            let limits = self
+                .exectab()
+                .get(name.as_str())
+                .map(limits)
+                .unwrap_or(Limits {
+                    simultaneous: 1,
+                    max_queued: None,
+                });
+            let queue =
+                ScriptQueue::new(self.user, name.clone(), self.shared.clone(), limits, runs)
+                    .start();
+            self.queues.insert(name, queue);
+        }
+    }
+}
+
+/// Interrupt every queue; answered when no run of this user is running.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Shutdown;
+
+impl Handler<Shutdown> for AccountSupervisor {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, _msg: Shutdown, _ctx: &mut Context<Self>) -> Self::Result {
+        let queues: Vec<_> = self.queues.values().cloned().collect();
+        Box::pin(async move {
+            let waits = queues.iter().map(|q| q.send(queue::Shutdown));
+            futures_util::future::join_all(waits).await;
+        })
+    }
+}

@@ -1,0 +1,60 @@
+//! Domain outcomes of run commands that a client can branch on.
+
+use crate::events::StoreError;
+
+/// Why a run command was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("Invalid 'name'.  Script not found.")]
+    UnknownScript,
+    #[error("Invalid 'args'.  Expected an array of strings, numbers or booleans.")]
+    InvalidArgs,
+    #[error("Missing an entry in 'args'.  Expected at least {expected} entries.")]
+    MissingArgs { expected: usize },
+    #[error("Invalid 'stdin'.  Expected a string.")]
+    InvalidStdin,
+    #[error("Invalid 'queue'.  Expected an integer UNIX timestamp.")]
+    InvalidQueue,
+    #[error("Access denied.")]
+    AccessDenied,
+    #[error("This script does not accept 'stdin'.")]
+    StdinNotAllowed,
+    #[error("'stdin' is too large.")]
+    StdinTooLarge,
+    #[error("The queue for this script is full.")]
+    QueueFull,
+    #[error("The script is not queued or running.")]
+    NotQueuedOrRunning,
+    #[error("The script is already running.")]
+    Running,
+    #[error("The script is not running.")]
+    NotRunning,
+    #[error("Invalid 'id'.")]
+    InvalidId,
+    #[error("The server is shutting down.")]
+    ShuttingDown,
+    #[error("A database error occurred.")]
+    Store(#[from] StoreError),
+}
+
+impl RunError {
+    /// The wire errorcode.
+    pub fn code(&self) -> &'static str {
+        match self {
+            RunError::UnknownScript => "invalid_name",
+            RunError::InvalidArgs | RunError::MissingArgs { .. } => "invalid_args",
+            RunError::InvalidStdin => "invalid_stdin",
+            RunError::InvalidQueue => "invalid_queue",
+            RunError::AccessDenied => "access_denied",
+            RunError::StdinNotAllowed => "stdin_not_allowed",
+            RunError::StdinTooLarge => "stdin_too_large",
+            RunError::QueueFull => "queue_full",
+            RunError::NotQueuedOrRunning => "script_not_queued_running",
+            RunError::Running => "script_running",
+            RunError::NotRunning => "script_not_running",
+            RunError::InvalidId => "invalid_id",
+            RunError::ShuttingDown => "shutting_down",
+            RunError::Store(_) => "db_query_error",
+        }
+    }
+}

@@ -1,0 +1,32 @@
+//! The actors: AccountDirectory → AccountSupervisor (per user) →
+//! ScriptQueue (per script) → RunProcess (per run), and the MonitorHub.
+
+pub mod account;
+pub mod directory;
+pub mod error;
+pub mod monitor;
+pub mod process;
+pub mod queue;
+pub mod record;
+pub mod run;
+pub mod status_file;
+
+use std::sync::Arc;
+
+use actix::Addr;
+use sqlx::SqlitePool;
+
+pub use error::RunError;
+
+use crate::config::Config;
+use crate::events::EventStore;
+use status_file::StatusFiles;
+
+/// What every actor below the directory needs.
+#[derive(Clone)]
+pub struct Shared {
+    pub store: Addr<EventStore>,
+    pub pool: SqlitePool,
+    pub config: Arc<Config>,
+    pub status_files: StatusFiles,
+}

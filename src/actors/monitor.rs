@@ -1,0 +1,354 @@
+//! MonitorHub: turns committed events into monitor pushes. It receives every
+//! commit from the EventStore in log order, so a push is never sent before
+//! its event is durable, and replays missed pushes (`after`) from the log
+//! with no gap and no duplicate. Sessions are fed with `try_send`: a socket
+//! whose bounded mailbox is full is dropped instead of slowing anyone.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use actix::prelude::*;
+use serde_json::{Map, Value};
+use sqlx::SqlitePool;
+
+use crate::accounts::Guest;
+use crate::clock;
+use crate::events::types::ProgressSnapshot;
+use crate::events::{query, Event, EventsCommitted, StoredEvent};
+use crate::ids::{ScriptName, UserId};
+use crate::metrics::Metrics;
+use crate::status;
+
+/// Replayed events are read in pages of this many.
+const REPLAY_PAGE: i64 = 1000;
+
+/// What the hub sends to a monitor session.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub enum Push {
+    /// One push, as JSON text.
+    Text(Arc<str>),
+    /// The session must close (slow reader, or its key stopped working).
+    Close(&'static str),
+}
+
+enum Phase {
+    Live,
+    /// Reading missed events; live ones wait here meanwhile.
+    Replaying {
+        buffer: Vec<StoredEvent>,
+    },
+}
+
+struct Subscription {
+    id: u64,
+    session: u64,
+    recipient: Recipient<Push>,
+    name: Option<ScriptName>,
+    verbose: bool,
+    api_sequence: i64,
+    guest: Option<Guest>,
+    phase: Phase,
+    /// Highest seq pushed (or skipped), so replay and live never overlap.
+    last_seq: i64,
+}
+
+/// The hub actor.
+pub struct MonitorHub {
+    pool: SqlitePool,
+    metrics: Metrics,
+    subs: HashMap<UserId, Vec<Subscription>>,
+    next_id: u64,
+}
+
+impl MonitorHub {
+    /// A hub reading replays through `pool`.
+    pub fn new(pool: SqlitePool, metrics: Metrics) -> Self {
+        MonitorHub {
+            pool,
+            metrics,
+            subs: HashMap::new(),
+            next_id: 1,
+        }
+    }
+
+    fn close_session(&mut self, user: UserId, session: u64, reason: &'static str) {
+        if let Some(subs) = self.subs.get_mut(&user) {
+            if let Some(sub) = subs.iter().find(|s| s.session == session) {
+                sub.recipient.do_send(Push::Close(reason));
+            }
+            subs.retain(|s| s.session != session);
+        }
+    }
+
+    fn load_page(&self, user: UserId, sub: u64, after: i64, ctx: &mut Context<Self>) {
+        let pool = self.pool.clone();
+        let load = async move { query::events_after(&pool, user, after, REPLAY_PAGE, None).await };
+        ctx.spawn(
+            load.into_actor(self)
+                .map(move |result, act, ctx| match result {
+                    Ok(events) => act.replayed(user, sub, events, ctx),
+                    Err(err) => {
+                        tracing::error!(error.cause_chain = ?err, "monitor replay failed");
+                        if let Some(session) = act.find(user, sub).map(|s| s.session) {
+                            act.close_session(user, session, "replay failed");
+                        }
+                    }
+                }),
+        );
+    }
+
+    fn find(&mut self, user: UserId, sub: u64) -> Option<&mut Subscription> {
+        self.subs.get_mut(&user)?.iter_mut().find(|s| s.id == sub)
+    }
+
+    fn replayed(
+        &mut self,
+        user: UserId,
+        sub_id: u64,
+        events: Vec<StoredEvent>,
+        ctx: &mut Context<Self>,
+    ) {
+        let full_page = events.len() as i64 >= REPLAY_PAGE;
+        let Some(sub) = self.find(user, sub_id) else {
+            return;
+        };
+        let mut ok = true;
+        for event in &events {
+            ok &= deliver(sub, event);
+        }
+        let last = sub.last_seq;
+        if ok && full_page {
+            self.load_page(user, sub_id, last, ctx);
+            return;
+        }
+        if ok {
+            if let Phase::Replaying { buffer } = std::mem::replace(&mut sub.phase, Phase::Live) {
+                for event in &buffer {
+                    ok &= deliver(sub, event);
+                }
+            }
+        }
+        if !ok {
+            let session = sub.session;
+            self.close_session(user, session, "monitor buffer full");
+        }
+    }
+}
+
+/// The push for an event, before `api_sequence` is added; `None` when this
+/// event is not pushed to this kind of subscription.
+fn render(event: &StoredEvent, verbose: bool, owner: bool) -> Option<Map<String, Value>> {
+    let mut map = match &event.event {
+        Event::RunStarted { run, name, started } => {
+            status::running(*run, name, *started, &ProgressSnapshot::default())
+        }
+        Event::RunFinished { run, record }
+        | Event::RunStartFailed { run, record }
+        | Event::RunInterrupted { run, record } => status::finished(*run, record, owner),
+        Event::RunQueued {
+            run,
+            name,
+            queued,
+            position,
+            ..
+        } if verbose => status::queued(*run, name, *queued, *position),
+        Event::RunProgress {
+            run,
+            name,
+            started,
+            progress,
+        } if verbose => status::running(*run, name, *started, progress),
+        Event::RunCancelled { run, record, .. } if verbose => status::finished(*run, record, owner),
+        _ => return None,
+    };
+    map.insert("seq".into(), Value::from(event.seq));
+    Some(map)
+}
+
+/// Sends one event to one subscription if it matches; false when the
+/// session's buffer is full.
+fn deliver(sub: &mut Subscription, event: &StoredEvent) -> bool {
+    if event.seq <= sub.last_seq {
+        return true;
+    }
+    sub.last_seq = event.seq;
+    if let Some(name) = &sub.name {
+        if event.event.script() != Some(name) {
+            return true;
+        }
+    }
+    let Some(mut map) = render(event, sub.verbose, sub.guest.is_none()) else {
+        return true;
+    };
+    map.insert("api_sequence".into(), Value::from(sub.api_sequence));
+    let text: Arc<str> = match serde_json::to_string(&map) {
+        Ok(text) => text.into(),
+        Err(_) => return true,
+    };
+    sub.recipient.try_send(Push::Text(text)).is_ok()
+}
+
+impl Actor for MonitorHub {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.set_mailbox_capacity(1 << 16);
+    }
+}
+
+impl Handler<EventsCommitted> for MonitorHub {
+    type Result = ();
+
+    fn handle(&mut self, msg: EventsCommitted, _ctx: &mut Context<Self>) {
+        let now = clock::now_secs();
+        for event in msg.events.iter() {
+            let user = event.user;
+            match &event.event {
+                Event::GuestDeleted { guest, .. } => self.drop_guest(user, |g| g.id == *guest),
+                Event::UserRemoved { .. } | Event::ApiKeyRotated { .. } => self.drop_user(user),
+                _ => {}
+            }
+            let Some(subs) = self.subs.get_mut(&user) else {
+                continue;
+            };
+            let mut closing = Vec::new();
+            for sub in subs.iter_mut() {
+                if sub.guest.as_ref().is_some_and(|g| g.expires <= now) {
+                    closing.push((sub.session, "guest key expired"));
+                    continue;
+                }
+                match &mut sub.phase {
+                    Phase::Replaying { buffer } => buffer.push(event.clone()),
+                    Phase::Live => {
+                        if !deliver(sub, event) {
+                            closing.push((sub.session, "monitor buffer full"));
+                        }
+                    }
+                }
+            }
+            for (session, reason) in closing {
+                self.close_session(user, session, reason);
+            }
+        }
+    }
+}
+
+impl MonitorHub {
+    fn drop_guest(&mut self, user: UserId, matches: impl Fn(&Guest) -> bool) {
+        let sessions: Vec<u64> = self
+            .subs
+            .get(&user)
+            .map(|subs| {
+                subs.iter()
+                    .filter(|s| s.guest.as_ref().is_some_and(&matches))
+                    .map(|s| s.session)
+                    .collect()
+            })
+            .unwrap_or_default();
+        for session in sessions {
+            self.close_session(user, session, "guest key deleted");
+        }
+    }
+
+    /// A user's key changed or the user is gone: owner sessions must
+    /// re-authenticate, so close them; guests of a removed user go too.
+    fn drop_user(&mut self, user: UserId) {
+        let sessions: Vec<u64> = self
+            .subs
+            .get(&user)
+            .map(|subs| {
+                subs.iter()
+                    .filter(|s| s.guest.is_none())
+                    .map(|s| s.session)
+                    .collect()
+            })
+            .unwrap_or_default();
+        for session in sessions {
+            self.close_session(user, session, "api key changed");
+        }
+    }
+}
+
+/// Register a monitor for one script name (`None`: every script).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Subscribe {
+    pub user: UserId,
+    pub session: u64,
+    pub recipient: Recipient<Push>,
+    pub name: Option<ScriptName>,
+    pub verbose: bool,
+    pub api_sequence: i64,
+    pub guest: Option<Guest>,
+    /// Replay every push after this event sequence number first.
+    pub after: Option<i64>,
+}
+
+impl Handler<Subscribe> for MonitorHub {
+    type Result = ();
+
+    fn handle(&mut self, msg: Subscribe, ctx: &mut Context<Self>) {
+        let id = self.next_id;
+        self.next_id += 1;
+        let phase = match msg.after {
+            Some(_) => Phase::Replaying { buffer: Vec::new() },
+            None => Phase::Live,
+        };
+        self.subs.entry(msg.user).or_default().push(Subscription {
+            id,
+            session: msg.session,
+            recipient: msg.recipient,
+            name: msg.name,
+            verbose: msg.verbose,
+            api_sequence: msg.api_sequence,
+            guest: msg.guest,
+            phase,
+            last_seq: msg.after.unwrap_or(0),
+        });
+        if let Some(after) = msg.after {
+            self.load_page(msg.user, id, after, ctx);
+        }
+    }
+}
+
+/// Remove a session's monitor of one name (`None`: the `""` monitor).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Unsubscribe {
+    pub user: UserId,
+    pub session: u64,
+    pub name: Option<ScriptName>,
+}
+
+impl Handler<Unsubscribe> for MonitorHub {
+    type Result = ();
+
+    fn handle(&mut self, msg: Unsubscribe, _ctx: &mut Context<Self>) {
+        if let Some(subs) = self.subs.get_mut(&msg.user) {
+            subs.retain(|s| !(s.session == msg.session && s.name == msg.name));
+        }
+    }
+}
+
+/// A session connected (for the gauge) or closed (drop its monitors).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SessionChanged {
+    pub user: UserId,
+    pub session: u64,
+    pub open: bool,
+}
+
+impl Handler<SessionChanged> for MonitorHub {
+    type Result = ();
+
+    fn handle(&mut self, msg: SessionChanged, _ctx: &mut Context<Self>) {
+        self.metrics.monitor_connected(msg.open);
+        if !msg.open {
+            if let Some(subs) = self.subs.get_mut(&msg.user) {
+                subs.retain(|s| s.session != msg.session);
+            }
+        }
+    }
+}

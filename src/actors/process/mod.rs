@@ -1,0 +1,17 @@
+//! Low-level process layer: spawning scripts (no shell, own process group,
+//! parent-death signal, optional user/group switch), reaping them with
+//! `pidfd` + `wait4` (exit status and rusage), signalling their process
+//! group, and reading their stdout/stderr as capped lines.
+
+pub mod exit;
+pub mod output;
+pub mod signal;
+pub mod spawn;
+
+pub use exit::{wait_exit, ExitInfo, ExitStatusKind};
+pub use output::{read_lines, OutputReader, ReadSummary, Stream};
+pub use signal::signal_group;
+pub use spawn::{spawn, SpawnError, SpawnRequest, Spawned};
+
+#[cfg(test)]
+mod tests;

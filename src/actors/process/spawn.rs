@@ -1,0 +1,546 @@
+//! Owns starting a script: argv without a shell, environment filtering, working
+//! directory, optional user/group switch (resolved before fork, applied in the
+//! child with async-signal-safe calls only), a fresh process group and the
+//! parent-death signal. Reaping is *not* done here: see `exit.rs`.
+
+use std::ffi::CString;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use nix::errno::Errno;
+use nix::unistd::{Gid, Group, Uid, User};
+use tokio::io::AsyncWriteExt;
+use tokio::process::{ChildStderr, ChildStdin, ChildStdout};
+
+/// What to run and how.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SpawnRequest {
+    /// argv; `command[0]` is the executable, looked up in `PATH` if it contains no `/`.
+    pub command: Vec<String>,
+    /// Working directory of the child (inherited if `None`).
+    pub dir: Option<PathBuf>,
+    /// Variables added on top of the inherited (and filtered) environment.
+    pub env: Vec<(String, String)>,
+    /// Inherited variables whose name starts with this prefix are removed (before `env` is applied).
+    pub env_remove_prefix: Option<String>,
+    /// Run as this user (name, or numeric uid): its uid, primary gid and supplementary groups.
+    pub user: Option<String>,
+    /// Run with this group (name, or numeric gid) as real/effective gid.
+    pub group: Option<String>,
+    /// Bytes written to the child's stdin, which is then closed; `None` means `/dev/null`.
+    pub stdin: Option<Vec<u8>>,
+}
+
+/// A running child. Its process group id equals `pid`; reap it with `exit::wait_exit(pid)`.
+#[derive(Debug)]
+pub struct Spawned {
+    /// Process id, also the process group id.
+    pub pid: u32,
+    /// Read end of the child's stdout pipe.
+    pub stdout: ChildStdout,
+    /// Read end of the child's stderr pipe.
+    pub stderr: ChildStderr,
+    /// Name of the user the child runs as, if a user was requested.
+    pub resolved_user: Option<String>,
+    /// Name of the group the child runs with, if a user or group was requested.
+    pub resolved_group: Option<String>,
+}
+
+/// Why a script could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum SpawnError {
+    /// The argv was empty.
+    #[error("no command given")]
+    EmptyCommand,
+    /// An argument, variable or path cannot be passed to the OS (NUL byte, bad variable name).
+    #[error("invalid {what}: {detail}")]
+    InvalidInput {
+        /// Which part of the request is invalid.
+        what: &'static str,
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// No such user.
+    #[error("unknown user {0:?}")]
+    UnknownUser(String),
+    /// No such group.
+    #[error("unknown group {0:?}")]
+    UnknownGroup(String),
+    /// The user/group database could not be read.
+    #[error("cannot look up {what}: {}", .errno.desc())]
+    Lookup {
+        /// What was being looked up, e.g. `user nobody`.
+        what: String,
+        /// The error from the lookup.
+        errno: Errno,
+    },
+    /// The executable does not exist (or is not in `PATH`).
+    #[error("executable not found: {path}")]
+    NotFound {
+        /// The executable as requested.
+        path: String,
+    },
+    /// The executable exists but may not be executed.
+    #[error("permission denied executing {path}")]
+    PermissionDenied {
+        /// The executable as requested.
+        path: String,
+    },
+    /// The working directory does not exist.
+    #[error("working directory does not exist: {}", .dir.display())]
+    MissingDir {
+        /// The requested working directory.
+        dir: PathBuf,
+    },
+    /// The child could not change into the working directory.
+    #[error("cannot change to working directory {}: {}", .dir.display(), .errno.desc())]
+    Dir {
+        /// The requested working directory.
+        dir: PathBuf,
+        /// The error from `chdir`.
+        errno: Errno,
+    },
+    /// The child could not switch to the requested user/group.
+    #[error("cannot switch to {target}: {}", .errno.desc())]
+    SwitchIdentity {
+        /// The identity, e.g. `user nobody` or `group daemon`.
+        target: String,
+        /// The error from `setgroups`/`setgid`/`setuid`.
+        errno: Errno,
+    },
+    /// Setting up the child (process group, parent-death signal) failed.
+    #[error("cannot set up child process ({step}): {}", .errno.desc())]
+    ChildSetup {
+        /// The failing step.
+        step: &'static str,
+        /// The error from that step.
+        errno: Errno,
+    },
+    /// Any other failure to start the process.
+    #[error("cannot start {path}: {source}")]
+    Io {
+        /// The executable as requested.
+        path: String,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// Identity resolved before fork; applied in `pre_exec`.
+#[derive(Debug)]
+struct Identity {
+    uid: Option<libc::uid_t>,
+    gid: libc::gid_t,
+    groups: Vec<libc::gid_t>,
+    user_name: Option<String>,
+    group_name: String,
+    /// Human description for error messages, e.g. `user nobody`.
+    target: String,
+}
+
+// Steps of the child setup; encoded into the errno that std passes back from `pre_exec`.
+const STEP_SETPGID: i32 = 1;
+const STEP_SETGROUPS: i32 = 2;
+const STEP_SETGID: i32 = 3;
+const STEP_SETUID: i32 = 4;
+const STEP_CHDIR: i32 = 5;
+const STEP_PDEATHSIG: i32 = 6;
+const STEP_MARK: i32 = 0x5C00_0000;
+const STEP_MASK: i32 = 0x7F00_0000;
+
+fn step_error(step: i32) -> io::Error {
+    let errno = Errno::last_raw() & 0xFFF;
+    io::Error::from_raw_os_error(STEP_MARK | (step << 16) | errno)
+}
+
+/// Starts `req` and returns its pid and output pipes; the caller must reap it with `exit::wait_exit`.
+pub async fn spawn(req: SpawnRequest) -> Result<Spawned, SpawnError> {
+    let program = req.command.first().ok_or(SpawnError::EmptyCommand)?.clone();
+    validate(&req)?;
+
+    let identity = if req.user.is_some() || req.group.is_some() {
+        let (user, group) = (req.user.clone(), req.group.clone());
+        let resolved = tokio::task::spawn_blocking(move || resolve_identity(user, group))
+            .await
+            .map_err(|e| SpawnError::Io {
+                path: program.clone(),
+                source: io::Error::other(format!("identity lookup task failed: {e}")),
+            })??;
+        Some(resolved)
+    } else {
+        None
+    };
+
+    let dir_c = match &req.dir {
+        Some(dir) => {
+            // Cheap pre-check for a clear error; the child still reports chdir failures.
+            match tokio::fs::metadata(dir).await {
+                Ok(m) if m.is_dir() => {}
+                Ok(_) => {
+                    return Err(SpawnError::Dir {
+                        dir: dir.clone(),
+                        errno: Errno::ENOTDIR,
+                    })
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    return Err(SpawnError::MissingDir { dir: dir.clone() })
+                }
+                Err(_) => {} // e.g. EACCES for us; let the child decide.
+            }
+            Some(CString::new(dir.as_os_str().as_bytes()).map_err(|_| {
+                SpawnError::InvalidInput {
+                    what: "working directory",
+                    detail: "contains a NUL byte".into(),
+                }
+            })?)
+        }
+        None => None,
+    };
+
+    let mut cmd = Command::new(&program);
+    cmd.args(&req.command[1..]);
+    if let Some(prefix) = req.env_remove_prefix.as_deref().filter(|p| !p.is_empty()) {
+        for (key, _) in std::env::vars_os() {
+            if key.as_bytes().starts_with(prefix.as_bytes()) {
+                cmd.env_remove(key);
+            }
+        }
+    }
+    for (k, v) in &req.env {
+        cmd.env(k, v);
+    }
+    cmd.stdin(if req.stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
+    cmd.stdout(Stdio::piped());
+    cmd.stderr(Stdio::piped());
+
+    // SAFETY: getpid has no preconditions.
+    let parent_pid = unsafe { libc::getpid() };
+    let creds = identity.as_ref().map(|i| (i.uid, i.gid, i.groups.clone()));
+    // SAFETY: the closure runs in the forked child before exec; it only calls
+    // async-signal-safe functions (setpgid, setgroups, setgid, setuid, chdir,
+    // prctl, getppid, _exit), reads pre-built data and does not allocate
+    // (io::Error::from_raw_os_error does not allocate).
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::setpgid(0, 0) != 0 {
+                return Err(step_error(STEP_SETPGID));
+            }
+            if let Some((uid, gid, groups)) = &creds {
+                if libc::setgroups(groups.len(), groups.as_ptr()) != 0 {
+                    return Err(step_error(STEP_SETGROUPS));
+                }
+                if libc::setgid(*gid) != 0 {
+                    return Err(step_error(STEP_SETGID));
+                }
+                if let Some(uid) = uid {
+                    if libc::setuid(*uid) != 0 {
+                        return Err(step_error(STEP_SETUID));
+                    }
+                }
+            }
+            if let Some(dir) = &dir_c {
+                if libc::chdir(dir.as_ptr()) != 0 {
+                    return Err(step_error(STEP_CHDIR));
+                }
+            }
+            // After the credential change: changing euid/egid clears PDEATHSIG.
+            if libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            ) != 0
+            {
+                return Err(step_error(STEP_PDEATHSIG));
+            }
+            // The parent may have died before prctl took effect.
+            if libc::getppid() != parent_pid {
+                libc::_exit(127);
+            }
+            Ok(())
+        });
+    }
+
+    let mut child = match cmd.spawn() {
+        Ok(child) => child,
+        Err(e) => {
+            let err = classify_spawn_error(e, &program, req.dir.as_ref(), identity.as_ref());
+            // execvp reports EACCES if any unreadable PATH entry was hit, even when the
+            // program exists nowhere; report that case as "not found".
+            if let SpawnError::PermissionDenied { path } = &err {
+                if !path.contains('/') && !found_in_path(path, &req).await {
+                    return Err(SpawnError::NotFound { path: path.clone() });
+                }
+            }
+            return Err(err);
+        }
+    };
+    let pid = child.id();
+
+    let pipes = (|| -> io::Result<_> {
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| io::Error::other("stdout pipe missing"))?;
+        let stderr = child
+            .stderr
+            .take()
+            .ok_or_else(|| io::Error::other("stderr pipe missing"))?;
+        let stdin = child.stdin.take().map(ChildStdin::from_std).transpose()?;
+        Ok((
+            ChildStdout::from_std(stdout)?,
+            ChildStderr::from_std(stderr)?,
+            stdin,
+        ))
+    })();
+    // std's Child does not wait or kill on drop; the pid stays ours to reap with wait4.
+    drop(child);
+    let (stdout, stderr, stdin) = match pipes {
+        Ok(p) => p,
+        Err(source) => {
+            abandon(pid);
+            return Err(SpawnError::Io {
+                path: program,
+                source,
+            });
+        }
+    };
+
+    if let (Some(mut pipe), Some(data)) = (stdin, req.stdin) {
+        tokio::spawn(async move {
+            let res = async {
+                pipe.write_all(&data).await?;
+                pipe.shutdown().await
+            }
+            .await;
+            if let Err(e) = res {
+                // Typically EPIPE: the child exited or closed stdin without reading it all.
+                tracing::debug!(pid, error = %e, "writing child stdin stopped early");
+            }
+            // Dropping `pipe` closes the write end.
+        });
+    }
+
+    let (resolved_user, resolved_group) = match identity {
+        Some(i) => (i.user_name, Some(i.group_name)),
+        None => (None, None),
+    };
+    tracing::debug!(pid, program = %program, "spawned child");
+    Ok(Spawned {
+        pid,
+        stdout,
+        stderr,
+        resolved_user,
+        resolved_group,
+    })
+}
+
+/// True if some entry of the child's `PATH` contains a file named `program` (error path only).
+async fn found_in_path(program: &str, req: &SpawnRequest) -> bool {
+    let path_var = match req.env.iter().rev().find(|(k, _)| k == "PATH") {
+        Some((_, v)) => Some(std::ffi::OsString::from(v)),
+        None => std::env::var_os("PATH").filter(|_| {
+            !req.env_remove_prefix
+                .as_deref()
+                .is_some_and(|p| !p.is_empty() && "PATH".starts_with(p))
+        }),
+    };
+    let Some(path_var) = path_var else {
+        return false;
+    };
+    for dir in std::env::split_paths(&path_var) {
+        if tokio::fs::metadata(dir.join(program)).await.is_ok() {
+            return true;
+        }
+    }
+    false
+}
+
+/// Kills a child we cannot hand out and reaps it in the background.
+fn abandon(pid: u32) {
+    let _ = super::signal::signal_group(pid, nix::sys::signal::Signal::SIGKILL);
+    tokio::spawn(async move {
+        if let Err(e) = super::exit::wait_exit(pid).await {
+            tracing::warn!(pid, error = %e, "cannot reap abandoned child");
+        }
+    });
+}
+
+fn validate(req: &SpawnRequest) -> Result<(), SpawnError> {
+    if let Some(i) = req.command.iter().position(|a| a.contains('\0')) {
+        return Err(SpawnError::InvalidInput {
+            what: "argument",
+            detail: format!("argument {i} contains a NUL byte"),
+        });
+    }
+    for (k, v) in &req.env {
+        if k.is_empty() || k.contains('=') || k.contains('\0') {
+            return Err(SpawnError::InvalidInput {
+                what: "environment variable name",
+                detail: format!("{k:?}"),
+            });
+        }
+        if v.contains('\0') {
+            return Err(SpawnError::InvalidInput {
+                what: "environment variable value",
+                detail: format!("value of {k} contains a NUL byte"),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn classify_spawn_error(
+    e: io::Error,
+    program: &str,
+    dir: Option<&PathBuf>,
+    identity: Option<&Identity>,
+) -> SpawnError {
+    let path = program.to_string();
+    let Some(code) = e.raw_os_error() else {
+        return SpawnError::Io { path, source: e };
+    };
+    if code & STEP_MASK == STEP_MARK {
+        let step = (code >> 16) & 0xFF;
+        let errno = Errno::from_raw(code & 0xFFF);
+        let target = identity.map(|i| i.target.clone()).unwrap_or_default();
+        return match step {
+            STEP_SETGROUPS | STEP_SETGID | STEP_SETUID => {
+                SpawnError::SwitchIdentity { target, errno }
+            }
+            STEP_CHDIR => {
+                let dir = dir.cloned().unwrap_or_default();
+                if errno == Errno::ENOENT {
+                    SpawnError::MissingDir { dir }
+                } else {
+                    SpawnError::Dir { dir, errno }
+                }
+            }
+            STEP_SETPGID => SpawnError::ChildSetup {
+                step: "setpgid",
+                errno,
+            },
+            STEP_PDEATHSIG => SpawnError::ChildSetup {
+                step: "prctl(PR_SET_PDEATHSIG)",
+                errno,
+            },
+            _ => SpawnError::ChildSetup {
+                step: "unknown step",
+                errno,
+            },
+        };
+    }
+    match Errno::from_raw(code) {
+        Errno::ENOENT => SpawnError::NotFound { path },
+        Errno::EACCES => SpawnError::PermissionDenied { path },
+        _ => SpawnError::Io { path, source: e },
+    }
+}
+
+/// Runs in `spawn_blocking`: getpwnam/getgrnam/getgrouplist may hit NSS (files, LDAP...).
+fn resolve_identity(user: Option<String>, group: Option<String>) -> Result<Identity, SpawnError> {
+    let user = user.map(|name| lookup_user(&name)).transpose()?;
+    let group = group.map(|name| lookup_group(&name)).transpose()?;
+    match (user, group) {
+        (Some(u), g) => {
+            let cname = CString::new(u.name.as_bytes())
+                .map_err(|_| SpawnError::UnknownUser(u.name.clone()))?;
+            let mut groups: Vec<libc::gid_t> = nix::unistd::getgrouplist(&cname, u.gid)
+                .map_err(|errno| SpawnError::Lookup {
+                    what: format!("groups of user {}", u.name),
+                    errno,
+                })?
+                .into_iter()
+                .map(Gid::as_raw)
+                .collect();
+            let (gid, group_name, target) = match g {
+                Some(g) => {
+                    let target = format!("user {} and group {}", u.name, g.name);
+                    (g.gid.as_raw(), g.name, target)
+                }
+                None => {
+                    let name = group_name_of(u.gid);
+                    (u.gid.as_raw(), name, format!("user {}", u.name))
+                }
+            };
+            if !groups.contains(&gid) {
+                groups.push(gid);
+            }
+            Ok(Identity {
+                uid: Some(u.uid.as_raw()),
+                gid,
+                groups,
+                user_name: Some(u.name),
+                group_name,
+                target,
+            })
+        }
+        (None, Some(g)) => Ok(Identity {
+            uid: None,
+            gid: g.gid.as_raw(),
+            groups: vec![g.gid.as_raw()],
+            user_name: None,
+            target: format!("group {}", g.name),
+            group_name: g.name,
+        }),
+        (None, None) => Err(SpawnError::InvalidInput {
+            what: "identity",
+            detail: "neither user nor group given".into(),
+        }),
+    }
+}
+
+fn lookup_user(name: &str) -> Result<User, SpawnError> {
+    let lookup_err = |errno| SpawnError::Lookup {
+        what: format!("user {name}"),
+        errno,
+    };
+    if name.is_empty() || name.contains('\0') {
+        return Err(SpawnError::UnknownUser(name.to_string()));
+    }
+    if let Some(u) = User::from_name(name).map_err(lookup_err)? {
+        return Ok(u);
+    }
+    if let Ok(uid) = name.parse::<libc::uid_t>() {
+        if let Some(u) = User::from_uid(Uid::from_raw(uid)).map_err(lookup_err)? {
+            return Ok(u);
+        }
+    }
+    Err(SpawnError::UnknownUser(name.to_string()))
+}
+
+fn lookup_group(name: &str) -> Result<Group, SpawnError> {
+    let lookup_err = |errno| SpawnError::Lookup {
+        what: format!("group {name}"),
+        errno,
+    };
+    if name.is_empty() || name.contains('\0') {
+        return Err(SpawnError::UnknownGroup(name.to_string()));
+    }
+    if let Some(g) = Group::from_name(name).map_err(lookup_err)? {
+        return Ok(g);
+    }
+    if let Ok(gid) = name.parse::<libc::gid_t>() {
+        if let Some(g) = Group::from_gid(Gid::from_raw(gid)).map_err(lookup_err)? {
+            return Ok(g);
+        }
+    }
+    Err(SpawnError::UnknownGroup(name.to_string()))
+}
+
+/// Name of `gid`, or the number itself if the group has no entry.
+fn group_name_of(gid: Gid) -> String {
+    match Group::from_gid(gid) {
+        Ok(Some(g)) => g.name,
+        _ => gid.as_raw().to_string(),
+    }
+}

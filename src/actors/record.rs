@@ -1,0 +1,67 @@
+//! Builds the final [`RunRecord`] of a run and the events that end it.
+
+use crate::events::types::{Outcome, RunRecord};
+use crate::events::Event;
+use crate::ids::{RunId, ScriptName};
+
+use super::queue::PendingRun;
+
+/// A record with the request's facts and nothing measured yet.
+pub fn base(
+    name: &ScriptName,
+    run: &PendingRun,
+    started: Option<f64>,
+    finished: f64,
+    outcome: Outcome,
+) -> RunRecord {
+    RunRecord {
+        name: name.clone(),
+        queued: run.queued,
+        started,
+        finished,
+        params: run.params.clone(),
+        opts: run.spec.opts.clone(),
+        first: String::new(),
+        last: String::new(),
+        tasks: Vec::new(),
+        removelog: run.spec.forget,
+        outcome,
+        exit_code: None,
+        signal: None,
+        duration: started.map(|s| (finished - s).max(0.0)),
+        cpu_user: None,
+        cpu_system: None,
+        max_rss_kb: None,
+        error: None,
+        run_user: run.spec.user.clone(),
+        run_group: run.spec.group.clone(),
+    }
+}
+
+/// A `-n` run: done the moment it starts.
+pub fn noexec(name: &ScriptName, run: &PendingRun, now: f64) -> RunRecord {
+    let mut record = base(name, run, Some(now), now, Outcome::Noexec);
+    record.first = run.spec.command.join(" ");
+    record.last = record.first.clone();
+    record
+}
+
+/// A run cancelled before it started.
+pub fn cancelled(name: &ScriptName, run: &PendingRun, now: f64) -> RunRecord {
+    base(name, run, None, now, Outcome::Cancelled)
+}
+
+/// The final event of a run, followed by `RunForgotten` when `-r` forgets
+/// this outcome; appended together so no reader sees one without the other.
+pub fn final_events(
+    run: RunId,
+    record: RunRecord,
+    make: impl FnOnce(RunId, RunRecord) -> Event,
+) -> Vec<Event> {
+    let forget = record.removelog && record.outcome.forgettable();
+    let mut events = vec![make(run, record)];
+    if forget {
+        events.push(Event::RunForgotten { run });
+    }
+    events
+}

@@ -1,0 +1,174 @@
+//! Account administration on the storage directory itself (the `user`
+//! commands and first-run bootstrap). Changes go through the event log
+//! like everything else.
+
+use std::path::{Path, PathBuf};
+
+use crate::accounts::{generate_key, User};
+use crate::clock;
+use crate::config::Config;
+use crate::events::store::{self, Database};
+use crate::events::{query, Event, NewEvent, StoreError};
+use crate::ids::UserId;
+
+/// Why an admin command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("invalid user name {0:?}: use 1-64 letters, digits, '-', '_' or '.'")]
+    InvalidName(String),
+    #[error("user {0:?} already exists")]
+    Exists(String),
+    #[error("no user named {0:?}")]
+    NoSuchUser(String),
+    #[error("storage error: {0}")]
+    Store(#[from] StoreError),
+    #[error("file error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A user just created or re-keyed, with the key shown once.
+pub struct KeyedUser {
+    pub user: User,
+    pub apikey: String,
+    pub exectab: PathBuf,
+}
+
+fn valid_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+}
+
+async fn append(db: &mut Database, events: Vec<NewEvent>) -> Result<(), StoreError> {
+    let mut results = store::commit(&mut db.writer, &[events]).await?;
+    results.pop().unwrap_or(Err(StoreError::Closed)).map(|_| ())
+}
+
+/// Creates a user with a fresh key and its scripts folder; the exectab
+/// starts as a copy of `<storage>/user_init/exectab.txt` when there is one.
+pub async fn add_user(
+    db: &mut Database,
+    config: &Config,
+    name: &str,
+    guests: bool,
+) -> Result<KeyedUser, AdminError> {
+    if !valid_name(name) {
+        return Err(AdminError::InvalidName(name.to_owned()));
+    }
+    if query::user_by_name(&db.readers, name).await?.is_some() {
+        return Err(AdminError::Exists(name.to_owned()));
+    }
+    let id = query::next_user_id(&db.readers).await?;
+    let key = generate_key();
+    let created = clock::now_secs();
+    let event = Event::UserCreated {
+        user: id,
+        name: name.to_owned(),
+        key_hash: key.hash,
+        guests,
+        created,
+    };
+    match append(db, vec![NewEvent::new(id, event)]).await {
+        Err(StoreError::Conflict(_)) => return Err(AdminError::Exists(name.to_owned())),
+        other => other?,
+    }
+    let exectab = init_scripts(config, id)?;
+    Ok(KeyedUser {
+        user: User {
+            id,
+            name: name.to_owned(),
+            guests,
+            created,
+        },
+        apikey: key.plain,
+        exectab,
+    })
+}
+
+fn init_scripts(config: &Config, user: UserId) -> std::io::Result<PathBuf> {
+    let dir = config.scripts_dir(user);
+    for sub in ["status", "logs"] {
+        std::fs::create_dir_all(dir.join(sub))?;
+    }
+    let exectab = dir.join("exectab.txt");
+    if !exectab.exists() {
+        let template = config.storage.join("user_init").join("exectab.txt");
+        match std::fs::read(&template) {
+            Ok(bytes) => std::fs::write(&exectab, bytes)?,
+            Err(_) => std::fs::write(&exectab, b"")?,
+        }
+    }
+    Ok(exectab)
+}
+
+async fn find(db: &Database, name: &str) -> Result<User, AdminError> {
+    query::user_by_name(&db.readers, name)
+        .await?
+        .ok_or_else(|| AdminError::NoSuchUser(name.to_owned()))
+}
+
+/// Replaces a user's key; the old one stops working at once.
+pub async fn rotate_key(
+    db: &mut Database,
+    config: &Config,
+    name: &str,
+) -> Result<KeyedUser, AdminError> {
+    let user = find(db, name).await?;
+    let key = generate_key();
+    let event = Event::ApiKeyRotated {
+        user: user.id,
+        key_hash: key.hash,
+    };
+    append(db, vec![NewEvent::new(user.id, event)]).await?;
+    Ok(KeyedUser {
+        exectab: config.scripts_dir(user.id).join("exectab.txt"),
+        user,
+        apikey: key.plain,
+    })
+}
+
+/// Removes a user and its guests. Its files and run history stay.
+pub async fn remove_user(db: &mut Database, name: &str) -> Result<User, AdminError> {
+    let user = find(db, name).await?;
+    append(
+        db,
+        vec![NewEvent::new(user.id, Event::UserRemoved { user: user.id })],
+    )
+    .await?;
+    Ok(user)
+}
+
+/// The demo script seeded on first run: it shows progress lines.
+pub const DEMO_EXECTAB: &str = r#"# scriptd exectab: one script per line, [options] name executable [params...]
+# See README.md for the options (-s, -m, -i, -n, -r, -t, -d, -e, -u, -g).
+-s=2 demo /bin/sh -c "echo '[1/3] Preparing'; sleep 1; echo '[50%] Half way'; sleep 1; echo '[2/3] Working'; for p in 25 50 75 100; do echo \"[$p%] Step $p\"; sleep 0.5; done; echo '[3/3] Finishing'; sleep 1; echo done"
+"#;
+
+/// First run: creates `admin` (guests allowed), writes its key to
+/// `<storage>/admin.key` (0600) and seeds the demo script. Returns the key.
+pub async fn bootstrap(db: &mut Database, config: &Config) -> Result<Option<String>, AdminError> {
+    if !query::users(&db.readers).await?.is_empty() {
+        return Ok(None);
+    }
+    let admin = add_user(db, config, "admin", true).await?;
+    let text = std::fs::read_to_string(&admin.exectab).unwrap_or_default();
+    if text.trim().is_empty() {
+        std::fs::write(&admin.exectab, DEMO_EXECTAB)?;
+    }
+    write_key_file(&config.storage.join("admin.key"), &admin.apikey)?;
+    Ok(Some(admin.apikey))
+}
+
+fn write_key_file(path: &Path, key: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(key.as_bytes())?;
+    file.write_all(b"\n")
+}

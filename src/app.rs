@@ -1,0 +1,168 @@
+//! Application::build: lock the storage, open and migrate the database,
+//! bootstrap the first user, start the actors, replay unfinished runs and
+//! bind the listener. Used by `serve` and by the tests alike.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use actix_web::{web, App, HttpServer};
+use anyhow::Context as _;
+
+use crate::actors::account::Restore;
+use crate::actors::directory::{AccountDirectory, GetAccount, ShutdownAll};
+use crate::actors::monitor::MonitorHub;
+use crate::actors::status_file::StatusFiles;
+use crate::actors::Shared;
+use crate::config::Config;
+use crate::events::store::{self, SetSubscriber};
+use crate::events::{query, Append, EventStore};
+use crate::http::{self, AppState};
+use crate::lock::{self, StorageLock};
+use crate::metrics::Metrics;
+use crate::{admin, replay};
+
+/// A built, listening server.
+pub struct Application {
+    port: u16,
+    server: actix_web::dev::Server,
+    directory: Addr<AccountDirectory>,
+    config: Arc<Config>,
+    /// The first-run admin key, when this start created it.
+    pub admin_key: Option<String>,
+    _lock: StorageLock,
+}
+
+impl Application {
+    /// Builds everything and binds `config.listen`; call inside an actix System.
+    pub async fn build(config: Config) -> anyhow::Result<Application> {
+        std::fs::create_dir_all(&config.storage).with_context(|| {
+            format!(
+                "cannot create the storage directory {}",
+                config.storage.display()
+            )
+        })?;
+        let storage_lock = lock::lock(&config.storage)?;
+        let db_path = config.database_path();
+        let mut db = store::open(&db_path)
+            .await
+            .with_context(|| format!("cannot open the database {}", db_path.display()))?;
+        let admin_key = admin::bootstrap(&mut db, &config).await?;
+        if let Some(key) = &admin_key {
+            tracing::info!(
+                key_file = %config.storage.join("admin.key").display(),
+                "first run: created user admin with API key {key}"
+            );
+        }
+        let config = Arc::new(config);
+        let metrics = Metrics::default();
+        let readers = db.readers.clone();
+        let store = EventStore::new(db.writer, metrics.clone()).start();
+        let hub = MonitorHub::new(readers.clone(), metrics.clone()).start();
+        store
+            .send(SetSubscriber {
+                subscriber: hub.clone().recipient(),
+            })
+            .await?;
+        let shared = Shared {
+            store: store.clone(),
+            pool: readers.clone(),
+            config: config.clone(),
+            status_files: StatusFiles::start(config.storage.clone()),
+        };
+        let directory = AccountDirectory::new(shared.clone()).start();
+        restore(&shared, &directory).await?;
+
+        let listener = TcpListener::bind(&config.listen)
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        let address = listener.local_addr()?;
+        let state = AppState {
+            store,
+            pool: readers,
+            directory: directory.clone(),
+            hub,
+            config: config.clone(),
+            metrics,
+        };
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(web::Data::new(state.clone()))
+                .configure(http::configure)
+        })
+        .workers(2)
+        .disable_signals()
+        .shutdown_timeout(1)
+        .listen(listener)?
+        .run();
+        tracing::info!("listening on http://{address}");
+        Ok(Application {
+            port: address.port(),
+            server,
+            directory,
+            config,
+            admin_key,
+            _lock: storage_lock,
+        })
+    }
+
+    /// The bound port (useful with `--listen 127.0.0.1:0`).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until a graceful shutdown completes: first the running runs
+    /// are interrupted and recorded, then the listener closes.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> anyhow::Result<()> {
+        let handle = self.server.handle();
+        let server = actix::spawn(self.server);
+        shutdown.await;
+        tracing::info!("shutting down: interrupting running scripts");
+        let limit = self.config.shutdown_grace + self.config.kill_grace + Duration::from_secs(5);
+        if tokio::time::timeout(limit, self.directory.send(ShutdownAll))
+            .await
+            .is_err()
+        {
+            tracing::error!("running scripts did not stop in time");
+        }
+        handle.stop(true).await;
+        let _ = server.await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Replays unfinished runs: records the interrupted ones, hands the
+/// pending ones back to their queues.
+async fn restore(shared: &Shared, directory: &Addr<AccountDirectory>) -> anyhow::Result<()> {
+    let events = query::unfinished_run_events(&shared.pool).await?;
+    let recovered = replay::fold(events);
+    if !recovered.interrupted.is_empty() {
+        for new in &recovered.interrupted {
+            if let Some(run) = new.event.run_id() {
+                shared.status_files.remove(new.user, run);
+            }
+        }
+        tracing::info!(
+            runs = recovered.interrupted.len(),
+            "marking runs interrupted by the last stop"
+        );
+        shared
+            .store
+            .send(Append {
+                events: recovered.interrupted,
+            })
+            .await??;
+    }
+    for (user, runs) in recovered.pending {
+        let count: usize = runs.values().map(Vec::len).sum();
+        tracing::info!(%user, runs = count, "restoring queued runs");
+        if let Some(account) = directory.send(GetAccount { user }).await? {
+            account.send(Restore { runs }).await?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,174 @@
+//! The command line: `serve`, the `user` and `admin` commands that act on
+//! the storage directory.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use serde_json::json;
+
+use crate::admin::{self, AdminError};
+use crate::config::{Config, FileConfig};
+use crate::events::{query, store};
+
+/// scriptd: run named scripts on request, queue them, follow their progress.
+#[derive(Debug, Parser)]
+#[command(name = "scriptd", version)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Storage directory (database, per-user scripts, logs).
+    #[arg(long, global = true, env = "SCRIPTD_STORAGE")]
+    pub storage: Option<PathBuf>,
+    /// Listen address, e.g. 127.0.0.1:9893 (port 0 picks a free one).
+    #[arg(long, global = true, env = "SCRIPTD_LISTEN")]
+    pub listen: Option<String>,
+    /// TOML configuration file.
+    #[arg(long, global = true, env = "SCRIPTD_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start the server.
+    Serve,
+    /// Manage users (acts on the storage directory).
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Maintenance of the storage.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+/// `scriptd user ...`
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user and print its API key (shown only this once).
+    Add {
+        name: String,
+        /// Allow this user to manage guest keys.
+        #[arg(long)]
+        guests: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List users.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a user and its guest keys (files and history stay).
+    Remove {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replace a user's API key; the old key stops working at once.
+    RotateKey {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `scriptd admin ...`
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Rebuild the runs read model from the event log alone.
+    Rebuild,
+}
+
+impl Global {
+    /// Defaults, then the config file, then env and flags.
+    pub fn config(&self) -> Result<Config, crate::config::ConfigError> {
+        let mut config = Config::new("scriptd-data");
+        if let Some(path) = &self.config {
+            FileConfig::load(path)?.apply(&mut config)?;
+        }
+        if let Some(storage) = &self.storage {
+            config.storage = storage.clone();
+        }
+        if let Some(listen) = &self.listen {
+            config.listen = listen.clone();
+        }
+        Ok(config)
+    }
+}
+
+async fn open(config: &Config) -> Result<store::Database, AdminError> {
+    std::fs::create_dir_all(&config.storage)?;
+    Ok(store::open(&config.database_path()).await?)
+}
+
+/// Runs a `user` command; returns what to print.
+pub async fn user(config: &Config, command: UserCommand) -> Result<String, AdminError> {
+    let mut db = open(config).await?;
+    match command {
+        UserCommand::Add { name, guests, json } => {
+            let made = admin::add_user(&mut db, config, &name, guests).await?;
+            Ok(if json {
+                json!({"id": made.user.id, "name": made.user.name, "apikey": made.apikey,
+                       "exectab": made.exectab, "guests": guests})
+                .to_string()
+            } else {
+                format!(
+                    "created user {} (id {})\nAPI key (shown once): {}\nexectab: {}",
+                    made.user.name,
+                    made.user.id,
+                    made.apikey,
+                    made.exectab.display()
+                )
+            })
+        }
+        UserCommand::List { json } => {
+            let users = query::users(&db.readers).await?;
+            Ok(if json {
+                let list: Vec<_> = users
+                    .iter()
+                    .map(|u| json!({"id": u.id, "name": u.name, "guests": u.guests, "created": u.created}))
+                    .collect();
+                serde_json::Value::from(list).to_string()
+            } else {
+                let mut out = format!("{:<6} {:<24} {:<7} {}", "ID", "NAME", "GUESTS", "CREATED");
+                for u in users {
+                    let created = chrono::DateTime::from_timestamp(u.created, 0)
+                        .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+                        .unwrap_or_default();
+                    let guests = if u.guests { "yes" } else { "no" };
+                    out.push_str(&format!(
+                        "\n{:<6} {:<24} {:<7} {}",
+                        u.id, u.name, guests, created
+                    ));
+                }
+                out
+            })
+        }
+        UserCommand::Remove { name, json } => {
+            let user = admin::remove_user(&mut db, &name).await?;
+            Ok(if json {
+                json!({"id": user.id, "name": user.name, "removed": true}).to_string()
+            } else {
+                format!("removed user {} (id {})", user.name, user.id)
+            })
+        }
+        UserCommand::RotateKey { name, json } => {
+            let made = admin::rotate_key(&mut db, config, &name).await?;
+            Ok(if json {
+                json!({"id": made.user.id, "name": made.user.name, "apikey": made.apikey})
+                    .to_string()
+            } else {
+                format!(
+                    "new API key for {} (shown once): {}",
+                    made.user.name, made.apikey
+                )
+            })
+        }
+    }
+}

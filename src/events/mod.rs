@@ -1,0 +1,14 @@
+//! The event log: typed events, the single-writer store with group commit,
+//! the read-model projection and the read queries. All SQL lives here.
+
+pub mod error;
+pub mod projection;
+pub mod query;
+pub mod rebuild;
+pub mod store;
+pub mod types;
+pub mod upcast;
+
+pub use error::StoreError;
+pub use store::{Append, Database, EventStore, EventsCommitted};
+pub use types::{Event, NewEvent, StoredEvent};

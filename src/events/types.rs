@@ -1,0 +1,344 @@
+//! The typed, versioned events of scriptd. Every state change of a run or an
+//! account is one of these; the database tables are projections of them.
+//! Shipped variants are never edited: add optional fields with
+//! `#[serde(default)]`, or bump the version and upcast.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{GuestId, RunId, ScriptName, UserId};
+
+/// Who asked for a change, for the audit trail.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Origin {
+    /// The guest key used, when it was not the user's own key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guest: Option<GuestId>,
+    /// The peer address of the request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub addr: Option<String>,
+}
+
+/// What a guest key may do with its one script.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GuestRights {
+    pub run: bool,
+    pub cancel: bool,
+    pub status: bool,
+    pub monitor: bool,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Success,
+    Failed,
+    Killed,
+    Timeout,
+    Cancelled,
+    StartFailed,
+    Interrupted,
+    Noexec,
+}
+
+impl Outcome {
+    /// The wire name of this outcome.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Failed => "failed",
+            Outcome::Killed => "killed",
+            Outcome::Timeout => "timeout",
+            Outcome::Cancelled => "cancelled",
+            Outcome::StartFailed => "start_failed",
+            Outcome::Interrupted => "interrupted",
+            Outcome::Noexec => "noexec",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(text: &str) -> Option<Self> {
+        const ALL: [Outcome; 8] = [
+            Outcome::Success,
+            Outcome::Failed,
+            Outcome::Killed,
+            Outcome::Timeout,
+            Outcome::Cancelled,
+            Outcome::StartFailed,
+            Outcome::Interrupted,
+            Outcome::Noexec,
+        ];
+        ALL.into_iter().find(|o| o.as_str() == text)
+    }
+}
+
+/// What a run will execute, fixed when it is queued so that a restart or
+/// a later exectab edit cannot change what was accepted.
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunSpec {
+    /// Executable and parameters, `@@N` already substituted.
+    pub command: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dir: Option<String>,
+    /// Raw `-e` values; `%VAR%` is expanded at spawn time.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<(String, String)>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_secs: Option<u64>,
+    #[serde(default)]
+    pub noexec: bool,
+    #[serde(default)]
+    pub forget: bool,
+    /// The exectab options as the status `args.opts` object shows them.
+    #[serde(default)]
+    pub opts: serde_json::Map<String, serde_json::Value>,
+}
+
+// Commands and environments can carry secrets; keep them out of logs.
+impl std::fmt::Debug for RunSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunSpec")
+            .field("command", &"hidden")
+            .field("env", &"hidden")
+            .field("user", &self.user)
+            .field("group", &self.group)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One main task of a run, as the finished status lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskSpan {
+    pub task: String,
+    pub start: f64,
+    pub end: f64,
+}
+
+/// Everything the finished status of a run shows; carried by the final
+/// event so that history, replay and monitor pushes need nothing else.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub name: ScriptName,
+    pub queued: i64,
+    pub started: Option<f64>,
+    pub finished: f64,
+    pub params: Vec<String>,
+    pub opts: serde_json::Map<String, serde_json::Value>,
+    pub first: String,
+    pub last: String,
+    pub tasks: Vec<TaskSpan>,
+    pub removelog: bool,
+    pub outcome: Outcome,
+    pub exit_code: Option<i32>,
+    pub signal: Option<i32>,
+    pub duration: Option<f64>,
+    pub cpu_user: Option<f64>,
+    pub cpu_system: Option<f64>,
+    pub max_rss_kb: Option<i64>,
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_user: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_group: Option<String>,
+}
+
+/// The live progress of a running run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProgressSnapshot {
+    pub task: Option<String>,
+    pub tasknum: u32,
+    pub maxtasks: u32,
+    pub taskstart: Option<f64>,
+    pub subtask: Option<String>,
+    pub subtaskpercent: u8,
+}
+
+/// Every state change scriptd records.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind")]
+pub enum Event {
+    RunQueued {
+        run: RunId,
+        name: ScriptName,
+        /// UNIX second the run may start (the status `queued` field).
+        queued: i64,
+        /// When the request was accepted.
+        requested: f64,
+        params: Vec<String>,
+        spec: RunSpec,
+        /// Length of the stdin kept in `run_stdin` until the run starts.
+        stdin_len: usize,
+        /// Position among not-yet-started runs when queued.
+        position: usize,
+        origin: Origin,
+    },
+    RunStarted {
+        run: RunId,
+        name: ScriptName,
+        started: f64,
+    },
+    RunProgress {
+        run: RunId,
+        name: ScriptName,
+        started: f64,
+        progress: ProgressSnapshot,
+    },
+    RunFinished {
+        run: RunId,
+        record: RunRecord,
+    },
+    RunStartFailed {
+        run: RunId,
+        record: RunRecord,
+    },
+    RunCancelled {
+        run: RunId,
+        record: RunRecord,
+        origin: Origin,
+    },
+    RunKillRequested {
+        run: RunId,
+        name: ScriptName,
+        origin: Origin,
+    },
+    RunInterrupted {
+        run: RunId,
+        record: RunRecord,
+    },
+    RunForgotten {
+        run: RunId,
+    },
+    UserCreated {
+        user: UserId,
+        name: String,
+        key_hash: String,
+        guests: bool,
+        created: i64,
+    },
+    UserRemoved {
+        user: UserId,
+    },
+    ApiKeyRotated {
+        user: UserId,
+        key_hash: String,
+    },
+    GuestCreated {
+        guest: GuestId,
+        script: ScriptName,
+        rights: GuestRights,
+        key_hash: String,
+        created: i64,
+        expires: i64,
+        origin: Origin,
+    },
+    GuestDeleted {
+        guest: GuestId,
+        origin: Origin,
+    },
+}
+
+impl Event {
+    /// The `kind` column value; the same string as the serde tag.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::RunQueued { .. } => "RunQueued",
+            Event::RunStarted { .. } => "RunStarted",
+            Event::RunProgress { .. } => "RunProgress",
+            Event::RunFinished { .. } => "RunFinished",
+            Event::RunStartFailed { .. } => "RunStartFailed",
+            Event::RunCancelled { .. } => "RunCancelled",
+            Event::RunKillRequested { .. } => "RunKillRequested",
+            Event::RunInterrupted { .. } => "RunInterrupted",
+            Event::RunForgotten { .. } => "RunForgotten",
+            Event::UserCreated { .. } => "UserCreated",
+            Event::UserRemoved { .. } => "UserRemoved",
+            Event::ApiKeyRotated { .. } => "ApiKeyRotated",
+            Event::GuestCreated { .. } => "GuestCreated",
+            Event::GuestDeleted { .. } => "GuestDeleted",
+        }
+    }
+
+    /// Schema version of this kind's payload.
+    pub fn version(&self) -> i64 {
+        1
+    }
+
+    /// The run this event belongs to, if it is a run event.
+    pub fn run_id(&self) -> Option<RunId> {
+        match self {
+            Event::RunQueued { run, .. }
+            | Event::RunStarted { run, .. }
+            | Event::RunProgress { run, .. }
+            | Event::RunFinished { run, .. }
+            | Event::RunStartFailed { run, .. }
+            | Event::RunCancelled { run, .. }
+            | Event::RunKillRequested { run, .. }
+            | Event::RunInterrupted { run, .. }
+            | Event::RunForgotten { run } => Some(*run),
+            _ => None,
+        }
+    }
+
+    /// The script a run event belongs to.
+    pub fn script(&self) -> Option<&ScriptName> {
+        match self {
+            Event::RunQueued { name, .. }
+            | Event::RunStarted { name, .. }
+            | Event::RunProgress { name, .. }
+            | Event::RunKillRequested { name, .. } => Some(name),
+            _ => self.final_record().map(|r| &r.name),
+        }
+    }
+
+    /// The final record, when this event ends a run.
+    pub fn final_record(&self) -> Option<&RunRecord> {
+        match self {
+            Event::RunFinished { record, .. }
+            | Event::RunStartFailed { record, .. }
+            | Event::RunCancelled { record, .. }
+            | Event::RunInterrupted { record, .. } => Some(record),
+            _ => None,
+        }
+    }
+}
+
+/// An event on its way into the log.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub user: UserId,
+    pub event: Event,
+    /// A queued run's stdin, kept beside its `RunQueued` until it starts.
+    pub stdin: Option<Vec<u8>>,
+}
+
+impl NewEvent {
+    /// An event without attachment.
+    pub fn new(user: UserId, event: Event) -> Self {
+        NewEvent {
+            user,
+            event,
+            stdin: None,
+        }
+    }
+
+    /// The stream the event belongs to: the run id, or `user:<id>`.
+    pub fn stream(&self) -> String {
+        match self.event.run_id() {
+            Some(run) => run.to_string(),
+            None => format!("user:{}", self.user),
+        }
+    }
+}
+
+/// An event as stored, with its place in the log.
+#[derive(Debug, Clone)]
+pub struct StoredEvent {
+    pub seq: i64,
+    pub at: f64,
+    pub user: UserId,
+    pub event: Event,
+}

@@ -1,0 +1,153 @@
+//! Routes one [`ApiRequest`] (from HTTP or a WebSocket message) to its
+//! endpoint, after checking the key. The key is checked on every call.
+
+use serde_json::{Map, Value};
+
+use super::error::ApiError;
+use super::request::{parse_bool, parse_int, ApiRequest, Method, Transport};
+use super::{guests, runs, AppState};
+use crate::accounts::{hash_key, Principal};
+use crate::clock;
+use crate::events::query;
+use crate::ids::ScriptName;
+
+/// A monitor (un)registration, handled by the WebSocket session.
+#[derive(Debug, Clone)]
+pub struct MonitorRequest {
+    pub principal: Principal,
+    pub name: Option<ScriptName>,
+    pub verbose: bool,
+    pub after: Option<i64>,
+}
+
+/// What an endpoint answers.
+pub enum Reply {
+    Json(Map<String, Value>),
+    Text(String),
+    Monitor(MonitorRequest),
+}
+
+/// Who the request's key belongs to; refused if missing, unknown or expired.
+pub async fn authenticate(state: &AppState, req: &ApiRequest) -> Result<Principal, ApiError> {
+    let key = req.api_key().ok_or(ApiError::InvalidApiKey)?;
+    query::principal(&state.pool, &hash_key(key), clock::now_secs())
+        .await?
+        .ok_or(ApiError::InvalidApiKey)
+}
+
+fn require(req: &ApiRequest, method: Method, path: &str) -> Result<(), ApiError> {
+    if req.method == method {
+        return Ok(());
+    }
+    let path = path.to_owned();
+    Err(match method {
+        Method::Post => ApiError::UsePost(path),
+        Method::Delete => ApiError::UseDelete(path),
+        _ => ApiError::UseGet(path),
+    })
+}
+
+fn monitor_request(principal: Principal, req: &ApiRequest) -> Result<MonitorRequest, ApiError> {
+    let name = match req.field("name") {
+        None => return Err(ApiError::Missing("name")),
+        Some(Value::String(s)) if s.is_empty() => None,
+        Some(Value::String(s)) => Some(ScriptName::parse(s).ok_or(ApiError::Invalid("name"))?),
+        Some(_) => return Err(ApiError::Invalid("name")),
+    };
+    if let Some(guest) = principal.guest() {
+        if !guest.rights.monitor || name.as_ref() != Some(&guest.script) {
+            return Err(ApiError::AccessDenied);
+        }
+    }
+    let verbose = match req.field("verbose") {
+        None => false,
+        Some(v) => parse_bool(v).ok_or(ApiError::Invalid("verbose"))?,
+    };
+    let after = match req.field("after") {
+        None => None,
+        Some(v) => Some(
+            parse_int(v)
+                .filter(|s| *s >= 0)
+                .ok_or(ApiError::Invalid("after"))?,
+        ),
+    };
+    Ok(MonitorRequest {
+        principal,
+        name,
+        verbose,
+        after,
+    })
+}
+
+/// Runs one API call.
+pub async fn dispatch(state: &AppState, req: &ApiRequest) -> Result<Reply, ApiError> {
+    let Some(rest) = req.path.strip_prefix("/scripts/") else {
+        return Err(ApiError::BadServerExtension);
+    };
+    let principal = authenticate(state, req).await?;
+    let segments: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
+    let path = req.path.as_str();
+    let json = |map: Map<String, Value>| Ok(Reply::Json(map));
+    match segments.as_slice() {
+        ["v1", "run"] => {
+            require(req, Method::Post, path)?;
+            json(runs::run_script(state, &principal, req).await?)
+        }
+        ["v1", "cancel"] | ["v1", "kill"] => {
+            require(req, Method::Post, path)?;
+            Err(ApiError::Missing("id"))
+        }
+        ["v1", "cancel", id] => {
+            require(req, Method::Post, path)?;
+            json(runs::cancel_run(state, &principal, req, id).await?)
+        }
+        ["v1", "kill", id] => {
+            require(req, Method::Post, path)?;
+            json(runs::kill_run(state, &principal, req, id).await?)
+        }
+        ["v1", "status"] => {
+            require(req, Method::Get, path)?;
+            json(runs::list_runs(state, &principal).await?)
+        }
+        ["v1", "status", id] => {
+            require(req, Method::Get, path)?;
+            json(runs::get_run(state, &principal, id).await?)
+        }
+        ["v1", "log", id] => {
+            require(req, Method::Get, path)?;
+            Ok(Reply::Text(runs::get_log(state, &principal, id).await?))
+        }
+        ["v1", "scripts"] => {
+            require(req, Method::Get, path)?;
+            json(runs::list_scripts(state, &principal).await?)
+        }
+        ["v1", "monitor"] => {
+            require(req, Method::Get, path)?;
+            match req.transport {
+                Transport::Http => Err(ApiError::UseWebsocket(path.to_owned())),
+                Transport::WebSocket => Ok(Reply::Monitor(monitor_request(principal, req)?)),
+            }
+        }
+        ["v1", "guest", "list"] => {
+            require(req, Method::Get, path)?;
+            json(guests::list_guests(state, &principal).await?)
+        }
+        ["v1", "guest", "create"] => {
+            require(req, Method::Post, path)?;
+            json(guests::create_guest(state, &principal, req).await?)
+        }
+        ["v1", "guest", "delete", id] => {
+            if req.method != Method::Post {
+                require(req, Method::Delete, path)?;
+            }
+            json(guests::delete_guest(state, &principal, req, id).await?)
+        }
+        ["v1", "guest", "delete"] => {
+            if req.method != Method::Post {
+                require(req, Method::Delete, path)?;
+            }
+            Err(ApiError::Missing("id"))
+        }
+        _ => Err(ApiError::InvalidApiCall),
+    }
+}

@@ -1,0 +1,128 @@
+//! `ApiError`: every error a client can see, with its stable `errorcode`,
+//! its HTTP status and the JSON envelope of the wire contract.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde_json::json;
+
+use crate::actors::RunError;
+use crate::events::StoreError;
+
+/// An error reply of the API.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("Invalid API call.")]
+    InvalidApiCall,
+    #[error("POST request required for: {0}")]
+    UsePost(String),
+    #[error("GET request required for: {0}")]
+    UseGet(String),
+    #[error("DELETE request required for: {0}")]
+    UseDelete(String),
+    #[error("WebSocket connection required for: {0}")]
+    UseWebsocket(String),
+    #[error("Invalid data: {0}")]
+    InvalidData(&'static str),
+    #[error("Invalid or missing 'apikey'.")]
+    InvalidApiKey,
+    #[error("Invalid server extension.")]
+    BadServerExtension,
+    #[error("Request body too large.")]
+    RequestTooLarge,
+    #[error("Missing or invalid 'api_method'.")]
+    MissingApiMethod,
+    #[error("Missing or invalid 'api_path'.")]
+    MissingApiPath,
+    #[error("Missing or invalid 'api_sequence'.")]
+    MissingApiSequence,
+    #[error("Missing '{0}'.")]
+    Missing(&'static str),
+    #[error("Invalid '{0}'.")]
+    Invalid(&'static str),
+    #[error("Access denied.")]
+    AccessDenied,
+    #[error(transparent)]
+    Run(#[from] RunError),
+    #[error("A database error occurred.")]
+    Database(#[source] StoreError),
+    #[error("An internal error occurred.")]
+    Internal,
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        tracing::error!(error.cause_chain = ?err, "database error");
+        ApiError::Database(err)
+    }
+}
+
+impl From<actix::MailboxError> for ApiError {
+    fn from(err: actix::MailboxError) -> Self {
+        tracing::error!(error = %err, "actor unavailable");
+        ApiError::Internal
+    }
+}
+
+impl ApiError {
+    /// The stable code clients branch on.
+    pub fn code(&self) -> String {
+        let code = match self {
+            ApiError::InvalidApiCall => "invalid_api_call",
+            ApiError::UsePost(_) => "use_post_request",
+            ApiError::UseGet(_) => "use_get_request",
+            ApiError::UseDelete(_) => "use_delete_request",
+            ApiError::UseWebsocket(_) => "use_websocket",
+            ApiError::InvalidData(_) => "invalid_data",
+            ApiError::InvalidApiKey => "invalid_missing_apikey",
+            ApiError::BadServerExtension => "bad_server_extension",
+            ApiError::RequestTooLarge => "request_too_large",
+            ApiError::MissingApiMethod => "missing_invalid_api_method",
+            ApiError::MissingApiPath => "missing_invalid_api_path",
+            ApiError::MissingApiSequence => "missing_invalid_api_sequence",
+            ApiError::Missing(field) => return format!("missing_{field}"),
+            ApiError::Invalid(field) => return format!("invalid_{field}"),
+            ApiError::AccessDenied => "access_denied",
+            ApiError::Run(err) => err.code(),
+            ApiError::Database(_) => "db_query_error",
+            ApiError::Internal => "internal_error",
+        };
+        code.to_owned()
+    }
+
+    /// The JSON envelope body.
+    pub fn body(&self) -> serde_json::Map<String, serde_json::Value> {
+        let value = json!({"success": false, "error": self.to_string(), "errorcode": self.code()});
+        match value {
+            serde_json::Value::Object(map) => map,
+            _ => serde_json::Map::new(),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::InvalidApiKey | ApiError::BadServerExtension => StatusCode::FORBIDDEN,
+            ApiError::RequestTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Database(_) | ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Run(RunError::Store(_)) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::InvalidApiCall
+            | ApiError::UsePost(_)
+            | ApiError::UseGet(_)
+            | ApiError::UseDelete(_)
+            | ApiError::UseWebsocket(_)
+            | ApiError::InvalidData(_)
+            | ApiError::MissingApiMethod
+            | ApiError::MissingApiPath
+            | ApiError::MissingApiSequence
+            | ApiError::Missing(_)
+            | ApiError::Invalid(_)
+            | ApiError::AccessDenied
+            | ApiError::Run(_) => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        HttpResponse::build(self.status_code()).json(self.body())
+    }
+}

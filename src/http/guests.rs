@@ -1,0 +1,140 @@
+//! `/scripts/v1/guest/*`: guest keys scoped to one script, managed by users
+//! that are allowed to.
+
+use serde_json::{json, Map, Value};
+
+use super::error::ApiError;
+use super::request::{parse_bool, parse_int, ApiRequest};
+use super::AppState;
+use crate::accounts::{generate_key, Guest, Principal, User};
+use crate::clock;
+use crate::events::types::{GuestRights, Origin};
+use crate::events::{query, Append, Event, NewEvent};
+use crate::ids::{GuestId, ScriptName};
+
+fn manager(principal: &Principal) -> Result<&User, ApiError> {
+    match principal {
+        Principal::User(user) if user.guests => Ok(user),
+        _ => Err(ApiError::AccessDenied),
+    }
+}
+
+fn info(guest: &Guest) -> Value {
+    json!({
+        "id": guest.id.to_string(),
+        "created": guest.created,
+        "expires": guest.expires,
+        "info": {
+            "name": guest.script.as_str(),
+            "run": guest.rights.run,
+            "cancel": guest.rights.cancel,
+            "status": guest.rights.status,
+            "monitor": guest.rights.monitor,
+        },
+    })
+}
+
+/// `GET guest/list`: the user's guests, newest first.
+pub async fn list_guests(
+    state: &AppState,
+    principal: &Principal,
+) -> Result<Map<String, Value>, ApiError> {
+    let user = manager(principal)?;
+    let guests = query::guests(&state.pool, user.id).await?;
+    let mut reply = Map::new();
+    reply.insert("guests".into(), guests.iter().map(info).collect());
+    Ok(reply)
+}
+
+fn right(req: &ApiRequest, field: &'static str) -> Result<bool, ApiError> {
+    let value = req.field(field).ok_or(ApiError::Missing(field))?;
+    parse_bool(value).ok_or(ApiError::Invalid(field))
+}
+
+/// `POST guest/create`: a new guest key, shown once in the reply.
+pub async fn create_guest(
+    state: &AppState,
+    principal: &Principal,
+    req: &ApiRequest,
+) -> Result<Map<String, Value>, ApiError> {
+    let user = manager(principal)?;
+    let name = req.field("name").ok_or(ApiError::Missing("name"))?;
+    let script = name
+        .as_str()
+        .and_then(ScriptName::parse)
+        .ok_or(ApiError::Invalid("name"))?;
+    let rights = GuestRights {
+        run: right(req, "run")?,
+        cancel: right(req, "cancel")?,
+        status: right(req, "status")?,
+        monitor: right(req, "monitor")?,
+    };
+    let now = clock::now_secs();
+    let expires = req.field("expires").ok_or(ApiError::Missing("expires"))?;
+    let expires = parse_int(expires)
+        .filter(|t| *t > now)
+        .ok_or(ApiError::Invalid("expires"))?;
+    let key = generate_key();
+    let guest = Guest {
+        id: GuestId::new(),
+        user: user.id,
+        script,
+        rights,
+        created: now,
+        expires,
+    };
+    let event = Event::GuestCreated {
+        guest: guest.id,
+        script: guest.script.clone(),
+        rights,
+        key_hash: key.hash,
+        created: now,
+        expires,
+        origin: Origin {
+            guest: None,
+            addr: req.peer.clone(),
+        },
+    };
+    state
+        .store
+        .send(Append {
+            events: vec![NewEvent::new(user.id, event)],
+        })
+        .await??;
+    let mut shown = info(&guest);
+    if let Value::Object(map) = &mut shown {
+        map.insert("apikey".into(), Value::String(key.plain));
+    }
+    let mut reply = Map::new();
+    reply.insert("id".into(), Value::String(guest.id.to_string()));
+    reply.insert("info".into(), shown);
+    Ok(reply)
+}
+
+/// `DELETE guest/delete/ID`: the key stops working at once.
+pub async fn delete_guest(
+    state: &AppState,
+    principal: &Principal,
+    req: &ApiRequest,
+    id: &str,
+) -> Result<Map<String, Value>, ApiError> {
+    let user = manager(principal)?;
+    let id = GuestId::parse(id).ok_or(ApiError::Invalid("id"))?;
+    if query::guest(&state.pool, user.id, id).await?.is_none() {
+        return Err(ApiError::Invalid("id"));
+    }
+    let event = Event::GuestDeleted {
+        guest: id,
+        origin: Origin {
+            guest: None,
+            addr: req.peer.clone(),
+        },
+    };
+    state
+        .store
+        .send(Append {
+            events: vec![NewEvent::new(user.id, event)],
+        })
+        .await??;
+    Ok(Map::new())
+}

@@ -1,0 +1,77 @@
+//! The HTTP face: one catch-all handler under `/scripts/` that turns the
+//! request into an [`request::ApiRequest`] and dispatches it, the WebSocket
+//! upgrade, `/healthz` and `/metrics`.
+
+pub mod api;
+pub mod error;
+pub mod guests;
+pub mod metrics;
+pub mod request;
+pub mod runs;
+pub mod ws;
+
+use std::sync::Arc;
+
+use actix::Addr;
+use actix_web::{web, HttpRequest, HttpResponse};
+use sqlx::SqlitePool;
+
+use self::api::Reply;
+use self::error::ApiError;
+use crate::actors::directory::AccountDirectory;
+use crate::actors::monitor::MonitorHub;
+use crate::config::Config;
+use crate::events::EventStore;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Addr<EventStore>,
+    pub pool: SqlitePool,
+    pub directory: Addr<AccountDirectory>,
+    pub hub: Addr<MonitorHub>,
+    pub config: Arc<Config>,
+    pub metrics: crate::metrics::Metrics,
+}
+
+/// Registers every route.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(healthz))
+        .route("/metrics", web::get().to(metrics::get_metrics))
+        .route("/scripts/{tail:.*}", web::to(scripts))
+        .default_service(web::to(outside));
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({"success": true, "status": "ok"}))
+}
+
+async fn outside() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::BadServerExtension)
+}
+
+/// Wraps a successful reply in the envelope.
+pub fn success(
+    mut map: serde_json::Map<String, serde_json::Value>,
+) -> serde_json::Map<String, serde_json::Value> {
+    map.insert("success".into(), serde_json::Value::Bool(true));
+    map
+}
+
+async fn scripts(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, actix_web::Error> {
+    if ws::is_upgrade(&req) {
+        return ws::start(state.get_ref().clone(), &req, payload).await;
+    }
+    let api_request = request::from_http(&req, payload, state.config.body_cap_bytes).await?;
+    match api::dispatch(&state, &api_request).await? {
+        Reply::Json(map) => Ok(HttpResponse::Ok().json(success(map))),
+        Reply::Text(text) => Ok(HttpResponse::Ok()
+            .content_type("text/plain; charset=utf-8")
+            .body(text)),
+        Reply::Monitor(_) => Err(ApiError::UseWebsocket(req.path().to_owned()).into()),
+    }
+}

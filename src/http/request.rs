@@ -1,0 +1,212 @@
+//! Turns an HTTP request (query string plus a JSON or form body) into the
+//! transport-neutral [`ApiRequest`] that WebSocket messages also produce.
+
+use actix_web::{web, HttpRequest};
+use futures_util::StreamExt;
+use serde_json::{Map, Value};
+
+use super::error::ApiError;
+
+/// The HTTP method of an API call, whichever transport carried it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+    Delete,
+    Other,
+}
+
+impl Method {
+    /// Parses a method name, case-insensitively as the original does.
+    pub fn parse(text: &str) -> Self {
+        match text.to_ascii_uppercase().as_str() {
+            "GET" => Method::Get,
+            "POST" => Method::Post,
+            "DELETE" => Method::Delete,
+            _ => Method::Other,
+        }
+    }
+}
+
+/// Which transport a call arrived on; a few endpoints differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Http,
+    WebSocket,
+}
+
+/// One API call: method, path, fields and key.
+#[derive(Debug, Clone)]
+pub struct ApiRequest {
+    pub method: Method,
+    pub path: String,
+    pub fields: Map<String, Value>,
+    pub key: Option<String>,
+    pub peer: Option<String>,
+    pub transport: Transport,
+}
+
+/// Adds a urlencoded pair; `a[]` and `a[N]` build arrays, as PHP clients send them.
+fn add_pair(fields: &mut Map<String, Value>, key: String, value: String) {
+    let (base, is_array) = match key.find('[') {
+        Some(pos) if key.ends_with(']') => (key[..pos].to_owned(), true),
+        _ => (key, false),
+    };
+    if !is_array {
+        fields.insert(base, Value::String(value));
+        return;
+    }
+    match fields
+        .entry(base)
+        .or_insert_with(|| Value::Array(Vec::new()))
+    {
+        Value::Array(items) => items.push(Value::String(value)),
+        other => *other = Value::Array(vec![Value::String(value)]),
+    }
+}
+
+fn parse_pairs(fields: &mut Map<String, Value>, text: &[u8]) -> Result<(), ApiError> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(text)
+        .map_err(|_| ApiError::InvalidData("malformed form data"))?;
+    for (key, value) in pairs {
+        add_pair(fields, key, value);
+    }
+    Ok(())
+}
+
+async fn read_body(mut payload: web::Payload, cap: usize) -> Result<web::BytesMut, ApiError> {
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| ApiError::InvalidData("unreadable body"))?;
+        if body.len() + chunk.len() > cap {
+            return Err(ApiError::RequestTooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Builds an [`ApiRequest`] from an HTTP request, capping the body at `cap`.
+pub async fn from_http(
+    req: &HttpRequest,
+    payload: web::Payload,
+    cap: usize,
+) -> Result<ApiRequest, ApiError> {
+    let declared = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|len| len > cap) {
+        return Err(ApiError::RequestTooLarge);
+    }
+    let mut fields = Map::new();
+    parse_pairs(&mut fields, req.query_string().as_bytes())?;
+    let body = read_body(payload, cap).await?;
+    if !body.iter().all(u8::is_ascii_whitespace) {
+        let content_type = req
+            .headers()
+            .get(actix_web::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        // curl -d labels any body as a form; a body that opens like a JSON
+        // object is read as JSON whatever its label says.
+        let looks_json = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+        if content_type.starts_with("application/x-www-form-urlencoded") && !looks_json {
+            parse_pairs(&mut fields, &body)?;
+        } else {
+            // JSON is the default: the PHP SDK and most clients send it, some
+            // without a Content-Type.
+            match serde_json::from_slice::<Value>(&body) {
+                Ok(Value::Object(map)) => fields.extend(map),
+                _ => {
+                    return Err(ApiError::InvalidData(
+                        "the body must be a JSON object or form data",
+                    ))
+                }
+            }
+        }
+    }
+    let key = req
+        .headers()
+        .get("X-APIKey")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    Ok(ApiRequest {
+        method: Method::parse(req.method().as_str()),
+        path: req.path().to_owned(),
+        fields,
+        key,
+        peer: req.peer_addr().map(|a| a.ip().to_string()),
+        transport: Transport::Http,
+    })
+}
+
+impl ApiRequest {
+    /// The key from the header, else from the `apikey` field.
+    pub fn api_key(&self) -> Option<&str> {
+        self.key
+            .as_deref()
+            .or_else(|| self.fields.get("apikey").and_then(Value::as_str))
+    }
+
+    /// A field, with JSON `null` counted as absent.
+    pub fn field(&self, name: &str) -> Option<&Value> {
+        self.fields.get(name).filter(|v| !v.is_null())
+    }
+}
+
+/// Reads a boolean the way the original accepts them: `true`/`false`, `0`/`1`, `"0"`/`"1"`.
+pub fn parse_bool(value: &Value) -> Option<bool> {
+    match value {
+        Value::Bool(b) => Some(*b),
+        Value::Number(n) => match n.as_i64() {
+            Some(0) => Some(false),
+            Some(1) => Some(true),
+            _ => None,
+        },
+        Value::String(s) => match s.as_str() {
+            "0" | "false" => Some(false),
+            "1" | "true" => Some(true),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Reads an integer given as a JSON number or a numeric string.
+pub fn parse_int(value: &Value) -> Option<i64> {
+    match value {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_arrays_build_json_arrays() {
+        let mut fields = Map::new();
+        parse_pairs(&mut fields, b"name=x&args[]=a&args[]=b%20c&args[2]=d").unwrap();
+        assert_eq!(fields["name"], "x");
+        assert_eq!(fields["args"], serde_json::json!(["a", "b c", "d"]));
+    }
+
+    #[test]
+    fn booleans_accept_the_original_spellings() {
+        use serde_json::json;
+        for (value, want) in [
+            (json!(true), Some(true)),
+            (json!(0), Some(false)),
+            (json!("1"), Some(true)),
+            (json!("yes"), None),
+            (json!(2), None),
+        ] {
+            assert_eq!(parse_bool(&value), want, "{value}");
+        }
+    }
+}

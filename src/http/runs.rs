@@ -1,0 +1,339 @@
+//! Run endpoints: run, cancel, kill, status (one and all), log, scripts.
+
+use actix::Addr;
+use serde_json::{json, Map, Value};
+
+use super::error::ApiError;
+use super::request::ApiRequest;
+use super::AppState;
+use crate::accounts::Principal;
+use crate::actors::account::{self, AccountSupervisor, RunRequest};
+use crate::actors::directory::GetAccount;
+use crate::actors::queue::{self, LiveRun, ScriptQueue};
+use crate::actors::RunError;
+use crate::events::query::{self, RowState, RunRow};
+use crate::events::types::{Origin, RunRecord};
+use crate::ids::{RunId, ScriptName};
+use crate::status;
+
+async fn account(
+    state: &AppState,
+    principal: &Principal,
+) -> Result<Addr<AccountSupervisor>, ApiError> {
+    state
+        .directory
+        .send(GetAccount {
+            user: principal.user_id(),
+        })
+        .await?
+        .ok_or(ApiError::Run(RunError::ShuttingDown))
+}
+
+fn origin(principal: &Principal, req: &ApiRequest) -> Origin {
+    Origin {
+        guest: principal.guest().map(|g| g.id),
+        addr: req.peer.clone(),
+    }
+}
+
+/// PHP's string conversion, which the original applied to each argument.
+fn arg_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(true) => Some("1".into()),
+        Value::Bool(false) => Some(String::new()),
+        _ => None,
+    }
+}
+
+fn parse_run_request(principal: &Principal, req: &ApiRequest) -> Result<RunRequest, ApiError> {
+    let name = req.field("name").ok_or(ApiError::Missing("name"))?;
+    let name = name
+        .as_str()
+        .and_then(ScriptName::parse)
+        .ok_or(RunError::UnknownScript)?;
+    let args = match req.field("args") {
+        None => Ok(Vec::new()),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(arg_text)
+            .collect::<Option<_>>()
+            .ok_or(RunError::InvalidArgs),
+        Some(_) => Err(RunError::InvalidArgs),
+    };
+    let stdin = match req.field("stdin") {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.as_bytes().to_vec())),
+        Some(_) => Err(RunError::InvalidStdin),
+    };
+    let not_before = match req.field("queue") {
+        None => Ok(None),
+        Some(value) => super::request::parse_int(value)
+            .map(Some)
+            .ok_or(RunError::InvalidQueue),
+    };
+    Ok(RunRequest {
+        name,
+        args,
+        stdin,
+        not_before,
+        guest: principal.guest().cloned(),
+        origin: origin(principal, req),
+    })
+}
+
+/// `POST run`: queue a run; answered once it is durable.
+pub async fn run_script(
+    state: &AppState,
+    principal: &Principal,
+    req: &ApiRequest,
+) -> Result<Map<String, Value>, ApiError> {
+    let request = parse_run_request(principal, req)?;
+    let name = request.name.clone();
+    let queued = account(state, principal)
+        .await?
+        .send(account::EnqueueRun { request })
+        .await??;
+    Ok(status::queued(
+        queued.id,
+        &name,
+        queued.queued,
+        queued.position,
+    ))
+}
+
+/// The run's row, if this key may see it at all.
+async fn visible_run(
+    state: &AppState,
+    principal: &Principal,
+    id: RunId,
+) -> Result<Option<RunRow>, ApiError> {
+    let row = query::run(&state.pool, principal.user_id(), id).await?;
+    if let (Some(row), Some(guest)) = (&row, principal.guest()) {
+        if row.name != guest.script {
+            return Err(ApiError::AccessDenied);
+        }
+    }
+    Ok(row)
+}
+
+async fn queue_of(
+    state: &AppState,
+    principal: &Principal,
+    name: &ScriptName,
+) -> Result<Option<Addr<ScriptQueue>>, ApiError> {
+    Ok(account(state, principal)
+        .await?
+        .send(account::GetQueue { name: name.clone() })
+        .await?)
+}
+
+/// `POST cancel/ID`: cancel a queued run.
+pub async fn cancel_run(
+    state: &AppState,
+    principal: &Principal,
+    req: &ApiRequest,
+    id: &str,
+) -> Result<Map<String, Value>, ApiError> {
+    if principal.guest().is_some_and(|g| !g.rights.cancel) {
+        return Err(ApiError::AccessDenied);
+    }
+    let id = RunId::parse(id).ok_or(RunError::NotQueuedOrRunning)?;
+    let row = visible_run(state, principal, id)
+        .await?
+        .filter(|row| row.state != RowState::Done)
+        .ok_or(RunError::NotQueuedOrRunning)?;
+    let queue = queue_of(state, principal, &row.name)
+        .await?
+        .ok_or(RunError::NotQueuedOrRunning)?;
+    queue
+        .send(queue::Cancel {
+            id,
+            origin: origin(principal, req),
+        })
+        .await??;
+    Ok(Map::new())
+}
+
+/// `POST kill/ID`: stop a running run.
+pub async fn kill_run(
+    state: &AppState,
+    principal: &Principal,
+    req: &ApiRequest,
+    id: &str,
+) -> Result<Map<String, Value>, ApiError> {
+    if principal.guest().is_some_and(|g| !g.rights.cancel) {
+        return Err(ApiError::AccessDenied);
+    }
+    let id = RunId::parse(id).ok_or(RunError::NotRunning)?;
+    let row = visible_run(state, principal, id)
+        .await?
+        .ok_or(RunError::NotRunning)?;
+    let queue = queue_of(state, principal, &row.name)
+        .await?
+        .ok_or(RunError::NotRunning)?;
+    queue
+        .send(queue::Kill {
+            id,
+            origin: origin(principal, req),
+        })
+        .await??;
+    Ok(Map::new())
+}
+
+fn finished_shape(row: &RunRow, owner: bool) -> Result<Map<String, Value>, ApiError> {
+    if row.forgotten {
+        return Err(RunError::InvalidId.into());
+    }
+    let record: RunRecord = serde_json::from_str(&row.info).map_err(|err| {
+        tracing::error!(error = %err, run = %row.id, "unreadable run record");
+        ApiError::Internal
+    })?;
+    Ok(status::finished(row.id, &record, owner))
+}
+
+/// `GET status/ID`: one run in its queued, running or finished shape.
+pub async fn get_run(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+) -> Result<Map<String, Value>, ApiError> {
+    if principal.guest().is_some_and(|g| !g.rights.status) {
+        return Err(ApiError::AccessDenied);
+    }
+    let owner = principal.guest().is_none();
+    let id = RunId::parse(id).ok_or(RunError::InvalidId)?;
+    let row = visible_run(state, principal, id)
+        .await?
+        .ok_or(RunError::InvalidId)?;
+    if row.state == RowState::Done {
+        return finished_shape(&row, owner);
+    }
+    if let Some(queue) = queue_of(state, principal, &row.name).await? {
+        match queue.send(queue::GetRun { id }).await? {
+            Some(LiveRun::Queued { queued, position }) => {
+                return Ok(status::queued(id, &row.name, queued, position))
+            }
+            Some(LiveRun::Running { started, progress }) => {
+                return Ok(status::running(id, &row.name, started, &progress))
+            }
+            None => {}
+        }
+    }
+    // It ended between the two reads: its final state is on record now.
+    let row = visible_run(state, principal, id)
+        .await?
+        .ok_or(RunError::InvalidId)?;
+    match row.state {
+        RowState::Done => finished_shape(&row, owner),
+        _ => Err(RunError::InvalidId.into()),
+    }
+}
+
+/// `GET status`: queued and running ids per script; guests see ids of
+/// their own script only and counts for the others.
+pub async fn list_runs(
+    state: &AppState,
+    principal: &Principal,
+) -> Result<Map<String, Value>, ApiError> {
+    if principal.guest().is_some_and(|g| !g.rights.status) {
+        return Err(ApiError::AccessDenied);
+    }
+    let runs = account(state, principal)
+        .await?
+        .send(account::ListRuns)
+        .await?;
+    let (mut queued, mut running) = (Map::new(), Map::new());
+    for (name, (q, r)) in runs {
+        let show_ids = principal.guest().is_none_or(|g| g.script == name);
+        let render = |ids: Vec<RunId>| -> Value {
+            if show_ids {
+                ids.iter().map(|id| Value::String(id.to_string())).collect()
+            } else {
+                Value::from(ids.len())
+            }
+        };
+        if !q.is_empty() {
+            queued.insert(name.to_string(), render(q));
+        }
+        if !r.is_empty() {
+            running.insert(name.to_string(), render(r));
+        }
+    }
+    let mut reply = Map::new();
+    reply.insert("queued".into(), Value::Object(queued));
+    reply.insert("running".into(), Value::Object(running));
+    Ok(reply)
+}
+
+/// `GET log/ID`: the captured output (owner only).
+pub async fn get_log(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+) -> Result<String, ApiError> {
+    if principal.guest().is_some() {
+        return Err(ApiError::AccessDenied);
+    }
+    let id = RunId::parse(id).ok_or(RunError::InvalidId)?;
+    let row = visible_run(state, principal, id)
+        .await?
+        .ok_or(RunError::InvalidId)?;
+    if row.forgotten {
+        return Err(RunError::InvalidId.into());
+    }
+    let path = state.config.log_path(principal.user_id(), id);
+    match tokio::fs::read(&path).await {
+        Ok(bytes) => Ok(String::from_utf8_lossy(&bytes).into_owned()),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+        Err(err) => {
+            tracing::error!(error = %err, path = %path.display(), "cannot read run log");
+            Err(ApiError::Internal)
+        }
+    }
+}
+
+/// `GET scripts`: the scripts this key may use.
+pub async fn list_scripts(
+    state: &AppState,
+    principal: &Principal,
+) -> Result<Map<String, Value>, ApiError> {
+    let defs = account(state, principal)
+        .await?
+        .send(account::ListScripts)
+        .await?;
+    let mut scripts = Map::new();
+    for def in defs {
+        match principal.guest() {
+            Some(guest) if guest.script.as_str() != def.name => continue,
+            Some(_) => {
+                scripts.insert(
+                    def.name.clone(),
+                    json!({"stdin": def.stdin, "noexec": def.noexec}),
+                );
+            }
+            None => {
+                scripts.insert(
+                    def.name.clone(),
+                    json!({
+                        "command": def.command,
+                        "dir": def.dir,
+                        "user": def.user,
+                        "group": def.group,
+                        "stdin": def.stdin,
+                        "noexec": def.noexec,
+                        "forget": def.forget,
+                        "simultaneous": def.simultaneous,
+                        "max_queued": def.max_queued,
+                        "timeout": def.timeout_secs,
+                        "args": def.required_args(),
+                    }),
+                );
+            }
+        }
+    }
+    let mut reply = Map::new();
+    reply.insert("scripts".into(), Value::Object(scripts));
+    Ok(reply)
+}

@@ -1,0 +1,260 @@
+//! The WebSocket session (the only user of actix-web-actors): each text
+//! message is an API call `{api_method, api_path, api_sequence, ...}`, the
+//! key is re-checked on every one, and monitor pushes from the hub are
+//! written out. Its mailbox is bounded, so a peer that stops reading is
+//! dropped by the hub instead of growing memory.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web_actors::ws;
+use serde_json::{Map, Value};
+
+use super::api::{self, MonitorRequest, Reply};
+use super::error::ApiError;
+use super::request::{ApiRequest, Method, Transport};
+use super::{success, AppState};
+use crate::actors::monitor::{Push, SessionChanged, Subscribe, Unsubscribe};
+use crate::ids::{ScriptName, UserId};
+
+const PING_EVERY: Duration = Duration::from_secs(10);
+const PEER_TIMEOUT: Duration = Duration::from_secs(35);
+/// Pushes that may wait for a slow peer before it is disconnected.
+const MAILBOX: usize = 1024;
+
+static SESSIONS: AtomicU64 = AtomicU64::new(1);
+
+/// Whether the request asks for a WebSocket upgrade.
+pub fn is_upgrade(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(actix_web::http::header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+}
+
+fn connection_key(req: &HttpRequest) -> Option<String> {
+    if let Some(key) = req.headers().get("X-APIKey").and_then(|v| v.to_str().ok()) {
+        return Some(key.to_owned());
+    }
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    pairs
+        .into_iter()
+        .find(|(k, _)| k == "apikey")
+        .map(|(_, v)| v)
+}
+
+/// Accepts the upgrade once the connection's key is valid.
+pub async fn start(
+    state: AppState,
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, actix_web::Error> {
+    let probe = ApiRequest {
+        method: Method::Get,
+        path: req.path().to_owned(),
+        fields: Map::new(),
+        key: connection_key(req),
+        peer: req.peer_addr().map(|a| a.ip().to_string()),
+        transport: Transport::WebSocket,
+    };
+    let principal = api::authenticate(&state, &probe).await?;
+    let session = WsSession {
+        id: SESSIONS.fetch_add(1, Ordering::Relaxed),
+        state,
+        user: principal.user_id(),
+        key: probe.key,
+        peer: probe.peer,
+        last_seen: Instant::now(),
+        monitors: HashMap::new(),
+    };
+    ws::WsResponseBuilder::new(session, req, payload)
+        .frame_size(4 * 1024 * 1024)
+        .start()
+}
+
+/// One WebSocket connection.
+pub struct WsSession {
+    id: u64,
+    state: AppState,
+    user: UserId,
+    key: Option<String>,
+    peer: Option<String>,
+    last_seen: Instant,
+    /// Active monitors by name (`None` = all) → their `api_sequence`.
+    monitors: HashMap<Option<ScriptName>, i64>,
+}
+
+fn send(ctx: &mut ws::WebsocketContext<WsSession>, map: Map<String, Value>) {
+    match serde_json::to_string(&map) {
+        Ok(text) => ctx.text(text),
+        Err(err) => tracing::error!(error = %err, "reply not serializable"),
+    }
+}
+
+fn with_sequence(mut map: Map<String, Value>, sequence: i64) -> Map<String, Value> {
+    map.insert("api_sequence".into(), Value::from(sequence));
+    map
+}
+
+impl WsSession {
+    fn parse(&self, text: &str) -> Result<(i64, ApiRequest), ApiError> {
+        let Ok(Value::Object(mut fields)) = serde_json::from_str::<Value>(text) else {
+            return Err(ApiError::InvalidData("expected a JSON object"));
+        };
+        let method = match fields.remove("api_method") {
+            Some(Value::String(m)) => Method::parse(&m),
+            _ => return Err(ApiError::MissingApiMethod),
+        };
+        let path = match fields.remove("api_path") {
+            Some(Value::String(p)) => p,
+            _ => return Err(ApiError::MissingApiPath),
+        };
+        let sequence = match fields.remove("api_sequence") {
+            Some(Value::Number(n)) => n.as_i64().ok_or(ApiError::MissingApiSequence)?,
+            _ => return Err(ApiError::MissingApiSequence),
+        };
+        let request = ApiRequest {
+            method,
+            path,
+            fields,
+            key: self.key.clone(),
+            peer: self.peer.clone(),
+            transport: Transport::WebSocket,
+        };
+        Ok((sequence, request))
+    }
+
+    fn on_text(&mut self, text: &str, ctx: &mut ws::WebsocketContext<Self>) {
+        let (sequence, request) = match self.parse(text) {
+            Ok(parsed) => parsed,
+            Err(err) => return send(ctx, err.body()),
+        };
+        let state = self.state.clone();
+        let call = async move { api::dispatch(&state, &request).await };
+        ctx.spawn(
+            call.into_actor(self)
+                .map(move |result, act, ctx| match result {
+                    Ok(Reply::Json(map)) => send(ctx, with_sequence(success(map), sequence)),
+                    Ok(Reply::Text(text)) => {
+                        let mut map = Map::new();
+                        map.insert("log".into(), Value::String(text));
+                        send(ctx, with_sequence(success(map), sequence));
+                    }
+                    Ok(Reply::Monitor(request)) => act.toggle_monitor(request, sequence, ctx),
+                    Err(ApiError::InvalidApiKey) => {
+                        send(ctx, with_sequence(ApiError::InvalidApiKey.body(), sequence));
+                        ctx.close(Some(ws::CloseCode::Policy.into()));
+                        ctx.stop();
+                    }
+                    Err(err) => send(ctx, with_sequence(err.body(), sequence)),
+                }),
+        );
+    }
+
+    fn toggle_monitor(
+        &mut self,
+        request: MonitorRequest,
+        sequence: i64,
+        ctx: &mut ws::WebsocketContext<Self>,
+    ) {
+        let name = request.name.clone();
+        let enabled = if self.monitors.remove(&name).is_some() {
+            self.state.hub.do_send(Unsubscribe {
+                user: self.user,
+                session: self.id,
+                name: name.clone(),
+            });
+            false
+        } else {
+            self.monitors.insert(name.clone(), sequence);
+            self.state.hub.do_send(Subscribe {
+                user: request.principal.user_id(),
+                session: self.id,
+                recipient: ctx.address().recipient(),
+                name: name.clone(),
+                verbose: request.verbose,
+                api_sequence: sequence,
+                guest: request.principal.guest().cloned(),
+                after: request.after,
+            });
+            true
+        };
+        let mut map = Map::new();
+        map.insert(
+            "name".into(),
+            Value::String(name.map(|n| n.to_string()).unwrap_or_default()),
+        );
+        map.insert("enabled".into(), Value::Bool(enabled));
+        send(ctx, with_sequence(success(map), sequence));
+    }
+}
+
+impl Actor for WsSession {
+    type Context = ws::WebsocketContext<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(MAILBOX);
+        self.state.hub.do_send(SessionChanged {
+            user: self.user,
+            session: self.id,
+            open: true,
+        });
+        ctx.run_interval(PING_EVERY, |act, ctx| {
+            if act.last_seen.elapsed() > PEER_TIMEOUT {
+                ctx.stop();
+            } else {
+                ctx.ping(b"");
+            }
+        });
+    }
+
+    fn stopped(&mut self, _ctx: &mut Self::Context) {
+        self.state.hub.do_send(SessionChanged {
+            user: self.user,
+            session: self.id,
+            open: false,
+        });
+    }
+}
+
+impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for WsSession {
+    fn handle(&mut self, msg: Result<ws::Message, ws::ProtocolError>, ctx: &mut Self::Context) {
+        self.last_seen = Instant::now();
+        match msg {
+            Ok(ws::Message::Text(text)) => self.on_text(&text, ctx),
+            Ok(ws::Message::Binary(bytes)) => match std::str::from_utf8(&bytes) {
+                Ok(text) => self.on_text(text, ctx),
+                Err(_) => send(ctx, ApiError::InvalidData("expected UTF-8 JSON").body()),
+            },
+            Ok(ws::Message::Ping(bytes)) => ctx.pong(&bytes),
+            Ok(ws::Message::Close(reason)) => {
+                ctx.close(reason);
+                ctx.stop();
+            }
+            Ok(ws::Message::Pong(_) | ws::Message::Continuation(_) | ws::Message::Nop) => {}
+            Err(_) => ctx.stop(),
+        }
+    }
+}
+
+impl Handler<Push> for WsSession {
+    type Result = ();
+
+    fn handle(&mut self, msg: Push, ctx: &mut Self::Context) {
+        match msg {
+            Push::Text(text) => ctx.text(&*text),
+            Push::Close(reason) => {
+                tracing::info!(session = self.id, reason, "closing monitor session");
+                ctx.close(Some(ws::CloseReason {
+                    code: ws::CloseCode::Policy,
+                    description: Some(reason.to_owned()),
+                }));
+                ctx.stop();
+            }
+        }
+    }
+}

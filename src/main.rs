@@ -1,0 +1,64 @@
+//! Entry point: parse the command line, set up logging, run the command.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use scriptd::app::Application;
+use scriptd::cli::{self, Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    scriptd::telemetry::init();
+    let config = match cli.global.config() {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("scriptd: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    let system = actix::System::new();
+    let result: anyhow::Result<()> = system.block_on(async move {
+        match cli.command {
+            Command::Serve => serve(config).await,
+            Command::User(command) => {
+                println!("{}", cli::user(&config, command).await?);
+                Ok(())
+            }
+            Command::Admin(cli::AdminCommand::Rebuild) => {
+                let report = scriptd::events::rebuild::rebuild_at(&config.database_path()).await?;
+                println!("{report}");
+                Ok(())
+            }
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("scriptd: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: scriptd::config::Config) -> anyhow::Result<()> {
+    let app = Application::build(config).await?;
+    if let Some(key) = &app.admin_key {
+        println!("admin API key: {key}");
+    }
+    app.run_until_stopped(shutdown_signal()).await
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        std::future::pending::<()>().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}

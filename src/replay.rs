@@ -1,0 +1,110 @@
+//! Startup replay: folds the events of every unfinished run back into
+//! pending runs per queue, and turns runs that were running when the server
+//! died into `interrupted` (an explicit event, not an in-memory fix).
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::actors::queue::PendingRun;
+use crate::actors::record;
+use crate::clock;
+use crate::events::types::{Outcome, RunRecord};
+use crate::events::{Event, NewEvent, StoredEvent};
+use crate::ids::{RunId, ScriptName, UserId};
+
+/// What replay recovered.
+#[derive(Default)]
+pub struct Recovered {
+    /// Runs still waiting, per user and script, in their queue order.
+    pub pending: BTreeMap<UserId, BTreeMap<ScriptName, Vec<PendingRun>>>,
+    /// Final events for runs that were running when the server stopped.
+    pub interrupted: Vec<NewEvent>,
+}
+
+struct Folded {
+    user: UserId,
+    name: ScriptName,
+    run: PendingRun,
+    started: Option<f64>,
+}
+
+/// Folds the events of unfinished runs (in log order).
+pub fn fold(events: Vec<StoredEvent>) -> Recovered {
+    let mut runs: HashMap<RunId, Folded> = HashMap::new();
+    let mut order: Vec<RunId> = Vec::new();
+    for stored in events {
+        match stored.event {
+            Event::RunQueued {
+                run,
+                name,
+                queued,
+                requested,
+                params,
+                spec,
+                stdin_len,
+                origin,
+                ..
+            } => {
+                order.push(run);
+                let pending = PendingRun {
+                    id: run,
+                    queued,
+                    requested,
+                    params,
+                    spec,
+                    stdin_len,
+                    origin,
+                    durable: true,
+                    cancelling: false,
+                };
+                runs.insert(
+                    run,
+                    Folded {
+                        user: stored.user,
+                        name,
+                        run: pending,
+                        started: None,
+                    },
+                );
+            }
+            Event::RunStarted { run, started, .. } => {
+                if let Some(folded) = runs.get_mut(&run) {
+                    folded.started = Some(started);
+                }
+            }
+            _ => {}
+        }
+    }
+    let now = clock::now();
+    let mut recovered = Recovered::default();
+    for id in order {
+        let Some(folded) = runs.remove(&id) else {
+            continue;
+        };
+        match folded.started {
+            Some(started) => {
+                let mut record: RunRecord = record::base(
+                    &folded.name,
+                    &folded.run,
+                    Some(started),
+                    now,
+                    Outcome::Interrupted,
+                );
+                record.error = Some("the server stopped while the run was running".into());
+                let events = record::final_events(id, record, |run, record| {
+                    Event::RunInterrupted { run, record }
+                });
+                recovered
+                    .interrupted
+                    .extend(events.into_iter().map(|e| NewEvent::new(folded.user, e)));
+            }
+            None => recovered
+                .pending
+                .entry(folded.user)
+                .or_default()
+                .entry(folded.name)
+                .or_default()
+                .push(folded.run),
+        }
+    }
+    recovered
+}
