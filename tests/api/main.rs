@@ -1,0 +1,8 @@
+//! Integration tests against the real server over HTTP and WebSocket.
+
+mod helpers;
+
+mod accounts;
+mod durability;
+mod monitor;
+mod runs;
