@@ -50,7 +50,8 @@ pub async fn apply(conn: &mut SqliteConnection, new: &NewEvent) -> Result<(), St
                 .bind(run.to_string())
                 .execute(&mut *conn)
                 .await?;
-            drop_stdin(conn, *run).await?;
+            // The stdin stays until the final event: the process reads it
+            // after RunStarted is durable.
         }
         Event::RunFinished { run, record }
         | Event::RunStartFailed { run, record }
