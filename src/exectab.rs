@@ -547,7 +547,8 @@ mod tests {
             "{desc}: unexpected warnings {warnings:?}"
         );
         assert_eq!(tab.len(), 1, "{desc}: expected one script, got {tab:?}");
-        tab.scripts().next().unwrap().clone()
+        let def = tab.scripts().next().unwrap().clone();
+        def
     }
 
     /// Parse a one-line text that must be rejected with one warning on line 1.

@@ -274,6 +274,6 @@ mod unit_tests {
         );
         assert_eq!(split(4, &[b"abcd\n"]), vec![b"abcd".to_vec()]);
         assert_eq!(split(4, &[b"ab", b"cd", b"\n"]), vec![b"abcd".to_vec()]);
-        assert_eq!(split(0, &[b"ab\n\n"]), vec![vec![], vec![]]);
+        assert_eq!(split(0, &[b"ab\n\n"]), vec![Vec::<u8>::new(), Vec::new()]);
     }
 }

@@ -39,11 +39,6 @@ impl Pending {
         self.order.len()
     }
 
-    /// Whether nothing is pending.
-    pub fn is_empty(&self) -> bool {
-        self.order.is_empty()
-    }
-
     /// Adds a run behind every run due at the same second or earlier.
     pub fn insert(&mut self, run: PendingRun) {
         let key = (run.queued, self.arrivals);
