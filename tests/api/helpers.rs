@@ -65,9 +65,17 @@ impl TestApp {
     }
 
     /// A request with a key, JSON body or none; returns status and JSON.
-    pub async fn call_with(&self, method: &str, path: &str, key: Option<&str>, body: Option<Value>) -> (u16, Value) {
+    pub async fn call_with(
+        &self,
+        method: &str,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
         let method = awc::http::Method::from_bytes(method.as_bytes()).expect("method");
-        let mut req = self.client.request(method, format!("{}{}", self.base, path));
+        let mut req = self
+            .client
+            .request(method, format!("{}{}", self.base, path));
         if let Some(key) = key {
             req = req.insert_header(("X-APIKey", key));
         }
@@ -78,7 +86,8 @@ impl TestApp {
         .expect("request sent");
         let status = resp.status().as_u16();
         let bytes = resp.body().limit(64 * 1024 * 1024).await.expect("body");
-        let value = serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
+        let value = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
         (status, value)
     }
 
@@ -89,7 +98,8 @@ impl TestApp {
 
     /// POST JSON with the admin key.
     pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        self.call_with("POST", path, Some(&self.key), Some(body)).await
+        self.call_with("POST", path, Some(&self.key), Some(body))
+            .await
     }
 
     /// Queues a run and returns its id (panics unless accepted).
@@ -112,14 +122,18 @@ impl TestApp {
             if done(&status) {
                 return status;
             }
-            assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}: last status {status}");
+            assert!(
+                start.elapsed() < DEADLINE,
+                "timed out waiting for {what}: last status {status}"
+            );
             actix_rt::time::sleep(Duration::from_millis(20)).await;
         }
     }
 
     /// Waits until the run is finished and returns the finished status.
     pub async fn wait_done(&self, id: &str) -> Value {
-        self.wait_status(id, "run done", |s| s["state"] == "done").await
+        self.wait_status(id, "run done", |s| s["state"] == "done")
+            .await
     }
 
     /// Opens a WebSocket with the admin key.
@@ -164,7 +178,9 @@ impl WsClient {
                 .await
                 .expect("timed out waiting for a websocket message");
             match frame {
-                Some(Ok(Frame::Text(bytes))) => return Some(serde_json::from_slice(&bytes).expect("json message")),
+                Some(Ok(Frame::Text(bytes))) => {
+                    return Some(serde_json::from_slice(&bytes).expect("json message"))
+                }
                 Some(Ok(Frame::Ping(bytes))) => {
                     let _ = self.framed.send(Message::Pong(bytes)).await;
                 }
