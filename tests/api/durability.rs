@@ -16,19 +16,24 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{self, Signal};
 use nix::unistd::Pid;
-use serde_json::{json, Value};
+use serde_json::json;
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{Column, Connection, Row, SqliteConnection, TypeInfo, ValueRef};
 
-use crate::helpers::{eventually, DEADLINE};
+use crate::helpers::{eventually, Api, DEADLINE};
 
 /// A `scriptd serve` child process and a client for it.
 struct Server {
     child: Child,
-    base: String,
-    key: String,
-    client: awc::Client,
-    log: Arc<Mutex<String>>,
+    api: Api,
+}
+
+impl std::ops::Deref for Server {
+    type Target = Api;
+
+    fn deref(&self) -> &Api {
+        &self.api
+    }
 }
 
 /// A spawned `scriptd` whose stderr is being collected.
@@ -157,10 +162,7 @@ impl Server {
         let key = std::fs::read_to_string(storage.join("admin.key")).expect("admin.key");
         Server {
             child: spawned.child,
-            base: format!("http://127.0.0.1:{port}"),
-            key: key.trim().to_owned(),
-            client: awc::Client::builder().timeout(DEADLINE).finish(),
-            log: spawned.log,
+            api: Api::new(port, key.trim().to_owned()),
         }
     }
 
@@ -175,74 +177,6 @@ impl Server {
         let pid = Pid::from_raw(self.child.id() as i32);
         signal::kill(pid, Signal::SIGTERM).expect("SIGTERM scriptd");
         wait_exit(&mut self.child).await
-    }
-
-    fn stderr(&self) -> String {
-        self.log.lock().expect("log lock").clone()
-    }
-
-    async fn call(
-        &self,
-        method: awc::http::Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        let req = self
-            .client
-            .request(method, format!("{}{}", self.base, path))
-            .insert_header(("X-APIKey", self.key.as_str()));
-        let mut resp = match body {
-            Some(body) => req.send_json(&body).await,
-            None => req.send().await,
-        }
-        .unwrap_or_else(|err| panic!("request {path} failed: {err}\n{}", self.stderr()));
-        let status = resp.status().as_u16();
-        let bytes = resp.body().limit(16 * 1024 * 1024).await.expect("body");
-        let value = serde_json::from_slice(&bytes)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
-        (status, value)
-    }
-
-    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        self.call(awc::http::Method::POST, path, Some(body)).await
-    }
-
-    async fn status(&self, id: &str) -> Value {
-        self.call(
-            awc::http::Method::GET,
-            &format!("/scripts/v1/status/{id}"),
-            None,
-        )
-        .await
-        .1
-    }
-
-    /// Queues a run and returns its id (panics unless accepted).
-    async fn run(&self, body: Value) -> String {
-        let (status, reply) = self.post("/scripts/v1/run", body).await;
-        assert_eq!(status, 200, "run accepted: {reply}");
-        reply["id"].as_str().expect("id").to_owned()
-    }
-
-    /// Polls a run's status until `done` holds, within [`DEADLINE`].
-    async fn wait_status(&self, id: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
-        let start = Instant::now();
-        loop {
-            let status = self.status(id).await;
-            if done(&status) {
-                return status;
-            }
-            assert!(
-                start.elapsed() < DEADLINE,
-                "timed out waiting for {what}: last status {status}"
-            );
-            actix_rt::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    async fn wait_done(&self, id: &str) -> Value {
-        self.wait_status(id, "run done", |s| s["state"] == "done")
-            .await
     }
 }
 
@@ -439,18 +373,19 @@ async fn submit_workload(server: &Server) -> Vec<Accepted> {
             queue: None,
         });
     }
-    let (status, reply) = server
-        .post(
-            "/scripts/v1/run",
-            json!({"name": "capped", "args": ["c-refused"]}),
-        )
-        .await;
+    assert_capped_is_full(server, "-m=2 refuses a third run before the crash").await;
+    accepted
+}
+
+/// Asserts that another `capped` run is refused with `queue_full`.
+async fn assert_capped_is_full(server: &Server, why: &str) {
+    let body = json!({"name": "capped", "args": ["c-refused"]});
+    let (status, reply) = server.post("/scripts/v1/run", body).await;
     assert_eq!(
         (status, reply["errorcode"].as_str()),
         (400, Some("queue_full")),
-        "-m=2 refuses a third run before the crash: {reply}"
+        "{why}: {reply}"
     );
-    accepted
 }
 
 /// After the restart: `-m` counts the restored runs, then the gate opens;
@@ -479,17 +414,7 @@ async fn check_recovery(
             queue: None,
         });
     }
-    let (status, reply) = server
-        .post(
-            "/scripts/v1/run",
-            json!({"name": "capped", "args": ["c-refused"]}),
-        )
-        .await;
-    assert_eq!(
-        (status, reply["errorcode"].as_str()),
-        (400, Some("queue_full")),
-        "-m=2 counts the runs restored after the crash: {reply}"
-    );
+    assert_capped_is_full(server, "-m=2 counts the runs restored after the crash").await;
     std::fs::write(fixture.out.join("gate"), "").expect("open the gate");
 
     let mut outcomes = HashMap::new();
@@ -876,15 +801,25 @@ async fn a_second_server_on_the_same_storage_is_refused_while_the_first_keeps_se
         "the message names the storage directory:\n{log}"
     );
     assert!(!log.contains("listening on"), "it never listened:\n{log}");
-    let (status, reply) = server
-        .call(awc::http::Method::GET, "/scripts/v1/status", None)
-        .await;
+    let (status, reply) = server.get("/scripts/v1/status").await;
     assert_eq!(status, 200, "the first server still serves: {reply}");
     assert_eq!(
         std::fs::read(fixture.storage.join("admin.key")).expect("admin.key"),
         key,
         "the admin key is untouched"
     );
+}
+
+#[actix_web::test]
+async fn admin_rebuild_is_refused_while_a_server_holds_the_storage() {
+    let fixture = Fixture::new();
+    let _server = Server::start(&fixture.storage, "1", "1").await;
+    let dir = fixture.storage.to_str().expect("utf-8 temp path");
+    let (exit, log) = spawn_scriptd(&["admin", "rebuild", "--storage", dir], "2", "1")
+        .exit()
+        .await;
+    assert!(!exit.success(), "rebuild refused: {exit}\n{log}");
+    assert!(log.contains("another scriptd server"), "says why:\n{log}");
 }
 
 #[actix_web::test]

@@ -16,13 +16,27 @@ use tempfile::TempDir;
 /// How long any wait in a test may take before it fails.
 pub const DEADLINE: Duration = Duration::from_secs(30);
 
-/// A running server and a client for it.
-pub struct TestApp {
+/// An HTTP client for one server and one key.
+pub struct Api {
     pub base: String,
-    pub port: u16,
-    pub storage: TempDir,
     pub key: String,
     pub client: awc::Client,
+}
+
+/// A running server and a client for it (the client's methods are reached
+/// through `Deref`).
+pub struct TestApp {
+    pub api: Api,
+    pub port: u16,
+    pub storage: TempDir,
+}
+
+impl std::ops::Deref for TestApp {
+    type Target = Api;
+
+    fn deref(&self) -> &Api {
+        &self.api
+    }
 }
 
 /// Starts the real application on a free port with a fresh storage dir.
@@ -45,11 +59,9 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let key = app.admin_key.clone().expect("first run creates admin");
     actix::spawn(app.run_until_stopped(std::future::pending()));
     TestApp {
-        base: format!("http://127.0.0.1:{port}"),
+        api: Api::new(port, key),
         port,
         storage,
-        key,
-        client: awc::Client::builder().timeout(DEADLINE).finish(),
     }
 }
 
@@ -62,6 +74,35 @@ impl TestApp {
     /// Replaces the admin's exectab.
     pub fn exectab(&self, text: &str) {
         std::fs::write(self.scripts_dir().join("exectab.txt"), text).expect("write exectab");
+    }
+
+    /// Opens a WebSocket with the admin key.
+    pub async fn ws(&self) -> WsClient {
+        self.ws_with(&self.key).await
+    }
+
+    /// Opens a WebSocket with `key`.
+    pub async fn ws_with(&self, key: &str) -> WsClient {
+        let (_resp, framed) = self
+            .client
+            .ws(format!("ws://127.0.0.1:{}/scripts/v1", self.port))
+            .set_header("X-APIKey", key)
+            .max_frame_size(16 * 1024 * 1024)
+            .connect()
+            .await
+            .expect("websocket connects");
+        WsClient { framed }
+    }
+}
+
+impl Api {
+    /// A client for the server on `port` using `key`.
+    pub fn new(port: u16, key: String) -> Self {
+        Api {
+            base: format!("http://127.0.0.1:{port}"),
+            key,
+            client: awc::Client::builder().timeout(DEADLINE).finish(),
+        }
     }
 
     /// A request with a key, JSON body or none; returns status and JSON.
@@ -134,24 +175,6 @@ impl TestApp {
     pub async fn wait_done(&self, id: &str) -> Value {
         self.wait_status(id, "run done", |s| s["state"] == "done")
             .await
-    }
-
-    /// Opens a WebSocket with the admin key.
-    pub async fn ws(&self) -> WsClient {
-        self.ws_with(&self.key).await
-    }
-
-    /// Opens a WebSocket with `key`.
-    pub async fn ws_with(&self, key: &str) -> WsClient {
-        let (_resp, framed) = self
-            .client
-            .ws(format!("ws://127.0.0.1:{}/scripts/v1", self.port))
-            .set_header("X-APIKey", key)
-            .max_frame_size(16 * 1024 * 1024)
-            .connect()
-            .await
-            .expect("websocket connects");
-        WsClient { framed }
     }
 }
 
