@@ -25,6 +25,8 @@ fn main() -> ExitCode {
                 Ok(())
             }
             Command::Admin(cli::AdminCommand::Rebuild) => {
+                // A running server writes the read model; rebuild only while it is down.
+                let _lock = scriptd::lock::lock(&config.storage)?;
                 let report = scriptd::events::rebuild::rebuild_at(&config.database_path()).await?;
                 println!("{report}");
                 Ok(())

@@ -58,13 +58,7 @@ impl AccountSupervisor {
         &self.exectab.1
     }
 
-    fn queue(
-        &mut self,
-        name: &ScriptName,
-        limits: Limits,
-        ctx: &mut Context<Self>,
-    ) -> Addr<ScriptQueue> {
-        let _ = ctx;
+    fn queue(&mut self, name: &ScriptName, limits: Limits) -> Addr<ScriptQueue> {
         self.queues
             .entry(name.clone())
             .or_insert_with(|| {
@@ -145,7 +139,7 @@ pub struct EnqueueRun {
 impl Handler<EnqueueRun> for AccountSupervisor {
     type Result = ResponseFuture<Result<queue::Queued, RunError>>;
 
-    fn handle(&mut self, msg: EnqueueRun, ctx: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: EnqueueRun, _ctx: &mut Context<Self>) -> Self::Result {
         let req = msg.request;
         let stdin_cap = self.shared.config.stdin_cap_bytes;
         let checked = (|| {
@@ -175,7 +169,7 @@ impl Handler<EnqueueRun> for AccountSupervisor {
             Ok(checked) => checked,
             Err(err) => return Box::pin(async move { Err(err) }),
         };
-        let queue = self.queue(&req.name, limits(&def), ctx);
+        let queue = self.queue(&req.name, limits(&def));
         let enqueue = queue::Enqueue {
             spec: spec(&def, &params),
             required_args: def.required_args(),

@@ -58,7 +58,7 @@ pub fn final_events(
     record: RunRecord,
     make: impl FnOnce(RunId, RunRecord) -> Event,
 ) -> Vec<Event> {
-    let forget = record.removelog && record.outcome.forgettable();
+    let forget = record.forgotten();
     let mut events = vec![make(run, record)];
     if forget {
         events.push(Event::RunForgotten { run });

@@ -162,12 +162,15 @@ pub async fn run(
         "running" => RowState::Running,
         _ => RowState::Done,
     };
-    Ok(ScriptName::parse(&name).map(|name| RunRow {
+    let Some(name) = ScriptName::parse(&name) else {
+        return Ok(None);
+    };
+    Ok(Some(RunRow {
         id: run,
         name,
         state,
-        forgotten: row.try_get("forgotten").unwrap_or(false),
-        info: row.try_get("info").unwrap_or_default(),
+        forgotten: row.try_get("forgotten")?,
+        info: row.try_get("info")?,
     }))
 }
 
@@ -244,12 +247,4 @@ pub async fn stdin(pool: &SqlitePool, run: RunId) -> Result<Option<Vec<u8>>, Sto
             .fetch_optional(pool)
             .await?,
     )
-}
-
-/// The newest sequence number in the log.
-pub async fn last_seq(pool: &SqlitePool) -> Result<i64, StoreError> {
-    let max: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM events")
-        .fetch_one(pool)
-        .await?;
-    Ok(max.unwrap_or(0))
 }

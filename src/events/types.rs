@@ -56,6 +56,14 @@ impl Outcome {
         }
     }
 
+    /// Whether `-r` forgets a run that ended this way.
+    pub fn forgettable(self) -> bool {
+        matches!(
+            self,
+            Outcome::Success | Outcome::Cancelled | Outcome::Noexec
+        )
+    }
+
     /// Parses a wire name.
     pub fn parse(text: &str) -> Option<Self> {
         const ALL: [Outcome; 8] = [
@@ -144,6 +152,13 @@ pub struct RunRecord {
     pub run_user: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_group: Option<String>,
+}
+
+impl RunRecord {
+    /// Whether `-r` forgets this run (status answers `invalid_id`, the log goes).
+    pub fn forgotten(&self) -> bool {
+        self.removelog && self.outcome.forgettable()
+    }
 }
 
 /// The live progress of a running run.

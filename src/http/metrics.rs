@@ -5,7 +5,7 @@ use std::fmt::Write;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::error::ApiError;
-use super::request::{ApiRequest, Method, Transport};
+use super::request::{self, Transport};
 use super::{api, AppState};
 use crate::metrics::Histogram;
 
@@ -23,18 +23,7 @@ pub async fn get_metrics(
     state: web::Data<AppState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let probe = ApiRequest {
-        method: Method::Get,
-        path: req.path().to_owned(),
-        fields: serde_urlencoded::from_str(req.query_string()).unwrap_or_default(),
-        key: req
-            .headers()
-            .get("X-APIKey")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
-        peer: None,
-        transport: Transport::Http,
-    };
+    let probe = request::from_head(&req, Transport::Http);
     let principal = api::authenticate(&state, &probe).await?;
     if principal.guest().is_some() {
         return Err(ApiError::AccessDenied);

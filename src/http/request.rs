@@ -86,6 +86,30 @@ async fn read_body(mut payload: web::Payload, cap: usize) -> Result<web::BytesMu
     Ok(body)
 }
 
+/// An [`ApiRequest`] from the request line and headers only (query fields,
+/// key from `X-APIKey` or `?apikey=`): WebSocket upgrades and `/metrics`.
+pub fn from_head(req: &HttpRequest, transport: Transport) -> ApiRequest {
+    let mut fields = Map::new();
+    // A malformed query string simply yields no fields here; the key check
+    // that follows refuses the request if the key was in it.
+    let _ = parse_pairs(&mut fields, req.query_string().as_bytes());
+    ApiRequest {
+        method: Method::parse(req.method().as_str()),
+        path: req.path().to_owned(),
+        fields,
+        key: header_key(req),
+        peer: req.peer_addr().map(|a| a.ip().to_string()),
+        transport,
+    }
+}
+
+fn header_key(req: &HttpRequest) -> Option<String> {
+    req.headers()
+        .get("X-APIKey")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
 /// Builds an [`ApiRequest`] from an HTTP request, capping the body at `cap`.
 pub async fn from_http(
     req: &HttpRequest,
@@ -128,18 +152,9 @@ pub async fn from_http(
             }
         }
     }
-    let key = req
-        .headers()
-        .get("X-APIKey")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
     Ok(ApiRequest {
-        method: Method::parse(req.method().as_str()),
-        path: req.path().to_owned(),
         fields,
-        key,
-        peer: req.peer_addr().map(|a| a.ip().to_string()),
-        transport: Transport::Http,
+        ..from_head(req, Transport::Http)
     })
 }
 

@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 
 use super::api::{self, MonitorRequest, Reply};
 use super::error::ApiError;
-use super::request::{ApiRequest, Method, Transport};
+use super::request::{self, ApiRequest, Method, Transport};
 use super::{success, AppState};
 use crate::actors::monitor::{Push, SessionChanged, Subscribe, Unsubscribe};
 use crate::ids::{ScriptName, UserId};
@@ -35,38 +35,19 @@ pub fn is_upgrade(req: &HttpRequest) -> bool {
         .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
 }
 
-fn connection_key(req: &HttpRequest) -> Option<String> {
-    if let Some(key) = req.headers().get("X-APIKey").and_then(|v| v.to_str().ok()) {
-        return Some(key.to_owned());
-    }
-    let pairs: Vec<(String, String)> =
-        serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
-    pairs
-        .into_iter()
-        .find(|(k, _)| k == "apikey")
-        .map(|(_, v)| v)
-}
-
 /// Accepts the upgrade once the connection's key is valid.
 pub async fn start(
     state: AppState,
     req: &HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, actix_web::Error> {
-    let probe = ApiRequest {
-        method: Method::Get,
-        path: req.path().to_owned(),
-        fields: Map::new(),
-        key: connection_key(req),
-        peer: req.peer_addr().map(|a| a.ip().to_string()),
-        transport: Transport::WebSocket,
-    };
+    let probe = request::from_head(req, Transport::WebSocket);
     let principal = api::authenticate(&state, &probe).await?;
     let session = WsSession {
         id: SESSIONS.fetch_add(1, Ordering::Relaxed),
         state,
         user: principal.user_id(),
-        key: probe.key,
+        key: probe.api_key().map(str::to_owned),
         peer: probe.peer,
         last_seen: Instant::now(),
         monitors: HashMap::new(),

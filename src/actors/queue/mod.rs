@@ -17,7 +17,7 @@ use super::record;
 use super::run::{self, RunProcess};
 use super::Shared;
 use crate::clock;
-use crate::events::types::{Origin, Outcome, ProgressSnapshot, RunRecord, RunSpec};
+use crate::events::types::{Origin, ProgressSnapshot, RunRecord, RunSpec};
 use crate::events::{Append, Event, NewEvent, StoreError, StoredEvent};
 use crate::ids::{RunId, ScriptName, UserId};
 use crate::status;
@@ -84,7 +84,7 @@ impl ScriptQueue {
 
     /// Rewrites the status file of every pending run: positions moved.
     fn refresh_positions(&self) {
-        for (position, run) in self.pending.iter().filter(|r| r.durable).enumerate() {
+        for (position, run) in self.pending.accepted().enumerate() {
             let shape = status::queued(run.id, &self.name, run.queued, position);
             self.shared.status_files.write(self.user, run.id, &shape);
         }
@@ -461,15 +461,9 @@ impl Handler<GetRun> for ScriptQueue {
             });
         }
         let run = self.pending.get(msg.id).filter(|r| r.durable)?;
-        let position = self
-            .pending
-            .iter()
-            .filter(|r| r.durable)
-            .take_while(|r| r.id != msg.id)
-            .count();
         Some(LiveRun::Queued {
             queued: run.queued,
-            position,
+            position: self.pending.position(msg.id)?,
         })
     }
 }
@@ -483,12 +477,7 @@ impl Handler<ListRuns> for ScriptQueue {
     type Result = MessageResult<ListRuns>;
 
     fn handle(&mut self, _msg: ListRuns, _ctx: &mut Context<Self>) -> Self::Result {
-        let queued = self
-            .pending
-            .iter()
-            .filter(|r| r.durable)
-            .map(|r| r.id)
-            .collect();
+        let queued = self.pending.accepted().map(|r| r.id).collect();
         let mut running: Vec<_> = self
             .running
             .iter()
@@ -564,15 +553,5 @@ impl Handler<Shutdown> for ScriptQueue {
         Box::pin(async move {
             let _ = rx.await;
         })
-    }
-}
-
-impl Outcome {
-    /// Whether `-r` forgets a run that ended this way.
-    pub fn forgettable(self) -> bool {
-        matches!(
-            self,
-            Outcome::Success | Outcome::Cancelled | Outcome::Noexec
-        )
     }
 }

@@ -64,20 +64,22 @@ impl Pending {
         self.order.get_mut(key)
     }
 
-    /// 0-based place among the pending runs.
+    /// 0-based place among the accepted (durable) pending runs: a run
+    /// whose `RunQueued` is still being committed has not been promised to
+    /// anyone yet, so it does not move the others.
     pub fn position(&self, id: RunId) -> Option<usize> {
         let key = self.keys.get(&id)?;
-        Some(self.order.range(..key).count())
+        Some(self.order.range(..key).filter(|(_, r)| r.durable).count())
+    }
+
+    /// The accepted pending runs in start order.
+    pub fn accepted(&self) -> impl Iterator<Item = &PendingRun> {
+        self.order.values().filter(|r| r.durable)
     }
 
     /// The run that starts next, if any.
     pub fn front(&self) -> Option<&PendingRun> {
         self.order.values().next()
-    }
-
-    /// Pending runs in start order.
-    pub fn iter(&self) -> impl Iterator<Item = &PendingRun> {
-        self.order.values()
     }
 }
 
@@ -113,5 +115,23 @@ mod tests {
         pending.remove(ids.1);
         assert_eq!(pending.position(ids.2), Some(0));
         assert_eq!(pending.front().map(|r| r.id), Some(ids.2));
+    }
+
+    #[test]
+    fn a_run_still_being_committed_moves_no_one() {
+        let mut pending = Pending::default();
+        let mut reserved = run(100);
+        reserved.durable = false;
+        let (reserved_id, behind) = (reserved.id, run(100));
+        let behind_id = behind.id;
+        pending.insert(reserved);
+        pending.insert(behind);
+        assert_eq!(pending.position(behind_id), Some(0));
+        assert_eq!(
+            pending.accepted().map(|r| r.id).collect::<Vec<_>>(),
+            vec![behind_id]
+        );
+        pending.get_mut(reserved_id).expect("reserved").durable = true;
+        assert_eq!(pending.position(behind_id), Some(1));
     }
 }

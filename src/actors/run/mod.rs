@@ -347,7 +347,7 @@ impl RunProcess {
                 ctx.run_later(Duration::from_secs(1), move |act, ctx| act.record_end(record, ctx));
                 return;
             }
-            if record.removelog && record.outcome.forgettable() {
+            if record.forgotten() {
                 let path = act.start.shared.config.log_path(user, id);
                 actix::spawn(async move {
                     let _ = tokio::fs::remove_file(path).await;
