@@ -91,6 +91,7 @@ impl Application {
                 .configure(http::configure)
         })
         .workers(2)
+        .on_connect(http::ws::note_socket)
         .disable_signals()
         .shutdown_timeout(1)
         .listen(listener)?

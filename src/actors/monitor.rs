@@ -5,6 +5,7 @@
 //! whose bounded mailbox is full is dropped instead of slowing anyone.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use actix::prelude::*;
@@ -21,6 +22,22 @@ use crate::status;
 
 /// Replayed events are read in pages of this many.
 const REPLAY_PAGE: i64 = 1000;
+/// Push bytes that may wait for one session before it is cut off.
+const MAX_QUEUED_BYTES: usize = 8 * 1024 * 1024;
+
+/// Why a slow session is closed.
+const FULL: &str = "monitor buffer full";
+
+/// How the hub feeds one session and cuts it off. A session whose peer
+/// stops reading is not polled any more (its writes are blocked), so a
+/// message cannot stop it: `cut` shuts its socket down from outside.
+#[derive(Clone)]
+pub struct Outlet {
+    pub recipient: Recipient<Push>,
+    /// Bytes sent to the session and not yet written out by it.
+    pub queued_bytes: Arc<AtomicUsize>,
+    pub cut: Arc<dyn Fn() + Send + Sync>,
+}
 
 /// What the hub sends to a monitor session.
 #[derive(Message, Debug, Clone)]
@@ -43,7 +60,7 @@ enum Phase {
 struct Subscription {
     id: u64,
     session: u64,
-    recipient: Recipient<Push>,
+    outlet: Outlet,
     name: Option<ScriptName>,
     verbose: bool,
     api_sequence: i64,
@@ -75,7 +92,11 @@ impl MonitorHub {
     fn close_session(&mut self, user: UserId, session: u64, reason: &'static str) {
         if let Some(subs) = self.subs.get_mut(&user) {
             if let Some(sub) = subs.iter().find(|s| s.session == session) {
-                sub.recipient.do_send(Push::Close(reason));
+                tracing::info!(session, reason, "closing monitor session");
+                sub.outlet.recipient.do_send(Push::Close(reason));
+                if reason == FULL {
+                    (sub.outlet.cut)();
+                }
             }
             subs.retain(|s| s.session != session);
         }
@@ -131,7 +152,7 @@ impl MonitorHub {
         }
         if !ok {
             let session = sub.session;
-            self.close_session(user, session, "monitor buffer full");
+            self.close_session(user, session, FULL);
         }
     }
 }
@@ -186,7 +207,16 @@ fn deliver(sub: &mut Subscription, event: &StoredEvent) -> bool {
         Ok(text) => text.into(),
         Err(_) => return true,
     };
-    sub.recipient.try_send(Push::Text(text)).is_ok()
+    let outlet = &sub.outlet;
+    let len = text.len();
+    if outlet.queued_bytes.load(Ordering::Relaxed) + len > MAX_QUEUED_BYTES {
+        return false;
+    }
+    if outlet.recipient.try_send(Push::Text(text)).is_err() {
+        return false;
+    }
+    outlet.queued_bytes.fetch_add(len, Ordering::Relaxed);
+    true
 }
 
 impl Actor for MonitorHub {
@@ -222,7 +252,7 @@ impl Handler<EventsCommitted> for MonitorHub {
                     Phase::Replaying { buffer } => buffer.push(event.clone()),
                     Phase::Live => {
                         if !deliver(sub, event) {
-                            closing.push((sub.session, "monitor buffer full"));
+                            closing.push((sub.session, FULL));
                         }
                     }
                 }
@@ -276,7 +306,7 @@ impl MonitorHub {
 pub struct Subscribe {
     pub user: UserId,
     pub session: u64,
-    pub recipient: Recipient<Push>,
+    pub outlet: Outlet,
     pub name: Option<ScriptName>,
     pub verbose: bool,
     pub api_sequence: i64,
@@ -298,7 +328,7 @@ impl Handler<Subscribe> for MonitorHub {
         self.subs.entry(msg.user).or_default().push(Subscription {
             id,
             session: msg.session,
-            recipient: msg.recipient,
+            outlet: msg.outlet,
             name: msg.name,
             verbose: msg.verbose,
             api_sequence: msg.api_sequence,

@@ -4,11 +4,15 @@
 //! written out. Its mailbox is bounded, so a peer that stops reading is
 //! dropped by the hub instead of growing memory.
 
+use std::any::Any;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
+use actix_web::dev::Extensions;
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web_actors::ws;
 use serde_json::{Map, Value};
@@ -17,7 +21,7 @@ use super::api::{self, MonitorRequest, Reply};
 use super::error::ApiError;
 use super::request::{self, ApiRequest, Method, Transport};
 use super::{success, AppState};
-use crate::actors::monitor::{Push, SessionChanged, Subscribe, Unsubscribe};
+use crate::actors::monitor::{Outlet, Push, SessionChanged, Subscribe, Unsubscribe};
 use crate::ids::{ScriptName, UserId};
 
 const PING_EVERY: Duration = Duration::from_secs(10);
@@ -51,6 +55,8 @@ pub async fn start(
         peer: probe.peer,
         last_seen: Instant::now(),
         monitors: HashMap::new(),
+        queued_bytes: Arc::default(),
+        cut: cutter(req),
     };
     ws::WsResponseBuilder::new(session, req, payload)
         .frame_size(4 * 1024 * 1024)
@@ -67,6 +73,38 @@ pub struct WsSession {
     last_seen: Instant,
     /// Active monitors by name (`None` = all) → their `api_sequence`.
     monitors: HashMap<Option<ScriptName>, i64>,
+    /// Push bytes the hub sent and this session has not written yet.
+    queued_bytes: Arc<AtomicUsize>,
+    cut: Arc<dyn Fn() + Send + Sync>,
+}
+
+/// The raw socket of a connection, noted when it is accepted.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnSocket(RawFd);
+
+/// `HttpServer::on_connect` hook: remembers each connection's socket.
+pub fn note_socket(conn: &dyn Any, ext: &mut Extensions) {
+    if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
+        ext.insert(ConnSocket(tcp.as_raw_fd()));
+    }
+}
+
+/// A way to shut this connection's socket down from outside the session.
+/// The socket is duplicated now, while the connection is certainly open,
+/// so the handle can never reach another connection that reuses the number.
+fn cutter(req: &HttpRequest) -> Arc<dyn Fn() + Send + Sync> {
+    let dup = req.conn_data::<ConnSocket>().and_then(|socket| {
+        // SAFETY: the fd belongs to the connection serving this request,
+        // which stays open at least until this handler returns.
+        let borrowed = unsafe { BorrowedFd::borrow_raw(socket.0) };
+        borrowed.try_clone_to_owned().ok()
+    });
+    match dup {
+        Some(fd) => Arc::new(move || {
+            let _ = nix::sys::socket::shutdown(fd.as_raw_fd(), nix::sys::socket::Shutdown::Both);
+        }),
+        None => Arc::new(|| {}),
+    }
 }
 
 fn send(ctx: &mut ws::WebsocketContext<WsSession>, map: Map<String, Value>) {
@@ -155,7 +193,11 @@ impl WsSession {
             self.state.hub.do_send(Subscribe {
                 user: request.principal.user_id(),
                 session: self.id,
-                recipient: ctx.address().recipient(),
+                outlet: Outlet {
+                    recipient: ctx.address().recipient(),
+                    queued_bytes: self.queued_bytes.clone(),
+                    cut: self.cut.clone(),
+                },
                 name: name.clone(),
                 verbose: request.verbose,
                 api_sequence: sequence,
@@ -227,7 +269,10 @@ impl Handler<Push> for WsSession {
 
     fn handle(&mut self, msg: Push, ctx: &mut Self::Context) {
         match msg {
-            Push::Text(text) => ctx.text(&*text),
+            Push::Text(text) => {
+                self.queued_bytes.fetch_sub(text.len(), Ordering::Relaxed);
+                ctx.text(&*text);
+            }
             Push::Close(reason) => {
                 tracing::info!(session = self.id, reason, "closing monitor session");
                 ctx.close(Some(ws::CloseReason {
