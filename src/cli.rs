@@ -45,6 +45,9 @@ pub enum Command {
     /// Maintenance of the storage.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// The client commands (`run`, `status`, …), talking to a running server.
+    #[command(flatten)]
+    Client(crate::client::ClientCommand),
 }
 
 /// `scriptd user ...`

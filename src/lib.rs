@@ -12,12 +12,14 @@
 //!   progress lines.
 //! - [`replay`]: startup recovery of unfinished runs.
 //! - [`admin`], [`cli`]: the command line.
+//! - [`client`]: the client commands that talk to a running server.
 
 pub mod accounts;
 pub mod actors;
 pub mod admin;
 pub mod app;
 pub mod cli;
+pub mod client;
 pub mod clock;
 pub mod config;
 pub mod events;

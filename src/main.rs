@@ -17,9 +17,15 @@ fn main() -> ExitCode {
         }
     };
     let system = actix::System::new();
+    // Client commands pick their own exit code (`run --wait` passes the run's on).
+    if let Command::Client(command) = cli.command {
+        return system.block_on(scriptd::client::execute(command, &config.storage));
+    }
     let result: anyhow::Result<()> = system.block_on(async move {
         match cli.command {
             Command::Serve => serve(config).await,
+            // Returned above with its own exit code.
+            Command::Client(_) => Ok(()),
             Command::User(command) => {
                 println!("{}", cli::user(&config, command).await?);
                 Ok(())
