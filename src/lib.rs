@@ -11,6 +11,7 @@
 //! - [`exectab`], [`progress`]: pure parsers of the script table and of
 //!   progress lines.
 //! - [`replay`]: startup recovery of unfinished runs.
+//! - [`retention`]: `admin prune`, removing old runs' events and logs.
 //! - [`admin`], [`cli`]: the command line.
 //! - [`client`]: the client commands that talk to a running server.
 
@@ -30,5 +31,6 @@ pub mod lock;
 pub mod metrics;
 pub mod progress;
 pub mod replay;
+pub mod retention;
 pub mod status;
 pub mod telemetry;

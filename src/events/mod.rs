@@ -2,7 +2,9 @@
 //! the read-model projection and the read queries. All SQL lives here.
 
 pub mod error;
+pub mod history;
 pub mod projection;
+pub mod prune;
 pub mod query;
 pub mod rebuild;
 pub mod store;

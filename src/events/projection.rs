@@ -5,7 +5,7 @@
 use sqlx::SqliteConnection;
 
 use super::error::StoreError;
-use super::types::{Event, NewEvent, RunRecord};
+use super::types::{Event, NewEvent, Origin, RunRecord};
 use crate::ids::{RunId, UserId};
 
 /// Applies one appended event to the read model.
@@ -18,20 +18,18 @@ pub async fn apply(conn: &mut SqliteConnection, new: &NewEvent) -> Result<(), St
             origin,
             ..
         } => {
-            let requested_by = match origin.guest {
-                Some(guest) => format!("guest:{guest}"),
-                None => format!("user:{}", new.user),
-            };
             let info = serde_json::to_string(&new.event)?;
             sqlx::query(
-                "INSERT INTO runs (id, user_id, name, state, queued, requested_by, info)
-                 VALUES (?, ?, ?, 'queued', ?, ?, ?)",
+                "INSERT INTO runs (id, user_id, name, state, queued, requested_by,
+                    requested_from, info)
+                 VALUES (?, ?, ?, 'queued', ?, ?, ?, ?)",
             )
             .bind(run.to_string())
             .bind(new.user.0)
             .bind(name.as_str())
             .bind(queued)
-            .bind(requested_by)
+            .bind(actor(origin, new.user))
+            .bind(&origin.addr)
             .bind(info)
             .execute(&mut *conn)
             .await
@@ -55,15 +53,40 @@ pub async fn apply(conn: &mut SqliteConnection, new: &NewEvent) -> Result<(), St
         }
         Event::RunFinished { run, record }
         | Event::RunStartFailed { run, record }
-        | Event::RunCancelled { run, record, .. }
         | Event::RunInterrupted { run, record } => finish_run(conn, *run, record).await?,
+        Event::RunCancelled {
+            run,
+            record,
+            origin,
+        } => {
+            finish_run(conn, *run, record).await?;
+            sqlx::query("UPDATE runs SET cancelled_by = ?, cancelled_from = ? WHERE id = ?")
+                .bind(actor(origin, new.user))
+                .bind(&origin.addr)
+                .bind(run.to_string())
+                .execute(&mut *conn)
+                .await?;
+        }
+        Event::RunKillRequested { run, origin, .. } => {
+            // The first request is the one that stopped the run; repeats
+            // while it winds down change nothing.
+            sqlx::query(
+                "UPDATE runs SET killed_by = ?, killed_from = ?
+                 WHERE id = ? AND killed_by IS NULL",
+            )
+            .bind(actor(origin, new.user))
+            .bind(&origin.addr)
+            .bind(run.to_string())
+            .execute(&mut *conn)
+            .await?;
+        }
         Event::RunForgotten { run } => {
             sqlx::query("UPDATE runs SET forgotten = 1 WHERE id = ?")
                 .bind(run.to_string())
                 .execute(&mut *conn)
                 .await?;
         }
-        Event::RunProgress { .. } | Event::RunKillRequested { .. } => {}
+        Event::RunProgress { .. } => {}
         Event::UserCreated {
             user,
             name,
@@ -127,6 +150,14 @@ pub async fn apply(conn: &mut SqliteConnection, new: &NewEvent) -> Result<(), St
         }
     }
     Ok(())
+}
+
+/// Who acted, as the audit columns record it: `guest:<id>` or `user:<id>`.
+fn actor(origin: &Origin, user: UserId) -> String {
+    match origin.guest {
+        Some(guest) => format!("guest:{guest}"),
+        None => format!("user:{user}"),
+    }
 }
 
 async fn finish_run(

@@ -24,7 +24,11 @@ pub async fn rebuild_at(path: &Path) -> Result<String, StoreError> {
 /// queued runs lives only in its side table, which is left as it is.
 pub async fn rebuild(conn: &mut sqlx::SqliteConnection) -> Result<usize, StoreError> {
     let mut tx = conn.begin().await?;
-    sqlx::query("DELETE FROM runs").execute(&mut *tx).await?;
+    // Rows whose events `admin prune` removed have nothing to refold from;
+    // they stay as they are.
+    sqlx::query("DELETE FROM runs WHERE id IN (SELECT stream FROM events)")
+        .execute(&mut *tx)
+        .await?;
     let rows = sqlx::query("SELECT user_id, kind, version, data FROM events WHERE stream NOT LIKE 'user:%' ORDER BY seq")
         .fetch_all(&mut *tx)
         .await?;

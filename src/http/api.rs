@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 
 use super::error::ApiError;
 use super::request::{parse_bool, parse_int, ApiRequest, Method, Transport};
-use super::{guests, runs, AppState};
+use super::{guests, history, runs, AppState};
 use crate::accounts::{hash_key, Principal};
 use crate::clock;
 use crate::events::query;
@@ -116,6 +116,14 @@ pub async fn dispatch(state: &AppState, req: &ApiRequest) -> Result<Reply, ApiEr
         ["v1", "log", id] => {
             require(req, Method::Get, path)?;
             Ok(Reply::Text(runs::get_log(state, &principal, id).await?))
+        }
+        ["v1", "history"] => {
+            require(req, Method::Get, path)?;
+            json(history::list_history(state, &principal, req).await?)
+        }
+        ["v1", "events"] => {
+            require(req, Method::Get, path)?;
+            json(history::list_events(state, &principal, req).await?)
         }
         ["v1", "scripts"] => {
             require(req, Method::Get, path)?;

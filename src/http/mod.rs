@@ -5,6 +5,7 @@
 pub mod api;
 pub mod error;
 pub mod guests;
+pub mod history;
 pub mod metrics;
 pub mod request;
 pub mod runs;

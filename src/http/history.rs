@@ -1,0 +1,163 @@
+//! Audit endpoints: `GET history` (finished runs, newest first, with who
+//! requested, cancelled or killed them) and `GET events` (the raw log of
+//! the key's user, owner only). Parsing and rights here; SQL in
+//! `events::history` and `events::query`.
+
+use serde_json::{Map, Value};
+
+use super::error::ApiError;
+use super::request::{parse_int, ApiRequest};
+use super::AppState;
+use crate::accounts::Principal;
+use crate::events::history::{self, Actor, Cursor, HistoryQuery, HistoryRow};
+use crate::events::query;
+use crate::events::types::Outcome;
+use crate::ids::{RunId, ScriptName};
+use crate::status;
+
+/// Page size when `limit` is absent, and the most a page may hold.
+const DEFAULT_LIMIT: i64 = 100;
+const MAX_LIMIT: i64 = 1000;
+
+/// A text field, with `""` counted as absent (forms send empty fields).
+fn text<'a>(req: &'a ApiRequest, field: &'static str) -> Result<Option<&'a str>, ApiError> {
+    match req.field(field) {
+        None => Ok(None),
+        Some(Value::String(s)) if s.is_empty() => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(ApiError::Invalid(field)),
+    }
+}
+
+fn int(req: &ApiRequest, field: &'static str) -> Result<Option<i64>, ApiError> {
+    req.field(field)
+        .map(|v| parse_int(v).ok_or(ApiError::Invalid(field)))
+        .transpose()
+}
+
+fn limit(req: &ApiRequest) -> Result<u32, ApiError> {
+    let limit = int(req, "limit")?.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::Invalid("limit"));
+    }
+    u32::try_from(limit).map_err(|_| ApiError::Invalid("limit"))
+}
+
+fn history_query(principal: &Principal, req: &ApiRequest) -> Result<HistoryQuery, ApiError> {
+    let mut name = text(req, "name")?
+        .map(|n| ScriptName::parse(n).ok_or(ApiError::Invalid("name")))
+        .transpose()?;
+    if let Some(guest) = principal.guest() {
+        if !guest.rights.status || name.as_ref().is_some_and(|n| *n != guest.script) {
+            return Err(ApiError::AccessDenied);
+        }
+        name = Some(guest.script.clone());
+    }
+    Ok(HistoryQuery {
+        user: principal.user_id(),
+        name,
+        outcome: text(req, "outcome")?
+            .map(|o| Outcome::parse(o).ok_or(ApiError::Invalid("outcome")))
+            .transpose()?,
+        since: int(req, "since")?,
+        until: int(req, "until")?,
+        before: text(req, "before")?
+            .map(|c| Cursor::decode(c).ok_or(ApiError::Invalid("before")))
+            .transpose()?,
+        limit: limit(req)?,
+    })
+}
+
+fn put_actor(map: &mut Map<String, Value>, verb: &str, actor: &Actor) {
+    map.insert(format!("{verb}_by"), Value::String(actor.by.clone()));
+    if let Some(from) = &actor.from {
+        map.insert(format!("{verb}_from"), Value::String(from.clone()));
+    }
+}
+
+/// The finished shape plus, for owners, `args` and the audit fields.
+fn history_shape(row: &HistoryRow, owner: bool) -> Value {
+    let mut map = status::finished(row.id, &row.record, owner);
+    map.remove("success");
+    if owner {
+        put_actor(&mut map, "requested", &row.requested);
+        if let Some(cancelled) = &row.cancelled {
+            put_actor(&mut map, "cancelled", cancelled);
+        }
+        if let Some(killed) = &row.killed {
+            put_actor(&mut map, "killed", killed);
+        }
+    }
+    Value::Object(map)
+}
+
+/// `GET history`: one page of finished runs, newest first.
+pub async fn list_history(
+    state: &AppState,
+    principal: &Principal,
+    req: &ApiRequest,
+) -> Result<Map<String, Value>, ApiError> {
+    let query = history_query(principal, req)?;
+    let page = history::history(&state.pool, &query).await?;
+    let owner = principal.guest().is_none();
+    let next = match (page.more, page.rows.last()) {
+        (true, Some(last)) => Value::String(last.cursor().encode()),
+        _ => Value::Null,
+    };
+    let mut reply = Map::new();
+    reply.insert(
+        "runs".into(),
+        page.rows.iter().map(|r| history_shape(r, owner)).collect(),
+    );
+    reply.insert("next".into(), next);
+    Ok(reply)
+}
+
+/// One stored event as the wire shows it. Key hashes are credentials in
+/// all but name, so they never leave the server.
+fn event_shape(event: &crate::events::StoredEvent) -> Result<Value, ApiError> {
+    let mut data = serde_json::to_value(&event.event).map_err(|err| {
+        tracing::error!(error = %err, seq = event.seq, "unencodable event");
+        ApiError::Internal
+    })?;
+    if let Value::Object(map) = &mut data {
+        map.remove("kind");
+        map.remove("key_hash");
+    }
+    Ok(serde_json::json!({
+        "seq": event.seq,
+        "at": event.at,
+        "kind": event.event.kind(),
+        "run": event.event.run_id().map(|r| r.to_string()),
+        "data": data,
+    }))
+}
+
+/// `GET events`: the user's log after `after`, oldest first; owner only.
+pub async fn list_events(
+    state: &AppState,
+    principal: &Principal,
+    req: &ApiRequest,
+) -> Result<Map<String, Value>, ApiError> {
+    if principal.guest().is_some() {
+        return Err(ApiError::AccessDenied);
+    }
+    let after = int(req, "after")?.unwrap_or(0);
+    if after < 0 {
+        return Err(ApiError::Invalid("after"));
+    }
+    let limit = limit(req)?;
+    let run = text(req, "run")?
+        .map(|r| RunId::parse(r).ok_or(ApiError::Invalid("run")))
+        .transpose()?;
+    let events =
+        query::events_after(&state.pool, principal.user_id(), after, limit.into(), run).await?;
+    let next = events.last().map_or(Value::Null, |e| Value::from(e.seq));
+    let mut reply = Map::new();
+    reply.insert(
+        "events".into(),
+        events.iter().map(event_shape).collect::<Result<_, _>>()?,
+    );
+    reply.insert("next".into(), next);
+    Ok(reply)
+}
