@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
+use super::when;
+
 /// Where the server is, which key to use, and how to print.
 #[derive(Debug, Clone, Args)]
 pub struct Remote {
@@ -76,8 +78,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE|-")]
     pub stdin: Option<PathBuf>,
     /// Start no earlier than TIME: UNIX seconds, RFC 3339 or +30s/+5m/+2h/+1d.
-    #[arg(long, value_name = "TIME")]
-    pub at: Option<String>,
+    #[arg(long, value_name = "TIME", value_parser = when::time_arg)]
+    pub at: Option<i64>,
     /// Follow the run with a progress display and exit with its exit code.
     #[arg(long)]
     pub wait: bool,
@@ -105,8 +107,8 @@ pub enum GuestCommand {
         #[arg(long)]
         monitor: bool,
         /// When the key stops working: UNIX seconds, RFC 3339 or +30s/+5m/+2h/+1d.
-        #[arg(long, value_name = "TIME")]
-        expires: String,
+        #[arg(long, value_name = "TIME", value_parser = when::time_arg)]
+        expires: i64,
         #[command(flatten)]
         remote: Remote,
     },

@@ -12,7 +12,7 @@ use super::api::{Client, GuestRequest, RunRequest};
 use super::args::{ClientCommand, GuestCommand, Remote, RunArgs};
 use super::display::Display;
 use super::error::ClientError;
-use super::{render, wait, when};
+use super::{render, wait};
 
 /// Runs `command`, printing its output and any error; returns the exit code.
 pub async fn execute(command: ClientCommand, storage: &Path) -> ExitCode {
@@ -46,10 +46,6 @@ pub fn client_for(remote: &Remote, storage: &Path) -> Result<Client, ClientError
             source,
         }),
     }
-}
-
-fn now() -> i64 {
-    chrono::Utc::now().timestamp()
 }
 
 /// Prints the server's JSON or the text rendering of it.
@@ -98,11 +94,7 @@ async fn run(client: &Client, args: RunArgs) -> Result<u8, ClientError> {
         name: args.name,
         args: args.args,
         stdin: args.stdin.as_deref().map(read_stdin).transpose()?,
-        queue: args
-            .at
-            .as_deref()
-            .map(|t| when::parse_time(t, now()))
-            .transpose()?,
+        queue: args.at,
     };
     if !args.wait {
         let reply = client.run(&request).await?;
@@ -140,6 +132,14 @@ async fn monitor(
     json: bool,
 ) -> Result<(), ClientError> {
     let mut monitor = client.monitor(name, verbose, None).await?;
+    // On stderr, so stdout stays one line per push; tells a person (and the
+    // tests) that from now on no push is missed.
+    let what = if name.is_empty() {
+        "every script"
+    } else {
+        name
+    };
+    eprintln!("monitoring {what} (Ctrl-C to stop)");
     while let Some(push) = monitor.next_push().await? {
         print(json, &push, render::push_line);
     }
@@ -167,7 +167,7 @@ async fn guest_command(
                 cancel,
                 status,
                 monitor,
-                expires: when::parse_time(&expires, now())?,
+                expires,
             };
             print(
                 json,

@@ -28,6 +28,9 @@ pub enum ClientError {
     /// The reply was not the JSON the contract promises.
     #[error("unexpected reply from {url}: {reason}")]
     Decode { url: String, reason: String },
+    /// A `--at` / `--expires` value that is not a time.
+    #[error("invalid time '{0}': use UNIX seconds, RFC 3339 (2030-01-02T03:04:05Z) or +30s / +5m / +2h / +1d")]
+    Time(String),
     /// The monitor WebSocket closed while a reply or push was awaited.
     #[error("the server closed the monitor connection")]
     Closed,
@@ -38,7 +41,4 @@ pub enum ClientError {
         #[source]
         source: std::io::Error,
     },
-    /// A `--at` / `--expires` value that is not a time.
-    #[error("invalid time '{0}': use UNIX seconds, RFC 3339 (2030-01-02T03:04:05Z) or +30s / +5m / +2h / +1d")]
-    Time(String),
 }

@@ -3,6 +3,12 @@
 
 use super::error::ClientError;
 
+/// clap value parser: the UNIX time `text` names, offsets from now (so a
+/// bad time is a usage error, exit 2).
+pub fn time_arg(text: &str) -> Result<i64, ClientError> {
+    parse_time(text, chrono::Utc::now().timestamp())
+}
+
 /// The UNIX time `text` names, relative offsets counted from `now`.
 pub fn parse_time(text: &str, now: i64) -> Result<i64, ClientError> {
     let bad = || ClientError::Time(text.to_owned());
