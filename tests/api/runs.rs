@@ -586,6 +586,21 @@ async fn runs_as_nobody_have_nobodys_real_ids() {
         "real, effective, saved: {}",
         lines[3]
     );
+    let group = nix::unistd::Group::from_name("nogroup")
+        .expect("lookup")
+        .expect("nogroup exists");
+    let gid = group.gid.to_string();
+    app.exectab("-g=nogroup grp /bin/sh -c \"id -u; id -g; id -rg; id -G\"\n");
+    let id = app.run(json!({"name": "grp"})).await;
+    assert_eq!(app.wait_done(&id).await["outcome"], "success");
+    let log = app.get(&format!("/scripts/v1/log/{id}")).await.1;
+    let lines: Vec<&str> = log.as_str().expect("log").lines().collect();
+    assert_eq!(
+        lines,
+        vec!["0", gid.as_str(), gid.as_str(), gid.as_str()],
+        "-g alone: uid kept, only that group"
+    );
+    app.exectab("-u=no_such_user_x bad /bin/true\n");
     let bad = app.run(json!({"name": "bad"})).await;
     let done = app.wait_done(&bad).await;
     assert_eq!(done["outcome"], "start_failed");
