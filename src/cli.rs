@@ -48,6 +48,10 @@ pub enum Command {
     /// The client commands (`run`, `status`, …), talking to a running server.
     #[command(flatten)]
     Client(crate::client::ClientCommand),
+    /// Finished runs, newest first, with who requested, cancelled or killed them.
+    History(crate::client::history::HistoryArgs),
+    /// This user's raw event log; --follow keeps printing new events.
+    Events(crate::client::history::EventsArgs),
 }
 
 /// `scriptd user ...`
@@ -86,6 +90,16 @@ pub enum UserCommand {
 pub enum AdminCommand {
     /// Rebuild the runs read model from the event log alone.
     Rebuild,
+    /// Remove the events and log files of runs finished before a date
+    /// (their history rows stay unless --all).
+    Prune {
+        /// RFC 3339, YYYY-MM-DD (midnight UTC) or UNIX seconds.
+        #[arg(long, value_name = "DATE")]
+        before: String,
+        /// Remove the runs' history rows too.
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 impl Global {

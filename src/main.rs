@@ -30,6 +30,20 @@ fn main() -> ExitCode {
                 println!("{}", cli::user(&config, command).await?);
                 Ok(())
             }
+            Command::History(args) => {
+                let out = &mut std::io::stdout();
+                Ok(scriptd::client::history::history(&config.storage, args, out).await?)
+            }
+            Command::Events(args) => {
+                let out = &mut std::io::stdout();
+                Ok(scriptd::client::history::events(&config.storage, args, out).await?)
+            }
+            Command::Admin(cli::AdminCommand::Prune { before, all }) => {
+                // Takes the storage lock itself: never while a server runs.
+                let report = scriptd::retention::prune_storage(&config, &before, all).await?;
+                println!("{report}");
+                Ok(())
+            }
             Command::Admin(cli::AdminCommand::Rebuild) => {
                 // A running server writes the read model; rebuild only while it is down.
                 let _lock = scriptd::lock::lock(&config.storage)?;

@@ -4,6 +4,7 @@
 //! first-run `admin.key` as a fallback key on the server's own host.
 //!
 //! - [`api`]: the typed API client and the monitor WebSocket.
+//! - [`history`]: `history` and `events` (audit queries, `--follow`).
 //! - [`error`]: [`ClientError`], the one-line messages the CLI prints.
 //! - [`args`]: the clap arguments of the client commands.
 //! - [`command`]: runs one client command and picks the exit code.
@@ -16,6 +17,7 @@ pub mod args;
 pub mod command;
 pub mod display;
 pub mod error;
+pub mod history;
 pub mod render;
 pub mod wait;
 pub mod when;

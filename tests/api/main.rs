@@ -5,5 +5,6 @@ mod helpers;
 mod accounts;
 mod cli;
 mod durability;
+mod history;
 mod monitor;
 mod runs;
