@@ -13,6 +13,7 @@ use anyhow::Context as _;
 use crate::actors::account::Restore;
 use crate::actors::directory::{AccountDirectory, GetAccount, ShutdownAll};
 use crate::actors::monitor::MonitorHub;
+use crate::actors::process;
 use crate::actors::status_file::StatusFiles;
 use crate::actors::Shared;
 use crate::config::Config;
@@ -140,7 +141,14 @@ impl Application {
 /// pending ones back to their queues.
 async fn restore(shared: &Shared, directory: &Addr<AccountDirectory>) -> anyhow::Result<()> {
     let events = query::unfinished_run_events(&shared.pool).await?;
-    let recovered = replay::fold(events);
+    let recovered = replay::fold(events, process::boot_id());
+    for pgid in &recovered.orphan_groups {
+        match process::end_orphaned_group(*pgid) {
+            Ok(true) => tracing::info!(pgid, "ended whatever an interrupted run left running"),
+            Ok(false) => {}
+            Err(err) => tracing::warn!(pgid, error = %err, "cannot end an interrupted run's processes"),
+        }
+    }
     if !recovered.interrupted.is_empty() {
         for new in &recovered.interrupted {
             if let Some(run) = new.event.run_id() {

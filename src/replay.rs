@@ -18,6 +18,9 @@ pub struct Recovered {
     pub pending: BTreeMap<UserId, BTreeMap<ScriptName, Vec<PendingRun>>>,
     /// Final events for runs that were running when the server stopped.
     pub interrupted: Vec<NewEvent>,
+    /// Process groups of those runs, from this boot: what their scripts left
+    /// behind (a grandchild has no parent-death signal) is ended at start.
+    pub orphan_groups: Vec<u32>,
 }
 
 struct Folded {
@@ -25,10 +28,12 @@ struct Folded {
     name: ScriptName,
     run: PendingRun,
     started: Option<f64>,
+    spawned: Option<(u32, String)>,
 }
 
-/// Folds the events of unfinished runs (in log order).
-pub fn fold(events: Vec<StoredEvent>) -> Recovered {
+/// Folds the events of unfinished runs (in log order); `boot` is this
+/// machine's boot id.
+pub fn fold(events: Vec<StoredEvent>, boot: &str) -> Recovered {
     let mut runs: HashMap<RunId, Folded> = HashMap::new();
     let mut order: Vec<RunId> = Vec::new();
     for stored in events {
@@ -63,12 +68,18 @@ pub fn fold(events: Vec<StoredEvent>) -> Recovered {
                         name,
                         run: pending,
                         started: None,
+                        spawned: None,
                     },
                 );
             }
             Event::RunStarted { run, started, .. } => {
                 if let Some(folded) = runs.get_mut(&run) {
                     folded.started = Some(started);
+                }
+            }
+            Event::RunSpawned { run, pgid, boot, .. } => {
+                if let Some(folded) = runs.get_mut(&run) {
+                    folded.spawned = Some((pgid, boot));
                 }
             }
             _ => {}
@@ -90,6 +101,9 @@ pub fn fold(events: Vec<StoredEvent>) -> Recovered {
                     Outcome::Interrupted,
                 );
                 record.error = Some("the server stopped while the run was running".into());
+                if let Some((pgid, _)) = folded.spawned.as_ref().filter(|(_, b)| b == boot) {
+                    recovered.orphan_groups.push(*pgid);
+                }
                 let events = record::final_events(id, record, |run, record| {
                     Event::RunInterrupted { run, record }
                 });

@@ -86,7 +86,7 @@ pub async fn apply(conn: &mut SqliteConnection, new: &NewEvent) -> Result<(), St
                 .execute(&mut *conn)
                 .await?;
         }
-        Event::RunProgress { .. } => {}
+        Event::RunProgress { .. } | Event::RunSpawned { .. } => {}
         Event::UserCreated {
             user,
             name,

@@ -220,6 +220,14 @@ pub enum Event {
         name: ScriptName,
         origin: Origin,
     },
+    /// The process exists: its process group, and the boot it lives in,
+    /// so a restart after a crash can end what the script left behind.
+    RunSpawned {
+        run: RunId,
+        name: ScriptName,
+        pgid: u32,
+        boot: String,
+    },
     RunInterrupted {
         run: RunId,
         record: RunRecord,
@@ -267,6 +275,7 @@ impl Event {
             Event::RunStartFailed { .. } => "RunStartFailed",
             Event::RunCancelled { .. } => "RunCancelled",
             Event::RunKillRequested { .. } => "RunKillRequested",
+            Event::RunSpawned { .. } => "RunSpawned",
             Event::RunInterrupted { .. } => "RunInterrupted",
             Event::RunForgotten { .. } => "RunForgotten",
             Event::UserCreated { .. } => "UserCreated",
@@ -292,6 +301,7 @@ impl Event {
             | Event::RunStartFailed { run, .. }
             | Event::RunCancelled { run, .. }
             | Event::RunKillRequested { run, .. }
+            | Event::RunSpawned { run, .. }
             | Event::RunInterrupted { run, .. }
             | Event::RunForgotten { run } => Some(*run),
             _ => None,
@@ -304,7 +314,8 @@ impl Event {
             Event::RunQueued { name, .. }
             | Event::RunStarted { name, .. }
             | Event::RunProgress { name, .. }
-            | Event::RunKillRequested { name, .. } => Some(name),
+            | Event::RunKillRequested { name, .. }
+            | Event::RunSpawned { name, .. } => Some(name),
             _ => self.final_record().map(|r| &r.name),
         }
     }

@@ -585,6 +585,37 @@ async fn a_kill_9_of_the_server_takes_its_script_processes_with_it() {
 }
 
 #[actix_web::test]
+async fn a_restart_ends_the_grandchildren_an_interrupted_run_left_behind() {
+    // Arrange: the script's own child has no parent-death signal.
+    let fixture = Fixture::new();
+    let server = Server::start(&fixture.storage, "1", "1").await;
+    let pid_file = fixture.out.join("grandchild");
+    fixture.exectab(&format!(
+        "orphan /bin/sh -c \"sleep 300 & echo $! > {}; wait\"\n",
+        pid_file.display()
+    ));
+    let id = server.run(json!({"name": "orphan"})).await;
+    let grandchild: i32 = eventually("the grandchild's pid", || {
+        std::fs::read_to_string(&pid_file).ok()?.trim().parse().ok()
+    })
+    .await;
+    let start = Instant::now();
+    while !fixture.run_events(&id).await.iter().any(|k| k == "RunSpawned") {
+        assert!(start.elapsed() < DEADLINE, "RunSpawned recorded");
+        actix_rt::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // Act
+    server.kill9();
+    assert!(!process_gone(grandchild), "the grandchild outlives the crash");
+    let server = Server::start(&fixture.storage, "2", "1").await;
+
+    // Assert
+    assert_processes_die(&[grandchild], "after the restart").await;
+    assert_eq!(server.wait_done(&id).await["outcome"], "interrupted");
+}
+
+#[actix_web::test]
 async fn sigterm_interrupts_running_runs_keeps_queued_ones_and_exits_zero() {
     // Arrange
     let fixture = Fixture::new();

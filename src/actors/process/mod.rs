@@ -3,14 +3,16 @@
 //! `pidfd` + `wait4` (exit status and rusage), signalling their process
 //! group, and reading their stdout/stderr as capped lines.
 
+pub mod boot;
 pub mod exit;
 pub mod output;
 pub mod signal;
 pub mod spawn;
 
 pub use exit::{wait_exit, ExitInfo, ExitStatusKind};
+pub use boot::boot_id;
 pub use output::{read_lines, OutputReader, ReadSummary, Stream};
-pub use signal::signal_group;
+pub use signal::{end_orphaned_group, signal_group};
 pub use spawn::{spawn, SpawnError, SpawnRequest, Spawned};
 
 #[cfg(test)]

@@ -18,3 +18,19 @@ pub fn signal_group(pgid: u32, sig: Signal) -> nix::Result<()> {
         Err(e) => Err(e),
     }
 }
+
+/// SIGKILLs what is left of the process group of a run whose server died:
+/// the group leader (the script) got the parent-death signal, but its own
+/// children did not. The kernel never hands out a pid that is still some
+/// group's id, so a group without a live leader is still ours; a live
+/// process with that pid means the number was reused, and it is left alone.
+pub fn end_orphaned_group(pgid: u32) -> nix::Result<bool> {
+    let leader_alive = std::fs::read_to_string(format!("/proc/{pgid}/stat"))
+        .ok()
+        .and_then(|stat| stat.rsplit_once(") ").map(|(_, rest)| !rest.starts_with('Z')))
+        .unwrap_or(false);
+    if leader_alive {
+        return Ok(false);
+    }
+    signal_group(pgid, Signal::SIGKILL).map(|()| true)
+}

@@ -122,6 +122,18 @@ impl RunProcess {
         self.pid = Some(pid);
         self.resolved = (resolved_user, resolved_group);
         let shared = &self.start.shared;
+        // Fire and forget: it only helps a restart after a crash clean up.
+        shared.store.do_send(Append {
+            events: vec![NewEvent::new(
+                self.start.user,
+                Event::RunSpawned {
+                    run: self.start.run.id,
+                    name: self.start.name.clone(),
+                    pgid: pid,
+                    boot: process::boot_id().to_owned(),
+                },
+            )],
+        });
         let log_path = shared.config.log_path(self.start.user, self.start.run.id);
         self.live.borrow_mut().log = LogFile::create(&log_path, shared.config.log_cap_bytes);
         self.write_status();
