@@ -8,6 +8,7 @@ pub mod exit;
 pub mod output;
 pub mod signal;
 pub mod spawn;
+mod spawner;
 
 pub use exit::{wait_exit, ExitInfo, ExitStatusKind};
 pub use boot::boot_id;

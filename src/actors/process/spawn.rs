@@ -270,7 +270,8 @@ pub async fn spawn(req: SpawnRequest) -> Result<Spawned, SpawnError> {
         });
     }
 
-    let mut child = match cmd.spawn() {
+    // Forked off this thread: see `spawner`.
+    let mut child = match super::spawner::spawn(cmd).await {
         Ok(child) => child,
         Err(e) => {
             let err = classify_spawn_error(e, &program, req.dir.as_ref(), identity.as_ref());

@@ -1,0 +1,93 @@
+//! Accepted runs per second: 64 concurrent clients POST `/scripts/v1/run`
+//! for a `-n` script (no process) against the durable store
+//! (synchronous=FULL); every reply means the `RunQueued` event is on disk.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::machine::report;
+use crate::server::{bytes_body::Body, on_threads, Server};
+
+const CLIENTS: usize = 64;
+const THREADS: usize = 2;
+const WARMUP: Duration = Duration::from_secs(1);
+const MEASURE: Duration = Duration::from_secs(5);
+
+/// Runs the scenario and prints its figures.
+pub async fn run() -> anyhow::Result<()> {
+    println!("accept: {CLIENTS} clients POST /run of a -n script, durable");
+    let server = Server::start("-n noop /bin/true\n").await?;
+    let target = server.target();
+    let probe = target.client(1);
+    let batches = target
+        .metric(&probe, "scriptd_commit_batch_size_sum")
+        .await?;
+    let commits = target
+        .metric(&probe, "scriptd_commit_batch_size_count")
+        .await?;
+    let accepted = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let (counter, stopper) = (accepted.clone(), stop.clone());
+    let measured = async move {
+        tokio::time::sleep(WARMUP).await;
+        let before = counter.load(Ordering::Relaxed);
+        let start = Instant::now();
+        tokio::time::sleep(MEASURE).await;
+        let after = counter.load(Ordering::Relaxed);
+        let elapsed = start.elapsed().as_secs_f64();
+        stopper.store(true, Ordering::Relaxed);
+        (after - before) as f64 / elapsed
+    };
+    let errors = {
+        let target = target.clone();
+        let (accepted, stop) = (accepted.clone(), stop.clone());
+        let clients = on_threads(THREADS, move |_| {
+            let (target, accepted, stop) = (target.clone(), accepted.clone(), stop.clone());
+            Box::pin(async move {
+                let client = target.client(CLIENTS / THREADS);
+                let body = Body::json(json!({"name": "noop"}));
+                let workers = (0..CLIENTS / THREADS).map(|_| async {
+                    let mut errors = 0u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        match target.run(&client, &body).await {
+                            Ok(_) => accepted.fetch_add(1, Ordering::Relaxed),
+                            Err(_) => {
+                                errors += 1;
+                                0
+                            }
+                        };
+                    }
+                    errors
+                });
+                futures_util::future::join_all(workers)
+                    .await
+                    .iter()
+                    .sum::<u64>()
+            })
+        });
+        let (rate, errors) = futures_util::join!(measured, clients);
+        report("accepted runs/s (target >= 20000)", format!("{rate:.0}"));
+        errors?.iter().sum::<u64>()
+    };
+    let batch_sum = target
+        .metric(&probe, "scriptd_commit_batch_size_sum")
+        .await?
+        - batches;
+    let commit_count = target
+        .metric(&probe, "scriptd_commit_batch_size_count")
+        .await?
+        - commits;
+    report(
+        "appends per group commit (mean)",
+        format!(
+            "{:.1} over {commit_count} commits",
+            batch_sum / commit_count.max(1.0)
+        ),
+    );
+    report("refused or failed requests", errors.to_string());
+    server.stop().await;
+    Ok(())
+}

@@ -1,0 +1,58 @@
+//! scriptd-bench: the load generator of BENCHMARKS.md. Each scenario starts
+//! its own server on 127.0.0.1:0 with a temporary storage dir, prints its
+//! figures with the machine and the load average, and stops by itself.
+//!
+//! `cargo run --release --bin scriptd-bench -- <scenario>`, scenario one of
+//! accept, e2e, push, lateness, status, replay, memory, all.
+
+mod accept;
+mod e2e;
+mod lateness;
+mod machine;
+mod memory;
+mod push;
+mod replay;
+mod server;
+mod stats;
+mod status;
+mod ws;
+
+const SCENARIOS: [&str; 7] = [
+    "accept", "e2e", "push", "lateness", "status", "replay", "memory",
+];
+
+async fn scenario(name: &str) -> anyhow::Result<()> {
+    match name {
+        "accept" => accept::run().await,
+        "e2e" => e2e::run().await,
+        "push" => push::run().await,
+        "lateness" => lateness::run().await,
+        "status" => status::run().await,
+        "replay" => replay::run().await,
+        "memory" => memory::run().await,
+        other => anyhow::bail!("unknown scenario {other}; one of {SCENARIOS:?} or all"),
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("serve-child") {
+        let exectab = args.get(1).cloned().unwrap_or_default();
+        return server::block_on(memory::serve_child(&exectab));
+    }
+    let Some(which) = args.first() else {
+        anyhow::bail!("usage: scriptd-bench <{}|all>", SCENARIOS.join("|"));
+    };
+    println!("machine: {}", machine::describe());
+    println!("load at start: {}", machine::load());
+    let names: Vec<&str> = match which.as_str() {
+        "all" => SCENARIOS.to_vec(),
+        one => vec![one],
+    };
+    server::block_on(async {
+        for name in names {
+            scenario(name).await?;
+        }
+        anyhow::Ok(())
+    })
+}
