@@ -117,8 +117,14 @@ fn main() {
         let mid = (BASE + (RUNS / 4) as f64) as i64;
         let cases = [
             ("first page", query(|_| {})),
-            ("deep page (cursor ~80% down)", query(|q| q.before = Some(cursor))),
-            ("name filter, first page", query(|q| q.name = Some(name.clone()))),
+            (
+                "deep page (cursor ~80% down)",
+                query(|q| q.before = Some(cursor)),
+            ),
+            (
+                "name filter, first page",
+                query(|q| q.name = Some(name.clone())),
+            ),
             (
                 "name filter, deep page",
                 query(|q| {
@@ -126,7 +132,10 @@ fn main() {
                     q.before = Some(cursor);
                 }),
             ),
-            ("outcome=failed (2%)", query(|q| q.outcome = Some(Outcome::Failed))),
+            (
+                "outcome=failed (2%)",
+                query(|q| q.outcome = Some(Outcome::Failed)),
+            ),
             (
                 "name + outcome=failed",
                 query(|q| {

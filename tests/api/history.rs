@@ -111,7 +111,9 @@ async fn wait_history_count(app: &TestApp, name: &str, count: usize) {
 async fn history_pages_and_filters_over_thousands_of_runs_without_duplicates_or_gaps() {
     // Arrange: 2500 + 500 no-process runs, plus real successes and failures.
     let app = spawn_app().await;
-    app.exectab("-n fast /bin/true\n-n other /bin/true\n-s=4 ok /bin/true\n-s=4 fail /bin/sh -c \"exit 3\"\n");
+    // -s lets many no-process runs end at once, so their final events share
+    // group commits instead of waiting for one fsync each.
+    app.exectab("-s=64 -n fast /bin/true\n-s=64 -n other /bin/true\n-s=4 ok /bin/true\n-s=4 fail /bin/sh -c \"exit 3\"\n");
     let fast = run_many(&app, "fast", 2500).await;
     let other = run_many(&app, "other", 500).await;
     let ok = run_many(&app, "ok", 5).await;
@@ -632,7 +634,7 @@ async fn output(mut command: std::process::Command) -> std::process::Output {
 #[actix_web::test]
 async fn history_command_prints_a_table_or_json_lines_across_server_pages() {
     let app = spawn_app().await;
-    app.exectab("-n fast /bin/true\n-s=2 fail /bin/sh -c \"exit 2\"\n");
+    app.exectab("-s=64 -n fast /bin/true\n-s=2 fail /bin/sh -c \"exit 2\"\n");
     let fast = run_many(&app, "fast", 1205).await;
     let failed = app.run(json!({"name": "fail"})).await;
     app.wait_done(&failed).await;
