@@ -71,6 +71,7 @@ impl Application {
             pool: readers.clone(),
             config: config.clone(),
             status_files: StatusFiles::start(config.storage.clone()),
+            metrics: metrics.clone(),
         };
         let directory = AccountDirectory::new(shared.clone()).start();
         restore(&shared, &directory).await?;

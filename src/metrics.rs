@@ -1,9 +1,25 @@
 //! Process-wide counters for `/metrics`: lock-free atomics, cheap to bump on
-//! hot paths.
+//! hot paths. The per-script gauges are registered once per queue (the only
+//! lock, off the hot path) and then updated with plain atomic stores.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use crate::events::types::Outcome;
+use crate::ids::{ScriptName, UserId};
+
+/// Every outcome, in the order `/metrics` lists them.
+pub const OUTCOMES: [Outcome; 8] = [
+    Outcome::Success,
+    Outcome::Failed,
+    Outcome::Killed,
+    Outcome::Timeout,
+    Outcome::Cancelled,
+    Outcome::StartFailed,
+    Outcome::Interrupted,
+    Outcome::Noexec,
+];
 
 /// Upper bounds (seconds) of the commit latency histogram buckets.
 pub const LATENCY_BUCKETS: [f64; 10] =
@@ -19,6 +35,32 @@ struct Inner {
     batch_sum: AtomicU64,
     commits: AtomicU64,
     monitors: AtomicU64,
+    outcomes: [AtomicU64; OUTCOMES.len()],
+    queues: Mutex<Vec<Arc<QueueGauge>>>,
+}
+
+/// Queue depth and running count of one script, written by its ScriptQueue.
+pub struct QueueGauge {
+    pub user: UserId,
+    pub script: ScriptName,
+    queued: AtomicU64,
+    running: AtomicU64,
+}
+
+impl QueueGauge {
+    /// Publishes the queue's current counts.
+    pub fn set(&self, queued: usize, running: usize) {
+        self.queued.store(queued as u64, Ordering::Relaxed);
+        self.running.store(running as u64, Ordering::Relaxed);
+    }
+
+    /// (accepted runs waiting, runs holding a slot).
+    pub fn get(&self) -> (u64, u64) {
+        (
+            self.queued.load(Ordering::Relaxed),
+            self.running.load(Ordering::Relaxed),
+        )
+    }
 }
 
 /// Shared handle to the counters.
@@ -84,6 +126,49 @@ impl Metrics {
     /// Monitor sockets open now.
     pub fn monitors(&self) -> u64 {
         self.0.monitors.load(Ordering::Relaxed)
+    }
+
+    /// A run reached its final state (counted once, from its committed event).
+    pub fn run_ended(&self, outcome: Outcome) {
+        if let Some(i) = OUTCOMES.iter().position(|o| *o == outcome) {
+            self.0.outcomes[i].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Finished runs per outcome since the server started.
+    pub fn runs_by_outcome(&self) -> impl Iterator<Item = (Outcome, u64)> + '_ {
+        OUTCOMES
+            .iter()
+            .zip(&self.0.outcomes)
+            .map(|(o, n)| (*o, n.load(Ordering::Relaxed)))
+    }
+
+    /// The gauge of one script's queue; a restarted queue gets the same one.
+    pub fn queue_gauge(&self, user: UserId, script: &ScriptName) -> Arc<QueueGauge> {
+        let mut queues = self.0.queues.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(gauge) = queues
+            .iter()
+            .find(|g| g.user == user && g.script == *script)
+        {
+            return gauge.clone();
+        }
+        let gauge = Arc::new(QueueGauge {
+            user,
+            script: script.clone(),
+            queued: AtomicU64::new(0),
+            running: AtomicU64::new(0),
+        });
+        queues.push(gauge.clone());
+        gauge
+    }
+
+    /// Every script's gauge, for rendering.
+    pub fn queue_gauges(&self) -> Vec<Arc<QueueGauge>> {
+        self.0
+            .queues
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Commit latency histogram.

@@ -29,4 +29,6 @@ pub struct Shared {
     pub pool: SqlitePool,
     pub config: Arc<Config>,
     pub status_files: StatusFiles,
+    /// Counters and per-script gauges for `/metrics`.
+    pub metrics: crate::metrics::Metrics,
 }

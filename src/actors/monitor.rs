@@ -136,7 +136,7 @@ impl MonitorHub {
         };
         let mut ok = true;
         for event in &events {
-            ok &= deliver(sub, event);
+            ok &= deliver(sub, event, &mut Rendered::default());
         }
         let last = sub.last_seq;
         if ok && full_page {
@@ -146,7 +146,7 @@ impl MonitorHub {
         if ok {
             if let Phase::Replaying { buffer } = std::mem::replace(&mut sub.phase, Phase::Live) {
                 for event in &buffer {
-                    ok &= deliver(sub, event);
+                    ok &= deliver(sub, event, &mut Rendered::default());
                 }
             }
         }
@@ -187,9 +187,33 @@ fn render(event: &StoredEvent, verbose: bool, owner: bool) -> Option<Map<String,
     Some(map)
 }
 
+/// One event's push text (without `api_sequence`) per kind of subscription
+/// (verbose or not, owner or guest), rendered on first use: with 1000
+/// monitors an event was serialized 1000 times, now at most 4 times.
+#[derive(Default)]
+struct Rendered([Option<Option<String>>; 4]);
+
+impl Rendered {
+    fn get(&mut self, event: &StoredEvent, verbose: bool, owner: bool) -> Option<&str> {
+        let slot = usize::from(verbose) * 2 + usize::from(owner);
+        self.0[slot]
+            .get_or_insert_with(|| {
+                render(event, verbose, owner).and_then(|map| serde_json::to_string(&map).ok())
+            })
+            .as_deref()
+    }
+}
+
+/// `text` (a JSON object) with `"api_sequence":N` added as its last member.
+fn with_sequence(text: &str, api_sequence: i64) -> Option<Arc<str>> {
+    let body = text.strip_suffix('}')?;
+    let separator = if body.ends_with('{') { "" } else { "," };
+    Some(format!("{body}{separator}\"api_sequence\":{api_sequence}}}").into())
+}
+
 /// Sends one event to one subscription if it matches; false when the
 /// session's buffer is full.
-fn deliver(sub: &mut Subscription, event: &StoredEvent) -> bool {
+fn deliver(sub: &mut Subscription, event: &StoredEvent, rendered: &mut Rendered) -> bool {
     if event.seq <= sub.last_seq {
         return true;
     }
@@ -199,13 +223,11 @@ fn deliver(sub: &mut Subscription, event: &StoredEvent) -> bool {
             return true;
         }
     }
-    let Some(mut map) = render(event, sub.verbose, sub.guest.is_none()) else {
+    let Some(text) = rendered
+        .get(event, sub.verbose, sub.guest.is_none())
+        .and_then(|text| with_sequence(text, sub.api_sequence))
+    else {
         return true;
-    };
-    map.insert("api_sequence".into(), Value::from(sub.api_sequence));
-    let text: Arc<str> = match serde_json::to_string(&map) {
-        Ok(text) => text.into(),
-        Err(_) => return true,
     };
     let outlet = &sub.outlet;
     let len = text.len();
@@ -234,7 +256,13 @@ impl Handler<EventsCommitted> for MonitorHub {
         let now = clock::now_secs();
         for event in msg.events.iter() {
             let user = event.user;
+            let mut rendered = Rendered::default();
             match &event.event {
+                // Every final event passes here exactly once, after its commit.
+                Event::RunFinished { record, .. }
+                | Event::RunStartFailed { record, .. }
+                | Event::RunInterrupted { record, .. }
+                | Event::RunCancelled { record, .. } => self.metrics.run_ended(record.outcome),
                 Event::GuestDeleted { guest, .. } => self.drop_guest(user, |g| g.id == *guest),
                 Event::UserRemoved { .. } | Event::ApiKeyRotated { .. } => self.drop_user(user),
                 _ => {}
@@ -251,7 +279,7 @@ impl Handler<EventsCommitted> for MonitorHub {
                 match &mut sub.phase {
                     Phase::Replaying { buffer } => buffer.push(event.clone()),
                     Phase::Live => {
-                        if !deliver(sub, event) {
+                        if !deliver(sub, event, &mut rendered) {
                             closing.push((sub.session, FULL));
                         }
                     }

@@ -7,7 +7,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use super::error::ApiError;
 use super::request::{self, Transport};
 use super::{api, AppState};
-use crate::metrics::Histogram;
+use crate::metrics::{Histogram, Metrics};
 
 fn histogram(out: &mut String, name: &str, help: &str, h: &Histogram) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
@@ -16,6 +16,49 @@ fn histogram(out: &mut String, name: &str, help: &str, h: &Histogram) {
     }
     let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}", h.count);
     let _ = writeln!(out, "{name}_sum {}\n{name}_count {}", h.sum, h.count);
+}
+
+/// A label value with backslashes, quotes and newlines escaped.
+fn label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+fn runs(out: &mut String, m: &Metrics) {
+    let _ = writeln!(
+        out,
+        "# HELP scriptd_runs_total Runs that reached a final state, by outcome.\n# TYPE scriptd_runs_total counter"
+    );
+    for (outcome, count) in m.runs_by_outcome() {
+        let _ = writeln!(
+            out,
+            "scriptd_runs_total{{outcome=\"{}\"}} {count}",
+            outcome.as_str()
+        );
+    }
+}
+
+fn queues(out: &mut String, m: &Metrics) {
+    let gauges = m.queue_gauges();
+    let series = [
+        ("scriptd_queue_depth", "Accepted runs waiting to start."),
+        ("scriptd_runs_running", "Runs holding a -s slot."),
+    ];
+    for (i, (name, help)) in series.into_iter().enumerate() {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+        for gauge in &gauges {
+            let (queued, running) = gauge.get();
+            let value = if i == 0 { queued } else { running };
+            let _ = writeln!(
+                out,
+                "{name}{{user=\"{}\",script=\"{}\"}} {value}",
+                gauge.user,
+                label(gauge.script.as_str())
+            );
+        }
+    }
 }
 
 /// Renders the counters.
@@ -35,6 +78,8 @@ pub async fn get_metrics(
         "# HELP scriptd_monitors_connected Open monitor sockets.\n# TYPE scriptd_monitors_connected gauge\nscriptd_monitors_connected {}",
         m.monitors()
     );
+    runs(&mut out, m);
+    queues(&mut out, m);
     histogram(
         &mut out,
         "scriptd_commit_seconds",

@@ -2,6 +2,7 @@
 //! Pure data: positions, the next due run, reservations. No I/O.
 
 use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
 
 use crate::events::types::{Origin, RunSpec};
 use crate::ids::RunId;
@@ -31,6 +32,8 @@ pub struct Pending {
     order: BTreeMap<Key, PendingRun>,
     keys: HashMap<RunId, Key>,
     arrivals: u64,
+    /// How many entries are durable, so `position` need not count them all.
+    durable: usize,
 }
 
 impl Pending {
@@ -39,10 +42,16 @@ impl Pending {
         self.order.len()
     }
 
+    /// Number of accepted (durable) pending runs.
+    pub fn accepted_len(&self) -> usize {
+        self.durable
+    }
+
     /// Adds a run behind every run due at the same second or earlier.
     pub fn insert(&mut self, run: PendingRun) {
         let key = (run.queued, self.arrivals);
         self.arrivals += 1;
+        self.durable += usize::from(run.durable);
         self.keys.insert(run.id, key);
         self.order.insert(key, run);
     }
@@ -50,7 +59,21 @@ impl Pending {
     /// Removes a run, returning it.
     pub fn remove(&mut self, id: RunId) -> Option<PendingRun> {
         let key = self.keys.remove(&id)?;
-        self.order.remove(&key)
+        let run = self.order.remove(&key)?;
+        self.durable -= usize::from(run.durable);
+        Some(run)
+    }
+
+    /// Marks a run's `RunQueued` as committed; false if it is not pending.
+    pub fn mark_durable(&mut self, id: RunId) -> bool {
+        let Some(run) = self.keys.get(&id).and_then(|key| self.order.get_mut(key)) else {
+            return false;
+        };
+        if !run.durable {
+            run.durable = true;
+            self.durable += 1;
+        }
+        true
     }
 
     /// A pending run.
@@ -58,7 +81,7 @@ impl Pending {
         self.keys.get(&id).and_then(|key| self.order.get(key))
     }
 
-    /// A pending run, mutably.
+    /// A pending run, mutably (use [`Pending::mark_durable`] for `durable`).
     pub fn get_mut(&mut self, id: RunId) -> Option<&mut PendingRun> {
         let key = self.keys.get(&id)?;
         self.order.get_mut(key)
@@ -67,14 +90,43 @@ impl Pending {
     /// 0-based place among the accepted (durable) pending runs: a run
     /// whose `RunQueued` is still being committed has not been promised to
     /// anyone yet, so it does not move the others.
+    ///
+    /// Walks from both ends at once and stops at the nearer one, so a run
+    /// appended behind 100k others costs O(1), not a count of all of them.
     pub fn position(&self, id: RunId) -> Option<usize> {
-        let key = self.keys.get(&id)?;
-        Some(self.order.range(..key).filter(|(_, r)| r.durable).count())
+        let key = *self.keys.get(&id)?;
+        let own = usize::from(self.order.get(&key)?.durable);
+        let mut before = self.order.range(..key).map(|(_, r)| r.durable);
+        let mut after = self
+            .order
+            .range((Bound::Excluded(key), Bound::Unbounded))
+            .rev()
+            .map(|(_, r)| r.durable);
+        let (mut ahead, mut behind) = (0, 0);
+        loop {
+            match before.next() {
+                None => return Some(ahead),
+                Some(durable) => ahead += usize::from(durable),
+            }
+            match after.next() {
+                None => return Some(self.durable - behind - own),
+                Some(durable) => behind += usize::from(durable),
+            }
+        }
     }
 
     /// The accepted pending runs in start order.
     pub fn accepted(&self) -> impl Iterator<Item = &PendingRun> {
         self.order.values().filter(|r| r.durable)
+    }
+
+    /// The accepted pending runs from `id` on (itself included), in order.
+    pub fn accepted_from(&self, id: RunId) -> impl Iterator<Item = &PendingRun> {
+        let start = self.keys.get(&id).copied();
+        start
+            .into_iter()
+            .flat_map(move |key| self.order.range(key..).map(|(_, r)| r))
+            .filter(|r| r.durable)
     }
 
     /// The run that starts next, if any.
@@ -118,6 +170,28 @@ mod tests {
     }
 
     #[test]
+    fn position_counts_only_durable_runs_from_either_end() {
+        let mut pending = Pending::default();
+        let mut ids = Vec::new();
+        for i in 0..9 {
+            let mut r = run(100);
+            r.durable = i % 3 != 1;
+            ids.push(r.id);
+            pending.insert(r);
+        }
+        let expected = [0, 1, 1, 2, 3, 3, 4, 5, 5];
+        for (id, want) in ids.iter().zip(expected) {
+            assert_eq!(pending.position(*id), Some(want));
+        }
+        let from: Vec<_> = pending.accepted_from(ids[5]).map(|r| r.id).collect();
+        assert_eq!(
+            from,
+            vec![ids[5], ids[6], ids[8]],
+            "reserved runs are skipped"
+        );
+    }
+
+    #[test]
     fn a_run_still_being_committed_moves_no_one() {
         let mut pending = Pending::default();
         let mut reserved = run(100);
@@ -131,7 +205,7 @@ mod tests {
             pending.accepted().map(|r| r.id).collect::<Vec<_>>(),
             vec![behind_id]
         );
-        pending.get_mut(reserved_id).expect("reserved").durable = true;
+        assert!(pending.mark_durable(reserved_id), "reserved");
         assert_eq!(pending.position(behind_id), Some(1));
     }
 }
