@@ -6,5 +6,6 @@ mod accounts;
 mod cli;
 mod durability;
 mod history;
+mod metrics;
 mod monitor;
 mod runs;
