@@ -147,7 +147,9 @@ async fn restore(shared: &Shared, directory: &Addr<AccountDirectory>) -> anyhow:
         match process::end_orphaned_group(*pgid) {
             Ok(true) => tracing::info!(pgid, "ended whatever an interrupted run left running"),
             Ok(false) => {}
-            Err(err) => tracing::warn!(pgid, error = %err, "cannot end an interrupted run's processes"),
+            Err(err) => {
+                tracing::warn!(pgid, error = %err, "cannot end an interrupted run's processes")
+            }
         }
     }
     if !recovered.interrupted.is_empty() {

@@ -77,7 +77,9 @@ pub fn fold(events: Vec<StoredEvent>, boot: &str) -> Recovered {
                     folded.started = Some(started);
                 }
             }
-            Event::RunSpawned { run, pgid, boot, .. } => {
+            Event::RunSpawned {
+                run, pgid, boot, ..
+            } => {
                 if let Some(folded) = runs.get_mut(&run) {
                     folded.spawned = Some((pgid, boot));
                 }

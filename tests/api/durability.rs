@@ -600,14 +600,22 @@ async fn a_restart_ends_the_grandchildren_an_interrupted_run_left_behind() {
     })
     .await;
     let start = Instant::now();
-    while !fixture.run_events(&id).await.iter().any(|k| k == "RunSpawned") {
+    while !fixture
+        .run_events(&id)
+        .await
+        .iter()
+        .any(|k| k == "RunSpawned")
+    {
         assert!(start.elapsed() < DEADLINE, "RunSpawned recorded");
         actix_rt::time::sleep(Duration::from_millis(20)).await;
     }
 
     // Act
     server.kill9();
-    assert!(!process_gone(grandchild), "the grandchild outlives the crash");
+    assert!(
+        !process_gone(grandchild),
+        "the grandchild outlives the crash"
+    );
     let server = Server::start(&fixture.storage, "2", "1").await;
 
     // Assert

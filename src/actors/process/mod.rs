@@ -10,8 +10,8 @@ pub mod signal;
 pub mod spawn;
 mod spawner;
 
-pub use exit::{wait_exit, ExitInfo, ExitStatusKind};
 pub use boot::boot_id;
+pub use exit::{wait_exit, ExitInfo, ExitStatusKind};
 pub use output::{read_lines, OutputReader, ReadSummary, Stream};
 pub use signal::{end_orphaned_group, signal_group};
 pub use spawn::{spawn, SpawnError, SpawnRequest, Spawned};

@@ -27,7 +27,10 @@ pub fn signal_group(pgid: u32, sig: Signal) -> nix::Result<()> {
 pub fn end_orphaned_group(pgid: u32) -> nix::Result<bool> {
     let leader_alive = std::fs::read_to_string(format!("/proc/{pgid}/stat"))
         .ok()
-        .and_then(|stat| stat.rsplit_once(") ").map(|(_, rest)| !rest.starts_with('Z')))
+        .and_then(|stat| {
+            stat.rsplit_once(") ")
+                .map(|(_, rest)| !rest.starts_with('Z'))
+        })
         .unwrap_or(false);
     if leader_alive {
         return Ok(false);
