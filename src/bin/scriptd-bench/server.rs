@@ -111,6 +111,9 @@ impl Server {
     pub async fn stop(self) -> TempStorage {
         let _ = self.stop.send(());
         let _ = tokio::time::timeout(Duration::from_secs(10), self.stopped).await;
+        // The status-file writer may still be draining (it recreates dirs):
+        // give it a moment so the temp dir is really gone when dropped.
+        tokio::time::sleep(Duration::from_millis(500)).await;
         self.storage
     }
 }
