@@ -27,7 +27,10 @@ pub async fn prune(
     before: f64,
     all: bool,
 ) -> Result<Pruned, StoreError> {
-    let mut tx = conn.begin().await?;
+    // IMMEDIATE: a read that later turns into a write fails at once with
+    // SQLITE_BUSY when the server commits in between; taking the write lock
+    // first makes it wait (busy_timeout) like any other writer.
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
     let rows = sqlx::query("SELECT user_id, id FROM runs WHERE state = 'done' AND finished < ?")
         .bind(before)
         .fetch_all(&mut *tx)
