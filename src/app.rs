@@ -109,6 +109,11 @@ impl Application {
         })
     }
 
+    /// The account actors' directory (tests reach the actors through it).
+    pub fn directory(&self) -> Addr<AccountDirectory> {
+        self.directory.clone()
+    }
+
     /// The bound port (useful with `--listen 127.0.0.1:0`).
     pub fn port(&self) -> u16 {
         self.port

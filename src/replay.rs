@@ -23,17 +23,20 @@ pub struct Recovered {
     pub orphan_groups: Vec<u32>,
 }
 
-struct Folded {
-    user: UserId,
-    name: ScriptName,
-    run: PendingRun,
-    started: Option<f64>,
-    spawned: Option<(u32, String)>,
+/// One unfinished run as its events tell it.
+pub struct Folded {
+    pub user: UserId,
+    pub name: ScriptName,
+    pub run: PendingRun,
+    /// Set once `RunStarted` is on record.
+    pub started: Option<f64>,
+    /// Process group and boot id, once `RunSpawned` is on record.
+    pub spawned: Option<(u32, String)>,
 }
 
-/// Folds the events of unfinished runs (in log order); `boot` is this
-/// machine's boot id.
-pub fn fold(events: Vec<StoredEvent>, boot: &str) -> Recovered {
+/// Folds the events of unfinished runs (in log order) into one entry per
+/// run, in the order they were queued.
+pub fn fold_runs(events: Vec<StoredEvent>) -> Vec<Folded> {
     let mut runs: HashMap<RunId, Folded> = HashMap::new();
     let mut order: Vec<RunId> = Vec::new();
     for stored in events {
@@ -87,12 +90,19 @@ pub fn fold(events: Vec<StoredEvent>, boot: &str) -> Recovered {
             _ => {}
         }
     }
+    order
+        .into_iter()
+        .filter_map(|id| runs.remove(&id))
+        .collect()
+}
+
+/// What startup does with the unfinished runs; `boot` is this machine's
+/// boot id.
+pub fn fold(events: Vec<StoredEvent>, boot: &str) -> Recovered {
     let now = clock::now();
     let mut recovered = Recovered::default();
-    for id in order {
-        let Some(folded) = runs.remove(&id) else {
-            continue;
-        };
+    for folded in fold_runs(events) {
+        let id = folded.run.id;
         match folded.started {
             Some(started) => {
                 let mut record: RunRecord = record::base(

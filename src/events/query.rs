@@ -239,6 +239,25 @@ pub async fn unfinished_run_events(pool: &SqlitePool) -> Result<Vec<StoredEvent>
     rows.iter().map(stored_from_row).collect()
 }
 
+/// The events of one script's unfinished runs, in log order: what a
+/// restarted queue is rebuilt from.
+pub async fn unfinished_run_events_of(
+    pool: &SqlitePool,
+    user: UserId,
+    name: &ScriptName,
+) -> Result<Vec<StoredEvent>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT e.seq, e.at, e.user_id, e.kind, e.version, e.data
+         FROM runs r JOIN events e ON e.stream = r.id
+         WHERE r.state <> 'done' AND r.user_id = ? AND r.name = ? ORDER BY e.seq",
+    )
+    .bind(user.0)
+    .bind(name.as_str())
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(stored_from_row).collect()
+}
+
 /// The stdin kept for a queued run.
 pub async fn stdin(pool: &SqlitePool, run: RunId) -> Result<Option<Vec<u8>>, StoreError> {
     Ok(

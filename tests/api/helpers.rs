@@ -29,6 +29,8 @@ pub struct TestApp {
     pub api: Api,
     pub port: u16,
     pub storage: TempDir,
+    /// The account actors, for tests that reach inside the server.
+    pub directory: actix::Addr<scriptd::actors::directory::AccountDirectory>,
 }
 
 impl std::ops::Deref for TestApp {
@@ -57,11 +59,13 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let app = Application::build(config).await.expect("app builds");
     let port = app.port();
     let key = app.admin_key.clone().expect("first run creates admin");
+    let directory = app.directory();
     actix::spawn(app.run_until_stopped(std::future::pending()));
     TestApp {
         api: Api::new(port, key),
         port,
         storage,
+        directory,
     }
 }
 

@@ -9,3 +9,4 @@ mod history;
 mod metrics;
 mod monitor;
 mod runs;
+mod supervision;

@@ -2,13 +2,18 @@
 //! request (edits apply at once), checks a run request against it and owns
 //! the ScriptQueue of each script name.
 
+mod supervision;
+
 use std::collections::{BTreeMap, HashMap};
 
 use actix::prelude::*;
 use serde_json::{Map, Value};
 
+pub use supervision::{ProcessGone, ProcessSpawned, QueueFailed};
+
 use super::error::RunError;
 use super::queue::{self, Limits, PendingRun, ScriptQueue};
+use super::run::RunProcess;
 use super::Shared;
 use crate::accounts::Guest;
 use crate::events::types::{Origin, RunSpec};
@@ -21,6 +26,8 @@ pub struct AccountSupervisor {
     shared: Shared,
     exectab: (Option<Vec<u8>>, Exectab),
     queues: HashMap<ScriptName, Addr<ScriptQueue>>,
+    /// Live run process actors, so a rebuilt queue can take them over.
+    processes: HashMap<RunId, (ScriptName, Addr<RunProcess>)>,
 }
 
 impl AccountSupervisor {
@@ -31,6 +38,7 @@ impl AccountSupervisor {
             shared,
             exectab: (None, Exectab::default()),
             queues: HashMap::new(),
+            processes: HashMap::new(),
         }
     }
 
@@ -58,7 +66,24 @@ impl AccountSupervisor {
         &self.exectab.1
     }
 
-    fn queue(&mut self, name: &ScriptName, limits: Limits) -> Addr<ScriptQueue> {
+    /// The limits of a script now. A script removed from the exectab since
+    /// its runs were accepted still runs them, one at a time.
+    fn limits_of(&mut self, name: &ScriptName) -> Limits {
+        self.exectab()
+            .get(name.as_str())
+            .map(limits)
+            .unwrap_or(Limits {
+                simultaneous: 1,
+                max_queued: None,
+            })
+    }
+
+    fn queue(
+        &mut self,
+        name: &ScriptName,
+        limits: Limits,
+        ctx: &Context<Self>,
+    ) -> Addr<ScriptQueue> {
         self.queues
             .entry(name.clone())
             .or_insert_with(|| {
@@ -68,6 +93,7 @@ impl AccountSupervisor {
                     self.shared.clone(),
                     limits,
                     Vec::new(),
+                    ctx.address(),
                 )
                 .start()
             })
@@ -139,7 +165,7 @@ pub struct EnqueueRun {
 impl Handler<EnqueueRun> for AccountSupervisor {
     type Result = ResponseFuture<Result<queue::Queued, RunError>>;
 
-    fn handle(&mut self, msg: EnqueueRun, _ctx: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: EnqueueRun, ctx: &mut Context<Self>) -> Self::Result {
         let req = msg.request;
         let stdin_cap = self.shared.config.stdin_cap_bytes;
         let checked = (|| {
@@ -169,7 +195,7 @@ impl Handler<EnqueueRun> for AccountSupervisor {
             Ok(checked) => checked,
             Err(err) => return Box::pin(async move { Err(err) }),
         };
-        let queue = self.queue(&req.name, limits(&def));
+        let queue = self.queue(&req.name, limits(&def), ctx);
         let enqueue = queue::Enqueue {
             spec: spec(&def, &params),
             required_args: def.required_args(),
@@ -254,21 +280,18 @@ pub struct Restore {
 impl Handler<Restore> for AccountSupervisor {
     type Result = ();
 
-    fn handle(&mut self, msg: Restore, _ctx: &mut Context<Self>) {
+    fn handle(&mut self, msg: Restore, ctx: &mut Context<Self>) {
         for (name, runs) in msg.runs {
-            // A script removed from the exectab since still runs what was
-            // accepted, one at a time.
-            let limits = self
-                .exectab()
-                .get(name.as_str())
-                .map(limits)
-                .unwrap_or(Limits {
-                    simultaneous: 1,
-                    max_queued: None,
-                });
-            let queue =
-                ScriptQueue::new(self.user, name.clone(), self.shared.clone(), limits, runs)
-                    .start();
+            let limits = self.limits_of(&name);
+            let queue = ScriptQueue::new(
+                self.user,
+                name.clone(),
+                self.shared.clone(),
+                limits,
+                runs,
+                ctx.address(),
+            )
+            .start();
             self.queues.insert(name, queue);
         }
     }

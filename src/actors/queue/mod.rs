@@ -3,6 +3,7 @@
 //! commit), starts due runs on a timer and hands each to a RunProcess.
 
 mod pending;
+mod supervision;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,7 +13,11 @@ use actix::prelude::*;
 
 use pending::Pending;
 pub use pending::PendingRun;
+#[cfg(feature = "fault-injection")]
+pub use supervision::GetProcess;
+pub use supervision::ProcessFailed;
 
+use super::account::{self, AccountSupervisor};
 use super::error::RunError;
 use super::record;
 use super::run::{self, RunProcess};
@@ -39,6 +44,9 @@ pub struct Limits {
 }
 
 struct Running {
+    /// The request, kept so the run can still be ended on record if its
+    /// process actor fails.
+    run: PendingRun,
     started: f64,
     progress: ProgressSnapshot,
     process: Option<Addr<RunProcess>>,
@@ -63,6 +71,10 @@ pub struct ScriptQueue {
     gauge: Arc<QueueGauge>,
     stopping: bool,
     idle_waiters: Vec<tokio::sync::oneshot::Sender<()>>,
+    /// Told about process actors, and about this queue failing.
+    supervisor: Addr<AccountSupervisor>,
+    /// Started runs with no process actor any more, ended once started.
+    lost: Vec<(PendingRun, f64)>,
 }
 
 impl ScriptQueue {
@@ -73,6 +85,7 @@ impl ScriptQueue {
         shared: Shared,
         limits: Limits,
         restored: Vec<PendingRun>,
+        supervisor: Addr<AccountSupervisor>,
     ) -> Self {
         let mut pending = Pending::default();
         for run in restored {
@@ -92,6 +105,8 @@ impl ScriptQueue {
             refresh: None,
             stopping: false,
             idle_waiters: Vec::new(),
+            supervisor,
+            lost: Vec::new(),
         }
     }
 
@@ -198,6 +213,7 @@ impl ScriptQueue {
         self.running.insert(
             run.id,
             Running {
+                run: run.clone(),
                 started,
                 progress: ProgressSnapshot::default(),
                 process: None,
@@ -243,6 +259,11 @@ impl ScriptQueue {
             stop,
         })
         .start();
+        self.supervisor.do_send(account::ProcessSpawned {
+            id: entry.run.id,
+            name: self.name.clone(),
+            process: process.clone(),
+        });
         entry.process = Some(process);
     }
 
@@ -255,6 +276,7 @@ impl ScriptQueue {
         self.running.insert(
             run.id,
             Running {
+                run: run.clone(),
                 started,
                 progress: ProgressSnapshot::default(),
                 process: None,
@@ -277,7 +299,12 @@ impl ScriptQueue {
     }
 
     fn run_gone(&mut self, id: RunId, ctx: &mut Context<Self>) {
-        self.running.remove(&id);
+        if let Some(Running {
+            process: Some(_), ..
+        }) = self.running.remove(&id)
+        {
+            self.supervisor.do_send(account::ProcessGone { id });
+        }
         self.shared.status_files.remove(self.user, id);
         if self.running.is_empty() {
             for waiter in self.idle_waiters.drain(..) {
@@ -300,6 +327,7 @@ impl Actor for ScriptQueue {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         tracing::debug!(user = %self.user, script = %self.name, "queue started");
+        self.end_lost(ctx);
         self.refresh_positions();
         self.try_start(ctx);
     }

@@ -452,3 +452,58 @@ impl Handler<Publish> for RunProcess {
         }
     }
 }
+
+/// Makes an actor panic, to test supervision (fault-injection tests only).
+#[cfg(feature = "fault-injection")]
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Crash;
+
+#[cfg(feature = "fault-injection")]
+impl Handler<Crash> for RunProcess {
+    type Result = ();
+
+    fn handle(&mut self, _msg: Crash, _ctx: &mut Context<Self>) {
+        panic!(
+            "fault injection: run {} crashed on request",
+            self.start.run.id
+        );
+    }
+}
+
+/// The queue now in charge of this run (its old queue was rebuilt).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetQueue {
+    pub queue: Addr<ScriptQueue>,
+}
+
+impl Handler<SetQueue> for RunProcess {
+    type Result = ();
+
+    fn handle(&mut self, msg: SetQueue, _ctx: &mut Context<Self>) {
+        self.start.queue = msg.queue;
+    }
+}
+
+impl Drop for RunProcess {
+    fn drop(&mut self) {
+        // Only a panic drops a run's actor before its end is on record. Its
+        // output and exit can no longer be followed, so its processes are
+        // killed and reaped, and the queue records the run as failed.
+        if !std::thread::panicking() {
+            return;
+        }
+        tracing::error!(run = %self.start.run.id, "run process actor failed; killing its processes");
+        if let (Some(pid), None) = (self.pid, &self.exit) {
+            let _ = process::signal_group(pid, Signal::SIGKILL);
+            actix::spawn(async move {
+                let _ = process::wait_exit(pid).await;
+            });
+        }
+        self.start.queue.do_send(queue::ProcessFailed {
+            id: self.start.run.id,
+            ending: self.finishing,
+        });
+    }
+}
