@@ -118,7 +118,11 @@ async fn measure(finished_runs: usize, queued_runs: usize) -> anyhow::Result<()>
         &format!("replay {events} events ({finished_runs} done + {queued_runs} queued)"),
         format!("{:.3} s (filled in {filled:.1} s)", took),
     );
-    server.stop().await;
+    let storage = server.stop().await;
+    // The restored queues rewrite thousands of status files after the stop;
+    // let the writer finish before the dir is removed.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    drop(storage);
     Ok(())
 }
 
