@@ -161,6 +161,14 @@ impl Client {
         Ok(monitor)
     }
 
+    /// A GET of `path` with query fields, for the read-only listings
+    /// (`history`, `events`).
+    pub async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Value, ClientError> {
+        let query = serde_urlencoded::to_string(query).unwrap_or_default();
+        self.json(Method::GET, &format!("{path}?{query}"), None)
+            .await
+    }
+
     fn endpoint(&self, path: &str) -> String {
         format!("{}/scripts/v1/{path}", self.url)
     }

@@ -1,9 +1,9 @@
 //! `scriptd history` and `scriptd events`: client commands over
 //! `GET /scripts/v1/history` and `GET /scripts/v1/events`. A table for
-//! people, one JSON object per line with `--json`. `events --follow` polls
-//! `/events?after=` every 500 ms: the log is the source of every push, so
-//! polling it sees exactly what a WebSocket monitor with `after` would,
-//! with no socket state to recover.
+//! people, one JSON object per line with `--json`. `events --follow` keeps a
+//! verbose `""` monitor open on the WebSocket and reads `/events?after=`
+//! whenever a push arrives, so new run events show at once; account events
+//! (which push nothing) are picked up at least every FOLLOW_EVERY.
 
 use std::io::Write;
 use std::path::Path;
@@ -13,15 +13,15 @@ use clap::Args;
 use serde_json::Value;
 
 use super::args::Remote;
+use super::command::client_for;
 use super::error::ClientError;
 use super::when::parse_time;
 use crate::clock;
 
 /// The most rows the server returns per page.
 const PAGE_MAX: u32 = 1000;
-/// How often `events --follow` asks for new events.
-const FOLLOW_EVERY: Duration = Duration::from_millis(500);
-const TIMEOUT: Duration = Duration::from_secs(60);
+/// Longest wait of `events --follow` without a push before it reads anyway.
+const FOLLOW_EVERY: Duration = Duration::from_secs(2);
 
 /// `scriptd history …`
 #[derive(Debug, Args)]
@@ -77,82 +77,6 @@ pub enum HistoryError {
     Output(#[from] std::io::Error),
 }
 
-/// A GET-only connection to one server with one key.
-struct Server {
-    url: String,
-    key: String,
-    http: awc::Client,
-}
-
-impl Server {
-    fn new(remote: &Remote, storage: &Path) -> Result<Self, ClientError> {
-        let key = match &remote.api_key {
-            Some(key) => key.clone(),
-            None => {
-                let path = storage.join("admin.key");
-                std::fs::read_to_string(&path)
-                    .map(|k| k.trim().to_owned())
-                    .map_err(|_| ClientError::NoKey {
-                        path: path.display().to_string(),
-                    })?
-            }
-        };
-        Ok(Server {
-            url: remote.url.trim_end_matches('/').to_owned(),
-            key,
-            http: awc::Client::builder().timeout(TIMEOUT).finish(),
-        })
-    }
-
-    async fn get(&self, endpoint: &str, query: &[(&str, String)]) -> Result<Value, ClientError> {
-        let query = serde_urlencoded::to_string(query).unwrap_or_default();
-        let url = format!("{}/scripts/v1/{endpoint}?{query}", self.url);
-        let sent = self
-            .http
-            .get(&url)
-            .insert_header(("X-APIKey", self.key.as_str()))
-            .send()
-            .await;
-        let mut response = sent.map_err(|err| match err {
-            awc::error::SendRequestError::Connect(e) => ClientError::Connect {
-                url: self.url.clone(),
-                reason: e.to_string(),
-            },
-            other => ClientError::Http {
-                url: url.clone(),
-                reason: other.to_string(),
-            },
-        })?;
-        let bytes = response
-            .body()
-            .limit(64 * 1024 * 1024)
-            .await
-            .map_err(|err| ClientError::Http {
-                url: url.clone(),
-                reason: err.to_string(),
-            })?;
-        envelope(&url, &bytes)
-    }
-}
-
-fn envelope(url: &str, bytes: &[u8]) -> Result<Value, ClientError> {
-    let value: Value = serde_json::from_slice(bytes).map_err(|err| ClientError::Decode {
-        url: url.to_owned(),
-        reason: err.to_string(),
-    })?;
-    if value["success"] == true {
-        return Ok(value);
-    }
-    let code = value["errorcode"].as_str().unwrap_or("unknown").to_owned();
-    if code == "invalid_missing_apikey" {
-        return Err(ClientError::BadKey);
-    }
-    Err(ClientError::Api {
-        message: value["error"].as_str().unwrap_or("error").to_owned(),
-        code,
-    })
-}
-
 fn time_arg(text: &Option<String>) -> Result<Option<i64>, ClientError> {
     text.as_deref()
         .map(|t| parse_time(t, clock::now_secs()))
@@ -165,7 +89,7 @@ pub async fn history(
     args: HistoryArgs,
     out: &mut dyn Write,
 ) -> Result<(), HistoryError> {
-    let server = Server::new(&args.remote, storage)?;
+    let server = client_for(&args.remote, storage)?;
     let mut filters = Vec::new();
     for (field, value) in [("name", &args.name), ("outcome", &args.outcome)] {
         if let Some(value) = value {
@@ -214,8 +138,9 @@ pub async fn events(
     args: EventsArgs,
     out: &mut dyn Write,
 ) -> Result<(), HistoryError> {
-    let server = Server::new(&args.remote, storage)?;
+    let server = client_for(&args.remote, storage)?;
     let mut after = args.after;
+    let mut monitor = None;
     if !args.remote.json {
         writeln!(out, "{}", render_events_header())?;
     }
@@ -244,7 +169,16 @@ pub async fn events(
         }
         // A full page means more are waiting: fetch at once.
         if events.len() < args.limit as usize {
-            actix_web::rt::time::sleep(FOLLOW_EVERY).await;
+            if monitor.is_none() {
+                monitor = Some(server.monitor("", true, Some(after)).await?);
+            }
+            if let Some(live) = monitor.as_mut() {
+                // Any push means new events; a quiet spell may hide account events.
+                match actix_web::rt::time::timeout(FOLLOW_EVERY, live.next_push()).await {
+                    Ok(Ok(Some(_))) | Err(_) => {}
+                    Ok(Ok(None)) | Ok(Err(_)) => monitor = None,
+                }
+            }
         }
     }
 }
@@ -334,22 +268,5 @@ mod tests {
             row.contains("guest:g1 (10.0.0.1), killed by user:1"),
             "{row}"
         );
-    }
-
-    #[test]
-    fn envelope_keeps_the_error_code() {
-        let err = envelope(
-            "u",
-            br#"{"success":false,"error":"Invalid 'limit'.","errorcode":"invalid_limit"}"#,
-        )
-        .unwrap_err();
-        assert!(matches!(err, ClientError::Api { code, .. } if code == "invalid_limit"));
-        assert!(matches!(
-            envelope(
-                "u",
-                br#"{"success":false,"errorcode":"invalid_missing_apikey"}"#
-            ),
-            Err(ClientError::BadKey)
-        ));
     }
 }

@@ -247,6 +247,19 @@ pub async fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> 
     }
 }
 
+/// Polls an async `check` until it holds, within [`DEADLINE`].
+pub async fn eventually_async<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    while !check().await {
+        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
+        actix_rt::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// Whether the tests run as root (privilege tests need it).
 pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()

@@ -744,6 +744,13 @@ async fn events_follow_prints_events_recorded_after_it_started() {
         }
     };
     next_kind("UserCreated", None).await;
+    // It follows over a monitor socket, not by polling alone.
+    crate::helpers::eventually_async("a monitor socket is open", || async {
+        let (_, text) = app.get("/metrics").await;
+        text.as_str()
+            .is_some_and(|t| t.lines().any(|l| l == "scriptd_monitors_connected 1"))
+    })
+    .await;
 
     let id = app.run(json!({"name": "fast"})).await;
 
