@@ -20,7 +20,7 @@ pub fn base(
         started,
         finished,
         params: run.params.clone(),
-        opts: run.spec.opts.clone(),
+        opts: run.spec.opts.as_ref().clone(),
         first: String::new(),
         last: String::new(),
         tasks: Vec::new(),

@@ -3,6 +3,8 @@
 //! Shipped variants are never edited: add optional fields with
 //! `#[serde(default)]`, or bump the version and upcast.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{GuestId, RunId, ScriptName, UserId};
@@ -101,9 +103,10 @@ pub struct RunSpec {
     pub noexec: bool,
     #[serde(default)]
     pub forget: bool,
-    /// The exectab options as the status `args.opts` object shows them.
+    /// The exectab options as the status `args.opts` object shows them;
+    /// shared by the runs of one script.
     #[serde(default)]
-    pub opts: serde_json::Map<String, serde_json::Value>,
+    pub opts: Arc<serde_json::Map<String, serde_json::Value>>,
 }
 
 // Commands and environments can carry secrets; keep them out of logs.

@@ -5,6 +5,7 @@
 mod supervision;
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use actix::prelude::*;
 use serde_json::{Map, Value};
@@ -26,6 +27,9 @@ pub struct AccountSupervisor {
     shared: Shared,
     exectab: (Option<Vec<u8>>, Exectab),
     queues: HashMap<ScriptName, Addr<ScriptQueue>>,
+    /// Each script's `args.opts`, built once per exectab version and shared
+    /// by all its queued runs (a map per run was a third of their memory).
+    opts: HashMap<String, Arc<Map<String, Value>>>,
     /// Live run process actors, so a rebuilt queue can take them over.
     processes: HashMap<RunId, (ScriptName, Addr<RunProcess>)>,
 }
@@ -39,6 +43,7 @@ impl AccountSupervisor {
             exectab: (None, Exectab::default()),
             queues: HashMap::new(),
             processes: HashMap::new(),
+            opts: HashMap::new(),
         }
     }
 
@@ -62,6 +67,7 @@ impl AccountSupervisor {
                 tracing::warn!(file = %path.display(), line = warning.line, "{}", warning.message);
             }
             self.exectab = (bytes, parsed);
+            self.opts.clear();
         }
         &self.exectab.1
     }
@@ -126,7 +132,7 @@ fn opts(def: &ScriptDef) -> Map<String, Value> {
         .collect()
 }
 
-fn spec(def: &ScriptDef, params: &[String]) -> RunSpec {
+fn spec(def: &ScriptDef, params: &[String], opts: Arc<Map<String, Value>>) -> RunSpec {
     RunSpec {
         command: def.command.iter().map(|t| substitute(t, params)).collect(),
         dir: def.dir.clone(),
@@ -136,7 +142,7 @@ fn spec(def: &ScriptDef, params: &[String]) -> RunSpec {
         timeout_secs: def.timeout_secs,
         noexec: def.noexec,
         forget: def.forget,
-        opts: opts(def),
+        opts,
     }
 }
 
@@ -196,8 +202,13 @@ impl Handler<EnqueueRun> for AccountSupervisor {
             Err(err) => return Box::pin(async move { Err(err) }),
         };
         let queue = self.queue(&req.name, limits(&def), ctx);
+        let opts = self
+            .opts
+            .entry(def.name.clone())
+            .or_insert_with(|| Arc::new(opts(&def)))
+            .clone();
         let enqueue = queue::Enqueue {
-            spec: spec(&def, &params),
+            spec: spec(&def, &params, opts),
             required_args: def.required_args(),
             params,
             stdin,
