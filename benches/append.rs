@@ -13,20 +13,10 @@ use scriptd::ids::{RunId, ScriptName, UserId};
 
 const TOTAL: usize = 20_000;
 
-fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
-        })
-        .unwrap_or_default();
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(0);
-    format!("{cpu}, {cores} cores")
-}
+/// Shared with the load generator, which prints machines the same way.
+#[allow(dead_code)]
+#[path = "../src/bin/scriptd-bench/machine.rs"]
+mod machine;
 
 async fn run(appenders: usize) -> f64 {
     let dir = tempfile::tempdir().expect("dir");
@@ -63,7 +53,11 @@ fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
-    println!("machine: {}", machine());
+    println!(
+        "machine: {} (load {})",
+        machine::describe(),
+        machine::load()
+    );
     let system = actix::System::new();
     system.block_on(async {
         for appenders in [1, 100, 1000] {

@@ -17,20 +17,10 @@ const REPEAT: usize = 50;
 /// `finished` of run i is BASE + i/2, so pairs tie and the id decides.
 const BASE: f64 = 1_700_000_000.0;
 
-fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
-        })
-        .unwrap_or_default();
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(0);
-    format!("{cpu}, {cores} cores")
-}
+/// Shared with the load generator, which prints machines the same way.
+#[allow(dead_code)]
+#[path = "../src/bin/scriptd-bench/machine.rs"]
+mod machine;
 
 /// One statement in one transaction: 1M finished runs, 90% of user 1,
 /// 20 script names, 2% failed, 5% forgotten, each with a real RunRecord.
@@ -89,7 +79,11 @@ fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
-    println!("machine: {}", machine());
+    println!(
+        "machine: {} (load {})",
+        machine::describe(),
+        machine::load()
+    );
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
