@@ -92,11 +92,9 @@ fn main() {
         let dir = tempfile::tempdir().expect("dir");
         let mut db = store::open(&dir.path().join("bench.db")).await.expect("db");
         let start = Instant::now();
-        sqlx::query(FILL)
-            .bind(RUNS)
-            .bind(BASE)
-            .execute(&mut db.writer)
-            .await
+        db.writer
+            .connection()
+            .execute(FILL, (RUNS, BASE))
             .expect("fill");
         println!(
             "inserted {RUNS} finished runs (with all history indexes) in {:.1} s",

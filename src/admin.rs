@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use crate::accounts::{generate_key, User};
 use crate::clock;
 use crate::config::Config;
-use crate::events::store::{self, Database};
+use crate::events::store::Database;
 use crate::events::{query, Event, NewEvent, StoreError};
 use crate::ids::UserId;
 
@@ -40,8 +40,8 @@ fn valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
 }
 
-async fn append(db: &mut Database, events: Vec<NewEvent>) -> Result<(), StoreError> {
-    let mut results = store::commit(&mut db.writer, &[events]).await?;
+fn append(db: &mut Database, events: Vec<NewEvent>) -> Result<(), StoreError> {
+    let mut results = db.writer.commit(&[events])?;
     results.pop().unwrap_or(Err(StoreError::Closed)).map(|_| ())
 }
 
@@ -69,7 +69,7 @@ pub async fn add_user(
         guests,
         created,
     };
-    match append(db, vec![NewEvent::new(id, event)]).await {
+    match append(db, vec![NewEvent::new(id, event)]) {
         Err(StoreError::Conflict(_)) => return Err(AdminError::Exists(name.to_owned())),
         other => other?,
     }
@@ -120,7 +120,7 @@ pub async fn rotate_key(
         user: user.id,
         key_hash: key.hash,
     };
-    append(db, vec![NewEvent::new(user.id, event)]).await?;
+    append(db, vec![NewEvent::new(user.id, event)])?;
     Ok(KeyedUser {
         exectab: config.scripts_dir(user.id).join("exectab.txt"),
         user,
@@ -134,8 +134,7 @@ pub async fn remove_user(db: &mut Database, name: &str) -> Result<User, AdminErr
     append(
         db,
         vec![NewEvent::new(user.id, Event::UserRemoved { user: user.id })],
-    )
-    .await?;
+    )?;
     Ok(user)
 }
 

@@ -71,7 +71,7 @@ pub async fn prune(
     before: f64,
     all: bool,
 ) -> Result<PruneReport, RetentionError> {
-    let pruned = prune::prune(&mut db.writer, before, all).await?;
+    let pruned = prune::prune(&mut db.writer, before, all)?;
     let mut logs = 0;
     for (user, run) in &pruned.runs {
         match tokio::fs::remove_file(config.log_path(*user, *run)).await {

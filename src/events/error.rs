@@ -7,6 +7,8 @@ use std::sync::Arc;
 pub enum StoreError {
     #[error("database error")]
     Sqlx(#[from] sqlx::Error),
+    #[error("database error")]
+    Sqlite(#[from] rusqlite::Error),
     #[error("database migration failed")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("event encoding failed")]
@@ -23,10 +25,18 @@ pub enum StoreError {
 
 impl StoreError {
     /// Maps a UNIQUE violation to a domain conflict, keeping other errors.
-    pub(crate) fn from_write(err: sqlx::Error, what: &'static str) -> Self {
-        match &err {
-            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(what),
-            _ => StoreError::Sqlx(err),
+    pub(crate) fn from_write(err: rusqlite::Error, what: &'static str) -> Self {
+        let unique = matches!(
+            err.sqlite_error().map(|e| e.extended_code),
+            Some(
+                rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                    | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+            )
+        );
+        if unique {
+            StoreError::Conflict(what)
+        } else {
+            StoreError::Sqlite(err)
         }
     }
 }

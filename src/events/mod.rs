@@ -10,6 +10,7 @@ pub mod rebuild;
 pub mod store;
 pub mod types;
 pub mod upcast;
+pub mod writer;
 
 pub use error::StoreError;
 pub use store::{Append, Database, EventStore, EventsCommitted};

@@ -5,9 +5,10 @@
 //! Must run with the storage lock held: the server's writer must not
 //! interleave with it.
 
-use sqlx::{Connection, Row, SqliteConnection};
+use rusqlite::TransactionBehavior;
 
 use super::error::StoreError;
+use super::writer::Writer;
 use crate::ids::{RunId, UserId};
 
 /// What a prune removed from the database.
@@ -22,43 +23,38 @@ pub struct Pruned {
 
 /// Deletes, in one transaction, the events of every run finished before
 /// `before` (UNIX seconds), and their rows too when `all`.
-pub async fn prune(
-    conn: &mut SqliteConnection,
-    before: f64,
-    all: bool,
-) -> Result<Pruned, StoreError> {
+pub fn prune(writer: &mut Writer, before: f64, all: bool) -> Result<Pruned, StoreError> {
     // IMMEDIATE: a read that later turns into a write fails at once with
     // SQLITE_BUSY when the server commits in between; taking the write lock
     // first makes it wait (busy_timeout) like any other writer.
-    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
-    let rows = sqlx::query("SELECT user_id, id FROM runs WHERE state = 'done' AND finished < ?")
-        .bind(before)
-        .fetch_all(&mut *tx)
-        .await?;
-    let mut runs = Vec::with_capacity(rows.len());
-    for row in &rows {
-        let id: String = row.try_get("id")?;
-        if let Some(id) = RunId::parse(&id) {
-            runs.push((UserId(row.try_get("user_id")?), id));
+    let tx = writer
+        .connection()
+        .transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut runs = Vec::new();
+    {
+        let mut select =
+            tx.prepare("SELECT user_id, id FROM runs WHERE state = 'done' AND finished < ?")?;
+        let mut rows = select.query([before])?;
+        while let Some(row) = rows.next()? {
+            let id: String = row.get(1)?;
+            if let Some(id) = RunId::parse(&id) {
+                runs.push((UserId(row.get(0)?), id));
+            }
         }
     }
-    let events = sqlx::query(
+    let events = tx.execute(
         "DELETE FROM events WHERE stream IN
             (SELECT id FROM runs WHERE state = 'done' AND finished < ?)",
-    )
-    .bind(before)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
+        [before],
+    )? as u64;
     let rows = if all {
-        sqlx::query("DELETE FROM runs WHERE state = 'done' AND finished < ?")
-            .bind(before)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
+        tx.execute(
+            "DELETE FROM runs WHERE state = 'done' AND finished < ?",
+            [before],
+        )? as u64
     } else {
         0
     };
-    tx.commit().await?;
+    tx.commit()?;
     Ok(Pruned { runs, events, rows })
 }

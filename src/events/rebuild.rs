@@ -3,18 +3,19 @@
 
 use std::path::Path;
 
-use sqlx::{Connection, Row};
+use rusqlite::TransactionBehavior;
 
 use super::error::StoreError;
 use super::projection;
 use super::types::{Event, NewEvent};
 use super::upcast::upcast;
+use super::writer::Writer;
 use crate::ids::UserId;
 
 /// Rebuilds `runs` in the database at `path`; returns a one-line report.
 pub async fn rebuild_at(path: &Path) -> Result<String, StoreError> {
     let mut db = super::store::open(path).await?;
-    let count = rebuild(&mut db.writer).await?;
+    let count = rebuild(&mut db.writer)?;
     Ok(format!(
         "rebuilt the runs read model from {count} run events"
     ))
@@ -22,30 +23,37 @@ pub async fn rebuild_at(path: &Path) -> Result<String, StoreError> {
 
 /// Replaces every `runs` row by folding the run events again. Stdin of
 /// queued runs lives only in its side table, which is left as it is.
-pub async fn rebuild(conn: &mut sqlx::SqliteConnection) -> Result<usize, StoreError> {
-    let mut tx = conn.begin().await?;
+pub fn rebuild(writer: &mut Writer) -> Result<usize, StoreError> {
+    let tx = writer
+        .connection()
+        .transaction_with_behavior(TransactionBehavior::Immediate)?;
     // Rows whose events `admin prune` removed have nothing to refold from;
     // they stay as they are.
-    sqlx::query("DELETE FROM runs WHERE id IN (SELECT stream FROM events)")
-        .execute(&mut *tx)
-        .await?;
-    let rows = sqlx::query("SELECT user_id, kind, version, data FROM events WHERE stream NOT LIKE 'user:%' ORDER BY seq")
-        .fetch_all(&mut *tx)
-        .await?;
-    for row in &rows {
-        let data: String = row.try_get("data")?;
-        let event: Event = serde_json::from_str(&upcast(
-            row.try_get("kind")?,
-            row.try_get("version")?,
-            &data,
-        ))?;
-        let new = NewEvent {
-            user: UserId(row.try_get("user_id")?),
-            event,
-            stdin: None,
-        };
-        projection::apply(&mut tx, &new).await?;
+    tx.execute(
+        "DELETE FROM runs WHERE id IN (SELECT stream FROM events)",
+        [],
+    )?;
+    let mut count = 0;
+    {
+        let mut select = tx.prepare(
+            "SELECT user_id, kind, version, data FROM events
+             WHERE stream NOT LIKE 'user:%' ORDER BY seq",
+        )?;
+        let mut rows = select.query([])?;
+        while let Some(row) = rows.next()? {
+            let kind: String = row.get(1)?;
+            let data: String = row.get(3)?;
+            let event: Event = serde_json::from_str(&upcast(&kind, row.get(2)?, &data))?;
+            let new = NewEvent {
+                user: UserId(row.get(0)?),
+                event,
+                stdin: None,
+            };
+            // Same text as the original append, for the rows that keep it.
+            projection::apply(&tx, &new, &serde_json::to_string(&new.event)?)?;
+            count += 1;
+        }
     }
-    tx.commit().await?;
-    Ok(rows.len())
+    tx.commit()?;
+    Ok(count)
 }

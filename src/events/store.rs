@@ -1,12 +1,13 @@
-//! The EventStore actor: the only writer of the database. Appends that
-//! arrive while a commit is in flight are gathered into the next single
-//! transaction (group commit), so durable throughput is not bounded by one
-//! fsync per event. A caller is answered only once its events are durable.
+//! The EventStore actor: the only writer of the database. Its commits run on
+//! a thread of their own that owns the [`Writer`]; appends that arrive while
+//! a commit is in flight are gathered into the next single transaction
+//! (group commit), so durable throughput is not bounded by one fsync per
+//! event. A caller is answered only once its events are durable.
 
 use std::path::Path;
 use std::str::FromStr;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -14,13 +15,13 @@ use sqlx::{Connection, SqliteConnection, SqlitePool};
 use tokio::sync::oneshot;
 
 use super::error::StoreError;
-use super::projection;
 use super::types::{NewEvent, StoredEvent};
-use crate::clock;
+pub use super::writer::{GroupResults, Writer};
+use crate::metrics::Metrics;
 
 /// Connections to the database: one writer, a pool of readers.
 pub struct Database {
-    pub writer: SqliteConnection,
+    pub writer: Writer,
     pub readers: SqlitePool,
 }
 
@@ -36,8 +37,10 @@ fn options(path: &Path) -> SqliteConnectOptions {
 
 /// Opens (creating if needed) and migrates the database at `path`.
 pub async fn open(path: &Path) -> Result<Database, StoreError> {
-    let mut writer = SqliteConnection::connect_with(&options(path)).await?;
-    sqlx::migrate!("./migrations").run(&mut writer).await?;
+    let mut migrator = SqliteConnection::connect_with(&options(path)).await?;
+    sqlx::migrate!("./migrations").run(&mut migrator).await?;
+    migrator.close().await?;
+    let writer = Writer::open(path)?;
     let readers = SqlitePoolOptions::new()
         .max_connections(4)
         .min_connections(1)
@@ -56,118 +59,6 @@ pub async fn probe(path: &Path) -> Result<(), StoreError> {
         .execute(&mut conn)
         .await?;
     Ok(())
-}
-
-/// What [`commit`] answers: per group, its stored events or why it was refused.
-type GroupResults = Vec<Result<Vec<StoredEvent>, StoreError>>;
-
-/// Appends groups of events in one transaction. Each group is all-or-nothing
-/// on its own, so one refused group does not fail the others.
-pub async fn commit(
-    conn: &mut SqliteConnection,
-    groups: &[Vec<NewEvent>],
-) -> Result<GroupResults, StoreError> {
-    let at = clock::now();
-    // Every statement is a round trip to sqlx's SQLite worker thread, and a
-    // savepoint per group costs two of them: about 40% of a run's appends
-    // (profiled). Groups are refused rarely (one writer), so first try the
-    // batch without savepoints and redo it isolated only if something failed.
-    if let Some(results) = commit_together(conn, groups, at).await? {
-        return Ok(results);
-    }
-    commit_isolated(conn, groups, at).await
-}
-
-/// The whole batch in one transaction; `None` (rolled back) if any append failed.
-async fn commit_together(
-    conn: &mut SqliteConnection,
-    groups: &[Vec<NewEvent>],
-    at: f64,
-) -> Result<Option<GroupResults>, StoreError> {
-    let mut tx = conn.begin().await?;
-    let mut results = Vec::with_capacity(groups.len());
-    for group in groups {
-        let mut stored = Vec::with_capacity(group.len());
-        for new in group {
-            match append_one(&mut tx, new, at).await {
-                Ok(event) => stored.push(event),
-                Err(_) => {
-                    tx.rollback().await?;
-                    return Ok(None);
-                }
-            }
-        }
-        results.push(Ok(stored));
-    }
-    tx.commit().await?;
-    Ok(Some(results))
-}
-
-/// The batch with a savepoint per group, so a refused group fails alone.
-async fn commit_isolated(
-    conn: &mut SqliteConnection,
-    groups: &[Vec<NewEvent>],
-    at: f64,
-) -> Result<GroupResults, StoreError> {
-    let mut tx = conn.begin().await?;
-    let mut results = Vec::with_capacity(groups.len());
-    for group in groups {
-        let mut savepoint = tx.begin().await?;
-        let mut stored = Vec::with_capacity(group.len());
-        let mut failed = None;
-        for new in group {
-            match append_one(&mut savepoint, new, at).await {
-                Ok(event) => stored.push(event),
-                Err(err) => {
-                    failed = Some(err);
-                    break;
-                }
-            }
-        }
-        match failed {
-            None => {
-                savepoint.commit().await?;
-                results.push(Ok(stored));
-            }
-            Some(err) => {
-                savepoint.rollback().await?;
-                results.push(Err(err));
-            }
-        }
-    }
-    tx.commit().await?;
-    Ok(results)
-}
-
-async fn append_one(
-    conn: &mut SqliteConnection,
-    new: &NewEvent,
-    at: f64,
-) -> Result<StoredEvent, StoreError> {
-    let data = serde_json::to_string(&new.event)?;
-    let stream = new.stream();
-    let seq = sqlx::query(
-        "INSERT INTO events (at, user_id, stream, stream_seq, kind, version, data)
-         VALUES (?1, ?2, ?3,
-                 (SELECT COALESCE(MAX(stream_seq), 0) + 1 FROM events WHERE stream = ?3),
-                 ?4, ?5, ?6)",
-    )
-    .bind(at)
-    .bind(new.user.0)
-    .bind(&stream)
-    .bind(new.event.kind())
-    .bind(new.event.version())
-    .bind(data)
-    .execute(&mut *conn)
-    .await?
-    .last_insert_rowid();
-    projection::apply(conn, new).await?;
-    Ok(StoredEvent {
-        seq,
-        at,
-        user: new.user,
-        event: new.event.clone(),
-    })
 }
 
 /// Append these events atomically; answered once they are durable.
@@ -193,74 +84,96 @@ pub struct SetSubscriber {
 
 type Waiter = oneshot::Sender<Result<Vec<StoredEvent>, StoreError>>;
 
-/// The single-writer actor around the database connection.
+/// Work for the writer thread, in arrival order.
+enum Job {
+    Append(Vec<NewEvent>, Waiter),
+    Subscribe(Recipient<EventsCommitted>),
+}
+
+/// Appends gathered into one transaction at most; a bigger backlog is
+/// committed in several, so no caller waits behind an unbounded batch.
+const MAX_BATCH: usize = 4096;
+
+/// The single-writer actor. It only hands work to the writer thread, which
+/// answers callers and tells the subscriber itself.
 pub struct EventStore {
-    /// `None` while a commit is in flight: the connection is inside it.
-    conn: Option<SqliteConnection>,
-    pending: Vec<(Vec<NewEvent>, Waiter)>,
-    subscriber: Option<Recipient<EventsCommitted>>,
-    metrics: crate::metrics::Metrics,
+    jobs: mpsc::Sender<Job>,
 }
 
 impl EventStore {
-    /// Wraps the writer connection.
-    pub fn new(conn: SqliteConnection, metrics: crate::metrics::Metrics) -> Self {
-        EventStore {
-            conn: Some(conn),
-            pending: Vec::new(),
-            subscriber: None,
-            metrics,
+    /// Starts the writer thread around `writer`. The thread ends, closing
+    /// the connection, once the actor is gone and the last job is done.
+    pub fn new(writer: Writer, metrics: Metrics) -> Self {
+        let (jobs, queue) = mpsc::channel();
+        let spawned = std::thread::Builder::new()
+            .name("scriptd-writer".into())
+            .spawn(move || write_loop(writer, queue, metrics));
+        if let Err(err) = spawned {
+            // Every append will then answer `Closed`; nothing is accepted.
+            tracing::error!(error = %err, "cannot start the writer thread");
         }
+        EventStore { jobs }
     }
+}
 
-    fn flush(&mut self, ctx: &mut Context<Self>) {
-        if self.pending.is_empty() {
-            return;
-        }
-        let Some(mut conn) = self.conn.take() else {
-            return; // the in-flight commit will flush again when it lands
-        };
-        let (groups, waiters): (Vec<_>, Vec<_>) =
-            std::mem::take(&mut self.pending).into_iter().unzip();
-        let started = std::time::Instant::now();
-        let work = async move {
-            let result = commit(&mut conn, &groups).await;
-            (conn, result)
-        };
-        ctx.spawn(work.into_actor(self).map(move |(conn, result), act, ctx| {
-            act.conn = Some(conn);
-            act.metrics.record_commit(waiters.len(), started.elapsed());
-            act.answer(waiters, result);
-            act.flush(ctx);
-        }));
-    }
-
-    fn answer(
-        &mut self,
-        waiters: Vec<Waiter>,
-        result: Result<Vec<Result<Vec<StoredEvent>, StoreError>>, StoreError>,
-    ) {
-        match result {
-            Ok(results) => {
-                let mut committed = Vec::new();
-                for (waiter, result) in waiters.into_iter().zip(results) {
-                    if let Ok(events) = &result {
-                        committed.extend(events.iter().cloned());
-                    }
-                    let _ = waiter.send(result);
+/// Commits whatever has arrived, one transaction per round, until the
+/// actor drops its sender.
+fn write_loop(mut writer: Writer, queue: mpsc::Receiver<Job>, metrics: Metrics) {
+    let mut subscriber: Option<Recipient<EventsCommitted>> = None;
+    while let Ok(first) = queue.recv() {
+        let mut groups = Vec::new();
+        let mut waiters = Vec::new();
+        let mut next = Some(first);
+        while let Some(job) = next {
+            match job {
+                Job::Append(events, waiter) => {
+                    groups.push(events);
+                    waiters.push(waiter);
                 }
-                if let (Some(sub), false) = (&self.subscriber, committed.is_empty()) {
-                    sub.do_send(EventsCommitted {
-                        events: Arc::new(committed),
-                    });
-                }
+                Job::Subscribe(recipient) => subscriber = Some(recipient),
             }
-            Err(err) => {
-                tracing::error!(error.cause_chain = ?err, "group commit failed");
-                let shared = Arc::new(err);
-                for waiter in waiters {
-                    let _ = waiter.send(Err(StoreError::Batch(shared.clone())));
+            next = if groups.len() < MAX_BATCH {
+                queue.try_recv().ok()
+            } else {
+                None
+            };
+        }
+        if groups.is_empty() {
+            continue;
+        }
+        let started = Instant::now();
+        let result = writer.commit(&groups);
+        metrics.record_commit(waiters.len(), started.elapsed());
+        answer(waiters, result, subscriber.as_ref());
+    }
+}
+
+/// Answers each caller and tells the subscriber what was committed.
+fn answer(
+    waiters: Vec<Waiter>,
+    result: Result<GroupResults, StoreError>,
+    subscriber: Option<&Recipient<EventsCommitted>>,
+) {
+    match result {
+        Ok(results) => {
+            let mut committed = Vec::new();
+            for (waiter, result) in waiters.into_iter().zip(results) {
+                if let Ok(events) = &result {
+                    committed.extend(events.iter().cloned());
                 }
+                let _ = waiter.send(result);
+            }
+            if let (Some(sub), false) = (subscriber, committed.is_empty()) {
+                sub.do_send(EventsCommitted {
+                    events: Arc::new(committed),
+                });
+            }
+        }
+        Err(err) => {
+            tracing::error!(error.cause_chain = ?err, "group commit failed");
+            let shared = Arc::new(err);
+            for waiter in waiters {
+                let _ = waiter.send(Err(StoreError::Batch(shared.clone())));
             }
         }
     }
@@ -278,10 +191,9 @@ impl Actor for EventStore {
 impl Handler<Append> for EventStore {
     type Result = ResponseFuture<Result<Vec<StoredEvent>, StoreError>>;
 
-    fn handle(&mut self, msg: Append, ctx: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: Append, _ctx: &mut Context<Self>) -> Self::Result {
         let (tx, rx) = oneshot::channel();
-        self.pending.push((msg.events, tx));
-        self.flush(ctx);
+        let _ = self.jobs.send(Job::Append(msg.events, tx));
         Box::pin(async move { rx.await.unwrap_or(Err(StoreError::Closed)) })
     }
 }
@@ -290,6 +202,6 @@ impl Handler<SetSubscriber> for EventStore {
     type Result = ();
 
     fn handle(&mut self, msg: SetSubscriber, _ctx: &mut Context<Self>) {
-        self.subscriber = Some(msg.subscriber);
+        let _ = self.jobs.send(Job::Subscribe(msg.subscriber));
     }
 }

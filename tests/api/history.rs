@@ -541,9 +541,7 @@ async fn prune_removes_old_events_and_logs_keeps_rows_unfinished_runs_and_accoun
     );
 
     // A rebuild after a prune keeps the rows it has no events for.
-    scriptd::events::rebuild::rebuild(&mut db.writer)
-        .await
-        .expect("rebuild");
+    scriptd::events::rebuild::rebuild(&mut db.writer).expect("rebuild");
     assert_eq!(
         all_pages(&app, &app.key, "", 100).await.len(),
         2,

@@ -99,9 +99,9 @@ async fn fill(finished_runs: usize, queued_runs: usize) -> anyhow::Result<(TempS
 }
 
 async fn commit(db: &mut store::Database, group: Vec<NewEvent>) -> anyhow::Result<()> {
-    // One group per event keeps each savepoint small, one transaction per batch.
+    // One group per event, as the server appends them; one transaction per batch.
     let groups: Vec<Vec<NewEvent>> = group.into_iter().map(|e| vec![e]).collect();
-    for result in store::commit(&mut db.writer, &groups).await? {
+    for result in db.writer.commit(&groups)? {
         result?;
     }
     Ok(())
