@@ -125,16 +125,21 @@ impl ScriptQueue {
         }
     }
 
-    /// Rewrites the status files of `id` and the runs behind it, the only
-    /// ones whose position an accepted run moves: a run appended behind
-    /// 100k others writes one file, not 100k.
+    /// Writes the status file of `id`, just accepted, and rewrites those of
+    /// the runs behind it, the only ones whose position it moves: a run
+    /// appended behind 100k others writes one file, not 100k.
     fn refresh_positions_from(&self, id: RunId) {
         let Some(first) = self.pending.position(id) else {
             return;
         };
+        let files = &self.shared.status_files;
         for (offset, run) in self.pending.accepted_from(id).enumerate() {
             let shape = status::queued(run.id, &self.name, run.queued, first + offset);
-            self.shared.status_files.write(self.user, run.id, &shape);
+            if run.id == id {
+                files.create(self.user, run.id, &shape);
+            } else {
+                files.write(self.user, run.id, &shape);
+            }
         }
     }
 

@@ -223,12 +223,15 @@ where
     F: Fn(usize) -> LocalBoxFuture<'static, T> + Send + Sync + 'static,
 {
     let make = std::sync::Arc::new(make);
-    let handles: Vec<_> = (0..threads)
+    let handles: Vec<std::thread::JoinHandle<T>> = (0..threads)
         .map(|i| {
             let make = make.clone();
-            std::thread::spawn(move || actix::System::new().block_on(make(i)))
+            // Named, so that a profile tells load generator from server.
+            std::thread::Builder::new()
+                .name(format!("bench-client-{i}"))
+                .spawn(move || actix::System::new().block_on(make(i)))
         })
-        .collect();
+        .collect::<Result<_, _>>()?;
     tokio::task::spawn_blocking(move || {
         handles
             .into_iter()
