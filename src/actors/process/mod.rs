@@ -5,6 +5,7 @@
 
 pub mod boot;
 pub mod exit;
+mod launch;
 pub mod output;
 pub mod signal;
 pub mod spawn;
@@ -16,5 +17,7 @@ pub use output::{read_lines, OutputReader, ReadSummary, Stream};
 pub use signal::{end_orphaned_group, signal_group};
 pub use spawn::{spawn, SpawnError, SpawnRequest, Spawned};
 
+#[cfg(test)]
+mod launch_tests;
 #[cfg(test)]
 mod tests;

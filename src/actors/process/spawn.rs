@@ -3,17 +3,20 @@
 //! child with async-signal-safe calls only), a fresh process group and the
 //! parent-death signal. Reaping is *not* done here: see `exit.rs`.
 
-use std::ffi::CString;
+use std::ffi::{CString, OsString};
 use std::io;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 
 use nix::errno::Errno;
 use nix::unistd::{Gid, Group, Uid, User};
 use tokio::io::AsyncWriteExt;
 use tokio::process::{ChildStderr, ChildStdin, ChildStdout};
+
+use super::launch::{
+    Credentials, Launch, STEP_CHDIR, STEP_MARK, STEP_MASK, STEP_PDEATHSIG, STEP_SETGID,
+    STEP_SETGROUPS, STEP_SETPGID, STEP_SETUID, STEP_STDIO,
+};
 
 /// What to run and how.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -130,7 +133,7 @@ pub enum SpawnError {
     },
 }
 
-/// Identity resolved before fork; applied in `pre_exec`.
+/// Identity resolved before the launch; applied in the child.
 #[derive(Debug)]
 struct Identity {
     uid: Option<libc::uid_t>,
@@ -140,21 +143,6 @@ struct Identity {
     group_name: String,
     /// Human description for error messages, e.g. `user nobody`.
     target: String,
-}
-
-// Steps of the child setup; encoded into the errno that std passes back from `pre_exec`.
-const STEP_SETPGID: i32 = 1;
-const STEP_SETGROUPS: i32 = 2;
-const STEP_SETGID: i32 = 3;
-const STEP_SETUID: i32 = 4;
-const STEP_CHDIR: i32 = 5;
-const STEP_PDEATHSIG: i32 = 6;
-const STEP_MARK: i32 = 0x5C00_0000;
-const STEP_MASK: i32 = 0x7F00_0000;
-
-fn step_error(step: i32) -> io::Error {
-    let errno = Errno::last_raw() & 0xFFF;
-    io::Error::from_raw_os_error(STEP_MARK | (step << 16) | errno)
 }
 
 /// Starts `req` and returns its pid and output pipes; the caller must reap it with `exit::wait_exit`.
@@ -201,77 +189,22 @@ pub async fn spawn(req: SpawnRequest) -> Result<Spawned, SpawnError> {
         None => None,
     };
 
-    let mut cmd = Command::new(&program);
-    cmd.args(&req.command[1..]);
-    if let Some(prefix) = req.env_remove_prefix.as_deref().filter(|p| !p.is_empty()) {
-        for (key, _) in std::env::vars_os() {
-            if key.as_bytes().starts_with(prefix.as_bytes()) {
-                cmd.env_remove(key);
-            }
-        }
-    }
-    for (k, v) in &req.env {
-        cmd.env(k, v);
-    }
-    cmd.stdin(if req.stdin.is_some() {
-        Stdio::piped()
-    } else {
-        Stdio::null()
+    let env = child_env(&req);
+    let creds = identity.as_ref().map(|i| Credentials {
+        uid: i.uid,
+        gid: i.gid,
+        groups: i.groups.clone(),
     });
-    cmd.stdout(Stdio::piped());
-    cmd.stderr(Stdio::piped());
+    let launch =
+        Launch::new(&req.command, env, dir_c, creds, req.stdin.is_some()).map_err(|source| {
+            SpawnError::Io {
+                path: program.clone(),
+                source,
+            }
+        })?;
 
-    // SAFETY: getpid has no preconditions.
-    let parent_pid = unsafe { libc::getpid() };
-    let creds = identity.as_ref().map(|i| (i.uid, i.gid, i.groups.clone()));
-    // SAFETY: the closure runs in the forked child before exec; it only calls
-    // async-signal-safe functions (setpgid, setgroups, setgid, setuid, chdir,
-    // prctl, getppid, _exit), reads pre-built data and does not allocate
-    // (io::Error::from_raw_os_error does not allocate).
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::setpgid(0, 0) != 0 {
-                return Err(step_error(STEP_SETPGID));
-            }
-            if let Some((uid, gid, groups)) = &creds {
-                if libc::setgroups(groups.len(), groups.as_ptr()) != 0 {
-                    return Err(step_error(STEP_SETGROUPS));
-                }
-                if libc::setgid(*gid) != 0 {
-                    return Err(step_error(STEP_SETGID));
-                }
-                if let Some(uid) = uid {
-                    if libc::setuid(*uid) != 0 {
-                        return Err(step_error(STEP_SETUID));
-                    }
-                }
-            }
-            if let Some(dir) = &dir_c {
-                if libc::chdir(dir.as_ptr()) != 0 {
-                    return Err(step_error(STEP_CHDIR));
-                }
-            }
-            // After the credential change: changing euid/egid clears PDEATHSIG.
-            if libc::prctl(
-                libc::PR_SET_PDEATHSIG,
-                libc::SIGKILL as libc::c_ulong,
-                0,
-                0,
-                0,
-            ) != 0
-            {
-                return Err(step_error(STEP_PDEATHSIG));
-            }
-            // The parent may have died before prctl took effect.
-            if libc::getppid() != parent_pid {
-                libc::_exit(127);
-            }
-            Ok(())
-        });
-    }
-
-    // Forked off this thread: see `spawner`.
-    let mut child = match super::spawner::spawn(cmd).await {
+    // Started off this thread: see `spawner`.
+    let child = match super::spawner::spawn(launch).await {
         Ok(child) => child,
         Err(e) => {
             let err = classify_spawn_error(e, &program, req.dir.as_ref(), identity.as_ref());
@@ -285,26 +218,19 @@ pub async fn spawn(req: SpawnRequest) -> Result<Spawned, SpawnError> {
             return Err(err);
         }
     };
-    let pid = child.id();
+    let pid = child.pid;
 
     let pipes = (|| -> io::Result<_> {
-        let stdout = child
-            .stdout
-            .take()
-            .ok_or_else(|| io::Error::other("stdout pipe missing"))?;
-        let stderr = child
-            .stderr
-            .take()
-            .ok_or_else(|| io::Error::other("stderr pipe missing"))?;
-        let stdin = child.stdin.take().map(ChildStdin::from_std).transpose()?;
+        let stdin = child
+            .stdin
+            .map(|fd| ChildStdin::from_std(std::process::ChildStdin::from(fd)))
+            .transpose()?;
         Ok((
-            ChildStdout::from_std(stdout)?,
-            ChildStderr::from_std(stderr)?,
+            ChildStdout::from_std(std::process::ChildStdout::from(child.stdout))?,
+            ChildStderr::from_std(std::process::ChildStderr::from(child.stderr))?,
             stdin,
         ))
     })();
-    // std's Child does not wait or kill on drop; the pid stays ours to reap with wait4.
-    drop(child);
     let (stdout, stderr, stdin) = match pipes {
         Ok(p) => p,
         Err(source) => {
@@ -343,6 +269,20 @@ pub async fn spawn(req: SpawnRequest) -> Result<Spawned, SpawnError> {
         resolved_user,
         resolved_group,
     })
+}
+
+/// The child's environment: the server's, minus variables starting with
+/// the request's prefix, plus the request's variables (which win).
+fn child_env(req: &SpawnRequest) -> Vec<(OsString, OsString)> {
+    let prefix = req.env_remove_prefix.as_deref().filter(|p| !p.is_empty());
+    let mut env: Vec<(OsString, OsString)> = std::env::vars_os()
+        .filter(|(key, _)| !prefix.is_some_and(|p| key.as_bytes().starts_with(p.as_bytes())))
+        .collect();
+    for (key, value) in &req.env {
+        env.retain(|(k, _)| k.as_bytes() != key.as_bytes());
+        env.push((key.into(), value.into()));
+    }
+    env
 }
 
 /// True if some entry of the child's `PATH` contains a file named `program` (error path only).
@@ -432,6 +372,10 @@ fn classify_spawn_error(
             },
             STEP_PDEATHSIG => SpawnError::ChildSetup {
                 step: "prctl(PR_SET_PDEATHSIG)",
+                errno,
+            },
+            STEP_STDIO => SpawnError::ChildSetup {
+                step: "dup2 of stdin/stdout/stderr",
                 errno,
             },
             _ => SpawnError::ChildSetup {

@@ -1,19 +1,19 @@
-//! The one thread that forks script processes. `Command::spawn` blocks its
-//! caller until the child has exec'd (std waits on a close-on-exec pipe),
-//! and the fork copies the page tables of the whole server. Done on the
-//! actor thread, that stalled every actor once per spawn (profiled: the two
-//! slots of a `-s=2` script never overlapped). This thread lives as long as
-//! the process on purpose: PR_SET_PDEATHSIG fires when the *thread* that
-//! forked a child exits, so a pool thread (retired when idle) would take
+//! The one thread that starts script processes. A launch blocks its
+//! caller until the child has exec'd (CLONE_VFORK); done on an actor
+//! thread, that stalled every actor once per spawn (profiled: the two slots
+//! of a `-s=2` script never overlapped). This thread lives as long as the
+//! process on purpose: PR_SET_PDEATHSIG fires when the *thread* that
+//! created a child exits, so a pool thread (retired when idle) would take
 //! the scripts down with it.
 
 use std::io;
-use std::process::{Child, Command};
 use std::sync::{mpsc, OnceLock};
 
 use tokio::sync::oneshot;
 
-type Job = (Command, oneshot::Sender<io::Result<Child>>);
+use super::launch::{Launch, Launched};
+
+type Job = (Launch, oneshot::Sender<io::Result<Launched>>);
 
 static SPAWNER: OnceLock<Option<mpsc::Sender<Job>>> = OnceLock::new();
 
@@ -22,11 +22,12 @@ fn start() -> Option<mpsc::Sender<Job>> {
     let thread = std::thread::Builder::new()
         .name("scriptd-spawner".into())
         .spawn(move || {
-            for (mut cmd, reply) in rx {
-                if let Err(Ok(mut child)) = reply.send(cmd.spawn()) {
+            for (launch, reply) in rx {
+                if let Err(Ok(child)) = reply.send(launch.start()) {
                     // Nobody waits for this child any more: do not leave it behind.
-                    let _ = child.kill();
-                    let _ = child.wait();
+                    let pid = nix::unistd::Pid::from_raw(child.pid as i32);
+                    let _ = nix::sys::signal::killpg(pid, nix::sys::signal::Signal::SIGKILL);
+                    let _ = nix::sys::wait::waitpid(pid, None);
                 }
             }
         });
@@ -39,14 +40,14 @@ fn start() -> Option<mpsc::Sender<Job>> {
     }
 }
 
-/// Spawns `cmd` on the spawner thread; the caller's thread keeps running.
-pub async fn spawn(mut cmd: Command) -> io::Result<Child> {
+/// Starts `launch` on the spawner thread; the caller's thread keeps running.
+pub async fn spawn(launch: Launch) -> io::Result<Launched> {
     let Some(tx) = SPAWNER.get_or_init(start) else {
-        return cmd.spawn();
+        return launch.start();
     };
     let (reply, answer) = oneshot::channel();
-    if let Err(mpsc::SendError((mut cmd, _))) = tx.send((cmd, reply)) {
-        return cmd.spawn();
+    if let Err(mpsc::SendError((launch, _))) = tx.send((launch, reply)) {
+        return launch.start();
     }
     answer
         .await
