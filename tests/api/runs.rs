@@ -611,3 +611,26 @@ async fn runs_as_nobody_have_nobodys_real_ids() {
         "{done}"
     );
 }
+
+#[actix_web::test]
+async fn a_run_that_prints_nothing_has_no_log_file_and_an_empty_log() {
+    let app = spawn_app().await;
+    app.exectab("silent /bin/true\nloud /bin/echo hello\n");
+    let silent = app.run(json!({"name": "silent"})).await;
+    let loud = app.run(json!({"name": "loud"})).await;
+    app.wait_done(&silent).await;
+    app.wait_done(&loud).await;
+    let logs = app.scripts_dir().join("logs");
+    assert!(
+        !logs.join(format!("{silent}.log")).exists(),
+        "no file for a silent run"
+    );
+    assert!(
+        logs.join(format!("{loud}.log")).exists(),
+        "a file once it prints"
+    );
+    let (code, log) = app.get(&format!("/scripts/v1/log/{silent}")).await;
+    assert_eq!((code, log), (200, json!("")));
+    let (code, log) = app.get(&format!("/scripts/v1/log/{loud}")).await;
+    assert_eq!((code, log), (200, json!("hello\n")));
+}

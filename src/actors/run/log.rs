@@ -1,37 +1,61 @@
 //! The capped output log of one run.
+//!
+//! The file is created with the first line: a run that prints nothing has
+//! no log file, and `GET log` answers it with an empty log. Creating files
+//! is the dearest part of a short run on this machine's ext4 (inode
+//! allocation scans for recently deleted inodes), dearer than the fork.
 
 use std::io::{BufWriter, Write};
-use std::path::Path;
+use std::path::PathBuf;
 
 /// Appends output lines to a file until the cap, then notes the cut once.
 pub struct LogFile {
-    out: BufWriter<std::fs::File>,
+    path: PathBuf,
+    out: Output,
     written: u64,
     cap: u64,
     truncated: bool,
 }
 
+enum Output {
+    NotYet,
+    Open(BufWriter<std::fs::File>),
+    /// Creating it failed: only the log is lost, never the run.
+    Failed,
+}
+
 impl LogFile {
-    /// Creates the log (and its folder); `None` if that fails, which only
-    /// loses the log, never the run.
-    pub fn create(path: &Path, cap: u64) -> Option<Self> {
-        let open = || -> std::io::Result<std::fs::File> {
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir)?;
-            }
-            std::fs::File::create(path)
-        };
-        match open() {
-            Ok(file) => Some(LogFile {
-                out: BufWriter::with_capacity(64 * 1024, file),
-                written: 0,
-                cap,
-                truncated: false,
-            }),
-            Err(err) => {
-                tracing::warn!(path = %path.display(), error = %err, "cannot create run log");
-                None
-            }
+    /// A log at `path`, created (with its folder) on the first line.
+    pub fn new(path: PathBuf, cap: u64) -> Self {
+        LogFile {
+            path,
+            out: Output::NotYet,
+            written: 0,
+            cap,
+            truncated: false,
+        }
+    }
+
+    fn open(&mut self) -> Option<&mut BufWriter<std::fs::File>> {
+        if let Output::NotYet = self.out {
+            let path = &self.path;
+            let open = || -> std::io::Result<std::fs::File> {
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir)?;
+                }
+                std::fs::File::create(path)
+            };
+            self.out = match open() {
+                Ok(file) => Output::Open(BufWriter::with_capacity(64 * 1024, file)),
+                Err(err) => {
+                    tracing::warn!(path = %path.display(), error = %err, "cannot create run log");
+                    Output::Failed
+                }
+            };
+        }
+        match &mut self.out {
+            Output::Open(out) => Some(out),
+            Output::NotYet | Output::Failed => None,
         }
     }
 
@@ -41,22 +65,25 @@ impl LogFile {
             return;
         }
         let len = line.len() as u64 + 1;
-        if self.written + len > self.cap {
-            self.truncated = true;
-            let _ = self
-                .out
-                .write_all(b"[scriptd: output truncated at the log cap]\n");
-            return;
+        let over = self.written + len > self.cap;
+        self.truncated = over;
+        if !over {
+            self.written += len;
         }
-        self.written += len;
-        let _ = self
-            .out
-            .write_all(line)
-            .and_then(|_| self.out.write_all(b"\n"));
+        let Some(out) = self.open() else {
+            return;
+        };
+        let _ = if over {
+            out.write_all(b"[scriptd: output truncated at the log cap]\n")
+        } else {
+            out.write_all(line).and_then(|_| out.write_all(b"\n"))
+        };
     }
 
     /// Pushes buffered output to the file.
     pub fn flush(&mut self) {
-        let _ = self.out.flush();
+        if let Output::Open(out) = &mut self.out {
+            let _ = out.flush();
+        }
     }
 }

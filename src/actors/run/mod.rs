@@ -135,7 +135,7 @@ impl RunProcess {
             )],
         });
         let log_path = shared.config.log_path(self.start.user, self.start.run.id);
-        self.live.borrow_mut().log = LogFile::create(&log_path, shared.config.log_cap_bytes);
+        self.live.borrow_mut().log = Some(LogFile::new(log_path, shared.config.log_cap_bytes));
         self.write_status();
         if let Some(secs) = self.start.run.spec.timeout_secs {
             ctx.run_later(Duration::from_secs(secs), |act, ctx| {
