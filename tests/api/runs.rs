@@ -532,7 +532,9 @@ async fn forgetting_scripts_answer_invalid_id_once_finished() {
 #[actix_web::test]
 async fn a_reader_of_the_status_file_always_parses_valid_json() {
     let app = spawn_app().await;
-    app.exectab("busy /bin/sh -c \"i=0; while [ $i -lt 3000 ]; do i=$((i+1)); echo \\\"[$((i % 100))%] step $i\\\"; done\"\n");
+    // Progress at full speed, with pauses so that the run outlives the
+    // status writer's 20 ms window many times over.
+    app.exectab("busy /bin/sh -c \"i=0; while [ $i -lt 3000 ]; do i=$((i+1)); echo \\\"[$((i % 100))%] step $i\\\"; [ $((i % 100)) -eq 0 ] && sleep 0.02; done; true\"\n");
     let id = app.run(json!({"name": "busy"})).await;
     let file = app.scripts_dir().join("status").join(format!("{id}.json"));
     let reader = actix_web::rt::task::spawn_blocking(move || {

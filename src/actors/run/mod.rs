@@ -340,10 +340,13 @@ impl RunProcess {
         self.record_end(record, ctx);
     }
 
-    /// Appends the final event; retried until durable, since the run's
-    /// slot stays taken until its end is on record.
+    /// Appends the final event; retried until durable, since the run
+    /// stays in its queue (for status and cancel) until its end is on record.
     fn record_end(&mut self, record: RunRecord, ctx: &mut Context<Self>) {
         let id = self.start.run.id;
+        // No process runs any more: the next run may start while this end
+        // is being committed.
+        self.start.queue.do_send(queue::ProcessEnded { id });
         let events = record::final_events(id, record.clone(), |run, record| match record.outcome {
             Outcome::Interrupted => Event::RunInterrupted { run, record },
             Outcome::StartFailed => Event::RunStartFailed { run, record },
