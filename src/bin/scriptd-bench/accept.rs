@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::machine::report;
+use crate::machine::{cpu_seconds, report};
 use crate::server::{bytes_body::Body, on_threads, Server};
 
 const CLIENTS: usize = 64;
@@ -34,12 +34,13 @@ pub async fn run() -> anyhow::Result<()> {
     let measured = async move {
         tokio::time::sleep(WARMUP).await;
         let before = counter.load(Ordering::Relaxed);
-        let start = Instant::now();
+        let (start, cpu) = (Instant::now(), cpu_seconds());
         tokio::time::sleep(MEASURE).await;
         let after = counter.load(Ordering::Relaxed);
-        let elapsed = start.elapsed().as_secs_f64();
+        let (elapsed, cpu) = (start.elapsed().as_secs_f64(), cpu_seconds() - cpu);
         stopper.store(true, Ordering::Relaxed);
-        (after - before) as f64 / elapsed
+        let runs = (after - before) as f64;
+        (runs / elapsed, cpu / runs.max(1.0))
     };
     let errors = {
         let target = target.clone();
@@ -68,8 +69,12 @@ pub async fn run() -> anyhow::Result<()> {
                     .sum::<u64>()
             })
         });
-        let (rate, errors) = futures_util::join!(measured, clients);
+        let ((rate, cpu), errors) = futures_util::join!(measured, clients);
         report("accepted runs/s (target >= 20000)", format!("{rate:.0}"));
+        report(
+            "CPU per accepted run, server + clients",
+            format!("{:.0} µs", cpu * 1e6),
+        );
         errors?.iter().sum::<u64>()
     };
     let batch_sum = target

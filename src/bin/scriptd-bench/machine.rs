@@ -37,6 +37,17 @@ pub fn rss_kib(pid: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// CPU seconds (user + system) this process has used, all threads.
+/// Divided by the work done, it is a figure that load from other
+/// processes disturbs far less than a rate.
+pub fn cpu_seconds() -> f64 {
+    use nix::sys::resource::{getrusage, UsageWho};
+    getrusage(UsageWho::RUSAGE_SELF).map_or(0.0, |usage| {
+        let secs = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6;
+        secs(usage.user_time()) + secs(usage.system_time())
+    })
+}
+
 /// Raises the soft open-files limit to the hard one (sockets scenarios).
 pub fn raise_nofile() -> u64 {
     use nix::sys::resource::{getrlimit, setrlimit, Resource};
