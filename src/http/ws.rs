@@ -21,7 +21,7 @@ use super::api::{self, MonitorRequest, Reply};
 use super::error::ApiError;
 use super::request::{self, ApiRequest, Method, Transport};
 use super::{success, AppState};
-use crate::actors::monitor::{Outlet, Push, SessionChanged, Subscribe, Unsubscribe};
+use crate::actors::monitor::{Lane, Outlet, Push, SessionChanged, Subscribe, Unsubscribe};
 use crate::ids::{ScriptName, UserId};
 
 const PING_EVERY: Duration = Duration::from_secs(10);
@@ -194,7 +194,8 @@ impl WsSession {
                 user: request.principal.user_id(),
                 session: self.id,
                 outlet: Outlet {
-                    recipient: ctx.address().recipient(),
+                    recipient: Arc::new(ctx.address().recipient()),
+                    lane: Lane::current(),
                     queued_bytes: self.queued_bytes.clone(),
                     cut: self.cut.clone(),
                 },
@@ -271,7 +272,7 @@ impl Handler<Push> for WsSession {
         match msg {
             Push::Text(text) => {
                 self.queued_bytes.fetch_sub(text.len(), Ordering::Relaxed);
-                ctx.text(&*text);
+                ctx.text(text);
             }
             Push::Close(reason) => {
                 tracing::info!(session = self.id, reason, "closing monitor session");

@@ -1,24 +1,30 @@
 //! MonitorHub: turns committed events into monitor pushes. It receives every
 //! commit from the EventStore in log order, so a push is never sent before
 //! its event is durable, and replays missed pushes (`after`) from the log
-//! with no gap and no duplicate. Sessions are fed with `try_send`: a socket
-//! whose bounded mailbox is full is dropped instead of slowing anyone.
+//! with no gap and no duplicate. Sessions are fed with `try_send`, one
+//! batch per worker thread (`lane.rs`): a socket whose bounded mailbox is
+//! full is dropped instead of slowing anyone.
+
+mod lane;
+mod render;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use actix::prelude::*;
-use serde_json::{Map, Value};
+use bytestring::ByteString;
 use sqlx::SqlitePool;
+
+pub use lane::Lane;
+use lane::Outbox;
+use render::Rendered;
 
 use crate::accounts::Guest;
 use crate::clock;
-use crate::events::types::ProgressSnapshot;
 use crate::events::{query, Event, EventsCommitted, StoredEvent};
 use crate::ids::{ScriptName, UserId};
 use crate::metrics::Metrics;
-use crate::status;
 
 /// Replayed events are read in pages of this many.
 const REPLAY_PAGE: i64 = 1000;
@@ -33,7 +39,11 @@ const FULL: &str = "monitor buffer full";
 /// message cannot stop it: `cut` shuts its socket down from outside.
 #[derive(Clone)]
 pub struct Outlet {
-    pub recipient: Recipient<Push>,
+    /// Shared, not cloned, per push: a full mailbox is remembered per
+    /// sender (actix parks it), and a fresh clone would never be refused.
+    pub recipient: Arc<Recipient<Push>>,
+    /// The session's thread, which its pushes are routed through.
+    pub lane: Lane,
     /// Bytes sent to the session and not yet written out by it.
     pub queued_bytes: Arc<AtomicUsize>,
     pub cut: Arc<dyn Fn() + Send + Sync>,
@@ -43,8 +53,8 @@ pub struct Outlet {
 #[derive(Message, Debug, Clone)]
 #[rtype(result = "()")]
 pub enum Push {
-    /// One push, as JSON text.
-    Text(Arc<str>),
+    /// One push, as JSON text (shared by the monitors it is for).
+    Text(ByteString),
     /// The session must close (slow reader, or its key stopped working).
     Close(&'static str),
 }
@@ -76,6 +86,9 @@ pub struct MonitorHub {
     metrics: Metrics,
     subs: HashMap<UserId, Vec<Subscription>>,
     next_id: u64,
+    /// Pushes of the current handler; every handler that queues some
+    /// flushes them before returning.
+    outbox: Outbox,
 }
 
 impl MonitorHub {
@@ -86,14 +99,23 @@ impl MonitorHub {
             metrics,
             subs: HashMap::new(),
             next_id: 1,
+            outbox: Outbox::default(),
         }
+    }
+
+    fn flush(&mut self, ctx: &mut Context<Self>) {
+        self.outbox.flush(&ctx.address().recipient());
     }
 
     fn close_session(&mut self, user: UserId, session: u64, reason: &'static str) {
         if let Some(subs) = self.subs.get_mut(&user) {
             if let Some(sub) = subs.iter().find(|s| s.session == session) {
                 tracing::info!(session, reason, "closing monitor session");
-                sub.outlet.recipient.do_send(Push::Close(reason));
+                let outlet = &sub.outlet;
+                let to = (user, session);
+                // Through the lane, so that it follows the pushes queued before it.
+                self.outbox
+                    .put(&outlet.lane, &outlet.recipient, Push::Close(reason), to);
                 if reason == FULL {
                     (sub.outlet.cut)();
                 }
@@ -114,6 +136,7 @@ impl MonitorHub {
                         if let Some(session) = act.find(user, sub).map(|s| s.session) {
                             act.close_session(user, session, "replay failed");
                         }
+                        act.flush(ctx);
                     }
                 }),
         );
@@ -131,89 +154,46 @@ impl MonitorHub {
         ctx: &mut Context<Self>,
     ) {
         let full_page = events.len() as i64 >= REPLAY_PAGE;
-        let Some(sub) = self.find(user, sub_id) else {
+        let (subs, outbox) = (&mut self.subs, &mut self.outbox);
+        let Some(sub) = subs
+            .get_mut(&user)
+            .and_then(|subs| subs.iter_mut().find(|s| s.id == sub_id))
+        else {
             return;
         };
         let mut ok = true;
         for event in &events {
-            ok &= deliver(sub, event, &mut Rendered::default());
+            ok &= deliver(user, sub, event, &mut Rendered::default(), outbox);
         }
-        let last = sub.last_seq;
+        let (last, session) = (sub.last_seq, sub.session);
         if ok && full_page {
+            self.flush(ctx);
             self.load_page(user, sub_id, last, ctx);
             return;
         }
         if ok {
             if let Phase::Replaying { buffer } = std::mem::replace(&mut sub.phase, Phase::Live) {
                 for event in &buffer {
-                    ok &= deliver(sub, event, &mut Rendered::default());
+                    ok &= deliver(user, sub, event, &mut Rendered::default(), outbox);
                 }
             }
         }
         if !ok {
-            let session = sub.session;
             self.close_session(user, session, FULL);
         }
+        self.flush(ctx);
     }
 }
 
-/// The push for an event, before `api_sequence` is added; `None` when this
-/// event is not pushed to this kind of subscription.
-fn render(event: &StoredEvent, verbose: bool, owner: bool) -> Option<Map<String, Value>> {
-    let mut map = match &event.event {
-        Event::RunStarted { run, name, started } => {
-            status::running(*run, name, *started, &ProgressSnapshot::default())
-        }
-        Event::RunFinished { run, record }
-        | Event::RunStartFailed { run, record }
-        | Event::RunInterrupted { run, record } => status::finished(*run, record, owner),
-        Event::RunQueued {
-            run,
-            name,
-            queued,
-            position,
-            ..
-        } if verbose => status::queued(*run, name, *queued, *position),
-        Event::RunProgress {
-            run,
-            name,
-            started,
-            progress,
-        } if verbose => status::running(*run, name, *started, progress),
-        Event::RunCancelled { run, record, .. } if verbose => status::finished(*run, record, owner),
-        _ => return None,
-    };
-    map.insert("seq".into(), Value::from(event.seq));
-    Some(map)
-}
-
-/// One event's push text (without `api_sequence`) per kind of subscription
-/// (verbose or not, owner or guest), rendered on first use: with 1000
-/// monitors an event was serialized 1000 times, now at most 4 times.
-#[derive(Default)]
-struct Rendered([Option<Option<String>>; 4]);
-
-impl Rendered {
-    fn get(&mut self, event: &StoredEvent, verbose: bool, owner: bool) -> Option<&str> {
-        let slot = usize::from(verbose) * 2 + usize::from(owner);
-        self.0[slot]
-            .get_or_insert_with(|| {
-                render(event, verbose, owner).and_then(|map| serde_json::to_string(&map).ok())
-            })
-            .as_deref()
-    }
-}
-
-/// `text` (a JSON object) with `"api_sequence":N` added as its last member.
-fn with_sequence(text: &str, api_sequence: i64) -> Option<Arc<str>> {
-    let body = text.strip_suffix('}')?;
-    let separator = if body.ends_with('{') { "" } else { "," };
-    Some(format!("{body}{separator}\"api_sequence\":{api_sequence}}}").into())
-}
-
-/// Sends one event to one subscription if it matches; false when the
+/// Queues one event for one subscription if it matches; false when the
 /// session's buffer is full.
-fn deliver(sub: &mut Subscription, event: &StoredEvent, rendered: &mut Rendered) -> bool {
+fn deliver(
+    user: UserId,
+    sub: &mut Subscription,
+    event: &StoredEvent,
+    rendered: &mut Rendered,
+    outbox: &mut Outbox,
+) -> bool {
     if event.seq <= sub.last_seq {
         return true;
     }
@@ -223,10 +203,8 @@ fn deliver(sub: &mut Subscription, event: &StoredEvent, rendered: &mut Rendered)
             return true;
         }
     }
-    let Some(text) = rendered
-        .get(event, sub.verbose, sub.guest.is_none())
-        .and_then(|text| with_sequence(text, sub.api_sequence))
-    else {
+    let owner = sub.guest.is_none();
+    let Some(text) = rendered.get(event, sub.verbose, owner, sub.api_sequence) else {
         return true;
     };
     let outlet = &sub.outlet;
@@ -234,10 +212,10 @@ fn deliver(sub: &mut Subscription, event: &StoredEvent, rendered: &mut Rendered)
     if outlet.queued_bytes.load(Ordering::Relaxed) + len > MAX_QUEUED_BYTES {
         return false;
     }
-    if outlet.recipient.try_send(Push::Text(text)).is_err() {
-        return false;
-    }
+    // Counted when queued, so bytes still on their way to the worker count too.
     outlet.queued_bytes.fetch_add(len, Ordering::Relaxed);
+    let to = (user, sub.session);
+    outbox.put(&outlet.lane, &outlet.recipient, Push::Text(text), to);
     true
 }
 
@@ -252,7 +230,7 @@ impl Actor for MonitorHub {
 impl Handler<EventsCommitted> for MonitorHub {
     type Result = ();
 
-    fn handle(&mut self, msg: EventsCommitted, _ctx: &mut Context<Self>) {
+    fn handle(&mut self, msg: EventsCommitted, ctx: &mut Context<Self>) {
         let now = clock::now_secs();
         for event in msg.events.iter() {
             let user = event.user;
@@ -279,7 +257,7 @@ impl Handler<EventsCommitted> for MonitorHub {
                 match &mut sub.phase {
                     Phase::Replaying { buffer } => buffer.push(event.clone()),
                     Phase::Live => {
-                        if !deliver(sub, event, &mut rendered) {
+                        if !deliver(user, sub, event, &mut rendered, &mut self.outbox) {
                             closing.push((sub.session, FULL));
                         }
                     }
@@ -289,6 +267,7 @@ impl Handler<EventsCommitted> for MonitorHub {
                 self.close_session(user, session, reason);
             }
         }
+        self.flush(ctx);
     }
 }
 
@@ -408,5 +387,22 @@ impl Handler<SessionChanged> for MonitorHub {
                 subs.retain(|s| s.session != msg.session);
             }
         }
+    }
+}
+
+/// A session's mailbox was full when a push reached its thread.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SessionOverflowed {
+    pub user: UserId,
+    pub session: u64,
+}
+
+impl Handler<SessionOverflowed> for MonitorHub {
+    type Result = ();
+
+    fn handle(&mut self, msg: SessionOverflowed, ctx: &mut Context<Self>) {
+        self.close_session(msg.user, msg.session, FULL);
+        self.flush(ctx);
     }
 }
