@@ -21,7 +21,7 @@ use super::api::{self, MonitorRequest, Reply};
 use super::error::ApiError;
 use super::request::{self, ApiRequest, Method, Transport};
 use super::{success, AppState};
-use crate::actors::monitor::{Lane, Outlet, Push, SessionChanged, Subscribe, Unsubscribe};
+use crate::actors::monitor::{Outlet, Push, SessionChanged, Subscribe, Unsubscribe};
 use crate::ids::{ScriptName, UserId};
 
 const PING_EVERY: Duration = Duration::from_secs(10);
@@ -194,8 +194,7 @@ impl WsSession {
                 user: request.principal.user_id(),
                 session: self.id,
                 outlet: Outlet {
-                    recipient: Arc::new(ctx.address().recipient()),
-                    lane: Lane::current(),
+                    recipient: ctx.address().recipient(),
                     queued_bytes: self.queued_bytes.clone(),
                     cut: self.cut.clone(),
                 },

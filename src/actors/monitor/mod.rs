@@ -1,11 +1,9 @@
 //! MonitorHub: turns committed events into monitor pushes. It receives every
 //! commit from the EventStore in log order, so a push is never sent before
 //! its event is durable, and replays missed pushes (`after`) from the log
-//! with no gap and no duplicate. Sessions are fed with `try_send`, one
-//! batch per worker thread (`lane.rs`): a socket whose bounded mailbox is
-//! full is dropped instead of slowing anyone.
+//! with no gap and no duplicate. Sessions are fed with `try_send`: a socket
+//! whose bounded mailbox is full is dropped instead of slowing anyone.
 
-mod lane;
 mod render;
 
 use std::collections::HashMap;
@@ -16,8 +14,6 @@ use actix::prelude::*;
 use bytestring::ByteString;
 use sqlx::SqlitePool;
 
-pub use lane::Lane;
-use lane::Outbox;
 use render::Rendered;
 
 use crate::accounts::Guest;
@@ -39,11 +35,7 @@ const FULL: &str = "monitor buffer full";
 /// message cannot stop it: `cut` shuts its socket down from outside.
 #[derive(Clone)]
 pub struct Outlet {
-    /// Shared, not cloned, per push: a full mailbox is remembered per
-    /// sender (actix parks it), and a fresh clone would never be refused.
-    pub recipient: Arc<Recipient<Push>>,
-    /// The session's thread, which its pushes are routed through.
-    pub lane: Lane,
+    pub recipient: Recipient<Push>,
     /// Bytes sent to the session and not yet written out by it.
     pub queued_bytes: Arc<AtomicUsize>,
     pub cut: Arc<dyn Fn() + Send + Sync>,
@@ -86,9 +78,6 @@ pub struct MonitorHub {
     metrics: Metrics,
     subs: HashMap<UserId, Vec<Subscription>>,
     next_id: u64,
-    /// Pushes of the current handler; every handler that queues some
-    /// flushes them before returning.
-    outbox: Outbox,
 }
 
 impl MonitorHub {
@@ -99,23 +88,14 @@ impl MonitorHub {
             metrics,
             subs: HashMap::new(),
             next_id: 1,
-            outbox: Outbox::default(),
         }
-    }
-
-    fn flush(&mut self, ctx: &mut Context<Self>) {
-        self.outbox.flush(&ctx.address().recipient());
     }
 
     fn close_session(&mut self, user: UserId, session: u64, reason: &'static str) {
         if let Some(subs) = self.subs.get_mut(&user) {
             if let Some(sub) = subs.iter().find(|s| s.session == session) {
                 tracing::info!(session, reason, "closing monitor session");
-                let outlet = &sub.outlet;
-                let to = (user, session);
-                // Through the lane, so that it follows the pushes queued before it.
-                self.outbox
-                    .put(&outlet.lane, &outlet.recipient, Push::Close(reason), to);
+                sub.outlet.recipient.do_send(Push::Close(reason));
                 if reason == FULL {
                     (sub.outlet.cut)();
                 }
@@ -136,7 +116,6 @@ impl MonitorHub {
                         if let Some(session) = act.find(user, sub).map(|s| s.session) {
                             act.close_session(user, session, "replay failed");
                         }
-                        act.flush(ctx);
                     }
                 }),
         );
@@ -154,46 +133,35 @@ impl MonitorHub {
         ctx: &mut Context<Self>,
     ) {
         let full_page = events.len() as i64 >= REPLAY_PAGE;
-        let (subs, outbox) = (&mut self.subs, &mut self.outbox);
-        let Some(sub) = subs
-            .get_mut(&user)
-            .and_then(|subs| subs.iter_mut().find(|s| s.id == sub_id))
-        else {
+        let Some(sub) = self.find(user, sub_id) else {
             return;
         };
         let mut ok = true;
         for event in &events {
-            ok &= deliver(user, sub, event, &mut Rendered::default(), outbox);
+            ok &= deliver(sub, event, &mut Rendered::default());
         }
-        let (last, session) = (sub.last_seq, sub.session);
+        let last = sub.last_seq;
         if ok && full_page {
-            self.flush(ctx);
             self.load_page(user, sub_id, last, ctx);
             return;
         }
         if ok {
             if let Phase::Replaying { buffer } = std::mem::replace(&mut sub.phase, Phase::Live) {
                 for event in &buffer {
-                    ok &= deliver(user, sub, event, &mut Rendered::default(), outbox);
+                    ok &= deliver(sub, event, &mut Rendered::default());
                 }
             }
         }
         if !ok {
+            let session = sub.session;
             self.close_session(user, session, FULL);
         }
-        self.flush(ctx);
     }
 }
 
-/// Queues one event for one subscription if it matches; false when the
+/// Sends one event to one subscription if it matches; false when the
 /// session's buffer is full.
-fn deliver(
-    user: UserId,
-    sub: &mut Subscription,
-    event: &StoredEvent,
-    rendered: &mut Rendered,
-    outbox: &mut Outbox,
-) -> bool {
+fn deliver(sub: &mut Subscription, event: &StoredEvent, rendered: &mut Rendered) -> bool {
     if event.seq <= sub.last_seq {
         return true;
     }
@@ -212,10 +180,10 @@ fn deliver(
     if outlet.queued_bytes.load(Ordering::Relaxed) + len > MAX_QUEUED_BYTES {
         return false;
     }
-    // Counted when queued, so bytes still on their way to the worker count too.
+    if outlet.recipient.try_send(Push::Text(text)).is_err() {
+        return false;
+    }
     outlet.queued_bytes.fetch_add(len, Ordering::Relaxed);
-    let to = (user, sub.session);
-    outbox.put(&outlet.lane, &outlet.recipient, Push::Text(text), to);
     true
 }
 
@@ -230,7 +198,7 @@ impl Actor for MonitorHub {
 impl Handler<EventsCommitted> for MonitorHub {
     type Result = ();
 
-    fn handle(&mut self, msg: EventsCommitted, ctx: &mut Context<Self>) {
+    fn handle(&mut self, msg: EventsCommitted, _ctx: &mut Context<Self>) {
         let now = clock::now_secs();
         for event in msg.events.iter() {
             let user = event.user;
@@ -257,7 +225,7 @@ impl Handler<EventsCommitted> for MonitorHub {
                 match &mut sub.phase {
                     Phase::Replaying { buffer } => buffer.push(event.clone()),
                     Phase::Live => {
-                        if !deliver(user, sub, event, &mut rendered, &mut self.outbox) {
+                        if !deliver(sub, event, &mut rendered) {
                             closing.push((sub.session, FULL));
                         }
                     }
@@ -267,7 +235,6 @@ impl Handler<EventsCommitted> for MonitorHub {
                 self.close_session(user, session, reason);
             }
         }
-        self.flush(ctx);
     }
 }
 
@@ -387,22 +354,5 @@ impl Handler<SessionChanged> for MonitorHub {
                 subs.retain(|s| s.session != msg.session);
             }
         }
-    }
-}
-
-/// A session's mailbox was full when a push reached its thread.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct SessionOverflowed {
-    pub user: UserId,
-    pub session: u64,
-}
-
-impl Handler<SessionOverflowed> for MonitorHub {
-    type Result = ();
-
-    fn handle(&mut self, msg: SessionOverflowed, ctx: &mut Context<Self>) {
-        self.close_session(msg.user, msg.session, FULL);
-        self.flush(ctx);
     }
 }
