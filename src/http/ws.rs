@@ -271,7 +271,7 @@ impl Handler<Push> for WsSession {
         match msg {
             Push::Text(text) => {
                 self.queued_bytes.fetch_sub(text.len(), Ordering::Relaxed);
-                ctx.text(&*text);
+                ctx.text(text);
             }
             Push::Close(reason) => {
                 tracing::info!(session = self.id, reason, "closing monitor session");

@@ -5,18 +5,21 @@
 //! `first`) is the exit time to within microseconds. That covers what the
 //! record's `finished` field would miss: noticing the exit (SIGCHLD, wait,
 //! rusage) and draining the pipes. The push's receive time is taken before
-//! parsing. `recv - finished` is printed too, to split the path.
+//! parsing. `recv - finished` is printed too, to split the path. Monitors
+//! use the bare client of `frame.rs`, so that with 1000 sockets on the
+//! same cores the load generator's own decoding does not set the tail.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use anyhow::Context as _;
 use serde_json::json;
 
+use crate::frame;
 use crate::machine::{raise_nofile, report};
 use crate::server::{bytes_body::Body, on_threads, Server, Target};
 use crate::stats::summary;
-use crate::ws;
 
 const SOCKET_THREADS: usize = 2;
 
@@ -37,6 +40,23 @@ fn wall() -> f64 {
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
+/// Opens a monitor of `name` on a bare socket and waits for its reply.
+async fn subscribe(target: &Target, name: &str) -> anyhow::Result<frame::Socket> {
+    let mut socket = frame::connect(target).await?;
+    let request = json!({
+        "api_method": "GET", "api_path": "/scripts/v1/monitor",
+        "api_sequence": 1, "name": name,
+    });
+    socket.send_text(&request.to_string()).await?;
+    let reply = tokio::time::timeout(Duration::from_secs(30), socket.next_text())
+        .await
+        .context("monitor reply timed out")??
+        .context("socket closed")?;
+    let reply: serde_json::Value = serde_json::from_slice(reply)?;
+    anyhow::ensure!(reply["enabled"] == true, "monitor refused: {reply}");
+    Ok(socket)
+}
+
 /// (exit→push, finished→push) samples of one monitor over `runs` runs.
 async fn monitor(
     target: Target,
@@ -45,26 +65,21 @@ async fn monitor(
     ready: Arc<AtomicUsize>,
     received: Arc<AtomicUsize>,
 ) -> anyhow::Result<(Vec<f64>, Vec<f64>)> {
-    let client = target.client(sockets);
     let mut conns = Vec::with_capacity(sockets);
     for _ in 0..sockets {
-        let mut socket = ws::connect(&client, &target).await?;
-        ws::subscribe(&mut socket, "clock").await?;
+        conns.push(subscribe(&target, "clock").await?);
         ready.fetch_add(1, Ordering::Relaxed);
-        conns.push(socket);
     }
     let tasks = conns.into_iter().map(|mut socket| {
         let received = received.clone();
         async move {
             let (mut exit, mut finished) = (Vec::new(), Vec::new());
             while exit.len() < runs {
-                let Ok(Some(text)) =
-                    tokio::time::timeout(Duration::from_secs(30), ws::next_text(&mut socket)).await
-                else {
-                    break;
-                };
+                let next = tokio::time::timeout(Duration::from_secs(30), socket.next_text());
+                let Ok(next) = next.await else { break };
+                let Some(text) = next? else { break };
                 let at = wall();
-                let push: Push = serde_json::from_slice(&text)?;
+                let push: Push = serde_json::from_slice(text)?;
                 if push.state != Some("done") {
                     continue;
                 }

@@ -4,21 +4,23 @@
 //! with no gap and no duplicate. Sessions are fed with `try_send`: a socket
 //! whose bounded mailbox is full is dropped instead of slowing anyone.
 
+mod render;
+
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use actix::prelude::*;
-use serde_json::{Map, Value};
+use bytestring::ByteString;
 use sqlx::SqlitePool;
+
+use render::Rendered;
 
 use crate::accounts::Guest;
 use crate::clock;
-use crate::events::types::ProgressSnapshot;
 use crate::events::{query, Event, EventsCommitted, StoredEvent};
 use crate::ids::{ScriptName, UserId};
 use crate::metrics::Metrics;
-use crate::status;
 
 /// Replayed events are read in pages of this many.
 const REPLAY_PAGE: i64 = 1000;
@@ -43,8 +45,8 @@ pub struct Outlet {
 #[derive(Message, Debug, Clone)]
 #[rtype(result = "()")]
 pub enum Push {
-    /// One push, as JSON text.
-    Text(Arc<str>),
+    /// One push, as JSON text (shared by the monitors it is for).
+    Text(ByteString),
     /// The session must close (slow reader, or its key stopped working).
     Close(&'static str),
 }
@@ -157,60 +159,6 @@ impl MonitorHub {
     }
 }
 
-/// The push for an event, before `api_sequence` is added; `None` when this
-/// event is not pushed to this kind of subscription.
-fn render(event: &StoredEvent, verbose: bool, owner: bool) -> Option<Map<String, Value>> {
-    let mut map = match &event.event {
-        Event::RunStarted { run, name, started } => {
-            status::running(*run, name, *started, &ProgressSnapshot::default())
-        }
-        Event::RunFinished { run, record }
-        | Event::RunStartFailed { run, record }
-        | Event::RunInterrupted { run, record } => status::finished(*run, record, owner),
-        Event::RunQueued {
-            run,
-            name,
-            queued,
-            position,
-            ..
-        } if verbose => status::queued(*run, name, *queued, *position),
-        Event::RunProgress {
-            run,
-            name,
-            started,
-            progress,
-        } if verbose => status::running(*run, name, *started, progress),
-        Event::RunCancelled { run, record, .. } if verbose => status::finished(*run, record, owner),
-        _ => return None,
-    };
-    map.insert("seq".into(), Value::from(event.seq));
-    Some(map)
-}
-
-/// One event's push text (without `api_sequence`) per kind of subscription
-/// (verbose or not, owner or guest), rendered on first use: with 1000
-/// monitors an event was serialized 1000 times, now at most 4 times.
-#[derive(Default)]
-struct Rendered([Option<Option<String>>; 4]);
-
-impl Rendered {
-    fn get(&mut self, event: &StoredEvent, verbose: bool, owner: bool) -> Option<&str> {
-        let slot = usize::from(verbose) * 2 + usize::from(owner);
-        self.0[slot]
-            .get_or_insert_with(|| {
-                render(event, verbose, owner).and_then(|map| serde_json::to_string(&map).ok())
-            })
-            .as_deref()
-    }
-}
-
-/// `text` (a JSON object) with `"api_sequence":N` added as its last member.
-fn with_sequence(text: &str, api_sequence: i64) -> Option<Arc<str>> {
-    let body = text.strip_suffix('}')?;
-    let separator = if body.ends_with('{') { "" } else { "," };
-    Some(format!("{body}{separator}\"api_sequence\":{api_sequence}}}").into())
-}
-
 /// Sends one event to one subscription if it matches; false when the
 /// session's buffer is full.
 fn deliver(sub: &mut Subscription, event: &StoredEvent, rendered: &mut Rendered) -> bool {
@@ -223,10 +171,8 @@ fn deliver(sub: &mut Subscription, event: &StoredEvent, rendered: &mut Rendered)
             return true;
         }
     }
-    let Some(text) = rendered
-        .get(event, sub.verbose, sub.guest.is_none())
-        .and_then(|text| with_sequence(text, sub.api_sequence))
-    else {
+    let owner = sub.guest.is_none();
+    let Some(text) = rendered.get(event, sub.verbose, owner, sub.api_sequence) else {
         return true;
     };
     let outlet = &sub.outlet;
