@@ -17,6 +17,7 @@ use crate::actors::process;
 use crate::actors::status_file::StatusFiles;
 use crate::actors::Shared;
 use crate::config::Config;
+use crate::events::lookup::Lookup;
 use crate::events::store::{self, SetSubscriber};
 use crate::events::{query, Append, EventStore};
 use crate::http::{self, AppState};
@@ -82,6 +83,7 @@ impl Application {
         let state = AppState {
             store,
             pool: readers,
+            lookup: Lookup::new(&db_path),
             directory: directory.clone(),
             hub,
             config: config.clone(),

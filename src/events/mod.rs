@@ -3,6 +3,7 @@
 
 pub mod error;
 pub mod history;
+pub mod lookup;
 pub mod projection;
 pub mod prune;
 pub mod query;

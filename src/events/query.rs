@@ -5,7 +5,7 @@ use sqlx::{Row, SqlitePool};
 
 use super::error::StoreError;
 use super::types::{Event, GuestRights, StoredEvent};
-use crate::accounts::{Guest, Principal, User};
+use crate::accounts::{Guest, User};
 use crate::ids::{GuestId, RunId, ScriptName, UserId};
 
 fn user_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<User, StoreError> {
@@ -40,34 +40,6 @@ fn guest_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Option<Guest>, StoreE
 
 const GUEST_COLUMNS: &str = "g.id, g.user_id, g.script, g.can_run, g.can_cancel, g.can_status,
     g.can_monitor, g.created, g.expires";
-
-/// Who the key with this hash belongs to, if it is valid at `now`.
-pub async fn principal(
-    pool: &SqlitePool,
-    key_hash: &str,
-    now: i64,
-) -> Result<Option<Principal>, StoreError> {
-    let row = sqlx::query("SELECT id, name, guests, created FROM users WHERE key_hash = ?")
-        .bind(key_hash)
-        .fetch_optional(pool)
-        .await?;
-    if let Some(row) = row {
-        return Ok(Some(Principal::User(user_from_row(&row)?)));
-    }
-    let sql = format!(
-        "SELECT {GUEST_COLUMNS} FROM guests g JOIN users u ON u.id = g.user_id
-         WHERE g.key_hash = ? AND g.expires > ?"
-    );
-    let row = sqlx::query(&sql)
-        .bind(key_hash)
-        .bind(now)
-        .fetch_optional(pool)
-        .await?;
-    match row {
-        Some(row) => Ok(guest_from_row(&row)?.map(Principal::Guest)),
-        None => Ok(None),
-    }
-}
 
 /// A user by name.
 pub async fn user_by_name(pool: &SqlitePool, name: &str) -> Result<Option<User>, StoreError> {

@@ -8,7 +8,6 @@ use super::request::{parse_bool, parse_int, ApiRequest, Method, Transport};
 use super::{guests, history, runs, AppState};
 use crate::accounts::{hash_key, Principal};
 use crate::clock;
-use crate::events::query;
 use crate::ids::ScriptName;
 
 /// A monitor (un)registration, handled by the WebSocket session.
@@ -30,8 +29,9 @@ pub enum Reply {
 /// Who the request's key belongs to; refused if missing, unknown or expired.
 pub async fn authenticate(state: &AppState, req: &ApiRequest) -> Result<Principal, ApiError> {
     let key = req.api_key().ok_or(ApiError::InvalidApiKey)?;
-    query::principal(&state.pool, &hash_key(key), clock::now_secs())
-        .await?
+    state
+        .lookup
+        .principal(&hash_key(key), clock::now_secs())?
         .ok_or(ApiError::InvalidApiKey)
 }
 

@@ -29,6 +29,8 @@ use crate::events::EventStore;
 pub struct AppState {
     pub store: Addr<EventStore>,
     pub pool: SqlitePool,
+    /// The key check's in-place reads.
+    pub lookup: crate::events::lookup::Lookup,
     pub directory: Addr<AccountDirectory>,
     pub hub: Addr<MonitorHub>,
     pub config: Arc<Config>,
