@@ -3,23 +3,25 @@
 //! each write lands atomically: a temp file renamed over the old one, so a
 //! reader never sees partial JSON.
 //!
-//! A run that is queued and ends within the window never touches the disk:
-//! its file would be created only to be removed. Creating files is what
-//! costs here (ext4 inode allocation was a fifth of the CPU of accepting
-//! `-n` runs, profiled), far more than the JSON.
+//! A new run's file is written once the run is at least [`WINDOW`] old, so
+//! a run that is queued and ends sooner never touches the disk: its file
+//! would be created only to be removed. Creating files is what costs here
+//! (ext4 inode allocation was a fifth of the CPU of accepting `-n` runs,
+//! profiled), far more than the JSON.
 
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
 use crate::ids::{RunId, UserId};
 
-/// How long changes gather before they are written. Status files of queued
-/// runs already lag their positions by up to 100 ms (see the queue's
-/// refresh); `GET /status` is always exact.
+/// How long changes gather before they are written, and how old a run must
+/// be before its first file is. Status files of queued runs already lag
+/// their positions by up to 100 ms (see the queue's refresh); `GET /status`
+/// is always exact.
 const WINDOW: Duration = Duration::from_millis(20);
 
 /// One change to a status file.
@@ -30,13 +32,15 @@ enum Change {
     Remove,
 }
 
-/// What a window does to one path.
+/// What is still to be done to one path.
 struct Pending {
-    /// The file did not exist when the window began.
-    fresh: bool,
+    /// The file does not exist yet: the run was created at `since`.
+    fresh: Option<Instant>,
     /// The content to write, or `None` to remove the file.
     content: Option<String>,
 }
+
+type Batch = HashMap<PathBuf, Pending>;
 
 /// Handle to the status-file writer task.
 #[derive(Clone)]
@@ -50,14 +54,25 @@ impl StatusFiles {
     pub fn start(storage: PathBuf) -> Self {
         let (tx, mut rx) = mpsc::unbounded_channel::<(PathBuf, Change)>();
         actix::spawn(async move {
-            while let Some((path, change)) = rx.recv().await {
-                tokio::time::sleep(WINDOW).await;
-                let mut batch = HashMap::new();
-                gather(&mut batch, path, change);
-                while let Ok((path, change)) = rx.try_recv() {
-                    gather(&mut batch, path, change);
+            // Changes not written yet: new runs younger than WINDOW.
+            let mut held = Batch::new();
+            loop {
+                if held.is_empty() {
+                    let Some((path, change)) = rx.recv().await else {
+                        break;
+                    };
+                    gather(&mut held, path, change, Instant::now());
                 }
-                if let Err(err) = tokio::task::spawn_blocking(move || write_batch(batch)).await {
+                tokio::time::sleep(WINDOW).await;
+                let now = Instant::now();
+                while let Ok((path, change)) = rx.try_recv() {
+                    gather(&mut held, path, change, now);
+                }
+                let due = take_due(&mut held, now);
+                if due.is_empty() {
+                    continue;
+                }
+                if let Err(err) = tokio::task::spawn_blocking(move || write_batch(due)).await {
                     tracing::error!(error = %err, "status file writer failed");
                 }
             }
@@ -100,16 +115,16 @@ impl StatusFiles {
 
 type Status = serde_json::Map<String, serde_json::Value>;
 
-/// Folds one change into the window's batch.
-fn gather(batch: &mut HashMap<PathBuf, Pending>, path: PathBuf, change: Change) {
+/// Folds one change, seen at `now`, into what is still to be done.
+fn gather(batch: &mut Batch, path: PathBuf, change: Change, now: Instant) {
     let (fresh, content) = match change {
-        Change::Create(text) => (true, Some(text)),
-        Change::Replace(text) => (false, Some(text)),
-        Change::Remove => (false, None),
+        Change::Create(text) => (Some(now), Some(text)),
+        Change::Replace(text) => (None, Some(text)),
+        Change::Remove => (None, None),
     };
     match batch.get_mut(&path) {
-        // A file created and removed within the window never existed.
-        Some(pending) if pending.fresh && content.is_none() => {
+        // A file created and removed before it was written never existed.
+        Some(pending) if pending.fresh.is_some() && content.is_none() => {
             batch.remove(&path);
         }
         Some(pending) => pending.content = content,
@@ -119,7 +134,18 @@ fn gather(batch: &mut HashMap<PathBuf, Pending>, path: PathBuf, change: Change) 
     }
 }
 
-fn write_batch(batch: HashMap<PathBuf, Pending>) {
+/// Takes out what may be written at `now`: everything but the files of
+/// runs younger than WINDOW.
+fn take_due(held: &mut Batch, now: Instant) -> Batch {
+    let young = |pending: &Pending| pending.fresh.is_some_and(|since| now - since < WINDOW);
+    let (keep, due) = std::mem::take(held)
+        .into_iter()
+        .partition(|(_, pending)| young(pending));
+    *held = keep;
+    due
+}
+
+fn write_batch(batch: Batch) {
     for (path, Pending { content, .. }) in batch {
         let result = match content {
             Some(text) => write_atomic(&path, text.as_bytes()),
@@ -152,16 +178,16 @@ mod tests {
     use super::*;
 
     fn fold(changes: Vec<Change>) -> Option<(bool, Option<String>)> {
-        let mut batch = HashMap::new();
+        let mut batch = Batch::new();
         let path = PathBuf::from("/x/1.json");
         for change in changes {
-            gather(&mut batch, path.clone(), change);
+            gather(&mut batch, path.clone(), change, Instant::now());
         }
-        batch.remove(&path).map(|p| (p.fresh, p.content))
+        batch.remove(&path).map(|p| (p.fresh.is_some(), p.content))
     }
 
     #[test]
-    fn a_run_created_and_removed_within_a_window_leaves_nothing_to_do() {
+    fn a_run_created_and_removed_before_its_file_is_written_leaves_nothing_to_do() {
         let changes = vec![
             Change::Create("queued".into()),
             Change::Replace("running".into()),
@@ -171,7 +197,7 @@ mod tests {
     }
 
     #[test]
-    fn a_file_that_existed_before_the_window_is_still_removed() {
+    fn a_file_that_already_exists_is_still_removed() {
         let changes = vec![Change::Replace("running".into()), Change::Remove];
         assert_eq!(fold(changes), Some((false, None)));
     }
@@ -183,5 +209,29 @@ mod tests {
             Change::Replace("running".into()),
         ];
         assert_eq!(fold(changes), Some((true, Some("running".into()))));
+    }
+
+    #[test]
+    fn a_new_runs_file_waits_until_the_run_is_a_window_old() {
+        let start = Instant::now();
+        let mut held = Batch::new();
+        gather(
+            &mut held,
+            "/x/new.json".into(),
+            Change::Create("q".into()),
+            start,
+        );
+        gather(
+            &mut held,
+            "/x/old.json".into(),
+            Change::Replace("r".into()),
+            start,
+        );
+        let due = take_due(&mut held, start + WINDOW / 2);
+        assert_eq!(due.keys().collect::<Vec<_>>(), [Path::new("/x/old.json")]);
+        assert_eq!(held.len(), 1, "the young run is held");
+        let due = take_due(&mut held, start + WINDOW);
+        assert_eq!(due.keys().collect::<Vec<_>>(), [Path::new("/x/new.json")]);
+        assert!(held.is_empty());
     }
 }
