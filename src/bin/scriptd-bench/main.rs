@@ -7,6 +7,7 @@
 
 mod accept;
 mod e2e;
+mod fanout;
 mod frame;
 mod lateness;
 mod machine;

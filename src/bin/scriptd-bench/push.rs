@@ -1,4 +1,5 @@
-//! Time from process exit to monitor push, with 1 and 1000 monitors.
+//! Time from process exit to monitor push, with 1 and 1000 monitors, then
+//! the raw loopback fan-out of `fanout.rs` as the floor of the 1000 case.
 //!
 //! The script is `/bin/date +%s.%N` run directly (no shell): it prints the
 //! wall clock and exits at once, so its only output line (the push's
@@ -16,10 +17,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::Context as _;
 use serde_json::json;
 
+use crate::fanout;
 use crate::frame;
 use crate::machine::{raise_nofile, report};
 use crate::server::{bytes_body::Body, on_threads, Server, Target};
-use crate::stats::summary;
+use crate::stats::{percentile, summary};
 
 const SOCKET_THREADS: usize = 2;
 
@@ -126,7 +128,9 @@ async fn drive(
     Ok((Vec::new(), Vec::new()))
 }
 
-async fn measure(target: &Target, monitors: usize, runs: usize) -> anyhow::Result<()> {
+/// Reports the figures of `runs` runs with `monitors` monitors and returns
+/// the exit->push p99 in seconds.
+async fn measure(target: &Target, monitors: usize, runs: usize) -> anyhow::Result<f64> {
     let ready = Arc::new(AtomicUsize::new(0));
     let received = Arc::new(AtomicUsize::new(0));
     let target = target.clone();
@@ -157,7 +161,7 @@ async fn measure(target: &Target, monitors: usize, runs: usize) -> anyhow::Resul
         &format!("record.finished->push, {monitors} monitors"),
         summary(&mut finished),
     );
-    Ok(())
+    Ok(percentile(&mut exit, 99.0))
 }
 
 /// Runs the scenario and prints its figures.
@@ -167,7 +171,22 @@ pub async fn run() -> anyhow::Result<()> {
     let server = Server::start("-s=4 clock /bin/date +%s.%N\n").await?;
     let target = server.target();
     measure(&target, 1, 300).await?;
-    measure(&target, 1000, 30).await?;
+    let p99 = measure(&target, 1000, 30).await?;
     server.stop().await;
+    // The kernel's share of the 1000-monitor figure, measured beside it:
+    // what the same fan-out costs with no server in the way.
+    let mut raw = tokio::task::spawn_blocking(fanout::measure).await??;
+    report(
+        &format!(
+            "raw loopback fan-out, {} sockets, {} writer threads",
+            fanout::SOCKETS,
+            fanout::THREADS
+        ),
+        summary(&mut raw),
+    );
+    report(
+        "ratio exit->push 1000-monitor p99 / raw p99",
+        format!("{:.1}", p99 / percentile(&mut raw, 99.0)),
+    );
     Ok(())
 }
