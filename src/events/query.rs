@@ -115,37 +115,6 @@ pub struct RunRow {
     pub info: String,
 }
 
-/// One run of a user from the read model.
-pub async fn run(
-    pool: &SqlitePool,
-    user: UserId,
-    run: RunId,
-) -> Result<Option<RunRow>, StoreError> {
-    let row =
-        sqlx::query("SELECT name, state, forgotten, info FROM runs WHERE id = ? AND user_id = ?")
-            .bind(run.to_string())
-            .bind(user.0)
-            .fetch_optional(pool)
-            .await?;
-    let Some(row) = row else { return Ok(None) };
-    let name: String = row.try_get("name")?;
-    let state = match row.try_get::<String, _>("state")?.as_str() {
-        "queued" => RowState::Queued,
-        "running" => RowState::Running,
-        _ => RowState::Done,
-    };
-    let Some(name) = ScriptName::parse(&name) else {
-        return Ok(None);
-    };
-    Ok(Some(RunRow {
-        id: run,
-        name,
-        state,
-        forgotten: row.try_get("forgotten")?,
-        info: row.try_get("info")?,
-    }))
-}
-
 fn stored_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<StoredEvent, StoreError> {
     let data: String = row.try_get("data")?;
     let event: Event = serde_json::from_str(&super::upcast::upcast(

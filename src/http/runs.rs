@@ -11,7 +11,7 @@ use crate::actors::account::{self, AccountSupervisor, RunRequest};
 use crate::actors::directory::GetAccount;
 use crate::actors::queue::{self, LiveRun, ScriptQueue};
 use crate::actors::RunError;
-use crate::events::query::{self, RowState, RunRow};
+use crate::events::query::{RowState, RunRow};
 use crate::events::types::{Origin, RunRecord};
 use crate::ids::{RunId, ScriptName};
 use crate::status;
@@ -109,7 +109,7 @@ async fn visible_run(
     principal: &Principal,
     id: RunId,
 ) -> Result<Option<RunRow>, ApiError> {
-    let row = query::run(&state.pool, principal.user_id(), id).await?;
+    let row = state.lookup.run(principal.user_id(), id)?;
     if let (Some(row), Some(guest)) = (&row, principal.guest()) {
         if row.name != guest.script {
             return Err(ApiError::AccessDenied);
