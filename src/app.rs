@@ -95,6 +95,9 @@ impl Application {
                 .configure(http::configure)
         })
         .workers(2)
+        // Pushes and replies are small writes; with Nagle on, one that
+        // follows an unacknowledged write waits for the peer's delayed ACK.
+        .tcp_nodelay(true)
         .on_connect(http::ws::note_socket)
         .disable_signals()
         .shutdown_timeout(1)
