@@ -1,0 +1,261 @@
+//! What clients ask of a ScriptQueue (through the account or the HTTP
+//! layer): enqueue, cancel and kill a run, and read where runs stand.
+//! Each command commits its event before it changes the queue; the
+//! queries answer from memory and write nothing.
+
+use actix::prelude::*;
+
+use super::{flatten, Limits, PendingRun, ScriptQueue};
+use crate::actors::error::RunError;
+use crate::actors::{record, run};
+use crate::clock;
+use crate::events::types::{Origin, ProgressSnapshot, RunSpec};
+use crate::events::{Append, Event, NewEvent};
+use crate::ids::RunId;
+
+/// A run accepted into the queue.
+#[derive(Debug, Clone)]
+pub struct Queued {
+    pub id: RunId,
+    pub queued: i64,
+    pub position: usize,
+}
+
+/// Queue a run (after the account checked name, rights and stdin).
+#[derive(Message)]
+#[rtype(result = "Result<Queued, RunError>")]
+pub struct Enqueue {
+    pub params: Vec<String>,
+    pub spec: RunSpec,
+    pub stdin: Option<Vec<u8>>,
+    pub not_before: i64,
+    pub required_args: usize,
+    pub limits: Limits,
+    pub origin: Origin,
+}
+
+impl Handler<Enqueue> for ScriptQueue {
+    type Result = ResponseActFuture<Self, Result<Queued, RunError>>;
+
+    fn handle(&mut self, msg: Enqueue, _ctx: &mut Context<Self>) -> Self::Result {
+        self.limits = msg.limits;
+        if self.stopping {
+            return Box::pin(fut::ready(Err(RunError::ShuttingDown)));
+        }
+        let total = self.pending.len() + self.running.len();
+        if msg
+            .limits
+            .max_queued
+            .is_some_and(|max| total >= max as usize)
+        {
+            return Box::pin(fut::ready(Err(RunError::QueueFull)));
+        }
+        if msg.params.len() < msg.required_args {
+            return Box::pin(fut::ready(Err(RunError::MissingArgs {
+                expected: msg.required_args,
+            })));
+        }
+        let requested = clock::now();
+        let run = PendingRun {
+            id: RunId::new(),
+            queued: msg.not_before.max(requested.floor() as i64),
+            requested,
+            params: msg.params,
+            spec: msg.spec,
+            stdin_len: msg.stdin.as_ref().map_or(0, Vec::len),
+            origin: msg.origin,
+            durable: false,
+            cancelling: false,
+        };
+        let (id, queued) = (run.id, run.queued);
+        self.pending.insert(run);
+        let position = self.pending.position(id).unwrap_or(0);
+        let Some(run) = self.pending.get(id) else {
+            return Box::pin(fut::ready(Err(RunError::NotQueuedOrRunning)));
+        };
+        let event = Event::RunQueued {
+            run: id,
+            name: self.name.clone(),
+            queued,
+            requested,
+            params: run.params.clone(),
+            spec: run.spec.clone(),
+            stdin_len: run.stdin_len,
+            position,
+            origin: run.origin.clone(),
+        };
+        let append = self.shared.store.send(Append {
+            events: vec![NewEvent {
+                user: self.user,
+                event,
+                stdin: msg.stdin,
+            }],
+        });
+        Box::pin(append.into_actor(self).map(move |result, act, ctx| {
+            if let Err(err) = flatten(result) {
+                act.pending.remove(id);
+                return Err(RunError::Store(err));
+            }
+            act.pending.mark_durable(id);
+            act.refresh_positions_from(id);
+            let position = act.pending.position(id).unwrap_or(0);
+            act.try_start(ctx);
+            Ok(Queued {
+                id,
+                queued,
+                position,
+            })
+        }))
+    }
+}
+
+/// Cancel a run that has not started.
+#[derive(Message)]
+#[rtype(result = "Result<(), RunError>")]
+pub struct Cancel {
+    pub id: RunId,
+    pub origin: Origin,
+}
+
+impl Handler<Cancel> for ScriptQueue {
+    type Result = ResponseActFuture<Self, Result<(), RunError>>;
+
+    fn handle(&mut self, msg: Cancel, _ctx: &mut Context<Self>) -> Self::Result {
+        if self.running.contains_key(&msg.id) {
+            return Box::pin(fut::ready(Err(RunError::Running)));
+        }
+        let Some(run) = self
+            .pending
+            .get_mut(msg.id)
+            .filter(|r| r.durable && !r.cancelling)
+        else {
+            return Box::pin(fut::ready(Err(RunError::NotQueuedOrRunning)));
+        };
+        run.cancelling = true;
+        let record = record::cancelled(&self.name, run, clock::now());
+        let origin = msg.origin;
+        let events = record::final_events(msg.id, record, |run, record| Event::RunCancelled {
+            run,
+            record,
+            origin: origin.clone(),
+        });
+        let id = msg.id;
+        Box::pin(
+            self.append(events)
+                .into_actor(self)
+                .map(move |result, act, ctx| {
+                    if let Err(err) = flatten(result) {
+                        if let Some(run) = act.pending.get_mut(id) {
+                            run.cancelling = false;
+                        }
+                        act.try_start(ctx);
+                        return Err(RunError::Store(err));
+                    }
+                    act.pending.remove(id);
+                    act.shared.status_files.remove(act.user, id);
+                    act.refresh_positions();
+                    act.try_start(ctx);
+                    Ok(())
+                }),
+        )
+    }
+}
+
+/// Kill a running run (SIGTERM to its group, SIGKILL after the grace).
+#[derive(Message)]
+#[rtype(result = "Result<(), RunError>")]
+pub struct Kill {
+    pub id: RunId,
+    pub origin: Origin,
+}
+
+impl Handler<Kill> for ScriptQueue {
+    type Result = ResponseActFuture<Self, Result<(), RunError>>;
+
+    fn handle(&mut self, msg: Kill, _ctx: &mut Context<Self>) -> Self::Result {
+        if !self.running.contains_key(&msg.id) {
+            return Box::pin(fut::ready(Err(RunError::NotRunning)));
+        }
+        let event = Event::RunKillRequested {
+            run: msg.id,
+            name: self.name.clone(),
+            origin: msg.origin,
+        };
+        let id = msg.id;
+        Box::pin(
+            self.append(vec![event])
+                .into_actor(self)
+                .map(move |result, act, _ctx| {
+                    flatten(result)?;
+                    let Some(running) = act.running.get_mut(&id) else {
+                        return Err(RunError::NotRunning); // it ended while the audit event was written
+                    };
+                    match &running.process {
+                        Some(process) => process.do_send(run::Stop {
+                            reason: run::StopReason::Killed,
+                        }),
+                        None => running.kill = Some(run::StopReason::Killed),
+                    }
+                    Ok(())
+                }),
+        )
+    }
+}
+
+/// The live state of one run.
+#[derive(Debug, Clone)]
+pub enum LiveRun {
+    Queued {
+        queued: i64,
+        position: usize,
+    },
+    Running {
+        started: f64,
+        progress: ProgressSnapshot,
+    },
+}
+
+/// Where a run of this queue stands, if it is still live.
+#[derive(Message)]
+#[rtype(result = "Option<LiveRun>")]
+pub struct GetRun {
+    pub id: RunId,
+}
+
+impl Handler<GetRun> for ScriptQueue {
+    type Result = Option<LiveRun>;
+
+    fn handle(&mut self, msg: GetRun, _ctx: &mut Context<Self>) -> Option<LiveRun> {
+        if let Some(running) = self.running.get(&msg.id) {
+            return Some(LiveRun::Running {
+                started: running.started,
+                progress: running.progress.clone(),
+            });
+        }
+        let run = self.pending.get(msg.id).filter(|r| r.durable)?;
+        Some(LiveRun::Queued {
+            queued: run.queued,
+            position: self.pending.position(msg.id)?,
+        })
+    }
+}
+
+/// The ids of queued and running runs.
+#[derive(Message)]
+#[rtype(result = "(Vec<RunId>, Vec<RunId>)")]
+pub struct ListRuns;
+
+impl Handler<ListRuns> for ScriptQueue {
+    type Result = MessageResult<ListRuns>;
+
+    fn handle(&mut self, _msg: ListRuns, _ctx: &mut Context<Self>) -> Self::Result {
+        let queued = self.pending.accepted().map(|r| r.id).collect();
+        let mut running: Vec<_> = self
+            .running
+            .iter()
+            .map(|(id, r)| (r.started, *id))
+            .collect();
+        running.sort_by(|a, b| a.0.total_cmp(&b.0));
+        MessageResult((queued, running.into_iter().map(|(_, id)| id).collect()))
+    }
+}
