@@ -1,6 +1,7 @@
-//! History and audit: `GET history` (filters, cursors, audit fields, guest
-//! rules), `GET events`, and retention (`admin prune`), against the real
-//! server.
+//! History and audit: `GET history` (paging, filters, cursors, audit
+//! fields, guest rules) and the parameter checks it shares with `GET
+//! events`, against the real server. Its paging helpers are also used by
+//! `events.rs` and `history_cli.rs`.
 
 use std::collections::{BTreeMap, HashSet};
 use std::time::Instant;
@@ -15,7 +16,7 @@ fn now() -> i64 {
 }
 
 /// Creates a guest of the admin for `name` and returns (id, key).
-async fn guest(
+pub(super) async fn guest(
     app: &TestApp,
     name: &str,
     run: bool,
@@ -33,7 +34,7 @@ async fn guest(
 }
 
 /// Queues `count` runs of `name` with at most 32 requests in flight.
-async fn run_many(app: &TestApp, name: &str, count: usize) -> Vec<String> {
+pub(super) async fn run_many(app: &TestApp, name: &str, count: usize) -> Vec<String> {
     futures_util::stream::iter(0..count)
         .map(|_| app.run(json!({"name": name})))
         .buffer_unordered(32)
@@ -43,7 +44,7 @@ async fn run_many(app: &TestApp, name: &str, count: usize) -> Vec<String> {
 
 /// Every history row matching `query` (a query string without `before`),
 /// fetched in pages of `limit`, checking each page's size and cursor.
-async fn all_pages(api: &Api, key: &str, query: &str, limit: usize) -> Vec<Value> {
+pub(super) async fn all_pages(api: &Api, key: &str, query: &str, limit: usize) -> Vec<Value> {
     let mut rows = Vec::new();
     let mut before: Option<String> = None;
     loop {
@@ -67,14 +68,14 @@ async fn all_pages(api: &Api, key: &str, query: &str, limit: usize) -> Vec<Value
     }
 }
 
-fn ids(rows: &[Value]) -> Vec<String> {
+pub(super) fn ids(rows: &[Value]) -> Vec<String> {
     rows.iter()
         .map(|r| r["id"].as_str().expect("id").to_owned())
         .collect()
 }
 
 /// Asserts newest first by (finished, id), strictly, so no row repeats.
-fn assert_ordered(rows: &[Value], what: &str) {
+pub(super) fn assert_ordered(rows: &[Value], what: &str) {
     for pair in rows.windows(2) {
         let key = |r: &Value| {
             (
@@ -91,7 +92,7 @@ fn assert_ordered(rows: &[Value], what: &str) {
 }
 
 /// Polls history until `name` has `count` finished runs.
-async fn wait_history_count(app: &TestApp, name: &str, count: usize) {
+pub(super) async fn wait_history_count(app: &TestApp, name: &str, count: usize) {
     let start = Instant::now();
     loop {
         let rows = all_pages(app, &app.key, &format!("&name={name}"), 1000).await;
@@ -395,368 +396,4 @@ async fn guests_see_only_their_script_without_args_or_audit_and_never_the_event_
             "{what}: {reply}"
         );
     }
-}
-
-#[actix_web::test]
-async fn events_page_through_the_users_log_in_order_without_key_hashes() {
-    let app = spawn_app().await;
-    app.exectab("-n fast /bin/true\n");
-    let runs = run_many(&app, "fast", 30).await;
-    for id in &runs {
-        app.wait_done(id).await;
-    }
-    guest(&app, "fast", true, false, false).await;
-
-    let mut all = Vec::new();
-    let mut after = 0;
-    loop {
-        let (status, page) = app
-            .get(&format!("/scripts/v1/events?after={after}&limit=7"))
-            .await;
-        assert_eq!(status, 200, "{page}");
-        let events = page["events"].as_array().expect("events").clone();
-        if events.is_empty() {
-            assert_eq!(page["next"], Value::Null, "no next after the end");
-            break;
-        }
-        assert_eq!(
-            page["next"],
-            events[events.len() - 1]["seq"],
-            "next is the last seq"
-        );
-        after = page["next"].as_i64().expect("next");
-        all.extend(events);
-    }
-    let seqs: Vec<i64> = all
-        .iter()
-        .map(|e| e["seq"].as_i64().expect("seq"))
-        .collect();
-    assert!(
-        seqs.windows(2).all(|w| w[0] < w[1]),
-        "strictly increasing: {seqs:?}"
-    );
-    assert_eq!(all[0]["kind"], "UserCreated", "{}", all[0]);
-    assert_eq!(all[0]["run"], Value::Null);
-    assert!(
-        !all.iter().any(|e| e.to_string().contains("key_hash")),
-        "no key hash leaves the server"
-    );
-    assert!(
-        all.iter().any(|e| e["kind"] == "GuestCreated"),
-        "guest events are listed"
-    );
-    let queued = all.iter().filter(|e| e["kind"] == "RunQueued").count();
-    assert_eq!(queued, runs.len(), "every run's RunQueued");
-    assert!(
-        all.iter()
-            .all(|e| e["at"].is_f64() && e["data"].is_object()),
-        "shape"
-    );
-
-    let (_, one) = app
-        .get(&format!("/scripts/v1/events?run={}", runs[0]))
-        .await;
-    let kinds: Vec<&str> = one["events"]
-        .as_array()
-        .expect("events")
-        .iter()
-        .map(|e| e["kind"].as_str().unwrap_or(""))
-        .collect();
-    assert_eq!(kinds.first(), Some(&"RunQueued"), "{one}");
-    assert_eq!(kinds.last(), Some(&"RunFinished"), "{one}");
-    assert!(one["events"]
-        .as_array()
-        .expect("events")
-        .iter()
-        .all(|e| e["run"] == runs[0].as_str()));
-}
-
-#[actix_web::test]
-async fn prune_removes_old_events_and_logs_keeps_rows_unfinished_runs_and_accounts() {
-    // Arrange: two finished runs with logs, one still running.
-    let app = spawn_app().await;
-    app.exectab("-s=2 echo /bin/echo hello\n-s=1 slow /bin/sleep 30\n");
-    let old: Vec<String> = vec![
-        app.run(json!({"name": "echo"})).await,
-        app.run(json!({"name": "echo"})).await,
-    ];
-    for id in &old {
-        app.wait_done(id).await;
-    }
-    let running = app.run(json!({"name": "slow"})).await;
-    app.wait_status(&running, "running", |s| s["state"] == "running")
-        .await;
-    let config = scriptd::config::Config::new(app.storage.path());
-    let log = |id: &str| app.scripts_dir().join("logs").join(format!("{id}.log"));
-    assert!(
-        log(&old[0]).exists(),
-        "a finished run has a log before the prune"
-    );
-    let before = scriptd::clock::now() + 1.0;
-    let mut db = scriptd::events::store::open(&config.database_path())
-        .await
-        .expect("db");
-
-    // Act
-    let report = scriptd::retention::prune(&mut db, &config, before, false)
-        .await
-        .expect("prune");
-
-    // Assert: the events and logs of the finished runs are gone, their rows stay.
-    assert_eq!(
-        (report.runs, report.logs, report.rows),
-        (2, 2, 0),
-        "{report}"
-    );
-    assert!(report.events >= 4, "{report}");
-    for id in &old {
-        assert!(!log(id).exists(), "log of {id} removed");
-        let (_, events) = app.get(&format!("/scripts/v1/events?run={id}")).await;
-        assert_eq!(events["events"], json!([]), "events of {id} removed");
-        assert_eq!(
-            app.status(id).await["state"],
-            "done",
-            "status of {id} stays"
-        );
-    }
-    let history = all_pages(&app, &app.key, "", 100).await;
-    assert_eq!(
-        ids(&history).into_iter().collect::<HashSet<_>>(),
-        old.iter().cloned().collect(),
-        "history stays"
-    );
-    assert_eq!(
-        history[0]["requested_by"], "user:1",
-        "audit columns outlive the events"
-    );
-    let (_, events) = app.get(&format!("/scripts/v1/events?run={running}")).await;
-    assert!(
-        !events["events"].as_array().expect("events").is_empty(),
-        "unfinished run untouched"
-    );
-    let (_, all) = app.get("/scripts/v1/events").await;
-    assert_eq!(
-        all["events"][0]["kind"], "UserCreated",
-        "account events stay"
-    );
-
-    // A rebuild after a prune keeps the rows it has no events for.
-    scriptd::events::rebuild::rebuild(&mut db.writer).expect("rebuild");
-    assert_eq!(
-        all_pages(&app, &app.key, "", 100).await.len(),
-        2,
-        "rebuild keeps pruned rows"
-    );
-
-    // --all removes the rows too; the running run still ends normally.
-    let report = scriptd::retention::prune(&mut db, &config, before, true)
-        .await
-        .expect("prune all");
-    assert_eq!((report.rows, report.events), (2, 0), "{report}");
-    assert!(
-        all_pages(&app, &app.key, "", 100).await.is_empty(),
-        "rows removed"
-    );
-    assert_eq!(app.status(&old[0]).await["errorcode"], "invalid_id");
-    let (code, reply) = app
-        .post(&format!("/scripts/v1/kill/{running}"), json!({}))
-        .await;
-    assert_eq!(code, 200, "{reply}");
-    assert_eq!(app.wait_done(&running).await["outcome"], "killed");
-}
-
-#[actix_web::test]
-async fn admin_prune_is_refused_while_a_server_holds_the_storage() {
-    let app = spawn_app().await;
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_scriptd"))
-        .args([
-            "admin",
-            "prune",
-            "--before",
-            "2030-01-01T00:00:00Z",
-            "--storage",
-        ])
-        .arg(app.storage.path())
-        .output()
-        .expect("run scriptd admin prune");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success(), "refused: {stderr}");
-    assert!(stderr.contains("another scriptd server"), "{stderr}");
-}
-
-#[actix_web::test]
-async fn admin_prune_on_an_idle_storage_reports_and_rejects_bad_dates() {
-    let dir = tempfile::tempdir().expect("dir");
-    let scriptd = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_scriptd"))
-            .args(args)
-            .arg("--storage")
-            .arg(dir.path())
-            .output()
-            .expect("run scriptd")
-    };
-    assert!(
-        scriptd(&["user", "add", "alice"]).status.success(),
-        "user add"
-    );
-    let ok = scriptd(&["admin", "prune", "--before", "1700000000", "--all"]);
-    let stdout = String::from_utf8_lossy(&ok.stdout);
-    assert!(
-        ok.status.success(),
-        "{stdout} {}",
-        String::from_utf8_lossy(&ok.stderr)
-    );
-    assert!(stdout.contains("pruned 0 finished runs"), "{stdout}");
-    let bad = scriptd(&["admin", "prune", "--before", "last tuesday"]);
-    assert!(!bad.status.success(), "bad date refused");
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid date"));
-}
-
-fn scriptd_client(app: &TestApp, args: &[&str]) -> std::process::Command {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_scriptd"));
-    command
-        .args(args)
-        .args(["--url", &app.base, "--api-key", &app.key])
-        .env_remove("SCRIPTD_URL")
-        .env_remove("SCRIPTD_API_KEY");
-    command
-}
-
-/// Runs a client command off the test thread, which the server runs on.
-async fn output(mut command: std::process::Command) -> std::process::Output {
-    tokio::task::spawn_blocking(move || command.output().expect("run scriptd"))
-        .await
-        .expect("join")
-}
-
-#[actix_web::test]
-async fn history_command_prints_a_table_or_json_lines_across_server_pages() {
-    let app = spawn_app().await;
-    app.exectab("-s=64 -n fast /bin/true\n-s=2 fail /bin/sh -c \"exit 2\"\n");
-    let fast = run_many(&app, "fast", 1205).await;
-    let failed = app.run(json!({"name": "fail"})).await;
-    app.wait_done(&failed).await;
-    wait_history_count(&app, "fast", fast.len()).await;
-
-    // --limit above one server page: the command follows the cursor.
-    let out = output(scriptd_client(
-        &app,
-        &["history", "--name", "fast", "--limit", "1200", "--json"],
-    ))
-    .await;
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
-        .collect();
-    assert_eq!(lines.len(), 1200, "exactly --limit rows");
-    assert_eq!(
-        lines
-            .iter()
-            .map(|r| r["id"].clone())
-            .collect::<HashSet<_>>()
-            .len(),
-        1200,
-        "no duplicates"
-    );
-    assert_ordered(&lines, "history --json");
-
-    let out = output(scriptd_client(
-        &app,
-        &[
-            "history",
-            "--outcome",
-            "failed",
-            "--since",
-            "2000-01-01T00:00:00Z",
-        ],
-    ))
-    .await;
-    let table = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(table.starts_with("ID"), "header: {table}");
-    assert_eq!(
-        table.lines().count(),
-        2,
-        "header and the one failed run: {table}"
-    );
-    assert!(
-        table.contains(&failed) && table.contains("failed") && table.contains("user:1"),
-        "{table}"
-    );
-
-    let out = output(scriptd_client(&app, &["history", "--outcome", "exploded"])).await;
-    assert!(!out.status.success(), "an API error fails the command");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid_outcome"));
-}
-
-#[actix_web::test]
-async fn events_follow_prints_events_recorded_after_it_started() {
-    use std::io::{BufRead, BufReader};
-    let app = spawn_app().await;
-    app.exectab("-n fast /bin/true\n");
-    let mut child = scriptd_client(&app, &["events", "--follow", "--json"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn scriptd events --follow");
-    let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel::<Value>();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx
-                .send(serde_json::from_str(&line).unwrap_or(Value::Null))
-                .is_err()
-            {
-                return;
-            }
-        }
-    });
-    // Polls without blocking the thread: the server under test runs on it.
-    let next_kind = |want: &'static str, run: Option<String>| {
-        let rx = &rx;
-        async move {
-            let start = Instant::now();
-            loop {
-                match rx.try_recv() {
-                    Ok(event)
-                        if event["kind"] == want
-                            && run.as_deref().is_none_or(|r| event["run"] == r) =>
-                    {
-                        return event
-                    }
-                    Ok(_) => continue,
-                    Err(_) => {
-                        assert!(start.elapsed() < DEADLINE, "no {want} line");
-                        actix_rt::time::sleep(std::time::Duration::from_millis(20)).await;
-                    }
-                }
-            }
-        }
-    };
-    next_kind("UserCreated", None).await;
-    // It follows over a monitor socket, not by polling alone.
-    crate::helpers::eventually_async("a monitor socket is open", || async {
-        let (_, text) = app.get("/metrics").await;
-        text.as_str()
-            .is_some_and(|t| t.lines().any(|l| l == "scriptd_monitors_connected 1"))
-    })
-    .await;
-
-    let id = app.run(json!({"name": "fast"})).await;
-
-    let finished = next_kind("RunFinished", Some(id.clone())).await;
-    assert_eq!(
-        finished["data"]["record"]["outcome"], "noexec",
-        "{finished}"
-    );
-    let _ = child.kill();
-    let _ = child.wait();
 }
