@@ -1,7 +1,7 @@
 //! Owns starting a script: argv without a shell, environment filtering, working
-//! directory, optional user/group switch (resolved before fork, applied in the
-//! child with async-signal-safe calls only), a fresh process group and the
-//! parent-death signal. Reaping is *not* done here: see `exit.rs`.
+//! directory, optional user/group switch (resolved here, applied in the child
+//! by `launch`), a fresh process group and the parent-death signal, and what
+//! each failure means. Reaping is *not* done here: see `exit.rs`.
 
 use std::ffi::{CString, OsString};
 use std::io;
