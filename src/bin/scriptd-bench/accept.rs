@@ -6,10 +6,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::json;
-
+use crate::http1::{Conn, Request};
 use crate::machine::{cpu_seconds, report};
-use crate::server::{bytes_body::Body, on_threads, Server};
+use crate::server::{on_threads, Server};
 
 const CLIENTS: usize = 64;
 const THREADS: usize = 2;
@@ -48,18 +47,21 @@ pub async fn run() -> anyhow::Result<()> {
         let clients = on_threads(THREADS, move |_| {
             let (target, accepted, stop) = (target.clone(), accepted.clone(), stop.clone());
             Box::pin(async move {
-                let client = target.client(CLIENTS / THREADS);
-                let body = Body::json(json!({"name": "noop"}));
+                let request = Request::post_json(&target, "/scripts/v1/run", r#"{"name":"noop"}"#);
                 let workers = (0..CLIENTS / THREADS).map(|_| async {
                     let mut errors = 0u64;
+                    let Ok(mut conn) = Conn::connect(&target).await else {
+                        return 1;
+                    };
                     while !stop.load(Ordering::Relaxed) {
-                        match target.run(&client, &body).await {
-                            Ok(_) => accepted.fetch_add(1, Ordering::Relaxed),
-                            Err(_) => {
-                                errors += 1;
-                                0
+                        match conn.send(&request).await {
+                            Ok((200, body)) if accepted_reply(&body) => {
+                                accepted.fetch_add(1, Ordering::Relaxed);
                             }
-                        };
+                            Ok(_) => errors += 1,
+                            // The connection is gone: later requests would fail too.
+                            Err(_) => return errors + 1,
+                        }
                     }
                     errors
                 });
@@ -95,4 +97,10 @@ pub async fn run() -> anyhow::Result<()> {
     report("refused or failed requests", errors.to_string());
     server.stop().await;
     Ok(())
+}
+
+/// A reply that says the run was queued.
+fn accepted_reply(body: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .is_ok_and(|reply| reply["success"] == true && reply["id"].is_string())
 }

@@ -9,6 +9,7 @@ mod accept;
 mod e2e;
 mod fanout;
 mod frame;
+mod http1;
 mod lateness;
 mod machine;
 mod memory;
