@@ -18,6 +18,12 @@ pub use signal::{end_orphaned_group, signal_group};
 pub use spawn::{spawn, SpawnError, SpawnRequest, Spawned};
 
 #[cfg(test)]
+mod identity_tests;
+#[cfg(test)]
 mod launch_tests;
+#[cfg(test)]
+mod output_tests;
+#[cfg(test)]
+mod test_support;
 #[cfg(test)]
 mod tests;
