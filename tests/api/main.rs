@@ -13,5 +13,7 @@ mod history;
 mod history_cli;
 mod metrics;
 mod monitor;
+mod monitor_access;
+mod monitor_load;
 mod runs;
 mod supervision;

@@ -1,18 +1,13 @@
-//! The WebSocket API and the monitor hub: push order and shapes, toggling,
-//! verbose pushes, guest rights, envelope errors, per-message key checks,
-//! lossless reconnect with `after`, slow readers and many sockets.
+//! The WebSocket monitor: push order and shapes, toggling, the empty name,
+//! verbose pushes and lossless reconnect with `after`. Holds the socket
+//! helpers `monitor_access` and `monitor_load` share.
 
-use std::time::Instant;
-
-use awc::ws::{Frame, Message};
-use futures_util::future::join_all;
-use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, TestApp, WsClient, DEADLINE};
+use crate::helpers::{spawn_app, WsClient};
 
 /// A monitor (un)registration request.
-fn monitor(sequence: i64, name: &str) -> Value {
+pub(super) fn monitor(sequence: i64, name: &str) -> Value {
     json!({
         "api_method": "GET",
         "api_path": "/scripts/v1/monitor",
@@ -22,7 +17,7 @@ fn monitor(sequence: i64, name: &str) -> Value {
 }
 
 /// Sends `request` and returns its reply; panics if a push came first.
-async fn call_quiet(ws: &mut WsClient, request: Value) -> Value {
+pub(super) async fn call_quiet(ws: &mut WsClient, request: Value) -> Value {
     let mut pushes = Vec::new();
     let reply = ws.call(request, &mut pushes).await;
     assert!(
@@ -33,7 +28,7 @@ async fn call_quiet(ws: &mut WsClient, request: Value) -> Value {
 }
 
 /// Registers a monitor and checks the reply shape exactly.
-async fn subscribe(ws: &mut WsClient, request: Value) {
+pub(super) async fn subscribe(ws: &mut WsClient, request: Value) {
     let sequence = request["api_sequence"].clone();
     let name = request["name"].clone();
     let reply = call_quiet(ws, request).await;
@@ -64,7 +59,7 @@ async fn next_push(ws: &mut WsClient) -> Value {
 }
 
 /// Receives pushes until the `done` push of run `id`; returns all of them.
-async fn pushes_until_done(ws: &mut WsClient, id: &str) -> Vec<Value> {
+pub(super) async fn pushes_until_done(ws: &mut WsClient, id: &str) -> Vec<Value> {
     let mut pushes = Vec::new();
     loop {
         let push = next_push(ws).await;
@@ -76,11 +71,11 @@ async fn pushes_until_done(ws: &mut WsClient, id: &str) -> Vec<Value> {
     }
 }
 
-fn of_run<'a>(pushes: &'a [Value], id: &str) -> Vec<&'a Value> {
+pub(super) fn of_run<'a>(pushes: &'a [Value], id: &str) -> Vec<&'a Value> {
     pushes.iter().filter(|p| p["id"] == id).collect()
 }
 
-fn states(pushes: &[&Value]) -> Vec<String> {
+pub(super) fn states(pushes: &[&Value]) -> Vec<String> {
     pushes
         .iter()
         .map(|p| p["state"].as_str().unwrap_or("?").to_owned())
@@ -94,37 +89,6 @@ fn assert_seq_increasing(pushes: &[Value], after: i64) {
         assert!(seq > last, "seq {seq} must exceed {last}: {pushes:?}");
         last = seq;
     }
-}
-
-/// A guest of the admin for `script` with the given monitor right.
-async fn create_guest(
-    app: &TestApp,
-    script: &str,
-    monitor: bool,
-    status: bool,
-) -> (String, String) {
-    let expires = unix_now() + 3600;
-    let (code, reply) = app
-        .post(
-            "/scripts/v1/guest/create",
-            json!({"name": script, "run": false, "cancel": false, "status": status,
-                   "monitor": monitor, "expires": expires}),
-        )
-        .await;
-    assert_eq!(code, 200, "guest created: {reply}");
-    let id = reply["id"].as_str().expect("guest id").to_owned();
-    let key = reply["info"]["apikey"]
-        .as_str()
-        .expect("guest apikey")
-        .to_owned();
-    (id, key)
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock after epoch")
-        .as_secs() as i64
 }
 
 #[actix_web::test]
@@ -294,194 +258,6 @@ async fn a_verbose_monitor_also_gets_queued_progress_and_cancelled_pushes() {
 }
 
 #[actix_web::test]
-async fn a_guest_may_monitor_only_its_own_script_and_only_with_the_monitor_right() {
-    // Arrange
-    let app = spawn_app().await;
-    app.exectab("mine /bin/sh -c \"exit 0\"\ntheirs /bin/sh -c \"exit 0\"");
-    let (_, allowed) = create_guest(&app, "mine", true, false).await;
-    let (_, refused) = create_guest(&app, "mine", false, true).await;
-    let mut guest = app.ws_with(&allowed).await;
-    let mut without = app.ws_with(&refused).await;
-
-    // Act
-    let denied_other = call_quiet(&mut guest, monitor(1, "theirs")).await;
-    let denied_all = call_quiet(&mut guest, monitor(2, "")).await;
-    let denied_right = call_quiet(&mut without, monitor(3, "mine")).await;
-    subscribe(&mut guest, monitor(4, "mine")).await;
-    let id = app.run(json!({"name": "mine"})).await;
-
-    // Assert
-    for (what, reply, sequence) in [
-        ("another script", &denied_other, 1),
-        ("every script", &denied_all, 2),
-        ("no monitor right", &denied_right, 3),
-    ] {
-        assert_eq!(reply["success"], false, "{what}: {reply}");
-        assert_eq!(reply["errorcode"], "access_denied", "{what}: {reply}");
-        assert_eq!(reply["api_sequence"], sequence, "{what}: {reply}");
-    }
-    let pushes = pushes_until_done(&mut guest, &id).await;
-    assert_eq!(states(&of_run(&pushes, &id)), ["running", "done"]);
-    assert!(
-        pushes[1].get("args").is_none(),
-        "guests never see args: {}",
-        pushes[1]
-    );
-}
-
-#[actix_web::test]
-async fn envelope_errors_over_the_socket_have_their_codes_and_no_api_sequence() {
-    // Arrange
-    let app = spawn_app().await;
-    let mut ws = app.ws().await;
-    let cases: Vec<(&str, Value, &str)> = vec![
-        ("a JSON array", json!([1, 2]), "invalid_data"),
-        (
-            "no api_method",
-            json!({"api_path": "/scripts/v1/status", "api_sequence": 1}),
-            "missing_invalid_api_method",
-        ),
-        (
-            "numeric api_method",
-            json!({"api_method": 1, "api_path": "/scripts/v1/status", "api_sequence": 1}),
-            "missing_invalid_api_method",
-        ),
-        (
-            "no api_path",
-            json!({"api_method": "GET", "api_sequence": 1}),
-            "missing_invalid_api_path",
-        ),
-        (
-            "no api_sequence",
-            json!({"api_method": "GET", "api_path": "/scripts/v1/status"}),
-            "missing_invalid_api_sequence",
-        ),
-        (
-            "string api_sequence",
-            json!({"api_method": "GET", "api_path": "/scripts/v1/status", "api_sequence": "1"}),
-            "missing_invalid_api_sequence",
-        ),
-        (
-            "fractional api_sequence",
-            json!({"api_method": "GET", "api_path": "/scripts/v1/status", "api_sequence": 1.5}),
-            "missing_invalid_api_sequence",
-        ),
-    ];
-
-    // Act + Assert
-    ws.framed
-        .send(Message::Text("this is not json".into()))
-        .await
-        .expect("ws send");
-    let reply = ws.recv().await.expect("reply to non-JSON");
-    assert_eq!(reply["success"], false, "non-JSON: {reply}");
-    assert_eq!(reply["errorcode"], "invalid_data", "non-JSON: {reply}");
-    assert!(reply.get("api_sequence").is_none(), "non-JSON: {reply}");
-    for (what, message, code) in cases {
-        ws.send(message).await;
-        let reply = ws.recv().await.expect("reply");
-        assert_eq!(reply["success"], false, "{what}: {reply}");
-        assert_eq!(reply["errorcode"], code, "{what}: {reply}");
-        assert!(reply["error"].is_string(), "{what}: {reply}");
-        assert!(reply.get("api_sequence").is_none(), "{what}: {reply}");
-    }
-}
-
-#[actix_web::test]
-async fn an_api_call_over_the_socket_answers_the_http_body_plus_its_api_sequence() {
-    // Arrange
-    let app = spawn_app().await;
-    app.exectab("hold /bin/sleep 30");
-    let id = app.run(json!({"name": "hold"})).await;
-    app.wait_status(&id, "hold running", |s| s["state"] == "running")
-        .await;
-    let mut ws = app.ws().await;
-
-    // Act
-    let (code, over_http) = app.get("/scripts/v1/status").await;
-    let over_ws = call_quiet(
-        &mut ws,
-        json!({"api_method": "GET", "api_path": "/scripts/v1/status", "api_sequence": 31}),
-    )
-    .await;
-    let error_ws = call_quiet(
-        &mut ws,
-        json!({"api_method": "GET", "api_path": "/scripts/v1/status/nope", "api_sequence": 32}),
-    )
-    .await;
-    let (monitor_code, monitor_http) = app.get("/scripts/v1/monitor?name=hold").await;
-
-    // Assert
-    assert_eq!(code, 200);
-    assert_eq!(over_http["running"]["hold"], json!([id]), "{over_http}");
-    let mut expected = over_http.clone();
-    expected["api_sequence"] = json!(31);
-    assert_eq!(over_ws, expected);
-    assert_eq!(error_ws["errorcode"], "invalid_id", "{error_ws}");
-    assert_eq!(error_ws["api_sequence"], 32, "{error_ws}");
-    assert_eq!(monitor_code, 400, "{monitor_http}");
-    assert_eq!(monitor_http["errorcode"], "use_websocket", "{monitor_http}");
-    let (code, reply) = app.post(&format!("/scripts/v1/kill/{id}"), json!({})).await;
-    assert_eq!(code, 200, "{reply}");
-}
-
-#[actix_web::test]
-async fn a_socket_rechecks_the_key_on_every_message_and_closes_once_it_is_invalid() {
-    // Arrange
-    let app = spawn_app().await;
-    app.exectab("mine /bin/sh -c \"exit 0\"");
-    let (guest_id, key) = create_guest(&app, "mine", false, true).await;
-    let mut ws = app.ws_with(&key).await;
-    let status = json!({"api_method": "GET", "api_path": "/scripts/v1/status", "api_sequence": 1});
-    let before = call_quiet(&mut ws, status.clone()).await;
-    assert_eq!(before["success"], true, "the guest key works: {before}");
-
-    // Act
-    let (code, reply) = app
-        .call_with(
-            "DELETE",
-            &format!("/scripts/v1/guest/delete/{guest_id}"),
-            Some(&app.key),
-            None,
-        )
-        .await;
-    assert_eq!(code, 200, "guest deleted: {reply}");
-    ws.send(json!({"api_method": "GET", "api_path": "/scripts/v1/status", "api_sequence": 2}))
-        .await;
-
-    // Assert
-    let refused = ws.recv().await.expect("a refusal before the close");
-    assert_eq!(refused["success"], false, "{refused}");
-    assert_eq!(refused["errorcode"], "invalid_missing_apikey", "{refused}");
-    assert_eq!(refused["api_sequence"], 2, "{refused}");
-    assert!(ws.recv().await.is_none(), "the socket is closed");
-}
-
-#[actix_web::test]
-async fn deleting_a_guest_closes_its_monitor_socket() {
-    // Arrange
-    let app = spawn_app().await;
-    app.exectab("mine /bin/sh -c \"exit 0\"");
-    let (guest_id, key) = create_guest(&app, "mine", true, false).await;
-    let mut ws = app.ws_with(&key).await;
-    subscribe(&mut ws, monitor(1, "mine")).await;
-
-    // Act
-    let (code, reply) = app
-        .call_with(
-            "DELETE",
-            &format!("/scripts/v1/guest/delete/{guest_id}"),
-            Some(&app.key),
-            None,
-        )
-        .await;
-    assert_eq!(code, 200, "guest deleted: {reply}");
-
-    // Assert: closed without the client sending anything.
-    assert!(ws.recv().await.is_none(), "the monitor socket is closed");
-}
-
-#[actix_web::test]
 async fn a_monitor_reconnecting_with_after_gets_every_missed_push_once_in_order_then_live_ones() {
     // Arrange
     let app = spawn_app().await;
@@ -553,210 +329,4 @@ async fn a_monitor_reconnecting_with_after_gets_every_missed_push_once_in_order_
     all.extend(live_pushes);
     assert_seq_increasing(&all, last_seq);
     assert_no_push_pending(&mut ws, "after the live push").await;
-}
-
-/// Bytes in each large argument: its finish push carries it three times
-/// (`first`, `last` and `args`), so a few of them fill the kernel's socket
-/// buffers of a peer that does not read.
-const LARGE_ARG: usize = 1024 * 1024;
-/// 24 MiB of large pushes: far more than loopback socket buffers absorb
-/// (without them, all 1400 small pushes fit in the kernel and nothing is
-/// ever dropped; 12 MiB was already enough on the 2-core test machine).
-const LARGE_RUNS: usize = 8;
-/// Small runs after that: two verbose pushes each, more than the session's
-/// 1024-push mailbox.
-const SMALL_RUNS: usize = 700;
-
-/// Queues `count` runs of `name` concurrently, a batch at a time.
-async fn run_many(app: &TestApp, name: &str, count: usize) -> Vec<String> {
-    let mut ids = Vec::new();
-    let batch = 50;
-    for start in (0..count).step_by(batch) {
-        let end = (start + batch).min(count);
-        let runs = (start..end).map(|_| app.run(json!({"name": name})));
-        ids.extend(join_all(runs).await);
-    }
-    ids
-}
-
-/// Polls the run list until nothing is queued or running.
-async fn wait_idle(app: &TestApp) {
-    let start = Instant::now();
-    loop {
-        let (_, list) = app.get("/scripts/v1/status").await;
-        let busy = ["queued", "running"].iter().any(|state| {
-            list[state].as_object().is_some_and(|names| {
-                names
-                    .values()
-                    .any(|ids| ids.as_array().is_some_and(|a| !a.is_empty()))
-            })
-        });
-        if list["success"] == true && !busy {
-            return;
-        }
-        assert!(
-            start.elapsed() < DEADLINE,
-            "timed out waiting for idle: {list}"
-        );
-        actix_rt::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-}
-
-#[actix_web::test]
-async fn a_monitor_that_stops_reading_delays_neither_runs_nor_other_monitors_and_is_dropped() {
-    // Arrange
-    let app = spawn_app().await;
-    app.exectab("-n large large @@1\n-n small small\ntick /bin/sh -c \"exit 0\"");
-    let mut stalled = app.ws().await;
-    let mut request = monitor(1, "");
-    request["verbose"] = json!(true);
-    subscribe(&mut stalled, request).await;
-    let mut reader = app.ws().await;
-    subscribe(&mut reader, monitor(2, "tick")).await;
-    let begin = Instant::now();
-
-    // Act: `stalled` is not read from here on.
-    let large = "x".repeat(LARGE_ARG);
-    let mut large_ids = Vec::new();
-    for _ in 0..LARGE_RUNS {
-        large_ids.push(app.run(json!({"name": "large", "args": [large]})).await);
-    }
-    let during = app.run(json!({"name": "tick"})).await;
-    let small_ids = run_many(&app, "small", SMALL_RUNS).await;
-
-    // Assert: the reader sees the tick run and every run finishes.
-    let pushes = pushes_until_done(&mut reader, &during).await;
-    assert_eq!(states(&of_run(&pushes, &during)), ["running", "done"]);
-    for id in &large_ids {
-        let outcome = app.wait_done(id).await["outcome"].clone();
-        assert_eq!(outcome, "noexec", "run {id}");
-    }
-    wait_idle(&app).await;
-    // Nothing is queued or running any more; a sample shows how they ended.
-    for id in small_ids.iter().step_by(50).chain(small_ids.last()) {
-        let outcome = app.wait_done(id).await["outcome"].clone();
-        assert_eq!(outcome, "noexec", "run {id}");
-    }
-    let after = app.run(json!({"name": "tick"})).await;
-    let pushes = pushes_until_done(&mut reader, &after).await;
-    assert_eq!(states(&of_run(&pushes, &after)), ["running", "done"]);
-    let elapsed = begin.elapsed();
-
-    // Assert: the server cut the stalled connection off by itself, while
-    // its peer was still not reading: only the reader is left connected.
-    wait_monitors_connected(&app, 1).await;
-    // Reading it now yields at most what was already in flight, then the end.
-    let mut received = 0usize;
-    let mut saw_after = false;
-    let draining = Instant::now();
-    loop {
-        let left = DEADLINE.saturating_sub(draining.elapsed());
-        let frame = actix_rt::time::timeout(left, stalled.framed.next())
-            .await
-            .expect("the stalled socket ends within the deadline");
-        match frame {
-            Some(Ok(Frame::Text(bytes))) => {
-                let push: Value = serde_json::from_slice(&bytes).expect("json push");
-                received += 1;
-                saw_after |= push["id"] == after;
-            }
-            Some(Ok(_)) => {}
-            None | Some(Err(_)) => break,
-        }
-    }
-    eprintln!(
-        "stalled socket: {received} pushes, then the connection ended; runs took {elapsed:?}"
-    );
-    assert!(
-        !saw_after,
-        "the stalled socket was dropped before the last run"
-    );
-    assert!(received < 2 * (LARGE_RUNS + SMALL_RUNS), "it missed pushes");
-}
-
-/// Polls `/metrics` until `scriptd_monitors_connected` shows `want`.
-async fn wait_monitors_connected(app: &TestApp, want: u64) {
-    let start = Instant::now();
-    loop {
-        let (_, text) = app.get("/metrics").await;
-        let now = text.as_str().and_then(|t| {
-            t.lines()
-                .find_map(|l| l.strip_prefix("scriptd_monitors_connected "))
-                .and_then(|v| v.trim().parse::<u64>().ok())
-        });
-        if now == Some(want) {
-            return;
-        }
-        assert!(
-            start.elapsed() < DEADLINE,
-            "monitors connected stayed at {now:?}, want {want}"
-        );
-        actix_rt::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-}
-
-/// Monitor sockets open at once in the fan-out test.
-const MANY_SOCKETS: usize = 1000;
-
-/// Both ends of every socket live in this process: make room for them.
-fn raise_open_files_limit(needed: u64) {
-    use nix::sys::resource::{getrlimit, setrlimit, Resource};
-    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).expect("getrlimit");
-    if soft < needed {
-        assert!(
-            hard >= needed,
-            "open-files hard limit {hard} is below {needed}"
-        );
-        setrlimit(Resource::RLIMIT_NOFILE, needed, hard).expect("setrlimit");
-    }
-}
-
-/// A monitor socket on its own unlimited connector (awc's default pool
-/// allows 100 connections), subscribed to `name`.
-async fn monitor_socket(app: &TestApp, client: &awc::Client, name: &str) -> WsClient {
-    let (_resp, framed) = client
-        .ws(format!("ws://127.0.0.1:{}/scripts/v1", app.port))
-        .set_header("X-APIKey", app.key.as_str())
-        .connect()
-        .await
-        .expect("websocket connects");
-    let mut ws = WsClient { framed };
-    subscribe(&mut ws, monitor(1, name)).await;
-    ws
-}
-
-#[actix_web::test]
-async fn a_thousand_monitor_sockets_each_get_the_finish_push_of_a_run() {
-    // Arrange
-    raise_open_files_limit(4 * MANY_SOCKETS as u64 + 1024);
-    let app = spawn_app().await;
-    app.exectab("quick /bin/sh -c \"exit 0\"");
-    let client = awc::Client::builder()
-        .connector(awc::Connector::new().limit(0))
-        .timeout(DEADLINE)
-        .finish();
-    let begin = Instant::now();
-    let mut sockets = Vec::with_capacity(MANY_SOCKETS);
-    for _ in 0..MANY_SOCKETS / 100 {
-        sockets.extend(join_all((0..100).map(|_| monitor_socket(&app, &client, "quick"))).await);
-    }
-    let connected = begin.elapsed();
-
-    // Act
-    let id = app.run(json!({"name": "quick"})).await;
-
-    // Assert
-    let received = join_all(sockets.iter_mut().map(|ws| pushes_until_done(ws, &id))).await;
-    eprintln!(
-        "{MANY_SOCKETS} sockets connected in {connected:?}; all pushed in {:?}",
-        begin.elapsed()
-    );
-    for (socket, pushes) in received.iter().enumerate() {
-        assert_eq!(
-            states(&of_run(pushes, &id)),
-            ["running", "done"],
-            "socket {socket}"
-        );
-        assert_eq!(pushes.len(), 2, "socket {socket}: {pushes:?}");
-    }
 }
