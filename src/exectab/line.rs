@@ -1,0 +1,145 @@
+//! Turning one tokenized line into a [`ScriptDef`]: option tokens (`-s=2`,
+//! `-ir`, long names), their validation, the script name and the command.
+
+use super::token::tokenize;
+use super::{ScriptDef, OPTIONS};
+
+/// Parse one non-comment, trimmed line into a definition or an error message.
+pub(super) fn parse_line(line: &str) -> Result<ScriptDef, String> {
+    let tokens = tokenize(line)?;
+    if tokens.iter().any(|t| t.text.contains('\0')) {
+        return Err("contains a NUL character".to_string());
+    }
+
+    let mut def = ScriptDef::with_name(String::new());
+    let mut iter = tokens.into_iter();
+    let name = loop {
+        match iter.next() {
+            None => return Err("options but no script name".to_string()),
+            Some(t) if t.option_like => apply_option_token(&mut def, &t.text)?,
+            Some(t) => break t.text,
+        }
+    };
+
+    if name.is_empty() {
+        return Err("empty script name".to_string());
+    }
+    if let Some(bad) = name.chars().find(|c| *c == '/' || c.is_whitespace()) {
+        return Err(format!("script name '{name}' contains {bad:?}"));
+    }
+
+    def.name = name;
+    def.command = iter.map(|t| t.text).collect();
+    if def.command.is_empty() && !def.noexec {
+        return Err(format!(
+            "script '{}' has no command (use -n for a script without a process)",
+            def.name
+        ));
+    }
+    Ok(def)
+}
+
+/// Apply one option token such as `-s=2`, `-ir` or `-simultaneous=2`.
+fn apply_option_token(def: &mut ScriptDef, token: &str) -> Result<(), String> {
+    let body = &token[1..];
+    let (key, value) = match body.split_once('=') {
+        Some((k, v)) => (k, Some(v)),
+        None => (body, None),
+    };
+
+    // A single letter or one of the original's long names (e.g. `-dir=`).
+    let single = OPTIONS
+        .iter()
+        .find(|(c, long, _)| *long == key || (key.len() == 1 && key.starts_with(*c)));
+
+    match (single, value) {
+        (Some(&(letter, _, true)), Some(v)) => apply_value(def, letter, v),
+        (Some(&(letter, _, true)), None) => Err(format!(
+            "option '{token}' needs a value, written -{letter}=VALUE"
+        )),
+        (Some(&(letter, _, false)), Some(_)) => Err(format!(
+            "option -{letter} is a flag and takes no value ('{token}')"
+        )),
+        (Some(&(letter, _, false)), None) => {
+            set_flag(def, letter);
+            Ok(())
+        }
+        (None, _) => {
+            // Combined flags such as `-inr`; every letter must be a known flag.
+            if key.is_empty() {
+                return Err(format!("unknown option '{token}'"));
+            }
+            for c in key.chars() {
+                match OPTIONS.iter().find(|(l, _, _)| *l == c) {
+                    None => return Err(format!("unknown option -{c} in '{token}'")),
+                    Some((_, _, true)) => {
+                        return Err(format!(
+                            "option -{c} takes a value and cannot be combined with others ('{token}')"
+                        ));
+                    }
+                    Some(_) => {}
+                }
+            }
+            if value.is_some() {
+                return Err(format!("combined flags take no value ('{token}')"));
+            }
+            key.chars().for_each(|c| set_flag(def, c));
+            Ok(())
+        }
+    }
+}
+
+/// Set the flag option `letter` (`i`, `n` or `r`).
+fn set_flag(def: &mut ScriptDef, letter: char) {
+    match letter {
+        'i' => def.stdin = true,
+        'n' => def.noexec = true,
+        'r' => def.forget = true,
+        _ => unreachable!("only flag letters reach set_flag"),
+    }
+}
+
+/// Validate and store the value of option `letter`; a repeated option overrides, except `-e`.
+fn apply_value(def: &mut ScriptDef, letter: char, v: &str) -> Result<(), String> {
+    let nonempty = |what: &str| -> Result<String, String> {
+        if v.is_empty() {
+            Err(format!("-{letter}= needs a non-empty {what}"))
+        } else {
+            Ok(v.to_string())
+        }
+    };
+    match letter {
+        'd' => def.dir = Some(nonempty("directory")?),
+        'g' => def.group = Some(nonempty("group")?),
+        'u' => def.user = Some(nonempty("user")?),
+        'e' => match v.split_once('=') {
+            Some((name, val)) if !name.is_empty() => {
+                def.env.push((name.to_string(), val.to_string()));
+            }
+            _ => return Err(format!("-e={v} is not VAR=value")),
+        },
+        'm' => {
+            let n: u32 =
+                parse_number(v).ok_or_else(|| format!("-m={v} is not a non-negative integer"))?;
+            def.max_queued = (n > 0).then_some(n);
+        }
+        's' => match parse_number::<u32>(v) {
+            Some(n) if n >= 1 => def.simultaneous = n,
+            _ => return Err(format!("-s={v} is not a positive integer")),
+        },
+        't' => match parse_number::<u64>(v) {
+            Some(n) if n >= 1 => def.timeout_secs = Some(n),
+            _ => return Err(format!("-t={v} is not a positive number of seconds")),
+        },
+        _ => unreachable!("only value letters reach apply_value"),
+    }
+    Ok(())
+}
+
+/// Parse ASCII digits only (Rust's `from_str` would also take a leading `+`).
+fn parse_number<T: std::str::FromStr>(v: &str) -> Option<T> {
+    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    v.parse().ok()
+}
