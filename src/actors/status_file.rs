@@ -1,9 +1,9 @@
 //! Writes the per-run status files off the actor threads. Changes gather
-//! for [`WINDOW`] and changes to one path are coalesced (the latest wins);
+//! for `WINDOW` and changes to one path are coalesced (the latest wins);
 //! each write lands atomically: a temp file renamed over the old one, so a
 //! reader never sees partial JSON.
 //!
-//! A new run's file is written once the run is at least [`WINDOW`] old, so
+//! A new run's file is written once the run is at least `WINDOW` old, so
 //! a run that is queued and ends sooner never touches the disk: its file
 //! would be created only to be removed. Creating files is what costs here
 //! (ext4 inode allocation was a fifth of the CPU of accepting `-n` runs,
