@@ -4,6 +4,9 @@ mod helpers;
 
 mod accounts;
 mod cli;
+mod cli_access;
+mod cli_errors;
+mod cli_follow;
 mod durability;
 mod durability_crash;
 mod durability_rebuild;
