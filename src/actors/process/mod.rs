@@ -5,6 +5,7 @@
 
 pub mod boot;
 pub mod exit;
+mod identity;
 mod launch;
 pub mod output;
 pub mod signal;

@@ -1,7 +1,7 @@
 //! Owns starting a script: argv without a shell, environment filtering, working
-//! directory, optional user/group switch (resolved here, applied in the child
-//! by `launch`), a fresh process group and the parent-death signal, and what
-//! each failure means. Reaping is *not* done here: see `exit.rs`.
+//! directory, optional user/group switch (resolved by `identity`, applied in
+//! the child by `launch`), a fresh process group and the parent-death signal,
+//! and what each failure means. Reaping is *not* done here: see `exit.rs`.
 
 use std::ffi::{CString, OsString};
 use std::io;
@@ -9,10 +9,10 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
 use nix::errno::Errno;
-use nix::unistd::{Gid, Group, Uid, User};
 use tokio::io::AsyncWriteExt;
 use tokio::process::{ChildStderr, ChildStdin, ChildStdout};
 
+use super::identity::{resolve_identity, Identity};
 use super::launch::{
     Credentials, Launch, STEP_CHDIR, STEP_MARK, STEP_MASK, STEP_PDEATHSIG, STEP_SETGID,
     STEP_SETGROUPS, STEP_SETPGID, STEP_SETUID, STEP_STDIO,
@@ -131,18 +131,6 @@ pub enum SpawnError {
         #[source]
         source: io::Error,
     },
-}
-
-/// Identity resolved before the launch; applied in the child.
-#[derive(Debug)]
-struct Identity {
-    uid: Option<libc::uid_t>,
-    gid: libc::gid_t,
-    groups: Vec<libc::gid_t>,
-    user_name: Option<String>,
-    group_name: String,
-    /// Human description for error messages, e.g. `user nobody`.
-    target: String,
 }
 
 /// Starts `req` and returns its pid and output pipes; the caller must reap it with `exit::wait_exit`.
@@ -388,104 +376,5 @@ fn classify_spawn_error(
         Errno::ENOENT => SpawnError::NotFound { path },
         Errno::EACCES => SpawnError::PermissionDenied { path },
         _ => SpawnError::Io { path, source: e },
-    }
-}
-
-/// Runs in `spawn_blocking`: getpwnam/getgrnam/getgrouplist may hit NSS (files, LDAP...).
-fn resolve_identity(user: Option<String>, group: Option<String>) -> Result<Identity, SpawnError> {
-    let user = user.map(|name| lookup_user(&name)).transpose()?;
-    let group = group.map(|name| lookup_group(&name)).transpose()?;
-    match (user, group) {
-        (Some(u), g) => {
-            let cname = CString::new(u.name.as_bytes())
-                .map_err(|_| SpawnError::UnknownUser(u.name.clone()))?;
-            let mut groups: Vec<libc::gid_t> = nix::unistd::getgrouplist(&cname, u.gid)
-                .map_err(|errno| SpawnError::Lookup {
-                    what: format!("groups of user {}", u.name),
-                    errno,
-                })?
-                .into_iter()
-                .map(Gid::as_raw)
-                .collect();
-            let (gid, group_name, target) = match g {
-                Some(g) => {
-                    let target = format!("user {} and group {}", u.name, g.name);
-                    (g.gid.as_raw(), g.name, target)
-                }
-                None => {
-                    let name = group_name_of(u.gid);
-                    (u.gid.as_raw(), name, format!("user {}", u.name))
-                }
-            };
-            if !groups.contains(&gid) {
-                groups.push(gid);
-            }
-            Ok(Identity {
-                uid: Some(u.uid.as_raw()),
-                gid,
-                groups,
-                user_name: Some(u.name),
-                group_name,
-                target,
-            })
-        }
-        (None, Some(g)) => Ok(Identity {
-            uid: None,
-            gid: g.gid.as_raw(),
-            groups: vec![g.gid.as_raw()],
-            user_name: None,
-            target: format!("group {}", g.name),
-            group_name: g.name,
-        }),
-        (None, None) => Err(SpawnError::InvalidInput {
-            what: "identity",
-            detail: "neither user nor group given".into(),
-        }),
-    }
-}
-
-fn lookup_user(name: &str) -> Result<User, SpawnError> {
-    let lookup_err = |errno| SpawnError::Lookup {
-        what: format!("user {name}"),
-        errno,
-    };
-    if name.is_empty() || name.contains('\0') {
-        return Err(SpawnError::UnknownUser(name.to_string()));
-    }
-    if let Some(u) = User::from_name(name).map_err(lookup_err)? {
-        return Ok(u);
-    }
-    if let Ok(uid) = name.parse::<libc::uid_t>() {
-        if let Some(u) = User::from_uid(Uid::from_raw(uid)).map_err(lookup_err)? {
-            return Ok(u);
-        }
-    }
-    Err(SpawnError::UnknownUser(name.to_string()))
-}
-
-fn lookup_group(name: &str) -> Result<Group, SpawnError> {
-    let lookup_err = |errno| SpawnError::Lookup {
-        what: format!("group {name}"),
-        errno,
-    };
-    if name.is_empty() || name.contains('\0') {
-        return Err(SpawnError::UnknownGroup(name.to_string()));
-    }
-    if let Some(g) = Group::from_name(name).map_err(lookup_err)? {
-        return Ok(g);
-    }
-    if let Ok(gid) = name.parse::<libc::gid_t>() {
-        if let Some(g) = Group::from_gid(Gid::from_raw(gid)).map_err(lookup_err)? {
-            return Ok(g);
-        }
-    }
-    Err(SpawnError::UnknownGroup(name.to_string()))
-}
-
-/// Name of `gid`, or the number itself if the group has no entry.
-fn group_name_of(gid: Gid) -> String {
-    match Group::from_gid(gid) {
-        Ok(Some(g)) => g.name,
-        _ => gid.as_raw().to_string(),
     }
 }
