@@ -1,7 +1,13 @@
 //! RunProcess: one per started run. Spawns the process, follows its output
 //! (progress, first/last lines, the capped log), enforces kill and timeout,
 //! and records the final event with exit status and resource usage.
+//!
+//! Layout: this file holds the actor, its start and output following;
+//! `finish.rs` builds and records the run's end; `handlers.rs` holds its
+//! messages and panic cleanup; `log.rs` the capped log file.
 
+mod finish;
+mod handlers;
 mod log;
 
 use std::cell::RefCell;
@@ -12,13 +18,16 @@ use actix::prelude::*;
 use nix::sys::signal::Signal;
 use tokio::sync::oneshot;
 
+#[cfg(feature = "fault-injection")]
+pub use self::handlers::Crash;
+use self::handlers::Publish;
+pub use self::handlers::{SetQueue, Stop};
 use self::log::LogFile;
-use super::process::{self, ExitInfo, ExitStatusKind, SpawnRequest, Spawned};
-use super::queue::{self, flatten, PendingRun, ScriptQueue};
-use super::record;
+use super::process::{self, ExitInfo, SpawnRequest, Spawned};
+use super::queue::{self, PendingRun, ScriptQueue};
 use super::Shared;
 use crate::clock;
-use crate::events::types::{Outcome, ProgressSnapshot, RunRecord, TaskSpan};
+use crate::events::types::{Outcome, ProgressSnapshot};
 use crate::events::{query, Append, Event, NewEvent};
 use crate::exectab::expand_env;
 use crate::ids::{ScriptName, UserId};
@@ -33,8 +42,6 @@ pub enum StopReason {
     Interrupted,
 }
 
-/// Progress is published at most this often per run.
-const PUBLISH_EVERY: Duration = Duration::from_millis(100);
 /// How long output is still read after the main process exited.
 const DRAIN_GRACE: Duration = Duration::from_millis(200);
 /// Longest output line kept; the rest of a longer line is dropped.
@@ -258,120 +265,6 @@ impl RunProcess {
             }
         });
     }
-
-    fn outcome(&self, exit: &ExitInfo) -> Outcome {
-        match (self.stop, exit.status) {
-            (Some(StopReason::Timeout), ExitStatusKind::Signalled(_)) => Outcome::Timeout,
-            (Some(StopReason::Interrupted), _) => Outcome::Interrupted,
-            (Some(StopReason::Killed), ExitStatusKind::Signalled(_)) => Outcome::Killed,
-            (_, ExitStatusKind::Exited(0)) => Outcome::Success,
-            (_, ExitStatusKind::Exited(_)) => Outcome::Failed,
-            (_, ExitStatusKind::Signalled(_)) => Outcome::Killed,
-        }
-    }
-
-    fn maybe_finish(&mut self, ctx: &mut Context<Self>) {
-        if self.finishing || !self.reader_done {
-            return;
-        }
-        let Some(exit) = self.exit.clone() else {
-            return;
-        };
-        self.finishing = true;
-        let now = clock::now();
-        if self.live.borrow().dirty {
-            self.publish();
-        }
-        let start = &self.start;
-        let mut live = self.live.borrow_mut();
-        live.progress.finish(now);
-        let mut record = record::base(
-            &start.name,
-            &start.run,
-            Some(start.started),
-            now,
-            Outcome::Failed,
-        );
-        record.first = live.ends.first().to_owned();
-        record.last = live.ends.last().to_owned();
-        record.tasks = live
-            .progress
-            .tasks
-            .iter()
-            .map(|t| TaskSpan {
-                task: t.task.clone(),
-                start: t.start,
-                end: t.end.unwrap_or(now),
-            })
-            .collect();
-        if let Some(log) = live.log.as_mut() {
-            log.flush();
-        }
-        drop(live);
-        record.run_user = self.resolved.0.clone().or(record.run_user);
-        record.run_group = self.resolved.1.clone().or(record.run_group);
-        match &exit {
-            Ok(info) => {
-                record.outcome = self.outcome(info);
-                match info.status {
-                    ExitStatusKind::Exited(code) => record.exit_code = Some(code),
-                    ExitStatusKind::Signalled(sig) => record.signal = Some(sig),
-                }
-                record.cpu_user = Some(info.cpu_user);
-                record.cpu_system = Some(info.cpu_system);
-                record.max_rss_kb = Some(info.max_rss_kb);
-            }
-            Err(error) => record.error = Some(error.clone()),
-        }
-        self.record_end(record, ctx);
-    }
-
-    fn start_failed(&mut self, error: String, outcome: Outcome, ctx: &mut Context<Self>) {
-        self.finishing = true;
-        let start = &self.start;
-        let mut record = record::base(
-            &start.name,
-            &start.run,
-            Some(start.started),
-            clock::now(),
-            outcome,
-        );
-        record.error = Some(error);
-        self.record_end(record, ctx);
-    }
-
-    /// Appends the final event; retried until durable, since the run
-    /// stays in its queue (for status and cancel) until its end is on record.
-    fn record_end(&mut self, record: RunRecord, ctx: &mut Context<Self>) {
-        let id = self.start.run.id;
-        // No process runs any more: the next run may start while this end
-        // is being committed.
-        self.start.queue.do_send(queue::ProcessEnded { id });
-        let events = record::final_events(id, record.clone(), |run, record| match record.outcome {
-            Outcome::Interrupted => Event::RunInterrupted { run, record },
-            Outcome::StartFailed => Event::RunStartFailed { run, record },
-            _ => Event::RunFinished { run, record },
-        });
-        let user = self.start.user;
-        let append = self.start.shared.store.send(Append {
-            events: events.into_iter().map(|e| NewEvent::new(user, e)).collect(),
-        });
-        ctx.spawn(append.into_actor(self).map(move |result, act, ctx| {
-            if let Err(err) = flatten(result) {
-                tracing::error!(error.cause_chain = ?err, run = %id, "could not record the end of a run; retrying");
-                ctx.run_later(Duration::from_secs(1), move |act, ctx| act.record_end(record, ctx));
-                return;
-            }
-            if record.forgotten() {
-                let path = act.start.shared.config.log_path(user, id);
-                actix::spawn(async move {
-                    let _ = tokio::fs::remove_file(path).await;
-                });
-            }
-            act.start.queue.do_send(queue::RunEnded { id, record });
-            ctx.stop();
-        }));
-    }
 }
 
 impl Actor for RunProcess {
@@ -413,100 +306,5 @@ impl Actor for RunProcess {
                     Err(error) => act.start_failed(error, Outcome::StartFailed, ctx),
                 }),
         );
-    }
-}
-
-/// Stop the run's process group: SIGTERM, then SIGKILL after the grace.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Stop {
-    pub reason: StopReason,
-}
-
-impl Handler<Stop> for RunProcess {
-    type Result = ();
-
-    fn handle(&mut self, msg: Stop, ctx: &mut Context<Self>) {
-        self.stop(msg.reason, ctx);
-    }
-}
-
-/// Progress changed; publish it now or once the rate limit allows.
-#[derive(Message)]
-#[rtype(result = "()")]
-struct Publish;
-
-impl Handler<Publish> for RunProcess {
-    type Result = ();
-
-    fn handle(&mut self, _msg: Publish, ctx: &mut Context<Self>) {
-        let wait = self
-            .last_publish
-            .map(|t| PUBLISH_EVERY.saturating_sub(t.elapsed()))
-            .unwrap_or_default();
-        if wait.is_zero() {
-            self.publish();
-        } else {
-            ctx.run_later(wait, |act, _ctx| {
-                if act.live.borrow().dirty && !act.finishing {
-                    act.publish();
-                }
-            });
-        }
-    }
-}
-
-/// Makes an actor panic, to test supervision (fault-injection tests only).
-#[cfg(feature = "fault-injection")]
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Crash;
-
-#[cfg(feature = "fault-injection")]
-impl Handler<Crash> for RunProcess {
-    type Result = ();
-
-    fn handle(&mut self, _msg: Crash, _ctx: &mut Context<Self>) {
-        panic!(
-            "fault injection: run {} crashed on request",
-            self.start.run.id
-        );
-    }
-}
-
-/// The queue now in charge of this run (its old queue was rebuilt).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct SetQueue {
-    pub queue: Addr<ScriptQueue>,
-}
-
-impl Handler<SetQueue> for RunProcess {
-    type Result = ();
-
-    fn handle(&mut self, msg: SetQueue, _ctx: &mut Context<Self>) {
-        self.start.queue = msg.queue;
-    }
-}
-
-impl Drop for RunProcess {
-    fn drop(&mut self) {
-        // Only a panic drops a run's actor before its end is on record. Its
-        // output and exit can no longer be followed, so its processes are
-        // killed and reaped, and the queue records the run as failed.
-        if !std::thread::panicking() {
-            return;
-        }
-        tracing::error!(run = %self.start.run.id, "run process actor failed; killing its processes");
-        if let (Some(pid), None) = (self.pid, &self.exit) {
-            let _ = process::signal_group(pid, Signal::SIGKILL);
-            actix::spawn(async move {
-                let _ = process::wait_exit(pid).await;
-            });
-        }
-        self.start.queue.do_send(queue::ProcessFailed {
-            id: self.start.run.id,
-            ending: self.finishing,
-        });
     }
 }

@@ -1,0 +1,137 @@
+//! How a RunProcess ends: once both the exit and the end of output are in,
+//! builds the run's record (outcome, exit status, resource usage, first/last
+//! lines, task spans) and appends the final event. Spawning and following
+//! output is *not* done here: see `mod.rs`.
+
+use std::time::Duration;
+
+use actix::prelude::*;
+
+use super::{RunProcess, StopReason};
+use crate::actors::process::{ExitInfo, ExitStatusKind};
+use crate::actors::queue::{self, flatten};
+use crate::actors::record;
+use crate::clock;
+use crate::events::types::{Outcome, RunRecord, TaskSpan};
+use crate::events::{Append, Event, NewEvent};
+
+impl RunProcess {
+    fn outcome(&self, exit: &ExitInfo) -> Outcome {
+        match (self.stop, exit.status) {
+            (Some(StopReason::Timeout), ExitStatusKind::Signalled(_)) => Outcome::Timeout,
+            (Some(StopReason::Interrupted), _) => Outcome::Interrupted,
+            (Some(StopReason::Killed), ExitStatusKind::Signalled(_)) => Outcome::Killed,
+            (_, ExitStatusKind::Exited(0)) => Outcome::Success,
+            (_, ExitStatusKind::Exited(_)) => Outcome::Failed,
+            (_, ExitStatusKind::Signalled(_)) => Outcome::Killed,
+        }
+    }
+
+    pub(super) fn maybe_finish(&mut self, ctx: &mut Context<Self>) {
+        if self.finishing || !self.reader_done {
+            return;
+        }
+        let Some(exit) = self.exit.clone() else {
+            return;
+        };
+        self.finishing = true;
+        let now = clock::now();
+        if self.live.borrow().dirty {
+            self.publish();
+        }
+        let start = &self.start;
+        let mut live = self.live.borrow_mut();
+        live.progress.finish(now);
+        let mut record = record::base(
+            &start.name,
+            &start.run,
+            Some(start.started),
+            now,
+            Outcome::Failed,
+        );
+        record.first = live.ends.first().to_owned();
+        record.last = live.ends.last().to_owned();
+        record.tasks = live
+            .progress
+            .tasks
+            .iter()
+            .map(|t| TaskSpan {
+                task: t.task.clone(),
+                start: t.start,
+                end: t.end.unwrap_or(now),
+            })
+            .collect();
+        if let Some(log) = live.log.as_mut() {
+            log.flush();
+        }
+        drop(live);
+        record.run_user = self.resolved.0.clone().or(record.run_user);
+        record.run_group = self.resolved.1.clone().or(record.run_group);
+        match &exit {
+            Ok(info) => {
+                record.outcome = self.outcome(info);
+                match info.status {
+                    ExitStatusKind::Exited(code) => record.exit_code = Some(code),
+                    ExitStatusKind::Signalled(sig) => record.signal = Some(sig),
+                }
+                record.cpu_user = Some(info.cpu_user);
+                record.cpu_system = Some(info.cpu_system);
+                record.max_rss_kb = Some(info.max_rss_kb);
+            }
+            Err(error) => record.error = Some(error.clone()),
+        }
+        self.record_end(record, ctx);
+    }
+
+    pub(super) fn start_failed(
+        &mut self,
+        error: String,
+        outcome: Outcome,
+        ctx: &mut Context<Self>,
+    ) {
+        self.finishing = true;
+        let start = &self.start;
+        let mut record = record::base(
+            &start.name,
+            &start.run,
+            Some(start.started),
+            clock::now(),
+            outcome,
+        );
+        record.error = Some(error);
+        self.record_end(record, ctx);
+    }
+
+    /// Appends the final event; retried until durable, since the run
+    /// stays in its queue (for status and cancel) until its end is on record.
+    fn record_end(&mut self, record: RunRecord, ctx: &mut Context<Self>) {
+        let id = self.start.run.id;
+        // No process runs any more: the next run may start while this end
+        // is being committed.
+        self.start.queue.do_send(queue::ProcessEnded { id });
+        let events = record::final_events(id, record.clone(), |run, record| match record.outcome {
+            Outcome::Interrupted => Event::RunInterrupted { run, record },
+            Outcome::StartFailed => Event::RunStartFailed { run, record },
+            _ => Event::RunFinished { run, record },
+        });
+        let user = self.start.user;
+        let append = self.start.shared.store.send(Append {
+            events: events.into_iter().map(|e| NewEvent::new(user, e)).collect(),
+        });
+        ctx.spawn(append.into_actor(self).map(move |result, act, ctx| {
+            if let Err(err) = flatten(result) {
+                tracing::error!(error.cause_chain = ?err, run = %id, "could not record the end of a run; retrying");
+                ctx.run_later(Duration::from_secs(1), move |act, ctx| act.record_end(record, ctx));
+                return;
+            }
+            if record.forgotten() {
+                let path = act.start.shared.config.log_path(user, id);
+                actix::spawn(async move {
+                    let _ = tokio::fs::remove_file(path).await;
+                });
+            }
+            act.start.queue.do_send(queue::RunEnded { id, record });
+            ctx.stop();
+        }));
+    }
+}
