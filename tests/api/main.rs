@@ -19,4 +19,7 @@ mod monitor;
 mod monitor_access;
 mod monitor_load;
 mod runs;
+mod runs_process;
+mod runs_queue;
+mod runs_status;
 mod supervision;
