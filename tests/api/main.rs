@@ -3,6 +3,8 @@
 mod helpers;
 
 mod accounts;
+mod accounts_guest;
+mod accounts_store;
 mod cli;
 mod cli_access;
 mod cli_errors;
