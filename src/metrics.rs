@@ -9,18 +9,6 @@ use std::time::Duration;
 use crate::events::types::Outcome;
 use crate::ids::{ScriptName, UserId};
 
-/// Every outcome, in the order `/metrics` lists them.
-pub const OUTCOMES: [Outcome; 8] = [
-    Outcome::Success,
-    Outcome::Failed,
-    Outcome::Killed,
-    Outcome::Timeout,
-    Outcome::Cancelled,
-    Outcome::StartFailed,
-    Outcome::Interrupted,
-    Outcome::Noexec,
-];
-
 /// Upper bounds (seconds) of the commit latency histogram buckets.
 pub const LATENCY_BUCKETS: [f64; 10] =
     [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 2.0];
@@ -35,7 +23,7 @@ struct Inner {
     batch_sum: AtomicU64,
     commits: AtomicU64,
     monitors: AtomicU64,
-    outcomes: [AtomicU64; OUTCOMES.len()],
+    outcomes: [AtomicU64; Outcome::ALL.len()],
     queues: Mutex<Vec<Arc<QueueGauge>>>,
 }
 
@@ -130,14 +118,14 @@ impl Metrics {
 
     /// A run reached its final state (counted once, from its committed event).
     pub fn run_ended(&self, outcome: Outcome) {
-        if let Some(i) = OUTCOMES.iter().position(|o| *o == outcome) {
+        if let Some(i) = Outcome::ALL.iter().position(|o| *o == outcome) {
             self.0.outcomes[i].fetch_add(1, Ordering::Relaxed);
         }
     }
 
     /// Finished runs per outcome since the server started.
     pub fn runs_by_outcome(&self) -> impl Iterator<Item = (Outcome, u64)> + '_ {
-        OUTCOMES
+        Outcome::ALL
             .iter()
             .zip(&self.0.outcomes)
             .map(|(o, n)| (*o, n.load(Ordering::Relaxed)))

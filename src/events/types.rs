@@ -66,19 +66,21 @@ impl Outcome {
         )
     }
 
+    /// Every outcome, in the order `/metrics` lists them.
+    pub const ALL: [Outcome; 8] = [
+        Outcome::Success,
+        Outcome::Failed,
+        Outcome::Killed,
+        Outcome::Timeout,
+        Outcome::Cancelled,
+        Outcome::StartFailed,
+        Outcome::Interrupted,
+        Outcome::Noexec,
+    ];
+
     /// Parses a wire name.
     pub fn parse(text: &str) -> Option<Self> {
-        const ALL: [Outcome; 8] = [
-            Outcome::Success,
-            Outcome::Failed,
-            Outcome::Killed,
-            Outcome::Timeout,
-            Outcome::Cancelled,
-            Outcome::StartFailed,
-            Outcome::Interrupted,
-            Outcome::Noexec,
-        ];
-        ALL.into_iter().find(|o| o.as_str() == text)
+        Self::ALL.into_iter().find(|o| o.as_str() == text)
     }
 }
 
