@@ -8,7 +8,7 @@ use crate::accounts::{generate_key, User};
 use crate::clock;
 use crate::config::Config;
 use crate::events::store::Database;
-use crate::events::{query, Event, NewEvent, StoreError};
+use crate::events::{Event, NewEvent, StoreError};
 use crate::ids::UserId;
 
 /// Why an admin command failed.
@@ -56,10 +56,10 @@ pub async fn add_user(
     if !valid_name(name) {
         return Err(AdminError::InvalidName(name.to_owned()));
     }
-    if query::user_by_name(&db.readers, name).await?.is_some() {
+    if db.lookup.user_by_name(name)?.is_some() {
         return Err(AdminError::Exists(name.to_owned()));
     }
-    let id = query::next_user_id(&db.readers).await?;
+    let id = db.lookup.next_user_id()?;
     let key = generate_key();
     let created = clock::now_secs();
     let event = Event::UserCreated {
@@ -103,8 +103,8 @@ fn init_scripts(config: &Config, user: UserId) -> std::io::Result<PathBuf> {
 }
 
 async fn find(db: &Database, name: &str) -> Result<User, AdminError> {
-    query::user_by_name(&db.readers, name)
-        .await?
+    db.lookup
+        .user_by_name(name)?
         .ok_or_else(|| AdminError::NoSuchUser(name.to_owned()))
 }
 
@@ -147,7 +147,7 @@ pub const DEMO_EXECTAB: &str = r#"# scriptd exectab: one script per line, [optio
 /// First run: creates `admin` (guests allowed), writes its key to
 /// `<storage>/admin.key` (0600) and seeds the demo script. Returns the key.
 pub async fn bootstrap(db: &mut Database, config: &Config) -> Result<Option<String>, AdminError> {
-    if !query::users(&db.readers).await?.is_empty() {
+    if !db.lookup.users()?.is_empty() {
         return Ok(None);
     }
     let admin = add_user(db, config, "admin", true).await?;

@@ -17,7 +17,6 @@ use crate::actors::process;
 use crate::actors::status_file::StatusFiles;
 use crate::actors::Shared;
 use crate::config::Config;
-use crate::events::lookup::Lookup;
 use crate::events::store::{self, SetSubscriber};
 use crate::events::{query, Append, EventStore};
 use crate::http::{self, AppState};
@@ -83,7 +82,7 @@ impl Application {
         let state = AppState {
             store,
             pool: readers,
-            lookup: Lookup::new(&db_path),
+            lookup: db.lookup.clone(),
             directory: directory.clone(),
             hub,
             config: config.clone(),

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::admin::{self, AdminError};
 use crate::config::{Config, FileConfig};
-use crate::events::{query, store};
+use crate::events::store;
 
 /// scriptd: run named scripts on request, queue them, follow their progress.
 #[derive(Debug, Parser)]
@@ -145,7 +145,7 @@ pub async fn user(config: &Config, command: UserCommand) -> Result<String, Admin
             })
         }
         UserCommand::List { json } => {
-            let users = query::users(&db.readers).await?;
+            let users = db.lookup.users()?;
             Ok(if json {
                 let list: Vec<_> = users
                     .iter()

@@ -1,6 +1,7 @@
-//! Point reads on every request's path: the key check every request and
-//! WebSocket message makes, and one run's row. Each is an in-place read on
-//! a read-only connection of the calling thread.
+//! Point reads of the read model: the key check every request and
+//! WebSocket message makes, one run's row, and the users and guests (also
+//! for the `user` commands). Each is an in-place read on a read-only
+//! connection of the calling thread.
 //!
 //! Through the sqlx pool, the check cost a round trip to a worker thread
 //! per query, about a fifth of the CPU of accepting a run (profiled:
@@ -23,6 +24,22 @@ use super::query::{RowState, RunRow};
 use super::types::GuestRights;
 use crate::accounts::{Guest, Principal, User};
 use crate::ids::{GuestId, RunId, ScriptName, UserId};
+
+/// The columns `user_from_row` reads, in its order (a macro, so that the
+/// statements are built at compile time: the key check runs per request).
+macro_rules! user_columns {
+    () => {
+        "id, name, guests, created"
+    };
+}
+
+/// The columns `guest_from_row` reads, in its order (`g` is `guests`).
+macro_rules! guest_columns {
+    () => {
+        "g.id, g.user_id, g.script, g.can_run, g.can_cancel, g.can_status, \
+         g.can_monitor, g.created, g.expires"
+    };
+}
 
 thread_local! {
     /// One connection per database and thread (tests run many servers).
@@ -47,13 +64,11 @@ impl Lookup {
     ) -> Result<T, StoreError> {
         CONNECTIONS.with(|cell| {
             let mut connections = cell.borrow_mut();
-            if !connections.contains_key(&*self.path) {
-                connections.insert(self.path.to_path_buf(), open(&self.path)?);
+            if let Some(conn) = connections.get(&*self.path) {
+                return read(conn);
             }
-            match connections.get(&*self.path) {
-                Some(conn) => read(conn),
-                None => Err(StoreError::Closed),
-            }
+            let conn = open(&self.path)?;
+            read(connections.entry(self.path.to_path_buf()).or_insert(conn))
         })
     }
 
@@ -61,19 +76,23 @@ impl Lookup {
     pub fn principal(&self, key_hash: &str, now: i64) -> Result<Option<Principal>, StoreError> {
         self.with(|conn| {
             let user = conn
-                .prepare_cached("SELECT id, name, guests, created FROM users WHERE key_hash = ?")?
+                .prepare_cached(concat!(
+                    "SELECT ",
+                    user_columns!(),
+                    " FROM users WHERE key_hash = ?"
+                ))?
                 .query_row(params![key_hash], user_from_row)
                 .optional()?;
             if let Some(user) = user {
                 return Ok(Some(Principal::User(user)));
             }
             let guest = conn
-                .prepare_cached(
-                    "SELECT g.id, g.user_id, g.script, g.can_run, g.can_cancel, g.can_status,
-                        g.can_monitor, g.created, g.expires
-                     FROM guests g JOIN users u ON u.id = g.user_id
-                     WHERE g.key_hash = ? AND g.expires > ?",
-                )?
+                .prepare_cached(concat!(
+                    "SELECT ",
+                    guest_columns!(),
+                    " FROM guests g JOIN users u ON u.id = g.user_id
+                     WHERE g.key_hash = ? AND g.expires > ?"
+                ))?
                 .query_row(params![key_hash, now], guest_from_row)
                 .optional()?;
             Ok(guest.flatten().map(Principal::Guest))
@@ -114,6 +133,74 @@ impl Lookup {
                 forgotten,
                 info,
             }))
+        })
+    }
+}
+
+impl Lookup {
+    /// A user by name.
+    pub fn user_by_name(&self, name: &str) -> Result<Option<User>, StoreError> {
+        self.with(|conn| {
+            let sql = concat!("SELECT ", user_columns!(), " FROM users WHERE name = ?");
+            Ok(conn
+                .prepare_cached(sql)?
+                .query_row(params![name], user_from_row)
+                .optional()?)
+        })
+    }
+
+    /// Every user, by id.
+    pub fn users(&self) -> Result<Vec<User>, StoreError> {
+        self.with(|conn| {
+            let sql = concat!("SELECT ", user_columns!(), " FROM users ORDER BY id");
+            let mut select = conn.prepare_cached(sql)?;
+            let users = select.query_map([], user_from_row)?;
+            Ok(users.collect::<Result<_, _>>()?)
+        })
+    }
+
+    /// The id the next new user gets. Ids are never reused, so the folder
+    /// of a removed user cannot be inherited by a new one.
+    pub fn next_user_id(&self) -> Result<UserId, StoreError> {
+        self.with(|conn| {
+            let max: Option<i64> = conn
+                .prepare_cached("SELECT MAX(user_id) FROM events WHERE kind = 'UserCreated'")?
+                .query_row([], |row| row.get(0))?;
+            Ok(UserId(max.unwrap_or(0) + 1))
+        })
+    }
+
+    /// A user's guests, newest first (expired ones included until deleted).
+    pub fn guests(&self, user: UserId) -> Result<Vec<Guest>, StoreError> {
+        self.with(|conn| {
+            let sql = concat!(
+                "SELECT ",
+                guest_columns!(),
+                " FROM guests g WHERE g.user_id = ? ORDER BY g.created DESC, g.id DESC"
+            );
+            let mut select = conn.prepare_cached(sql)?;
+            let guests = select.query_map(params![user.0], guest_from_row)?;
+            let mut out = Vec::new();
+            for guest in guests {
+                out.extend(guest?);
+            }
+            Ok(out)
+        })
+    }
+
+    /// One guest of a user.
+    pub fn guest(&self, user: UserId, guest: GuestId) -> Result<Option<Guest>, StoreError> {
+        self.with(|conn| {
+            let sql = concat!(
+                "SELECT ",
+                guest_columns!(),
+                " FROM guests g WHERE g.user_id = ? AND g.id = ?"
+            );
+            Ok(conn
+                .prepare_cached(sql)?
+                .query_row(params![user.0, guest.to_string()], guest_from_row)
+                .optional()?
+                .flatten())
         })
     }
 }

@@ -15,14 +15,17 @@ use sqlx::{Connection, SqliteConnection, SqlitePool};
 use tokio::sync::oneshot;
 
 use super::error::StoreError;
+use super::lookup::Lookup;
 use super::types::{NewEvent, StoredEvent};
 pub use super::writer::{GroupResults, Writer};
 use crate::metrics::Metrics;
 
-/// Connections to the database: one writer, a pool of readers.
+/// Connections to the database: one writer, a pool of readers, and the
+/// in-place point reads.
 pub struct Database {
     pub writer: Writer,
     pub readers: SqlitePool,
+    pub lookup: Lookup,
 }
 
 fn options(path: &Path) -> SqliteConnectOptions {
@@ -46,7 +49,11 @@ pub async fn open(path: &Path) -> Result<Database, StoreError> {
         .min_connections(1)
         .connect_with(options(path).read_only(true))
         .await?;
-    Ok(Database { writer, readers })
+    Ok(Database {
+        writer,
+        readers,
+        lookup: Lookup::new(path),
+    })
 }
 
 /// Checks that `path` is a readable scriptd database without creating it.

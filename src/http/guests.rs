@@ -9,7 +9,7 @@ use super::AppState;
 use crate::accounts::{generate_key, Guest, Principal, User};
 use crate::clock;
 use crate::events::types::{GuestRights, Origin};
-use crate::events::{query, Append, Event, NewEvent};
+use crate::events::{Append, Event, NewEvent};
 use crate::ids::{GuestId, ScriptName};
 
 fn manager(principal: &Principal) -> Result<&User, ApiError> {
@@ -40,7 +40,7 @@ pub async fn list_guests(
     principal: &Principal,
 ) -> Result<Map<String, Value>, ApiError> {
     let user = manager(principal)?;
-    let guests = query::guests(&state.pool, user.id).await?;
+    let guests = state.lookup.guests(user.id)?;
     let mut reply = Map::new();
     reply.insert("guests".into(), guests.iter().map(info).collect());
     Ok(reply)
@@ -120,7 +120,7 @@ pub async fn delete_guest(
 ) -> Result<Map<String, Value>, ApiError> {
     let user = manager(principal)?;
     let id = GuestId::parse(id).ok_or(ApiError::Invalid("id"))?;
-    if query::guest(&state.pool, user.id, id).await?.is_none() {
+    if state.lookup.guest(user.id, id)?.is_none() {
         return Err(ApiError::Invalid("id"));
     }
     let event = Event::GuestDeleted {
