@@ -8,35 +8,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::helpers::{spawn_app, TestApp, DEADLINE};
-
-pub(super) fn now() -> i64 {
-    scriptd::clock::now_secs()
-}
-
-pub(super) async fn create_guest(
-    app: &TestApp,
-    name: &str,
-    rights: [bool; 4],
-    expires: i64,
-) -> (String, String) {
-    let body = json!({"name": name, "run": rights[0], "cancel": rights[1], "status": rights[2],
-                      "monitor": rights[3], "expires": expires});
-    let (status, reply) = app.post("/scripts/v1/guest/create", body).await;
-    assert_eq!(status, 200, "guest created: {reply}");
-    let id = reply["id"].as_str().expect("guest id").to_owned();
-    let key = reply["info"]["apikey"]
-        .as_str()
-        .expect("guest key")
-        .to_owned();
-    (id, key)
-}
+use crate::helpers::{spawn_app, unix_now, DEADLINE};
 
 #[actix_web::test]
 async fn guest_create_checks_every_field() {
     let app = spawn_app().await;
     let full = json!({"name": "demo", "run": 1, "cancel": "0", "status": true, "monitor": false,
-                      "expires": now() + 3600});
+                      "expires": unix_now() + 3600});
     for field in ["name", "run", "cancel", "status", "monitor", "expires"] {
         let mut body = full.clone();
         body.as_object_mut().expect("object").remove(field);
@@ -49,8 +27,8 @@ async fn guest_create_checks_every_field() {
         );
     }
     for (what, expires) in [
-        ("past", json!(now() - 10)),
-        ("now", json!(now())),
+        ("past", json!(unix_now() - 10)),
+        ("now", json!(unix_now())),
         ("text", json!("soon")),
     ] {
         let mut body = full.clone();
@@ -59,7 +37,7 @@ async fn guest_create_checks_every_field() {
         assert_eq!(reply["errorcode"], "invalid_expires", "{what}: {reply}");
     }
     let mut body = full.clone();
-    body["expires"] = json!((now() + 60).to_string());
+    body["expires"] = json!((unix_now() + 60).to_string());
     let (status, reply) = app.post("/scripts/v1/guest/create", body).await;
     assert_eq!(status, 200, "numeric string expiry: {reply}");
     let info = &reply["info"];
@@ -158,7 +136,9 @@ fn raw_get(stream: &mut TcpStream, path: &str, key: &str) -> u16 {
 #[actix_web::test]
 async fn a_deleted_guest_key_is_refused_at_once_even_on_the_same_connection() {
     let app = spawn_app().await;
-    let (id, key) = create_guest(&app, "demo", [true, true, true, true], now() + 3600).await;
+    let (id, key) = app
+        .create_guest("demo", [true, true, true, true], unix_now() + 3600)
+        .await;
     let port = app.port;
     let guest_key = key.clone();
     // Blocking socket work runs off the test thread, which also runs the server's actors.
@@ -170,15 +150,7 @@ async fn a_deleted_guest_key_is_refused_at_once_even_on_the_same_connection() {
     .await
     .expect("thread");
     assert_eq!(before, 200, "the guest key works before deletion");
-    let (status, reply) = app
-        .call_with(
-            "DELETE",
-            &format!("/scripts/v1/guest/delete/{id}"),
-            Some(&app.key),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "{reply}");
+    app.delete_guest(&id).await;
     let after = actix_web::rt::task::spawn_blocking(move || {
         raw_get(&mut stream, "/scripts/v1/status", &key)
     })
@@ -192,8 +164,10 @@ async fn a_deleted_guest_key_is_refused_at_once_even_on_the_same_connection() {
 #[actix_web::test]
 async fn an_expired_guest_key_is_refused_even_on_the_same_connection() {
     let app = spawn_app().await;
-    let expires = now() + 2;
-    let (_, key) = create_guest(&app, "demo", [true, true, true, true], expires).await;
+    let expires = unix_now() + 2;
+    let (_, key) = app
+        .create_guest("demo", [true, true, true, true], expires)
+        .await;
     let port = app.port;
     let result = actix_web::rt::task::spawn_blocking(move || {
         let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");

@@ -4,8 +4,7 @@
 
 use serde_json::{json, Value};
 
-use crate::accounts_guest::{create_guest, now};
-use crate::helpers::spawn_app;
+use crate::helpers::{spawn_app, unix_now};
 
 fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
@@ -23,7 +22,9 @@ fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 #[actix_web::test]
 async fn no_api_key_is_stored_in_plain_text() {
     let app = spawn_app().await;
-    let (_, guest_key) = create_guest(&app, "demo", [true, false, true, false], now() + 3600).await;
+    let (_, guest_key) = app
+        .create_guest("demo", [true, false, true, false], unix_now() + 3600)
+        .await;
     let config = scriptd::config::Config::new(app.storage.path());
     let mut db = scriptd::events::store::open(&config.database_path())
         .await

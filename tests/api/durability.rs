@@ -294,10 +294,3 @@ pub(super) async fn assert_processes_die(pids: &[i32], what: &str) {
     }
     panic!("{what}: processes {alive:?} outlived the server");
 }
-
-pub(super) fn now_secs() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_secs() as i64
-}

@@ -8,10 +8,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::durability::{
-    assert_processes_die, now_secs, open_db, process_gone, Fixture, Server, Start,
-};
-use crate::helpers::{eventually, DEADLINE};
+use crate::durability::{assert_processes_die, open_db, process_gone, Fixture, Server, Start};
+use crate::helpers::{eventually, unix_now, DEADLINE};
 
 /// Scripts of the crash workload. Each logs its start, then waits
 /// `$DUR_SLEEP` (long before a crash, short after it) via `exec`, so the
@@ -63,7 +61,7 @@ async fn submit_workload(server: &Server) -> Vec<Accepted> {
             queue: None,
         });
     }
-    let queue = now_secs() + 4;
+    let queue = unix_now() + 4;
     let id = server
         .run(json!({"name": "later", "args": ["l1"], "queue": queue}))
         .await;

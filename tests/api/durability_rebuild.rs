@@ -8,7 +8,8 @@ use std::process::Command;
 use serde_json::json;
 use sqlx::{Column, Row, TypeInfo, ValueRef};
 
-use crate::durability::{now_secs, open_db, Fixture, Server};
+use crate::durability::{open_db, Fixture, Server};
+use crate::helpers::unix_now;
 
 /// Every column of every `runs` row, as text, ordered by id.
 async fn runs_table(storage: &Path) -> Vec<Vec<(String, String)>> {
@@ -89,7 +90,7 @@ missing /nonexistent/scriptd-test-binary
     let server = Server::start(&fixture.storage, "2", "60").await;
     fixture.wait_started("h4").await;
     server
-        .run(json!({"name": "hold", "args": ["h5"], "queue": now_secs() + 3600}))
+        .run(json!({"name": "hold", "args": ["h5"], "queue": unix_now() + 3600}))
         .await;
     let exit = server.terminate().await;
     assert_eq!(exit.code(), Some(0), "graceful shutdown exits 0");

@@ -5,7 +5,8 @@
 
 use serde_json::json;
 
-use crate::durability::{now_secs, process_gone, spawn_scriptd, Fixture, Server};
+use crate::durability::{process_gone, spawn_scriptd, Fixture, Server};
+use crate::helpers::unix_now;
 
 #[actix_web::test]
 async fn sigterm_interrupts_running_runs_keeps_queued_ones_and_exits_zero() {
@@ -21,7 +22,7 @@ later /bin/sh -c "echo $1 $DUR_GEN $$ >> OUT/starts.log" sh @@1
     let w1 = server.run(json!({"name": "work", "args": ["w1"]})).await;
     let w2 = server.run(json!({"name": "work", "args": ["w2"]})).await;
     let w3 = server.run(json!({"name": "work", "args": ["w3"]})).await;
-    let queue = now_secs() + 3600;
+    let queue = unix_now() + 3600;
     let l1 = server
         .run(json!({"name": "later", "args": ["l1"], "queue": queue}))
         .await;

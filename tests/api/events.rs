@@ -5,8 +5,8 @@ use std::collections::HashSet;
 
 use serde_json::{json, Value};
 
-use crate::helpers::spawn_app;
-use crate::history::{all_pages, guest, ids, run_many};
+use crate::helpers::{spawn_app, unix_now};
+use crate::history::{all_pages, ids, run_many};
 
 #[actix_web::test]
 async fn events_page_through_the_users_log_in_order_without_key_hashes() {
@@ -16,7 +16,8 @@ async fn events_page_through_the_users_log_in_order_without_key_hashes() {
     for id in &runs {
         app.wait_done(id).await;
     }
-    guest(&app, "fast", true, false, false).await;
+    app.create_guest("fast", [true, false, false, false], unix_now() + 3600)
+        .await;
 
     let mut all = Vec::new();
     let mut after = 0;

@@ -136,6 +136,29 @@ impl Api {
         (status, value)
     }
 
+    /// Creates a guest of this key's user for script `name`, valid until
+    /// `expires` (UNIX seconds); returns its id and its key.
+    pub async fn create_guest(&self, name: &str, rights: Rights, expires: i64) -> (String, String) {
+        let [run, cancel, status, monitor] = rights;
+        let body = json!({"name": name, "run": run, "cancel": cancel, "status": status,
+                          "monitor": monitor, "expires": expires});
+        let (code, reply) = self.post("/scripts/v1/guest/create", body).await;
+        assert_eq!(code, 200, "guest created: {reply}");
+        let id = reply["id"].as_str().expect("guest id").to_owned();
+        let key = reply["info"]["apikey"]
+            .as_str()
+            .expect("guest key")
+            .to_owned();
+        (id, key)
+    }
+
+    /// Deletes guest `id` with this key; it must have existed.
+    pub async fn delete_guest(&self, id: &str) {
+        let path = format!("/scripts/v1/guest/delete/{id}");
+        let (code, reply) = self.call_with("DELETE", &path, Some(&self.key), None).await;
+        assert_eq!(code, 200, "guest deleted: {reply}");
+    }
+
     /// GET with the admin key.
     pub async fn get(&self, path: &str) -> (u16, Value) {
         self.call_with("GET", path, Some(&self.key), None).await
@@ -259,6 +282,14 @@ where
         actix_rt::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// The wall clock in UNIX seconds, as the server reads it.
+pub fn unix_now() -> i64 {
+    scriptd::clock::now_secs()
+}
+
+/// Guest rights in the API's order: run, cancel, status, monitor.
+pub type Rights = [bool; 4];
 
 /// Whether the tests run as root (privilege tests need it).
 pub fn is_root() -> bool {

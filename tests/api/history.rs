@@ -9,29 +9,7 @@ use std::time::Instant;
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, Api, TestApp, DEADLINE};
-
-fn now() -> i64 {
-    scriptd::clock::now_secs()
-}
-
-/// Creates a guest of the admin for `name` and returns (id, key).
-pub(super) async fn guest(
-    app: &TestApp,
-    name: &str,
-    run: bool,
-    cancel: bool,
-    status: bool,
-) -> (String, String) {
-    let body = json!({"name": name, "run": run, "cancel": cancel, "status": status,
-                      "monitor": false, "expires": now() + 3600});
-    let (code, reply) = app.post("/scripts/v1/guest/create", body).await;
-    assert_eq!(code, 200, "guest created: {reply}");
-    (
-        reply["id"].as_str().expect("guest id").to_owned(),
-        reply["info"]["apikey"].as_str().expect("key").to_owned(),
-    )
-}
+use crate::helpers::{spawn_app, unix_now, Api, TestApp, DEADLINE};
 
 /// Queues `count` runs of `name` with at most 32 requests in flight.
 pub(super) async fn run_many(app: &TestApp, name: &str, count: usize) -> Vec<String> {
@@ -285,8 +263,12 @@ async fn history_names_who_requested_cancelled_and_killed_each_run() {
     // Arrange: one slot, so the second run waits and can be cancelled.
     let app = spawn_app().await;
     app.exectab("-s=1 slow /bin/sleep 30\n-n fast /bin/true\n");
-    let (guest_id, guest_key) = guest(&app, "slow", true, true, true).await;
-    let (runner_id, runner_key) = guest(&app, "fast", true, false, true).await;
+    let (guest_id, guest_key) = app
+        .create_guest("slow", [true, true, true, false], unix_now() + 3600)
+        .await;
+    let (runner_id, runner_key) = app
+        .create_guest("fast", [true, false, true, false], unix_now() + 3600)
+        .await;
     let running = app.run(json!({"name": "slow"})).await;
     app.wait_status(&running, "running", |s| s["state"] == "running")
         .await;
@@ -355,8 +337,12 @@ async fn guests_see_only_their_script_without_args_or_audit_and_never_the_event_
     let theirs = app.run(json!({"name": "theirs"})).await;
     app.wait_done(&mine).await;
     app.wait_done(&theirs).await;
-    let (_, reader_key) = guest(&app, "mine", false, false, true).await;
-    let (_, blind_key) = guest(&app, "mine", true, true, false).await;
+    let (_, reader_key) = app
+        .create_guest("mine", [false, false, true, false], unix_now() + 3600)
+        .await;
+    let (_, blind_key) = app
+        .create_guest("mine", [true, true, false, false], unix_now() + 3600)
+        .await;
     let reader = Api::new(app.port, reader_key.clone());
 
     let rows = all_pages(&reader, &reader_key, "", 10).await;

@@ -6,38 +6,19 @@ use awc::ws::Message;
 use futures_util::SinkExt;
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, TestApp};
+use crate::helpers::{spawn_app, unix_now, TestApp};
 use crate::monitor::{call_quiet, monitor, of_run, pushes_until_done, states, subscribe};
 
-/// A guest of the admin for `script` with the given monitor right.
+/// A guest of the admin for `script` with the given monitor and status
+/// rights, valid for an hour.
 async fn create_guest(
     app: &TestApp,
     script: &str,
     monitor: bool,
     status: bool,
 ) -> (String, String) {
-    let expires = unix_now() + 3600;
-    let (code, reply) = app
-        .post(
-            "/scripts/v1/guest/create",
-            json!({"name": script, "run": false, "cancel": false, "status": status,
-                   "monitor": monitor, "expires": expires}),
-        )
-        .await;
-    assert_eq!(code, 200, "guest created: {reply}");
-    let id = reply["id"].as_str().expect("guest id").to_owned();
-    let key = reply["info"]["apikey"]
-        .as_str()
-        .expect("guest apikey")
-        .to_owned();
-    (id, key)
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock after epoch")
-        .as_secs() as i64
+    app.create_guest(script, [false, false, status, monitor], unix_now() + 3600)
+        .await
 }
 
 #[actix_web::test]
@@ -184,15 +165,7 @@ async fn a_socket_rechecks_the_key_on_every_message_and_closes_once_it_is_invali
     assert_eq!(before["success"], true, "the guest key works: {before}");
 
     // Act
-    let (code, reply) = app
-        .call_with(
-            "DELETE",
-            &format!("/scripts/v1/guest/delete/{guest_id}"),
-            Some(&app.key),
-            None,
-        )
-        .await;
-    assert_eq!(code, 200, "guest deleted: {reply}");
+    app.delete_guest(&guest_id).await;
     ws.send(json!({"api_method": "GET", "api_path": "/scripts/v1/status", "api_sequence": 2}))
         .await;
 
@@ -214,15 +187,7 @@ async fn deleting_a_guest_closes_its_monitor_socket() {
     subscribe(&mut ws, monitor(1, "mine")).await;
 
     // Act
-    let (code, reply) = app
-        .call_with(
-            "DELETE",
-            &format!("/scripts/v1/guest/delete/{guest_id}"),
-            Some(&app.key),
-            None,
-        )
-        .await;
-    assert_eq!(code, 200, "guest deleted: {reply}");
+    app.delete_guest(&guest_id).await;
 
     // Assert: closed without the client sending anything.
     assert!(ws.recv().await.is_none(), "the monitor socket is closed");

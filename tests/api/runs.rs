@@ -5,7 +5,7 @@
 
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, TestApp};
+use crate::helpers::{spawn_app, unix_now, TestApp};
 
 async fn error(app: &TestApp, path: &str, body: Value) -> String {
     let (status, reply) = app.post(path, body.clone()).await;
@@ -147,10 +147,9 @@ async fn guests_only_reach_their_own_script_with_their_rights() {
     let app = spawn_app().await;
     app.exectab("mine /bin/sleep 30\nother /bin/sleep 30\n");
     let other = app.run(json!({"name": "other"})).await;
-    let body = json!({"name": "mine", "run": true, "cancel": false, "status": true, "monitor": false,
-                      "expires": scriptd::clock::now_secs() + 600});
-    let (_, guest) = app.post("/scripts/v1/guest/create", body).await;
-    let key = guest["info"]["apikey"].as_str().expect("key").to_owned();
+    let (_, key) = app
+        .create_guest("mine", [true, false, true, false], unix_now() + 600)
+        .await;
     let call = |method: &'static str, path: String, body: Option<Value>| {
         let (app, key) = (&app, key.clone());
         async move { app.call_with(method, &path, Some(&key), body).await.1 }
