@@ -90,6 +90,20 @@ async fn a_file_that_is_not_executable_is_refused() {
 }
 
 #[tokio::test]
+async fn a_bare_name_found_in_path_but_not_executable_is_refused_not_missing() {
+    let dir = tempfile::tempdir().expect("dir");
+    script(dir.path(), "scriptd-data", "#!/bin/sh\necho no\n", 0o644);
+    let mut request = req(&["scriptd-data"]);
+    let path = format!("/nonexistent:{}", dir.path().display());
+    request.env = vec![("PATH".into(), path)];
+    let err = spawn_written(request).await.expect_err("must fail");
+    assert!(
+        matches!(&err, SpawnError::PermissionDenied { path } if path == "scriptd-data"),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_script_starts_with_no_signal_ignored_or_blocked() {
     // The server ignores SIGPIPE (Rust's runtime does) and blocks every
     // signal on the launching thread around the clone. grep reads its own

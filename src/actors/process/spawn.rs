@@ -14,7 +14,7 @@ use tokio::process::{ChildStderr, ChildStdin, ChildStdout};
 
 use super::identity::{resolve_identity, Identity};
 use super::launch::{
-    Credentials, Launch, STEP_CHDIR, STEP_MARK, STEP_MASK, STEP_PDEATHSIG, STEP_SETGID,
+    self, Credentials, Launch, STEP_CHDIR, STEP_MARK, STEP_MASK, STEP_PDEATHSIG, STEP_SETGID,
     STEP_SETGROUPS, STEP_SETPGID, STEP_SETUID, STEP_STDIO,
 };
 
@@ -199,7 +199,7 @@ pub async fn spawn(req: SpawnRequest) -> Result<Spawned, SpawnError> {
             // execvp reports EACCES if any unreadable PATH entry was hit, even when the
             // program exists nowhere; report that case as "not found".
             if let SpawnError::PermissionDenied { path } = &err {
-                if !path.contains('/') && !found_in_path(path, &req).await {
+                if !path.contains('/') && !found_in_path(path, &child_env(&req)).await {
                     return Err(SpawnError::NotFound { path: path.clone() });
                 }
             }
@@ -273,21 +273,19 @@ fn child_env(req: &SpawnRequest) -> Vec<(OsString, OsString)> {
     env
 }
 
-/// True if some entry of the child's `PATH` contains a file named `program` (error path only).
-async fn found_in_path(program: &str, req: &SpawnRequest) -> bool {
-    let path_var = match req.env.iter().rev().find(|(k, _)| k == "PATH") {
-        Some((_, v)) => Some(std::ffi::OsString::from(v)),
-        None => std::env::var_os("PATH").filter(|_| {
-            !req.env_remove_prefix
-                .as_deref()
-                .is_some_and(|p| !p.is_empty() && "PATH".starts_with(p))
-        }),
-    };
-    let Some(path_var) = path_var else {
+/// True if one of the paths the child tried for `program` exists (error
+/// path only): the same candidates as the launch, from the same `PATH`.
+async fn found_in_path(program: &str, env: &[(OsString, OsString)]) -> bool {
+    let path = env
+        .iter()
+        .find(|(key, _)| key == "PATH")
+        .map(|(_, value)| value.as_os_str());
+    let Ok(candidates) = launch::candidates(program, path) else {
         return false;
     };
-    for dir in std::env::split_paths(&path_var) {
-        if tokio::fs::metadata(dir.join(program)).await.is_ok() {
+    for candidate in candidates {
+        let candidate = std::ffi::OsStr::from_bytes(candidate.as_bytes());
+        if tokio::fs::metadata(candidate).await.is_ok() {
             return true;
         }
     }

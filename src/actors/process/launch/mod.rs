@@ -185,8 +185,8 @@ fn invalid(what: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, what.to_owned())
 }
 
-/// The paths execvp would try for `program`.
-fn candidates(program: &str, path: Option<&OsStr>) -> io::Result<Vec<CString>> {
+/// The paths execvp would try for `program` with this `PATH`.
+pub(super) fn candidates(program: &str, path: Option<&OsStr>) -> io::Result<Vec<CString>> {
     let to_c = |bytes: &[u8]| CString::new(bytes).map_err(|_| invalid("NUL byte in the program"));
     if program.contains('/') {
         return Ok(vec![to_c(program.as_bytes())?]);
