@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
+use actix_web::dev::Service as _;
 use actix_web::{web, App, HttpServer};
 use anyhow::Context as _;
 
@@ -38,6 +39,7 @@ pub struct Application {
 impl Application {
     /// Builds everything and binds `config.listen`; call inside an actix System.
     pub async fn build(config: Config) -> anyhow::Result<Application> {
+        let descriptors = crate::limits::raise_descriptor_limit();
         std::fs::create_dir_all(&config.storage).with_context(|| {
             format!(
                 "cannot create the storage directory {}",
@@ -76,6 +78,13 @@ impl Application {
         let directory = AccountDirectory::new(shared.clone()).start();
         restore(&shared, &directory).await?;
 
+        let sessions = http::sessions::SessionRegistry::default();
+        http::revocation::KeyWatch::new(db.lookup.clone(), sessions.clone(), directory.clone())
+            .start();
+        let conn_limits = http::conn_limit::ConnLimits::new(
+            max_connections(&config, descriptors),
+            config.limits.max_connections_per_address,
+        );
         let listener = TcpListener::bind(&config.listen)
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         let address = listener.local_addr()?;
@@ -87,17 +96,26 @@ impl Application {
             hub,
             config: config.clone(),
             metrics,
+            sessions,
         };
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(web::Data::new(state.clone()))
+                .wrap_fn(|req, srv| match http::guard::refuse(req) {
+                    Ok(refused) => futures_util::future::Either::Left(async { Ok(refused) }),
+                    Err(req) => futures_util::future::Either::Right(srv.call(req)),
+                })
                 .configure(http::configure)
         })
         .workers(2)
         // Pushes and replies are small writes; with Nagle on, one that
         // follows an unacknowledged write waits for the peer's delayed ACK.
         .tcp_nodelay(true)
-        .on_connect(http::ws::note_socket)
+        .client_request_timeout(config.limits.header_timeout)
+        .on_connect(move |conn, ext| {
+            http::ws::note_socket(conn, ext);
+            conn_limits.on_connect(conn, ext);
+        })
         .disable_signals()
         .shutdown_timeout(1)
         .listen(listener)?
@@ -145,6 +163,15 @@ impl Application {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// The total connection limit: configured, or three quarters of the
+/// descriptor limit, so files, the database and children keep some.
+fn max_connections(config: &Config, descriptors: Option<u64>) -> usize {
+    config.limits.max_connections.unwrap_or_else(|| {
+        let descriptors = descriptors.unwrap_or(1024).min(1 << 20) as usize;
+        (descriptors / 4 * 3).max(64)
+    })
 }
 
 /// Replays unfinished runs: records the interrupted ones, hands the

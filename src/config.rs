@@ -24,6 +24,8 @@ pub struct Config {
     pub body_cap_bytes: usize,
     /// Stdin cap for `-i` scripts.
     pub stdin_cap_bytes: usize,
+    /// Timeouts, connection limits and quotas against hostile clients.
+    pub limits: crate::limits::Limits,
 }
 
 impl Config {
@@ -37,6 +39,7 @@ impl Config {
             log_cap_bytes: 10 * 1024 * 1024,
             body_cap_bytes: 2 * 1024 * 1024,
             stdin_cap_bytes: 1024 * 1024,
+            limits: crate::limits::Limits::default(),
         }
     }
 
@@ -68,6 +71,7 @@ pub struct FileConfig {
     pub shutdown_grace_secs: Option<f64>,
     pub log_cap_bytes: Option<u64>,
     pub body_cap_bytes: Option<usize>,
+    pub limits: Option<crate::limits::LimitsFile>,
 }
 
 /// Why a configuration file could not be used.
@@ -129,6 +133,9 @@ impl FileConfig {
         }
         if let Some(cap) = self.body_cap_bytes {
             config.body_cap_bytes = cap;
+        }
+        if let Some(limits) = self.limits {
+            limits.apply(&mut config.limits)?;
         }
         Ok(())
     }

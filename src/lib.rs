@@ -13,6 +13,7 @@
 //! - [`replay`]: startup recovery of unfinished runs.
 //! - [`retention`]: `admin prune`, removing old runs' events and logs.
 //! - [`admin`], [`cli`]: the command line.
+//! - [`limits`]: timeouts, connection limits and quotas (settings).
 //! - [`client`]: the client commands that talk to a running server.
 
 pub mod accounts;
@@ -27,6 +28,7 @@ pub mod events;
 pub mod exectab;
 pub mod http;
 pub mod ids;
+pub mod limits;
 pub mod lock;
 pub mod metrics;
 pub mod progress;

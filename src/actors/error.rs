@@ -35,6 +35,12 @@ pub enum RunError {
     ShuttingDown,
     #[error("A database error occurred.")]
     Store(#[from] StoreError),
+    #[error("'args' is too large.")]
+    ArgsTooLarge,
+    #[error("Too many queued runs for this user; wait for some to start.")]
+    UserQueueFull,
+    #[error("The server is short of resources; try again shortly.")]
+    Unavailable,
 }
 
 impl RunError {
@@ -55,6 +61,9 @@ impl RunError {
             RunError::InvalidId => "invalid_id",
             RunError::ShuttingDown => "shutting_down",
             RunError::Store(_) => "db_query_error",
+            RunError::ArgsTooLarge => "args_too_large",
+            RunError::UserQueueFull => "user_queue_full",
+            RunError::Unavailable => "temporarily_unavailable",
         }
     }
 }

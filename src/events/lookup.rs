@@ -58,7 +58,7 @@ impl Lookup {
         Lookup { path: path.into() }
     }
 
-    fn with<T>(
+    pub(super) fn with<T>(
         &self,
         read: impl FnOnce(&Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {

@@ -11,6 +11,7 @@ pub mod rebuild;
 pub mod store;
 pub mod types;
 pub mod upcast;
+pub mod watch;
 pub mod writer;
 
 pub use error::StoreError;

@@ -140,6 +140,9 @@ pub fn apply(conn: &Connection, new: &NewEvent, data: &str) -> Result<(), StoreE
 
 /// Who acted, as the audit columns record it: `guest:<id>` or `user:<id>`.
 fn actor(origin: &Origin, user: UserId) -> String {
+    if let Some(operator) = &origin.operator {
+        return format!("operator:{operator}");
+    }
     match origin.guest {
         Some(guest) => format!("guest:{guest}"),
         None => format!("user:{user}"),

@@ -18,6 +18,10 @@ pub struct Origin {
     /// The peer address of the request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub addr: Option<String>,
+    /// Set when the server acted on an operator's command (for example
+    /// ending the runs of a user removed with `scriptd user remove`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator: Option<String>,
 }
 
 /// What a guest key may do with its one script.

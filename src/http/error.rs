@@ -47,6 +47,14 @@ pub enum ApiError {
     Database(#[source] StoreError),
     #[error("An internal error occurred.")]
     Internal,
+    #[error("The request was not received in time.")]
+    RequestTimeout,
+    #[error("Refused: {0}.")]
+    TooManyConnections(&'static str),
+    #[error("Too many WebSocket sessions for this key.")]
+    TooManyWebsockets,
+    #[error("The server is short of resources; try again shortly.")]
+    Unavailable,
 }
 
 impl From<StoreError> for ApiError {
@@ -85,6 +93,10 @@ impl ApiError {
             ApiError::Run(err) => err.code(),
             ApiError::Database(_) => "db_query_error",
             ApiError::Internal => "internal_error",
+            ApiError::RequestTimeout => "request_timeout",
+            ApiError::TooManyConnections(_) => "too_many_connections",
+            ApiError::TooManyWebsockets => "too_many_websockets",
+            ApiError::Unavailable => "temporarily_unavailable",
         };
         code.to_owned()
     }
@@ -106,6 +118,11 @@ impl ResponseError for ApiError {
             ApiError::RequestTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Database(_) | ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Run(RunError::Store(_)) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            ApiError::TooManyConnections(_)
+            | ApiError::Unavailable
+            | ApiError::Run(RunError::Unavailable) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::TooManyWebsockets => StatusCode::TOO_MANY_REQUESTS,
             ApiError::InvalidApiCall
             | ApiError::UsePost(_)
             | ApiError::UseGet(_)

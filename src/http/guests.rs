@@ -91,6 +91,7 @@ pub async fn create_guest(
         created: now,
         expires,
         origin: Origin {
+            operator: None,
             guest: None,
             addr: req.peer.clone(),
         },
@@ -126,6 +127,7 @@ pub async fn delete_guest(
     let event = Event::GuestDeleted {
         guest: id,
         origin: Origin {
+            operator: None,
             guest: None,
             addr: req.peer.clone(),
         },

@@ -6,6 +6,7 @@
 use serde_json::{Map, Value};
 
 use super::error::ApiError;
+use super::reply_cap::{Budget, PAGE_ROWS};
 use super::request::{parse_int, ApiRequest};
 use super::AppState;
 use crate::accounts::Principal;
@@ -97,18 +98,33 @@ pub async fn list_history(
     principal: &Principal,
     req: &ApiRequest,
 ) -> Result<Map<String, Value>, ApiError> {
-    let query = history_query(principal, req)?;
-    let page = history::history(&state.pool, &query).await?;
+    let mut query = history_query(principal, req)?;
     let owner = principal.guest().is_none();
-    let next = match (page.more, page.rows.last()) {
-        (true, Some(last)) => Value::String(last.cursor().encode()),
+    let limit = query.limit as usize;
+    let mut budget = Budget::new(state.config.limits.reply_cap_bytes);
+    let mut last = None;
+    let mut more = false;
+    while budget.rows.len() < limit {
+        query.limit = (limit - budget.rows.len()).min(PAGE_ROWS as usize) as u32;
+        let page = history::history(&state.pool, &query).await?;
+        for row in &page.rows {
+            if !budget.push(history_shape(row, owner)) {
+                break;
+            }
+            last = Some(row.cursor());
+        }
+        more = page.more || budget.full;
+        if budget.full || !page.more {
+            break;
+        }
+        query.before = last;
+    }
+    let next = match (more, last) {
+        (true, Some(last)) => Value::String(last.encode()),
         _ => Value::Null,
     };
     let mut reply = Map::new();
-    reply.insert(
-        "runs".into(),
-        page.rows.iter().map(|r| history_shape(r, owner)).collect(),
-    );
+    reply.insert("runs".into(), Value::Array(budget.rows));
     reply.insert("next".into(), next);
     Ok(reply)
 }
@@ -150,14 +166,32 @@ pub async fn list_events(
     let run = text(req, "run")?
         .map(|r| RunId::parse(r).ok_or(ApiError::Invalid("run")))
         .transpose()?;
-    let events =
-        query::events_after(&state.pool, principal.user_id(), after, limit.into(), run).await?;
-    let next = events.last().map_or(Value::Null, |e| Value::from(e.seq));
+    let mut budget = Budget::new(state.config.limits.reply_cap_bytes);
+    let mut cursor = after;
+    let limit = limit as usize;
+    while budget.rows.len() < limit {
+        let page_rows = (limit - budget.rows.len()).min(PAGE_ROWS as usize);
+        let events =
+            query::events_after(&state.pool, principal.user_id(), cursor, page_rows as i64, run)
+                .await?;
+        let complete = events.len() < page_rows;
+        for event in &events {
+            if !budget.push(event_shape(event)?) {
+                break;
+            }
+            cursor = event.seq;
+        }
+        if budget.full || complete {
+            break;
+        }
+    }
+    let next = if budget.rows.is_empty() {
+        Value::Null
+    } else {
+        Value::from(cursor)
+    };
     let mut reply = Map::new();
-    reply.insert(
-        "events".into(),
-        events.iter().map(event_shape).collect::<Result<_, _>>()?,
-    );
+    reply.insert("events".into(), Value::Array(budget.rows));
     reply.insert("next".into(), next);
     Ok(reply)
 }

@@ -1,4 +1,7 @@
-//! `GET /metrics`: Prometheus text exposition (key of any user required).
+//! `GET /metrics`: Prometheus text exposition. The whole server's series
+//! need an operator credential (the configured metrics token as a bearer
+//! token, or the `admin` user's key); any other user's key sees only the
+//! series labelled with that user.
 
 use std::fmt::Write;
 
@@ -7,6 +10,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use super::error::ApiError;
 use super::request::{self, Transport};
 use super::{api, AppState};
+use crate::accounts::Principal;
 use crate::metrics::{Histogram, Metrics};
 
 fn histogram(out: &mut String, name: &str, help: &str, h: &Histogram) {
@@ -40,8 +44,11 @@ fn runs(out: &mut String, m: &Metrics) {
     }
 }
 
-fn queues(out: &mut String, m: &Metrics) {
-    let gauges = m.queue_gauges();
+fn queues(out: &mut String, m: &Metrics, only: Option<crate::ids::UserId>) {
+    let mut gauges = m.queue_gauges();
+    if let Some(user) = only {
+        gauges.retain(|g| g.user == user);
+    }
     let series = [
         ("scriptd_queue_depth", "Accepted runs waiting to start."),
         ("scriptd_runs_running", "Runs holding a -s slot."),
@@ -61,38 +68,78 @@ fn queues(out: &mut String, m: &Metrics) {
     }
 }
 
+/// Who may read which series.
+enum Reader {
+    Operator,
+    User(crate::ids::UserId),
+}
+
+/// The user named `admin` (created on first run) is the operator.
+const OPERATOR_USER: &str = "admin";
+
+fn bearer(req: &HttpRequest) -> Option<&str> {
+    req.headers()
+        .get(actix_web::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+}
+
+/// Compares in time independent of where the first difference is.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn reader(state: &AppState, req: &HttpRequest) -> Result<Reader, ApiError> {
+    if let (Some(token), Some(given)) = (&state.config.limits.metrics_token, bearer(req)) {
+        return if same(token, given) {
+            Ok(Reader::Operator)
+        } else {
+            Err(ApiError::InvalidApiKey)
+        };
+    }
+    let probe = request::from_head(req, Transport::Http);
+    match api::authenticate(state, &probe).await? {
+        Principal::Guest(_) => Err(ApiError::AccessDenied),
+        Principal::User(user) if user.name == OPERATOR_USER => Ok(Reader::Operator),
+        Principal::User(user) => Ok(Reader::User(user.id)),
+    }
+}
+
 /// Renders the counters.
 pub async fn get_metrics(
     state: web::Data<AppState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let probe = request::from_head(&req, Transport::Http);
-    let principal = api::authenticate(&state, &probe).await?;
-    if principal.guest().is_some() {
-        return Err(ApiError::AccessDenied);
-    }
     let m = &state.metrics;
     let mut out = String::new();
+    match reader(&state, &req).await? {
+        Reader::User(user) => queues(&mut out, m, Some(user)),
+        Reader::Operator => operator_series(&mut out, m),
+    }
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(out))
+}
+
+fn operator_series(out: &mut String, m: &Metrics) {
     let _ = writeln!(
         out,
         "# HELP scriptd_monitors_connected Open monitor sockets.\n# TYPE scriptd_monitors_connected gauge\nscriptd_monitors_connected {}",
         m.monitors()
     );
-    runs(&mut out, m);
-    queues(&mut out, m);
+    runs(out, m);
+    queues(out, m, None);
     histogram(
-        &mut out,
+        out,
         "scriptd_commit_seconds",
         "Group commit latency.",
         &m.commit_latency(),
     );
     histogram(
-        &mut out,
+        out,
         "scriptd_commit_batch_size",
         "Appends per group commit.",
         &m.commit_batches(),
     );
-    Ok(HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4")
-        .body(out))
 }

@@ -3,12 +3,17 @@
 //! upgrade, `/healthz` and `/metrics`.
 
 pub mod api;
+pub mod conn_limit;
 pub mod error;
+pub mod guard;
 pub mod guests;
 pub mod history;
 pub mod metrics;
+pub mod reply_cap;
 pub mod request;
+pub mod revocation;
 pub mod runs;
+pub mod sessions;
 pub mod ws;
 
 use std::sync::Arc;
@@ -35,6 +40,8 @@ pub struct AppState {
     pub hub: Addr<MonitorHub>,
     pub config: Arc<Config>,
     pub metrics: crate::metrics::Metrics,
+    /// Open WebSocket sessions by key (limits and revocation).
+    pub sessions: sessions::SessionRegistry,
 }
 
 /// Registers every route.
@@ -69,7 +76,8 @@ async fn scripts(
     if ws::is_upgrade(&req) {
         return ws::start(state.get_ref().clone(), &req, payload).await;
     }
-    let api_request = request::from_http(&req, payload, state.config.body_cap_bytes).await?;
+    let rules = guard::admit_body(&state, &req)?;
+    let api_request = request::from_http(&req, payload, rules).await?;
     match api::dispatch(&state, &api_request).await? {
         Reply::Json(map) => Ok(HttpResponse::Ok().json(success(map))),
         Reply::Text(text) => Ok(HttpResponse::Ok()

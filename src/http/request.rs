@@ -2,7 +2,6 @@
 //! transport-neutral [`ApiRequest`] that WebSocket messages also produce.
 
 use actix_web::{web, HttpRequest};
-use futures_util::StreamExt;
 use serde_json::{Map, Value};
 
 use super::error::ApiError;
@@ -74,18 +73,6 @@ fn parse_pairs(fields: &mut Map<String, Value>, text: &[u8]) -> Result<(), ApiEr
     Ok(())
 }
 
-async fn read_body(mut payload: web::Payload, cap: usize) -> Result<web::BytesMut, ApiError> {
-    let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|_| ApiError::InvalidData("unreadable body"))?;
-        if body.len() + chunk.len() > cap {
-            return Err(ApiError::RequestTooLarge);
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
-}
-
 /// An [`ApiRequest`] from the request line and headers only (query fields,
 /// key from `X-APIKey` or `?apikey=`): WebSocket upgrades and `/metrics`.
 pub fn from_head(req: &HttpRequest, transport: Transport) -> ApiRequest {
@@ -110,12 +97,13 @@ fn header_key(req: &HttpRequest) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// Builds an [`ApiRequest`] from an HTTP request, capping the body at `cap`.
+/// Builds an [`ApiRequest`] from an HTTP request, reading the body within `rules`.
 pub async fn from_http(
     req: &HttpRequest,
     payload: web::Payload,
-    cap: usize,
+    rules: super::guard::BodyRules,
 ) -> Result<ApiRequest, ApiError> {
+    let cap = rules.cap;
     let declared = req
         .headers()
         .get(actix_web::http::header::CONTENT_LENGTH)
@@ -126,7 +114,7 @@ pub async fn from_http(
     }
     let mut fields = Map::new();
     parse_pairs(&mut fields, req.query_string().as_bytes())?;
-    let body = read_body(payload, cap).await?;
+    let body = super::guard::read_body(payload, rules).await?;
     if !body.iter().all(u8::is_ascii_whitespace) {
         let content_type = req
             .headers()

@@ -31,6 +31,7 @@ async fn account(
 
 fn origin(principal: &Principal, req: &ApiRequest) -> Origin {
     Origin {
+        operator: None,
         guest: principal.guest().map(|g| g.id),
         addr: req.peer.clone(),
     }
@@ -302,7 +303,7 @@ pub async fn list_scripts(
     let defs = account(state, principal)
         .await?
         .send(account::ListScripts)
-        .await?;
+        .await??;
     let mut scripts = Map::new();
     for def in defs {
         match principal.guest() {

@@ -20,6 +20,7 @@ use serde_json::{Map, Value};
 use super::api::{self, MonitorRequest, Reply};
 use super::error::ApiError;
 use super::request::{self, ApiRequest, Method, Transport};
+use super::sessions::{Revoke, SessionTicket};
 use super::{success, AppState};
 use crate::actors::monitor::{Outlet, Push, SessionChanged, Subscribe, Unsubscribe};
 use crate::ids::{ScriptName, UserId};
@@ -47,8 +48,25 @@ pub async fn start(
 ) -> Result<HttpResponse, actix_web::Error> {
     let probe = request::from_head(req, Transport::WebSocket);
     let principal = api::authenticate(&state, &probe).await?;
+    let id = SESSIONS.fetch_add(1, Ordering::Relaxed);
+    let key_hash = crate::accounts::hash_key(probe.api_key().unwrap_or_default());
+    let ticket = state
+        .sessions
+        .register(
+            id,
+            key_hash,
+            principal.user_id(),
+            principal.guest().map(|g| g.expires),
+            state.config.limits.max_websockets_per_key,
+        )
+        .ok_or(ApiError::TooManyWebsockets)?;
+    let registry = state.sessions.clone();
+    let message_cap = state.config.body_cap_bytes;
     let session = WsSession {
-        id: SESSIONS.fetch_add(1, Ordering::Relaxed),
+        id,
+        _ticket: ticket,
+        fragments: None,
+        message_cap,
         state,
         user: principal.user_id(),
         key: probe.api_key().map(str::to_owned),
@@ -58,14 +76,22 @@ pub async fn start(
         queued_bytes: Arc::default(),
         cut: cutter(req),
     };
-    ws::WsResponseBuilder::new(session, req, payload)
+    let (addr, response) = ws::WsResponseBuilder::new(session, req, payload)
         .frame_size(4 * 1024 * 1024)
-        .start()
+        .start_with_addr()?;
+    registry.attach(id, addr.recipient());
+    Ok(response)
 }
 
 /// One WebSocket connection.
 pub struct WsSession {
     id: u64,
+    /// This session's place among its key's sessions.
+    _ticket: SessionTicket,
+    /// A fragmented message being assembled: whether it is text, and its bytes.
+    fragments: Option<(bool, Vec<u8>)>,
+    /// The largest message accepted (assembled or not).
+    message_cap: usize,
     state: AppState,
     user: UserId,
     key: Option<String>,
@@ -258,8 +284,16 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for WsSession {
                 ctx.close(reason);
                 ctx.stop();
             }
-            Ok(ws::Message::Pong(_) | ws::Message::Continuation(_) | ws::Message::Nop) => {}
-            Err(_) => ctx.stop(),
+            Ok(ws::Message::Continuation(item)) => self.on_fragment(item, ctx),
+            Ok(ws::Message::Pong(_) | ws::Message::Nop) => {}
+            Err(err) => {
+                tracing::debug!(session = self.id, error = %err, "WebSocket protocol error");
+                ctx.close(Some(ws::CloseReason {
+                    code: ws::CloseCode::Protocol,
+                    description: Some(err.to_string()),
+                }));
+                ctx.stop();
+            }
         }
     }
 }
@@ -280,6 +314,62 @@ impl Handler<Push> for WsSession {
                     description: Some(reason.to_owned()),
                 }));
                 ctx.stop();
+            }
+        }
+    }
+}
+
+impl Handler<Revoke> for WsSession {
+    type Result = ();
+
+    fn handle(&mut self, msg: Revoke, ctx: &mut Self::Context) {
+        ctx.close(Some(ws::CloseReason {
+            code: ws::CloseCode::Policy,
+            description: Some(msg.reason.to_owned()),
+        }));
+        ctx.stop();
+    }
+}
+
+impl WsSession {
+    /// Assembles a fragmented message (FIN=0, then continuation frames) up
+    /// to the message cap; a bigger one closes the session with 1009.
+    fn on_fragment(&mut self, item: actix_http::ws::Item, ctx: &mut ws::WebsocketContext<Self>) {
+        let (bytes, last) = match item {
+            actix_http::ws::Item::FirstText(bytes) => {
+                self.fragments = Some((true, Vec::new()));
+                (bytes, false)
+            }
+            actix_http::ws::Item::FirstBinary(bytes) => {
+                self.fragments = Some((false, Vec::new()));
+                (bytes, false)
+            }
+            actix_http::ws::Item::Continue(bytes) => (bytes, false),
+            actix_http::ws::Item::Last(bytes) => (bytes, true),
+        };
+        let Some((_, buffer)) = self.fragments.as_mut() else {
+            return; // a continuation with no first frame: the codec refuses it
+        };
+        if buffer.len() + bytes.len() > self.message_cap {
+            self.fragments = None;
+            ctx.close(Some(ws::CloseReason {
+                code: ws::CloseCode::Size,
+                description: Some(format!(
+                    "message larger than {} bytes",
+                    self.message_cap
+                )),
+            }));
+            ctx.stop();
+            return;
+        }
+        buffer.extend_from_slice(&bytes);
+        if !last {
+            return;
+        }
+        if let Some((_, message)) = self.fragments.take() {
+            match std::str::from_utf8(&message) {
+                Ok(text) => self.on_text(text, ctx),
+                Err(_) => send(ctx, ApiError::InvalidData("expected UTF-8 JSON").body()),
             }
         }
     }

@@ -2,6 +2,8 @@
 //! request (edits apply at once), checks a run request against it and owns
 //! the ScriptQueue of each script name.
 
+mod quota;
+mod removal;
 mod supervision;
 
 use std::collections::{BTreeMap, HashMap};
@@ -10,6 +12,7 @@ use std::sync::Arc;
 use actix::prelude::*;
 use serde_json::{Map, Value};
 
+pub use removal::EndAllRuns;
 pub use supervision::{ProcessGone, ProcessSpawned, QueueFailed};
 
 use super::error::RunError;
@@ -32,6 +35,8 @@ pub struct AccountSupervisor {
     opts: HashMap<String, Arc<Map<String, Value>>>,
     /// Live run process actors, so a rebuilt queue can take them over.
     processes: HashMap<RunId, (ScriptName, Addr<RunProcess>)>,
+    /// Queued-run quota reservations in flight.
+    quota: quota::Quota,
 }
 
 impl AccountSupervisor {
@@ -44,19 +49,29 @@ impl AccountSupervisor {
             queues: HashMap::new(),
             processes: HashMap::new(),
             opts: HashMap::new(),
+            quota: quota::Quota::default(),
         }
     }
 
     /// The exectab as it is on disk now. Reading a small file per request
     /// is cheaper than any change detection that could miss an edit; it is
-    /// re-parsed only when its bytes changed.
-    fn exectab(&mut self) -> &Exectab {
+    /// re-parsed only when its bytes changed. A missing file is an empty
+    /// exectab; any other read failure (out of descriptors or memory) is
+    /// `Unavailable`, never "no such script".
+    fn exectab(&mut self) -> Result<&Exectab, RunError> {
         let path = self
             .shared
             .config
             .scripts_dir(self.user)
             .join("exectab.txt");
-        let bytes = std::fs::read(&path).ok();
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => Some(bytes),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
+            Err(err) => {
+                tracing::error!(file = %path.display(), error = %err, "cannot read the exectab");
+                return Err(RunError::Unavailable);
+            }
+        };
         if bytes != self.exectab.0 {
             let text = bytes
                 .as_deref()
@@ -69,13 +84,16 @@ impl AccountSupervisor {
             self.exectab = (bytes, parsed);
             self.opts.clear();
         }
-        &self.exectab.1
+        Ok(&self.exectab.1)
     }
 
     /// The limits of a script now. A script removed from the exectab since
     /// its runs were accepted still runs them, one at a time.
     fn limits_of(&mut self, name: &ScriptName) -> Limits {
-        self.exectab()
+        // When the exectab cannot be read now, the definition last read stands.
+        let _ = self.exectab();
+        self.exectab
+            .1
             .get(name.as_str())
             .map(limits)
             .unwrap_or(Limits {
@@ -169,18 +187,22 @@ pub struct EnqueueRun {
 }
 
 impl Handler<EnqueueRun> for AccountSupervisor {
-    type Result = ResponseFuture<Result<queue::Queued, RunError>>;
+    type Result = ResponseActFuture<Self, Result<queue::Queued, RunError>>;
 
     fn handle(&mut self, msg: EnqueueRun, ctx: &mut Context<Self>) -> Self::Result {
         let req = msg.request;
         let stdin_cap = self.shared.config.stdin_cap_bytes;
+        let args_cap = self.shared.config.limits.args_cap_bytes;
         let checked = (|| {
             let def = self
-                .exectab()
+                .exectab()?
                 .get(req.name.as_str())
                 .cloned()
                 .ok_or(RunError::UnknownScript)?;
             let params = req.args?;
+            if quota::args_bytes(&params) > args_cap {
+                return Err(RunError::ArgsTooLarge);
+            }
             let stdin = req.stdin?;
             let not_before = req.not_before?;
             if let Some(guest) = &req.guest {
@@ -199,8 +221,16 @@ impl Handler<EnqueueRun> for AccountSupervisor {
         })();
         let (def, params, stdin, not_before) = match checked {
             Ok(checked) => checked,
-            Err(err) => return Box::pin(async move { Err(err) }),
+            Err(err) => return Box::pin(fut::ready(Err(err))),
         };
+        let bytes = (quota::args_bytes(&params) + stdin.as_ref().map_or(0, Vec::len)) as u64;
+        let lookup = crate::events::lookup::Lookup::new(&self.shared.config.database_path());
+        if let Err(err) = self
+            .quota
+            .reserve(&lookup, &self.shared.config.limits, self.user, bytes)
+        {
+            return Box::pin(fut::ready(Err(err)));
+        }
         let queue = self.queue(&req.name, limits(&def), ctx);
         let opts = self
             .opts
@@ -216,12 +246,16 @@ impl Handler<EnqueueRun> for AccountSupervisor {
             limits: limits(&def),
             origin: req.origin,
         };
-        Box::pin(async move {
+        let sent = async move {
             queue
                 .send(enqueue)
                 .await
                 .map_err(|_| RunError::ShuttingDown)?
-        })
+        };
+        Box::pin(sent.into_actor(self).map(move |result, act, _ctx| {
+            act.quota.release(bytes);
+            result
+        }))
     }
 }
 
@@ -270,14 +304,14 @@ impl Handler<ListRuns> for AccountSupervisor {
 
 /// The script definitions of this user's exectab now.
 #[derive(Message)]
-#[rtype(result = "Vec<ScriptDef>")]
+#[rtype(result = "Result<Vec<ScriptDef>, RunError>")]
 pub struct ListScripts;
 
 impl Handler<ListScripts> for AccountSupervisor {
-    type Result = MessageResult<ListScripts>;
+    type Result = Result<Vec<ScriptDef>, RunError>;
 
     fn handle(&mut self, _msg: ListScripts, _ctx: &mut Context<Self>) -> Self::Result {
-        MessageResult(self.exectab().scripts().cloned().collect())
+        Ok(self.exectab()?.scripts().cloned().collect())
     }
 }
 
