@@ -51,9 +51,10 @@ impl Default for Limits {
             request_deadline: Duration::from_secs(120),
             unauthenticated_body_cap: 8 * 1024,
             max_connections: None,
-            max_connections_per_address: 256,
-            max_websockets_per_key: 64,
-            args_cap_bytes: 256 * 1024,
+            max_connections_per_address: 2048,
+            max_websockets_per_key: 2048,
+            // As much as stdin may carry.
+            args_cap_bytes: 1024 * 1024,
             max_queued_runs_per_user: 10_000,
             max_queued_bytes_per_user: 64 * 1024 * 1024,
             reply_cap_bytes: 4 * 1024 * 1024,

@@ -47,6 +47,8 @@ pub enum ApiError {
     Database(#[source] StoreError),
     #[error("An internal error occurred.")]
     Internal,
+    #[error("The request URL is too long.")]
+    UriTooLong,
     #[error("The request was not received in time.")]
     RequestTimeout,
     #[error("Refused: {0}.")]
@@ -94,6 +96,7 @@ impl ApiError {
             ApiError::Database(_) => "db_query_error",
             ApiError::Internal => "internal_error",
             ApiError::RequestTimeout => "request_timeout",
+            ApiError::UriTooLong => "uri_too_long",
             ApiError::TooManyConnections(_) => "too_many_connections",
             ApiError::TooManyWebsockets => "too_many_websockets",
             ApiError::Unavailable => "temporarily_unavailable",
@@ -135,6 +138,7 @@ impl ResponseError for ApiError {
             | ApiError::Missing(_)
             | ApiError::Invalid(_)
             | ApiError::AccessDenied
+            | ApiError::UriTooLong
             | ApiError::Run(_) => StatusCode::BAD_REQUEST,
         }
     }

@@ -100,16 +100,27 @@ pub async fn read_body(
     }
 }
 
-/// The answer for a request on a connection refused by the connection
-/// limits (`None`: serve it). The connection closes after the answer.
+/// The longest request target (path and query) served.
+pub const MAX_URI_BYTES: usize = 32 * 1024;
+
+/// The answer for a request refused before any handler runs (`None`:
+/// serve it): a connection over the limits, or an overlong URL. The
+/// connection closes after the answer.
 pub fn refusal(req: &ServiceRequest) -> Option<HttpResponse> {
-    let refused = req.conn_data::<Refused>()?;
-    let err = ApiError::TooManyConnections(refused.0);
+    let err = match req.conn_data::<Refused>() {
+        Some(refused) => ApiError::TooManyConnections(refused.0),
+        None if uri_bytes(req) > MAX_URI_BYTES => ApiError::UriTooLong,
+        None => return None,
+    };
     Some(
         HttpResponse::build(err.status_code())
             .force_close()
             .json(err.body()),
     )
+}
+
+fn uri_bytes(req: &ServiceRequest) -> usize {
+    req.uri().path().len() + req.uri().query().map_or(0, str::len)
 }
 
 /// `refusal` as a ready service response.

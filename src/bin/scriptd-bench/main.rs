@@ -3,10 +3,12 @@
 //! figures with the machine and the load average, and stops by itself.
 //!
 //! `cargo run --release --bin scriptd-bench -- <scenario>`, scenario one of
-//! accept, e2e, push, lateness, status, replay, memory, all.
+//! accept, e2e, push, lateness, status, replay, memory, all; and exhaust
+//! (the connection-exhaustion attack, not part of all).
 
 mod accept;
 mod e2e;
+mod exhaust;
 mod fanout;
 mod frame;
 mod http1;
@@ -33,6 +35,8 @@ async fn scenario(name: &str) -> anyhow::Result<()> {
         "status" => status::run().await,
         "replay" => replay::run().await,
         "memory" => memory::run().await,
+        // Not in `all`: it needs a high descriptor limit and takes a minute.
+        "exhaust" => exhaust::run().await,
         other => anyhow::bail!("unknown scenario {other}; one of {SCENARIOS:?} or all"),
     }
 }

@@ -44,13 +44,13 @@ pub async fn serve_child(exectab: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-struct ChildServer {
+pub(crate) struct ChildServer {
     child: Child,
-    target: Target,
+    pub(crate) target: Target,
 }
 
 impl ChildServer {
-    fn start(exectab: &str) -> anyhow::Result<Self> {
+    pub(crate) fn start(exectab: &str) -> anyhow::Result<Self> {
         let mut child = Command::new(std::env::current_exe()?)
             .args(["serve-child", exectab])
             .stdin(Stdio::piped())
@@ -68,11 +68,11 @@ impl ChildServer {
         })
     }
 
-    fn rss(&self) -> u64 {
+    pub(crate) fn rss(&self) -> u64 {
         rss_kib(&self.child.id().to_string())
     }
 
-    fn stop(mut self) {
+    pub(crate) fn stop(mut self) {
         drop(self.child.stdin.take());
         let _ = self.child.wait();
     }

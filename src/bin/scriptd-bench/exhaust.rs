@@ -1,0 +1,169 @@
+//! The connection-exhaustion attack of issue 13, repeated: 20,000
+//! connections, each sending a key-less `POST /scripts/v1/run` with
+//! `Content-Length: 100000` and one body byte, then holding the socket;
+//! a closed one reconnects at once, for the whole attack. Meanwhile a
+//! probe measures `/healthz` latency, and the server's (a child process)
+//! resident memory is sampled during and after.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+
+use crate::machine::{raise_nofile, report};
+use crate::memory::ChildServer;
+use crate::stats::summary;
+
+const CONNECTIONS: usize = 20_000;
+/// Attackers spread over this many loopback source addresses (127.0.1.x),
+/// so the per-address limit is not what stops them.
+const SOURCES: usize = 100;
+const ATTACK: Duration = Duration::from_secs(15);
+const PROBE_EVERY: Duration = Duration::from_millis(50);
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+const REQUEST: &[u8] = b"POST /scripts/v1/run HTTP/1.1\r\nHost: x\r\n\
+    Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n{";
+
+#[derive(Default)]
+struct Tally {
+    opened: AtomicUsize,
+    failed: AtomicUsize,
+    answered: AtomicUsize,
+}
+
+async fn connect(from: usize, port: u16) -> std::io::Result<TcpStream> {
+    let socket = TcpSocket::new_v4()?;
+    let local: SocketAddr = format!("127.0.1.{}:0", 1 + from % SOURCES)
+        .parse()
+        .map_err(std::io::Error::other)?;
+    socket.bind(local)?;
+    socket.connect(SocketAddr::from(([127, 0, 0, 1], port))).await
+}
+
+/// One attacker: connect, send, hold until the server closes; again.
+async fn attacker(n: usize, port: u16, stop: Arc<AtomicBool>, tally: Arc<Tally>) {
+    let mut buf = [0u8; 4096];
+    while !stop.load(Ordering::Relaxed) {
+        let Ok(mut stream) = connect(n, port).await else {
+            tally.failed.fetch_add(1, Ordering::Relaxed);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        };
+        tally.opened.fetch_add(1, Ordering::Relaxed);
+        if stream.write_all(REQUEST).await.is_err() {
+            continue;
+        }
+        let mut got = false;
+        while !stop.load(Ordering::Relaxed) {
+            match tokio::time::timeout(Duration::from_millis(500), stream.read(&mut buf)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => break,
+                Ok(Ok(_)) => got = true,
+                Err(_) => {}
+            }
+        }
+        if got {
+            tally.answered.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// One `/healthz` on a new connection: its latency, or `None` on failure.
+async fn probe(port: u16) -> Option<f64> {
+    let start = Instant::now();
+    let work = async {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).await.ok()?;
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .ok()?;
+        let mut reply = Vec::new();
+        stream.read_to_end(&mut reply).await.ok()?;
+        reply.starts_with(b"HTTP/1.1 200").then_some(())
+    };
+    tokio::time::timeout(PROBE_TIMEOUT, work).await.ok()??;
+    Some(start.elapsed().as_secs_f64())
+}
+
+/// Probes until `stop`; returns the latencies and the failures.
+async fn probes(port: u16, stop: Arc<AtomicBool>) -> (Vec<f64>, usize) {
+    let (mut samples, mut failures) = (Vec::new(), 0);
+    while !stop.load(Ordering::Relaxed) {
+        match probe(port).await {
+            Some(secs) => samples.push(secs),
+            None => failures += 1,
+        }
+        tokio::time::sleep(PROBE_EVERY).await;
+    }
+    (samples, failures)
+}
+
+pub async fn run() -> anyhow::Result<()> {
+    let limit = raise_nofile();
+    println!("exhaust: {CONNECTIONS} key-less connections with an unfinished body, {}s (bench nofile {limit})", ATTACK.as_secs());
+    let server = ChildServer::start("x /bin/true\n")?;
+    let port = server.target.port;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let idle = server.rss();
+    let (mut before, _) = {
+        let stop = Arc::new(AtomicBool::new(false));
+        let probing = tokio::task::spawn_local(probes(port, stop.clone()));
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        stop.store(true, Ordering::Relaxed);
+        probing.await?
+    };
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let tally = Arc::new(Tally::default());
+    let attackers: Vec<_> = (0..CONNECTIONS)
+        .map(|n| tokio::task::spawn_local(attacker(n, port, stop.clone(), tally.clone())))
+        .collect();
+    let probe_stop = Arc::new(AtomicBool::new(false));
+    let probing = tokio::task::spawn_local(probes(port, probe_stop.clone()));
+    let start = Instant::now();
+    let mut peak = 0;
+    while start.elapsed() < ATTACK {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        peak = peak.max(server.rss());
+    }
+    probe_stop.store(true, Ordering::Relaxed);
+    let (mut during, failures) = probing.await?;
+    stop.store(true, Ordering::Relaxed);
+    for attacker in attackers {
+        let _ = attacker.await;
+    }
+
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let after = server.rss();
+    let (mut after_probes, after_failures) = {
+        let stop = Arc::new(AtomicBool::new(false));
+        let probing = tokio::task::spawn_local(probes(port, stop.clone()));
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        stop.store(true, Ordering::Relaxed);
+        probing.await?
+    };
+    server.stop();
+
+    report("/healthz before the attack", summary(&mut before));
+    report(
+        "attack connections opened / answered / failed",
+        format!(
+            "{} / {} / {}",
+            tally.opened.load(Ordering::Relaxed),
+            tally.answered.load(Ordering::Relaxed),
+            tally.failed.load(Ordering::Relaxed)
+        ),
+    );
+    report("/healthz during the attack", summary(&mut during));
+    report("/healthz failed during the attack", failures.to_string());
+    report("/healthz after the attack", summary(&mut after_probes));
+    report("/healthz failed after the attack", after_failures.to_string());
+    report(
+        "server RSS idle / peak / 5 s after",
+        format!("{} / {} / {} MiB", idle / 1024, peak / 1024, after / 1024),
+    );
+    Ok(())
+}
