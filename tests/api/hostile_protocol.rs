@@ -77,11 +77,13 @@ async fn malformed(port: u16, request: &[u8]) -> (u16, Option<serde_json::Value>
 }
 
 #[actix_web::test]
-async fn a_70_kb_url_is_a_json_400() {
+async fn a_url_over_32_kb_is_a_json_400() {
     let app = spawn_app().await;
+    // 40 kB: past the server's own cap, short of the 64 kB beyond which
+    // the framework refuses the URL itself, without a body.
     let request = format!(
         "GET /scripts/v1/status?x={} HTTP/1.1\r\nHost: x\r\nX-APIKey: {}\r\n\r\n",
-        "a".repeat(70 * 1024),
+        "a".repeat(40 * 1024),
         app.key
     );
     let (status, body) = malformed(app.port, request.as_bytes()).await;
@@ -101,7 +103,9 @@ async fn malformed_requests_get_the_right_status_and_the_server_keeps_serving() 
         "GET /healthz HTTP/1.1\r\nHost: x\r\n{}\r\n",
         (0..200).map(|i| format!("X-H{i}: v\r\n")).collect::<String>()
     );
-    let cases: [(&str, Vec<u8>, u16); 5] = [
+    let long_url = format!("GET /scripts/v1/status?x={} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(70 * 1024));
+    let cases: [(&str, Vec<u8>, u16); 6] = [
+        ("70 kB URL", long_url.into_bytes(), 400),
         ("1 MB header", huge_header.into_bytes(), 431),
         ("200 headers", many_headers.into_bytes(), 431),
         (
