@@ -98,9 +98,7 @@ impl Lookup {
                  AND user_id NOT IN (SELECT id FROM users)",
             )?;
             let rows = select.query_map([], |row| row.get::<_, i64>(0))?;
-            Ok(rows
-                .map(|r| r.map(UserId))
-                .collect::<Result<_, _>>()?)
+            Ok(rows.map(|r| r.map(UserId)).collect::<Result<_, _>>()?)
         })
     }
 }

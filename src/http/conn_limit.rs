@@ -125,6 +125,9 @@ mod tests {
         assert!(limits.admit(Some(b)).is_err(), "fourth in total");
         drop(first);
         assert_eq!(limits.open(), 2);
-        assert!(limits.admit(Some(a)).is_ok(), "a closed connection frees its place");
+        assert!(
+            limits.admit(Some(a)).is_ok(),
+            "a closed connection frees its place"
+        );
     }
 }

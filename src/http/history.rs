@@ -171,9 +171,14 @@ pub async fn list_events(
     let limit = limit as usize;
     while budget.rows.len() < limit {
         let page_rows = (limit - budget.rows.len()).min(PAGE_ROWS as usize);
-        let events =
-            query::events_after(&state.pool, principal.user_id(), cursor, page_rows as i64, run)
-                .await?;
+        let events = query::events_after(
+            &state.pool,
+            principal.user_id(),
+            cursor,
+            page_rows as i64,
+            run,
+        )
+        .await?;
         let complete = events.len() < page_rows;
         for event in &events {
             if !budget.push(event_shape(event)?) {

@@ -87,7 +87,11 @@ fn bearer(req: &HttpRequest) -> Option<&str> {
 
 /// Compares in time independent of where the first difference is.
 fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 async fn reader(state: &AppState, req: &HttpRequest) -> Result<Reader, ApiError> {

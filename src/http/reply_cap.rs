@@ -48,7 +48,10 @@ mod tests {
     #[test]
     fn a_budget_takes_rows_until_the_cap_but_always_one() {
         let mut budget = Budget::new(10);
-        assert!(budget.push(Value::String("x".repeat(50))), "the first row always fits");
+        assert!(
+            budget.push(Value::String("x".repeat(50))),
+            "the first row always fits"
+        );
         assert!(!budget.push(Value::String("y".into())));
         assert!(budget.full);
         assert_eq!(budget.rows.len(), 1);

@@ -41,7 +41,11 @@ pub struct KeyWatch {
 
 impl KeyWatch {
     /// A watch starting at the log's end now.
-    pub fn new(lookup: Lookup, sessions: SessionRegistry, directory: Addr<AccountDirectory>) -> Self {
+    pub fn new(
+        lookup: Lookup,
+        sessions: SessionRegistry,
+        directory: Addr<AccountDirectory>,
+    ) -> Self {
         KeyWatch {
             cursor: lookup.last_seq().unwrap_or(0),
             lookup,

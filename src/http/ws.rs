@@ -354,10 +354,7 @@ impl WsSession {
             self.fragments = None;
             ctx.close(Some(ws::CloseReason {
                 code: ws::CloseCode::Size,
-                description: Some(format!(
-                    "message larger than {} bytes",
-                    self.message_cap
-                )),
+                description: Some(format!("message larger than {} bytes", self.message_cap)),
             }));
             ctx.stop();
             return;

@@ -33,7 +33,11 @@ pub async fn read_response(stream: &mut TcpStream) -> Raw {
             .await
             .expect("a response before the deadline")
             .expect("read");
-        assert!(n > 0, "connection closed before a response: {:?}", String::from_utf8_lossy(&buf));
+        assert!(
+            n > 0,
+            "connection closed before a response: {:?}",
+            String::from_utf8_lossy(&buf)
+        );
         buf.extend_from_slice(&chunk[..n]);
     };
     let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
@@ -108,8 +112,15 @@ async fn a_request_without_a_key_is_refused_before_its_body_is_read() {
         Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n{";
     let (mut stream, raw) = raw_from("127.0.0.1", app.port, request).await;
     assert_eq!(raw.status, 403, "{}", raw.head);
-    assert_eq!(raw.body["errorcode"], "invalid_missing_apikey", "{}", raw.body);
-    assert!(closed(&mut stream).await, "the connection with an unread body is closed");
+    assert_eq!(
+        raw.body["errorcode"], "invalid_missing_apikey",
+        "{}",
+        raw.body
+    );
+    assert!(
+        closed(&mut stream).await,
+        "the connection with an unread body is closed"
+    );
 }
 
 #[actix_web::test]
@@ -142,7 +153,11 @@ async fn a_form_body_without_a_key_is_read_only_up_to_a_small_cap() {
         small.len()
     );
     let (_s, raw) = raw_from("127.0.0.1", app.port, request.as_bytes()).await;
-    assert_eq!(raw.status, 200, "a small form carrying the key works: {}", raw.body);
+    assert_eq!(
+        raw.status, 200,
+        "a small form carrying the key works: {}",
+        raw.body
+    );
 }
 
 #[actix_web::test]
@@ -156,7 +171,10 @@ async fn a_stalled_body_is_answered_408_after_the_idle_timeout() {
     let (mut stream, raw) = raw_from("127.0.0.1", app.port, request.as_bytes()).await;
     assert_eq!(raw.status, 408, "{}", raw.head);
     assert_eq!(raw.body["errorcode"], "request_timeout", "{}", raw.body);
-    assert!(closed(&mut stream).await, "the stalled connection is closed");
+    assert!(
+        closed(&mut stream).await,
+        "the stalled connection is closed"
+    );
 }
 
 #[actix_web::test]
@@ -176,7 +194,10 @@ async fn a_body_that_trickles_past_the_deadline_is_answered_408() {
     // One byte every 200 ms never trips the idle timeout; the deadline ends it.
     let start = Instant::now();
     let raw = loop {
-        assert!(start.elapsed() < DEADLINE, "the deadline ends a trickling body");
+        assert!(
+            start.elapsed() < DEADLINE,
+            "the deadline ends a trickling body"
+        );
         if stream.write_all(b" ").await.is_err() {
             break read_response(&mut stream).await;
         }
@@ -209,14 +230,32 @@ async fn connections_over_the_per_address_limit_get_a_json_503_and_others_are_se
         if raw.status == 503 {
             break raw;
         }
-        assert!(start.elapsed() < DEADLINE, "the fourth connection is refused");
+        assert!(
+            start.elapsed() < DEADLINE,
+            "the fourth connection is refused"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
-    assert_eq!(refused.body["errorcode"], "too_many_connections", "{}", refused.body);
-    assert!(refused.head.to_ascii_lowercase().contains("connection: close"), "{}", refused.head);
+    assert_eq!(
+        refused.body["errorcode"], "too_many_connections",
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused
+            .head
+            .to_ascii_lowercase()
+            .contains("connection: close"),
+        "{}",
+        refused.head
+    );
 
     let (_s, other) = raw_from("127.0.0.2", app.port, healthz()).await;
-    assert_eq!(other.status, 200, "another address is served: {}", other.body);
+    assert_eq!(
+        other.status, 200,
+        "another address is served: {}",
+        other.body
+    );
 
     drop(idle.pop());
     let start = Instant::now();
@@ -225,7 +264,10 @@ async fn connections_over_the_per_address_limit_get_a_json_503_and_others_are_se
         if raw.status == 200 {
             break;
         }
-        assert!(start.elapsed() < DEADLINE, "a closed connection frees its place");
+        assert!(
+            start.elapsed() < DEADLINE,
+            "a closed connection frees its place"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -248,7 +290,10 @@ async fn connections_over_the_total_limit_are_refused_at_once() {
             assert_eq!(raw.body["errorcode"], "too_many_connections");
             break;
         }
-        assert!(start.elapsed() < DEADLINE, "the fifth connection is refused");
+        assert!(
+            start.elapsed() < DEADLINE,
+            "the fifth connection is refused"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     drop(idle);
@@ -258,7 +303,10 @@ async fn connections_over_the_total_limit_are_refused_at_once() {
         if raw.status == 200 {
             break;
         }
-        assert!(start.elapsed() < DEADLINE, "closed connections free their places");
+        assert!(
+            start.elapsed() < DEADLINE,
+            "closed connections free their places"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -282,7 +330,11 @@ async fn websocket_sessions_per_key_are_capped() {
         Ok(_) => panic!("a third session on one key was accepted"),
     }
     let (_id, guest) = app
-        .create_guest("x", [false, false, false, true], crate::helpers::unix_now() + 3600)
+        .create_guest(
+            "x",
+            [false, false, false, true],
+            crate::helpers::unix_now() + 3600,
+        )
         .await;
     let mut other = app.ws_with(&guest).await;
     let mut pushes = Vec::new();
@@ -292,14 +344,20 @@ async fn websocket_sessions_per_key_are_capped() {
             &mut pushes,
         )
         .await;
-    assert_eq!(reply["errorcode"], "access_denied", "another key still connects: {reply}");
+    assert_eq!(
+        reply["errorcode"], "access_denied",
+        "another key still connects: {reply}"
+    );
 }
 
 #[actix_web::test]
 async fn an_exectab_that_cannot_be_read_is_a_503_not_invalid_name() {
     let app = spawn_app_with(|_| {}).await;
     app.exectab("x /bin/true\n");
-    assert_eq!(app.post("/scripts/v1/run", json!({"name": "nope"})).await.1["errorcode"], "invalid_name");
+    assert_eq!(
+        app.post("/scripts/v1/run", json!({"name": "nope"})).await.1["errorcode"],
+        "invalid_name"
+    );
     // Any read failure other than "no such file" (EMFILE, ENOMEM, here
     // EISDIR) must not look like an empty exectab.
     let path = app.scripts_dir().join("exectab.txt");
@@ -316,5 +374,8 @@ async fn an_exectab_that_cannot_be_read_is_a_503_not_invalid_name() {
             &mut pushes,
         )
         .await;
-    assert_eq!(reply["errorcode"], "temporarily_unavailable", "over a WebSocket too: {reply}");
+    assert_eq!(
+        reply["errorcode"], "temporarily_unavailable",
+        "over a WebSocket too: {reply}"
+    );
 }

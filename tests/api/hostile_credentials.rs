@@ -95,7 +95,10 @@ async fn rotating_a_key_in_another_process_closes_its_sockets_with_a_reason() {
     assert_policy_close(close_reason(&mut idle).await, "api key rotated");
     assert_policy_close(close_reason(&mut monitoring).await, "api key rotated");
     // Reported, not asserted: timing belongs in benchmarks.
-    eprintln!("sockets closed {:?} after the rotation began", start.elapsed());
+    eprintln!(
+        "sockets closed {:?} after the rotation began",
+        start.elapsed()
+    );
 
     let reply = admins
         .call(
@@ -103,7 +106,10 @@ async fn rotating_a_key_in_another_process_closes_its_sockets_with_a_reason() {
             &mut pushes,
         )
         .await;
-    assert_eq!(reply["success"], true, "another key's socket stays open: {reply}");
+    assert_eq!(
+        reply["success"], true,
+        "another key's socket stays open: {reply}"
+    );
 }
 
 #[actix_web::test]
@@ -141,7 +147,10 @@ async fn removing_a_user_in_another_process_ends_its_sockets_and_runs_on_record(
         if page.rows.len() == 2 {
             break page.rows;
         }
-        assert!(start.elapsed() < DEADLINE, "both runs of the removed user end");
+        assert!(
+            start.elapsed() < DEADLINE,
+            "both runs of the removed user end"
+        );
         actix_rt::time::sleep(Duration::from_millis(50)).await;
     };
     let row = |id: &str| {

@@ -54,7 +54,10 @@ async fn a_fragmented_message_over_the_cap_closes_the_socket_with_1009() {
     let deadline = std::time::Instant::now() + DEADLINE;
     let reason = loop {
         let left = deadline.saturating_duration_since(std::time::Instant::now());
-        match actix_rt::time::timeout(left, ws.framed.next()).await.expect("closed in time") {
+        match actix_rt::time::timeout(left, ws.framed.next())
+            .await
+            .expect("closed in time")
+        {
             Some(Ok(Frame::Close(reason))) => break reason.expect("a close reason"),
             Some(Ok(_)) => continue,
             other => panic!("expected a close frame, got {other:?}"),
@@ -101,9 +104,14 @@ async fn malformed_requests_get_the_right_status_and_the_server_keeps_serving() 
     );
     let many_headers = format!(
         "GET /healthz HTTP/1.1\r\nHost: x\r\n{}\r\n",
-        (0..200).map(|i| format!("X-H{i}: v\r\n")).collect::<String>()
+        (0..200)
+            .map(|i| format!("X-H{i}: v\r\n"))
+            .collect::<String>()
     );
-    let long_url = format!("GET /scripts/v1/status?x={} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(70 * 1024));
+    let long_url = format!(
+        "GET /scripts/v1/status?x={} HTTP/1.1\r\nHost: x\r\n\r\n",
+        "a".repeat(70 * 1024)
+    );
     let cases: [(&str, Vec<u8>, u16); 6] = [
         ("70 kB URL", long_url.into_bytes(), 400),
         ("1 MB header", huge_header.into_bytes(), 431),
@@ -136,7 +144,10 @@ async fn malformed_requests_get_the_right_status_and_the_server_keeps_serving() 
             serde_json::Value::String(s) => assert!(s.is_empty(), "{what}: non-JSON body {s}"),
             body => assert_eq!(body["success"], false, "{what}: {body}"),
         }
-        assert!(closed(&mut stream).await, "{what}: the connection is closed");
+        assert!(
+            closed(&mut stream).await,
+            "{what}: the connection is closed"
+        );
         let (status, _) = app.get("/scripts/v1/status").await;
         assert_eq!(status, 200, "{what}: the server keeps serving");
     }
@@ -144,7 +155,8 @@ async fn malformed_requests_get_the_right_status_and_the_server_keeps_serving() 
 
 #[actix_web::test]
 async fn a_request_head_that_never_completes_is_answered_408() {
-    let app = spawn_app_with(|c| c.limits.header_timeout = std::time::Duration::from_millis(500)).await;
+    let app =
+        spawn_app_with(|c| c.limits.header_timeout = std::time::Duration::from_millis(500)).await;
     let mut stream = connect_from("127.0.0.1", app.port).await;
     stream
         .write_all(b"GET /scripts/v1/status HTTP/1.1\r\nHost: x\r\n")
@@ -152,4 +164,46 @@ async fn a_request_head_that_never_completes_is_answered_408() {
         .expect("half a head");
     let raw = read_response(&mut stream).await;
     assert_eq!(raw.status, 408, "{}", raw.head);
+}
+
+#[actix_web::test]
+async fn a_replay_larger_than_the_session_buffer_reaches_a_reader_that_keeps_reading() {
+    let app = spawn_app().await;
+    app.exectab("-n big /bin/echo @@1\n");
+    // 12 finished pushes of 1 MiB each: more than the 8 MiB a session may
+    // hold unwritten, so only a paced replay delivers them all.
+    const RUNS: usize = 12;
+    let mut ids = Vec::new();
+    for i in 0..RUNS {
+        let arg = format!("{i}{}", "r".repeat(1024 * 1024 - 8));
+        let id = app.run(json!({"name": "big", "args": [arg]})).await;
+        ids.push(id);
+    }
+    for id in &ids {
+        app.wait_done(id).await;
+    }
+    let mut ws = app.ws().await;
+    let mut pushes = Vec::new();
+    let reply = ws
+        .call(
+            json!({"api_method": "GET", "api_path": "/scripts/v1/monitor", "api_sequence": 5,
+                   "name": "", "after": 0}),
+            &mut pushes,
+        )
+        .await;
+    assert_eq!(reply["enabled"], true, "{reply}");
+    while pushes.iter().filter(|p| p["state"] == "done").count() < RUNS {
+        let push = ws.recv().await.expect("the replay continues while we read");
+        pushes.push(push);
+    }
+    let done: Vec<&str> = pushes
+        .iter()
+        .filter(|p| p["state"] == "done")
+        .filter_map(|p| p["id"].as_str())
+        .collect();
+    assert_eq!(
+        done,
+        ids.iter().map(String::as_str).collect::<Vec<_>>(),
+        "every run, in order"
+    );
 }

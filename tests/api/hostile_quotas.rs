@@ -28,12 +28,18 @@ async fn args_over_the_cap_are_refused_with_their_own_errorcode() {
     let app = spawn_app_with(|c| c.limits.args_cap_bytes = 1000).await;
     app.exectab("x /bin/echo @@1 @@2\n");
     let (status, reply) = app
-        .post("/scripts/v1/run", json!({"name": "x", "args": ["a".repeat(600), "b".repeat(600)]}))
+        .post(
+            "/scripts/v1/run",
+            json!({"name": "x", "args": ["a".repeat(600), "b".repeat(600)]}),
+        )
         .await;
     assert_eq!(status, 400, "{reply}");
     assert_eq!(reply["errorcode"], "args_too_large", "{reply}");
     let (status, reply) = app
-        .post("/scripts/v1/run", json!({"name": "x", "args": ["a".repeat(400), "b".repeat(400)]}))
+        .post(
+            "/scripts/v1/run",
+            json!({"name": "x", "args": ["a".repeat(400), "b".repeat(400)]}),
+        )
         .await;
     assert_eq!(status, 200, "args under the cap are accepted: {reply}");
 }
@@ -46,7 +52,10 @@ async fn a_user_may_hold_only_so_many_queued_runs_and_others_are_unaffected() {
         app.run(json!({"name": "later", "queue": tomorrow()})).await;
     }
     let (status, reply) = app
-        .post("/scripts/v1/run", json!({"name": "later", "queue": tomorrow()}))
+        .post(
+            "/scripts/v1/run",
+            json!({"name": "later", "queue": tomorrow()}),
+        )
         .await;
     assert_eq!(status, 400, "{reply}");
     assert_eq!(reply["errorcode"], "user_queue_full", "{reply}");
@@ -67,7 +76,10 @@ async fn the_bytes_held_by_a_users_queued_runs_are_capped() {
     let mut accepted = 0;
     let refusal = loop {
         let (status, reply) = app
-            .post("/scripts/v1/run", json!({"name": "later", "args": [big], "queue": tomorrow()}))
+            .post(
+                "/scripts/v1/run",
+                json!({"name": "later", "args": [big], "queue": tomorrow()}),
+            )
             .await;
         if status != 200 {
             break reply;
@@ -76,12 +88,20 @@ async fn the_bytes_held_by_a_users_queued_runs_are_capped() {
         assert!(accepted < 10, "the byte quota stops a user");
     };
     assert_eq!(refusal["errorcode"], "user_queue_full", "{refusal}");
-    assert!((1..=2).contains(&accepted), "{accepted} runs of 15 kB fit in 40 kB");
+    assert!(
+        (1..=2).contains(&accepted),
+        "{accepted} runs of 15 kB fit in 40 kB"
+    );
 }
 
 /// Follows `next` through every page of `path`; returns the rows, and the
 /// largest reply's size.
-async fn all_pages(app: &TestApp, path: &str, rows: &str, cursor: &str) -> (Vec<Value>, usize, usize) {
+async fn all_pages(
+    app: &TestApp,
+    path: &str,
+    rows: &str,
+    cursor: &str,
+) -> (Vec<Value>, usize, usize) {
     let mut all = Vec::new();
     let mut largest = 0;
     let mut pages = 0;
@@ -119,22 +139,49 @@ async fn events_and_history_replies_are_bounded_in_bytes_and_the_cursor_continue
         ids.insert(id);
     }
 
-    let (events, largest, pages) = all_pages(&app, "/scripts/v1/events?limit=1000", "events", "after").await;
-    assert!(pages > 2, "the byte cap split the events into pages ({pages})");
-    assert!(largest < 30_000 + 12_000, "each reply stays near the cap: {largest}");
-    let seqs: Vec<i64> = events.iter().map(|e| e["seq"].as_i64().expect("seq")).collect();
-    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "no duplicate, in order: {seqs:?}");
+    let (events, largest, pages) =
+        all_pages(&app, "/scripts/v1/events?limit=1000", "events", "after").await;
+    assert!(
+        pages > 2,
+        "the byte cap split the events into pages ({pages})"
+    );
+    assert!(
+        largest < 30_000 + 12_000,
+        "each reply stays near the cap: {largest}"
+    );
+    let seqs: Vec<i64> = events
+        .iter()
+        .map(|e| e["seq"].as_i64().expect("seq"))
+        .collect();
+    assert!(
+        seqs.windows(2).all(|w| w[0] < w[1]),
+        "no duplicate, in order: {seqs:?}"
+    );
     let queued: HashSet<&str> = events
         .iter()
         .filter(|e| e["kind"] == "RunQueued")
         .filter_map(|e| e["run"].as_str())
         .collect();
-    assert_eq!(queued.len(), 8, "every run's RunQueued is reached through the cursor");
+    assert_eq!(
+        queued.len(),
+        8,
+        "every run's RunQueued is reached through the cursor"
+    );
 
-    let (runs, largest, pages) = all_pages(&app, "/scripts/v1/history?limit=1000", "runs", "before").await;
-    assert!(pages > 2, "the byte cap split the history into pages ({pages})");
-    assert!(largest < 30_000 + 12_000, "each reply stays near the cap: {largest}");
-    let seen: HashSet<String> = runs.iter().filter_map(|r| r["id"].as_str().map(str::to_owned)).collect();
+    let (runs, largest, pages) =
+        all_pages(&app, "/scripts/v1/history?limit=1000", "runs", "before").await;
+    assert!(
+        pages > 2,
+        "the byte cap split the history into pages ({pages})"
+    );
+    assert!(
+        largest < 30_000 + 12_000,
+        "each reply stays near the cap: {largest}"
+    );
+    let seen: HashSet<String> = runs
+        .iter()
+        .filter_map(|r| r["id"].as_str().map(str::to_owned))
+        .collect();
     assert_eq!(runs.len(), 8, "no run twice");
     assert_eq!(seen, ids, "every run once");
 }
@@ -143,9 +190,11 @@ async fn events_and_history_replies_are_bounded_in_bytes_and_the_cursor_continue
 async fn metrics_show_a_user_only_its_own_series_and_the_server_to_operators() {
     let app = spawn_app_with(|c| c.limits.metrics_token = Some("s3cret-token".into())).await;
     app.exectab("adminscript /bin/true\n");
-    app.run(json!({"name": "adminscript", "queue": tomorrow()})).await;
+    app.run(json!({"name": "adminscript", "queue": tomorrow()}))
+        .await;
     let bob = add_user(&app, "bob", "bobscript /bin/true\n").await;
-    bob.run(json!({"name": "bobscript", "queue": tomorrow()})).await;
+    bob.run(json!({"name": "bobscript", "queue": tomorrow()}))
+        .await;
 
     let text = |key: Option<&str>, bearer: Option<&str>| {
         let client = &app.client;
@@ -159,19 +208,34 @@ async fn metrics_show_a_user_only_its_own_series_and_the_server_to_operators() {
         async move {
             let mut resp = req.send().await.expect("metrics");
             let body = resp.body().await.expect("body");
-            (resp.status().as_u16(), String::from_utf8_lossy(&body).into_owned())
+            (
+                resp.status().as_u16(),
+                String::from_utf8_lossy(&body).into_owned(),
+            )
         }
     };
     let (status, bobs) = text(Some(&bob.key), None).await;
     assert_eq!(status, 200, "{bobs}");
     assert!(bobs.contains("script=\"bobscript\""), "{bobs}");
-    assert!(!bobs.contains("adminscript"), "a user sees no other user's series: {bobs}");
-    assert!(!bobs.contains("scriptd_commit_seconds"), "nor the server's: {bobs}");
+    assert!(
+        !bobs.contains("adminscript"),
+        "a user sees no other user's series: {bobs}"
+    );
+    assert!(
+        !bobs.contains("scriptd_commit_seconds"),
+        "nor the server's: {bobs}"
+    );
 
-    for (who, key, bearer) in [("admin", Some(app.key.as_str()), None), ("token", None, Some("s3cret-token"))] {
+    for (who, key, bearer) in [
+        ("admin", Some(app.key.as_str()), None),
+        ("token", None, Some("s3cret-token")),
+    ] {
         let (status, all) = text(key, bearer).await;
         assert_eq!(status, 200, "{who}: {all}");
-        assert!(all.contains("adminscript") && all.contains("bobscript"), "{who}: {all}");
+        assert!(
+            all.contains("adminscript") && all.contains("bobscript"),
+            "{who}: {all}"
+        );
         assert!(all.contains("scriptd_commit_seconds"), "{who}: {all}");
     }
     let (status, refused) = text(None, Some("wrong")).await;

@@ -4,9 +4,10 @@
 //! with no gap and no duplicate. Sessions are fed with `try_send`: a socket
 //! whose bounded mailbox is full is dropped instead of slowing anyone.
 
+mod pace;
 mod render;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -56,6 +57,9 @@ enum Phase {
     /// Reading missed events; live ones wait here meanwhile.
     Replaying {
         buffer: Vec<StoredEvent>,
+        /// Whether the log has been read to its end (only `buffer` is left).
+        caught_up: bool,
+        pace: pace::Pace,
     },
 }
 
@@ -133,30 +137,98 @@ impl MonitorHub {
         ctx: &mut Context<Self>,
     ) {
         let full_page = events.len() as i64 >= REPLAY_PAGE;
+        if let Some(Phase::Replaying { caught_up, .. }) =
+            self.find(user, sub_id).map(|s| &mut s.phase)
+        {
+            *caught_up = !full_page;
+        }
+        self.feed(user, sub_id, events.into(), ctx);
+    }
+
+    /// Feeds replayed events as fast as the session's reader drains them,
+    /// then reads the next page, or (once caught up) the live events that
+    /// waited meanwhile, and goes live.
+    fn feed(
+        &mut self,
+        user: UserId,
+        sub_id: u64,
+        mut pending: VecDeque<StoredEvent>,
+        ctx: &mut Context<Self>,
+    ) {
         let Some(sub) = self.find(user, sub_id) else {
             return;
         };
-        let mut ok = true;
-        for event in &events {
-            ok &= deliver(sub, event, &mut Rendered::default());
-        }
-        let last = sub.last_seq;
-        if ok && full_page {
-            self.load_page(user, sub_id, last, ctx);
+        while let Some(event) = pending.front() {
+            let now = std::time::Instant::now();
+            if offer(sub, event) {
+                if let Phase::Replaying { pace, .. } = &mut sub.phase {
+                    pace.progressed(now);
+                }
+                pending.pop_front();
+                continue;
+            }
+            let stalled = match &sub.phase {
+                Phase::Replaying { pace, .. } => pace.stalled(now),
+                Phase::Live => true,
+            };
+            if stalled {
+                let session = sub.session;
+                self.close_session(user, session, FULL);
+            } else {
+                ctx.run_later(pace::RETRY, move |act, ctx| {
+                    act.feed(user, sub_id, pending, ctx)
+                });
+            }
             return;
         }
-        if ok {
-            if let Phase::Replaying { buffer } = std::mem::replace(&mut sub.phase, Phase::Live) {
-                for event in &buffer {
-                    ok &= deliver(sub, event, &mut Rendered::default());
-                }
+        let last = sub.last_seq;
+        match &mut sub.phase {
+            Phase::Replaying {
+                caught_up: false, ..
+            } => self.load_page(user, sub_id, last, ctx),
+            Phase::Replaying { buffer, .. } if !buffer.is_empty() => {
+                let waiting = std::mem::take(buffer).into();
+                self.feed(user, sub_id, waiting, ctx);
             }
-        }
-        if !ok {
-            let session = sub.session;
-            self.close_session(user, session, FULL);
+            phase => *phase = Phase::Live,
         }
     }
+}
+
+/// Offers one replayed event to a subscription: true when it was sent or
+/// is not for it; false (nothing changed) when the reader must catch up
+/// first.
+fn offer(sub: &mut Subscription, event: &StoredEvent) -> bool {
+    if event.seq <= sub.last_seq {
+        return true;
+    }
+    let matches = sub
+        .name
+        .as_ref()
+        .is_none_or(|name| event.event.script() == Some(name));
+    let owner = sub.guest.is_none();
+    let text = if matches {
+        Rendered::default().get(event, sub.verbose, owner, sub.api_sequence)
+    } else {
+        None
+    };
+    let Some(text) = text else {
+        sub.last_seq = event.seq;
+        return true;
+    };
+    let outlet = &sub.outlet;
+    let len = text.len();
+    if outlet.queued_bytes.load(Ordering::Relaxed) + len > pace::HIGH_WATER.max(len) {
+        return false;
+    }
+    // Counted before the send: the session may write it out at once.
+    outlet.queued_bytes.fetch_add(len, Ordering::Relaxed);
+    if outlet.recipient.try_send(Push::Text(text)).is_err() {
+        outlet.queued_bytes.fetch_sub(len, Ordering::Relaxed);
+        return false;
+    }
+    sub.last_seq = event.seq;
+    true
 }
 
 /// Sends one event to one subscription if it matches; false when the
@@ -223,7 +295,7 @@ impl Handler<EventsCommitted> for MonitorHub {
                     continue;
                 }
                 match &mut sub.phase {
-                    Phase::Replaying { buffer } => buffer.push(event.clone()),
+                    Phase::Replaying { buffer, .. } => buffer.push(event.clone()),
                     Phase::Live => {
                         if !deliver(sub, event, &mut rendered) {
                             closing.push((sub.session, FULL));
@@ -296,7 +368,11 @@ impl Handler<Subscribe> for MonitorHub {
         let id = self.next_id;
         self.next_id += 1;
         let phase = match msg.after {
-            Some(_) => Phase::Replaying { buffer: Vec::new() },
+            Some(_) => Phase::Replaying {
+                buffer: Vec::new(),
+                caught_up: false,
+                pace: pace::Pace::new(),
+            },
             None => Phase::Live,
         };
         self.subs.entry(msg.user).or_default().push(Subscription {

@@ -41,7 +41,9 @@ async fn connect(from: usize, port: u16) -> std::io::Result<TcpStream> {
         .parse()
         .map_err(std::io::Error::other)?;
     socket.bind(local)?;
-    socket.connect(SocketAddr::from(([127, 0, 0, 1], port))).await
+    socket
+        .connect(SocketAddr::from(([127, 0, 0, 1], port)))
+        .await
 }
 
 /// One attacker: connect, send, hold until the server closes; again.
@@ -160,7 +162,10 @@ pub async fn run() -> anyhow::Result<()> {
     report("/healthz during the attack", summary(&mut during));
     report("/healthz failed during the attack", failures.to_string());
     report("/healthz after the attack", summary(&mut after_probes));
-    report("/healthz failed after the attack", after_failures.to_string());
+    report(
+        "/healthz failed after the attack",
+        after_failures.to_string(),
+    );
     report(
         "server RSS idle / peak / 5 s after",
         format!("{} / {} / {} MiB", idle / 1024, peak / 1024, after / 1024),
