@@ -18,6 +18,7 @@ mod history;
 mod history_cli;
 mod hostile;
 mod hostile_credentials;
+mod hostile_descriptors;
 mod hostile_protocol;
 mod hostile_quotas;
 mod metrics;
