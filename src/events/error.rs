@@ -24,6 +24,29 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Whether the failure is a shortage of descriptors or memory, which
+    /// passes, rather than a fault of the database.
+    pub fn is_resource_shortage(&self) -> bool {
+        let io_short = |err: &std::io::Error| {
+            matches!(
+                err.raw_os_error(),
+                Some(libc::EMFILE | libc::ENFILE | libc::ENOMEM)
+            )
+        };
+        match self {
+            StoreError::Sqlite(err) => matches!(
+                err.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::CannotOpen | rusqlite::ErrorCode::OutOfMemory)
+            ),
+            StoreError::Sqlx(sqlx::Error::Io(err)) => io_short(err),
+            StoreError::Sqlx(sqlx::Error::Database(err)) => {
+                matches!(err.code().as_deref(), Some("14" | "7"))
+            }
+            StoreError::Batch(inner) => inner.is_resource_shortage(),
+            _ => false,
+        }
+    }
+
     /// Maps a UNIQUE violation to a domain conflict, keeping other errors.
     pub(crate) fn from_write(err: rusqlite::Error, what: &'static str) -> Self {
         let unique = matches!(

@@ -62,6 +62,9 @@ pub enum ApiError {
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         tracing::error!(error.cause_chain = ?err, "database error");
+        if err.is_resource_shortage() {
+            return ApiError::Unavailable;
+        }
         ApiError::Database(err)
     }
 }
