@@ -171,3 +171,19 @@ async fn removing_a_user_in_another_process_ends_its_sockets_and_runs_on_record(
         Some("operator:user-remove")
     );
 }
+
+#[actix_web::test]
+async fn a_guest_socket_without_a_monitor_closes_when_its_key_expires() {
+    let app = spawn_app().await;
+    app.exectab("x /bin/true\n");
+    let expires = crate::helpers::unix_now() + 2;
+    let (_id, key) = app
+        .create_guest("x", [true, false, true, false], expires)
+        .await;
+    let mut socket = app.ws_with(&key).await;
+    assert_policy_close(close_reason(&mut socket).await, "guest key expired");
+    assert!(
+        crate::helpers::unix_now() >= expires,
+        "closed only once the key expired"
+    );
+}

@@ -79,7 +79,10 @@ fn serve_with_file_limit(storage: &std::path::Path) -> (Served, u16, String) {
     });
     let (mut port, mut key) = (None, None);
     while port.is_none() || key.is_none() {
-        match rx.recv_timeout(DEADLINE).expect("the server prints its port and key") {
+        match rx
+            .recv_timeout(DEADLINE)
+            .expect("the server prints its port and key")
+        {
             (Some(p), _) => port = Some(p),
             (_, Some(k)) => key = Some(k),
             _ => {}
@@ -102,8 +105,11 @@ async fn run_over(ws: &mut WsClient, sequence: i64) -> Value {
 async fn out_of_descriptors_a_run_is_a_503_never_invalid_name_and_the_server_recovers() {
     let storage = tempfile::tempdir().expect("temp dir");
     let (_served, port, key) = serve_with_file_limit(storage.path());
-    std::fs::write(storage.path().join("1/scripts/exectab.txt"), "-n x /bin/true\n")
-        .expect("exectab");
+    std::fs::write(
+        storage.path().join("1/scripts/exectab.txt"),
+        "-n x /bin/true\n",
+    )
+    .expect("exectab");
     let api = Api::new(port, key.clone());
     let (_resp, framed) = api
         .client
@@ -126,7 +132,10 @@ async fn out_of_descriptors_a_run_is_a_503_never_invalid_name_and_the_server_rec
         }
         std::thread::sleep(Duration::from_millis(50));
         let reply = run_over(&mut ws, 2).await;
-        assert_ne!(reply["errorcode"], "invalid_name", "a wrong answer: {reply}");
+        assert_ne!(
+            reply["errorcode"], "invalid_name",
+            "a wrong answer: {reply}"
+        );
         if reply["success"] == false {
             break reply;
         }
@@ -145,7 +154,10 @@ async fn out_of_descriptors_a_run_is_a_503_never_invalid_name_and_the_server_rec
         if reply["success"] == true {
             break;
         }
-        assert_ne!(reply["errorcode"], "invalid_name", "a wrong answer: {reply}");
+        assert_ne!(
+            reply["errorcode"], "invalid_name",
+            "a wrong answer: {reply}"
+        );
         assert!(start.elapsed() < DEADLINE, "the server recovers: {reply}");
         actix_rt::time::sleep(Duration::from_millis(50)).await;
     }
