@@ -31,7 +31,7 @@ impl Lookup {
         self.with(|conn| {
             let (runs, info): (i64, i64) = conn
                 .prepare_cached(
-                    "SELECT count(*), coalesce(sum(length(info)), 0) FROM runs
+                    "SELECT count(*), coalesce(sum(octet_length(info)), 0) FROM runs
                      WHERE user_id = ? AND state = 'queued'",
                 )?
                 .query_row(params![user.0], |row| Ok((row.get(0)?, row.get(1)?)))?;
@@ -40,7 +40,7 @@ impl Lookup {
             }
             let stdin: i64 = conn
                 .prepare_cached(
-                    "SELECT coalesce(sum(length(s.data)), 0) FROM run_stdin s
+                    "SELECT coalesce(sum(octet_length(s.data)), 0) FROM run_stdin s
                      JOIN runs r ON r.id = s.run_id
                      WHERE r.user_id = ? AND r.state = 'queued'",
                 )?

@@ -379,3 +379,32 @@ async fn an_exectab_that_cannot_be_read_is_a_503_not_invalid_name() {
         "over a WebSocket too: {reply}"
     );
 }
+
+#[actix_web::test]
+async fn connections_that_served_requests_give_their_places_back() {
+    let app = spawn_app_with(|c| c.limits.max_connections_per_address = 3).await;
+    for i in 0..20 {
+        let request = format!(
+            "GET /scripts/v1/status HTTP/1.1\r\nHost: x\r\nX-APIKey: {}\r\nConnection: close\r\n\r\n",
+            app.key
+        );
+        let (mut stream, raw) = raw_from("127.0.0.1", app.port, request.as_bytes()).await;
+        assert!(closed(&mut stream).await);
+        if raw.status == 503 {
+            // The server may not have dropped the last connection yet.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        }
+        assert_eq!(raw.status, 200, "request {i}: {}", raw.body);
+    }
+    let mut pushes = Vec::new();
+    for i in 0..10 {
+        let mut ws = app.ws().await;
+        let reply = ws
+            .call(json!({"api_method": "GET", "api_path": "/scripts/v1/status", "api_sequence": i}), &mut pushes)
+            .await;
+        assert_eq!(reply["success"], true, "socket {i}: {reply}");
+        drop(ws);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

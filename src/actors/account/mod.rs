@@ -253,7 +253,7 @@ impl Handler<EnqueueRun> for AccountSupervisor {
                 .map_err(|_| RunError::ShuttingDown)?
         };
         Box::pin(sent.into_actor(self).map(move |result, act, _ctx| {
-            act.quota.release(bytes);
+            act.quota.settle(bytes, result.is_ok());
             result
         }))
     }

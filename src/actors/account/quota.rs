@@ -1,19 +1,47 @@
 //! Per-user quotas on what waits in the queues: the size of one run's
-//! `args`, and how many runs and bytes a user may have queued. Queued
-//! runs are counted in the read model, plus the requests this account
-//! has sent to its queues and not yet heard back about, so parallel
-//! requests cannot slip past the cap together.
+//! `args`, and how many runs and bytes a user may have queued. Queued runs
+//! are counted in the read model at most once a second (a count reads
+//! every queued row of the user), plus the runs this account accepted
+//! since and those still in flight, so parallel requests cannot slip past
+//! the cap together. Runs that started since the count still count until
+//! the next one: the cap errs on the strict side for at most a second.
+
+use std::time::{Duration, Instant};
 
 use crate::actors::error::RunError;
 use crate::events::lookup::Lookup;
 use crate::ids::UserId;
 use crate::limits::Limits;
 
-/// Enqueues in flight (sent to a queue, not yet committed or refused).
-#[derive(Debug, Default)]
-pub struct Quota {
+/// How long a count of the queued runs is trusted.
+const RECOUNT: Duration = Duration::from_secs(1);
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Load {
     runs: u64,
     bytes: u64,
+}
+
+impl Load {
+    fn add(&mut self, bytes: u64) {
+        self.runs += 1;
+        self.bytes += bytes;
+    }
+
+    fn sub(&mut self, bytes: u64) {
+        self.runs = self.runs.saturating_sub(1);
+        self.bytes = self.bytes.saturating_sub(bytes);
+    }
+}
+
+/// The account's view of its queued load.
+#[derive(Debug, Default)]
+pub struct Quota {
+    counted: Option<(Instant, Load)>,
+    /// Accepted since the count.
+    accepted: Load,
+    /// Sent to a queue, not yet answered.
+    in_flight: Load,
 }
 
 /// The bytes a run's arguments take.
@@ -22,6 +50,22 @@ pub fn args_bytes(params: &[String]) -> usize {
 }
 
 impl Quota {
+    fn counted(&mut self, lookup: &Lookup, user: UserId) -> Result<Load, RunError> {
+        if let Some((at, load)) = self.counted {
+            if at.elapsed() < RECOUNT {
+                return Ok(load);
+            }
+        }
+        let (runs, bytes) = lookup.queued_load(user).map_err(|err| {
+            tracing::error!(error.cause_chain = ?err, "cannot count queued runs");
+            RunError::Unavailable
+        })?;
+        let load = Load { runs, bytes };
+        self.counted = Some((Instant::now(), load));
+        self.accepted = Load::default();
+        Ok(load)
+    }
+
     /// Reserves room for one more queued run of `bytes`, or refuses it.
     pub fn reserve(
         &mut self,
@@ -30,23 +74,22 @@ impl Quota {
         user: UserId,
         bytes: u64,
     ) -> Result<(), RunError> {
-        let (runs, held) = lookup.queued_load(user).map_err(|err| {
-            tracing::error!(error.cause_chain = ?err, "cannot count queued runs");
-            RunError::Unavailable
-        })?;
-        if runs + self.runs >= limits.max_queued_runs_per_user
-            || held + self.bytes + bytes > limits.max_queued_bytes_per_user
+        let counted = self.counted(lookup, user)?;
+        let runs = counted.runs + self.accepted.runs + self.in_flight.runs;
+        let held = counted.bytes + self.accepted.bytes + self.in_flight.bytes;
+        if runs >= limits.max_queued_runs_per_user || held + bytes > limits.max_queued_bytes_per_user
         {
             return Err(RunError::UserQueueFull);
         }
-        self.runs += 1;
-        self.bytes += bytes;
+        self.in_flight.add(bytes);
         Ok(())
     }
 
-    /// Gives back a reservation once its enqueue has been answered.
-    pub fn release(&mut self, bytes: u64) {
-        self.runs = self.runs.saturating_sub(1);
-        self.bytes = self.bytes.saturating_sub(bytes);
+    /// Settles a reservation once its enqueue has been answered.
+    pub fn settle(&mut self, bytes: u64, accepted: bool) {
+        self.in_flight.sub(bytes);
+        if accepted {
+            self.accepted.add(bytes);
+        }
     }
 }

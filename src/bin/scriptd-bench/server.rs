@@ -42,6 +42,12 @@ pub fn config(storage: &Path) -> Config {
     config.listen = "127.0.0.1:0".into();
     config.kill_grace = Duration::from_millis(500);
     config.shutdown_grace = Duration::from_millis(500);
+    // The load scenarios queue 100k runs and open 10k sockets from one
+    // address with one key: far past the defaults against hostile clients.
+    config.limits.max_queued_runs_per_user = u64::MAX;
+    config.limits.max_queued_bytes_per_user = u64::MAX;
+    config.limits.max_connections_per_address = usize::MAX;
+    config.limits.max_websockets_per_key = usize::MAX;
     config
 }
 
