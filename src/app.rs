@@ -85,6 +85,7 @@ impl Application {
             max_connections(&config, descriptors),
             config.limits.max_connections_per_address,
         );
+        actix::spawn(http::conn_limit::trim_after_bursts(conn_limits.clone()));
         let listener = TcpListener::bind(&config.listen)
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         let address = listener.local_addr()?;

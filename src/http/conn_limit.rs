@@ -22,6 +22,8 @@ pub struct ConnLimits {
 #[derive(Debug, Default)]
 struct Counts {
     total: usize,
+    /// The most open at once since the last look (see `trim_after_bursts`).
+    peak: usize,
     by_address: HashMap<IpAddr, usize>,
 }
 
@@ -70,6 +72,7 @@ impl ConnLimits {
             *from += 1;
         }
         counts.total += 1;
+        counts.peak = counts.peak.max(counts.total);
         Ok(ConnSlot {
             limits: self.clone(),
             address,
@@ -93,6 +96,45 @@ impl ConnLimits {
         }
     }
 }
+
+/// A burst of connections this large leaves memory worth giving back.
+const BURST: usize = 256;
+
+/// Gives memory back to the system after a burst of connections has
+/// passed: each connection's buffers are freed when it closes, but glibc
+/// keeps the freed pages in its arenas, so after an attack of thousands
+/// of connections the server would stay at its peak size. Looks every few
+/// seconds; trims only once a burst has mostly gone.
+pub async fn trim_after_bursts(limits: Arc<ConnLimits>) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(3));
+    loop {
+        every.tick().await;
+        let burst_over = {
+            let mut counts = limits.counts();
+            let over = counts.peak >= BURST && counts.total <= counts.peak / 8;
+            if over || counts.peak < BURST {
+                counts.peak = counts.total;
+            }
+            over
+        };
+        if burst_over {
+            trim();
+        }
+    }
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn trim() {
+    // SAFETY: malloc_trim only returns free heap pages; no preconditions.
+    let released = unsafe { libc::malloc_trim(0) };
+    tracing::debug!(
+        released,
+        "returned free memory after a burst of connections"
+    );
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn trim() {}
 
 impl Drop for ConnSlot {
     fn drop(&mut self) {

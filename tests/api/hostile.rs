@@ -401,7 +401,10 @@ async fn connections_that_served_requests_give_their_places_back() {
     for i in 0..10 {
         let mut ws = app.ws().await;
         let reply = ws
-            .call(json!({"api_method": "GET", "api_path": "/scripts/v1/status", "api_sequence": i}), &mut pushes)
+            .call(
+                json!({"api_method": "GET", "api_path": "/scripts/v1/status", "api_sequence": i}),
+                &mut pushes,
+            )
             .await;
         assert_eq!(reply["success"], true, "socket {i}: {reply}");
         drop(ws);

@@ -77,7 +77,8 @@ impl Quota {
         let counted = self.counted(lookup, user)?;
         let runs = counted.runs + self.accepted.runs + self.in_flight.runs;
         let held = counted.bytes + self.accepted.bytes + self.in_flight.bytes;
-        if runs >= limits.max_queued_runs_per_user || held + bytes > limits.max_queued_bytes_per_user
+        if runs >= limits.max_queued_runs_per_user
+            || held + bytes > limits.max_queued_bytes_per_user
         {
             return Err(RunError::UserQueueFull);
         }
