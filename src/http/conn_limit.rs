@@ -19,8 +19,17 @@ pub struct ConnLimits {
     open: Mutex<Counts>,
 }
 
+/// Refusals are logged at most once a second, with how many there were:
+/// a line per refused connection would itself be a way to flood the server.
+#[derive(Debug, Default)]
+struct RefusalLog {
+    since: Option<std::time::Instant>,
+    count: u64,
+}
+
 #[derive(Debug, Default)]
 struct Counts {
+    refusals: RefusalLog,
     total: usize,
     /// The most open at once since the last look (see `trim_after_bursts`).
     peak: usize,
@@ -79,6 +88,26 @@ impl ConnLimits {
         })
     }
 
+    fn note_refusal(&self, address: Option<IpAddr>, refused: Refused) {
+        let mut counts = self.counts();
+        let log = &mut counts.refusals;
+        log.count += 1;
+        let now = std::time::Instant::now();
+        if log
+            .since
+            .is_none_or(|at| now.duration_since(at).as_secs() >= 1)
+        {
+            tracing::warn!(
+                peer = ?address,
+                reason = refused.0,
+                refused = log.count,
+                "refusing connections"
+            );
+            log.since = Some(now);
+            log.count = 0;
+        }
+    }
+
     /// The `on_connect` half: counts the connection or marks it refused.
     pub fn on_connect(self: &Arc<Self>, conn: &dyn Any, ext: &mut Extensions) {
         let address = conn
@@ -90,7 +119,7 @@ impl ConnLimits {
                 ext.insert(slot);
             }
             Err(refused) => {
-                tracing::warn!(peer = ?address, reason = refused.0, "refusing a connection");
+                self.note_refusal(address, refused);
                 ext.insert(refused);
             }
         }
