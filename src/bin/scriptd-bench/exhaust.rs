@@ -80,54 +80,60 @@ async fn attacker(n: usize, sources: usize, port: u16, stop: Arc<AtomicBool>, ta
 }
 
 /// One `/healthz` on a new connection: its latency, or why it failed.
-async fn probe(port: u16) -> Result<f64, String> {
+/// Blocking, on the probe's own thread: the attackers' tasks share the
+/// bench's event loop and would delay a probe running there.
+fn probe(port: u16) -> Result<f64, String> {
+    use std::io::{Read, Write};
     let start = Instant::now();
-    let work = async {
-        let mut stream = TcpStream::connect(("127.0.0.1", port))
-            .await
-            .map_err(|e| format!("connect: {}", e.kind()))?;
-        stream
-            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            .await
-            .map_err(|e| format!("write: {}", e.kind()))?;
-        let mut reply = Vec::new();
-        stream
-            .read_to_end(&mut reply)
-            .await
-            .map_err(|e| format!("read: {}", e.kind()))?;
-        match reply.get(9..12) {
-            Some(b"200") => Ok(()),
-            Some(code) => Err(format!("status {}", String::from_utf8_lossy(code))),
-            None => Err("no answer".to_owned()),
-        }
-    };
-    tokio::time::timeout(PROBE_TIMEOUT, work)
-        .await
-        .map_err(|_| "timeout".to_owned())??;
-    Ok(start.elapsed().as_secs_f64())
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, PROBE_TIMEOUT)
+        .map_err(|e| format!("connect: {}", e.kind()))?;
+    let _ = stream.set_read_timeout(Some(PROBE_TIMEOUT));
+    let _ = stream.set_write_timeout(Some(PROBE_TIMEOUT));
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .map_err(|e| format!("write: {}", e.kind()))?;
+    let mut reply = Vec::new();
+    stream
+        .read_to_end(&mut reply)
+        .map_err(|e| format!("read: {}", e.kind()))?;
+    match reply.get(9..12) {
+        Some(b"200") => Ok(start.elapsed().as_secs_f64()),
+        Some(code) => Err(format!("status {}", String::from_utf8_lossy(code))),
+        None => Err("no answer".to_owned()),
+    }
 }
 
-/// Probes until `stop`; returns the latencies and the failures by kind.
-async fn probes(port: u16, stop: Arc<AtomicBool>) -> (Vec<f64>, String) {
-    let mut samples = Vec::new();
-    let mut failures: std::collections::BTreeMap<String, usize> = Default::default();
-    while !stop.load(Ordering::Relaxed) {
-        match probe(port).await {
-            Ok(secs) => samples.push(secs),
-            Err(why) => *failures.entry(why).or_default() += 1,
+/// Probes on a thread of their own until `stop`; the latencies and the
+/// failures by kind.
+fn probes(port: u16, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<(Vec<f64>, String)> {
+    std::thread::spawn(move || {
+        let mut samples = Vec::new();
+        let mut failures: std::collections::BTreeMap<String, usize> = Default::default();
+        while !stop.load(Ordering::Relaxed) {
+            match probe(port) {
+                Ok(secs) => samples.push(secs),
+                Err(why) => *failures.entry(why).or_default() += 1,
+            }
+            std::thread::sleep(PROBE_EVERY);
         }
-        tokio::time::sleep(PROBE_EVERY).await;
-    }
-    let failures = if failures.is_empty() {
-        "none".to_owned()
-    } else {
-        failures
-            .iter()
-            .map(|(k, n)| format!("{n}× {k}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    (samples, failures)
+        let failures = if failures.is_empty() {
+            "none".to_owned()
+        } else {
+            let kinds: Vec<_> = failures.iter().map(|(k, n)| format!("{n}× {k}")).collect();
+            kinds.join(", ")
+        };
+        (samples, failures)
+    })
+}
+
+/// Probes for `time` and returns what they saw.
+async fn probe_for(port: u16, time: Duration) -> (Vec<f64>, String) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let probing = probes(port, stop.clone());
+    tokio::time::sleep(time).await;
+    stop.store(true, Ordering::Relaxed);
+    probing.join().unwrap_or_default()
 }
 
 pub async fn run() -> anyhow::Result<()> {
@@ -143,13 +149,7 @@ pub async fn run() -> anyhow::Result<()> {
     let port = server.target.port;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let idle = server.rss();
-    let (mut before, _) = {
-        let stop = Arc::new(AtomicBool::new(false));
-        let probing = tokio::task::spawn_local(probes(port, stop.clone()));
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        stop.store(true, Ordering::Relaxed);
-        probing.await?
-    };
+    let (mut before, _) = probe_for(port, Duration::from_secs(2)).await;
 
     let stop = Arc::new(AtomicBool::new(false));
     let tally = Arc::new(Tally::default());
@@ -157,7 +157,7 @@ pub async fn run() -> anyhow::Result<()> {
         .map(|n| tokio::task::spawn_local(attacker(n, sources, port, stop.clone(), tally.clone())))
         .collect();
     let probe_stop = Arc::new(AtomicBool::new(false));
-    let probing = tokio::task::spawn_local(probes(port, probe_stop.clone()));
+    let probing = probes(port, probe_stop.clone());
     let start = Instant::now();
     let mut peak = 0;
     while start.elapsed() < ATTACK {
@@ -165,7 +165,7 @@ pub async fn run() -> anyhow::Result<()> {
         peak = peak.max(server.rss());
     }
     probe_stop.store(true, Ordering::Relaxed);
-    let (mut during, failures) = probing.await?;
+    let (mut during, failures) = probing.join().unwrap_or_default();
     stop.store(true, Ordering::Relaxed);
     for attacker in attackers {
         let _ = attacker.await;
@@ -173,13 +173,7 @@ pub async fn run() -> anyhow::Result<()> {
 
     tokio::time::sleep(Duration::from_secs(5)).await;
     let after = server.rss();
-    let (mut after_probes, after_failures) = {
-        let stop = Arc::new(AtomicBool::new(false));
-        let probing = tokio::task::spawn_local(probes(port, stop.clone()));
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        stop.store(true, Ordering::Relaxed);
-        probing.await?
-    };
+    let (mut after_probes, after_failures) = probe_for(port, Duration::from_secs(2)).await;
     server.stop();
 
     report("/healthz before the attack", summary(&mut before));
