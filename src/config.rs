@@ -24,6 +24,14 @@ pub struct Config {
     pub body_cap_bytes: usize,
     /// Stdin cap for `-i` scripts.
     pub stdin_cap_bytes: usize,
+    /// Log format and level.
+    pub log: crate::telemetry::LogConfig,
+    /// Online retention: prune runs finished longer ago than this (off when None).
+    pub retention: Option<Duration>,
+    /// Retention removes the runs' history rows too, not only events and logs.
+    pub retention_all: bool,
+    /// How often the server runs a retention pass.
+    pub retention_interval: Duration,
 }
 
 impl Config {
@@ -37,6 +45,10 @@ impl Config {
             log_cap_bytes: 10 * 1024 * 1024,
             body_cap_bytes: 2 * 1024 * 1024,
             stdin_cap_bytes: 1024 * 1024,
+            log: crate::telemetry::LogConfig::default(),
+            retention: None,
+            retention_all: false,
+            retention_interval: Duration::from_secs(3600),
         }
     }
 
@@ -68,6 +80,12 @@ pub struct FileConfig {
     pub shutdown_grace_secs: Option<f64>,
     pub log_cap_bytes: Option<u64>,
     pub body_cap_bytes: Option<usize>,
+    pub log_format: Option<crate::telemetry::LogFormat>,
+    pub log_level: Option<String>,
+    /// Prune finished runs older than this many days (events and logs).
+    pub retention_days: Option<u32>,
+    /// With retention, also remove the runs' history rows.
+    pub retention_remove_history: Option<bool>,
 }
 
 /// Why a configuration file could not be used.
@@ -129,6 +147,22 @@ impl FileConfig {
         }
         if let Some(cap) = self.body_cap_bytes {
             config.body_cap_bytes = cap;
+        }
+        if let Some(format) = self.log_format {
+            config.log.format = format;
+        }
+        config.log.file_level = self.log_level.or(config.log.file_level.take());
+        if let Some(days) = self.retention_days {
+            if days == 0 {
+                return Err(ConfigError::Value {
+                    key: "retention_days",
+                    why: "must be at least 1 (leave it out to keep everything)",
+                });
+            }
+            config.retention = Some(Duration::from_secs(u64::from(days) * 86_400));
+        }
+        if let Some(all) = self.retention_remove_history {
+            config.retention_all = all;
         }
         Ok(())
     }
