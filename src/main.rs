@@ -20,9 +20,7 @@ fn main() -> ExitCode {
     match printed {
         Some(Ok(())) => return ExitCode::SUCCESS,
         // A closed pipe (`scriptd man | head`) is not worth a message.
-        Some(Err(err)) if err.kind() == std::io::ErrorKind::BrokenPipe => {
-            return ExitCode::SUCCESS
-        }
+        Some(Err(err)) if err.kind() == std::io::ErrorKind::BrokenPipe => return ExitCode::SUCCESS,
         Some(Err(err)) => {
             eprintln!("scriptd: {err}");
             return ExitCode::FAILURE;

@@ -49,7 +49,10 @@ impl Notifier {
 
     /// The server is listening.
     pub fn ready(&self, status: &str) {
-        self.send(&format!("READY=1\nSTATUS={status}\nMAINPID={}", std::process::id()));
+        self.send(&format!(
+            "READY=1\nSTATUS={status}\nMAINPID={}",
+            std::process::id()
+        ));
     }
 
     /// A graceful shutdown has started.

@@ -35,7 +35,9 @@ pub struct LogConfig {
 impl LogConfig {
     /// The filter directives in force: flag, then `RUST_LOG`, then the file.
     pub fn directives(&self) -> String {
-        let env = std::env::var("RUST_LOG").ok().filter(|v| !v.trim().is_empty());
+        let env = std::env::var("RUST_LOG")
+            .ok()
+            .filter(|v| !v.trim().is_empty());
         self.level
             .clone()
             .or(env)

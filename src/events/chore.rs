@@ -46,8 +46,26 @@ pub(super) enum Chore {
 
 impl Chore {
     /// Runs on the writer thread, between two commits.
+    ///
+    /// Without the fsync of `synchronous=FULL`: in WAL mode a commit stays
+    /// atomic either way, and the next group commit's fsync makes this one
+    /// durable too. A power cut in between only undoes the chore, which the
+    /// next pass redoes; accepted runs are never at stake. This keeps a
+    /// step well under the cost of one commit.
     pub(super) fn run(self, conn: &mut Connection, metrics: &Metrics) {
         let started = Instant::now();
+        if let Err(err) = conn.pragma_update(None, "synchronous", "NORMAL") {
+            tracing::warn!(error = %err, "cannot relax synchronous for housekeeping");
+        }
+        self.run_relaxed(conn, metrics, started);
+        // Appends must have their fsync back; a second try, then say so loudly.
+        let restore = || conn.pragma_update(None, "synchronous", "FULL");
+        if let Err(err) = restore().or_else(|_| restore()) {
+            tracing::error!(error = %err, "cannot restore synchronous=FULL: commits are not fsynced");
+        }
+    }
+
+    fn run_relaxed(self, conn: &mut Connection, metrics: &Metrics, started: Instant) {
         match self {
             Chore::Prune(job, reply) => {
                 let result = prune::prune_batch(conn, job.before, job.all, job.limit);
