@@ -167,3 +167,32 @@ impl FileConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::telemetry::LogFormat;
+
+    fn apply(text: &str) -> Result<Config, ConfigError> {
+        let file: FileConfig = toml::from_str(text).expect("toml");
+        let mut config = Config::new("s");
+        file.apply(&mut config).map(|()| config)
+    }
+
+    #[test]
+    fn service_keys_are_read_and_retention_stays_off_unless_set() {
+        let config = apply("").expect("empty file");
+        assert_eq!(config.retention, None);
+        assert_eq!(config.log.format, LogFormat::Text);
+        let config = apply(
+            "log_format = \"json\"\nlog_level = \"debug\"\nretention_days = 90\nretention_remove_history = true\n",
+        )
+        .expect("file");
+        assert_eq!(config.log.format, LogFormat::Json);
+        assert_eq!(config.log.file_level.as_deref(), Some("debug"));
+        assert_eq!(config.retention, Some(Duration::from_secs(90 * 86_400)));
+        assert!(config.retention_all);
+        assert!(apply("retention_days = 0").is_err(), "0 days is refused");
+        assert!(toml::from_str::<FileConfig>("log_format = \"xml\"").is_err());
+    }
+}

@@ -81,3 +81,31 @@ fn colour() -> bool {
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     !no_color && std::io::stderr().is_terminal()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_level_flag_wins_then_rust_log_then_the_file() {
+        // RUST_LOG is process-wide: read it, never set it here.
+        let env = std::env::var("RUST_LOG")
+            .ok()
+            .filter(|v| !v.trim().is_empty());
+        let mut config = LogConfig {
+            file_level: Some("debug".into()),
+            ..LogConfig::default()
+        };
+        assert_eq!(
+            config.directives(),
+            env.clone().unwrap_or_else(|| "debug".into())
+        );
+        config.level = Some("warn".into());
+        assert_eq!(config.directives(), "warn");
+        config = LogConfig::default();
+        assert_eq!(
+            config.directives(),
+            env.unwrap_or_else(|| DEFAULT_FILTER.into())
+        );
+    }
+}

@@ -422,3 +422,42 @@ async fn a_backup_taken_while_1000_runs_are_queued_restores_every_run_in_it() {
     let last: Value = second.api.status(&outcomes[0].0).await;
     assert_eq!(last["state"], "done");
 }
+
+#[actix_web::test]
+async fn admin_vacuum_converts_an_older_database_but_not_under_a_server() {
+    let storage = tempfile::tempdir().expect("dir");
+    let made = scriptd(&["user", "add", "alice"], storage.path()).await;
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    {
+        // As databases made before incremental vacuum are.
+        let conn = Connection::open(storage.path().join("scriptd.db")).expect("open");
+        conn.execute_batch("PRAGMA auto_vacuum = NONE; VACUUM;")
+            .expect("make it old");
+        assert_eq!(pragma(&conn, "auto_vacuum"), 0);
+    }
+
+    let out = scriptd(&["admin", "vacuum"], storage.path()).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("now Incremental"), "{stdout}");
+    assert_eq!(pragma(&read_db(storage.path()), "auto_vacuum"), 2);
+    let users = scriptd(&["user", "list"], storage.path()).await;
+    assert!(
+        String::from_utf8_lossy(&users.stdout).contains("alice"),
+        "data kept"
+    );
+
+    let _server = serve_on(storage.path(), Some("unused"), |_| {}).await;
+    let busy = scriptd(&["admin", "vacuum"], storage.path()).await;
+    let stderr = String::from_utf8_lossy(&busy.stderr);
+    assert!(!busy.status.success(), "refused while a server runs");
+    assert!(stderr.contains("another scriptd server"), "{stderr}");
+}
