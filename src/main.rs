@@ -14,7 +14,10 @@ fn main() -> ExitCode {
         Command::Completions { shell } => {
             Some(scriptd::manual::completions(*shell, &mut std::io::stdout()))
         }
-        Command::Man => Some(scriptd::manual::man(&mut std::io::stdout())),
+        Command::Man { dir: None } => Some(scriptd::manual::man(&mut std::io::stdout())),
+        Command::Man { dir: Some(dir) } => Some(scriptd::manual::man_pages(dir).map(|count| {
+            println!("wrote {count} man pages to {}", dir.display());
+        })),
         _ => None,
     };
     match printed {
@@ -44,7 +47,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve => serve(config, notifier).await,
             // Returned above (their own exit codes, no config needed).
-            Command::Client(_) | Command::Completions { .. } | Command::Man => Ok(()),
+            Command::Client(_) | Command::Completions { .. } | Command::Man { .. } => Ok(()),
             Command::User(command) => {
                 println!("{}", cli::user(&config, command).await?);
                 Ok(())

@@ -2,6 +2,7 @@
 //! definitions the parser uses, so they list exactly the real commands.
 
 use std::io::{self, Write};
+use std::path::Path;
 
 use clap::CommandFactory;
 
@@ -19,4 +20,15 @@ pub fn completions(shell: clap_complete::Shell, out: &mut dyn Write) -> io::Resu
 /// with its one-line description.
 pub fn man(out: &mut dyn Write) -> io::Result<()> {
     clap_mangen::Man::new(Cli::command()).render(out)
+}
+
+/// Writes `scriptd.1` and one page per subcommand (`scriptd-run.1`, …,
+/// which `scriptd.1` refers to) into `dir`; answers how many.
+pub fn man_pages(dir: &Path) -> io::Result<usize> {
+    std::fs::create_dir_all(dir)?;
+    clap_mangen::generate_to(Cli::command(), dir)?;
+    Ok(std::fs::read_dir(dir)?
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "1"))
+        .count())
 }

@@ -292,6 +292,16 @@ fn completions_and_man_page_name_every_subcommand() {
             "man lists {name}"
         );
     }
+    // --dir: the pages scriptd.1 refers to, one per subcommand.
+    let dir = tempfile::tempdir().expect("dir");
+    let pages = dir.path().join("man");
+    output(&["man", "--dir", pages.to_str().expect("utf-8")]);
+    for name in names.iter().filter(|n| *n != "help") {
+        let page = std::fs::read_to_string(pages.join(format!("scriptd-{name}.1")))
+            .unwrap_or_else(|e| panic!("page of {name}: {e}"));
+        assert!(page.contains(".TH"), "{name}: {page}");
+    }
+    assert!(pages.join("scriptd.1").exists(), "the main page");
 }
 
 #[test]
