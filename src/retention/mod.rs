@@ -21,8 +21,9 @@ use crate::events::StoreError;
 use crate::ids::{RunId, UserId};
 use crate::lock::LockError;
 
-/// Runs per batch of `admin prune`.
-const BATCH: usize = 200;
+/// Runs per batch of `admin prune`: next to a live server, its commits
+/// wait for one batch (SQLite's write lock), so batches stay small.
+const BATCH: usize = 64;
 /// Pages per incremental-vacuum step (4 KiB each).
 pub const VACUUM_PAGES: u32 = 256;
 
