@@ -3,12 +3,15 @@
 //! upgrade, `/healthz` and `/metrics`.
 
 pub mod api;
+pub mod cert;
+pub mod connection;
 pub mod error;
 pub mod guests;
 pub mod history;
 pub mod metrics;
 pub mod request;
 pub mod runs;
+pub mod tls;
 pub mod ws;
 
 use std::sync::Arc;
