@@ -162,7 +162,6 @@ impl Listening {
                     ca = %ca,
                     "listening on https://{addr} (TLS: {because})"
                 );
-                tracing::info!("TLS root certificate SHA-256 {}", tls.root_fingerprint);
             }
             (Decision::Plain { because }, _) | (Decision::Tls { because }, None) => {
                 tracing::info!("listening on http://{addr} (plain HTTP: {because})")

@@ -62,7 +62,9 @@ async fn poll_done(sdk: &mut SdkClient, id: &str) -> Value {
 }
 
 async fn run(sdk: &mut SdkClient, name: &str) -> String {
-    let reply = sdk.call("POST", "run", Some(json!({"name": name}))).await;
+    // RunScript($name): the SDK always sends args and an empty stdin.
+    let fields = json!({"name": name, "args": [], "stdin": ""});
+    let reply = sdk.call("POST", "run", Some(fields)).await;
     ok(&format!("run {name}"), &reply);
     reply.1["id"].as_str().expect("id").to_owned()
 }
@@ -93,6 +95,7 @@ async fn the_sdk_drives_every_call_over_one_keep_alive_connection(scheme: Scheme
     );
     let cancelled = poll_done(&mut admin, &waiting).await;
     assert_eq!(cancelled["outcome"], "cancelled", "{cancelled}");
+    assert_eq!(cancelled["first"], "[CANCEL]", "{cancelled}");
 
     // Guests: create, list, their run and refusals, delete.
     let fields = json!({"name": "quick", "run": 1, "cancel": 0, "status": 1, "monitor": 1,
@@ -115,7 +118,11 @@ async fn the_sdk_drives_every_call_over_one_keep_alive_connection(scheme: Scheme
         "success"
     );
     let other = guest
-        .call("POST", "run", Some(json!({"name": "hold"})))
+        .call(
+            "POST",
+            "run",
+            Some(json!({"name": "hold", "args": [], "stdin": ""})),
+        )
         .await;
     refused("a guest runs another script", &other, "access_denied");
     let cancel = guest
@@ -126,14 +133,14 @@ async fn the_sdk_drives_every_call_over_one_keep_alive_connection(scheme: Scheme
     refused("a guest lists guests", &guests, "access_denied");
 
     // A monitor (its own WebSocket), then a run it sees start and end.
-    let (mut ws, reply) = admin.monitor("quick", 7).await;
+    let (mut ws, reply) = admin.monitor("quick", 1).await;
     assert_eq!(reply["enabled"], true, "{reply}");
     let watched = run(&mut admin, "quick").await;
     let mut states = Vec::new();
     while states.last() != Some(&json!("done")) {
         let push = ws.recv().await.expect("push before close");
         if push["id"] == json!(watched) {
-            assert_eq!(push["api_sequence"], 7, "{push}");
+            assert_eq!(push["api_sequence"], 1, "{push}");
             states.push(push["state"].clone());
         }
     }

@@ -115,7 +115,7 @@ async fn serve_logs_the_https_address_and_the_root_fingerprint() {
     let read = async {
         while let Some(line) = lines.next_line().await.expect("read") {
             seen.push(line.clone());
-            if line.contains("SHA-256") {
+            if line.contains("listening on") {
                 return;
             }
         }
