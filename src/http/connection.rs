@@ -7,22 +7,22 @@
 //! connections, and only as its hash.
 
 use std::any::Any;
-use std::cell::RefCell;
-use std::rc::Rc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use actix_web::dev::Extensions;
 use actix_web::HttpRequest;
 
 use crate::accounts::hash_key;
 
-/// One connection's remembered key hash; clones share it (the requests of
-/// one connection run on one worker thread, one after the other).
+/// One connection's remembered key hash; clones share it. A connection's
+/// requests run one after the other, so the lock is never contended; it
+/// only keeps [`ApiRequest`](super::request::ApiRequest) `Send`.
 #[derive(Clone, Default)]
-pub struct ConnectionKey(Rc<RefCell<Option<String>>>);
+pub struct ConnectionKey(Arc<Mutex<Option<String>>>);
 
 impl std::fmt::Debug for ConnectionKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let remembered = self.0.borrow().is_some();
+        let remembered = self.slot().is_some();
         f.debug_struct("ConnectionKey")
             .field("remembered", &remembered)
             .finish()
@@ -48,6 +48,11 @@ impl KeyToCheck {
 }
 
 impl ConnectionKey {
+    fn slot(&self) -> std::sync::MutexGuard<'_, Option<String>> {
+        // A panic while holding it cannot leave a half-written Option.
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// The request's own key, else the connection's remembered one.
     pub fn resolve(
         connection: Option<&ConnectionKey>,
@@ -56,7 +61,7 @@ impl ConnectionKey {
         match presented {
             Some(key) => Some(KeyToCheck::Presented(hash_key(key))),
             None => connection
-                .and_then(|c| c.0.borrow().clone())
+                .and_then(|c| c.slot().clone())
                 .map(KeyToCheck::Remembered),
         }
     }
@@ -68,8 +73,8 @@ impl ConnectionKey {
             return;
         };
         match (key, valid) {
-            (KeyToCheck::Presented(hash), true) => *connection.0.borrow_mut() = Some(hash.clone()),
-            (KeyToCheck::Remembered(_), false) => *connection.0.borrow_mut() = None,
+            (KeyToCheck::Presented(hash), true) => *connection.slot() = Some(hash.clone()),
+            (KeyToCheck::Remembered(_), false) => *connection.slot() = None,
             _ => {}
         }
     }

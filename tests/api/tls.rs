@@ -167,3 +167,29 @@ async fn the_cli_client_verifies_https_with_the_servers_ca_or_ca_and_says_why_it
     one_line_error(&wrong, "not trusted");
     one_line_error(&wrong, "--ca");
 }
+
+#[test]
+fn the_config_file_sets_keep_alive_and_tls() {
+    // Arrange
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("scriptd.toml");
+    std::fs::write(
+        &file,
+        "keep_alive_secs = 7\ntls = true\ntls_cert = \"c.pem\"\ntls_key = \"k.pem\"\ntls_names = [\"scripts.example\"]\n",
+    )
+    .expect("write");
+    let mut config = scriptd::config::Config::new(dir.path());
+
+    // Act
+    scriptd::config::FileConfig::load(&file)
+        .expect("parses")
+        .apply(&mut config)
+        .expect("applies");
+
+    // Assert
+    assert_eq!(config.keep_alive, std::time::Duration::from_secs(7));
+    assert_eq!(config.tls.mode, TlsMode::On);
+    assert_eq!(config.tls.cert.as_deref(), Some(Path::new("c.pem")));
+    assert_eq!(config.tls.key.as_deref(), Some(Path::new("k.pem")));
+    assert_eq!(config.tls.names, ["scripts.example"]);
+}
