@@ -155,6 +155,10 @@ async fn the_cli_client_verifies_https_with_the_servers_ca_or_ca_and_says_why_it
     let on_the_host = output(with(&["--storage", &storage])).await;
     let with_ca = output(with(&["--ca", &own_ca])).await;
     let wrong = output(with(&["--ca", &wrong_ca])).await;
+    app.exectab("quick /bin/sh -c \"exit 0\"\n");
+    let mut args = vec!["run", "quick", "--wait", "--ca", &own_ca];
+    args.extend(remote);
+    let waited = output(bare(&args)).await;
 
     // Assert
     assert_eq!(
@@ -164,6 +168,8 @@ async fn the_cli_client_verifies_https_with_the_servers_ca_or_ca_and_says_why_it
     );
     assert_eq!(with_ca.code(), 0, "--ca trusted: {with_ca}");
     assert_eq!(with_ca.json()["success"], true, "{with_ca}");
+    assert_eq!(waited.code(), 0, "run --wait follows over wss: {waited}");
+    assert!(waited.stdout.contains("success"), "{waited}");
     one_line_error(&wrong, "not trusted");
     one_line_error(&wrong, "--ca");
 }
