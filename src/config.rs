@@ -32,6 +32,10 @@ pub struct Config {
     pub retention_all: bool,
     /// How often the server runs a retention pass.
     pub retention_interval: Duration,
+    /// How long an idle keep-alive connection stays open (the original: 30 s).
+    pub keep_alive: Duration,
+    /// HTTPS/WSS on the listener.
+    pub tls: crate::http::tls::TlsSettings,
 }
 
 impl Config {
@@ -49,6 +53,8 @@ impl Config {
             retention: None,
             retention_all: false,
             retention_interval: Duration::from_secs(3600),
+            keep_alive: Duration::from_secs(30),
+            tls: crate::http::tls::TlsSettings::default(),
         }
     }
 
@@ -86,6 +92,12 @@ pub struct FileConfig {
     pub retention_days: Option<u32>,
     /// With retention, also remove the runs' history rows.
     pub retention_remove_history: Option<bool>,
+    pub keep_alive_secs: Option<f64>,
+    /// `true`: TLS even on loopback; `false`: plain HTTP everywhere.
+    pub tls: Option<bool>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub tls_names: Option<Vec<String>>,
 }
 
 /// Why a configuration file could not be used.
@@ -130,6 +142,7 @@ impl FileConfig {
 
     /// Applies the file on top of `config` (flags and env are applied after).
     pub fn apply(self, config: &mut Config) -> Result<(), ConfigError> {
+        self.apply_tls(&mut config.tls);
         if let Some(storage) = self.storage {
             config.storage = storage;
         }
@@ -164,7 +177,26 @@ impl FileConfig {
         if let Some(all) = self.retention_remove_history {
             config.retention_all = all;
         }
+        if let Some(secs) = self.keep_alive_secs {
+            config.keep_alive = seconds("keep_alive_secs", secs)?;
+        }
         Ok(())
+    }
+
+    fn apply_tls(&self, tls: &mut crate::http::tls::TlsSettings) {
+        use crate::http::tls::TlsMode;
+        if let Some(on) = self.tls {
+            tls.mode = if on { TlsMode::On } else { TlsMode::Off };
+        }
+        if let Some(cert) = &self.tls_cert {
+            tls.cert = Some(cert.clone());
+        }
+        if let Some(key) = &self.tls_key {
+            tls.key = Some(key.clone());
+        }
+        if let Some(names) = &self.tls_names {
+            tls.names = names.clone();
+        }
     }
 }
 

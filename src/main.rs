@@ -45,7 +45,11 @@ fn main() -> ExitCode {
     }
     let result: anyhow::Result<()> = system.block_on(async move {
         match cli.command {
-            Command::Serve => serve(config, notifier).await,
+            Command::Serve(args) => {
+                let mut config = config;
+                args.apply(&mut config);
+                serve(config, notifier).await
+            }
             // Returned above (their own exit codes, no config needed).
             Command::Client(_) | Command::Completions { .. } | Command::Man { .. } => Ok(()),
             Command::User(command) => {
