@@ -318,14 +318,21 @@ fn version_names_the_release_and_the_commit() {
         .next()
         .unwrap_or_default()
         .to_owned();
-    // A git checkout names its commit; a tarball build says "unknown".
-    let in_git = Command::new("git")
-        .args(["rev-parse", "--short=12", "HEAD"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+    // A git checkout names its commit; a tarball build says "unknown"
+    // (also when unpacked inside some other repository).
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+    };
+    let canon = |p: &str| std::fs::canonicalize(p).ok();
+    let own = git(&["rev-parse", "--show-toplevel"])
+        .is_some_and(|top| canon(&top) == canon(env!("CARGO_MANIFEST_DIR")));
+    let in_git = git(&["rev-parse", "--short=12", "HEAD"]).filter(|_| own);
     match in_git {
         Some(head) => assert_eq!(commit, head, "{version}"),
         None => assert_eq!(commit, "unknown", "{version}"),
