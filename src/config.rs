@@ -24,6 +24,16 @@ pub struct Config {
     pub body_cap_bytes: usize,
     /// Stdin cap for `-i` scripts.
     pub stdin_cap_bytes: usize,
+    /// Where status files go instead of the storage (`status_dir`).
+    pub status_dir: Option<PathBuf>,
+    /// Mode of status files (`status_mode`, default owner only).
+    pub status_mode: u32,
+    /// Group of status files and their folders (`status_group`).
+    pub status_group: Option<String>,
+    /// How runs are tracked: `auto`, `off` or a cgroup path (`cgroup`).
+    pub cgroup: String,
+    /// Below this much free space in the storage, `/healthz` is degraded.
+    pub min_free_bytes: u64,
 }
 
 impl Config {
@@ -37,6 +47,11 @@ impl Config {
             log_cap_bytes: 10 * 1024 * 1024,
             body_cap_bytes: 2 * 1024 * 1024,
             stdin_cap_bytes: 1024 * 1024,
+            status_dir: None,
+            status_mode: 0o600,
+            status_group: None,
+            cgroup: "auto".to_owned(),
+            min_free_bytes: 64 * 1024 * 1024,
         }
     }
 
@@ -68,6 +83,11 @@ pub struct FileConfig {
     pub shutdown_grace_secs: Option<f64>,
     pub log_cap_bytes: Option<u64>,
     pub body_cap_bytes: Option<usize>,
+    pub status_dir: Option<PathBuf>,
+    pub status_mode: Option<u32>,
+    pub status_group: Option<String>,
+    pub cgroup: Option<String>,
+    pub min_free_bytes: Option<u64>,
 }
 
 /// Why a configuration file could not be used.
@@ -129,6 +149,27 @@ impl FileConfig {
         }
         if let Some(cap) = self.body_cap_bytes {
             config.body_cap_bytes = cap;
+        }
+        if let Some(dir) = self.status_dir {
+            config.status_dir = Some(dir);
+        }
+        if let Some(mode) = self.status_mode {
+            if mode > 0o777 {
+                return Err(ConfigError::Value {
+                    key: "status_mode",
+                    why: "must be a file mode such as 0o640",
+                });
+            }
+            config.status_mode = mode;
+        }
+        if let Some(group) = self.status_group {
+            config.status_group = Some(group);
+        }
+        if let Some(cgroup) = self.cgroup {
+            config.cgroup = cgroup;
+        }
+        if let Some(bytes) = self.min_free_bytes {
+            config.min_free_bytes = bytes;
         }
         Ok(())
     }

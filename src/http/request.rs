@@ -143,7 +143,10 @@ pub async fn from_http(
             // JSON is the default: the PHP SDK and most clients send it, some
             // without a Content-Type.
             match serde_json::from_slice::<Value>(&body) {
-                Ok(Value::Object(map)) => fields.extend(map),
+                Ok(Value::Object(map)) => {
+                    fields.extend(map);
+                    super::raw_args::keep_number_text(&body, &mut fields);
+                }
                 _ => {
                     return Err(ApiError::InvalidData(
                         "the body must be a JSON object or form data",
