@@ -343,6 +343,10 @@ pub async fn list_scripts(
                         "simultaneous": def.simultaneous,
                         "max_queued": def.max_queued,
                         "timeout": def.timeout_secs,
+                        "keep_children": def.resources.keep_children,
+                        "memory_max": def.resources.memory_max,
+                        "cpu_weight": def.resources.cpu_weight,
+                        "max_procs": def.resources.max_procs,
                         "args": def.required_args(),
                     }),
                 );
