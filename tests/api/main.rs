@@ -23,6 +23,7 @@ mod metrics;
 mod monitor;
 mod monitor_access;
 mod monitor_load;
+mod resources;
 mod runs;
 mod runs_process;
 mod runs_queue;

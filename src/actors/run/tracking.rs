@@ -13,7 +13,7 @@ use crate::actors::process::{self, memory, CgroupUsage, Descendants, RunCgroup};
 
 /// How often a running script's memory high-water mark is sampled when no
 /// memory cgroup counts it.
-const SAMPLE_EVERY: Duration = Duration::from_millis(100);
+const SAMPLE_EVERY: Duration = Duration::from_millis(50);
 
 /// What the run's processes used, as far as it is known.
 #[derive(Debug, Default)]
@@ -87,8 +87,10 @@ impl RunProcess {
             Some(cgroup) => Descendants::Cgroup(cgroup.clone()),
             None => Descendants::Group(pid),
         });
+        // No sample now: the script has only just exec'd, and a few KiB
+        // would pass for its peak. A script gone before the first sample
+        // has no known peak (null) rather than a wrong one.
         self.usage.inherited_kb = memory::own_peak_rss_kb();
-        self.usage.sample(pid);
         if self.cgroup_counts_memory() {
             return;
         }
