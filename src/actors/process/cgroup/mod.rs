@@ -121,9 +121,16 @@ fn detect_base(setting: &str) -> Result<CgroupBase, String> {
                 unified.mount.display()
             ));
         }
-        let dir = unified
+        let mut dir = unified
             .dir_of(&own)
             .ok_or_else(|| format!("the server's cgroup {own} is not visible here"))?;
+        // Already in the leaf an earlier start (or server) made: its
+        // parent is the base.
+        if dir.file_name().is_some_and(|name| name == SERVER_LEAF) {
+            if let Some(parent) = dir.parent().filter(|p| writable(p)) {
+                dir = parent.to_owned();
+            }
+        }
         if !writable(&dir) {
             return Err(format!(
                 "the server's cgroup {own} is not delegated to it (no write access); \
