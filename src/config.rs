@@ -166,6 +166,12 @@ impl FileConfig {
             config.status_group = Some(group);
         }
         if let Some(cgroup) = self.cgroup {
+            if !(cgroup == "auto" || cgroup == "off" || cgroup.starts_with('/')) {
+                return Err(ConfigError::Value {
+                    key: "cgroup",
+                    why: "must be \"auto\", \"off\" or a cgroup path such as \"/scriptd\"",
+                });
+            }
             config.cgroup = cgroup;
         }
         if let Some(bytes) = self.min_free_bytes {

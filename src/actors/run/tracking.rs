@@ -12,8 +12,10 @@ use super::RunProcess;
 use crate::actors::process::{self, memory, CgroupUsage, Descendants, RunCgroup};
 
 /// How often a running script's memory high-water mark is sampled when no
-/// memory cgroup counts it.
+/// memory cgroup counts it: often at first, then less (the mark only goes
+/// up, so a late sample loses only what grew since the one before).
 const SAMPLE_EVERY: Duration = Duration::from_millis(50);
+const SAMPLE_SLOWLY: Duration = Duration::from_millis(250);
 
 /// What the run's processes used, as far as it is known.
 #[derive(Debug, Default)]
@@ -94,9 +96,21 @@ impl RunProcess {
         if self.cgroup_counts_memory() {
             return;
         }
-        ctx.run_interval(SAMPLE_EVERY, move |act, _ctx| {
+        self.sample_later(pid, std::time::Instant::now(), ctx);
+    }
+
+    /// Samples every [`SAMPLE_EVERY`] in the script's first second (most
+    /// scripts are short), then every [`SAMPLE_SLOWLY`], until it exits.
+    fn sample_later(&mut self, pid: u32, since: std::time::Instant, ctx: &mut Context<Self>) {
+        let every = if since.elapsed() < Duration::from_secs(1) {
+            SAMPLE_EVERY
+        } else {
+            SAMPLE_SLOWLY
+        };
+        ctx.run_later(every, move |act, ctx| {
             if act.exit.is_none() {
                 act.usage.sample(pid);
+                act.sample_later(pid, since, ctx);
             }
         });
     }

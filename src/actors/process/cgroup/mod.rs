@@ -104,6 +104,12 @@ fn detect_base(setting: &str) -> Result<CgroupBase, String> {
     if setting == "off" {
         return Err("cgroup = \"off\" in the configuration".into());
     }
+    let path_like = setting.starts_with('/') && !setting.split('/').any(|part| part == "..");
+    if setting != "auto" && !path_like {
+        return Err(format!(
+            "cgroup = {setting:?} is neither \"auto\", \"off\" nor a path starting with /"
+        ));
+    }
     let mountinfo = fs::read_to_string("/proc/self/mountinfo")
         .map_err(|e| format!("cannot read /proc/self/mountinfo: {e}"))?;
     let unified =
@@ -139,7 +145,7 @@ fn detect_base(setting: &str) -> Result<CgroupBase, String> {
         }
         leave_for_leaf(&dir)?;
         dir
-    } else if setting.starts_with('/') && !setting.split('/').any(|part| part == "..") {
+    } else {
         let dir = unified.mount.join(setting.trim_start_matches('/'));
         fs::create_dir_all(&dir)
             .map_err(|e| format!("cannot create the cgroup {}: {e}", dir.display()))?;
@@ -147,10 +153,6 @@ fn detect_base(setting: &str) -> Result<CgroupBase, String> {
             return Err(format!("no write access to the cgroup {}", dir.display()));
         }
         dir
-    } else {
-        return Err(format!(
-            "cgroup = {setting:?} is neither \"auto\", \"off\" nor a path starting with /"
-        ));
     };
     let controllers = enable_controllers(&dir);
     Ok(CgroupBase { dir, controllers })
@@ -233,5 +235,26 @@ impl CgroupBase {
             }
         }
         ended
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn off_and_nonsense_settings_mean_process_groups_with_the_reason() {
+        for (setting, why) in [
+            ("off", "\"off\""),
+            ("scriptd", "neither"),
+            ("/a/../b", "neither"),
+        ] {
+            match Tracking::detect(setting) {
+                Tracking::ProcessGroup { why: reason } => {
+                    assert!(reason.contains(why), "{setting}: {reason}")
+                }
+                Tracking::Cgroup(base) => panic!("{setting} gave a cgroup: {base:?}"),
+            }
+        }
     }
 }
