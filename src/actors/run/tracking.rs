@@ -99,10 +99,14 @@ impl RunProcess {
         self.sample_later(pid, std::time::Instant::now(), ctx);
     }
 
-    /// Samples every [`SAMPLE_EVERY`] in the script's first second (most
-    /// scripts are short), then every [`SAMPLE_SLOWLY`], until it exits.
+    /// Samples after 5, 10, 20 and 40 ms (most scripts are short), then
+    /// every [`SAMPLE_EVERY`] in the script's first second, then every
+    /// [`SAMPLE_SLOWLY`], until it exits.
     fn sample_later(&mut self, pid: u32, since: std::time::Instant, ctx: &mut Context<Self>) {
-        let every = if since.elapsed() < Duration::from_secs(1) {
+        let age = since.elapsed();
+        let every = if age < SAMPLE_EVERY {
+            (age.max(Duration::from_millis(5))).min(SAMPLE_EVERY - age)
+        } else if age < Duration::from_secs(1) {
             SAMPLE_EVERY
         } else {
             SAMPLE_SLOWLY
