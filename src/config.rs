@@ -34,6 +34,10 @@ pub struct Config {
     pub cgroup: String,
     /// Below this much free space in the storage, `/healthz` is degraded.
     pub min_free_bytes: u64,
+    /// How long an idle keep-alive connection stays open (the original: 30 s).
+    pub keep_alive: Duration,
+    /// HTTPS/WSS on the listener.
+    pub tls: crate::http::tls::TlsSettings,
 }
 
 impl Config {
@@ -52,6 +56,8 @@ impl Config {
             status_group: None,
             cgroup: "auto".to_owned(),
             min_free_bytes: 64 * 1024 * 1024,
+            keep_alive: Duration::from_secs(30),
+            tls: crate::http::tls::TlsSettings::default(),
         }
     }
 
@@ -88,6 +94,12 @@ pub struct FileConfig {
     pub status_group: Option<String>,
     pub cgroup: Option<String>,
     pub min_free_bytes: Option<u64>,
+    pub keep_alive_secs: Option<f64>,
+    /// `true`: TLS even on loopback; `false`: plain HTTP everywhere.
+    pub tls: Option<bool>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub tls_names: Option<Vec<String>>,
 }
 
 /// Why a configuration file could not be used.
@@ -132,6 +144,7 @@ impl FileConfig {
 
     /// Applies the file on top of `config` (flags and env are applied after).
     pub fn apply(self, config: &mut Config) -> Result<(), ConfigError> {
+        self.apply_tls(&mut config.tls);
         if let Some(storage) = self.storage {
             config.storage = storage;
         }
@@ -177,6 +190,25 @@ impl FileConfig {
         if let Some(bytes) = self.min_free_bytes {
             config.min_free_bytes = bytes;
         }
+        if let Some(secs) = self.keep_alive_secs {
+            config.keep_alive = seconds("keep_alive_secs", secs)?;
+        }
         Ok(())
+    }
+
+    fn apply_tls(&self, tls: &mut crate::http::tls::TlsSettings) {
+        use crate::http::tls::TlsMode;
+        if let Some(on) = self.tls {
+            tls.mode = if on { TlsMode::On } else { TlsMode::Off };
+        }
+        if let Some(cert) = &self.tls_cert {
+            tls.cert = Some(cert.clone());
+        }
+        if let Some(key) = &self.tls_key {
+            tls.key = Some(key.clone());
+        }
+        if let Some(names) = &self.tls_names {
+            tls.names = names.clone();
+        }
     }
 }
