@@ -71,7 +71,8 @@ pub struct SdkClient {
 }
 
 impl SdkClient {
-    /// `SetAccessInfo("http://127.0.0.1:PORT/scripts/", KEY)`.
+    /// `SetAccessInfo("http://127.0.0.1:PORT", KEY, "", "")` (the SDK adds
+    /// `/scripts/v1/` itself).
     pub fn plain(port: u16, key: &str) -> Self {
         SdkClient {
             port,
