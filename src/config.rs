@@ -32,6 +32,16 @@ pub struct Config {
     pub retention_all: bool,
     /// How often the server runs a retention pass.
     pub retention_interval: Duration,
+    /// Where status files go instead of the storage (`status_dir`).
+    pub status_dir: Option<PathBuf>,
+    /// Mode of status files (`status_mode`, default owner only).
+    pub status_mode: u32,
+    /// Group of status files and their folders (`status_group`).
+    pub status_group: Option<String>,
+    /// How runs are tracked: `auto`, `off` or a cgroup path (`cgroup`).
+    pub cgroup: String,
+    /// Below this much free space in the storage, `/healthz` is degraded.
+    pub min_free_bytes: u64,
     /// How long an idle keep-alive connection stays open (the original: 30 s).
     pub keep_alive: Duration,
     /// HTTPS/WSS on the listener.
@@ -53,6 +63,11 @@ impl Config {
             retention: None,
             retention_all: false,
             retention_interval: Duration::from_secs(3600),
+            status_dir: None,
+            status_mode: 0o600,
+            status_group: None,
+            cgroup: "auto".to_owned(),
+            min_free_bytes: 64 * 1024 * 1024,
             keep_alive: Duration::from_secs(30),
             tls: crate::http::tls::TlsSettings::default(),
         }
@@ -92,6 +107,11 @@ pub struct FileConfig {
     pub retention_days: Option<u32>,
     /// With retention, also remove the runs' history rows.
     pub retention_remove_history: Option<bool>,
+    pub status_dir: Option<PathBuf>,
+    pub status_mode: Option<u32>,
+    pub status_group: Option<String>,
+    pub cgroup: Option<String>,
+    pub min_free_bytes: Option<u64>,
     pub keep_alive_secs: Option<f64>,
     /// `true`: TLS even on loopback; `false`: plain HTTP everywhere.
     pub tls: Option<bool>,
@@ -176,6 +196,33 @@ impl FileConfig {
         }
         if let Some(all) = self.retention_remove_history {
             config.retention_all = all;
+        }
+        if let Some(dir) = self.status_dir {
+            config.status_dir = Some(dir);
+        }
+        if let Some(mode) = self.status_mode {
+            if mode > 0o777 {
+                return Err(ConfigError::Value {
+                    key: "status_mode",
+                    why: "must be a file mode such as 0o640",
+                });
+            }
+            config.status_mode = mode;
+        }
+        if let Some(group) = self.status_group {
+            config.status_group = Some(group);
+        }
+        if let Some(cgroup) = self.cgroup {
+            if !(cgroup == "auto" || cgroup == "off" || cgroup.starts_with('/')) {
+                return Err(ConfigError::Value {
+                    key: "cgroup",
+                    why: "must be \"auto\", \"off\" or a cgroup path such as \"/scriptd\"",
+                });
+            }
+            config.cgroup = cgroup;
+        }
+        if let Some(bytes) = self.min_free_bytes {
+            config.min_free_bytes = bytes;
         }
         if let Some(secs) = self.keep_alive_secs {
             config.keep_alive = seconds("keep_alive_secs", secs)?;

@@ -16,6 +16,8 @@
 //! - [`service`]: systemd notifications (READY, STOPPING, watchdog).
 //! - [`manual`]: `completions` and `man`, generated from the clap types.
 //! - [`admin`], [`cli`]: the command line.
+//! - [`storage`]: who may read the storage (modes, umask) and where status
+//!   files go.
 //! - [`client`]: the client commands that talk to a running server.
 
 pub mod accounts;
@@ -39,6 +41,7 @@ pub mod replay;
 pub mod retention;
 pub mod service;
 pub mod status;
+pub mod storage;
 pub mod telemetry;
 
 /// `scriptd --version`: the crate version and the git commit it was built
