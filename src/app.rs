@@ -23,6 +23,7 @@ use crate::events::{query, Append, EventStore};
 use crate::http::{self, AppState};
 use crate::lock::{self, StorageLock};
 use crate::metrics::Metrics;
+use crate::storage::{self, StatusPlacement};
 use crate::{admin, replay};
 
 /// A built, listening server.
@@ -30,6 +31,7 @@ pub struct Application {
     port: u16,
     server: actix_web::dev::Server,
     directory: Addr<AccountDirectory>,
+    store: Addr<EventStore>,
     config: Arc<Config>,
     /// The first-run admin key, when this start created it.
     pub admin_key: Option<String>,
@@ -40,12 +42,31 @@ impl Application {
     /// Builds everything and binds `config.listen`; call inside an actix System.
     pub async fn build(config: Config) -> anyhow::Result<Application> {
         let descriptors = crate::limits::raise_descriptor_limit();
+        // Everything the server creates is its owner's alone (scripts get
+        // the original umask back).
+        process::umask::restrict();
         std::fs::create_dir_all(&config.storage).with_context(|| {
             format!(
                 "cannot create the storage directory {}",
                 config.storage.display()
             )
         })?;
+        storage_permissions(&config);
+        let status_placement = StatusPlacement::from_config(&config).map_err(anyhow::Error::msg)?;
+        let tracking = Arc::new(process::Tracking::detect(&config.cgroup));
+        tracing::info!(
+            "tracking the processes of runs with {}",
+            tracking.describe()
+        );
+        if let Some(base) = tracking.base() {
+            let ended = base.end_orphans();
+            if ended > 0 {
+                tracing::info!(
+                    runs = ended,
+                    "ended the processes runs of a previous start left behind"
+                );
+            }
+        }
         let storage_lock = lock::lock(&config.storage)?;
         let db_path = config.database_path();
         let mut db = store::open(&db_path)
@@ -72,8 +93,9 @@ impl Application {
             store: store.clone(),
             pool: readers.clone(),
             config: config.clone(),
-            status_files: StatusFiles::start(config.storage.clone()),
+            status_files: StatusFiles::start(status_placement),
             metrics: metrics.clone(),
+            tracking,
         };
         let directory = AccountDirectory::new(shared.clone()).start();
         restore(&shared, &directory).await?;
@@ -86,11 +108,15 @@ impl Application {
             config.limits.max_connections_per_address,
         );
         actix::spawn(http::conn_limit::trim_after_bursts(conn_limits.clone()));
+        crate::retention::online::start(store.clone(), config.clone());
+
         let listener = TcpListener::bind(&config.listen)
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         let address = listener.local_addr()?;
+        let listening = http::tls::Listening::prepare(&config.tls, &config.storage, &address)
+            .context("cannot set up TLS")?;
         let state = AppState {
-            store,
+            store: store.clone(),
             pool: readers,
             lookup: db.lookup.clone(),
             directory: directory.clone(),
@@ -114,18 +140,23 @@ impl Application {
         .tcp_nodelay(true)
         .client_request_timeout(config.limits.header_timeout)
         .on_connect(move |conn, ext| {
-            http::ws::note_socket(conn, ext);
+            http::connection::on_connect(conn, ext);
             conn_limits.on_connect(conn, ext);
         })
+        .keep_alive(config.keep_alive)
         .disable_signals()
-        .shutdown_timeout(1)
-        .listen(listener)?
+        .shutdown_timeout(1);
+        let server = match listening.server_config() {
+            Some(tls) => server.listen_rustls_0_23(listener, tls)?,
+            None => server.listen(listener)?,
+        }
         .run();
-        tracing::info!("listening on http://{address}");
+        listening.log(&address);
         Ok(Application {
             port: address.port(),
             server,
             directory,
+            store,
             config,
             admin_key,
             _lock: storage_lock,
@@ -135,6 +166,11 @@ impl Application {
     /// The account actors' directory (tests reach the actors through it).
     pub fn directory(&self) -> Addr<AccountDirectory> {
         self.directory.clone()
+    }
+
+    /// The event store (tests drive retention passes through it).
+    pub fn store(&self) -> Addr<EventStore> {
+        self.store.clone()
     }
 
     /// The bound port (useful with `--listen 127.0.0.1:0`).
@@ -173,6 +209,23 @@ fn max_connections(config: &Config, descriptors: Option<u64>) -> usize {
         let descriptors = descriptors.unwrap_or(1024).min(1 << 20) as usize;
         (descriptors / 4 * 3).max(64)
     })
+}
+
+/// Makes the storage its owner's alone, saying so when it was not.
+fn storage_permissions(config: &Config) {
+    match storage::tighten(&config.storage) {
+        Ok(0) => {}
+        Ok(paths) => tracing::warn!(
+            storage = %config.storage.display(),
+            paths,
+            "the storage was readable by other users; it is now its owner's alone"
+        ),
+        Err(err) => tracing::error!(
+            storage = %config.storage.display(),
+            error = %err,
+            "cannot restrict the permissions of the storage"
+        ),
+    }
 }
 
 /// Replays unfinished runs: records the interrupted ones, hands the

@@ -12,7 +12,7 @@ use crate::events::store;
 
 /// scriptd: run named scripts on request, queue them, follow their progress.
 #[derive(Debug, Parser)]
-#[command(name = "scriptd", version)]
+#[command(name = "scriptd", version = crate::VERSION)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
@@ -32,13 +32,20 @@ pub struct Global {
     /// TOML configuration file.
     #[arg(long, global = true, env = "SCRIPTD_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Log line format on stderr (config `log_format`).
+    #[arg(long, global = true, env = "SCRIPTD_LOG_FORMAT", value_enum)]
+    pub log_format: Option<crate::telemetry::LogFormat>,
+    /// Log filter, e.g. `debug` or `info,scriptd::run=warn`; wins over
+    /// RUST_LOG, which wins over the config's `log_level`.
+    #[arg(long, global = true, env = "SCRIPTD_LOG_LEVEL", value_name = "FILTER")]
+    pub log_level: Option<String>,
 }
 
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Start the server.
-    Serve,
+    Serve(ServeArgs),
     /// Manage users (acts on the storage directory).
     #[command(subcommand)]
     User(UserCommand),
@@ -52,6 +59,56 @@ pub enum Command {
     History(crate::client::history::HistoryArgs),
     /// This user's raw event log; --follow keeps printing new events.
     Events(crate::client::history::EventsArgs),
+    /// Print a shell completion script (bash, zsh, fish, …) to stdout.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to stdout, or with --dir write it and one
+    /// page per subcommand there.
+    Man {
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+}
+
+/// `scriptd serve ...`
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Serve HTTPS and WSS, even on loopback (default: TLS on any address
+    /// but loopback).
+    #[arg(long, conflicts_with = "no_tls")]
+    pub tls: bool,
+    /// Serve plain HTTP, even on a non-loopback address.
+    #[arg(long)]
+    pub no_tls: bool,
+    /// PEM certificate chain to serve (default: one made under <storage>/tls/).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Another name (host or IP) for the made certificate; repeatable.
+    #[arg(long = "tls-name", value_name = "NAME")]
+    pub tls_names: Vec<String>,
+}
+
+impl ServeArgs {
+    /// Applies the flags on top of the file and environment settings.
+    pub fn apply(self, config: &mut Config) {
+        use crate::http::tls::TlsMode;
+        if self.tls {
+            config.tls.mode = TlsMode::On;
+        }
+        if self.no_tls {
+            config.tls.mode = TlsMode::Off;
+        }
+        if let (Some(cert), Some(key)) = (self.tls_cert, self.tls_key) {
+            config.tls.cert = Some(cert);
+            config.tls.key = Some(key);
+        }
+        config.tls.names.extend(self.tls_names);
+    }
 }
 
 /// `scriptd user ...`
@@ -100,6 +157,15 @@ pub enum AdminCommand {
         #[arg(long)]
         all: bool,
     },
+    /// Write a consistent copy of the database to a new FILE, also while
+    /// a server runs. Restore: put it in an empty storage dir as scriptd.db.
+    Backup {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Switch an older database to incremental vacuum, so pruned space is
+    /// given back to the file system (one full VACUUM; server stopped).
+    Vacuum,
 }
 
 impl Global {
@@ -114,6 +180,12 @@ impl Global {
         }
         if let Some(listen) = &self.listen {
             config.listen = listen.clone();
+        }
+        if let Some(format) = self.log_format {
+            config.log.format = format;
+        }
+        if let Some(level) = &self.log_level {
+            config.log.level = Some(level.clone());
         }
         Ok(config)
     }

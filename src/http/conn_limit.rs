@@ -110,10 +110,11 @@ impl ConnLimits {
 
     /// The `on_connect` half: counts the connection or marks it refused.
     pub fn on_connect(self: &Arc<Self>, conn: &dyn Any, ext: &mut Extensions) {
-        let address = conn
+        type TlsStream = actix_tls::accept::rustls_0_23::TlsStream<actix_web::rt::net::TcpStream>;
+        let tcp = conn
             .downcast_ref::<actix_web::rt::net::TcpStream>()
-            .and_then(|tcp| tcp.peer_addr().ok())
-            .map(|a| a.ip());
+            .or_else(|| conn.downcast_ref::<TlsStream>().map(|tls| tls.get_ref().0));
+        let address = tcp.and_then(|tcp| tcp.peer_addr().ok()).map(|a| a.ip());
         match self.admit(address) {
             Ok(slot) => {
                 ext.insert(slot);

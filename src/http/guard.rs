@@ -12,9 +12,9 @@ use futures_util::StreamExt;
 use tokio::time::Instant;
 
 use super::conn_limit::Refused;
+use super::connection::{ConnectionKey, KeyToCheck};
 use super::error::ApiError;
 use super::AppState;
-use crate::accounts::hash_key;
 use crate::clock;
 
 /// How a request's body may be read.
@@ -28,8 +28,7 @@ pub struct BodyRules {
 }
 
 /// The key this request presents before its body: the `X-APIKey` header,
-/// else `apikey` in the query string. (A key a connection remembers from
-/// an earlier request belongs here too.)
+/// else `apikey` in the query string.
 pub fn request_key(req: &HttpRequest) -> Option<String> {
     if let Some(key) = req.headers().get("X-APIKey") {
         return key.to_str().ok().map(str::to_owned);
@@ -59,16 +58,24 @@ pub fn admit_body(state: &AppState, req: &HttpRequest) -> Result<BodyRules, ApiE
         return Err(ApiError::BadServerExtension);
     }
     let limits = &state.config.limits;
-    let cap = match request_key(req) {
-        Some(key) => {
-            state
-                .lookup
-                .principal(&hash_key(&key), clock::now_secs())?
-                .ok_or(ApiError::InvalidApiKey)?;
-            state.config.body_cap_bytes
-        }
-        None if is_form(req) => limits.unauthenticated_body_cap,
-        None => return Err(ApiError::InvalidApiKey),
+    // The key presented in the head, else the one this keep-alive
+    // connection presented earlier (the PHP SDK sends it only once).
+    let presented = request_key(req);
+    let connection = super::connection::of(req);
+    let key = ConnectionKey::resolve(connection.as_ref(), presented.as_deref());
+    let valid = match &key {
+        Some(key) => state
+            .lookup
+            .principal(key.hash(), clock::now_secs())?
+            .is_some(),
+        None => false,
+    };
+    let cap = if valid {
+        state.config.body_cap_bytes
+    } else if is_form(req) && !matches!(key, Some(KeyToCheck::Presented(_))) {
+        limits.unauthenticated_body_cap
+    } else {
+        return Err(ApiError::InvalidApiKey);
     };
     Ok(BodyRules {
         cap,

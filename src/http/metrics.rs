@@ -146,4 +146,15 @@ fn operator_series(out: &mut String, m: &Metrics) {
         "Appends per group commit.",
         &m.commit_batches(),
     );
+    histogram(
+        out,
+        "scriptd_housekeeping_seconds",
+        "Retention and vacuum steps on the writer; a commit waits at most one.",
+        &m.chore_latency(),
+    );
+    let _ = writeln!(
+        out,
+        "# HELP scriptd_housekeeping_max_seconds Longest retention or vacuum step.\n# TYPE scriptd_housekeeping_max_seconds gauge\nscriptd_housekeeping_max_seconds {}",
+        m.chore_max().as_secs_f64()
+    );
 }

@@ -1,19 +1,25 @@
 //! The HTTP face: one catch-all handler under `/scripts/` that turns the
 //! request into an [`request::ApiRequest`] and dispatches it, the WebSocket
-//! upgrade, `/healthz` and `/metrics`.
+//! upgrade, `/healthz` and `/metrics`; the key a keep-alive connection
+//! presented ([`connection`]) and TLS on the listener ([`tls`], [`cert`]).
 
 pub mod api;
+pub mod cert;
 pub mod conn_limit;
+pub mod connection;
 pub mod error;
 pub mod guard;
 pub mod guests;
+pub mod health;
 pub mod history;
 pub mod metrics;
+pub mod raw_args;
 pub mod reply_cap;
 pub mod request;
 pub mod revocation;
 pub mod runs;
 pub mod sessions;
+pub mod tls;
 pub mod ws;
 
 use std::sync::Arc;
@@ -46,14 +52,12 @@ pub struct AppState {
 
 /// Registers every route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(healthz))
+    cfg.route("/healthz", web::get().to(health::healthz))
         .route("/metrics", web::get().to(metrics::get_metrics))
         .route("/scripts/{tail:.*}", web::to(scripts))
+        // The first stand-alone SDK upgrades its WebSocket at `/scripts`.
+        .route("/scripts", web::to(scripts))
         .default_service(web::to(outside));
-}
-
-async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({"success": true, "status": "ok"}))
 }
 
 async fn outside() -> Result<HttpResponse, ApiError> {

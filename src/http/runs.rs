@@ -70,7 +70,8 @@ fn parse_run_request(principal: &Principal, req: &ApiRequest) -> Result<RunReque
     };
     let not_before = match req.field("queue") {
         None => Ok(None),
-        Some(value) => super::request::parse_int(value)
+        Some(value) => req
+            .integer("queue", value)
             .map(Some)
             .ok_or(RunError::InvalidQueue),
     };
@@ -102,6 +103,19 @@ pub async fn run_script(
         queued.queued,
         queued.position,
     ))
+}
+
+/// Whether `name` is a script of this key's user now.
+pub async fn is_script(
+    state: &AppState,
+    principal: &Principal,
+    name: &ScriptName,
+) -> Result<bool, ApiError> {
+    let defs = account(state, principal)
+        .await?
+        .send(account::ListScripts)
+        .await??;
+    Ok(defs.iter().any(|def| def.name == name.as_str()))
 }
 
 /// The run's row, if this key may see it at all.
@@ -285,14 +299,30 @@ pub async fn get_log(
         return Err(RunError::InvalidId.into());
     }
     let path = state.config.log_path(principal.user_id(), id);
-    match tokio::fs::read(&path).await {
-        Ok(bytes) => Ok(String::from_utf8_lossy(&bytes).into_owned()),
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+    let mut text = match tokio::fs::read(&path).await {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(err) => {
             tracing::error!(error = %err, path = %path.display(), "cannot read run log");
-            Err(ApiError::Internal)
+            return Err(ApiError::Internal);
         }
+    };
+    if let Some(error) = log_error(&row) {
+        text.push_str(&format!(
+            "[scriptd: output missing: the log could not be written ({error})]\n"
+        ));
     }
+    Ok(text)
+}
+
+/// Why a finished run's log is incomplete, from its record.
+fn log_error(row: &RunRow) -> Option<String> {
+    if row.state != RowState::Done {
+        return None;
+    }
+    serde_json::from_str::<RunRecord>(&row.info)
+        .ok()
+        .and_then(|record| record.log_error)
 }
 
 /// `GET scripts`: the scripts this key may use.
@@ -328,6 +358,10 @@ pub async fn list_scripts(
                         "simultaneous": def.simultaneous,
                         "max_queued": def.max_queued,
                         "timeout": def.timeout_secs,
+                        "keep_children": def.resources.keep_children,
+                        "memory_max": def.resources.memory_max,
+                        "cpu_weight": def.resources.cpu_weight,
+                        "max_procs": def.resources.max_procs,
                         "args": def.required_args(),
                     }),
                 );
