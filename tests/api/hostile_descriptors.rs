@@ -72,7 +72,8 @@ fn serve_with_file_limit(storage: &std::path::Path) -> (Served, u16, String) {
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             if let Some(rest) = line.split("listening on http://").nth(1) {
-                let port = rest.rsplit(':').next().and_then(|p| p.trim().parse().ok());
+                let address = rest.split_whitespace().next().unwrap_or_default();
+                let port = address.rsplit(':').next().and_then(|p| p.parse().ok());
                 let _ = tx2.send((port, None));
             }
         }
