@@ -9,6 +9,7 @@ pub mod history;
 pub mod metrics;
 pub mod request;
 pub mod runs;
+pub mod ui;
 pub mod ws;
 
 use std::sync::Arc;
@@ -42,6 +43,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz))
         .route("/metrics", web::get().to(metrics::get_metrics))
         .route("/scripts/{tail:.*}", web::to(scripts))
+        .configure(ui::configure)
         .default_service(web::to(outside));
 }
 

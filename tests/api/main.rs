@@ -9,6 +9,7 @@ mod cli;
 mod cli_access;
 mod cli_errors;
 mod cli_follow;
+mod dashboard;
 mod durability;
 mod durability_crash;
 mod durability_rebuild;
