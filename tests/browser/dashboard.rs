@@ -21,6 +21,8 @@ async fn assert_not_reloaded(page: &Page) {
 #[tokio::test]
 async fn demo_progress_moves_and_its_success_reaches_the_history_live() {
     let server = Server::start();
+    // Borrowed, so the server outlives the page (and its failure screenshot).
+    let server = &server;
     with_page("demo_progress", |page| async move {
         page.sign_in_ok(&server.url(), &server.admin_key()).await;
         mark(&page).await;
@@ -77,6 +79,16 @@ async fn demo_progress_moves_and_its_success_reaches_the_history_live() {
             "scripts show the last outcome: {last}"
         );
         assert_not_reloaded(&page).await;
+
+        // Phone width: nothing makes the page itself scroll sideways.
+        page.client.set_window_size(390, 844).await.expect("resize");
+        let fits = page
+            .wait_js(
+                "the page to fit a phone-width window",
+                "return document.documentElement.scrollWidth <= window.innerWidth + 1",
+            )
+            .await;
+        assert_eq!(fits, Value::Bool(true));
     })
     .await;
 }
@@ -90,6 +102,8 @@ async fn act_and_confirm(page: &Page, id: &str) {
 #[tokio::test]
 async fn a_scheduled_run_is_cancelled_and_a_running_sleep_is_killed_from_the_page() {
     let server = Server::start();
+    // Borrowed, so the server outlives the page (and its failure screenshot).
+    let server = &server;
     with_page("cancel_and_kill", |page| async move {
         page.sign_in_ok(&server.url(), &server.admin_key()).await;
         mark(&page).await;
@@ -180,6 +194,8 @@ async fn the_page_reconnects_after_a_restart_and_shows_runs_that_ended_meanwhile
 #[tokio::test]
 async fn script_output_with_html_shows_as_text_and_runs_nothing() {
     let server = Server::start();
+    // Borrowed, so the server outlives the page (and its failure screenshot).
+    let server = &server;
     with_page("html_output", |page| async move {
         page.sign_in_ok(&server.url(), &server.admin_key()).await;
         let id = page.start_run("html", &[], "").await;

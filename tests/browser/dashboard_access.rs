@@ -9,6 +9,8 @@ use crate::server::Server;
 #[tokio::test]
 async fn a_guest_key_sees_only_its_script_and_no_guest_management() {
     let server = Server::start();
+    // Borrowed, so the server outlives the page (and its failure screenshot).
+    let server = &server;
     with_page("guest", |page| async move {
         page.sign_in_ok(&server.url(), &server.admin_key()).await;
         let visible = page
@@ -61,8 +63,19 @@ async fn a_guest_key_sees_only_its_script_and_no_guest_management() {
 #[tokio::test]
 async fn a_wrong_key_gets_a_clear_message() {
     let server = Server::start();
+    // Borrowed, so the server outlives the page (and its failure screenshot).
+    let server = &server;
     with_page("wrong_key", |page| async move {
-        page.sign_in(&server.url(), &"0".repeat(64)).await;
+        // By keyboard: the key field has the focus, Enter submits.
+        page.goto(&server.url()).await;
+        let focused = page.js("return document.activeElement.id").await;
+        assert_eq!(focused, "apikey", "the key field has the focus");
+        let field = page.client.active_element().await.expect("focused field");
+        let enter = "\u{e007}";
+        field
+            .send_keys(&format!("{}{enter}", "0".repeat(64)))
+            .await
+            .expect("type and press Enter");
         let message = page
             .wait_js(
                 "the sign-in error",

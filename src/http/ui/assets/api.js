@@ -146,7 +146,7 @@ function h(tag, props, ...kids) {
     else if (name === 'value' || name === 'checked' || name === 'selected') el[name] = value;
     else el.setAttribute(name, value === true ? '' : String(value));
   }
-  for (const kid of kids.flat()) {
+  for (const kid of kids.flat(Infinity)) {
     if (kid === null || kid === undefined || kid === false) continue;
     el.append(kid instanceof Node ? kid : document.createTextNode(String(kid)));
   }
@@ -158,7 +158,7 @@ function h(tag, props, ...kids) {
 function replace(container, ...kids) {
   const focused = document.activeElement && container.contains(document.activeElement)
     ? document.activeElement.id : null;
-  container.replaceChildren(...kids.flat().filter((k) => k));
+  container.replaceChildren(...kids.flat(Infinity).filter((k) => k));
   if (focused) {
     const again = document.getElementById(focused);
     if (again) again.focus();

@@ -9,7 +9,7 @@ const OUTCOMES = ['success', 'failed', 'killed', 'timeout', 'cancelled', 'start_
 function s(tag, attrs, ...kids) {
   const el = document.createElementNS(SVG, tag);
   for (const [k, v] of Object.entries(attrs || {})) el.setAttribute(k, String(v));
-  for (const kid of kids.flat()) {
+  for (const kid of kids.flat(Infinity)) {
     if (kid === null || kid === undefined) continue;
     el.append(kid instanceof Node ? kid : document.createTextNode(String(kid)));
   }
@@ -40,7 +40,7 @@ const Charts = {
     const svg = Charts.frame('Run durations over time', 'Each dot is a finished run: time across, duration up, colour by outcome.');
     svg.id = 'chart-durations';
     const done = runs.filter((r) => typeof r.finished === 'number');
-    if (!done.length) return svg;
+    if (!done.length) return Charts.empty(svg);
     const { W, H, PAD } = Charts;
     const x0 = Math.min(...done.map((r) => r.finished));
     const x1 = Math.max(x0 + 1, ...done.map((r) => r.finished));
@@ -65,7 +65,7 @@ const Charts = {
       if (!days.has(day)) days.set(day, {});
       days.get(day)[r.outcome] = (days.get(day)[r.outcome] || 0) + 1;
     }
-    if (!days.size) return svg;
+    if (!days.size) return Charts.empty(svg);
     const list = [...days.entries()].reverse();
     const { W, H, PAD } = Charts;
     const max = Math.max(...list.map(([, c]) => Object.values(c).reduce((a, b) => a + b, 0)));
@@ -88,6 +88,11 @@ const Charts = {
         svg.append(s('text', { x: (x + bar / 2).toFixed(1), y: H - 20, class: 'label mid' }, day));
       }
     });
+    return svg;
+  },
+
+  empty(svg) {
+    svg.append(s('text', { x: Charts.W / 2, y: Charts.H / 2, class: 'label mid' }, 'No finished runs yet'));
     return svg;
   },
 

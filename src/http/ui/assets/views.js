@@ -77,6 +77,7 @@ const Views = {
     const body = document.getElementById('runs-body');
     const runs = [...State.active.values()];
     if (!runs.length) {
+      Views.rowCache.clear();
       replace(body, h('p', { text: 'Nothing is queued or running.' }));
       return;
     }
@@ -89,37 +90,74 @@ const Views = {
       seen[run.name] = (seen[run.name] || 0) + 1;
     }
     const running = runs.filter((r) => r.state === 'running').sort((a, b) => a.started - b.started);
-    const rows = running.concat(queued).map((run) => Views.runRow(run, position.get(run.id)));
-    replace(body, h('table', {},
-      h('thead', {}, h('tr', {}, ['Run', 'Script', 'State', 'Progress', 'Time', 'Action']
-        .map((t) => h('th', { scope: 'col', text: t })))),
-      h('tbody', {}, rows)));
+    let tbody = document.getElementById('runs-tbody');
+    if (!tbody) {
+      tbody = h('tbody', { id: 'runs-tbody' });
+      replace(body, h('table', {},
+        h('thead', {}, h('tr', {}, ['Run', 'Script', 'State', 'Progress', 'Time', 'Action']
+          .map((t) => h('th', { scope: 'col', text: t })))), tbody));
+    }
+    // Rows are updated in place, never rebuilt while shown: a button that
+    // is being clicked or has the focus must stay the same element.
+    const wanted = running.concat(queued).map((run) => Views.runRow(run, position.get(run.id)));
+    for (const [id, row] of Views.rowCache) {
+      if (!State.active.has(id)) {
+        row.remove();
+        Views.rowCache.delete(id);
+      }
+    }
+    wanted.forEach((row, i) => {
+      if (tbody.children[i] !== row) tbody.insertBefore(row, tbody.children[i] || null);
+    });
+  },
+
+  rowCache: new Map(),
+
+  setText(el, text) {
+    if (el.textContent !== text) el.textContent = text;
   },
 
   runRow(run, position) {
+    let row = Views.rowCache.get(run.id);
+    if (!row) {
+      row = h('tr', { 'data-run': run.id },
+        h('td', {}, Detail.link(run.id)),
+        h('th', { scope: 'row', text: run.name }),
+        h('td', { class: 'state' }),
+        h('td', { class: 'prog' }),
+        h('td', { class: 'time' }),
+        h('td', { class: 'act' }));
+      Views.rowCache.set(run.id, row);
+    }
     const isRunning = run.state === 'running';
-    let stateText, progress, time;
+    row.dataset.state = run.state;
+    const cell = (name) => row.querySelector('.' + name);
+    const prog = cell('prog');
     if (isRunning) {
       const pct = Views.percent(run);
-      stateText = 'running';
-      progress = h('div', { class: 'progress' },
-        h('progress', { max: '100', value: pct, 'aria-label': 'Progress of ' + run.name, 'data-percent': pct }),
-        h('span', { class: 'ptext', text: Views.progressText(run) + ' (' + pct + '%)' }));
-      time = 'elapsed ' + fmtDuration(now() - run.started);
+      Views.setText(cell('state'), 'running');
+      let bar = prog.querySelector('progress');
+      if (!bar) {
+        bar = h('progress', { max: '100', 'aria-label': 'Progress of ' + run.name });
+        prog.replaceChildren(h('div', { class: 'progress' }, bar, h('span', { class: 'ptext' })));
+      }
+      bar.value = pct;
+      bar.dataset.percent = pct;
+      Views.setText(prog.querySelector('.ptext'), Views.progressText(run) + ' (' + pct + '%)');
+      Views.setText(cell('time'), 'elapsed ' + fmtDuration(now() - run.started));
     } else {
-      stateText = 'queued, position ' + (position === undefined ? run.position : position);
-      progress = '';
-      time = run.queued > now()
+      Views.setText(cell('state'), 'queued, position ' + (position === undefined ? run.position : position));
+      Views.setText(cell('time'), run.queued > now()
         ? 'starts in ' + fmtDuration(run.queued - now()) + ' (' + fmtTime(run.queued) + ')'
-        : 'waiting since ' + fmtTime(run.queued);
+        : 'waiting since ' + fmtTime(run.queued));
     }
-    return h('tr', { 'data-run': run.id, 'data-state': run.state },
-      h('td', {}, Detail.link(run.id)),
-      h('th', { scope: 'row', text: run.name }),
-      h('td', { class: 'state', text: stateText }),
-      h('td', {}, progress),
-      h('td', { class: 'time', text: time }),
-      h('td', {}, can.cancel() ? Views.action(run, isRunning) : ''));
+    const act = cell('act');
+    const key = (can.cancel() ? run.state : 'none') + '|' + (Views.confirming === run.id);
+    if (act.dataset.key !== key) {
+      act.dataset.key = key;
+      replace(act, can.cancel() ? Views.action(run, isRunning) : '');
+    }
+    return row;
   },
 
   action(run, isRunning) {
@@ -129,7 +167,11 @@ const Views = {
         type: 'button', id: 'act-' + run.id, class: 'danger',
         'aria-label': verb + ' run ' + run.id.slice(-8) + ' of ' + run.name,
         text: verb,
-        onclick: () => { Views.confirming = run.id; render(); },
+        onclick: () => {
+          Views.confirming = run.id;
+          Views.runs();
+          document.getElementById('no-' + run.id).focus();
+        },
       });
     }
     const doIt = async () => {
@@ -146,7 +188,15 @@ const Views = {
     return h('span', { class: 'confirm', role: 'group', 'aria-label': 'Confirm' },
       h('span', { text: verb + ' this run? ' }),
       h('button', { type: 'button', id: 'yes-' + run.id, class: 'danger', text: 'Yes, ' + verb.toLowerCase(), onclick: doIt }),
-      h('button', { type: 'button', id: 'no-' + run.id, text: 'No', onclick: () => { Views.confirming = null; render(); } }));
+      h('button', {
+        type: 'button', id: 'no-' + run.id, text: 'No',
+        onclick: () => {
+          Views.confirming = null;
+          Views.runs();
+          const back = document.getElementById('act-' + run.id);
+          if (back) back.focus();
+        },
+      }));
   },
 
   fillScriptSelects() {
