@@ -50,7 +50,11 @@ async fn a_guest_key_sees_only_its_script_and_no_guest_management() {
         let options = page
             .js("return [...document.querySelectorAll('#start-name option')].map((o) => o.value)")
             .await;
-        assert_eq!(options, serde_json::json!(["demo"]), "it can start only its script");
+        assert_eq!(
+            options,
+            serde_json::json!(["demo"]),
+            "it can start only its script"
+        );
         page.wait_js(
             "the guest's monitor live",
             "return document.getElementById('conn').dataset.state === 'live'",
@@ -83,11 +87,20 @@ async fn a_wrong_key_gets_a_clear_message() {
             )
             .await;
         assert!(
-            message.as_str().unwrap_or_default().contains("did not accept this API key"),
+            message
+                .as_str()
+                .unwrap_or_default()
+                .contains("did not accept this API key"),
             "{message}"
         );
-        let dash = page.js("return document.getElementById('dash').hidden").await;
-        assert_eq!(dash, Value::Bool(true), "nothing is shown without a valid key");
+        let dash = page
+            .js("return document.getElementById('dash').hidden")
+            .await;
+        assert_eq!(
+            dash,
+            Value::Bool(true),
+            "nothing is shown without a valid key"
+        );
         let stored = page.js("return sessionStorage.length").await;
         assert_eq!(stored, Value::from(0), "a refused key is not kept");
     })

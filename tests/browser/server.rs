@@ -69,7 +69,10 @@ impl Server {
             let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
             let start = Instant::now();
             while child.try_wait().expect("wait scriptd").is_none() {
-                assert!(start.elapsed() < DEADLINE, "scriptd did not stop on SIGTERM");
+                assert!(
+                    start.elapsed() < DEADLINE,
+                    "scriptd did not stop on SIGTERM"
+                );
                 std::thread::sleep(Duration::from_millis(20));
             }
         }

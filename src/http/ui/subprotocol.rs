@@ -34,8 +34,16 @@ mod tests {
     #[test]
     fn the_key_is_read_from_the_offered_subprotocols() {
         let cases: &[(&str, &[&str], Option<&str>)] = &[
-            ("one header", &["scriptd.v1, scriptd.apikey.abc"], Some("abc")),
-            ("two headers", &["scriptd.v1", "scriptd.apikey.def"], Some("def")),
+            (
+                "one header",
+                &["scriptd.v1, scriptd.apikey.abc"],
+                Some("abc"),
+            ),
+            (
+                "two headers",
+                &["scriptd.v1", "scriptd.apikey.def"],
+                Some("def"),
+            ),
             ("no key offered", &["scriptd.v1"], None),
             ("empty key", &["scriptd.v1, scriptd.apikey."], None),
             ("no header", &[], None),
