@@ -112,7 +112,14 @@ function showDashboard() {
         setConn('live', wasLost ? 'Connection is back: live again' : 'Live');
         if (wasLost) refresh();
       },
-      down: () => setConn('lost', 'Connection lost: reconnecting…'),
+      down: () => {
+        setConn('lost', 'Connection lost: reconnecting…');
+        // A refused upgrade looks like a lost connection: ask over HTTP
+        // whether the key itself is still accepted.
+        Api.get('/scripts/v1/scripts').catch((err) => {
+          if (err.code === 'invalid_missing_apikey') failed(err);
+        });
+      },
       push: onPush,
       refused: (msg) => {
         if (msg.errorcode === 'invalid_missing_apikey') signOut('The server no longer accepts this API key.');
