@@ -7,7 +7,7 @@ use std::net::{TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::{mpsc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -50,47 +50,61 @@ fn start_driver() -> Result<u16, String> {
     // thread lives as long as the test process, so the driver does too and
     // no driver outlives the tests.
     std::thread::spawn(move || {
-        let port = match free_port() {
-            Ok(port) => port,
-            Err(err) => return drop(tx.send(Err(err))),
-        };
-        let mut command = Command::new(CHROMEDRIVER);
-        command
-            .arg(format!("--port={port}"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        // SAFETY: prctl is async-signal-safe; nothing else runs in pre_exec.
-        unsafe {
-            command.pre_exec(|| {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
-                    return Err(std::io::Error::last_os_error());
+        let mut last = String::new();
+        // A free port can be taken between choosing it and the driver
+        // binding it: then try another.
+        for _ in 0..3 {
+            match spawn_driver() {
+                Ok((child, port)) => {
+                    let _ = tx.send(Ok(port));
+                    let _keep = child;
+                    loop {
+                        std::thread::park();
+                    }
                 }
-                Ok(())
-            });
-        }
-        match command.spawn() {
-            Ok(child) => {
-                let _ = tx.send(Ok(port));
-                let _keep = child;
-                loop {
-                    std::thread::park();
-                }
+                Err(why) => last = why,
             }
-            Err(err) => drop(tx.send(Err(format!("{CHROMEDRIVER} did not start: {err}")))),
         }
+        let _ = tx.send(Err(last));
     });
-    let port = rx
-        .recv_timeout(DEADLINE)
-        .map_err(|_| "chromedriver thread did not answer".to_owned())??;
+    rx.recv_timeout(DEADLINE * 4)
+        .map_err(|_| "chromedriver did not start in time".to_owned())?
+}
+
+/// Starts chromedriver on a free port and waits until it listens.
+fn spawn_driver() -> Result<(Child, u16), String> {
+    let port = free_port()?;
+    let mut command = Command::new(CHROMEDRIVER);
+    command
+        .arg(format!("--port={port}"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    // SAFETY: prctl is async-signal-safe; nothing else runs in pre_exec.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = command
+        .spawn()
+        .map_err(|err| format!("{CHROMEDRIVER} did not start: {err}"))?;
     let start = Instant::now();
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(format!("chromedriver exited ({status}) on port {port}"));
+        }
         if start.elapsed() > DEADLINE {
+            let _ = child.kill();
+            let _ = child.wait();
             return Err(format!("chromedriver did not listen on port {port}"));
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    Ok(port)
+    Ok((child, port))
 }
 
 fn free_port() -> Result<u16, String> {
