@@ -177,6 +177,14 @@ async fn save_screenshot(client: &Client, name: &str) {
 }
 
 impl Page {
+    /// Saves a screenshot named `name` when `SCRIPTD_SCREENSHOTS` is set,
+    /// to look at the page in a given state.
+    pub async fn snapshot(&self, name: &str) {
+        if std::env::var_os("SCRIPTD_SCREENSHOTS").is_some() {
+            save_screenshot(&self.client, name).await;
+        }
+    }
+
     pub async fn goto(&self, url: &str) {
         self.client.goto(url).await.expect("page loads");
     }

@@ -64,9 +64,26 @@ async fn demo_progress_moves_and_its_success_reaches_the_history_live() {
             label.as_str().unwrap_or_default().contains("Task"),
             "progress label names the task: {label}"
         );
+        page.snapshot("demo_running").await;
+        // Its detail follows the log while it runs, then shows the result.
+        page.click(&format!("#runs-body tr[data-run=\"{id}\"] button.link"))
+            .await;
+        page.wait_js(
+            "the live log",
+            "return document.getElementById('log').textContent.includes('[1/3] Preparing')",
+        )
+        .await;
         page.wait_history(&id, "success").await;
         let row = page.text(&format!("#runs-body tr[data-run=\"{id}\"]")).await;
         assert!(row.is_null(), "the finished run left 'Runs now'");
+        page.wait_js(
+            "the detail to show the outcome, the tasks and the whole log",
+            "const o = document.querySelector('#detail-body dd[data-field=\"Outcome\"]'); \
+             return !!o && o.textContent === 'success' \
+               && document.querySelectorAll('#detail-body ol.timeline li').length === 3 \
+               && document.getElementById('log').textContent.includes('[3/3] Finishing')",
+        )
+        .await;
         let chart = page
             .js(&format!(
                 "return !!document.querySelector('#chart-durations circle[data-run=\"{id}\"].o-success')"

@@ -159,9 +159,26 @@ function replace(container, ...kids) {
   const focused = document.activeElement && container.contains(document.activeElement)
     ? document.activeElement.id : null;
   container.replaceChildren(...kids.flat(Infinity).filter((k) => k));
+  labelCells(container);
   if (focused) {
     const again = document.getElementById(focused);
     if (again) again.focus();
+  }
+}
+
+// Gives every body cell its column's name, which a phone-width window
+// shows in front of the cell when rows are stacked (see style.css).
+function labelCells(root) {
+  for (const table of root.querySelectorAll('table')) {
+    if (!table.tHead || !table.tHead.rows.length) continue;
+    const labels = [...table.tHead.rows[0].cells].map((c) => c.textContent);
+    for (const body of table.tBodies) {
+      for (const row of body.rows) {
+        [...row.cells].forEach((cell, i) => {
+          if (labels[i] && cell.dataset.label !== labels[i]) cell.dataset.label = labels[i];
+        });
+      }
+    }
   }
 }
 

@@ -109,6 +109,7 @@ const Views = {
     wanted.forEach((row, i) => {
       if (tbody.children[i] !== row) tbody.insertBefore(row, tbody.children[i] || null);
     });
+    labelCells(body);
   },
 
   rowCache: new Map(),
