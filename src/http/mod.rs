@@ -20,6 +20,7 @@ pub mod revocation;
 pub mod runs;
 pub mod sessions;
 pub mod tls;
+pub mod ui;
 pub mod ws;
 
 use std::sync::Arc;
@@ -57,6 +58,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/scripts/{tail:.*}", web::to(scripts))
         // The first stand-alone SDK upgrades its WebSocket at `/scripts`.
         .route("/scripts", web::to(scripts))
+        .configure(ui::configure)
         .default_service(web::to(outside));
 }
 

@@ -46,10 +46,16 @@ pub async fn start(
     req: &HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, actix_web::Error> {
-    let probe = request::from_head(req, Transport::WebSocket);
+    let mut probe = request::from_head(req, Transport::WebSocket);
+    probe.key = probe.key.or_else(|| super::ui::subprotocol::key(req));
     let principal = api::authenticate(&state, &probe).await?;
     let id = SESSIONS.fetch_add(1, Ordering::Relaxed);
-    let key_hash = crate::accounts::hash_key(probe.api_key().unwrap_or_default());
+    // The key the session was authorised with (presented, or remembered by
+    // its keep-alive connection), for the per-key limit and revocation.
+    let key_hash =
+        super::connection::ConnectionKey::resolve(probe.connection.as_ref(), probe.api_key())
+            .map(|key| key.hash().to_owned())
+            .unwrap_or_default();
     let ticket = state
         .sessions
         .register(
@@ -79,6 +85,7 @@ pub async fn start(
     };
     let (addr, response) = ws::WsResponseBuilder::new(session, req, payload)
         .frame_size(4 * 1024 * 1024)
+        .protocols(super::ui::subprotocol::ACCEPTED)
         .start_with_addr()?;
     registry.attach(id, addr.recipient());
     Ok(response)
