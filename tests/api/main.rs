@@ -13,6 +13,7 @@ mod cli_follow;
 mod connection_key;
 mod containment;
 mod containment_crash;
+mod dashboard;
 mod disk_full;
 mod durability;
 mod durability_crash;
