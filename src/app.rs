@@ -53,6 +53,9 @@ impl Application {
         })?;
         storage_permissions(&config);
         let status_placement = StatusPlacement::from_config(&config).map_err(anyhow::Error::msg)?;
+        let storage_lock = lock::lock(&config.storage)?;
+        // Only once the storage is ours: a second server refused by the lock
+        // must not end the runs of the one that holds it.
         let tracking = Arc::new(process::Tracking::detect(&config.cgroup));
         tracing::info!(
             "tracking the processes of runs with {}",
@@ -67,7 +70,6 @@ impl Application {
                 );
             }
         }
-        let storage_lock = lock::lock(&config.storage)?;
         let db_path = config.database_path();
         let mut db = store::open(&db_path)
             .await

@@ -96,7 +96,6 @@ fn read(bounds: &'static [f64], counts: &[AtomicU64], sum: f64, count: u64) -> H
 }
 
 impl Metrics {
-    /// Records one group commit of `callers` appends that took `elapsed`.
     /// The store could not write (`Some(why)`), or wrote again (`None`).
     pub fn set_store_error(&self, error: Option<String>) {
         if let Ok(mut slot) = self.0.store_error.lock() {
@@ -109,6 +108,7 @@ impl Metrics {
         self.0.store_error.lock().ok().and_then(|slot| slot.clone())
     }
 
+    /// Records one group commit of `callers` appends that took `elapsed`.
     pub fn record_commit(&self, callers: usize, elapsed: Duration) {
         let inner = &self.0;
         inner.commits.fetch_add(1, Ordering::Relaxed);

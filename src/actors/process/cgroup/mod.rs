@@ -104,7 +104,10 @@ fn detect_base(setting: &str) -> Result<CgroupBase, String> {
     if setting == "off" {
         return Err("cgroup = \"off\" in the configuration".into());
     }
-    let path_like = setting.starts_with('/') && !setting.split('/').any(|part| part == "..");
+    // A cgroup of its own: not the root of the hierarchy, nothing above it.
+    let path_like = setting.starts_with('/')
+        && !setting.trim_matches('/').is_empty()
+        && !setting.split('/').any(|part| part == "..");
     if setting != "auto" && !path_like {
         return Err(format!(
             "cgroup = {setting:?} is neither \"auto\", \"off\" nor a path starting with /"
@@ -248,6 +251,8 @@ mod tests {
             ("off", "\"off\""),
             ("scriptd", "neither"),
             ("/a/../b", "neither"),
+            ("/", "neither"),
+            ("//", "neither"),
         ] {
             match Tracking::detect(setting) {
                 Tracking::ProcessGroup { why: reason } => {
