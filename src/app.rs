@@ -38,6 +38,9 @@ pub struct Application {
 impl Application {
     /// Builds everything and binds `config.listen`; call inside an actix System.
     pub async fn build(config: Config) -> anyhow::Result<Application> {
+        // First, so that a busy port leaves no new storage or user behind.
+        let listener = TcpListener::bind(&config.listen)
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
         std::fs::create_dir_all(&config.storage).with_context(|| {
             format!(
                 "cannot create the storage directory {}",
@@ -50,10 +53,11 @@ impl Application {
             .await
             .with_context(|| format!("cannot open the database {}", db_path.display()))?;
         let admin_key = admin::bootstrap(&mut db, &config).await?;
-        if let Some(key) = &admin_key {
+        if admin_key.is_some() {
+            // Never the key itself: logs are kept and shipped.
             tracing::info!(
                 key_file = %config.storage.join("admin.key").display(),
-                "first run: created user admin with API key {key}"
+                "first run: created user admin; its API key is in the key file"
             );
         }
         let config = Arc::new(config);
@@ -76,8 +80,6 @@ impl Application {
         let directory = AccountDirectory::new(shared.clone()).start();
         restore(&shared, &directory).await?;
 
-        let listener = TcpListener::bind(&config.listen)
-            .with_context(|| format!("cannot listen on {}", config.listen))?;
         let address = listener.local_addr()?;
         let state = AppState {
             store,

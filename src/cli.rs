@@ -52,6 +52,20 @@ pub enum Command {
     History(crate::client::history::HistoryArgs),
     /// This user's raw event log; --follow keeps printing new events.
     Events(crate::client::history::EventsArgs),
+    /// Check exectab files (acts on files, no server needed).
+    #[command(subcommand)]
+    Exectab(ExectabCommand),
+}
+
+/// `scriptd exectab ...`
+#[derive(Debug, Subcommand)]
+pub enum ExectabCommand {
+    /// Validate an exectab the way `nginx -t` does: each bad line with its
+    /// number and why; exit 1 if any.
+    Check {
+        /// The file to check (default: every user's exectab.txt in the storage).
+        file: Option<PathBuf>,
+    },
 }
 
 /// `scriptd user ...`
@@ -59,27 +73,35 @@ pub enum Command {
 pub enum UserCommand {
     /// Create a user and print its API key (shown only this once).
     Add {
+        /// The new user's name (letters, digits, '-', '_', '.').
         name: String,
         /// Allow this user to manage guest keys.
         #[arg(long)]
         guests: bool,
+        /// Print {"id","name","apikey","exectab","guests"} as JSON.
         #[arg(long)]
         json: bool,
     },
     /// List users.
     List {
+        /// Print a JSON array.
         #[arg(long)]
         json: bool,
     },
     /// Remove a user and its guest keys (files and history stay).
     Remove {
+        /// The user's name.
         name: String,
+        /// Print the result as JSON.
         #[arg(long)]
         json: bool,
     },
-    /// Replace a user's API key; the old key stops working at once.
+    /// Replace a user's API key; the old key stops working at once (for
+    /// `admin`, <storage>/admin.key gets the new key).
     RotateKey {
+        /// The user's name.
         name: String,
+        /// Print {"id","name","apikey"} as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -93,8 +115,8 @@ pub enum AdminCommand {
     /// Remove the events and log files of runs finished before a date
     /// (their history rows stay unless --all).
     Prune {
-        /// RFC 3339, YYYY-MM-DD (midnight UTC) or UNIX seconds.
-        #[arg(long, value_name = "DATE")]
+        /// RFC 3339, YYYY-MM-DD (midnight UTC), UNIX seconds or relative (-30d).
+        #[arg(long, value_name = "DATE", allow_hyphen_values = true)]
         before: String,
         /// Remove the runs' history rows too.
         #[arg(long)]
@@ -119,8 +141,17 @@ impl Global {
     }
 }
 
+/// Only `serve` creates a storage; every other command refuses a
+/// directory that holds none (a typo must not create an empty one).
+pub fn existing_storage(config: &Config) -> Result<(), AdminError> {
+    match config.database_path().is_file() {
+        true => Ok(()),
+        false => Err(AdminError::NoStorage(config.storage.clone())),
+    }
+}
+
 async fn open(config: &Config) -> Result<store::Database, AdminError> {
-    std::fs::create_dir_all(&config.storage)?;
+    existing_storage(config)?;
     Ok(store::open(&config.database_path()).await?)
 }
 
@@ -155,9 +186,7 @@ pub async fn user(config: &Config, command: UserCommand) -> Result<String, Admin
             } else {
                 let mut out = format!("{:<6} {:<24} {:<7} {}", "ID", "NAME", "GUESTS", "CREATED");
                 for u in users {
-                    let created = chrono::DateTime::from_timestamp(u.created, 0)
-                        .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
-                        .unwrap_or_default();
+                    let created = crate::client::when::show(u.created as f64);
                     let guests = if u.guests { "yes" } else { "no" };
                     out.push_str(&format!(
                         "\n{:<6} {:<24} {:<7} {}",
@@ -177,14 +206,19 @@ pub async fn user(config: &Config, command: UserCommand) -> Result<String, Admin
         }
         UserCommand::RotateKey { name, json } => {
             let made = admin::rotate_key(&mut db, config, &name).await?;
+            let key_file = admin::update_key_file(config, &made)?;
             Ok(if json {
                 json!({"id": made.user.id, "name": made.user.name, "apikey": made.apikey})
                     .to_string()
             } else {
-                format!(
+                let mut text = format!(
                     "new API key for {} (shown once): {}",
                     made.user.name, made.apikey
-                )
+                );
+                if let Some(path) = key_file {
+                    text.push_str(&format!("\n{} now holds the new key", path.display()));
+                }
+                text
             })
         }
     }

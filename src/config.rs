@@ -24,6 +24,9 @@ pub struct Config {
     pub body_cap_bytes: usize,
     /// Stdin cap for `-i` scripts.
     pub stdin_cap_bytes: usize,
+    /// Runs start from a clean environment (PATH, LANG, the user variables
+    /// and `-e`) instead of the server's.
+    pub clean_env: bool,
 }
 
 impl Config {
@@ -37,6 +40,7 @@ impl Config {
             log_cap_bytes: 10 * 1024 * 1024,
             body_cap_bytes: 2 * 1024 * 1024,
             stdin_cap_bytes: 1024 * 1024,
+            clean_env: false,
         }
     }
 
@@ -68,6 +72,7 @@ pub struct FileConfig {
     pub shutdown_grace_secs: Option<f64>,
     pub log_cap_bytes: Option<u64>,
     pub body_cap_bytes: Option<usize>,
+    pub clean_env: Option<bool>,
 }
 
 /// Why a configuration file could not be used.
@@ -129,6 +134,9 @@ impl FileConfig {
         }
         if let Some(cap) = self.body_cap_bytes {
             config.body_cap_bytes = cap;
+        }
+        if let Some(clean) = self.clean_env {
+            config.clean_env = clean;
         }
         Ok(())
     }

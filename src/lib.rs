@@ -12,13 +12,14 @@
 //!   progress lines.
 //! - [`replay`]: startup recovery of unfinished runs.
 //! - [`retention`]: `admin prune`, removing old runs' events and logs.
-//! - [`admin`], [`cli`]: the command line.
+//! - [`admin`], [`cli`]: the command line; [`check`]: `exectab check`.
 //! - [`client`]: the client commands that talk to a running server.
 
 pub mod accounts;
 pub mod actors;
 pub mod admin;
 pub mod app;
+pub mod check;
 pub mod cli;
 pub mod client;
 pub mod clock;

@@ -2,9 +2,12 @@
 
 use std::process::ExitCode;
 
+use std::io::IsTerminal;
+
 use clap::Parser;
 use scriptd::app::Application;
 use scriptd::cli::{self, Cli, Command};
+use scriptd::client;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -18,25 +21,43 @@ fn main() -> ExitCode {
     };
     let system = actix::System::new();
     // Client commands pick their own exit code (`run --wait` passes the run's on).
-    if let Command::Client(command) = cli.command {
-        return system.block_on(scriptd::client::execute(command, &config.storage));
-    }
+    let command = match cli.command {
+        Command::Client(command) => {
+            return system.block_on(scriptd::client::execute(command, &config))
+        }
+        Command::History(args) => {
+            let json = args.remote.json;
+            let out = &mut std::io::stdout();
+            let done = system.block_on(scriptd::client::history::history(&config, args, out));
+            return done.map_or_else(
+                |e| client::command::report(&e, json),
+                |()| ExitCode::SUCCESS,
+            );
+        }
+        Command::Events(args) => {
+            let json = args.remote.json;
+            let out = &mut std::io::stdout();
+            let done = system.block_on(scriptd::client::history::events(&config, args, out));
+            return done.map_or_else(
+                |e| client::command::report(&e, json),
+                |()| ExitCode::SUCCESS,
+            );
+        }
+        Command::Exectab(cli::ExectabCommand::Check { file }) => {
+            return scriptd::check::exectab_check(&config, file.as_deref())
+        }
+        other => other,
+    };
     let result: anyhow::Result<()> = system.block_on(async move {
-        match cli.command {
+        match command {
             Command::Serve => serve(config).await,
-            // Returned above with its own exit code.
-            Command::Client(_) => Ok(()),
+            // Returned above with their own exit codes.
+            Command::Client(_) | Command::History(_) | Command::Events(_) | Command::Exectab(_) => {
+                Ok(())
+            }
             Command::User(command) => {
                 println!("{}", cli::user(&config, command).await?);
                 Ok(())
-            }
-            Command::History(args) => {
-                let out = &mut std::io::stdout();
-                Ok(scriptd::client::history::history(&config.storage, args, out).await?)
-            }
-            Command::Events(args) => {
-                let out = &mut std::io::stdout();
-                Ok(scriptd::client::history::events(&config.storage, args, out).await?)
             }
             Command::Admin(cli::AdminCommand::Prune { before, all }) => {
                 // Takes the storage lock itself: never while a server runs.
@@ -45,6 +66,7 @@ fn main() -> ExitCode {
                 Ok(())
             }
             Command::Admin(cli::AdminCommand::Rebuild) => {
+                cli::existing_storage(&config)?;
                 // A running server writes the read model; rebuild only while it is down.
                 let _lock = scriptd::lock::lock(&config.storage)?;
                 let report = scriptd::events::rebuild::rebuild_at(&config.database_path()).await?;
@@ -64,8 +86,14 @@ fn main() -> ExitCode {
 
 async fn serve(config: scriptd::config::Config) -> anyhow::Result<()> {
     let app = Application::build(config).await?;
-    if let Some(key) = &app.admin_key {
-        println!("admin API key: {key}");
+    // A key on a terminal is read once by a person; anywhere else (a log
+    // file, journald) it would be kept forever, so only its file is named.
+    if let Some(key) = app
+        .admin_key
+        .as_ref()
+        .filter(|_| std::io::stderr().is_terminal())
+    {
+        eprintln!("admin API key: {key}");
     }
     app.run_until_stopped(shutdown_signal()).await
 }

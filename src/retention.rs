@@ -14,9 +14,11 @@ use crate::lock::{self, LockError};
 #[derive(Debug, thiserror::Error)]
 pub enum RetentionError {
     #[error(
-        "invalid date {0:?}: use RFC 3339 (2030-01-02T03:04:05Z), YYYY-MM-DD (UTC) or UNIX seconds"
+        "invalid date {0:?}: use RFC 3339 (2030-01-02T03:04:05Z), YYYY-MM-DD (UTC), UNIX seconds or a relative time (-30d)"
     )]
     Date(String),
+    #[error("no scriptd storage in {}: it has no scriptd.db — check --storage / SCRIPTD_STORAGE", .0.display())]
+    NoStorage(std::path::PathBuf),
     #[error(transparent)]
     Lock(#[from] LockError),
     #[error("storage error: {0}")]
@@ -54,11 +56,10 @@ pub fn parse_date(text: &str) -> Result<f64, RetentionError> {
     if let Ok(time) = chrono::DateTime::parse_from_rfc3339(text) {
         return Ok(time.timestamp() as f64 + f64::from(time.timestamp_subsec_micros()) / 1e6);
     }
-    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|t| t.and_utc().timestamp() as f64)
-        .ok_or_else(|| RetentionError::Date(text.to_owned()))
+    // Dates and relative times (`-30d`) as every other time option reads them.
+    crate::client::when::parse_time(text, crate::clock::now_secs())
+        .map(|secs| secs as f64)
+        .map_err(|_| RetentionError::Date(text.to_owned()))
 }
 
 /// Prunes an open database and the log files under `config.storage`. The
@@ -95,6 +96,9 @@ pub async fn prune_storage(
     all: bool,
 ) -> Result<PruneReport, RetentionError> {
     let before = parse_date(before)?;
+    if !config.database_path().is_file() {
+        return Err(RetentionError::NoStorage(config.storage.clone()));
+    }
     let _lock = lock::lock(&config.storage)?;
     let mut db = store::open(&config.database_path()).await?;
     prune(&mut db, config, before, all).await

@@ -46,6 +46,8 @@ pub struct GuestRequest {
 pub struct Client {
     url: String,
     key: String,
+    /// The file the key was read from, named when the server refuses it.
+    key_file: Option<String>,
     http: awc::Client,
 }
 
@@ -55,8 +57,28 @@ impl Client {
         Client {
             url: url.trim_end_matches('/').to_owned(),
             key: key.to_owned(),
+            key_file: None,
             http: awc::Client::builder().timeout(TIMEOUT).finish(),
         }
+    }
+
+    /// Notes that the key came from `path` (the first-run admin key file).
+    pub fn key_from_file(mut self, path: &std::path::Path) -> Self {
+        self.key_file = Some(path.display().to_string());
+        self
+    }
+
+    /// A refused key read from a file says which file.
+    fn key_error(&self, err: ClientError) -> ClientError {
+        match (err, &self.key_file) {
+            (ClientError::BadKey, Some(path)) => ClientError::BadKeyFile { path: path.clone() },
+            (other, _) => other,
+        }
+    }
+
+    /// The WebSocket URL of the API (`ws://` for `http://`, `wss://` for `https://`).
+    fn ws_url(&self) -> String {
+        format!("{}/scripts/v1", self.url.replacen("http", "ws", 1))
     }
 
     /// The server's base URL.
@@ -100,14 +122,45 @@ impl Client {
 
     /// A run's captured output.
     pub async fn log(&self, id: &str) -> Result<String, ClientError> {
-        let url = self.endpoint(&format!("log/{id}"));
-        let (status, bytes) = self.send(Method::GET, &url, None).await?;
+        let bytes = self.log_from(id, 0).await?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    /// A run's captured output from byte `offset` on (to follow a log).
+    pub async fn log_from(&self, id: &str, offset: u64) -> Result<Bytes, ClientError> {
+        let url = match offset {
+            0 => self.endpoint(&format!("log/{id}")),
+            _ => self.endpoint(&format!("log/{id}?offset={offset}")),
+        };
+        let (status, bytes) = self
+            .send(Method::GET, &url, None)
+            .await
+            .map_err(|err| self.key_error(err))?;
         if status == StatusCode::OK {
-            return Ok(String::from_utf8_lossy(&bytes).into_owned());
+            return Ok(bytes);
         }
         envelope(&url, status, &bytes)
-            .map(|_| String::new())
-            .map_err(|err| id_error(err, id))
+            .map(|_| Bytes::new())
+            .map_err(|err| self.key_error(id_error(err, id)))
+    }
+
+    /// The scripts this key may use, with their options.
+    pub async fn scripts(&self) -> Result<Value, ClientError> {
+        self.json(Method::GET, "scripts", None).await
+    }
+
+    /// The ids of this key's runs that start with `prefix` (a few at most).
+    pub async fn runs_with_prefix(&self, prefix: &str) -> Result<Vec<String>, ClientError> {
+        let reply = self.get("runs", &[("prefix", prefix.to_owned())]).await?;
+        Ok(reply["ids"]
+            .as_array()
+            .map(|ids| {
+                ids.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default())
     }
 
     /// This user's guests, newest first.
@@ -138,7 +191,7 @@ impl Client {
         verbose: bool,
         after: Option<i64>,
     ) -> Result<Monitor, ClientError> {
-        let ws_url = format!("{}/scripts/v1", self.url.replacen("http", "ws", 1));
+        let ws_url = self.ws_url();
         let (_resp, framed) = self
             .http
             .ws(&ws_url)
@@ -146,7 +199,7 @@ impl Client {
             .max_frame_size(16 * 1024 * 1024)
             .connect()
             .await
-            .map_err(|err| ws_error(&self.url, err))?;
+            .map_err(|err| self.key_error(ws_error(&self.url, err)))?;
         let mut monitor = Monitor { framed };
         let mut request = json!({
             "api_method": "GET", "api_path": "/scripts/v1/monitor",
@@ -157,7 +210,7 @@ impl Client {
         }
         monitor.send(&request).await?;
         let reply = monitor.next_message().await?.ok_or(ClientError::Closed)?;
-        check_success(&self.url, reply).map_err(|err| name_error(err, name))?;
+        check_success(&self.url, reply).map_err(|err| self.key_error(name_error(err, name)))?;
         Ok(monitor)
     }
 
@@ -186,8 +239,11 @@ impl Client {
         body: Option<Value>,
     ) -> Result<Value, ClientError> {
         let url = self.endpoint(path);
-        let (status, bytes) = self.send(method, &url, body).await?;
-        envelope(&url, status, &bytes)
+        let reply = match self.send(method, &url, body).await {
+            Ok((status, bytes)) => envelope(&url, status, &bytes),
+            Err(err) => Err(err),
+        };
+        reply.map_err(|err| self.key_error(err))
     }
 
     async fn send(
@@ -295,6 +351,7 @@ fn check_success(url: &str, value: Value) -> Result<Value, ClientError> {
         (Some(code), message) => Err(ClientError::Api {
             message: message.unwrap_or_else(|| code.clone()),
             code,
+            hint: None,
         }),
         (None, _) => Err(ClientError::Decode {
             url: url.to_owned(),

@@ -1,24 +1,32 @@
 //! The client half of the command line: talks to a running server over
 //! HTTP and WebSocket (`run`, `status`, `cancel`, `kill`, `log`, `monitor`,
-//! `guest`). It never touches the storage directory, except to read the
-//! first-run `admin.key` as a fallback key on the server's own host.
+//! `guest`, `scripts`). It never touches the storage directory, except to
+//! read the first-run `admin.key` as a fallback key on the server's own host.
 //!
+//! - [`target`]: where a command goes (URL) and which key it sends.
 //! - [`api`]: the typed API client and the monitor WebSocket.
 //! - [`history`]: `history` and `events` (audit queries, `--follow`).
 //! - [`error`]: [`ClientError`], the one-line messages the CLI prints.
 //! - [`args`]: the clap arguments of the client commands.
 //! - [`command`]: runs one client command and picks the exit code.
-//! - [`wait`], [`display`]: `run --wait` — follow one run, draw progress.
+//! - [`wait`], [`display`], [`follow`]: `run --wait` and `log --follow`:
+//!   follow one run, its output and its progress.
+//! - [`monitor`]: `monitor`, reconnecting across server restarts.
+//! - [`run_id`]: unique run-id prefixes.
 //! - [`render`]: human-readable tables and lines.
-//! - [`when`]: parsing `--at` / `--expires` times.
+//! - [`when`]: the one parser and printer of times.
 
 pub mod api;
 pub mod args;
 pub mod command;
 pub mod display;
 pub mod error;
+pub mod follow;
 pub mod history;
+pub mod monitor;
 pub mod render;
+pub mod run_id;
+pub mod target;
 pub mod wait;
 pub mod when;
 

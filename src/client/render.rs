@@ -26,15 +26,9 @@ fn float(value: &Value, field: &str) -> Option<f64> {
     value.get(field).and_then(Value::as_f64)
 }
 
-/// A UNIX time (seconds, possibly fractional) as local date and time.
+/// A UNIX time as every command prints one (see [`super::when::show`]).
 pub fn time(secs: f64) -> String {
-    chrono::DateTime::from_timestamp(secs.floor() as i64, 0)
-        .map(|t| {
-            t.with_timezone(&chrono::Local)
-                .format("%Y-%m-%d %H:%M:%S")
-                .to_string()
-        })
-        .unwrap_or_else(|| secs.to_string())
+    super::when::show(secs)
 }
 
 /// The exit code `scriptd run --wait` ends with for a finished run.
@@ -82,6 +76,21 @@ pub fn outcome_line(done: &Value) -> String {
     }
 }
 
+/// `queued (position 2)`, or `scheduled for 03:18:51 UTC (in 25 s)` for a
+/// run whose start time is still ahead.
+pub fn queued_text(queued: &Value) -> String {
+    let now = crate::clock::now();
+    match float(queued, "queued") {
+        Some(at) if at > now + 0.5 => {
+            format!("scheduled for {}", super::when::show_from_now(at, now))
+        }
+        _ => format!(
+            "queued (position {})",
+            int(queued, "position").unwrap_or_default()
+        ),
+    }
+}
+
 /// `[2/3] Working` for a running status, or `None` before the first task.
 pub fn task_label(running: &Value) -> Option<String> {
     let task = running.get("task").and_then(Value::as_str)?;
@@ -103,10 +112,7 @@ pub fn subtask_label(running: &Value) -> Option<String> {
 pub fn push_line(push: &Value) -> String {
     let head = format!("{} {}", text(push, "name"), text(push, "id"));
     let rest = match text(push, "state") {
-        "queued" => format!(
-            "queued (position {})",
-            int(push, "position").unwrap_or_default()
-        ),
+        "queued" => queued_text(push),
         "running" => {
             let labels: Vec<String> = [task_label(push), subtask_label(push)]
                 .into_iter()
@@ -178,6 +184,7 @@ pub fn run_details(run: &Value) -> String {
                 "position",
                 int(run, "position").unwrap_or_default().to_string(),
             );
+            add("waiting", queued_text(run));
         }
         "running" => {
             if let Some(at) = float(run, "started") {
@@ -242,6 +249,75 @@ pub fn guest_table(reply: &Value) -> String {
     out
 }
 
+/// The `scripts` table: each script with its exectab options.
+pub fn scripts_table(reply: &Value) -> String {
+    let empty = Map::new();
+    let scripts = reply
+        .get("scripts")
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
+    if scripts.is_empty() {
+        return "no scripts: add lines to this user's exectab.txt".to_owned();
+    }
+    let rows: Vec<(String, String, String)> = scripts
+        .iter()
+        .map(|(name, def)| (name.clone(), script_options(def), script_command(def)))
+        .collect();
+    let name_w = rows.iter().map(|r| r.0.len()).max().unwrap_or(0).max(6);
+    let opts_w = rows.iter().map(|r| r.1.len()).max().unwrap_or(0).max(7);
+    let mut out = format!("{:<name_w$}  {:<opts_w$}  COMMAND", "SCRIPT", "OPTIONS");
+    for (name, opts, command) in rows {
+        out.push_str(&format!("\n{name:<name_w$}  {opts:<opts_w$}  {command}"));
+        out = out.trim_end().to_owned();
+    }
+    out
+}
+
+fn script_options(def: &Value) -> String {
+    let mut opts = Vec::new();
+    for (flag, field) in [("-i", "stdin"), ("-n", "noexec"), ("-r", "forget")] {
+        if def.get(field) == Some(&Value::Bool(true)) {
+            opts.push(flag.to_owned());
+        }
+    }
+    for (flag, field) in [
+        ("-s", "simultaneous"),
+        ("-m", "max_queued"),
+        ("-t", "timeout"),
+    ] {
+        if let Some(n) = int(def, field) {
+            opts.push(format!("{flag}={n}"));
+        }
+    }
+    for (flag, field) in [("-u", "user"), ("-g", "group"), ("-d", "dir")] {
+        let value = text(def, field);
+        if !value.is_empty() {
+            opts.push(format!("{flag}={value}"));
+        }
+    }
+    if let Some(n) = int(def, "args").filter(|n| *n > 0) {
+        opts.push(format!("args={n}"));
+    }
+    opts.join(" ")
+}
+
+fn script_command(def: &Value) -> String {
+    match def.get("command").and_then(Value::as_array) {
+        Some(words) => words
+            .iter()
+            .map(|w| {
+                let w = w.as_str().unwrap_or_default();
+                match w.contains(char::is_whitespace) || w.is_empty() {
+                    true => format!("{w:?}"),
+                    false => w.to_owned(),
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
+        None => String::new(),
+    }
+}
+
 /// What `guest create` prints: the id and the key, shown once.
 pub fn guest_created(reply: &Value) -> String {
     let info = reply.get("info").unwrap_or(&Value::Null);
@@ -302,6 +378,19 @@ mod tests {
         for (what, value, want) in cases {
             assert_eq!(exit_code(&value), want, "{what}");
         }
+    }
+
+    #[test]
+    fn a_run_queued_for_later_shows_when_it_starts() {
+        let later = json!({"state": "queued", "queued": crate::clock::now() + 25.0, "position": 0});
+        let text = queued_text(&later);
+        assert!(text.starts_with("scheduled for "), "{text}");
+        assert!(
+            text.ends_with("(in 25 s)") || text.ends_with("(in 24 s)"),
+            "{text}"
+        );
+        let now = json!({"state": "queued", "queued": crate::clock::now(), "position": 2});
+        assert_eq!(queued_text(&now), "queued (position 2)");
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod error;
 pub mod guests;
 pub mod history;
 pub mod metrics;
+pub mod prefix;
 pub mod request;
 pub mod runs;
 pub mod ws;

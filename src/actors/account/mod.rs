@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 
 pub use supervision::{ProcessGone, ProcessSpawned, QueueFailed};
 
-use super::error::RunError;
+use super::error::{Denial, RunError};
 use super::queue::{self, Limits, PendingRun, ScriptQueue};
 use super::run::RunProcess;
 use super::Shared;
@@ -184,16 +184,24 @@ impl Handler<EnqueueRun> for AccountSupervisor {
             let stdin = req.stdin?;
             let not_before = req.not_before?;
             if let Some(guest) = &req.guest {
-                if !guest.rights.run || guest.script != req.name {
-                    return Err(RunError::AccessDenied);
+                if guest.script != req.name {
+                    return Err(RunError::AccessDenied(Denial::OtherScript(
+                        guest.script.clone(),
+                    )));
+                }
+                if !guest.rights.run {
+                    return Err(RunError::AccessDenied(Denial::MissingRight("run")));
                 }
             }
             let stdin = stdin.filter(|s| !s.is_empty());
             if stdin.is_some() && !def.stdin {
                 return Err(RunError::StdinNotAllowed);
             }
-            if stdin.as_ref().is_some_and(|s| s.len() > stdin_cap) {
-                return Err(RunError::StdinTooLarge);
+            if let Some(len) = stdin.as_ref().map(Vec::len).filter(|l| *l > stdin_cap) {
+                return Err(RunError::StdinTooLarge {
+                    len,
+                    limit: stdin_cap,
+                });
             }
             Ok((def, params, stdin, not_before.unwrap_or(0)))
         })();

@@ -80,7 +80,8 @@ impl LogFile {
         };
     }
 
-    /// Pushes buffered output to the file.
+    /// Pushes buffered output to the file (nothing to do when none is
+    /// buffered, so a timer may call it often).
     pub fn flush(&mut self) {
         if let Output::Open(out) = &mut self.out {
             let _ = out.flush();
