@@ -367,18 +367,22 @@ fn compact(value: &Value) -> String {
 
 fn name_error(err: ClientError, name: &str) -> ClientError {
     match err {
-        ClientError::Api { code, .. } if code == "invalid_name" => ClientError::UnknownScript {
-            name: name.to_owned(),
-        },
+        ClientError::Api { code, message, .. } if code == "invalid_name" => {
+            ClientError::UnknownScript {
+                name: name.to_owned(),
+                server: Some(message),
+            }
+        }
         other => other,
     }
 }
 
 fn id_error(err: ClientError, id: &str) -> ClientError {
     match err {
-        ClientError::Api { code, .. } if code == "invalid_id" => {
-            ClientError::UnknownId { id: id.to_owned() }
-        }
+        ClientError::Api { code, message, .. } if code == "invalid_id" => ClientError::UnknownId {
+            id: id.to_owned(),
+            server: Some(message),
+        },
         other => other,
     }
 }

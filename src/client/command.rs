@@ -168,6 +168,7 @@ pub(super) async fn known_script(client: &Client, name: &str) -> Result<(), Clie
         Some(_) => Ok(()),
         None => Err(ClientError::UnknownScript {
             name: name.to_owned(),
+            server: None,
         }),
     }
 }
@@ -211,7 +212,7 @@ async fn guest_command(
         GuestCommand::List { .. } => print(json, &client.guest_list().await?, render::guest_table),
         GuestCommand::Delete { id, .. } => {
             let reply = client.guest_delete(&id).await.map_err(|err| match err {
-                ClientError::UnknownId { id } => ClientError::UnknownGuest { id },
+                ClientError::UnknownId { id, server } => ClientError::UnknownGuest { id, server },
                 other => other,
             })?;
             print(json, &reply, |_| format!("deleted guest {id}"))

@@ -132,7 +132,8 @@ fn style(template: &str) -> ProgressStyle {
 impl Bar {
     fn new() -> Self {
         let bar = ProgressBar::with_draw_target(Some(100), ProgressDrawTarget::stderr());
-        bar.set_style(style(TEMPLATE));
+        // The bar itself only once the script reports a task.
+        bar.set_style(style(ELAPSED_TEMPLATE));
         bar.set_prefix("waiting");
         bar.enable_steady_tick(Duration::from_millis(100));
         Bar {
@@ -156,7 +157,6 @@ impl Bar {
                     bar.reset_elapsed();
                 }
                 let Some(label) = render::task_label(push) else {
-                    bar.set_style(style(ELAPSED_TEMPLATE));
                     bar.set_prefix("running");
                     bar.set_message(self.last_line.clone());
                     return;

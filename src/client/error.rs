@@ -22,18 +22,22 @@ pub enum ClientError {
     /// No server address can be derived (e.g. `--listen` with port 0).
     #[error("no server address: {0} — pass --url or set SCRIPTD_URL")]
     NoUrl(String),
-    /// The script name is unknown to the server (`invalid_name`).
+    /// The script name is unknown to the server (`invalid_name`); `server`
+    /// is the server's own message, when it said so.
     #[error("unknown script '{name}' (invalid_name) — `scriptd scripts` lists the scripts; `scriptd exectab check` shows lines the server skipped")]
-    UnknownScript { name: String },
+    UnknownScript {
+        name: String,
+        server: Option<String>,
+    },
     /// The run id is unknown or malformed (`invalid_id`).
     #[error("unknown run id '{id}' (invalid_id)")]
-    UnknownId { id: String },
+    UnknownId { id: String, server: Option<String> },
     /// A run id prefix that matches more than one run.
     #[error("run id prefix '{prefix}' is ambiguous: it matches {matches} — give more characters")]
     AmbiguousId { prefix: String, matches: String },
     /// The guest id is unknown (`invalid_id` of `guest delete`).
     #[error("unknown guest '{id}' (invalid_id) — `scriptd guest list` shows the guests")]
-    UnknownGuest { id: String },
+    UnknownGuest { id: String, server: Option<String> },
     /// Any other API error reply; `hint` says what to do instead.
     #[error("{message} ({code}){}", hint.as_deref().map(|h| format!(" — {h}")).unwrap_or_default())]
     Api {
@@ -95,6 +99,18 @@ impl ClientError {
     pub fn envelope(&self) -> Value {
         let message = match self {
             ClientError::Api { message, .. } => message.clone(),
+            ClientError::UnknownScript {
+                server: Some(message),
+                ..
+            }
+            | ClientError::UnknownId {
+                server: Some(message),
+                ..
+            }
+            | ClientError::UnknownGuest {
+                server: Some(message),
+                ..
+            } => message.clone(),
             other => other.to_string(),
         };
         json!({"success": false, "error": message, "errorcode": self.code()})

@@ -25,6 +25,7 @@ pub async fn resolve(client: &Client, text: &str) -> Result<String, ClientError>
         [one] => Ok(one.clone()),
         [] => Err(ClientError::UnknownId {
             id: text.to_owned(),
+            server: None,
         }),
         many => Err(ClientError::AmbiguousId {
             prefix: text.to_owned(),
