@@ -28,6 +28,20 @@ pub enum AdminError {
     Io(#[from] std::io::Error),
 }
 
+impl AdminError {
+    /// A stable code for `--json` output.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AdminError::InvalidName(_) => "invalid_user_name",
+            AdminError::Exists(_) => "user_exists",
+            AdminError::NoSuchUser(_) => "unknown_user",
+            AdminError::NoStorage(_) => "no_storage",
+            AdminError::Store(_) => "storage_error",
+            AdminError::Io(_) => "file_error",
+        }
+    }
+}
+
 /// A user just created or re-keyed, with the key shown once.
 pub struct KeyedUser {
     pub user: User,

@@ -124,6 +124,50 @@ pub enum AdminCommand {
     },
 }
 
+impl UserCommand {
+    /// Whether the output (and any error) is JSON.
+    pub fn json(&self) -> bool {
+        match self {
+            UserCommand::Add { json, .. }
+            | UserCommand::List { json }
+            | UserCommand::Remove { json, .. }
+            | UserCommand::RotateKey { json, .. } => *json,
+        }
+    }
+}
+
+/// A usage error: clap's text, or with `--json` anywhere on the command
+/// line a JSON object on stdout; exit 2 either way. Help and version
+/// print as usual.
+pub fn usage_error(err: clap::Error) -> std::process::ExitCode {
+    let json = std::env::args().any(|arg| arg == "--json");
+    if !err.use_stderr() || !json {
+        err.exit();
+    }
+    let text = err.to_string();
+    let message = text.lines().next().unwrap_or_default();
+    let message = message.trim_start_matches("error: ").to_owned();
+    println!(
+        "{}",
+        json!({"success": false, "error": message, "errorcode": "usage"})
+    );
+    std::process::ExitCode::from(2)
+}
+
+/// Prints a failed `user` command: one line on stderr, or with `--json`
+/// a JSON object on stdout; exit 1 either way.
+pub fn admin_failed(err: &AdminError, json: bool) -> std::process::ExitCode {
+    if json {
+        println!(
+            "{}",
+            json!({"success": false, "error": err.to_string(), "errorcode": err.code()})
+        );
+    } else {
+        eprintln!("scriptd: {err}");
+    }
+    std::process::ExitCode::FAILURE
+}
+
 impl Global {
     /// Defaults, then the config file, then env and flags.
     pub fn config(&self) -> Result<Config, crate::config::ConfigError> {

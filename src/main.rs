@@ -10,7 +10,10 @@ use scriptd::cli::{self, Cli, Command};
 use scriptd::client;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return cli::usage_error(err),
+    };
     scriptd::telemetry::init();
     let config = match cli.global.config() {
         Ok(config) => config,
@@ -46,19 +49,27 @@ fn main() -> ExitCode {
         Command::Exectab(cli::ExectabCommand::Check { file }) => {
             return scriptd::check::exectab_check(&config, file.as_deref())
         }
+        Command::User(command) => {
+            let json = command.json();
+            return match system.block_on(cli::user(&config, command)) {
+                Ok(text) => {
+                    println!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(err) => cli::admin_failed(&err, json),
+            };
+        }
         other => other,
     };
     let result: anyhow::Result<()> = system.block_on(async move {
         match command {
             Command::Serve => serve(config).await,
             // Returned above with their own exit codes.
-            Command::Client(_) | Command::History(_) | Command::Events(_) | Command::Exectab(_) => {
-                Ok(())
-            }
-            Command::User(command) => {
-                println!("{}", cli::user(&config, command).await?);
-                Ok(())
-            }
+            Command::Client(_)
+            | Command::History(_)
+            | Command::Events(_)
+            | Command::Exectab(_)
+            | Command::User(_) => Ok(()),
             Command::Admin(cli::AdminCommand::Prune { before, all }) => {
                 // Takes the storage lock itself: never while a server runs.
                 let report = scriptd::retention::prune_storage(&config, &before, all).await?;

@@ -176,16 +176,18 @@ pub fn run_details(run: &Value) -> String {
     let mut add =
         |key: &str, value: String| lines.push(format!("{:<9} {value}", format!("{key}:")));
     match text(run, "state") {
-        "queued" => {
-            if let Some(at) = float(run, "queued") {
-                add("queued", time(at));
+        "queued" => match queued_text(run) {
+            scheduled if scheduled.starts_with("scheduled") => add("waiting", scheduled),
+            _ => {
+                if let Some(at) = float(run, "queued") {
+                    add("queued", time(at));
+                }
+                add(
+                    "position",
+                    int(run, "position").unwrap_or_default().to_string(),
+                );
             }
-            add(
-                "position",
-                int(run, "position").unwrap_or_default().to_string(),
-            );
-            add("waiting", queued_text(run));
-        }
+        },
         "running" => {
             if let Some(at) = float(run, "started") {
                 add("started", time(at));

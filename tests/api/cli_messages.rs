@@ -160,6 +160,7 @@ async fn with_json_errors_are_json_on_stdout_with_the_same_exit_code() {
     let server = output(scriptd(&app, &["status", unknown, "--json"])).await;
     let history = output(scriptd(&app, &["history", "--name", "bad name", "--json"])).await;
     let refused = output(bare(&["status", "--json", "--url", &url, "--api-key", "k"])).await;
+    let usage = output(scriptd(&app, &["history", "--outcome", "fail", "--json"])).await;
 
     let reply = json_error(&server, "invalid_id");
     assert_eq!(
@@ -172,4 +173,7 @@ async fn with_json_errors_are_json_on_stdout_with_the_same_exit_code() {
         reply["error"].as_str().is_some_and(|e| e.contains(&url)),
         "{refused}"
     );
+    assert_eq!(usage.code(), 2, "{usage}");
+    assert_eq!(usage.json()["errorcode"], "usage", "{usage}");
+    assert!(usage.stderr.is_empty(), "{usage}");
 }

@@ -204,9 +204,17 @@ async fn the_first_run_key_is_shown_on_a_terminal() {
     let mut stdout = child.stdout.take().expect("piped stdout");
     let mut drawn = Vec::new();
 
+    // The key is printed once the server is built, after `listening on`.
+    let key_line = |drawn: &[u8]| {
+        let screen = String::from_utf8_lossy(drawn);
+        screen
+            .split("admin API key: ")
+            .nth(1)
+            .is_some_and(|rest| rest.contains('\n'))
+    };
     let listening = async {
         let mut chunk = [0u8; 4096];
-        while !String::from_utf8_lossy(&drawn).contains("listening on") {
+        while !key_line(&drawn) {
             let n = stdout.read(&mut chunk).await.expect("read pty copy");
             assert!(n > 0, "ended early: {}", String::from_utf8_lossy(&drawn));
             drawn.extend_from_slice(&chunk[..n]);
@@ -214,7 +222,7 @@ async fn the_first_run_key_is_shown_on_a_terminal() {
     };
     actix_rt::time::timeout(DEADLINE, listening)
         .await
-        .expect("serve under a terminal starts");
+        .unwrap_or_else(|_| panic!("no key line: {:?}", String::from_utf8_lossy(&drawn)));
     let _ = child.kill().await;
 
     let screen = String::from_utf8_lossy(&drawn);
@@ -247,6 +255,9 @@ async fn admin_commands_refuse_a_storage_without_a_database() {
         );
         assert!(!typo.exists(), "{args:?} created {storage}");
     }
+    let json = output(bare(&["--storage", storage, "user", "list", "--json"])).await;
+    assert_eq!(json.code(), 1, "{json}");
+    assert_eq!(json.json()["errorcode"], "no_storage", "{json}");
 }
 
 #[actix_web::test]
