@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use actix_codec::Framed;
 use actix_web::web::Bytes;
-use awc::error::{ConnectError, SendRequestError, WsClientError};
 use awc::http::{Method, StatusCode};
 use awc::ws::{Codec, Frame, Message};
 use awc::BoxedSocket;
@@ -14,6 +13,7 @@ use futures_util::{SinkExt, Stream, StreamExt};
 use serde_json::{json, Value};
 
 use super::error::ClientError;
+use super::reply::{check_success, envelope, id_error, name_error, send_error, ws_error};
 
 /// Per-request timeout: generous, since `log` may be large.
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -329,93 +329,5 @@ impl Monitor {
             }
         }
         Ok(None)
-    }
-}
-
-/// Decodes the JSON envelope: the reply on success, the typed error else.
-fn envelope(url: &str, status: StatusCode, bytes: &[u8]) -> Result<Value, ClientError> {
-    let value: Value = serde_json::from_slice(bytes).map_err(|_| ClientError::Decode {
-        url: url.to_owned(),
-        reason: format!("HTTP {status} with a body that is not JSON"),
-    })?;
-    check_success(url, value)
-}
-
-fn check_success(url: &str, value: Value) -> Result<Value, ClientError> {
-    if value.get("success") == Some(&Value::Bool(true)) {
-        return Ok(value);
-    }
-    let field = |name: &str| value.get(name).and_then(Value::as_str).map(str::to_owned);
-    match (field("errorcode"), field("error")) {
-        (Some(code), _) if code == "invalid_missing_apikey" => Err(ClientError::BadKey),
-        (Some(code), message) => Err(ClientError::Api {
-            message: message.unwrap_or_else(|| code.clone()),
-            code,
-            hint: None,
-        }),
-        (None, _) => Err(ClientError::Decode {
-            url: url.to_owned(),
-            reason: format!("no success or errorcode in {}", compact(&value)),
-        }),
-    }
-}
-
-fn compact(value: &Value) -> String {
-    let text = value.to_string();
-    text.chars().take(200).collect()
-}
-
-fn name_error(err: ClientError, name: &str) -> ClientError {
-    match err {
-        ClientError::Api { code, message, .. } if code == "invalid_name" => {
-            ClientError::UnknownScript {
-                name: name.to_owned(),
-                server: Some(message),
-            }
-        }
-        other => other,
-    }
-}
-
-fn id_error(err: ClientError, id: &str) -> ClientError {
-    match err {
-        ClientError::Api { code, message, .. } if code == "invalid_id" => ClientError::UnknownId {
-            id: id.to_owned(),
-            server: Some(message),
-        },
-        other => other,
-    }
-}
-
-fn send_error(url: &str, err: SendRequestError) -> ClientError {
-    match err {
-        SendRequestError::Connect(connect) => ClientError::Connect {
-            url: url.to_owned(),
-            reason: connect_reason(&connect),
-        },
-        other => ClientError::Http {
-            url: url.to_owned(),
-            reason: other.to_string(),
-        },
-    }
-}
-
-fn connect_reason(err: &ConnectError) -> String {
-    match err {
-        ConnectError::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
-            "connection refused".into()
-        }
-        other => other.to_string(),
-    }
-}
-
-fn ws_error(url: &str, err: WsClientError) -> ClientError {
-    match err {
-        WsClientError::SendRequest(send) => send_error(url, send),
-        WsClientError::InvalidResponseStatus(StatusCode::FORBIDDEN) => ClientError::BadKey,
-        other => ClientError::Http {
-            url: url.to_owned(),
-            reason: format!("WebSocket upgrade failed: {other}"),
-        },
     }
 }

@@ -14,7 +14,7 @@ use super::args::{ClientCommand, GuestCommand, RunArgs};
 use super::display::Display;
 use super::error::ClientError;
 use super::wait::Waited;
-use super::{follow, render, run_id, wait};
+use super::{follow, render, run_id, scripts, wait};
 use crate::config::Config;
 
 pub use super::target::client_for;
@@ -103,7 +103,7 @@ async fn dispatch(client: &Client, command: ClientCommand) -> Result<u8, ClientE
         }
         ClientCommand::Guest(guest) => return guest_command(client, guest, json).await,
         ClientCommand::Scripts { .. } => {
-            print(json, &client.scripts().await?, render::scripts_table)
+            print(json, &client.scripts().await?, scripts::scripts_table)
         }
     }
     Ok(0)

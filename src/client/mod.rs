@@ -4,7 +4,8 @@
 //! read the first-run `admin.key` as a fallback key on the server's own host.
 //!
 //! - [`target`]: where a command goes (URL) and which key it sends.
-//! - [`api`]: the typed API client and the monitor WebSocket.
+//! - [`api`]: the typed API client and the monitor WebSocket; `reply`
+//!   turns answers and failures into [`ClientError`]s.
 //! - [`history`]: `history` and `events` (audit queries, `--follow`).
 //! - [`error`]: [`ClientError`], the one-line messages the CLI prints.
 //! - [`args`]: the clap arguments of the client commands.
@@ -13,7 +14,7 @@
 //!   follow one run, its output and its progress.
 //! - [`monitor`]: `monitor`, reconnecting across server restarts.
 //! - [`run_id`]: unique run-id prefixes.
-//! - [`render`]: human-readable tables and lines.
+//! - [`render`], [`scripts`]: human-readable tables and lines.
 //! - [`when`]: the one parser and printer of times.
 
 pub mod api;
@@ -25,7 +26,9 @@ pub mod follow;
 pub mod history;
 pub mod monitor;
 pub mod render;
+mod reply;
 pub mod run_id;
+pub mod scripts;
 pub mod target;
 pub mod wait;
 pub mod when;
