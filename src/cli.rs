@@ -26,10 +26,11 @@ pub struct Global {
     /// Storage directory (database, per-user scripts, logs).
     #[arg(long, global = true, env = "SCRIPTD_STORAGE")]
     pub storage: Option<PathBuf>,
-    /// Listen address, e.g. 127.0.0.1:9893 (port 0 picks a free one).
+    /// The server's listen address, e.g. 127.0.0.1:9893 (port 0 picks a
+    /// free one); client commands connect there when --url is not given.
     #[arg(long, global = true, env = "SCRIPTD_LISTEN")]
     pub listen: Option<String>,
-    /// TOML configuration file.
+    /// TOML configuration file (its `listen` is also where client commands connect).
     #[arg(long, global = true, env = "SCRIPTD_CONFIG")]
     pub config: Option<PathBuf>,
 }
