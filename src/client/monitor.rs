@@ -43,23 +43,32 @@ pub async fn monitor(
             }
         }
         eprintln!("connection to the server lost; reconnecting…");
-        live = reconnect(client, name, verbose, last_seq).await?;
+        live = reconnect(client, name, verbose, last_seq, None).await?;
         eprintln!("monitoring {what} again");
     }
 }
 
 /// A new monitor that first replays what was missed after `last_seq`.
-/// Retries while nothing answers; any other error ends the command.
-async fn reconnect(
+/// Retries while nothing answers (for at most `limit`, when given); any
+/// other error ends the command.
+pub(super) async fn reconnect(
     client: &Client,
     name: &str,
     verbose: bool,
     last_seq: Option<i64>,
+    limit: Option<Duration>,
 ) -> Result<super::api::Monitor, ClientError> {
+    let start = std::time::Instant::now();
     loop {
         match client.monitor(name, verbose, last_seq).await {
             Ok(monitor) => return Ok(monitor),
-            Err(ClientError::Connect { .. } | ClientError::Closed | ClientError::Http { .. }) => {
+            Err(
+                err
+                @ (ClientError::Connect { .. } | ClientError::Closed | ClientError::Http { .. }),
+            ) => {
+                if limit.is_some_and(|limit| start.elapsed() >= limit) {
+                    return Err(err);
+                }
                 actix_web::rt::time::sleep(RETRY_EVERY).await;
             }
             Err(err) => return Err(err),

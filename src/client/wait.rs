@@ -12,6 +12,8 @@ use super::follow::{LogTail, POLL_EVERY};
 
 /// Reconnects in a row without a push before giving up.
 const MAX_RECONNECTS: usize = 3;
+/// How long a wait keeps trying to reach a restarting server.
+const RESTART_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// How a wait ended.
 pub enum Waited {
@@ -111,16 +113,18 @@ async fn finish(
     done
 }
 
-/// A new monitor after the server closed the old one; `after` replays what
-/// was missed. The status check covers a run that ended before the first
-/// push was seen (then there is no `seq` to resume from).
+/// A new monitor after the server closed the old one (a restart is waited
+/// for a while); `after` replays what was missed. The status check covers
+/// a run that ended before the first push was seen (then there is no `seq`
+/// to resume from).
 async fn reconnect(
     client: &Client,
     name: &str,
     id: &str,
     last_seq: Option<i64>,
 ) -> Result<(Monitor, Option<Value>), ClientError> {
-    let monitor = client.monitor(name, true, last_seq).await?;
+    let monitor =
+        super::monitor::reconnect(client, name, true, last_seq, Some(RESTART_GRACE)).await?;
     let done = match client.status(id).await {
         Ok(status) => {
             (status.get("state").and_then(Value::as_str) == Some("done")).then_some(status)

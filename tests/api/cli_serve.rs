@@ -358,3 +358,26 @@ async fn monitor_reconnects_when_the_server_restarts_and_misses_nothing() {
     }
     assert!(rest.contains("reconnecting"), "{rest}");
 }
+
+#[actix_web::test]
+async fn run_wait_outlives_a_server_restart_and_exits_75_for_the_interrupted_run() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let storage: PathBuf = dir.path().join("data");
+    let served = Served::start(&storage, "127.0.0.1:0").await;
+    let listen = served.listen.clone();
+    std::fs::write(
+        storage.join("1").join("scripts").join("exectab.txt"),
+        "sleeper /bin/sleep 30\n",
+    )
+    .expect("exectab");
+    let mut waiting = Running::start(at(&storage, &listen, &["run", "sleeper", "--wait"]));
+    waiting.line_with("started").await;
+
+    served.stop().await;
+    let again = Served::start(&storage, &listen).await;
+    let out = waiting.finish().await;
+    again.stop().await;
+
+    assert_eq!(out.code(), 75, "{out}");
+    assert!(out.stdout.contains("done: interrupted"), "{out}");
+}
