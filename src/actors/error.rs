@@ -42,6 +42,9 @@ impl fmt::Display for Denial {
 pub enum RunError {
     #[error("Invalid 'name'.  Script not found.")]
     UnknownScript,
+    /// The name is on a line of the exectab that was skipped as malformed.
+    #[error("Invalid 'name'.  Script not found: exectab.txt line {line} names it but was skipped ({why}).")]
+    SkippedScript { line: usize, why: String },
     #[error("Invalid 'args'.  Expected an array of strings, numbers or booleans.")]
     InvalidArgs,
     #[error("Missing an entry in 'args'.  Expected at least {expected} entries.")]
@@ -76,7 +79,7 @@ impl RunError {
     /// The wire errorcode.
     pub fn code(&self) -> &'static str {
         match self {
-            RunError::UnknownScript => "invalid_name",
+            RunError::UnknownScript | RunError::SkippedScript { .. } => "invalid_name",
             RunError::InvalidArgs | RunError::MissingArgs { .. } => "invalid_args",
             RunError::InvalidStdin => "invalid_stdin",
             RunError::InvalidQueue => "invalid_queue",

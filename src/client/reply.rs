@@ -43,6 +43,16 @@ fn compact(value: &Value) -> String {
 
 pub(super) fn name_error(err: ClientError, name: &str) -> ClientError {
     match err {
+        // A skipped exectab line says more than "unknown": keep the server's words.
+        ClientError::Api { code, message, .. }
+            if code == "invalid_name" && message.contains("was skipped") =>
+        {
+            ClientError::Api {
+                code,
+                message,
+                hint: Some("fix that line; `scriptd exectab check` lists every bad line".into()),
+            }
+        }
         ClientError::Api { code, message, .. } if code == "invalid_name" => {
             ClientError::UnknownScript {
                 name: name.to_owned(),

@@ -177,3 +177,22 @@ async fn with_json_errors_are_json_on_stdout_with_the_same_exit_code() {
     assert_eq!(usage.json()["errorcode"], "usage", "{usage}");
     assert!(usage.stderr.is_empty(), "{usage}");
 }
+
+#[actix_web::test]
+async fn a_script_on_a_skipped_exectab_line_is_named_with_the_line_and_why() {
+    let app = app().await;
+    app.exectab("ok /bin/true\n-z=1 broken /bin/true\n");
+
+    let out = output(scriptd(&app, &["run", "broken"])).await;
+    let (code, reply) = app
+        .post("/scripts/v1/run", serde_json::json!({"name": "broken"}))
+        .await;
+
+    one_line_error(
+        &out,
+        "exectab.txt line 2 names it but was skipped (unknown option -z",
+    );
+    assert!(out.stderr.contains("scriptd exectab check"), "{out}");
+    assert_eq!(code, 400, "{reply}");
+    assert_eq!(reply["errorcode"], "invalid_name", "{reply}");
+}

@@ -26,6 +26,8 @@ pub struct AccountSupervisor {
     user: UserId,
     shared: Shared,
     exectab: (Option<Vec<u8>>, Exectab),
+    /// The exectab's skipped lines: number, why, and the line's words.
+    skipped: Vec<(usize, String, Vec<String>)>,
     queues: HashMap<ScriptName, Addr<ScriptQueue>>,
     /// Each script's `args.opts`, built once per exectab version and shared
     /// by all its queued runs (a map per run was a third of their memory).
@@ -41,6 +43,7 @@ impl AccountSupervisor {
             user,
             shared,
             exectab: (None, Exectab::default()),
+            skipped: Vec::new(),
             queues: HashMap::new(),
             processes: HashMap::new(),
             opts: HashMap::new(),
@@ -63,13 +66,37 @@ impl AccountSupervisor {
                 .map(String::from_utf8_lossy)
                 .unwrap_or_default();
             let (parsed, warnings) = Exectab::parse(&text);
+            let lines: Vec<&str> = text.lines().collect();
+            self.skipped.clear();
             for warning in warnings {
                 tracing::warn!(file = %path.display(), line = warning.line, "{}", warning.message);
+                let words = lines
+                    .get(warning.line.wrapping_sub(1))
+                    .copied()
+                    .unwrap_or("");
+                let words = words.split_whitespace().map(str::to_owned).collect();
+                self.skipped.push((warning.line, warning.message, words));
             }
             self.exectab = (bytes, parsed);
             self.opts.clear();
         }
         &self.exectab.1
+    }
+
+    /// Why `name` is unknown: a skipped line that names it, if any, so the
+    /// client learns more than "not found".
+    fn unknown_script(&self, name: &str) -> RunError {
+        self.skipped
+            .iter()
+            .find(|(_, _, words)| words.iter().any(|w| w == name))
+            .map_or(RunError::UnknownScript, |(line, why, _)| {
+                RunError::SkippedScript {
+                    line: *line,
+                    why: why
+                        .trim_start_matches("malformed line skipped: ")
+                        .to_owned(),
+                }
+            })
     }
 
     /// The limits of a script now. A script removed from the exectab since
@@ -175,11 +202,8 @@ impl Handler<EnqueueRun> for AccountSupervisor {
         let req = msg.request;
         let stdin_cap = self.shared.config.stdin_cap_bytes;
         let checked = (|| {
-            let def = self
-                .exectab()
-                .get(req.name.as_str())
-                .cloned()
-                .ok_or(RunError::UnknownScript)?;
+            let def = self.exectab().get(req.name.as_str()).cloned();
+            let def = def.ok_or_else(|| self.unknown_script(req.name.as_str()))?;
             let params = req.args?;
             let stdin = req.stdin?;
             let not_before = req.not_before?;
