@@ -63,7 +63,11 @@ fn main() -> ExitCode {
     };
     let result: anyhow::Result<()> = system.block_on(async move {
         match command {
-            Command::Serve => serve(config).await,
+            Command::Serve(args) => {
+                let mut config = config;
+                args.apply(&mut config);
+                serve(config).await
+            }
             // Returned above with their own exit codes.
             Command::Client(_)
             | Command::History(_)

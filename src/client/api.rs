@@ -2,6 +2,7 @@
 //! returning the server's JSON reply or a [`ClientError`], and
 //! [`Monitor`], a monitor subscription on the WebSocket.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_codec::Framed;
@@ -54,11 +55,24 @@ pub struct Client {
 impl Client {
     /// A client for the server at `url` (e.g. `http://127.0.0.1:9893`).
     pub fn new(url: &str, key: &str) -> Self {
+        Self::with_tls(url, key, None)
+    }
+
+    /// A client whose `https://` connections are verified with `tls`.
+    pub fn with_tls(url: &str, key: &str, tls: Option<Arc<rustls::ClientConfig>>) -> Self {
+        let connector = awc::Connector::new();
+        let connector = match tls {
+            Some(tls) => connector.rustls_0_23(tls),
+            None => connector,
+        };
         Client {
             url: url.trim_end_matches('/').to_owned(),
             key: key.to_owned(),
             key_file: None,
-            http: awc::Client::builder().timeout(TIMEOUT).finish(),
+            http: awc::Client::builder()
+                .timeout(TIMEOUT)
+                .connector(connector)
+                .finish(),
         }
     }
 

@@ -23,6 +23,10 @@ pub struct Remote {
     /// {"success":false,"error","errorcode"} on stdout.
     #[arg(long)]
     pub json: bool,
+    /// CA certificate (PEM) to verify an https:// server with (default:
+    /// <storage>/tls/ca.pem when it exists, else the system's roots).
+    #[arg(long, value_name = "FILE", env = "SCRIPTD_CA")]
+    pub ca: Option<PathBuf>,
 }
 
 /// What `run --help` ends with.

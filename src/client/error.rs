@@ -10,6 +10,9 @@ pub enum ClientError {
     /// Nothing answered at the URL.
     #[error("cannot connect to {url}: {reason} — is `scriptd serve` running?")]
     Connect { url: String, reason: String },
+    /// An `https://` server that cannot be verified (or no CA to verify it).
+    #[error("cannot connect securely to {url}: {reason}")]
+    Tls { url: String, reason: String },
     /// The server refused the key (`invalid_missing_apikey`).
     #[error("the server refused the API key (invalid_missing_apikey) — check --api-key or SCRIPTD_API_KEY")]
     BadKey,
@@ -77,6 +80,7 @@ impl ClientError {
     pub fn code(&self) -> &str {
         match self {
             ClientError::Connect { .. } => "connect_failed",
+            ClientError::Tls { .. } => "tls_failed",
             ClientError::BadKey | ClientError::BadKeyFile { .. } => "invalid_missing_apikey",
             ClientError::NoKey { .. } => "no_api_key",
             ClientError::NoUrl(_) => "no_url",

@@ -15,6 +15,7 @@
 //! - [`monitor`]: `monitor`, reconnecting across server restarts.
 //! - [`run_id`]: unique run-id prefixes.
 //! - [`render`], [`scripts`]: human-readable tables and lines.
+//! - [`tls`]: which CA an `https://` server is verified against.
 //! - [`when`]: the one parser and printer of times.
 
 pub mod api;
@@ -30,6 +31,7 @@ mod reply;
 pub mod run_id;
 pub mod scripts;
 pub mod target;
+pub mod tls;
 pub mod wait;
 pub mod when;
 

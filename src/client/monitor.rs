@@ -1,5 +1,5 @@
 //! `scriptd monitor [NAME]`: one line per push, for as long as the user
-//! wants. An unknown script fails at once; when the server goes away (a
+//! wants. An unknown script fails at once (the server refuses it); when the server goes away (a
 //! restart) it reconnects with `after`, so no push is lost or repeated.
 
 use std::time::Duration;
@@ -20,9 +20,6 @@ pub async fn monitor(
     verbose: bool,
     json: bool,
 ) -> Result<(), ClientError> {
-    if !name.is_empty() {
-        super::command::known_script(client, name).await?;
-    }
     let mut live = client.monitor(name, verbose, None).await?;
     // On stderr, so stdout stays one line per push; tells a person (and the
     // tests) that from now on no push is missed.

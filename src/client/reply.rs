@@ -75,6 +75,12 @@ pub(super) fn id_error(err: ClientError, id: &str) -> ClientError {
 
 pub(super) fn send_error(url: &str, err: SendRequestError) -> ClientError {
     match err {
+        SendRequestError::Connect(ConnectError::Io(io)) if super::tls::describe(&io).is_some() => {
+            ClientError::Tls {
+                url: url.to_owned(),
+                reason: super::tls::describe(&io).unwrap_or_default(),
+            }
+        }
         SendRequestError::Connect(connect) => ClientError::Connect {
             url: url.to_owned(),
             reason: connect_reason(&connect),

@@ -1,7 +1,8 @@
 //! Where a client command goes and which key it sends. The address is the
 //! one the user named (`--url` / `SCRIPTD_URL`) or configured for the
 //! server (`--listen` / `SCRIPTD_LISTEN` / the config file's `listen`); a
-//! key is never sent anywhere else. The key is `--api-key` /
+//! key is never sent anywhere else. The scheme follows the server's own
+//! TLS decision for that address (`https` unless plain on loopback). The key is `--api-key` /
 //! `SCRIPTD_API_KEY`, else the first-run `<storage>/admin.key`.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -11,6 +12,7 @@ use super::api::Client;
 use super::args::Remote;
 use super::error::ClientError;
 use crate::config::Config;
+use crate::http::tls::Decision;
 
 /// The base URL for `flag` (from `--url` / `SCRIPTD_URL`), else the
 /// server's configured listen address. A bare `host:port` means
@@ -29,12 +31,30 @@ pub fn resolve_url(flag: Option<&str>, config: &Config) -> Result<String, Client
         Ok(addr) if addr.port() == 0 => Err(ClientError::NoUrl(format!(
             "the configured listen address {listen} picks a free port"
         ))),
-        Ok(addr) => Ok(format!("http://{}", connectable(addr))),
+        Ok(addr) => Ok(format!("{}://{}", scheme(config, &addr), connectable(addr))),
         // A host name (`localhost:9893`) connects as it binds.
-        Err(_) if listen.rsplit_once(':').is_some() => Ok(format!("http://{listen}")),
-        Err(_) => Err(ClientError::NoUrl(format!(
-            "the configured listen address {listen:?} has no port"
-        ))),
+        Err(_) => match listen.rsplit_once(':') {
+            Some((host, _)) => {
+                let ip = match host {
+                    "localhost" => IpAddr::V4(Ipv4Addr::LOCALHOST),
+                    _ => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                };
+                let scheme = scheme(config, &SocketAddr::new(ip, 0));
+                Ok(format!("{scheme}://{listen}"))
+            }
+            None => Err(ClientError::NoUrl(format!(
+                "the configured listen address {listen:?} has no port"
+            ))),
+        },
+    }
+}
+
+/// `https` when the server on `addr` serves TLS (as it decides from the
+/// same settings), else `http`.
+fn scheme(config: &Config, addr: &SocketAddr) -> &'static str {
+    match config.tls.decide(addr) {
+        Decision::Tls { .. } => "https",
+        Decision::Plain { .. } => "http",
     }
 }
 
@@ -55,11 +75,12 @@ fn connectable(addr: SocketAddr) -> SocketAddr {
 /// environment, else the first-run admin key of a server on this host.
 pub fn client_for(remote: &Remote, config: &Config) -> Result<Client, ClientError> {
     let url = resolve_url(remote.url.as_deref(), config)?;
+    let tls = super::tls::client_config(&url, remote.ca.as_deref(), &config.storage)?;
     if let Some(key) = &remote.api_key {
-        return Ok(Client::new(&url, key));
+        return Ok(Client::with_tls(&url, key, tls));
     }
     let path = config.storage.join("admin.key");
-    read_key(&path).map(|key| Client::new(&url, &key).key_from_file(&path))
+    read_key(&path).map(|key| Client::with_tls(&url, &key, tls).key_from_file(&path))
 }
 
 fn read_key(path: &Path) -> Result<String, ClientError> {
@@ -102,8 +123,14 @@ mod tests {
             ),
             ("https kept", Some("https://h:1"), "x", "https://h:1"),
             ("listen", None, "127.0.0.1:9960", "http://127.0.0.1:9960"),
-            ("wildcard v4", None, "0.0.0.0:9960", "http://127.0.0.1:9960"),
-            ("wildcard v6", None, "[::]:9960", "http://[::1]:9960"),
+            // Not loopback: the server serves TLS there (by default).
+            (
+                "wildcard v4",
+                None,
+                "0.0.0.0:9960",
+                "https://127.0.0.1:9960",
+            ),
+            ("wildcard v6", None, "[::]:9960", "https://[::1]:9960"),
             ("host name", None, "localhost:9960", "http://localhost:9960"),
         ];
         for (what, flag, listen, want) in cases {

@@ -49,7 +49,7 @@ impl Served {
         let address = eventually("serve logs its address", || {
             let log = log.borrow();
             let rest = log.split("listening on http://").nth(1)?;
-            Some(rest.lines().next()?.trim().to_owned())
+            Some(rest.split_whitespace().next()?.to_owned())
         })
         .await;
         Served {
