@@ -47,6 +47,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz))
         .route("/metrics", web::get().to(metrics::get_metrics))
         .route("/scripts/{tail:.*}", web::to(scripts))
+        // The first stand-alone SDK upgrades its WebSocket at `/scripts`.
+        .route("/scripts", web::to(scripts))
         .default_service(web::to(outside));
 }
 
