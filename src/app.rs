@@ -22,6 +22,7 @@ use crate::events::{query, Append, EventStore};
 use crate::http::{self, AppState};
 use crate::lock::{self, StorageLock};
 use crate::metrics::Metrics;
+use crate::storage::{self, StatusPlacement};
 use crate::{admin, replay};
 
 /// A built, listening server.
@@ -41,12 +42,31 @@ impl Application {
         // First, so that a busy port leaves no new storage or user behind.
         let listener = TcpListener::bind(&config.listen)
             .with_context(|| format!("cannot listen on {}", config.listen))?;
+        // Everything the server creates is its owner's alone (scripts get
+        // the original umask back).
+        process::umask::restrict();
         std::fs::create_dir_all(&config.storage).with_context(|| {
             format!(
                 "cannot create the storage directory {}",
                 config.storage.display()
             )
         })?;
+        storage_permissions(&config);
+        let status_placement = StatusPlacement::from_config(&config).map_err(anyhow::Error::msg)?;
+        let tracking = Arc::new(process::Tracking::detect(&config.cgroup));
+        tracing::info!(
+            "tracking the processes of runs with {}",
+            tracking.describe()
+        );
+        if let Some(base) = tracking.base() {
+            let ended = base.end_orphans();
+            if ended > 0 {
+                tracing::info!(
+                    runs = ended,
+                    "ended the processes runs of a previous start left behind"
+                );
+            }
+        }
         let storage_lock = lock::lock(&config.storage)?;
         let db_path = config.database_path();
         let mut db = store::open(&db_path)
@@ -74,8 +94,9 @@ impl Application {
             store: store.clone(),
             pool: readers.clone(),
             config: config.clone(),
-            status_files: StatusFiles::start(config.storage.clone()),
+            status_files: StatusFiles::start(status_placement),
             metrics: metrics.clone(),
+            tracking,
         };
         let directory = AccountDirectory::new(shared.clone()).start();
         restore(&shared, &directory).await?;
@@ -152,6 +173,23 @@ impl Application {
         let _ = server.await;
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// Makes the storage its owner's alone, saying so when it was not.
+fn storage_permissions(config: &Config) {
+    match storage::tighten(&config.storage) {
+        Ok(0) => {}
+        Ok(paths) => tracing::warn!(
+            storage = %config.storage.display(),
+            paths,
+            "the storage was readable by other users; it is now its owner's alone"
+        ),
+        Err(err) => tracing::error!(
+            storage = %config.storage.display(),
+            error = %err,
+            "cannot restrict the permissions of the storage"
+        ),
     }
 }
 

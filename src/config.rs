@@ -27,6 +27,16 @@ pub struct Config {
     /// Runs start from a clean environment (PATH, LANG, the user variables
     /// and `-e`) instead of the server's.
     pub clean_env: bool,
+    /// Where status files go instead of the storage (`status_dir`).
+    pub status_dir: Option<PathBuf>,
+    /// Mode of status files (`status_mode`, default owner only).
+    pub status_mode: u32,
+    /// Group of status files and their folders (`status_group`).
+    pub status_group: Option<String>,
+    /// How runs are tracked: `auto`, `off` or a cgroup path (`cgroup`).
+    pub cgroup: String,
+    /// Below this much free space in the storage, `/healthz` is degraded.
+    pub min_free_bytes: u64,
     /// How long an idle keep-alive connection stays open (the original: 30 s).
     pub keep_alive: Duration,
     /// HTTPS/WSS on the listener.
@@ -45,6 +55,11 @@ impl Config {
             body_cap_bytes: 2 * 1024 * 1024,
             stdin_cap_bytes: 1024 * 1024,
             clean_env: false,
+            status_dir: None,
+            status_mode: 0o600,
+            status_group: None,
+            cgroup: "auto".to_owned(),
+            min_free_bytes: 64 * 1024 * 1024,
             keep_alive: Duration::from_secs(30),
             tls: crate::http::tls::TlsSettings::default(),
         }
@@ -79,6 +94,11 @@ pub struct FileConfig {
     pub log_cap_bytes: Option<u64>,
     pub body_cap_bytes: Option<usize>,
     pub clean_env: Option<bool>,
+    pub status_dir: Option<PathBuf>,
+    pub status_mode: Option<u32>,
+    pub status_group: Option<String>,
+    pub cgroup: Option<String>,
+    pub min_free_bytes: Option<u64>,
     pub keep_alive_secs: Option<f64>,
     /// `true`: TLS even on loopback; `false`: plain HTTP everywhere.
     pub tls: Option<bool>,
@@ -150,6 +170,33 @@ impl FileConfig {
         }
         if let Some(clean) = self.clean_env {
             config.clean_env = clean;
+        }
+        if let Some(dir) = self.status_dir {
+            config.status_dir = Some(dir);
+        }
+        if let Some(mode) = self.status_mode {
+            if mode > 0o777 {
+                return Err(ConfigError::Value {
+                    key: "status_mode",
+                    why: "must be a file mode such as 0o640",
+                });
+            }
+            config.status_mode = mode;
+        }
+        if let Some(group) = self.status_group {
+            config.status_group = Some(group);
+        }
+        if let Some(cgroup) = self.cgroup {
+            if !(cgroup == "auto" || cgroup == "off" || cgroup.starts_with('/')) {
+                return Err(ConfigError::Value {
+                    key: "cgroup",
+                    why: "must be \"auto\", \"off\" or a cgroup path such as \"/scriptd\"",
+                });
+            }
+            config.cgroup = cgroup;
+        }
+        if let Some(bytes) = self.min_free_bytes {
+            config.min_free_bytes = bytes;
         }
         if let Some(secs) = self.keep_alive_secs {
             config.keep_alive = seconds("keep_alive_secs", secs)?;

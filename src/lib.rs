@@ -13,6 +13,8 @@
 //! - [`replay`]: startup recovery of unfinished runs.
 //! - [`retention`]: `admin prune`, removing old runs' events and logs.
 //! - [`admin`], [`cli`]: the command line; [`check`]: `exectab check`.
+//! - [`storage`]: who may read the storage (modes, umask) and where status
+//!   files go.
 //! - [`client`]: the client commands that talk to a running server.
 
 pub mod accounts;
@@ -34,4 +36,5 @@ pub mod progress;
 pub mod replay;
 pub mod retention;
 pub mod status;
+pub mod storage;
 pub mod telemetry;

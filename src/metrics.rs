@@ -25,6 +25,8 @@ struct Inner {
     monitors: AtomicU64,
     outcomes: [AtomicU64; Outcome::ALL.len()],
     queues: Mutex<Vec<Arc<QueueGauge>>>,
+    /// Why the last commit could not write, until one succeeds.
+    store_error: Mutex<Option<String>>,
 }
 
 /// Queue depth and running count of one script, written by its ScriptQueue.
@@ -90,6 +92,18 @@ fn read(bounds: &'static [f64], counts: &[AtomicU64], sum: f64, count: u64) -> H
 
 impl Metrics {
     /// Records one group commit of `callers` appends that took `elapsed`.
+    /// The store could not write (`Some(why)`), or wrote again (`None`).
+    pub fn set_store_error(&self, error: Option<String>) {
+        if let Ok(mut slot) = self.0.store_error.lock() {
+            *slot = error;
+        }
+    }
+
+    /// Why the store cannot write, while it cannot.
+    pub fn store_error(&self) -> Option<String> {
+        self.0.store_error.lock().ok().and_then(|slot| slot.clone())
+    }
+
     pub fn record_commit(&self, callers: usize, elapsed: Duration) {
         let inner = &self.0;
         inner.commits.fetch_add(1, Ordering::Relaxed);

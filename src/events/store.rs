@@ -127,7 +127,7 @@ impl EventStore {
 /// actor drops its sender.
 fn write_loop(mut writer: Writer, queue: mpsc::Receiver<Job>, metrics: Metrics) {
     let mut subscriber: Option<Recipient<EventsCommitted>> = None;
-    while let Ok(first) = queue.recv() {
+    while let Some(first) = next_job(&mut writer, &queue, &metrics) {
         let mut groups = Vec::new();
         let mut waiters = Vec::new();
         let mut next = Some(first);
@@ -151,8 +151,57 @@ fn write_loop(mut writer: Writer, queue: mpsc::Receiver<Job>, metrics: Metrics) 
         let started = Instant::now();
         let result = writer.commit(&groups);
         metrics.record_commit(waiters.len(), started.elapsed());
+        metrics.set_store_error(write_failure(&result));
         answer(waiters, result, subscriber.as_ref());
     }
+}
+
+/// How long a store that cannot write waits for work before it probes
+/// whether it can write again (so `/healthz` recovers on an idle server).
+const PROBE_EVERY: Duration = Duration::from_secs(1);
+
+/// The next job; while the last write failed, probes the disk between jobs.
+fn next_job(writer: &mut Writer, queue: &mpsc::Receiver<Job>, metrics: &Metrics) -> Option<Job> {
+    loop {
+        if metrics.store_error().is_none() {
+            return queue.recv().ok();
+        }
+        match queue.recv_timeout(PROBE_EVERY) {
+            Ok(job) => return Some(job),
+            Err(mpsc::RecvTimeoutError::Disconnected) => return None,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if writer.probe().is_ok() {
+                    tracing::info!("the database can be written again");
+                    metrics.set_store_error(None);
+                }
+            }
+        }
+    }
+}
+
+/// Why a commit could not write, if that is why it failed: a refused
+/// group (a conflict) is not a failure of the store.
+fn write_failure(result: &Result<GroupResults, StoreError>) -> Option<String> {
+    let error = match result {
+        Err(err) => err,
+        Ok(results) => results.iter().find_map(|r| match r {
+            Err(err @ (StoreError::Sqlite(_) | StoreError::Sqlx(_))) => Some(err),
+            _ => None,
+        })?,
+    };
+    Some(describe(error))
+}
+
+/// The error and its causes, on one line.
+fn describe(error: &StoreError) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// Answers each caller and tells the subscriber what was committed.

@@ -131,6 +131,7 @@ impl WsSession {
         let Ok(Value::Object(mut fields)) = serde_json::from_str::<Value>(text) else {
             return Err(ApiError::InvalidData("expected a JSON object"));
         };
+        super::raw_args::keep_number_text(text.as_bytes(), &mut fields);
         let method = match fields.remove("api_method") {
             Some(Value::String(m)) => Method::parse(&m),
             _ => return Err(ApiError::MissingApiMethod),
