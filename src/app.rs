@@ -30,6 +30,7 @@ pub struct Application {
     port: u16,
     server: actix_web::dev::Server,
     directory: Addr<AccountDirectory>,
+    store: Addr<EventStore>,
     config: Arc<Config>,
     /// The first-run admin key, when this start created it.
     pub admin_key: Option<String>,
@@ -101,11 +102,13 @@ impl Application {
         let directory = AccountDirectory::new(shared.clone()).start();
         restore(&shared, &directory).await?;
 
+        crate::retention::online::start(store.clone(), config.clone());
+
         let address = listener.local_addr()?;
         let listening = http::tls::Listening::prepare(&config.tls, &config.storage, &address)
             .context("cannot set up TLS")?;
         let state = AppState {
-            store,
+            store: store.clone(),
             pool: readers,
             lookup: db.lookup.clone(),
             directory: directory.clone(),
@@ -136,6 +139,7 @@ impl Application {
             port: address.port(),
             server,
             directory,
+            store,
             config,
             admin_key,
             _lock: storage_lock,
@@ -145,6 +149,11 @@ impl Application {
     /// The account actors' directory (tests reach the actors through it).
     pub fn directory(&self) -> Addr<AccountDirectory> {
         self.directory.clone()
+    }
+
+    /// The event store (tests drive retention passes through it).
+    pub fn store(&self) -> Addr<EventStore> {
+        self.store.clone()
     }
 
     /// The bound port (useful with `--listen 127.0.0.1:0`).

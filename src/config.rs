@@ -27,6 +27,14 @@ pub struct Config {
     /// Runs start from a clean environment (PATH, LANG, the user variables
     /// and `-e`) instead of the server's.
     pub clean_env: bool,
+    /// Log format and level.
+    pub log: crate::telemetry::LogConfig,
+    /// Online retention: prune runs finished longer ago than this (off when None).
+    pub retention: Option<Duration>,
+    /// Retention removes the runs' history rows too, not only events and logs.
+    pub retention_all: bool,
+    /// How often the server runs a retention pass.
+    pub retention_interval: Duration,
     /// Where status files go instead of the storage (`status_dir`).
     pub status_dir: Option<PathBuf>,
     /// Mode of status files (`status_mode`, default owner only).
@@ -55,6 +63,10 @@ impl Config {
             body_cap_bytes: 2 * 1024 * 1024,
             stdin_cap_bytes: 1024 * 1024,
             clean_env: false,
+            log: crate::telemetry::LogConfig::default(),
+            retention: None,
+            retention_all: false,
+            retention_interval: Duration::from_secs(3600),
             status_dir: None,
             status_mode: 0o600,
             status_group: None,
@@ -94,6 +106,12 @@ pub struct FileConfig {
     pub log_cap_bytes: Option<u64>,
     pub body_cap_bytes: Option<usize>,
     pub clean_env: Option<bool>,
+    pub log_format: Option<crate::telemetry::LogFormat>,
+    pub log_level: Option<String>,
+    /// Prune finished runs older than this many days (events and logs).
+    pub retention_days: Option<u32>,
+    /// With retention, also remove the runs' history rows.
+    pub retention_remove_history: Option<bool>,
     pub status_dir: Option<PathBuf>,
     pub status_mode: Option<u32>,
     pub status_group: Option<String>,
@@ -171,6 +189,22 @@ impl FileConfig {
         if let Some(clean) = self.clean_env {
             config.clean_env = clean;
         }
+        if let Some(format) = self.log_format {
+            config.log.format = format;
+        }
+        config.log.file_level = self.log_level.or(config.log.file_level.take());
+        if let Some(days) = self.retention_days {
+            if days == 0 {
+                return Err(ConfigError::Value {
+                    key: "retention_days",
+                    why: "must be at least 1 (leave it out to keep everything)",
+                });
+            }
+            config.retention = Some(Duration::from_secs(u64::from(days) * 86_400));
+        }
+        if let Some(all) = self.retention_remove_history {
+            config.retention_all = all;
+        }
         if let Some(dir) = self.status_dir {
             config.status_dir = Some(dir);
         }
@@ -218,5 +252,34 @@ impl FileConfig {
         if let Some(names) = &self.tls_names {
             tls.names = names.clone();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::telemetry::LogFormat;
+
+    fn apply(text: &str) -> Result<Config, ConfigError> {
+        let file: FileConfig = toml::from_str(text).expect("toml");
+        let mut config = Config::new("s");
+        file.apply(&mut config).map(|()| config)
+    }
+
+    #[test]
+    fn service_keys_are_read_and_retention_stays_off_unless_set() {
+        let config = apply("").expect("empty file");
+        assert_eq!(config.retention, None);
+        assert_eq!(config.log.format, LogFormat::Text);
+        let config = apply(
+            "log_format = \"json\"\nlog_level = \"debug\"\nretention_days = 90\nretention_remove_history = true\n",
+        )
+        .expect("file");
+        assert_eq!(config.log.format, LogFormat::Json);
+        assert_eq!(config.log.file_level.as_deref(), Some("debug"));
+        assert_eq!(config.retention, Some(Duration::from_secs(90 * 86_400)));
+        assert!(config.retention_all);
+        assert!(apply("retention_days = 0").is_err(), "0 days is refused");
+        assert!(toml::from_str::<FileConfig>("log_format = \"xml\"").is_err());
     }
 }

@@ -11,7 +11,10 @@
 //! - [`exectab`], [`progress`]: pure parsers of the script table and of
 //!   progress lines.
 //! - [`replay`]: startup recovery of unfinished runs.
-//! - [`retention`]: `admin prune`, removing old runs' events and logs.
+//! - [`retention`]: `admin prune` and the server's own `retention_days`,
+//!   removing old runs' events and logs a batch at a time.
+//! - [`service`]: systemd notifications (READY, STOPPING, watchdog).
+//! - [`manual`]: `completions` and `man`, generated from the clap types.
 //! - [`admin`], [`cli`]: the command line; [`check`]: `exectab check`.
 //! - [`storage`]: who may read the storage (modes, umask) and where status
 //!   files go.
@@ -21,6 +24,7 @@ pub mod accounts;
 pub mod actors;
 pub mod admin;
 pub mod app;
+pub mod backup;
 pub mod check;
 pub mod cli;
 pub mod client;
@@ -31,10 +35,21 @@ pub mod exectab;
 pub mod http;
 pub mod ids;
 pub mod lock;
+pub mod manual;
 pub mod metrics;
 pub mod progress;
 pub mod replay;
 pub mod retention;
+pub mod service;
 pub mod status;
 pub mod storage;
 pub mod telemetry;
+
+/// `scriptd --version`: the crate version and the git commit it was built
+/// from ("unknown" when built outside a git checkout).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("SCRIPTD_GIT_COMMIT"),
+    ")"
+);

@@ -10,11 +10,32 @@ use scriptd::cli::{self, Cli, Command};
 use scriptd::client;
 
 fn main() -> ExitCode {
+    // First, while there is one thread: scripts must not inherit these.
+    let notifier = scriptd::service::Notifier::from_env();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => return cli::usage_error(err),
     };
-    scriptd::telemetry::init();
+    let printed = match &cli.command {
+        Command::Completions { shell } => {
+            Some(scriptd::manual::completions(*shell, &mut std::io::stdout()))
+        }
+        Command::Man { dir: None } => Some(scriptd::manual::man(&mut std::io::stdout())),
+        Command::Man { dir: Some(dir) } => Some(scriptd::manual::man_pages(dir).map(|count| {
+            println!("wrote {count} man pages to {}", dir.display());
+        })),
+        _ => None,
+    };
+    match printed {
+        Some(Ok(())) => return ExitCode::SUCCESS,
+        // A closed pipe (`scriptd man | head`) is not worth a message.
+        Some(Err(err)) if err.kind() == std::io::ErrorKind::BrokenPipe => return ExitCode::SUCCESS,
+        Some(Err(err)) => {
+            eprintln!("scriptd: {err}");
+            return ExitCode::FAILURE;
+        }
+        None => {}
+    }
     let config = match cli.global.config() {
         Ok(config) => config,
         Err(err) => {
@@ -22,6 +43,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    scriptd::telemetry::init_with(&config.log);
     let system = actix::System::new();
     // Client commands pick their own exit code (`run --wait` passes the run's on).
     let command = match cli.command {
@@ -66,18 +88,28 @@ fn main() -> ExitCode {
             Command::Serve(args) => {
                 let mut config = config;
                 args.apply(&mut config);
-                serve(config).await
+                serve(config, notifier).await
             }
             // Returned above with their own exit codes.
             Command::Client(_)
             | Command::History(_)
             | Command::Events(_)
             | Command::Exectab(_)
-            | Command::User(_) => Ok(()),
+            | Command::User(_)
+            | Command::Completions { .. }
+            | Command::Man { .. } => Ok(()),
             Command::Admin(cli::AdminCommand::Prune { before, all }) => {
-                // Takes the storage lock itself: never while a server runs.
+                // Short transactions of its own: fine while a server runs.
                 let report = scriptd::retention::prune_storage(&config, &before, all).await?;
                 println!("{report}");
+                Ok(())
+            }
+            Command::Admin(cli::AdminCommand::Backup { file }) => {
+                println!("{}", scriptd::backup::backup_storage(&config, &file)?);
+                Ok(())
+            }
+            Command::Admin(cli::AdminCommand::Vacuum) => {
+                println!("{}", scriptd::retention::vacuum_storage(&config).await?);
                 Ok(())
             }
             Command::Admin(cli::AdminCommand::Rebuild) => {
@@ -99,7 +131,11 @@ fn main() -> ExitCode {
     }
 }
 
-async fn serve(config: scriptd::config::Config) -> anyhow::Result<()> {
+async fn serve(
+    config: scriptd::config::Config,
+    notifier: scriptd::service::Notifier,
+) -> anyhow::Result<()> {
+    tracing::info!(version = scriptd::VERSION, "starting scriptd");
     let app = Application::build(config).await?;
     // A key on a terminal is read once by a person; anywhere else (a log
     // file, journald) it would be kept forever, so only its file is named.
@@ -110,7 +146,13 @@ async fn serve(config: scriptd::config::Config) -> anyhow::Result<()> {
     {
         eprintln!("admin API key: {key}");
     }
-    app.run_until_stopped(shutdown_signal()).await
+    notifier.ready(&format!("listening on port {}", app.port()));
+    scriptd::service::start_watchdog(&notifier);
+    app.run_until_stopped(async move {
+        shutdown_signal().await;
+        notifier.stopping();
+    })
+    .await
 }
 
 async fn shutdown_signal() {
