@@ -7,7 +7,8 @@
 //! - [`app`]: builds the server (used by `main` and the tests).
 //! - [`events`]: typed events, the single-writer store, projections, queries.
 //! - [`actors`]: accounts, script queues, run processes, the monitor hub.
-//! - [`http`]: the `/scripts/v1` API over HTTP and WebSocket.
+//! - [`http`]: the `/scripts/v1` API over HTTP and WebSocket, and the
+//!   dashboard page (`http::ui`).
 //! - [`exectab`], [`progress`]: pure parsers of the script table and of
 //!   progress lines.
 //! - [`replay`]: startup recovery of unfinished runs.

@@ -16,6 +16,7 @@ pub mod raw_args;
 pub mod request;
 pub mod runs;
 pub mod tls;
+pub mod ui;
 pub mod ws;
 
 use std::sync::Arc;
@@ -51,6 +52,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/scripts/{tail:.*}", web::to(scripts))
         // The first stand-alone SDK upgrades its WebSocket at `/scripts`.
         .route("/scripts", web::to(scripts))
+        .configure(ui::configure)
         .default_service(web::to(outside));
 }
 

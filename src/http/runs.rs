@@ -351,7 +351,7 @@ pub async fn list_scripts(
             Some(_) => {
                 scripts.insert(
                     def.name.clone(),
-                    json!({"stdin": def.stdin, "noexec": def.noexec}),
+                    json!({"stdin": def.stdin, "noexec": def.noexec, "args": def.required_args()}),
                 );
             }
             None => {
@@ -380,5 +380,6 @@ pub async fn list_scripts(
     }
     let mut reply = Map::new();
     reply.insert("scripts".into(), Value::Object(scripts));
+    reply.insert("access".into(), super::ui::access::describe(principal));
     Ok(reply)
 }

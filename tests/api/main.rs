@@ -17,6 +17,7 @@ mod cli_tools;
 mod connection_key;
 mod containment;
 mod containment_crash;
+mod dashboard;
 mod disk_full;
 mod durability;
 mod durability_crash;
