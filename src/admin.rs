@@ -20,10 +20,26 @@ pub enum AdminError {
     Exists(String),
     #[error("no user named {0:?}")]
     NoSuchUser(String),
+    #[error("no scriptd storage in {}: it has no scriptd.db — check --storage / SCRIPTD_STORAGE (only `scriptd serve` creates a storage)", .0.display())]
+    NoStorage(PathBuf),
     #[error("storage error: {0}")]
     Store(#[from] StoreError),
     #[error("file error: {0}")]
     Io(#[from] std::io::Error),
+}
+
+impl AdminError {
+    /// A stable code for `--json` output.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AdminError::InvalidName(_) => "invalid_user_name",
+            AdminError::Exists(_) => "user_exists",
+            AdminError::NoSuchUser(_) => "unknown_user",
+            AdminError::NoStorage(_) => "no_storage",
+            AdminError::Store(_) => "storage_error",
+            AdminError::Io(_) => "file_error",
+        }
+    }
 }
 
 /// A user just created or re-keyed, with the key shown once.
@@ -157,6 +173,18 @@ pub async fn bootstrap(db: &mut Database, config: &Config) -> Result<Option<Stri
     }
     write_key_file(&config.storage.join("admin.key"), &admin.apikey)?;
     Ok(Some(admin.apikey))
+}
+
+/// After `rotate-key admin`: `<storage>/admin.key` (when there is one)
+/// gets the new key, so the commands that read it keep working. Returns
+/// the file when it was updated.
+pub fn update_key_file(config: &Config, user: &KeyedUser) -> std::io::Result<Option<PathBuf>> {
+    let path = config.storage.join("admin.key");
+    if user.user.name != "admin" || !path.exists() {
+        return Ok(None);
+    }
+    write_key_file(&path, &user.apikey)?;
+    Ok(Some(path))
 }
 
 fn write_key_file(path: &Path, key: &str) -> std::io::Result<()> {

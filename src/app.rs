@@ -41,6 +41,9 @@ pub struct Application {
 impl Application {
     /// Builds everything and binds `config.listen`; call inside an actix System.
     pub async fn build(config: Config) -> anyhow::Result<Application> {
+        // First, so that a busy port leaves no new storage or user behind.
+        let listener = TcpListener::bind(&config.listen)
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
         let descriptors = crate::limits::raise_descriptor_limit();
         // Everything the server creates is its owner's alone (scripts get
         // the original umask back).
@@ -75,10 +78,11 @@ impl Application {
             .await
             .with_context(|| format!("cannot open the database {}", db_path.display()))?;
         let admin_key = admin::bootstrap(&mut db, &config).await?;
-        if let Some(key) = &admin_key {
+        if admin_key.is_some() {
+            // Never the key itself: logs are kept and shipped.
             tracing::info!(
                 key_file = %config.storage.join("admin.key").display(),
-                "first run: created user admin with API key {key}"
+                "first run: created user admin; its API key is in the key file"
             );
         }
         let config = Arc::new(config);
@@ -112,8 +116,6 @@ impl Application {
         actix::spawn(http::conn_limit::trim_after_bursts(conn_limits.clone()));
         crate::retention::online::start(store.clone(), config.clone());
 
-        let listener = TcpListener::bind(&config.listen)
-            .with_context(|| format!("cannot listen on {}", config.listen))?;
         let address = listener.local_addr()?;
         let listening = http::tls::Listening::prepare(&config.tls, &config.storage, &address)
             .context("cannot set up TLS")?;

@@ -26,10 +26,11 @@ pub struct Global {
     /// Storage directory (database, per-user scripts, logs).
     #[arg(long, global = true, env = "SCRIPTD_STORAGE")]
     pub storage: Option<PathBuf>,
-    /// Listen address, e.g. 127.0.0.1:9893 (port 0 picks a free one).
+    /// The server's listen address, e.g. 127.0.0.1:9893 (port 0 picks a
+    /// free one); client commands connect there when --url is not given.
     #[arg(long, global = true, env = "SCRIPTD_LISTEN")]
     pub listen: Option<String>,
-    /// TOML configuration file.
+    /// TOML configuration file (its `listen` is also where client commands connect).
     #[arg(long, global = true, env = "SCRIPTD_CONFIG")]
     pub config: Option<PathBuf>,
     /// Log line format on stderr (config `log_format`).
@@ -59,16 +60,32 @@ pub enum Command {
     History(crate::client::history::HistoryArgs),
     /// This user's raw event log; --follow keeps printing new events.
     Events(crate::client::history::EventsArgs),
+    /// Check exectab files (acts on files, no server needed).
+    #[command(subcommand)]
+    Exectab(ExectabCommand),
     /// Print a shell completion script (bash, zsh, fish, …) to stdout.
     Completions {
+        /// The shell to complete for.
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
     /// Print the man page (roff) to stdout, or with --dir write it and one
     /// page per subcommand there.
     Man {
+        /// Write scriptd.1 and one page per subcommand into DIR.
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
+    },
+}
+
+/// `scriptd exectab ...`
+#[derive(Debug, Subcommand)]
+pub enum ExectabCommand {
+    /// Validate an exectab the way `nginx -t` does: each bad line with its
+    /// number and why; exit 1 if any.
+    Check {
+        /// The file to check (default: every user's exectab.txt in the storage).
+        file: Option<PathBuf>,
     },
 }
 
@@ -116,27 +133,35 @@ impl ServeArgs {
 pub enum UserCommand {
     /// Create a user and print its API key (shown only this once).
     Add {
+        /// The new user's name (letters, digits, '-', '_', '.').
         name: String,
         /// Allow this user to manage guest keys.
         #[arg(long)]
         guests: bool,
+        /// Print {"id","name","apikey","exectab","guests"} as JSON.
         #[arg(long)]
         json: bool,
     },
     /// List users.
     List {
+        /// Print a JSON array.
         #[arg(long)]
         json: bool,
     },
     /// Remove a user and its guest keys (files and history stay).
     Remove {
+        /// The user's name.
         name: String,
+        /// Print the result as JSON.
         #[arg(long)]
         json: bool,
     },
-    /// Replace a user's API key; the old key stops working at once.
+    /// Replace a user's API key; the old key stops working at once (for
+    /// `admin`, <storage>/admin.key gets the new key).
     RotateKey {
+        /// The user's name.
         name: String,
+        /// Print {"id","name","apikey"} as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -150,8 +175,8 @@ pub enum AdminCommand {
     /// Remove the events and log files of runs finished before a date
     /// (their history rows stay unless --all).
     Prune {
-        /// RFC 3339, YYYY-MM-DD (midnight UTC) or UNIX seconds.
-        #[arg(long, value_name = "DATE")]
+        /// RFC 3339, YYYY-MM-DD (midnight UTC), UNIX seconds or relative (-30d).
+        #[arg(long, value_name = "DATE", allow_hyphen_values = true)]
         before: String,
         /// Remove the runs' history rows too.
         #[arg(long)]
@@ -160,12 +185,57 @@ pub enum AdminCommand {
     /// Write a consistent copy of the database to a new FILE, also while
     /// a server runs. Restore: put it in an empty storage dir as scriptd.db.
     Backup {
+        /// The new file to write (it must not exist).
         #[arg(value_name = "FILE")]
         file: PathBuf,
     },
     /// Switch an older database to incremental vacuum, so pruned space is
     /// given back to the file system (one full VACUUM; server stopped).
     Vacuum,
+}
+
+impl UserCommand {
+    /// Whether the output (and any error) is JSON.
+    pub fn json(&self) -> bool {
+        match self {
+            UserCommand::Add { json, .. }
+            | UserCommand::List { json }
+            | UserCommand::Remove { json, .. }
+            | UserCommand::RotateKey { json, .. } => *json,
+        }
+    }
+}
+
+/// A usage error: clap's text, or with `--json` anywhere on the command
+/// line a JSON object on stdout; exit 2 either way. Help and version
+/// print as usual.
+pub fn usage_error(err: clap::Error) -> std::process::ExitCode {
+    let json = std::env::args().any(|arg| arg == "--json");
+    if !err.use_stderr() || !json {
+        err.exit();
+    }
+    let text = err.to_string();
+    let message = text.lines().next().unwrap_or_default();
+    let message = message.trim_start_matches("error: ").to_owned();
+    println!(
+        "{}",
+        json!({"success": false, "error": message, "errorcode": "usage"})
+    );
+    std::process::ExitCode::from(2)
+}
+
+/// Prints a failed `user` command: one line on stderr, or with `--json`
+/// a JSON object on stdout; exit 1 either way.
+pub fn admin_failed(err: &AdminError, json: bool) -> std::process::ExitCode {
+    if json {
+        println!(
+            "{}",
+            json!({"success": false, "error": err.to_string(), "errorcode": err.code()})
+        );
+    } else {
+        eprintln!("scriptd: {err}");
+    }
+    std::process::ExitCode::FAILURE
 }
 
 impl Global {
@@ -191,8 +261,17 @@ impl Global {
     }
 }
 
+/// Only `serve` creates a storage; every other command refuses a
+/// directory that holds none (a typo must not create an empty one).
+pub fn existing_storage(config: &Config) -> Result<(), AdminError> {
+    match config.database_path().is_file() {
+        true => Ok(()),
+        false => Err(AdminError::NoStorage(config.storage.clone())),
+    }
+}
+
 async fn open(config: &Config) -> Result<store::Database, AdminError> {
-    std::fs::create_dir_all(&config.storage)?;
+    existing_storage(config)?;
     Ok(store::open(&config.database_path()).await?)
 }
 
@@ -227,9 +306,7 @@ pub async fn user(config: &Config, command: UserCommand) -> Result<String, Admin
             } else {
                 let mut out = format!("{:<6} {:<24} {:<7} {}", "ID", "NAME", "GUESTS", "CREATED");
                 for u in users {
-                    let created = chrono::DateTime::from_timestamp(u.created, 0)
-                        .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
-                        .unwrap_or_default();
+                    let created = crate::client::when::show(u.created as f64);
                     let guests = if u.guests { "yes" } else { "no" };
                     out.push_str(&format!(
                         "\n{:<6} {:<24} {:<7} {}",
@@ -249,14 +326,19 @@ pub async fn user(config: &Config, command: UserCommand) -> Result<String, Admin
         }
         UserCommand::RotateKey { name, json } => {
             let made = admin::rotate_key(&mut db, config, &name).await?;
+            let key_file = admin::update_key_file(config, &made)?;
             Ok(if json {
                 json!({"id": made.user.id, "name": made.user.name, "apikey": made.apikey})
                     .to_string()
             } else {
-                format!(
+                let mut text = format!(
                     "new API key for {} (shown once): {}",
                     made.user.name, made.apikey
-                )
+                );
+                if let Some(path) = key_file {
+                    text.push_str(&format!("\n{} now holds the new key", path.display()));
+                }
+                text
             })
         }
     }

@@ -26,6 +26,9 @@ pub struct Config {
     pub stdin_cap_bytes: usize,
     /// Timeouts, connection limits and quotas against hostile clients.
     pub limits: crate::limits::Limits,
+    /// Runs start from a clean environment (PATH, LANG, the user variables
+    /// and `-e`) instead of the server's.
+    pub clean_env: bool,
     /// Log format and level.
     pub log: crate::telemetry::LogConfig,
     /// Online retention: prune runs finished longer ago than this (off when None).
@@ -62,6 +65,7 @@ impl Config {
             body_cap_bytes: 2 * 1024 * 1024,
             stdin_cap_bytes: 1024 * 1024,
             limits: crate::limits::Limits::default(),
+            clean_env: false,
             log: crate::telemetry::LogConfig::default(),
             retention: None,
             retention_all: false,
@@ -105,6 +109,7 @@ pub struct FileConfig {
     pub log_cap_bytes: Option<u64>,
     pub body_cap_bytes: Option<usize>,
     pub limits: Option<crate::limits::LimitsFile>,
+    pub clean_env: Option<bool>,
     pub log_format: Option<crate::telemetry::LogFormat>,
     pub log_level: Option<String>,
     /// Prune finished runs older than this many days (events and logs).
@@ -187,6 +192,9 @@ impl FileConfig {
         }
         if let Some(limits) = self.limits {
             limits.apply(&mut config.limits)?;
+        }
+        if let Some(clean) = self.clean_env {
+            config.clean_env = clean;
         }
         if let Some(format) = self.log_format {
             config.log.format = format;

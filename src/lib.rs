@@ -16,7 +16,7 @@
 //!   removing old runs' events and logs a batch at a time.
 //! - [`service`]: systemd notifications (READY, STOPPING, watchdog).
 //! - [`manual`]: `completions` and `man`, generated from the clap types.
-//! - [`admin`], [`cli`]: the command line.
+//! - [`admin`], [`cli`]: the command line; [`check`]: `exectab check`.
 //! - [`limits`]: timeouts, connection limits and quotas (settings).
 //! - [`storage`]: who may read the storage (modes, umask) and where status
 //!   files go.
@@ -27,6 +27,7 @@ pub mod actors;
 pub mod admin;
 pub mod app;
 pub mod backup;
+pub mod check;
 pub mod cli;
 pub mod client;
 pub mod clock;

@@ -2,14 +2,20 @@
 
 use std::process::ExitCode;
 
+use std::io::IsTerminal;
+
 use clap::Parser;
 use scriptd::app::Application;
 use scriptd::cli::{self, Cli, Command};
+use scriptd::client;
 
 fn main() -> ExitCode {
     // First, while there is one thread: scripts must not inherit these.
     let notifier = scriptd::service::Notifier::from_env();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return cli::usage_error(err),
+    };
     let printed = match &cli.command {
         Command::Completions { shell } => {
             Some(scriptd::manual::completions(*shell, &mut std::io::stdout()))
@@ -40,30 +46,58 @@ fn main() -> ExitCode {
     scriptd::telemetry::init_with(&config.log);
     let system = actix::System::new();
     // Client commands pick their own exit code (`run --wait` passes the run's on).
-    if let Command::Client(command) = cli.command {
-        return system.block_on(scriptd::client::execute(command, &config.storage));
-    }
+    let command = match cli.command {
+        Command::Client(command) => {
+            return system.block_on(scriptd::client::execute(command, &config))
+        }
+        Command::History(args) => {
+            let json = args.remote.json;
+            let out = &mut std::io::stdout();
+            let done = system.block_on(scriptd::client::history::history(&config, args, out));
+            return done.map_or_else(
+                |e| client::command::report(&e, json),
+                |()| ExitCode::SUCCESS,
+            );
+        }
+        Command::Events(args) => {
+            let json = args.remote.json;
+            let out = &mut std::io::stdout();
+            let done = system.block_on(scriptd::client::history::events(&config, args, out));
+            return done.map_or_else(
+                |e| client::command::report(&e, json),
+                |()| ExitCode::SUCCESS,
+            );
+        }
+        Command::Exectab(cli::ExectabCommand::Check { file }) => {
+            return scriptd::check::exectab_check(&config, file.as_deref())
+        }
+        Command::User(command) => {
+            let json = command.json();
+            return match system.block_on(cli::user(&config, command)) {
+                Ok(text) => {
+                    println!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(err) => cli::admin_failed(&err, json),
+            };
+        }
+        other => other,
+    };
     let result: anyhow::Result<()> = system.block_on(async move {
-        match cli.command {
+        match command {
             Command::Serve(args) => {
                 let mut config = config;
                 args.apply(&mut config);
                 serve(config, notifier).await
             }
-            // Returned above (their own exit codes, no config needed).
-            Command::Client(_) | Command::Completions { .. } | Command::Man { .. } => Ok(()),
-            Command::User(command) => {
-                println!("{}", cli::user(&config, command).await?);
-                Ok(())
-            }
-            Command::History(args) => {
-                let out = &mut std::io::stdout();
-                Ok(scriptd::client::history::history(&config.storage, args, out).await?)
-            }
-            Command::Events(args) => {
-                let out = &mut std::io::stdout();
-                Ok(scriptd::client::history::events(&config.storage, args, out).await?)
-            }
+            // Returned above with their own exit codes.
+            Command::Client(_)
+            | Command::History(_)
+            | Command::Events(_)
+            | Command::Exectab(_)
+            | Command::User(_)
+            | Command::Completions { .. }
+            | Command::Man { .. } => Ok(()),
             Command::Admin(cli::AdminCommand::Prune { before, all }) => {
                 // Short transactions of its own: fine while a server runs.
                 let report = scriptd::retention::prune_storage(&config, &before, all).await?;
@@ -79,6 +113,7 @@ fn main() -> ExitCode {
                 Ok(())
             }
             Command::Admin(cli::AdminCommand::Rebuild) => {
+                cli::existing_storage(&config)?;
                 // A running server writes the read model; rebuild only while it is down.
                 let _lock = scriptd::lock::lock(&config.storage)?;
                 let report = scriptd::events::rebuild::rebuild_at(&config.database_path()).await?;
@@ -102,8 +137,14 @@ async fn serve(
 ) -> anyhow::Result<()> {
     tracing::info!(version = scriptd::VERSION, "starting scriptd");
     let app = Application::build(config).await?;
-    if let Some(key) = &app.admin_key {
-        println!("admin API key: {key}");
+    // A key on a terminal is read once by a person; anywhere else (a log
+    // file, journald) it would be kept forever, so only its file is named.
+    if let Some(key) = app
+        .admin_key
+        .as_ref()
+        .filter(|_| std::io::stderr().is_terminal())
+    {
+        eprintln!("admin API key: {key}");
     }
     notifier.ready(&format!("listening on port {}", app.port()));
     scriptd::service::start_watchdog(&notifier);

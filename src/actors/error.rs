@@ -1,12 +1,50 @@
 //! Domain outcomes of run commands that a client can branch on.
 
+use std::fmt;
+
 use crate::events::StoreError;
+use crate::ids::ScriptName;
+
+/// Why a key was refused; every one is `access_denied` on the wire, and
+/// the message names what is missing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Denial {
+    /// A guest key without this right (`run`, `cancel`, `status`, `monitor`).
+    MissingRight(&'static str),
+    /// A guest key used on a script other than its own.
+    OtherScript(ScriptName),
+    /// Only the owner's key may do this, not a guest key.
+    OwnerOnly,
+    /// A user key that may not manage guests.
+    NotManager,
+}
+
+impl fmt::Display for Denial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Denial::MissingRight(right) => {
+                write!(f, "this guest key lacks the '{right}' right")
+            }
+            Denial::OtherScript(script) => {
+                write!(f, "this guest key is for script '{script}' only")
+            }
+            Denial::OwnerOnly => write!(f, "only the owner's key may do this, not a guest key"),
+            Denial::NotManager => write!(
+                f,
+                "this user may not manage guests (create it with `scriptd user add NAME --guests`)"
+            ),
+        }
+    }
+}
 
 /// Why a run command was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     #[error("Invalid 'name'.  Script not found.")]
     UnknownScript,
+    /// The name is on a line of the exectab that was skipped as malformed.
+    #[error("Invalid 'name'.  Script not found: exectab.txt line {line} names it but was skipped ({why}).")]
+    SkippedScript { line: usize, why: String },
     #[error("Invalid 'args'.  Expected an array of strings, numbers or booleans.")]
     InvalidArgs,
     #[error("Missing an entry in 'args'.  Expected at least {expected} entries.")]
@@ -15,14 +53,14 @@ pub enum RunError {
     InvalidStdin,
     #[error("Invalid 'queue'.  Expected an integer UNIX timestamp.")]
     InvalidQueue,
-    #[error("Access denied.")]
-    AccessDenied,
+    #[error("Access denied: {0}.")]
+    AccessDenied(Denial),
     #[error("This script does not accept 'stdin'.")]
     StdinNotAllowed,
-    #[error("'stdin' is too large.")]
-    StdinTooLarge,
-    #[error("The queue for this script is full.")]
-    QueueFull,
+    #[error("'stdin' is too large: {len} bytes, the limit is {limit} bytes.")]
+    StdinTooLarge { len: usize, limit: usize },
+    #[error("The queue for this script is full: it holds {limit} queued and running runs (-m={limit}); wait for one to finish.")]
+    QueueFull { limit: u32 },
     #[error("The script is not queued or running.")]
     NotQueuedOrRunning,
     #[error("The script is already running.")]
@@ -47,14 +85,14 @@ impl RunError {
     /// The wire errorcode.
     pub fn code(&self) -> &'static str {
         match self {
-            RunError::UnknownScript => "invalid_name",
+            RunError::UnknownScript | RunError::SkippedScript { .. } => "invalid_name",
             RunError::InvalidArgs | RunError::MissingArgs { .. } => "invalid_args",
             RunError::InvalidStdin => "invalid_stdin",
             RunError::InvalidQueue => "invalid_queue",
-            RunError::AccessDenied => "access_denied",
+            RunError::AccessDenied(_) => "access_denied",
             RunError::StdinNotAllowed => "stdin_not_allowed",
-            RunError::StdinTooLarge => "stdin_too_large",
-            RunError::QueueFull => "queue_full",
+            RunError::StdinTooLarge { .. } => "stdin_too_large",
+            RunError::QueueFull { .. } => "queue_full",
             RunError::NotQueuedOrRunning => "script_not_queued_running",
             RunError::Running => "script_running",
             RunError::NotRunning => "script_not_running",

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use actix::Addr;
 use sqlx::SqlitePool;
 
-pub use error::RunError;
+pub use error::{Denial, RunError};
 
 use crate::config::Config;
 use crate::events::EventStore;

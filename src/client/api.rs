@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use actix_codec::Framed;
 use actix_web::web::Bytes;
-use awc::error::{ConnectError, SendRequestError, WsClientError};
 use awc::http::{Method, StatusCode};
 use awc::ws::{Codec, Frame, Message};
 use awc::BoxedSocket;
@@ -15,6 +14,7 @@ use futures_util::{SinkExt, Stream, StreamExt};
 use serde_json::{json, Value};
 
 use super::error::ClientError;
+use super::reply::{check_success, envelope, id_error, name_error, send_error, ws_error};
 
 /// Per-request timeout: generous, since `log` may be large.
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -47,6 +47,8 @@ pub struct GuestRequest {
 pub struct Client {
     url: String,
     key: String,
+    /// The file the key was read from, named when the server refuses it.
+    key_file: Option<String>,
     http: awc::Client,
 }
 
@@ -66,11 +68,31 @@ impl Client {
         Client {
             url: url.trim_end_matches('/').to_owned(),
             key: key.to_owned(),
+            key_file: None,
             http: awc::Client::builder()
                 .timeout(TIMEOUT)
                 .connector(connector)
                 .finish(),
         }
+    }
+
+    /// Notes that the key came from `path` (the first-run admin key file).
+    pub fn key_from_file(mut self, path: &std::path::Path) -> Self {
+        self.key_file = Some(path.display().to_string());
+        self
+    }
+
+    /// A refused key read from a file says which file.
+    fn key_error(&self, err: ClientError) -> ClientError {
+        match (err, &self.key_file) {
+            (ClientError::BadKey, Some(path)) => ClientError::BadKeyFile { path: path.clone() },
+            (other, _) => other,
+        }
+    }
+
+    /// The WebSocket URL of the API (`ws://` for `http://`, `wss://` for `https://`).
+    fn ws_url(&self) -> String {
+        format!("{}/scripts/v1", self.url.replacen("http", "ws", 1))
     }
 
     /// The server's base URL.
@@ -114,14 +136,45 @@ impl Client {
 
     /// A run's captured output.
     pub async fn log(&self, id: &str) -> Result<String, ClientError> {
-        let url = self.endpoint(&format!("log/{id}"));
-        let (status, bytes) = self.send(Method::GET, &url, None).await?;
+        let bytes = self.log_from(id, 0).await?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    /// A run's captured output from byte `offset` on (to follow a log).
+    pub async fn log_from(&self, id: &str, offset: u64) -> Result<Bytes, ClientError> {
+        let url = match offset {
+            0 => self.endpoint(&format!("log/{id}")),
+            _ => self.endpoint(&format!("log/{id}?offset={offset}")),
+        };
+        let (status, bytes) = self
+            .send(Method::GET, &url, None)
+            .await
+            .map_err(|err| self.key_error(err))?;
         if status == StatusCode::OK {
-            return Ok(String::from_utf8_lossy(&bytes).into_owned());
+            return Ok(bytes);
         }
         envelope(&url, status, &bytes)
-            .map(|_| String::new())
-            .map_err(|err| id_error(err, id))
+            .map(|_| Bytes::new())
+            .map_err(|err| self.key_error(id_error(err, id)))
+    }
+
+    /// The scripts this key may use, with their options.
+    pub async fn scripts(&self) -> Result<Value, ClientError> {
+        self.json(Method::GET, "scripts", None).await
+    }
+
+    /// The ids of this key's runs that start with `prefix` (a few at most).
+    pub async fn runs_with_prefix(&self, prefix: &str) -> Result<Vec<String>, ClientError> {
+        let reply = self.get("runs", &[("prefix", prefix.to_owned())]).await?;
+        Ok(reply["ids"]
+            .as_array()
+            .map(|ids| {
+                ids.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default())
     }
 
     /// This user's guests, newest first.
@@ -152,7 +205,7 @@ impl Client {
         verbose: bool,
         after: Option<i64>,
     ) -> Result<Monitor, ClientError> {
-        let ws_url = format!("{}/scripts/v1", self.url.replacen("http", "ws", 1));
+        let ws_url = self.ws_url();
         let (_resp, framed) = self
             .http
             .ws(&ws_url)
@@ -160,7 +213,7 @@ impl Client {
             .max_frame_size(16 * 1024 * 1024)
             .connect()
             .await
-            .map_err(|err| ws_error(&self.url, err))?;
+            .map_err(|err| self.key_error(ws_error(&self.url, err)))?;
         let mut monitor = Monitor { framed };
         let mut request = json!({
             "api_method": "GET", "api_path": "/scripts/v1/monitor",
@@ -171,7 +224,7 @@ impl Client {
         }
         monitor.send(&request).await?;
         let reply = monitor.next_message().await?.ok_or(ClientError::Closed)?;
-        check_success(&self.url, reply).map_err(|err| name_error(err, name))?;
+        check_success(&self.url, reply).map_err(|err| self.key_error(name_error(err, name)))?;
         Ok(monitor)
     }
 
@@ -200,8 +253,11 @@ impl Client {
         body: Option<Value>,
     ) -> Result<Value, ClientError> {
         let url = self.endpoint(path);
-        let (status, bytes) = self.send(method, &url, body).await?;
-        envelope(&url, status, &bytes)
+        let reply = match self.send(method, &url, body).await {
+            Ok((status, bytes)) => envelope(&url, status, &bytes),
+            Err(err) => Err(err),
+        };
+        reply.map_err(|err| self.key_error(err))
     }
 
     async fn send(
@@ -287,94 +343,5 @@ impl Monitor {
             }
         }
         Ok(None)
-    }
-}
-
-/// Decodes the JSON envelope: the reply on success, the typed error else.
-fn envelope(url: &str, status: StatusCode, bytes: &[u8]) -> Result<Value, ClientError> {
-    let value: Value = serde_json::from_slice(bytes).map_err(|_| ClientError::Decode {
-        url: url.to_owned(),
-        reason: format!("HTTP {status} with a body that is not JSON"),
-    })?;
-    check_success(url, value)
-}
-
-fn check_success(url: &str, value: Value) -> Result<Value, ClientError> {
-    if value.get("success") == Some(&Value::Bool(true)) {
-        return Ok(value);
-    }
-    let field = |name: &str| value.get(name).and_then(Value::as_str).map(str::to_owned);
-    match (field("errorcode"), field("error")) {
-        (Some(code), _) if code == "invalid_missing_apikey" => Err(ClientError::BadKey),
-        (Some(code), message) => Err(ClientError::Api {
-            message: message.unwrap_or_else(|| code.clone()),
-            code,
-        }),
-        (None, _) => Err(ClientError::Decode {
-            url: url.to_owned(),
-            reason: format!("no success or errorcode in {}", compact(&value)),
-        }),
-    }
-}
-
-fn compact(value: &Value) -> String {
-    let text = value.to_string();
-    text.chars().take(200).collect()
-}
-
-fn name_error(err: ClientError, name: &str) -> ClientError {
-    match err {
-        ClientError::Api { code, .. } if code == "invalid_name" => ClientError::UnknownScript {
-            name: name.to_owned(),
-        },
-        other => other,
-    }
-}
-
-fn id_error(err: ClientError, id: &str) -> ClientError {
-    match err {
-        ClientError::Api { code, .. } if code == "invalid_id" => {
-            ClientError::UnknownId { id: id.to_owned() }
-        }
-        other => other,
-    }
-}
-
-fn send_error(url: &str, err: SendRequestError) -> ClientError {
-    match err {
-        SendRequestError::Connect(ConnectError::Io(io)) if super::tls::describe(&io).is_some() => {
-            ClientError::Tls {
-                url: url.to_owned(),
-                reason: super::tls::describe(&io).unwrap_or_default(),
-            }
-        }
-        SendRequestError::Connect(connect) => ClientError::Connect {
-            url: url.to_owned(),
-            reason: connect_reason(&connect),
-        },
-        other => ClientError::Http {
-            url: url.to_owned(),
-            reason: other.to_string(),
-        },
-    }
-}
-
-fn connect_reason(err: &ConnectError) -> String {
-    match err {
-        ConnectError::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
-            "connection refused".into()
-        }
-        other => other.to_string(),
-    }
-}
-
-fn ws_error(url: &str, err: WsClientError) -> ClientError {
-    match err {
-        WsClientError::SendRequest(send) => send_error(url, send),
-        WsClientError::InvalidResponseStatus(StatusCode::FORBIDDEN) => ClientError::BadKey,
-        other => ClientError::Http {
-            url: url.to_owned(),
-            reason: format!("WebSocket upgrade failed: {other}"),
-        },
     }
 }

@@ -11,13 +11,16 @@ use super::when;
 /// Where the server is, which key to use, and how to print.
 #[derive(Debug, Clone, Args)]
 pub struct Remote {
-    /// Server URL.
-    #[arg(long, env = "SCRIPTD_URL", default_value = "http://127.0.0.1:9893")]
-    pub url: String,
+    /// Server URL, or host:port for http://host:port (default: the address
+    /// the server is configured to listen on: --listen, SCRIPTD_LISTEN or
+    /// the config file, else 127.0.0.1:9893).
+    #[arg(long, env = "SCRIPTD_URL")]
+    pub url: Option<String>,
     /// API key (default: <storage>/admin.key when it exists).
     #[arg(long = "api-key", env = "SCRIPTD_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
-    /// Print the server's JSON instead of text.
+    /// Print JSON: the server's reply, and errors as
+    /// {"success":false,"error","errorcode"} on stdout.
     #[arg(long)]
     pub json: bool,
     /// CA certificate (PEM) to verify an https:// server with (default:
@@ -26,6 +29,20 @@ pub struct Remote {
     pub ca: Option<PathBuf>,
 }
 
+/// What `run --help` ends with.
+const RUN_EXIT_CODES: &str = "\
+Exit codes with --wait:
+  0    the run succeeded (or is a -n script)
+  1-255  the script's own exit code when it failed
+  128+N  killed by signal N (kill, or the server's SIGKILL)
+  124  timed out (-t)
+  125  cancelled before it started
+  127  could not start (no such program, user, directory...)
+  75   interrupted: the server stopped while it ran
+  130  detached with Ctrl-C: the run goes on
+  1    an error of scriptd itself (connection, key, unknown script)
+  2    a usage error";
+
 /// The commands that talk to a running server.
 #[derive(Debug, Subcommand)]
 pub enum ClientCommand {
@@ -33,30 +50,38 @@ pub enum ClientCommand {
     Run(RunArgs),
     /// Show what is queued and running, or one run's details.
     Status {
-        /// A run id; without it, every queued and running run.
+        /// A run id or a unique prefix of one; without it, every queued
+        /// and running run.
         id: Option<String>,
         #[command(flatten)]
         remote: Remote,
     },
-    /// Cancel a queued run.
+    /// Cancel a queued run (a running one is stopped with `kill`).
     Cancel {
+        /// The run id, or a unique prefix of it.
         id: String,
         #[command(flatten)]
         remote: Remote,
     },
-    /// Stop a running run (SIGTERM, then SIGKILL).
+    /// Stop a running run (SIGTERM, then SIGKILL; a queued one is removed with `cancel`).
     Kill {
+        /// The run id, or a unique prefix of it.
         id: String,
         #[command(flatten)]
         remote: Remote,
     },
     /// Print a run's captured output.
     Log {
+        /// The run id, or a unique prefix of it.
         id: String,
+        /// Keep printing the output as the run writes it; ends when the run ends.
+        #[arg(long, short = 'f')]
+        follow: bool,
         #[command(flatten)]
         remote: Remote,
     },
-    /// Print one line per push as runs start and finish.
+    /// Print one line per push as runs start and finish; reconnects
+    /// (missing nothing) when the server restarts.
     Monitor {
         /// Only this script (default: every script).
         name: Option<String>,
@@ -69,10 +94,16 @@ pub enum ClientCommand {
     /// Manage guest keys (limited to one script).
     #[command(subcommand)]
     Guest(GuestCommand),
+    /// List the scripts this key may use, with their options.
+    Scripts {
+        #[command(flatten)]
+        remote: Remote,
+    },
 }
 
 /// `scriptd run …`
 #[derive(Debug, Args)]
+#[command(after_help = RUN_EXIT_CODES)]
 pub struct RunArgs {
     /// Script name from the exectab.
     pub name: String,
@@ -81,10 +112,11 @@ pub struct RunArgs {
     /// Pass this file (or `-` for standard input) as the run's stdin.
     #[arg(long, value_name = "FILE|-")]
     pub stdin: Option<PathBuf>,
-    /// Start no earlier than TIME: UNIX seconds, RFC 3339 or +30s/+5m/+2h/+1d.
-    #[arg(long, value_name = "TIME", value_parser = when::time_arg)]
+    /// Start no earlier than TIME: RFC 3339, a date, UNIX seconds or +30s/+5m/+2h/+1d.
+    #[arg(long, value_name = "TIME", value_parser = when::time_arg, allow_hyphen_values = true)]
     pub at: Option<i64>,
-    /// Follow the run with a progress display and exit with its exit code.
+    /// Print the run's id and its output as it comes, with its progress,
+    /// and exit with its exit code (see below); Ctrl-C detaches.
     #[arg(long)]
     pub wait: bool,
     #[command(flatten)]
@@ -110,8 +142,8 @@ pub enum GuestCommand {
         /// Allow monitoring.
         #[arg(long)]
         monitor: bool,
-        /// When the key stops working: UNIX seconds, RFC 3339 or +30s/+5m/+2h/+1d.
-        #[arg(long, value_name = "TIME", value_parser = when::time_arg)]
+        /// When the key stops working: RFC 3339, a date, UNIX seconds or +30s/+5m/+2h/+1d.
+        #[arg(long, value_name = "TIME", value_parser = when::time_arg, allow_hyphen_values = true)]
         expires: i64,
         #[command(flatten)]
         remote: Remote,
@@ -123,6 +155,7 @@ pub enum GuestCommand {
     },
     /// Delete a guest; its key stops working at once.
     Delete {
+        /// The guest's id (`scriptd guest list`).
         id: String,
         #[command(flatten)]
         remote: Remote,
@@ -138,7 +171,8 @@ impl ClientCommand {
             | ClientCommand::Cancel { remote, .. }
             | ClientCommand::Kill { remote, .. }
             | ClientCommand::Log { remote, .. }
-            | ClientCommand::Monitor { remote, .. } => remote,
+            | ClientCommand::Monitor { remote, .. }
+            | ClientCommand::Scripts { remote } => remote,
             ClientCommand::Guest(
                 GuestCommand::Create { remote, .. }
                 | GuestCommand::List { remote }

@@ -1,6 +1,7 @@
 //! Runs one client command: resolves the URL and key, calls the server,
 //! prints text or JSON, and picks the exit code (0, the run's code for
-//! `run --wait`, 1 for any error).
+//! `run --wait`, 1 for any error). An error is one line on stderr, or with
+//! `--json` a JSON object on stdout; the exit code is the same.
 
 use std::io::Read;
 use std::path::Path;
@@ -9,44 +10,39 @@ use std::process::ExitCode;
 use serde_json::{json, Value};
 
 use super::api::{Client, GuestRequest, RunRequest};
-use super::args::{ClientCommand, GuestCommand, Remote, RunArgs};
+use super::args::{ClientCommand, GuestCommand, RunArgs};
 use super::display::Display;
 use super::error::ClientError;
-use super::{render, wait};
+use super::wait::Waited;
+use super::{follow, render, run_id, scripts, wait};
+use crate::config::Config;
+
+pub use super::target::client_for;
+
+/// The exit code of `run --wait` left with Ctrl-C (as a shell's 128+SIGINT).
+pub const EXIT_DETACHED: u8 = 130;
 
 /// Runs `command`, printing its output and any error; returns the exit code.
-pub async fn execute(command: ClientCommand, storage: &Path) -> ExitCode {
-    let result = match client_for(command.remote(), storage) {
+pub async fn execute(command: ClientCommand, config: &Config) -> ExitCode {
+    let json = command.remote().json;
+    let result = match client_for(command.remote(), config) {
         Ok(client) => dispatch(&client, command).await,
         Err(err) => Err(err),
     };
     match result {
         Ok(code) => ExitCode::from(code),
-        Err(err) => {
-            eprintln!("scriptd: {err}");
-            ExitCode::FAILURE
-        }
+        Err(err) => report(&err, json),
     }
 }
 
-/// The key from the flag or environment, else the first-run admin key of
-/// a server on this host.
-pub fn client_for(remote: &Remote, storage: &Path) -> Result<Client, ClientError> {
-    let tls = super::tls::client_config(&remote.url, remote.ca.as_deref(), storage)?;
-    if let Some(key) = &remote.api_key {
-        return Ok(Client::with_tls(&remote.url, key, tls));
+/// Prints `err` as the CLI shows errors and returns exit code 1.
+pub fn report(err: &ClientError, json: bool) -> ExitCode {
+    if json {
+        println!("{}", err.envelope());
+    } else {
+        eprintln!("scriptd: {err}");
     }
-    let path = storage.join("admin.key");
-    match std::fs::read_to_string(&path) {
-        Ok(key) => Ok(Client::with_tls(&remote.url, key.trim(), tls)),
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Err(ClientError::NoKey {
-            path: path.display().to_string(),
-        }),
-        Err(source) => Err(ClientError::Read {
-            path: path.display().to_string(),
-            source,
-        }),
-    }
+    ExitCode::FAILURE
 }
 
 /// Prints the server's JSON or the text rendering of it.
@@ -63,18 +59,38 @@ async fn dispatch(client: &Client, command: ClientCommand) -> Result<u8, ClientE
     match command {
         ClientCommand::Run(args) => return run(client, args).await,
         ClientCommand::Status { id: Some(id), .. } => {
+            let id = run_id::resolve(client, &id).await?;
             print(json, &client.status(&id).await?, render::run_details)
         }
         ClientCommand::Status { id: None, .. } => {
             print(json, &client.status_all().await?, render::status_table)
         }
-        ClientCommand::Cancel { id, .. } => print(json, &client.cancel(&id).await?, |_| {
-            format!("cancelled {id}")
-        }),
-        ClientCommand::Kill { id, .. } => {
-            print(json, &client.kill(&id).await?, |_| format!("killing {id}"))
+        ClientCommand::Cancel { id, .. } => {
+            let id = run_id::resolve(client, &id).await?;
+            let reply = client
+                .cancel(&id)
+                .await
+                .map_err(|err| match err.is("script_running") {
+                    true => {
+                        err.with_hint(format!("it has started; stop it with `scriptd kill {id}`"))
+                    }
+                    false => err,
+                })?;
+            print(json, &reply, |_| format!("cancelled {id}"))
         }
-        ClientCommand::Log { id, .. } => {
+        ClientCommand::Kill { id, .. } => {
+            let id = run_id::resolve(client, &id).await?;
+            match client.kill(&id).await {
+                Ok(reply) => print(json, &reply, |_| format!("killing {id}")),
+                Err(err) => return Err(kill_hint(client, &id, err).await),
+            }
+        }
+        ClientCommand::Log { id, follow, .. } => {
+            let id = run_id::resolve(client, &id).await?;
+            if follow {
+                follow::follow_log(client, &id, &mut std::io::stdout()).await?;
+                return Ok(0);
+            }
             let log = client.log(&id).await?;
             if json {
                 println!("{}", json!({"success": true, "log": log}));
@@ -83,11 +99,28 @@ async fn dispatch(client: &Client, command: ClientCommand) -> Result<u8, ClientE
             }
         }
         ClientCommand::Monitor { name, verbose, .. } => {
-            monitor(client, name.as_deref().unwrap_or(""), verbose, json).await?
+            super::monitor::monitor(client, name.as_deref().unwrap_or(""), verbose, json).await?
         }
         ClientCommand::Guest(guest) => return guest_command(client, guest, json).await,
+        ClientCommand::Scripts { .. } => {
+            print(json, &client.scripts().await?, scripts::scripts_table)
+        }
     }
     Ok(0)
+}
+
+/// `kill` of a run that is not running: say what to do for a queued one.
+async fn kill_hint(client: &Client, id: &str, err: ClientError) -> ClientError {
+    if !err.is("script_not_running") {
+        return err;
+    }
+    match client.status(id).await {
+        Ok(status) if status["state"] == "queued" => err.with_hint(format!(
+            "it has not started; remove it with `scriptd cancel {id}`"
+        )),
+        Ok(status) if status["state"] == "done" => err.with_hint("it has already finished"),
+        _ => err,
+    }
 }
 
 async fn run(client: &Client, args: RunArgs) -> Result<u8, ClientError> {
@@ -108,8 +141,10 @@ async fn run(client: &Client, args: RunArgs) -> Result<u8, ClientError> {
         return Ok(0);
     }
     let mut display = Display::new(args.remote.json);
-    let done = wait::run_and_wait(client, &request, &mut display).await?;
-    Ok(render::exit_code(&done))
+    match wait::run_and_wait(client, &request, &mut display).await? {
+        Waited::Done(done) => Ok(render::exit_code(&done)),
+        Waited::Detached => Ok(EXIT_DETACHED),
+    }
 }
 
 fn read_stdin(path: &Path) -> Result<String, ClientError> {
@@ -126,25 +161,16 @@ fn read_stdin(path: &Path) -> Result<String, ClientError> {
     std::fs::read_to_string(path).map_err(failed)
 }
 
-async fn monitor(
-    client: &Client,
-    name: &str,
-    verbose: bool,
-    json: bool,
-) -> Result<(), ClientError> {
-    let mut monitor = client.monitor(name, verbose, None).await?;
-    // On stderr, so stdout stays one line per push; tells a person (and the
-    // tests) that from now on no push is missed.
-    let what = if name.is_empty() {
-        "every script"
-    } else {
-        name
-    };
-    eprintln!("monitoring {what} (Ctrl-C to stop)");
-    while let Some(push) = monitor.next_push().await? {
-        print(json, &push, render::push_line);
+/// Fails unless `name` is one of the scripts this key may use.
+pub(super) async fn known_script(client: &Client, name: &str) -> Result<(), ClientError> {
+    let scripts = client.scripts().await?;
+    match scripts["scripts"].get(name) {
+        Some(_) => Ok(()),
+        None => Err(ClientError::UnknownScript {
+            name: name.to_owned(),
+            server: None,
+        }),
     }
-    Err(ClientError::Closed)
 }
 
 async fn guest_command(
@@ -162,6 +188,13 @@ async fn guest_command(
             expires,
             ..
         } => {
+            if !(run || cancel || status || monitor) {
+                return Err(ClientError::Refused {
+                    code: "missing_rights",
+                    message: "a guest with no rights could do nothing: give at least one of --run, --cancel, --status, --monitor".into(),
+                });
+            }
+            known_script(client, &name).await?;
             let request = GuestRequest {
                 name,
                 run,
@@ -177,9 +210,13 @@ async fn guest_command(
             );
         }
         GuestCommand::List { .. } => print(json, &client.guest_list().await?, render::guest_table),
-        GuestCommand::Delete { id, .. } => print(json, &client.guest_delete(&id).await?, |_| {
-            format!("deleted guest {id}")
-        }),
+        GuestCommand::Delete { id, .. } => {
+            let reply = client.guest_delete(&id).await.map_err(|err| match err {
+                ClientError::UnknownId { id, server } => ClientError::UnknownGuest { id, server },
+                other => other,
+            })?;
+            print(json, &reply, |_| format!("deleted guest {id}"))
+        }
     }
     Ok(0)
 }

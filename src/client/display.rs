@@ -1,6 +1,9 @@
-//! What `run --wait` shows while it follows a run: an indicatif bar on a
-//! terminal, plain progress lines when output is piped (logs and CI keep
-//! readable text instead of redraw escapes), or raw JSON with `--json`.
+//! What `run --wait` shows while it follows a run: the run's id first,
+//! then the script's output lines as they come, with an indicatif bar
+//! below them on a terminal (task and percent, or the elapsed time and the
+//! last output line for a script without progress lines), plain lines when
+//! output is piped (logs and CI keep readable text instead of redraw
+//! escapes), or JSON lines with `--json`.
 
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
@@ -13,17 +16,16 @@ use super::render;
 /// The bar's characters: filled, partial, empty. The tests look for them.
 pub const BAR_CHARS: &str = "█▌░";
 const TEMPLATE: &str = "{spinner} {prefix:.bold} {wide_msg} {bar:24} {pos:>3}%";
+/// For a run that has printed no progress line: how long it has run and
+/// its last output line, instead of a bar that would stay at 0%.
+const ELAPSED_TEMPLATE: &str = "{spinner} {prefix:.bold} {elapsed:>4} {wide_msg}";
 
 /// How progress is shown.
 pub enum Display {
     /// A live bar on stderr (a terminal).
-    Bar(ProgressBar),
+    Bar(Bar),
     /// One line per change on stdout.
-    Plain {
-        task: Option<String>,
-        subtask: Option<String>,
-        started: bool,
-    },
+    Plain { started: bool },
     /// Each push as a JSON line on stdout.
     Json,
 }
@@ -34,27 +36,58 @@ impl Display {
         if json {
             Display::Json
         } else if std::io::stderr().is_terminal() {
-            Display::Bar(bar())
+            Display::Bar(Bar::new())
         } else {
-            Display::Plain {
-                task: None,
-                subtask: None,
-                started: false,
-            }
+            Display::Plain { started: false }
         }
+    }
+
+    /// Shows the id of the run just queued (the JSON display has the
+    /// whole reply instead).
+    pub fn id(&mut self, reply: &Value) {
+        let id = reply.get("id").and_then(Value::as_str).unwrap_or_default();
+        match self {
+            Display::Json => print_line(&reply.to_string()),
+            Display::Bar(bar) => bar.bar.suspend(|| print_line(id)),
+            Display::Plain { .. } => print_line(id),
+        }
+    }
+
+    /// Shows one line the script printed.
+    pub fn output(&mut self, line: &str) {
+        match self {
+            Display::Json => print_line(&serde_json::json!({ "output": line }).to_string()),
+            Display::Bar(bar) => {
+                bar.bar.suspend(|| print_line(line));
+                if !line.trim().is_empty() {
+                    bar.last_line = line.trim().to_owned();
+                    if !bar.has_task {
+                        bar.bar.set_message(bar.last_line.clone());
+                    }
+                }
+            }
+            Display::Plain { .. } => print_line(line),
+        }
+    }
+
+    /// Leaves the run to itself (Ctrl-C): the bar goes, a line says how to
+    /// follow the run again.
+    pub fn detach(&mut self, id: &str) {
+        if let Display::Bar(bar) = self {
+            bar.bar.finish_and_clear();
+        }
+        eprintln!(
+            "detached: run {id} goes on; follow it again with `scriptd log {id} --follow` or `scriptd status {id}`"
+        );
     }
 
     /// Shows a queued or running push of the followed run.
     pub fn show(&mut self, push: &Value) {
         match self {
             Display::Json => print_line(&push.to_string()),
-            Display::Bar(bar) => draw(bar, push),
-            Display::Plain {
-                task,
-                subtask,
-                started,
-            } => {
-                for line in plain_lines(push, task, subtask, started) {
+            Display::Bar(bar) => bar.draw(push),
+            Display::Plain { started } => {
+                for line in plain_lines(push, started) {
                     print_line(&line);
                 }
             }
@@ -66,7 +99,7 @@ impl Display {
         match self {
             Display::Json => print_line(&done.to_string()),
             Display::Bar(bar) => {
-                bar.finish_and_clear();
+                bar.bar.finish_and_clear();
                 print_line(&render::outcome_line(done));
             }
             Display::Plain { .. } => print_line(&render::outcome_line(done)),
@@ -81,74 +114,85 @@ fn print_line(line: &str) {
     let _ = out.flush();
 }
 
-fn bar() -> ProgressBar {
-    let bar = ProgressBar::with_draw_target(Some(100), ProgressDrawTarget::stderr());
-    let style = ProgressStyle::with_template(TEMPLATE)
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars(BAR_CHARS);
-    bar.set_style(style);
-    bar.set_prefix("waiting");
-    bar.enable_steady_tick(Duration::from_millis(100));
-    bar
+/// The terminal display's bar and what it shows when there is no task.
+pub struct Bar {
+    bar: ProgressBar,
+    /// Whether the run has printed a progress line (then the bar shows it).
+    has_task: bool,
+    last_line: String,
+    running: bool,
 }
 
-fn draw(bar: &ProgressBar, push: &Value) {
-    match push.get("state").and_then(Value::as_str) {
-        Some("queued") => {
-            bar.set_prefix("queued");
-            let position = push.get("position").and_then(Value::as_i64).unwrap_or(0);
-            bar.set_message(format!("position {position}"));
+fn style(template: &str) -> ProgressStyle {
+    ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars(BAR_CHARS)
+}
+
+impl Bar {
+    fn new() -> Self {
+        let bar = ProgressBar::with_draw_target(Some(100), ProgressDrawTarget::stderr());
+        // The bar itself only once the script reports a task.
+        bar.set_style(style(ELAPSED_TEMPLATE));
+        bar.set_prefix("waiting");
+        bar.enable_steady_tick(Duration::from_millis(100));
+        Bar {
+            bar,
+            has_task: false,
+            last_line: String::new(),
+            running: false,
         }
-        Some("running") => {
-            let (prefix, title) = match render::task_label(push) {
-                Some(label) => match label.split_once(' ') {
+    }
+
+    fn draw(&mut self, push: &Value) {
+        let bar = &self.bar;
+        match push.get("state").and_then(Value::as_str) {
+            Some("queued") => {
+                bar.set_prefix("queued");
+                bar.set_message(render::queued_text(push));
+            }
+            Some("running") => {
+                if !self.running {
+                    self.running = true;
+                    bar.reset_elapsed();
+                }
+                let Some(label) = render::task_label(push) else {
+                    bar.set_prefix("running");
+                    bar.set_message(self.last_line.clone());
+                    return;
+                };
+                if !self.has_task {
+                    self.has_task = true;
+                    bar.set_style(style(TEMPLATE));
+                }
+                let (prefix, title) = match label.split_once(' ') {
                     Some((prefix, title)) => (prefix.to_owned(), title.to_owned()),
                     None => (label, String::new()),
-                },
-                None => ("running".to_owned(), String::new()),
-            };
-            let subtask = push.get("subtask").and_then(Value::as_str);
-            bar.set_prefix(prefix);
-            bar.set_message(match subtask {
-                Some(sub) if !title.is_empty() => format!("{title} — {sub}"),
-                Some(sub) => sub.to_owned(),
-                None => title,
-            });
-            let percent = push.get("subtaskpercent").and_then(Value::as_f64);
-            bar.set_position(percent.unwrap_or(0.0).clamp(0.0, 100.0) as u64);
+                };
+                let subtask = push.get("subtask").and_then(Value::as_str);
+                bar.set_prefix(prefix);
+                bar.set_message(match subtask {
+                    Some(sub) if !title.is_empty() => format!("{title} — {sub}"),
+                    Some(sub) => sub.to_owned(),
+                    None => title,
+                });
+                let percent = push.get("subtaskpercent").and_then(Value::as_f64);
+                bar.set_position(percent.unwrap_or(0.0).clamp(0.0, 100.0) as u64);
+            }
+            _ => {}
         }
-        _ => {}
     }
 }
 
-/// The plain lines a push adds: only what changed since the last one.
-fn plain_lines(
-    push: &Value,
-    task: &mut Option<String>,
-    subtask: &mut Option<String>,
-    started: &mut bool,
-) -> Vec<String> {
+/// The plain lines a push adds: the queue state and the start; progress
+/// lines come with the script's own output.
+fn plain_lines(push: &Value, started: &mut bool) -> Vec<String> {
     let mut lines = Vec::new();
     match push.get("state").and_then(Value::as_str) {
-        Some("queued") => {
-            let position = push.get("position").and_then(Value::as_i64).unwrap_or(0);
-            lines.push(format!("queued (position {position})"));
-        }
-        Some("running") => {
-            if !*started {
-                *started = true;
-                lines.push("started".to_owned());
-            }
-            let now_task = render::task_label(push);
-            if now_task.is_some() && now_task != *task {
-                lines.extend(now_task.clone());
-            }
-            *task = now_task;
-            let now_sub = render::subtask_label(push);
-            if now_sub.is_some() && now_sub != *subtask {
-                lines.extend(now_sub.clone());
-            }
-            *subtask = now_sub;
+        Some("queued") => lines.push(render::queued_text(push)),
+        Some("running") if !*started => {
+            *started = true;
+            lines.push("started".to_owned());
         }
         _ => {}
     }
@@ -161,12 +205,10 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn plain_lines_print_only_changes() {
-        let (mut task, mut sub, mut started) = (None, None, false);
-        let mut lines = |push: Value| plain_lines(&push, &mut task, &mut sub, &mut started);
+    fn plain_lines_print_the_queue_and_the_start_once() {
+        let mut started = false;
+        let mut lines = |push: Value| plain_lines(&push, &mut started);
         let start = json!({"state": "running", "task": false, "subtask": false});
-        let first = json!({"state": "running", "task": "Preparing", "tasknum": 0, "maxtasks": 3,
-                           "subtask": false, "subtaskpercent": 0});
         let half = json!({"state": "running", "task": "Preparing", "tasknum": 0, "maxtasks": 3,
                           "subtask": "Half way", "subtaskpercent": 50});
         assert_eq!(
@@ -174,8 +216,6 @@ mod tests {
             ["queued (position 0)"]
         );
         assert_eq!(lines(start), ["started"]);
-        assert_eq!(lines(first.clone()), ["[1/3] Preparing"]);
-        assert_eq!(lines(half.clone()), ["[50%] Half way"]);
-        assert!(lines(half).is_empty(), "an unchanged push prints nothing");
+        assert!(lines(half).is_empty(), "progress comes with the output");
     }
 }

@@ -6,17 +6,18 @@
 //! (which push nothing) are picked up at least every FOLLOW_EVERY.
 
 use std::io::Write;
-use std::path::Path;
 use std::time::Duration;
 
+use clap::builder::PossibleValuesParser;
 use clap::Args;
 use serde_json::Value;
 
 use super::args::Remote;
-use super::command::client_for;
 use super::error::ClientError;
-use super::when::parse_time;
-use crate::clock;
+use super::target::client_for;
+use super::when;
+use crate::config::Config;
+use crate::events::types::Outcome;
 
 /// The most rows the server returns per page.
 const PAGE_MAX: u32 = 1000;
@@ -29,16 +30,15 @@ pub struct HistoryArgs {
     /// Only runs of this script.
     #[arg(long)]
     pub name: Option<String>,
-    /// Only runs that ended this way (success, failed, killed, timeout,
-    /// cancelled, start_failed, interrupted, noexec).
-    #[arg(long)]
+    /// Only runs that ended this way.
+    #[arg(long, value_parser = PossibleValuesParser::new(Outcome::ALL.map(Outcome::as_str)))]
     pub outcome: Option<String>,
-    /// Finished at or after TIME: UNIX seconds or RFC 3339.
-    #[arg(long, value_name = "TIME")]
-    pub since: Option<String>,
-    /// Finished before TIME: UNIX seconds or RFC 3339.
-    #[arg(long, value_name = "TIME")]
-    pub until: Option<String>,
+    /// Finished at or after TIME: RFC 3339, a date, UNIX seconds or relative (-1h, -2d).
+    #[arg(long, value_name = "TIME", value_parser = when::time_arg, allow_hyphen_values = true)]
+    pub since: Option<i64>,
+    /// Finished before TIME: RFC 3339, a date, UNIX seconds or relative (-1h, -2d).
+    #[arg(long, value_name = "TIME", value_parser = when::time_arg, allow_hyphen_values = true)]
+    pub until: Option<i64>,
     /// How many runs to show (pages of at most 1000 are fetched as needed).
     #[arg(long, default_value_t = 100)]
     pub limit: u32,
@@ -53,59 +53,43 @@ pub struct HistoryArgs {
 #[derive(Debug, Args)]
 pub struct EventsArgs {
     /// Only events after this sequence number.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, value_name = "SEQ", default_value_t = 0)]
     pub after: i64,
     /// How many events per request (at most 1000).
     #[arg(long, default_value_t = 100)]
     pub limit: u32,
-    /// Only events of this run.
-    #[arg(long)]
+    /// Only events of this run (its full id).
+    #[arg(long, value_name = "ID")]
     pub run: Option<String>,
-    /// Keep printing new events as they are recorded (polls every 500 ms).
+    /// Keep printing new events as they are recorded.
     #[arg(long)]
     pub follow: bool,
     #[command(flatten)]
     pub remote: Remote,
 }
 
-/// Why `history` or `events` failed.
-#[derive(Debug, thiserror::Error)]
-pub enum HistoryError {
-    #[error(transparent)]
-    Client(#[from] ClientError),
-    #[error("cannot write the output: {0}")]
-    Output(#[from] std::io::Error),
-}
-
-fn time_arg(text: &Option<String>) -> Result<Option<i64>, ClientError> {
-    text.as_deref()
-        .map(|t| parse_time(t, clock::now_secs()))
-        .transpose()
-}
-
-/// Runs `scriptd history`; `storage` is where `admin.key` may be.
+/// Runs `scriptd history`. The table is printed once every page has
+/// arrived, so its columns fit the rows and an error prints no table.
 pub async fn history(
-    storage: &Path,
+    config: &Config,
     args: HistoryArgs,
     out: &mut dyn Write,
-) -> Result<(), HistoryError> {
-    let server = client_for(&args.remote, storage)?;
+) -> Result<(), ClientError> {
+    let server = client_for(&args.remote, config)?;
     let mut filters = Vec::new();
     for (field, value) in [("name", &args.name), ("outcome", &args.outcome)] {
         if let Some(value) = value {
             filters.push((field, value.clone()));
         }
     }
-    for (field, value) in [("since", &args.since), ("until", &args.until)] {
-        if let Some(time) = time_arg(value)? {
+    for (field, value) in [("since", args.since), ("until", args.until)] {
+        if let Some(time) = value {
             filters.push((field, time.to_string()));
         }
     }
     let mut before = args.before.clone();
     let mut left = args.limit;
-    if !args.remote.json {
-        writeln!(out, "{}", render_history_header())?;
-    }
+    let mut rows = Vec::new();
     while left > 0 {
         let mut query = filters.clone();
         query.push(("limit", left.min(PAGE_MAX).to_string()));
@@ -114,31 +98,35 @@ pub async fn history(
         }
         let page = server.get("history", &query).await?;
         let runs = page["runs"].as_array().cloned().unwrap_or_default();
-        for run in &runs {
-            match args.remote.json {
-                true => writeln!(out, "{run}")?,
-                false => writeln!(out, "{}", render_history_row(run))?,
-            }
-        }
         left = left.saturating_sub(runs.len() as u32);
         before = page["next"].as_str().map(str::to_owned);
-        if before.is_none() || runs.is_empty() {
-            return Ok(());
+        let last = before.is_none() || runs.is_empty();
+        match args.remote.json {
+            // JSON lines stream: a consumer reads them one by one.
+            true => runs.iter().try_for_each(|run| writeln!(out, "{run}"))?,
+            false => rows.extend(runs.iter().map(history_cells)),
+        }
+        if last {
+            before = None;
+            break;
         }
     }
-    if let (Some(cursor), false) = (before, args.remote.json) {
-        writeln!(out, "(more: --before {cursor})")?;
+    if !args.remote.json {
+        write!(out, "{}", render_table(&HISTORY_HEADER, &rows))?;
+        if let Some(cursor) = before {
+            writeln!(out, "(more: --before {cursor})")?;
+        }
     }
     Ok(())
 }
 
 /// Runs `scriptd events`; with `--follow` it only returns on an error.
 pub async fn events(
-    storage: &Path,
+    config: &Config,
     args: EventsArgs,
     out: &mut dyn Write,
-) -> Result<(), HistoryError> {
-    let server = client_for(&args.remote, storage)?;
+) -> Result<(), ClientError> {
+    let server = client_for(&args.remote, config)?;
     let mut after = args.after;
     let mut monitor = None;
     if !args.remote.json {
@@ -184,47 +172,79 @@ pub async fn events(
 }
 
 fn utc(secs: f64) -> String {
-    chrono::DateTime::from_timestamp(secs.floor() as i64, 0)
-        .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
-        .unwrap_or_else(|| "-".into())
+    when::show(secs)
 }
 
-fn render_history_header() -> String {
-    format!(
-        "{:<36}  {:<16}  {:<12}  {:<19}  {:>9}  {}",
-        "ID", "NAME", "OUTCOME", "FINISHED (UTC)", "DURATION", "BY"
-    )
+/// The history table's columns; the last one (BY) is not padded.
+const HISTORY_HEADER: [&str; 6] = ["ID", "NAME", "OUTCOME", "FINISHED", "DURATION", "BY"];
+
+/// Who: the user's name when the server knows it, else `user:<id>` /
+/// `guest:<id>`.
+fn who(run: &Value, verb: &str) -> Option<String> {
+    let name = run[format!("{verb}_by_name")].as_str();
+    let by = run[format!("{verb}_by")].as_str()?;
+    Some(match name {
+        Some(name) => name.to_owned(),
+        None => by.to_owned(),
+    })
 }
 
-fn render_history_row(run: &Value) -> String {
+fn history_cells(run: &Value) -> Vec<String> {
     let text = |key: &str| run[key].as_str().unwrap_or("-").to_owned();
     let duration = run["duration"]
         .as_f64()
         .map_or_else(|| "-".into(), |d| format!("{d:.1}s"));
-    let mut by = text("requested_by");
+    let mut by = who(run, "requested").unwrap_or_else(|| "-".into());
     if let Some(from) = run["requested_from"].as_str() {
         by.push_str(&format!(" ({from})"));
     }
-    for (key, verb) in [("cancelled_by", "cancelled"), ("killed_by", "killed")] {
-        if let Some(who) = run[key].as_str() {
-            by.push_str(&format!(", {verb} by {who}"));
+    for (verb, past) in [("cancelled", "cancelled"), ("killed", "killed")] {
+        if let Some(who) = who(run, verb) {
+            by.push_str(&format!(", {past} by {who}"));
         }
     }
-    format!(
-        "{:<36}  {:<16}  {:<12}  {:<19}  {:>9}  {}",
+    vec![
         text("id"),
         text("name"),
         text("outcome"),
         utc(run["finished"].as_f64().unwrap_or(0.0)),
         duration,
-        by
-    )
+        by,
+    ]
+}
+
+/// Left-aligned columns as wide as their widest cell (DURATION right-aligned).
+fn render_table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| -> String {
+        let last = cells.len().saturating_sub(1);
+        let parts: Vec<String> = cells
+            .iter()
+            .enumerate()
+            .map(|(i, cell)| match i {
+                i if i == last => cell.to_string(),
+                4 => format!("{cell:>w$}", w = widths[i]),
+                _ => format!("{cell:<w$}", w = widths[i]),
+            })
+            .collect();
+        parts.join("  ").trim_end().to_owned() + "\n"
+    };
+    let mut out = line(header.to_vec());
+    for row in rows {
+        out.push_str(&line(row.iter().map(String::as_str).collect()));
+    }
+    out
 }
 
 fn render_events_header() -> String {
     format!(
-        "{:>8}  {:<19}  {:<16}  {:<36}  {}",
-        "SEQ", "AT (UTC)", "KIND", "RUN", "DETAIL"
+        "{:>8}  {:<23}  {:<16}  {:<36}  {}",
+        "SEQ", "AT", "KIND", "RUN", "DETAIL"
     )
 }
 
@@ -241,7 +261,7 @@ fn render_event(event: &Value) -> String {
     .collect::<Vec<_>>()
     .join(" ");
     format!(
-        "{:>8}  {:<19}  {:<16}  {:<36}  {}",
+        "{:>8}  {:<23}  {:<16}  {:<36}  {}",
         event["seq"].as_i64().unwrap_or(0),
         utc(event["at"].as_f64().unwrap_or(0.0)),
         event["kind"].as_str().unwrap_or("-"),
@@ -257,16 +277,35 @@ mod tests {
 
     #[test]
     fn history_rows_name_who_requested_and_who_stopped() {
-        let row = render_history_row(&json!({
+        let row = history_cells(&json!({
             "id": "0190c1f2-0000-7000-8000-000000000000", "name": "backup",
             "outcome": "killed", "finished": 0.0, "duration": 1.25,
             "requested_by": "guest:g1", "requested_from": "10.0.0.1", "killed_by": "user:1",
+            "killed_by_name": "alice",
         }));
-        assert!(row.contains("backup"), "{row}");
-        assert!(row.contains("1970-01-01 00:00:00"), "{row}");
+        assert_eq!(row[1], "backup");
+        assert_eq!(row[3], when::show(0.0));
+        assert_eq!(row[5], "guest:g1 (10.0.0.1), killed by alice");
+    }
+
+    #[test]
+    fn history_columns_stay_aligned_for_long_names() {
+        let rows = vec![
+            history_cells(&json!({"id": "a", "name": "a-very-long-script-name-indeed",
+                                  "outcome": "success", "finished": 0.0, "duration": 1.0,
+                                  "requested_by": "user:1", "requested_by_name": "admin"})),
+            history_cells(&json!({"id": "b", "name": "x", "outcome": "failed",
+                                  "finished": 0.0, "duration": 12.5, "requested_by": "user:1"})),
+        ];
+        let table = render_table(&HISTORY_HEADER, &rows);
+        let starts: Vec<Option<usize>> = table
+            .lines()
+            .map(|l| l.find("success").or(l.find("failed")).or(l.find("OUTCOME")))
+            .collect();
+        assert!(starts.iter().all(|s| *s == starts[0]), "{table}");
         assert!(
-            row.contains("guest:g1 (10.0.0.1), killed by user:1"),
-            "{row}"
+            table.lines().nth(1).is_some_and(|l| l.ends_with("admin")),
+            "{table}"
         );
     }
 }

@@ -1,25 +1,36 @@
 //! The client half of the command line: talks to a running server over
 //! HTTP and WebSocket (`run`, `status`, `cancel`, `kill`, `log`, `monitor`,
-//! `guest`). It never touches the storage directory, except to read the
-//! first-run `admin.key` as a fallback key on the server's own host.
+//! `guest`, `scripts`). It never touches the storage directory, except to
+//! read the first-run `admin.key` as a fallback key on the server's own host.
 //!
-//! - [`api`]: the typed API client and the monitor WebSocket.
+//! - [`target`]: where a command goes (URL) and which key it sends.
+//! - [`api`]: the typed API client and the monitor WebSocket; `reply`
+//!   turns answers and failures into [`ClientError`]s.
 //! - [`history`]: `history` and `events` (audit queries, `--follow`).
 //! - [`error`]: [`ClientError`], the one-line messages the CLI prints.
 //! - [`args`]: the clap arguments of the client commands.
 //! - [`command`]: runs one client command and picks the exit code.
-//! - [`wait`], [`display`]: `run --wait` — follow one run, draw progress.
-//! - [`render`]: human-readable tables and lines.
+//! - [`wait`], [`display`], [`follow`]: `run --wait` and `log --follow`:
+//!   follow one run, its output and its progress.
+//! - [`monitor`]: `monitor`, reconnecting across server restarts.
+//! - [`run_id`]: unique run-id prefixes.
+//! - [`render`], [`scripts`]: human-readable tables and lines.
 //! - [`tls`]: which CA an `https://` server is verified against.
-//! - [`when`]: parsing `--at` / `--expires` times.
+//! - [`when`]: the one parser and printer of times.
 
 pub mod api;
 pub mod args;
 pub mod command;
 pub mod display;
 pub mod error;
+pub mod follow;
 pub mod history;
+pub mod monitor;
 pub mod render;
+mod reply;
+pub mod run_id;
+pub mod scripts;
+pub mod target;
 pub mod tls;
 pub mod wait;
 pub mod when;

@@ -26,15 +26,9 @@ fn float(value: &Value, field: &str) -> Option<f64> {
     value.get(field).and_then(Value::as_f64)
 }
 
-/// A UNIX time (seconds, possibly fractional) as local date and time.
+/// A UNIX time as every command prints one (see [`super::when::show`]).
 pub fn time(secs: f64) -> String {
-    chrono::DateTime::from_timestamp(secs.floor() as i64, 0)
-        .map(|t| {
-            t.with_timezone(&chrono::Local)
-                .format("%Y-%m-%d %H:%M:%S")
-                .to_string()
-        })
-        .unwrap_or_else(|| secs.to_string())
+    super::when::show(secs)
 }
 
 /// The exit code `scriptd run --wait` ends with for a finished run.
@@ -82,6 +76,21 @@ pub fn outcome_line(done: &Value) -> String {
     }
 }
 
+/// `queued (position 2)`, or `scheduled for 03:18:51 UTC (in 25 s)` for a
+/// run whose start time is still ahead.
+pub fn queued_text(queued: &Value) -> String {
+    let now = crate::clock::now();
+    match float(queued, "queued") {
+        Some(at) if at > now + 0.5 => {
+            format!("scheduled for {}", super::when::show_from_now(at, now))
+        }
+        _ => format!(
+            "queued (position {})",
+            int(queued, "position").unwrap_or_default()
+        ),
+    }
+}
+
 /// `[2/3] Working` for a running status, or `None` before the first task.
 pub fn task_label(running: &Value) -> Option<String> {
     let task = running.get("task").and_then(Value::as_str)?;
@@ -103,10 +112,7 @@ pub fn subtask_label(running: &Value) -> Option<String> {
 pub fn push_line(push: &Value) -> String {
     let head = format!("{} {}", text(push, "name"), text(push, "id"));
     let rest = match text(push, "state") {
-        "queued" => format!(
-            "queued (position {})",
-            int(push, "position").unwrap_or_default()
-        ),
+        "queued" => queued_text(push),
         "running" => {
             let labels: Vec<String> = [task_label(push), subtask_label(push)]
                 .into_iter()
@@ -170,15 +176,18 @@ pub fn run_details(run: &Value) -> String {
     let mut add =
         |key: &str, value: String| lines.push(format!("{:<9} {value}", format!("{key}:")));
     match text(run, "state") {
-        "queued" => {
-            if let Some(at) = float(run, "queued") {
-                add("queued", time(at));
+        "queued" => match queued_text(run) {
+            scheduled if scheduled.starts_with("scheduled") => add("waiting", scheduled),
+            _ => {
+                if let Some(at) = float(run, "queued") {
+                    add("queued", time(at));
+                }
+                add(
+                    "position",
+                    int(run, "position").unwrap_or_default().to_string(),
+                );
             }
-            add(
-                "position",
-                int(run, "position").unwrap_or_default().to_string(),
-            );
-        }
+        },
         "running" => {
             if let Some(at) = float(run, "started") {
                 add("started", time(at));
@@ -302,6 +311,19 @@ mod tests {
         for (what, value, want) in cases {
             assert_eq!(exit_code(&value), want, "{what}");
         }
+    }
+
+    #[test]
+    fn a_run_queued_for_later_shows_when_it_starts() {
+        let later = json!({"state": "queued", "queued": crate::clock::now() + 25.0, "position": 0});
+        let text = queued_text(&later);
+        assert!(text.starts_with("scheduled for "), "{text}");
+        assert!(
+            text.ends_with("(in 25 s)") || text.ends_with("(in 24 s)"),
+            "{text}"
+        );
+        let now = json!({"state": "queued", "queued": crate::clock::now(), "position": 2});
+        assert_eq!(queued_text(&now), "queued (position 2)");
     }
 
     #[test]

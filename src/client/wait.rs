@@ -1,79 +1,137 @@
 //! `run --wait`: subscribe first, then start the run, then follow its
-//! pushes to the end. Subscribing before the run exists is what makes it
-//! impossible to miss a push, even for a run that finishes at once.
+//! pushes and its output to the end. Subscribing before the run exists is
+//! what makes it impossible to miss a push, even for a run that finishes at
+//! once. Ctrl-C detaches: the run goes on.
 
 use serde_json::Value;
 
 use super::api::{Client, Monitor, RunRequest};
 use super::display::Display;
 use super::error::ClientError;
+use super::follow::{LogTail, POLL_EVERY};
 
 /// Reconnects in a row without a push before giving up.
 const MAX_RECONNECTS: usize = 3;
+/// How long a wait keeps trying to reach a restarting server.
+const RESTART_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// Starts `request`, shows its progress on `display` and returns the
-/// finished status.
+/// How a wait ended.
+pub enum Waited {
+    /// The run finished: its finished status.
+    Done(Value),
+    /// The user pressed Ctrl-C; the run goes on.
+    Detached,
+}
+
+/// Starts `request`, shows its id, output and progress on `display`.
 pub async fn run_and_wait(
     client: &Client,
     request: &RunRequest,
     display: &mut Display,
-) -> Result<Value, ClientError> {
-    let mut monitor = client.monitor(&request.name, true, None).await?;
+) -> Result<Waited, ClientError> {
+    let monitor = client
+        .monitor(&request.name, true, None)
+        .await
+        .map_err(|err| match err.is("access_denied") {
+            true => err.with_hint("--wait follows the run over a monitor, which needs the guest's `monitor` right; run without --wait"),
+            false => err,
+        })?;
     let reply = client.run(request).await?;
-    if matches!(display, Display::Json) {
-        display.show(&reply);
-    }
+    display.id(&reply);
     let id = reply
         .get("id")
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned();
+    let follow = follow(client, &request.name, &id, monitor, display);
+    tokio::select! {
+        done = follow => done.map(Waited::Done),
+        _ = tokio::signal::ctrl_c() => {
+            display.detach(&id);
+            Ok(Waited::Detached)
+        }
+    }
+}
+
+async fn follow(
+    client: &Client,
+    name: &str,
+    id: &str,
+    mut monitor: Monitor,
+    display: &mut Display,
+) -> Result<Value, ClientError> {
+    let mut tail = LogTail::default();
+    let mut tick = actix_web::rt::time::interval(POLL_EVERY);
     let mut last_seq = None;
     let mut reconnects = 0;
     loop {
-        let Some(push) = monitor.next_push().await? else {
+        let push = tokio::select! {
+            push = monitor.next_push() => push?,
+            _ = tick.tick() => {
+                for line in tail.lines(client, id).await {
+                    display.output(&line);
+                }
+                continue;
+            }
+        };
+        let Some(push) = push else {
             reconnects += 1;
             if reconnects > MAX_RECONNECTS {
                 return Err(ClientError::Closed);
             }
-            let (again, done) = reconnect(client, &request.name, &id, last_seq).await?;
+            let (again, done) = reconnect(client, name, id, last_seq).await?;
             if let Some(done) = done {
-                display.finish(&done);
-                return Ok(done);
+                return Ok(finish(client, id, &mut tail, display, done).await);
             }
             monitor = again;
             continue;
         };
         reconnects = 0;
         last_seq = push.get("seq").and_then(Value::as_i64).or(last_seq);
-        if push.get("id").and_then(Value::as_str) != Some(id.as_str()) {
+        if push.get("id").and_then(Value::as_str) != Some(id) {
             continue;
         }
         if push.get("state").and_then(Value::as_str) == Some("done") {
-            display.finish(&push);
-            return Ok(push);
+            return Ok(finish(client, id, &mut tail, display, push).await);
         }
         display.show(&push);
     }
 }
 
-/// A new monitor after the server closed the old one; `after` replays what
-/// was missed. The status check covers a run that ended before the first
-/// push was seen (then there is no `seq` to resume from).
+/// The rest of the output, then the outcome.
+async fn finish(
+    client: &Client,
+    id: &str,
+    tail: &mut LogTail,
+    display: &mut Display,
+    done: Value,
+) -> Value {
+    for line in tail.rest(client, id).await {
+        display.output(&line);
+    }
+    display.finish(&done);
+    done
+}
+
+/// A new monitor after the server closed the old one (a restart is waited
+/// for a while); `after` replays what was missed. The status check covers
+/// a run that ended before the first push was seen (then there is no `seq`
+/// to resume from).
 async fn reconnect(
     client: &Client,
     name: &str,
     id: &str,
     last_seq: Option<i64>,
 ) -> Result<(Monitor, Option<Value>), ClientError> {
-    let monitor = client.monitor(name, true, last_seq).await?;
+    let monitor =
+        super::monitor::reconnect(client, name, true, last_seq, Some(RESTART_GRACE)).await?;
     let done = match client.status(id).await {
         Ok(status) => {
             (status.get("state").and_then(Value::as_str) == Some("done")).then_some(status)
         }
         // A `-r` run is forgotten once it succeeded; the replay still has its push.
         Err(ClientError::UnknownId { .. }) => None,
-        Err(err) => return Err(err),
+        Err(err) => Err(err)?,
     };
     Ok((monitor, done))
 }

@@ -138,6 +138,37 @@ impl Lookup {
 }
 
 impl Lookup {
+    /// The ids of a user's runs that start with `prefix` (lowercase hex
+    /// and '-'), with their script names; forgotten runs are left out. At
+    /// most `limit`, so an ambiguous prefix costs little.
+    pub fn runs_with_prefix(
+        &self,
+        user: UserId,
+        prefix: &str,
+        limit: u32,
+    ) -> Result<Vec<(RunId, ScriptName)>, StoreError> {
+        // A range on the primary key: every id with the prefix sorts
+        // between it and the prefix followed by a character above 'f'.
+        let end = format!("{prefix}~");
+        self.with(|conn| {
+            let mut statement = conn.prepare_cached(
+                "SELECT id, name FROM runs WHERE id >= ? AND id < ? AND user_id = ? \
+                 AND forgotten = 0 ORDER BY id LIMIT ?",
+            )?;
+            let rows = statement.query_map(params![prefix, end, user.0, limit], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+            })?;
+            let mut runs = Vec::new();
+            for row in rows {
+                let (id, name) = row?;
+                if let (Some(id), Some(name)) = (RunId::parse(&id), ScriptName::parse(&name)) {
+                    runs.push((id, name));
+                }
+            }
+            Ok(runs)
+        })
+    }
+
     /// A user by name.
     pub fn user_by_name(&self, name: &str) -> Result<Option<User>, StoreError> {
         self.with(|conn| {

@@ -8,6 +8,7 @@ use super::error::ApiError;
 use super::request::{parse_bool, parse_int, ApiRequest, Method, Transport};
 use super::{guests, history, runs, AppState};
 use crate::accounts::Principal;
+use crate::actors::Denial;
 use crate::clock;
 use crate::ids::ScriptName;
 
@@ -66,8 +67,11 @@ async fn monitor_request(
         }
     }
     if let Some(guest) = principal.guest() {
-        if !guest.rights.monitor || name.as_ref() != Some(&guest.script) {
-            return Err(ApiError::AccessDenied);
+        if !guest.rights.monitor {
+            return Err(ApiError::Denied(Denial::MissingRight("monitor")));
+        }
+        if name.as_ref() != Some(&guest.script) {
+            return Err(ApiError::Denied(Denial::OtherScript(guest.script.clone())));
         }
     }
     let verbose = match req.field("verbose") {
@@ -126,7 +130,15 @@ pub async fn dispatch(state: &AppState, req: &ApiRequest) -> Result<Reply, ApiEr
         }
         ["v1", "log", id] => {
             require(req, Method::Get, path)?;
-            Ok(Reply::Text(runs::get_log(state, &principal, id).await?))
+            let offset = match req.field("offset") {
+                None => 0,
+                Some(v) => parse_int(v)
+                    .and_then(|n| u64::try_from(n).ok())
+                    .ok_or(ApiError::Invalid("offset"))?,
+            };
+            Ok(Reply::Text(
+                runs::get_log(state, &principal, id, offset).await?,
+            ))
         }
         ["v1", "history"] => {
             require(req, Method::Get, path)?;
@@ -135,6 +147,10 @@ pub async fn dispatch(state: &AppState, req: &ApiRequest) -> Result<Reply, ApiEr
         ["v1", "events"] => {
             require(req, Method::Get, path)?;
             json(history::list_events(state, &principal, req).await?)
+        }
+        ["v1", "runs"] => {
+            require(req, Method::Get, path)?;
+            json(super::prefix::runs_with_prefix(state, &principal, req)?)
         }
         ["v1", "scripts"] => {
             require(req, Method::Get, path)?;

@@ -5,7 +5,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
 
-use crate::actors::RunError;
+use crate::actors::{Denial, RunError};
 use crate::events::StoreError;
 
 /// An error reply of the API.
@@ -41,6 +41,9 @@ pub enum ApiError {
     Invalid(&'static str),
     #[error("Access denied.")]
     AccessDenied,
+    /// Access denied, saying what is missing.
+    #[error("Access denied: {0}.")]
+    Denied(Denial),
     #[error(transparent)]
     Run(#[from] RunError),
     #[error("A database error occurred.")]
@@ -94,7 +97,7 @@ impl ApiError {
             ApiError::MissingApiSequence => "missing_invalid_api_sequence",
             ApiError::Missing(field) => return format!("missing_{field}"),
             ApiError::Invalid(field) => return format!("invalid_{field}"),
-            ApiError::AccessDenied => "access_denied",
+            ApiError::AccessDenied | ApiError::Denied(_) => "access_denied",
             ApiError::Run(err) => err.code(),
             ApiError::Database(_) => "db_query_error",
             ApiError::Internal => "internal_error",
@@ -142,6 +145,7 @@ impl ResponseError for ApiError {
             | ApiError::Invalid(_)
             | ApiError::AccessDenied
             | ApiError::UriTooLong
+            | ApiError::Denied(_)
             | ApiError::Run(_) => StatusCode::BAD_REQUEST,
         }
     }

@@ -7,6 +7,7 @@ use super::error::ApiError;
 use super::request::{parse_bool, parse_int, ApiRequest};
 use super::AppState;
 use crate::accounts::{generate_key, Guest, Principal, User};
+use crate::actors::Denial;
 use crate::clock;
 use crate::events::types::{GuestRights, Origin};
 use crate::events::{Append, Event, NewEvent};
@@ -15,7 +16,8 @@ use crate::ids::{GuestId, ScriptName};
 fn manager(principal: &Principal) -> Result<&User, ApiError> {
     match principal {
         Principal::User(user) if user.guests => Ok(user),
-        _ => Err(ApiError::AccessDenied),
+        Principal::User(_) => Err(ApiError::Denied(Denial::NotManager)),
+        _ => Err(ApiError::Denied(Denial::OwnerOnly)),
     }
 }
 

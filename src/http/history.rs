@@ -9,7 +9,8 @@ use super::error::ApiError;
 use super::reply_cap::{Budget, PAGE_ROWS};
 use super::request::{parse_int, ApiRequest};
 use super::AppState;
-use crate::accounts::Principal;
+use crate::accounts::{Principal, User};
+use crate::actors::Denial;
 use crate::events::history::{self, Actor, Cursor, HistoryQuery, HistoryRow};
 use crate::events::query;
 use crate::events::types::Outcome;
@@ -49,8 +50,11 @@ fn history_query(principal: &Principal, req: &ApiRequest) -> Result<HistoryQuery
         .map(|n| ScriptName::parse(n).ok_or(ApiError::Invalid("name")))
         .transpose()?;
     if let Some(guest) = principal.guest() {
-        if !guest.rights.status || name.as_ref().is_some_and(|n| *n != guest.script) {
-            return Err(ApiError::AccessDenied);
+        if !guest.rights.status {
+            return Err(ApiError::Denied(Denial::MissingRight("status")));
+        }
+        if name.as_ref().is_some_and(|n| *n != guest.script) {
+            return Err(ApiError::Denied(Denial::OtherScript(guest.script.clone())));
         }
         name = Some(guest.script.clone());
     }
@@ -69,24 +73,29 @@ fn history_query(principal: &Principal, req: &ApiRequest) -> Result<HistoryQuery
     })
 }
 
-fn put_actor(map: &mut Map<String, Value>, verb: &str, actor: &Actor) {
+/// `<verb>_by`, `<verb>_from`, and `<verb>_by_name` when the actor is the
+/// owner (`user:<id>`), so the history can show a name.
+fn put_actor(map: &mut Map<String, Value>, verb: &str, actor: &Actor, owner: &User) {
     map.insert(format!("{verb}_by"), Value::String(actor.by.clone()));
+    if actor.by == format!("user:{}", owner.id) {
+        map.insert(format!("{verb}_by_name"), Value::String(owner.name.clone()));
+    }
     if let Some(from) = &actor.from {
         map.insert(format!("{verb}_from"), Value::String(from.clone()));
     }
 }
 
 /// The finished shape plus, for owners, `args` and the audit fields.
-fn history_shape(row: &HistoryRow, owner: bool) -> Value {
-    let mut map = status::finished(row.id, &row.record, owner);
+fn history_shape(row: &HistoryRow, owner: Option<&User>) -> Value {
+    let mut map = status::finished(row.id, &row.record, owner.is_some());
     map.remove("success");
-    if owner {
-        put_actor(&mut map, "requested", &row.requested);
+    if let Some(owner) = owner {
+        put_actor(&mut map, "requested", &row.requested, owner);
         if let Some(cancelled) = &row.cancelled {
-            put_actor(&mut map, "cancelled", cancelled);
+            put_actor(&mut map, "cancelled", cancelled, owner);
         }
         if let Some(killed) = &row.killed {
-            put_actor(&mut map, "killed", killed);
+            put_actor(&mut map, "killed", killed, owner);
         }
     }
     Value::Object(map)
@@ -99,7 +108,10 @@ pub async fn list_history(
     req: &ApiRequest,
 ) -> Result<Map<String, Value>, ApiError> {
     let mut query = history_query(principal, req)?;
-    let owner = principal.guest().is_none();
+    let owner = match principal {
+        Principal::User(user) => Some(user),
+        _ => None,
+    };
     let limit = query.limit as usize;
     let mut budget = Budget::new(state.config.limits.reply_cap_bytes);
     let mut last = None;
@@ -156,7 +168,7 @@ pub async fn list_events(
     req: &ApiRequest,
 ) -> Result<Map<String, Value>, ApiError> {
     if principal.guest().is_some() {
-        return Err(ApiError::AccessDenied);
+        return Err(ApiError::Denied(Denial::OwnerOnly));
     }
     let after = int(req, "after")?.unwrap_or(0);
     if after < 0 {

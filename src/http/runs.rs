@@ -10,7 +10,7 @@ use crate::accounts::Principal;
 use crate::actors::account::{self, AccountSupervisor, RunRequest};
 use crate::actors::directory::GetAccount;
 use crate::actors::queue::{self, LiveRun, ScriptQueue};
-use crate::actors::RunError;
+use crate::actors::{Denial, RunError};
 use crate::events::query::{RowState, RunRow};
 use crate::events::types::{Origin, RunRecord};
 use crate::ids::{RunId, ScriptName};
@@ -127,7 +127,7 @@ async fn visible_run(
     let row = state.lookup.run(principal.user_id(), id)?;
     if let (Some(row), Some(guest)) = (&row, principal.guest()) {
         if row.name != guest.script {
-            return Err(ApiError::AccessDenied);
+            return Err(ApiError::Denied(Denial::OtherScript(guest.script.clone())));
         }
     }
     Ok(row)
@@ -152,7 +152,7 @@ pub async fn cancel_run(
     id: &str,
 ) -> Result<Map<String, Value>, ApiError> {
     if principal.guest().is_some_and(|g| !g.rights.cancel) {
-        return Err(ApiError::AccessDenied);
+        return Err(ApiError::Denied(Denial::MissingRight("cancel")));
     }
     let id = RunId::parse(id).ok_or(RunError::NotQueuedOrRunning)?;
     let row = visible_run(state, principal, id)
@@ -179,7 +179,7 @@ pub async fn kill_run(
     id: &str,
 ) -> Result<Map<String, Value>, ApiError> {
     if principal.guest().is_some_and(|g| !g.rights.cancel) {
-        return Err(ApiError::AccessDenied);
+        return Err(ApiError::Denied(Denial::MissingRight("cancel")));
     }
     let id = RunId::parse(id).ok_or(RunError::NotRunning)?;
     let row = visible_run(state, principal, id)
@@ -215,7 +215,7 @@ pub async fn get_run(
     id: &str,
 ) -> Result<Map<String, Value>, ApiError> {
     if principal.guest().is_some_and(|g| !g.rights.status) {
-        return Err(ApiError::AccessDenied);
+        return Err(ApiError::Denied(Denial::MissingRight("status")));
     }
     let owner = principal.guest().is_none();
     let id = RunId::parse(id).ok_or(RunError::InvalidId)?;
@@ -253,7 +253,7 @@ pub async fn list_runs(
     principal: &Principal,
 ) -> Result<Map<String, Value>, ApiError> {
     if principal.guest().is_some_and(|g| !g.rights.status) {
-        return Err(ApiError::AccessDenied);
+        return Err(ApiError::Denied(Denial::MissingRight("status")));
     }
     let runs = account(state, principal)
         .await?
@@ -282,14 +282,16 @@ pub async fn list_runs(
     Ok(reply)
 }
 
-/// `GET log/ID`: the captured output (owner only).
+/// `GET log/ID`: the captured output (owner only), from byte `offset` on
+/// (an extension, to follow a growing log).
 pub async fn get_log(
     state: &AppState,
     principal: &Principal,
     id: &str,
+    offset: u64,
 ) -> Result<String, ApiError> {
     if principal.guest().is_some() {
-        return Err(ApiError::AccessDenied);
+        return Err(ApiError::Denied(Denial::OwnerOnly));
     }
     let id = RunId::parse(id).ok_or(RunError::InvalidId)?;
     let row = visible_run(state, principal, id)
@@ -299,7 +301,7 @@ pub async fn get_log(
         return Err(RunError::InvalidId.into());
     }
     let path = state.config.log_path(principal.user_id(), id);
-    let mut text = match tokio::fs::read(&path).await {
+    let mut text = match read_from(&path, offset).await {
         Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(err) => {
@@ -323,6 +325,15 @@ fn log_error(row: &RunRow) -> Option<String> {
     serde_json::from_str::<RunRecord>(&row.info)
         .ok()
         .and_then(|record| record.log_error)
+}
+
+async fn read_from(path: &std::path::Path, offset: u64) -> std::io::Result<Vec<u8>> {
+    use tokio::io::{AsyncReadExt, AsyncSeekExt};
+    let mut file = tokio::fs::File::open(path).await?;
+    file.seek(std::io::SeekFrom::Start(offset)).await?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).await?;
+    Ok(bytes)
 }
 
 /// `GET scripts`: the scripts this key may use.

@@ -31,12 +31,12 @@ pub const VACUUM_PAGES: u32 = 256;
 #[derive(Debug, thiserror::Error)]
 pub enum RetentionError {
     #[error(
-        "invalid date {0:?}: use RFC 3339 (2030-01-02T03:04:05Z), YYYY-MM-DD (UTC) or UNIX seconds"
+        "invalid date {0:?}: use RFC 3339 (2030-01-02T03:04:05Z), YYYY-MM-DD (UTC), UNIX seconds or a relative time (-30d)"
     )]
     Date(String),
     #[error(transparent)]
     Lock(#[from] LockError),
-    #[error("no database at {0}")]
+    #[error("no scriptd storage in {0}: it has no scriptd.db — check --storage / SCRIPTD_STORAGE (only `scriptd serve` creates a storage)")]
     NoDatabase(String),
     #[error("storage error: {0}")]
     Store(#[from] StoreError),
@@ -85,11 +85,10 @@ pub fn parse_date(text: &str) -> Result<f64, RetentionError> {
     if let Ok(time) = chrono::DateTime::parse_from_rfc3339(text) {
         return Ok(time.timestamp() as f64 + f64::from(time.timestamp_subsec_micros()) / 1e6);
     }
-    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|t| t.and_utc().timestamp() as f64)
-        .ok_or_else(|| RetentionError::Date(text.to_owned()))
+    // Dates and relative times (`-30d`) as every other time option reads them.
+    crate::client::when::parse_time(text, crate::clock::now_secs())
+        .map(|secs| secs as f64)
+        .map_err(|_| RetentionError::Date(text.to_owned()))
 }
 
 /// Deletes the log files of pruned runs; answers how many there were.
@@ -152,7 +151,9 @@ pub async fn prune_storage(
     let before = parse_date(before)?;
     let path = config.database_path();
     if !path.exists() {
-        return Err(RetentionError::NoDatabase(path.display().to_string()));
+        return Err(RetentionError::NoDatabase(
+            config.storage.display().to_string(),
+        ));
     }
     let mut db = store::open(&path).await?;
     prune(&mut db, config, before, all).await
@@ -164,7 +165,9 @@ pub async fn vacuum_storage(config: &Config) -> Result<String, RetentionError> {
     let _lock = crate::lock::lock(&config.storage)?;
     let path = config.database_path();
     if !path.exists() {
-        return Err(RetentionError::NoDatabase(path.display().to_string()));
+        return Err(RetentionError::NoDatabase(
+            config.storage.display().to_string(),
+        ));
     }
     let mut db = store::open(&path).await?;
     let conn = db.writer.connection();

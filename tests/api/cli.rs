@@ -25,6 +25,10 @@ broken /nonexistent/scriptd-test-binary
 -i cat /bin/cat
 echo /bin/echo @@1 @@2
 progress /bin/sh -c "echo '[1/2] First'; while [ ! -e GO1 ]; do sleep 0.02; done; echo '[50%] Half'; while [ ! -e GO2 ]; do sleep 0.02; done; echo '[2/2] Second'"
+chatty /bin/sh -c "echo line one; while [ ! -e GO1 ]; do sleep 0.02; done; echo oops >&2; exit 3"
+quiet /bin/sh -c "echo working-on-it; while [ ! -e GO1 ]; do sleep 0.02; done"
+-m=1 full /bin/sleep 30
+a-rather-long-script-name-for-columns /bin/true
 "#;
 
 pub(super) async fn app() -> TestApp {
@@ -275,9 +279,10 @@ async fn run_at_schedules_and_cancel_removes_the_queued_run() {
     assert_eq!(app.status(&id).await["outcome"], "cancelled");
     let again = output(scriptd(&app, &["cancel", &id, "--json"])).await;
     assert_eq!(again.code(), 1, "{again}");
-    assert!(
-        again.stderr.contains("script_not_queued_running"),
-        "{again}"
+    assert_eq!(
+        again.json()["errorcode"],
+        "script_not_queued_running",
+        "an error as JSON on stdout: {again}"
     );
 }
 

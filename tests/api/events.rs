@@ -188,6 +188,12 @@ async fn admin_prune_on_an_idle_storage_reports_and_rejects_bad_dates() {
             .output()
             .expect("run scriptd")
     };
+    // Only `serve` creates a storage; this one is made as it would be.
+    drop(
+        scriptd::events::store::open(&dir.path().join("scriptd.db"))
+            .await
+            .expect("new database"),
+    );
     assert!(
         scriptd(&["user", "add", "alice"]).status.success(),
         "user add"

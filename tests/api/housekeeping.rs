@@ -426,6 +426,12 @@ async fn a_backup_taken_while_1000_runs_are_queued_restores_every_run_in_it() {
 #[actix_web::test]
 async fn admin_vacuum_converts_an_older_database_but_not_under_a_server() {
     let storage = tempfile::tempdir().expect("dir");
+    // Only `serve` creates a storage (issue 22); this one is made as it would be.
+    drop(
+        scriptd::events::store::open(&storage.path().join("scriptd.db"))
+            .await
+            .expect("new database"),
+    );
     let made = scriptd(&["user", "add", "alice"], storage.path()).await;
     assert!(
         made.status.success(),

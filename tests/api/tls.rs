@@ -8,7 +8,7 @@ use std::path::Path;
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use super::cli::{bare, one_line_error, output};
+use super::cli::{bare, output};
 use super::helpers::{spawn_app_over, spawn_app_with, Scheme, TestApp, DEADLINE};
 use super::sdk_client::{get_ssl_info, SdkClient};
 use scriptd::http::tls::{fingerprint, load_certs, server_tls, TlsMode, TlsSettings};
@@ -170,8 +170,15 @@ async fn the_cli_client_verifies_https_with_the_servers_ca_or_ca_and_says_why_it
     assert_eq!(with_ca.json()["success"], true, "{with_ca}");
     assert_eq!(waited.code(), 0, "run --wait follows over wss: {waited}");
     assert!(waited.stdout.contains("success"), "{waited}");
-    one_line_error(&wrong, "not trusted");
-    one_line_error(&wrong, "--ca");
+    // With --json, the error is a JSON object on stdout (issue 22).
+    assert_eq!(wrong.code(), 1, "{wrong}");
+    let error = wrong.json();
+    assert_eq!(error["errorcode"], "tls_failed", "{wrong}");
+    let message = error["error"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("not trusted") && message.contains("--ca"),
+        "{wrong}"
+    );
 }
 
 #[test]

@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 pub use removal::EndAllRuns;
 pub use supervision::{ProcessGone, ProcessSpawned, QueueFailed};
 
-use super::error::RunError;
+use super::error::{Denial, RunError};
 use super::queue::{self, Limits, PendingRun, ScriptQueue};
 use super::run::RunProcess;
 use super::Shared;
@@ -29,6 +29,8 @@ pub struct AccountSupervisor {
     user: UserId,
     shared: Shared,
     exectab: (Option<Vec<u8>>, Exectab),
+    /// The exectab's skipped lines: number, why, and the line's words.
+    skipped: Vec<(usize, String, Vec<String>)>,
     queues: HashMap<ScriptName, Addr<ScriptQueue>>,
     /// Each script's `args.opts`, built once per exectab version and shared
     /// by all its queued runs (a map per run was a third of their memory).
@@ -46,6 +48,7 @@ impl AccountSupervisor {
             user,
             shared,
             exectab: (None, Exectab::default()),
+            skipped: Vec::new(),
             queues: HashMap::new(),
             processes: HashMap::new(),
             opts: HashMap::new(),
@@ -78,13 +81,37 @@ impl AccountSupervisor {
                 .map(String::from_utf8_lossy)
                 .unwrap_or_default();
             let (parsed, warnings) = Exectab::parse(&text);
+            let lines: Vec<&str> = text.lines().collect();
+            self.skipped.clear();
             for warning in warnings {
                 tracing::warn!(file = %path.display(), line = warning.line, "{}", warning.message);
+                let words = lines
+                    .get(warning.line.wrapping_sub(1))
+                    .copied()
+                    .unwrap_or("");
+                let words = words.split_whitespace().map(str::to_owned).collect();
+                self.skipped.push((warning.line, warning.message, words));
             }
             self.exectab = (bytes, parsed);
             self.opts.clear();
         }
         Ok(&self.exectab.1)
+    }
+
+    /// Why `name` is unknown: a skipped line that names it, if any, so the
+    /// client learns more than "not found".
+    fn unknown_script(&self, name: &str) -> RunError {
+        self.skipped
+            .iter()
+            .find(|(_, _, words)| words.iter().any(|w| w == name))
+            .map_or(RunError::UnknownScript, |(line, why, _)| {
+                RunError::SkippedScript {
+                    line: *line,
+                    why: why
+                        .trim_start_matches("malformed line skipped: ")
+                        .to_owned(),
+                }
+            })
     }
 
     /// The limits of a script now. A script removed from the exectab since
@@ -195,11 +222,8 @@ impl Handler<EnqueueRun> for AccountSupervisor {
         let stdin_cap = self.shared.config.stdin_cap_bytes;
         let args_cap = self.shared.config.limits.args_cap_bytes;
         let checked = (|| {
-            let def = self
-                .exectab()?
-                .get(req.name.as_str())
-                .cloned()
-                .ok_or(RunError::UnknownScript)?;
+            let def = self.exectab()?.get(req.name.as_str()).cloned();
+            let def = def.ok_or_else(|| self.unknown_script(req.name.as_str()))?;
             let params = req.args?;
             if quota::args_bytes(&params) > args_cap {
                 return Err(RunError::ArgsTooLarge);
@@ -207,16 +231,24 @@ impl Handler<EnqueueRun> for AccountSupervisor {
             let stdin = req.stdin?;
             let not_before = req.not_before?;
             if let Some(guest) = &req.guest {
-                if !guest.rights.run || guest.script != req.name {
-                    return Err(RunError::AccessDenied);
+                if guest.script != req.name {
+                    return Err(RunError::AccessDenied(Denial::OtherScript(
+                        guest.script.clone(),
+                    )));
+                }
+                if !guest.rights.run {
+                    return Err(RunError::AccessDenied(Denial::MissingRight("run")));
                 }
             }
             let stdin = stdin.filter(|s| !s.is_empty());
             if stdin.is_some() && !def.stdin {
                 return Err(RunError::StdinNotAllowed);
             }
-            if stdin.as_ref().is_some_and(|s| s.len() > stdin_cap) {
-                return Err(RunError::StdinTooLarge);
+            if let Some(len) = stdin.as_ref().map(Vec::len).filter(|l| *l > stdin_cap) {
+                return Err(RunError::StdinTooLarge {
+                    len,
+                    limit: stdin_cap,
+                });
             }
             Ok((def, params, stdin, not_before.unwrap_or(0)))
         })();

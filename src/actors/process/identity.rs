@@ -18,6 +18,16 @@ pub(super) struct Identity {
     pub(super) group_name: String,
     /// Human description for error messages, e.g. `user nobody`.
     pub(super) target: String,
+    /// The user's passwd entry (`-u` only): its login environment.
+    pub(super) login: Option<Login>,
+}
+
+/// What a login as the user sets: `HOME`, `USER`/`LOGNAME`, `SHELL`.
+#[derive(Debug, Clone)]
+pub(super) struct Login {
+    pub(super) name: String,
+    pub(super) home: std::path::PathBuf,
+    pub(super) shell: std::path::PathBuf,
 }
 
 /// Runs in `spawn_blocking`: getpwnam/getgrnam/getgrouplist may hit NSS (files, LDAP...).
@@ -56,6 +66,11 @@ pub(super) fn resolve_identity(
                 uid: Some(u.uid.as_raw()),
                 gid,
                 groups,
+                login: Some(Login {
+                    name: u.name.clone(),
+                    home: u.dir,
+                    shell: u.shell,
+                }),
                 user_name: Some(u.name),
                 group_name,
                 target,
@@ -66,6 +81,7 @@ pub(super) fn resolve_identity(
             gid: g.gid.as_raw(),
             groups: vec![g.gid.as_raw()],
             user_name: None,
+            login: None,
             target: format!("group {}", g.name),
             group_name: g.name,
         }),

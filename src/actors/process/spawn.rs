@@ -12,7 +12,7 @@ use nix::errno::Errno;
 use tokio::io::AsyncWriteExt;
 use tokio::process::{ChildStderr, ChildStdin, ChildStdout};
 
-use super::identity::{resolve_identity, Identity};
+use super::identity::{resolve_identity, Identity, Login};
 use super::launch::{
     self, Credentials, Launch, STEP_CGROUP, STEP_CHDIR, STEP_CLOSE_FDS, STEP_MARK, STEP_MASK,
     STEP_PDEATHSIG, STEP_SETGID, STEP_SETGROUPS, STEP_SETPGID, STEP_SETUID, STEP_STDIO,
@@ -35,6 +35,9 @@ pub struct SpawnRequest {
     pub group: Option<String>,
     /// Bytes written to the child's stdin, which is then closed; `None` means `/dev/null`.
     pub stdin: Option<Vec<u8>>,
+    /// Start from a clean environment: only `PATH`, `LANG`, the user
+    /// variables (`HOME`, `USER`, `LOGNAME`, `SHELL`) and `env`.
+    pub clean_env: bool,
     /// The run's cgroup folder: the child moves itself in before it execs.
     pub cgroup: Option<PathBuf>,
 }
@@ -153,7 +156,10 @@ pub async fn spawn(req: SpawnRequest) -> Result<Spawned, SpawnError> {
         None
     };
 
-    let dir_c = match &req.dir {
+    // A `-u` run starts in the user's home, as `sudo -iu` does, unless `-d` says otherwise.
+    let login = identity.as_ref().and_then(|i| i.login.as_ref());
+    let dir = req.dir.clone().or_else(|| login.map(login_dir));
+    let dir_c = match &dir {
         Some(dir) => {
             // Cheap pre-check for a clear error; the child still reports chdir failures.
             match tokio::fs::metadata(dir).await {
@@ -179,7 +185,7 @@ pub async fn spawn(req: SpawnRequest) -> Result<Spawned, SpawnError> {
         None => None,
     };
 
-    let env = child_env(&req);
+    let env = child_env(&req, login);
     let creds = identity.as_ref().map(|i| Credentials {
         uid: i.uid,
         gid: i.gid,
@@ -207,11 +213,11 @@ pub async fn spawn(req: SpawnRequest) -> Result<Spawned, SpawnError> {
     let child = match super::spawner::spawn(launch).await {
         Ok(child) => child,
         Err(e) => {
-            let err = classify_spawn_error(e, &program, req.dir.as_ref(), identity.as_ref());
+            let err = classify_spawn_error(e, &program, dir.as_ref(), identity.as_ref());
             // execvp reports EACCES if any unreadable PATH entry was hit, even when the
             // program exists nowhere; report that case as "not found".
             if let SpawnError::PermissionDenied { path } = &err {
-                if !path.contains('/') && !found_in_path(path, &child_env(&req)).await {
+                if !path.contains('/') && !found_in_path(path, &child_env(&req, login)).await {
                     return Err(SpawnError::NotFound { path: path.clone() });
                 }
             }
@@ -271,18 +277,44 @@ pub async fn spawn(req: SpawnRequest) -> Result<Spawned, SpawnError> {
     })
 }
 
-/// The child's environment: the server's, minus variables starting with
-/// the request's prefix, plus the request's variables (which win).
-fn child_env(req: &SpawnRequest) -> Vec<(OsString, OsString)> {
+/// Variables a clean environment keeps from the server's.
+const CLEAN_KEEP: [&str; 6] = ["PATH", "LANG", "HOME", "USER", "LOGNAME", "SHELL"];
+
+/// The child's environment: the server's (or only [`CLEAN_KEEP`] of it
+/// with `clean_env`), minus variables starting with the request's prefix;
+/// then, for a `-u` run, the user's login variables; then the request's
+/// variables (which win).
+fn child_env(req: &SpawnRequest, login: Option<&Login>) -> Vec<(OsString, OsString)> {
     let prefix = req.env_remove_prefix.as_deref().filter(|p| !p.is_empty());
+    let kept = |key: &OsString| !req.clean_env || CLEAN_KEEP.iter().any(|k| key == k);
     let mut env: Vec<(OsString, OsString)> = std::env::vars_os()
         .filter(|(key, _)| !prefix.is_some_and(|p| key.as_bytes().starts_with(p.as_bytes())))
+        .filter(|(key, _)| kept(key))
         .collect();
-    for (key, value) in &req.env {
+    let mut set = |key: &str, value: OsString| {
         env.retain(|(k, _)| k.as_bytes() != key.as_bytes());
-        env.push((key.into(), value.into()));
+        env.push((key.into(), value));
+    };
+    if let Some(login) = login {
+        set("HOME", login.home.clone().into_os_string());
+        set("USER", login.name.clone().into());
+        set("LOGNAME", login.name.clone().into());
+        set("SHELL", login.shell.clone().into_os_string());
+    }
+    for (key, value) in &req.env {
+        set(key, value.into());
     }
     env
+}
+
+/// Where a `-u` run starts: the user's home, or `/` when it has none (as
+/// `login` does for a missing home, e.g. nobody's `/nonexistent`).
+fn login_dir(login: &Login) -> PathBuf {
+    if login.home.is_dir() {
+        login.home.clone()
+    } else {
+        PathBuf::from("/")
+    }
 }
 
 /// True if one of the paths the child tried for `program` exists (error

@@ -43,12 +43,8 @@ impl Handler<Enqueue> for ScriptQueue {
             return Box::pin(fut::ready(Err(RunError::ShuttingDown)));
         }
         let total = self.pending.len() + self.running.len();
-        if msg
-            .limits
-            .max_queued
-            .is_some_and(|max| total >= max as usize)
-        {
-            return Box::pin(fut::ready(Err(RunError::QueueFull)));
+        if let Some(limit) = msg.limits.max_queued.filter(|max| total >= *max as usize) {
+            return Box::pin(fut::ready(Err(RunError::QueueFull { limit })));
         }
         if msg.params.len() < msg.required_args {
             return Box::pin(fut::ready(Err(RunError::MissingArgs {

@@ -99,7 +99,8 @@ impl LogFile {
         }
     }
 
-    /// Pushes buffered output to the file.
+    /// Pushes buffered output to the file (nothing to do when none is
+    /// buffered, so a timer may call it often).
     pub fn flush(&mut self) {
         if let Output::Open(out) = &mut self.out {
             if let Err(err) = out.flush() {

@@ -48,6 +48,9 @@ pub enum StopReason {
 const DRAIN_GRACE: Duration = Duration::from_millis(200);
 /// Longest output line kept; the rest of a longer line is dropped.
 const MAX_LINE: usize = 64 * 1024;
+/// The log is read while the run goes on (`log --follow`, `run --wait`):
+/// buffered output reaches the file at most this late.
+const LOG_FLUSH_EVERY: Duration = Duration::from_millis(100);
 
 /// What a RunProcess needs to start.
 pub struct RunStart {
@@ -127,6 +130,7 @@ impl RunProcess {
             user: spec.user.clone(),
             group: spec.group.clone(),
             stdin,
+            clean_env: self.start.shared.config.clean_env,
             cgroup: None,
         }
     }
@@ -158,6 +162,11 @@ impl RunProcess {
         });
         let log_path = shared.config.log_path(self.start.user, self.start.run.id);
         self.live.borrow_mut().log = Some(LogFile::new(log_path, shared.config.log_cap_bytes));
+        ctx.run_interval(LOG_FLUSH_EVERY, |act, _ctx| {
+            if let Some(log) = act.live.borrow_mut().log.as_mut() {
+                log.flush();
+            }
+        });
         self.write_status();
         if let Some(secs) = self.start.run.spec.timeout_secs {
             ctx.run_later(Duration::from_secs(secs), |act, ctx| {

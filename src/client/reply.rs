@@ -1,0 +1,113 @@
+//! Turning what the server answered (or why it could not be reached) into
+//! a typed [`ClientError`]: the JSON envelope, unknown names and ids,
+//! connection failures.
+
+use awc::error::{ConnectError, SendRequestError, WsClientError};
+use awc::http::StatusCode;
+use serde_json::Value;
+
+use super::error::ClientError;
+
+/// Decodes the JSON envelope: the reply on success, the typed error else.
+pub(super) fn envelope(url: &str, status: StatusCode, bytes: &[u8]) -> Result<Value, ClientError> {
+    let value: Value = serde_json::from_slice(bytes).map_err(|_| ClientError::Decode {
+        url: url.to_owned(),
+        reason: format!("HTTP {status} with a body that is not JSON"),
+    })?;
+    check_success(url, value)
+}
+
+pub(super) fn check_success(url: &str, value: Value) -> Result<Value, ClientError> {
+    if value.get("success") == Some(&Value::Bool(true)) {
+        return Ok(value);
+    }
+    let field = |name: &str| value.get(name).and_then(Value::as_str).map(str::to_owned);
+    match (field("errorcode"), field("error")) {
+        (Some(code), _) if code == "invalid_missing_apikey" => Err(ClientError::BadKey),
+        (Some(code), message) => Err(ClientError::Api {
+            message: message.unwrap_or_else(|| code.clone()),
+            code,
+            hint: None,
+        }),
+        (None, _) => Err(ClientError::Decode {
+            url: url.to_owned(),
+            reason: format!("no success or errorcode in {}", compact(&value)),
+        }),
+    }
+}
+
+fn compact(value: &Value) -> String {
+    let text = value.to_string();
+    text.chars().take(200).collect()
+}
+
+pub(super) fn name_error(err: ClientError, name: &str) -> ClientError {
+    match err {
+        // A skipped exectab line says more than "unknown": keep the server's words.
+        ClientError::Api { code, message, .. }
+            if code == "invalid_name" && message.contains("was skipped") =>
+        {
+            ClientError::Api {
+                code,
+                message,
+                hint: Some("fix that line; `scriptd exectab check` lists every bad line".into()),
+            }
+        }
+        ClientError::Api { code, message, .. } if code == "invalid_name" => {
+            ClientError::UnknownScript {
+                name: name.to_owned(),
+                server: Some(message),
+            }
+        }
+        other => other,
+    }
+}
+
+pub(super) fn id_error(err: ClientError, id: &str) -> ClientError {
+    match err {
+        ClientError::Api { code, message, .. } if code == "invalid_id" => ClientError::UnknownId {
+            id: id.to_owned(),
+            server: Some(message),
+        },
+        other => other,
+    }
+}
+
+pub(super) fn send_error(url: &str, err: SendRequestError) -> ClientError {
+    match err {
+        SendRequestError::Connect(ConnectError::Io(io)) if super::tls::describe(&io).is_some() => {
+            ClientError::Tls {
+                url: url.to_owned(),
+                reason: super::tls::describe(&io).unwrap_or_default(),
+            }
+        }
+        SendRequestError::Connect(connect) => ClientError::Connect {
+            url: url.to_owned(),
+            reason: connect_reason(&connect),
+        },
+        other => ClientError::Http {
+            url: url.to_owned(),
+            reason: other.to_string(),
+        },
+    }
+}
+
+fn connect_reason(err: &ConnectError) -> String {
+    match err {
+        ConnectError::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+            "connection refused".into()
+        }
+        other => other.to_string(),
+    }
+}
+
+pub(super) fn ws_error(url: &str, err: WsClientError) -> ClientError {
+    match err {
+        WsClientError::SendRequest(send) => send_error(url, send),
+        WsClientError::InvalidResponseStatus(StatusCode::FORBIDDEN) => ClientError::BadKey,
+        other => ClientError::Http {
+            url: url.to_owned(),
+            reason: format!("WebSocket upgrade failed: {other}"),
+        },
+    }
+}

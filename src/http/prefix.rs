@@ -1,0 +1,54 @@
+//! `GET runs?prefix=P` (extension): the ids of this key's runs that start
+//! with P, so the command line can take a unique prefix of a run id as git
+//! and docker do. Queued, running and finished runs alike; forgotten runs
+//! and, for a guest, other scripts' runs are left out.
+
+use serde_json::{Map, Value};
+
+use super::error::ApiError;
+use super::request::ApiRequest;
+use super::AppState;
+use crate::accounts::Principal;
+use crate::actors::Denial;
+
+/// At most this many ids come back: enough to show an ambiguity.
+const MAX_MATCHES: u32 = 10;
+/// A prefix shorter than this matches too much to be meant.
+const MIN_PREFIX: usize = 4;
+
+fn valid_prefix(text: &str) -> bool {
+    (MIN_PREFIX..36).contains(&text.len())
+        && text
+            .chars()
+            .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c) || c == '-')
+}
+
+/// `GET runs?prefix=P`: `{"ids": [...]}`, at most [`MAX_MATCHES`].
+pub fn runs_with_prefix(
+    state: &AppState,
+    principal: &Principal,
+    req: &ApiRequest,
+) -> Result<Map<String, Value>, ApiError> {
+    if principal.guest().is_some_and(|g| !g.rights.status) {
+        return Err(ApiError::Denied(Denial::MissingRight("status")));
+    }
+    let prefix = match req.field("prefix") {
+        None => return Err(ApiError::Missing("prefix")),
+        Some(Value::String(p)) => p.to_ascii_lowercase(),
+        Some(_) => return Err(ApiError::Invalid("prefix")),
+    };
+    if !valid_prefix(&prefix) {
+        return Err(ApiError::Invalid("prefix"));
+    }
+    let runs = state
+        .lookup
+        .runs_with_prefix(principal.user_id(), &prefix, MAX_MATCHES)?;
+    let ids = runs
+        .into_iter()
+        .filter(|(_, name)| principal.guest().is_none_or(|g| g.script == *name))
+        .map(|(id, _)| Value::String(id.to_string()))
+        .collect();
+    let mut reply = Map::new();
+    reply.insert("ids".into(), ids);
+    Ok(reply)
+}
