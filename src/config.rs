@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+pub use crate::status_mode::StatusFileMode;
+
 /// Default listen address of the original server.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9893";
 
@@ -24,6 +26,8 @@ pub struct Config {
     pub body_cap_bytes: usize,
     /// Stdin cap for `-i` scripts.
     pub stdin_cap_bytes: usize,
+    /// Which runs get a status file.
+    pub status_files: StatusFileMode,
 }
 
 impl Config {
@@ -37,6 +41,7 @@ impl Config {
             log_cap_bytes: 10 * 1024 * 1024,
             body_cap_bytes: 2 * 1024 * 1024,
             stdin_cap_bytes: 1024 * 1024,
+            status_files: StatusFileMode::default(),
         }
     }
 
@@ -68,6 +73,7 @@ pub struct FileConfig {
     pub shutdown_grace_secs: Option<f64>,
     pub log_cap_bytes: Option<u64>,
     pub body_cap_bytes: Option<usize>,
+    pub status_files: Option<StatusFileMode>,
 }
 
 /// Why a configuration file could not be used.
@@ -129,6 +135,9 @@ impl FileConfig {
         }
         if let Some(cap) = self.body_cap_bytes {
             config.body_cap_bytes = cap;
+        }
+        if let Some(mode) = self.status_files {
+            config.status_files = mode;
         }
         Ok(())
     }

@@ -33,4 +33,5 @@ pub mod progress;
 pub mod replay;
 pub mod retention;
 pub mod status;
+pub mod status_mode;
 pub mod telemetry;

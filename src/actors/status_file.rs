@@ -29,6 +29,8 @@ enum Change {
     /// The first status of a new run: no file exists yet.
     Create(String),
     Replace(String),
+    /// Like `Replace`, but left alone when the file already holds it.
+    Refresh(String),
     Remove,
 }
 
@@ -38,6 +40,9 @@ struct Pending {
     fresh: Option<Instant>,
     /// The content to write, or `None` to remove the file.
     content: Option<String>,
+    /// Write only if the file holds something else (reading a file costs
+    /// no inode; replacing it does).
+    unless_same: bool,
 }
 
 type Batch = HashMap<PathBuf, Pending>;
@@ -107,6 +112,12 @@ impl StatusFiles {
         }
     }
 
+    /// Makes the status file of a run hold `status`, leaving it untouched
+    /// when it already does (a restart's check of every queued run's file).
+    pub fn refresh(&self, user: UserId, run: RunId, status: &Status) {
+        self.send(user, run, status, Change::Refresh);
+    }
+
     /// Removes the status file of a run that ended.
     pub fn remove(&self, user: UserId, run: RunId) {
         let _ = self.tx.send((self.path(user, run), Change::Remove));
@@ -117,19 +128,30 @@ type Status = serde_json::Map<String, serde_json::Value>;
 
 /// Folds one change, seen at `now`, into what is still to be done.
 fn gather(batch: &mut Batch, path: PathBuf, change: Change, now: Instant) {
-    let (fresh, content) = match change {
-        Change::Create(text) => (Some(now), Some(text)),
-        Change::Replace(text) => (None, Some(text)),
-        Change::Remove => (None, None),
+    let (fresh, content, unless_same) = match change {
+        Change::Create(text) => (Some(now), Some(text), false),
+        Change::Replace(text) => (None, Some(text), false),
+        Change::Refresh(text) => (None, Some(text), true),
+        Change::Remove => (None, None, false),
     };
     match batch.get_mut(&path) {
         // A file created and removed before it was written never existed.
         Some(pending) if pending.fresh.is_some() && content.is_none() => {
             batch.remove(&path);
         }
-        Some(pending) => pending.content = content,
+        Some(pending) => {
+            pending.content = content;
+            pending.unless_same = unless_same;
+        }
         None => {
-            batch.insert(path, Pending { fresh, content });
+            batch.insert(
+                path,
+                Pending {
+                    fresh,
+                    content,
+                    unless_same,
+                },
+            );
         }
     }
 }
@@ -146,8 +168,9 @@ fn take_due(held: &mut Batch, now: Instant) -> Batch {
 }
 
 fn write_batch(batch: Batch) {
-    for (path, Pending { content, .. }) in batch {
-        let result = match content {
+    for (path, pending) in batch {
+        let result = match pending.content {
+            Some(text) if pending.unless_same && holds(&path, &text) => Ok(()),
             Some(text) => write_atomic(&path, text.as_bytes()),
             None => match std::fs::remove_file(&path) {
                 Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -158,6 +181,11 @@ fn write_batch(batch: Batch) {
             tracing::warn!(path = %path.display(), error = %err, "status file update failed");
         }
     }
+}
+
+/// Whether the file at `path` holds exactly `text`.
+fn holds(path: &Path, text: &str) -> bool {
+    std::fs::read(path).is_ok_and(|bytes| bytes == text.as_bytes())
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {

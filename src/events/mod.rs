@@ -10,6 +10,7 @@ pub mod query;
 pub mod rebuild;
 pub mod store;
 pub mod types;
+pub mod unfinished;
 pub mod upcast;
 pub mod writer;
 

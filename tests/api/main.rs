@@ -20,6 +20,7 @@ mod metrics;
 mod monitor;
 mod monitor_access;
 mod monitor_load;
+mod restart;
 mod runs;
 mod runs_process;
 mod runs_queue;

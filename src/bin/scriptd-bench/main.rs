@@ -6,6 +6,7 @@
 //! accept, e2e, push, lateness, status, replay, memory, all.
 
 mod accept;
+mod child;
 mod e2e;
 mod fanout;
 mod frame;
