@@ -87,21 +87,24 @@ impl ScriptQueue {
     /// /status` is exact all along.
     pub(super) fn sweep_restored(&mut self, done: usize, ctx: &mut Context<Self>) {
         let (files, queued) = (&self.shared.status_files, self.queued_files());
-        let mut seen = 0;
-        for (position, run) in self.pending.accepted().enumerate().skip(done) {
-            if seen == SWEEP_CHUNK {
-                ctx.run_later(SWEEP_EVERY, move |act, ctx| {
-                    act.sweep_restored(done + SWEEP_CHUNK, ctx)
-                });
-                return;
-            }
+        let chunk = self
+            .pending
+            .accepted()
+            .enumerate()
+            .skip(done)
+            .take(SWEEP_CHUNK);
+        for (position, run) in chunk {
             if queued {
                 let shape = status::queued(run.id, &self.name, run.queued, position);
                 files.refresh(self.user, run.id, &shape);
             } else {
                 files.remove(self.user, run.id);
             }
-            seen += 1;
+        }
+        if self.pending.accepted_len() > done + SWEEP_CHUNK {
+            ctx.run_later(SWEEP_EVERY, move |act, ctx| {
+                act.sweep_restored(done + SWEEP_CHUNK, ctx)
+            });
         }
     }
 }
