@@ -117,6 +117,11 @@ pub fn recover(path: &Path, boot: &str) -> Result<Recovered, StoreError> {
             origin,
         } = found.queued;
         opts.share(&name, &mut spec);
+        // Parsed arrays have room for four items; the live path's are exact.
+        let mut params = params;
+        params.shrink_to_fit();
+        spec.command.shrink_to_fit();
+        spec.env.shrink_to_fit();
         let run = PendingRun {
             id,
             queued,
