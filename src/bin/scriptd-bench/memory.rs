@@ -153,7 +153,8 @@ async fn queued_runs(label: &str, binary: &std::path::Path) -> anyhow::Result<(f
     let server = Scriptd::start(binary, &storage.0)?;
     std::fs::write(
         storage.0.join("1/scripts/exectab.txt"),
-        "-s=1 held /bin/sleep 3600 @@1\n",
+        // No @@1: `sleep 3600 queued` would fail at once and drain the queue.
+        "-s=1 held /bin/sleep 3600\n",
     )?;
     let idle = settle_child(&server).await;
     let (ids, filled) = fill(&server.target).await?;
