@@ -79,6 +79,8 @@ impl Application {
         let listener = TcpListener::bind(&config.listen)
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         let address = listener.local_addr()?;
+        let listening = http::tls::Listening::prepare(&config.tls, &config.storage, &address)
+            .context("cannot set up TLS")?;
         let state = AppState {
             store,
             pool: readers,
@@ -97,12 +99,16 @@ impl Application {
         // Pushes and replies are small writes; with Nagle on, one that
         // follows an unacknowledged write waits for the peer's delayed ACK.
         .tcp_nodelay(true)
-        .on_connect(http::ws::note_socket)
+        .on_connect(http::connection::on_connect)
+        .keep_alive(config.keep_alive)
         .disable_signals()
-        .shutdown_timeout(1)
-        .listen(listener)?
+        .shutdown_timeout(1);
+        let server = match listening.server_config() {
+            Some(tls) => server.listen_rustls_0_23(listener, tls)?,
+            None => server.listen(listener)?,
+        }
         .run();
-        tracing::info!("listening on http://{address}");
+        listening.log(&address);
         Ok(Application {
             port: address.port(),
             server,

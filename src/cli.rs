@@ -38,7 +38,7 @@ pub struct Global {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Start the server.
-    Serve,
+    Serve(ServeArgs),
     /// Manage users (acts on the storage directory).
     #[command(subcommand)]
     User(UserCommand),
@@ -52,6 +52,45 @@ pub enum Command {
     History(crate::client::history::HistoryArgs),
     /// This user's raw event log; --follow keeps printing new events.
     Events(crate::client::history::EventsArgs),
+}
+
+/// `scriptd serve ...`
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Serve HTTPS and WSS, even on loopback (default: TLS on any address
+    /// but loopback).
+    #[arg(long, conflicts_with = "no_tls")]
+    pub tls: bool,
+    /// Serve plain HTTP, even on a non-loopback address.
+    #[arg(long)]
+    pub no_tls: bool,
+    /// PEM certificate chain to serve (default: one made under <storage>/tls/).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Another name (host or IP) for the made certificate; repeatable.
+    #[arg(long = "tls-name", value_name = "NAME")]
+    pub tls_names: Vec<String>,
+}
+
+impl ServeArgs {
+    /// Applies the flags on top of the file and environment settings.
+    pub fn apply(self, config: &mut Config) {
+        use crate::http::tls::TlsMode;
+        if self.tls {
+            config.tls.mode = TlsMode::On;
+        }
+        if self.no_tls {
+            config.tls.mode = TlsMode::Off;
+        }
+        if let (Some(cert), Some(key)) = (self.tls_cert, self.tls_key) {
+            config.tls.cert = Some(cert);
+            config.tls.key = Some(key);
+        }
+        config.tls.names.extend(self.tls_names);
+    }
 }
 
 /// `scriptd user ...`

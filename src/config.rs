@@ -28,6 +28,10 @@ pub struct Config {
     pub stdin_cap_bytes: usize,
     /// Which runs get a status file.
     pub status_files: StatusFileMode,
+    /// How long an idle keep-alive connection stays open (the original: 30 s).
+    pub keep_alive: Duration,
+    /// HTTPS/WSS on the listener.
+    pub tls: crate::http::tls::TlsSettings,
 }
 
 impl Config {
@@ -42,6 +46,8 @@ impl Config {
             body_cap_bytes: 2 * 1024 * 1024,
             stdin_cap_bytes: 1024 * 1024,
             status_files: StatusFileMode::default(),
+            keep_alive: Duration::from_secs(30),
+            tls: crate::http::tls::TlsSettings::default(),
         }
     }
 
@@ -74,6 +80,12 @@ pub struct FileConfig {
     pub log_cap_bytes: Option<u64>,
     pub body_cap_bytes: Option<usize>,
     pub status_files: Option<StatusFileMode>,
+    pub keep_alive_secs: Option<f64>,
+    /// `true`: TLS even on loopback; `false`: plain HTTP everywhere.
+    pub tls: Option<bool>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub tls_names: Option<Vec<String>>,
 }
 
 /// Why a configuration file could not be used.
@@ -118,6 +130,7 @@ impl FileConfig {
 
     /// Applies the file on top of `config` (flags and env are applied after).
     pub fn apply(self, config: &mut Config) -> Result<(), ConfigError> {
+        self.apply_tls(&mut config.tls);
         if let Some(storage) = self.storage {
             config.storage = storage;
         }
@@ -139,6 +152,25 @@ impl FileConfig {
         if let Some(mode) = self.status_files {
             config.status_files = mode;
         }
+        if let Some(secs) = self.keep_alive_secs {
+            config.keep_alive = seconds("keep_alive_secs", secs)?;
+        }
         Ok(())
+    }
+
+    fn apply_tls(&self, tls: &mut crate::http::tls::TlsSettings) {
+        use crate::http::tls::TlsMode;
+        if let Some(on) = self.tls {
+            tls.mode = if on { TlsMode::On } else { TlsMode::Off };
+        }
+        if let Some(cert) = &self.tls_cert {
+            tls.cert = Some(cert.clone());
+        }
+        if let Some(key) = &self.tls_key {
+            tls.key = Some(key.clone());
+        }
+        if let Some(names) = &self.tls_names {
+            tls.names = names.clone();
+        }
     }
 }

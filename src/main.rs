@@ -23,7 +23,11 @@ fn main() -> ExitCode {
     }
     let result: anyhow::Result<()> = system.block_on(async move {
         match cli.command {
-            Command::Serve => serve(config).await,
+            Command::Serve(args) => {
+                let mut config = config;
+                args.apply(&mut config);
+                serve(config).await
+            }
             // Returned above with its own exit code.
             Command::Client(_) => Ok(()),
             Command::User(command) => {

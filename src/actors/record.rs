@@ -46,10 +46,17 @@ pub fn noexec(name: &ScriptName, run: &PendingRun, now: f64) -> RunRecord {
     record
 }
 
-/// A run cancelled before it started.
+/// A run cancelled before it started; `[CANCEL]` as first and last line,
+/// as the original answers.
 pub fn cancelled(name: &ScriptName, run: &PendingRun, now: f64) -> RunRecord {
-    base(name, run, None, now, Outcome::Cancelled)
+    let mut record = base(name, run, None, now, Outcome::Cancelled);
+    record.first = CANCEL_LINE.to_owned();
+    record.last = CANCEL_LINE.to_owned();
+    record
 }
+
+/// The first and last line of a cancelled run.
+pub const CANCEL_LINE: &str = "[CANCEL]";
 
 /// The final event of a run, followed by `RunForgotten` when `-r` forgets
 /// this outcome; appended together so no reader sees one without the other.

@@ -2,6 +2,7 @@
 //! returning the server's JSON reply or a [`ClientError`], and
 //! [`Monitor`], a monitor subscription on the WebSocket.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_codec::Framed;
@@ -52,10 +53,23 @@ pub struct Client {
 impl Client {
     /// A client for the server at `url` (e.g. `http://127.0.0.1:9893`).
     pub fn new(url: &str, key: &str) -> Self {
+        Self::with_tls(url, key, None)
+    }
+
+    /// A client whose `https://` connections are verified with `tls`.
+    pub fn with_tls(url: &str, key: &str, tls: Option<Arc<rustls::ClientConfig>>) -> Self {
+        let connector = awc::Connector::new();
+        let connector = match tls {
+            Some(tls) => connector.rustls_0_23(tls),
+            None => connector,
+        };
         Client {
             url: url.trim_end_matches('/').to_owned(),
             key: key.to_owned(),
-            http: awc::Client::builder().timeout(TIMEOUT).finish(),
+            http: awc::Client::builder()
+                .timeout(TIMEOUT)
+                .connector(connector)
+                .finish(),
         }
     }
 
@@ -328,6 +342,12 @@ fn id_error(err: ClientError, id: &str) -> ClientError {
 
 fn send_error(url: &str, err: SendRequestError) -> ClientError {
     match err {
+        SendRequestError::Connect(ConnectError::Io(io)) if super::tls::describe(&io).is_some() => {
+            ClientError::Tls {
+                url: url.to_owned(),
+                reason: super::tls::describe(&io).unwrap_or_default(),
+            }
+        }
         SendRequestError::Connect(connect) => ClientError::Connect {
             url: url.to_owned(),
             reason: connect_reason(&connect),

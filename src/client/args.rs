@@ -20,6 +20,10 @@ pub struct Remote {
     /// Print the server's JSON instead of text.
     #[arg(long)]
     pub json: bool,
+    /// CA certificate (PEM) to verify an https:// server with (default:
+    /// <storage>/tls/ca.pem when it exists, else the system's roots).
+    #[arg(long, value_name = "FILE", env = "SCRIPTD_CA")]
+    pub ca: Option<PathBuf>,
 }
 
 /// The commands that talk to a running server.

@@ -32,12 +32,13 @@ pub async fn execute(command: ClientCommand, storage: &Path) -> ExitCode {
 /// The key from the flag or environment, else the first-run admin key of
 /// a server on this host.
 pub fn client_for(remote: &Remote, storage: &Path) -> Result<Client, ClientError> {
+    let tls = super::tls::client_config(&remote.url, remote.ca.as_deref(), storage)?;
     if let Some(key) = &remote.api_key {
-        return Ok(Client::new(&remote.url, key));
+        return Ok(Client::with_tls(&remote.url, key, tls));
     }
     let path = storage.join("admin.key");
     match std::fs::read_to_string(&path) {
-        Ok(key) => Ok(Client::new(&remote.url, key.trim())),
+        Ok(key) => Ok(Client::with_tls(&remote.url, key.trim(), tls)),
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => Err(ClientError::NoKey {
             path: path.display().to_string(),
         }),

@@ -7,6 +7,9 @@ pub enum ClientError {
     /// Nothing answered at the URL.
     #[error("cannot connect to {url}: {reason} — is `scriptd serve` running?")]
     Connect { url: String, reason: String },
+    /// An `https://` server that cannot be verified (or no CA to verify it).
+    #[error("cannot connect securely to {url}: {reason}")]
+    Tls { url: String, reason: String },
     /// The server refused the key (`invalid_missing_apikey`).
     #[error("the server refused the API key (invalid_missing_apikey) — check --api-key or SCRIPTD_API_KEY")]
     BadKey,

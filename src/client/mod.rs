@@ -10,6 +10,7 @@
 //! - [`command`]: runs one client command and picks the exit code.
 //! - [`wait`], [`display`]: `run --wait` — follow one run, draw progress.
 //! - [`render`]: human-readable tables and lines.
+//! - [`tls`]: which CA an `https://` server is verified against.
 //! - [`when`]: parsing `--at` / `--expires` times.
 
 pub mod api;
@@ -19,6 +20,7 @@ pub mod display;
 pub mod error;
 pub mod history;
 pub mod render;
+pub mod tls;
 pub mod wait;
 pub mod when;
 

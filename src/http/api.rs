@@ -3,10 +3,11 @@
 
 use serde_json::{Map, Value};
 
+use super::connection::ConnectionKey;
 use super::error::ApiError;
 use super::request::{parse_bool, parse_int, ApiRequest, Method, Transport};
 use super::{guests, history, runs, AppState};
-use crate::accounts::{hash_key, Principal};
+use crate::accounts::Principal;
 use crate::clock;
 use crate::ids::ScriptName;
 
@@ -26,13 +27,14 @@ pub enum Reply {
     Monitor(MonitorRequest),
 }
 
-/// Who the request's key belongs to; refused if missing, unknown or expired.
+/// Who the request's key belongs to (its own key, else the key its
+/// connection presented earlier); refused if missing, unknown or expired.
 pub async fn authenticate(state: &AppState, req: &ApiRequest) -> Result<Principal, ApiError> {
-    let key = req.api_key().ok_or(ApiError::InvalidApiKey)?;
-    state
-        .lookup
-        .principal(&hash_key(key), clock::now_secs())?
-        .ok_or(ApiError::InvalidApiKey)
+    let connection = req.connection.as_ref();
+    let key = ConnectionKey::resolve(connection, req.api_key()).ok_or(ApiError::InvalidApiKey)?;
+    let principal = state.lookup.principal(key.hash(), clock::now_secs())?;
+    ConnectionKey::settle(connection, &key, principal.is_some());
+    principal.ok_or(ApiError::InvalidApiKey)
 }
 
 fn require(req: &ApiRequest, method: Method, path: &str) -> Result<(), ApiError> {
@@ -47,13 +49,22 @@ fn require(req: &ApiRequest, method: Method, path: &str) -> Result<(), ApiError>
     })
 }
 
-fn monitor_request(principal: Principal, req: &ApiRequest) -> Result<MonitorRequest, ApiError> {
+async fn monitor_request(
+    state: &AppState,
+    principal: Principal,
+    req: &ApiRequest,
+) -> Result<MonitorRequest, ApiError> {
     let name = match req.field("name") {
         None => return Err(ApiError::Missing("name")),
         Some(Value::String(s)) if s.is_empty() => None,
         Some(Value::String(s)) => Some(ScriptName::parse(s).ok_or(ApiError::Invalid("name"))?),
         Some(_) => return Err(ApiError::Invalid("name")),
     };
+    if let Some(name) = &name {
+        if !runs::is_script(state, &principal, name).await? {
+            return Err(ApiError::Invalid("name"));
+        }
+    }
     if let Some(guest) = principal.guest() {
         if !guest.rights.monitor || name.as_ref() != Some(&guest.script) {
             return Err(ApiError::AccessDenied);
@@ -133,7 +144,9 @@ pub async fn dispatch(state: &AppState, req: &ApiRequest) -> Result<Reply, ApiEr
             require(req, Method::Get, path)?;
             match req.transport {
                 Transport::Http => Err(ApiError::UseWebsocket(path.to_owned())),
-                Transport::WebSocket => Ok(Reply::Monitor(monitor_request(principal, req)?)),
+                Transport::WebSocket => Ok(Reply::Monitor(
+                    monitor_request(state, principal, req).await?,
+                )),
             }
         }
         ["v1", "guest", "list"] => {

@@ -1,14 +1,18 @@
 //! The HTTP face: one catch-all handler under `/scripts/` that turns the
 //! request into an [`request::ApiRequest`] and dispatches it, the WebSocket
-//! upgrade, `/healthz` and `/metrics`.
+//! upgrade, `/healthz` and `/metrics`; the key a keep-alive connection
+//! presented ([`connection`]) and TLS on the listener ([`tls`], [`cert`]).
 
 pub mod api;
+pub mod cert;
+pub mod connection;
 pub mod error;
 pub mod guests;
 pub mod history;
 pub mod metrics;
 pub mod request;
 pub mod runs;
+pub mod tls;
 pub mod ws;
 
 use std::sync::Arc;

@@ -1,6 +1,8 @@
 //! Turns an HTTP request (query string plus a JSON or form body) into the
 //! transport-neutral [`ApiRequest`] that WebSocket messages also produce.
 
+use std::collections::HashSet;
+
 use actix_web::{web, HttpRequest};
 use futures_util::StreamExt;
 use serde_json::{Map, Value};
@@ -44,6 +46,11 @@ pub struct ApiRequest {
     pub key: Option<String>,
     pub peer: Option<String>,
     pub transport: Transport,
+    /// Fields that arrived as text (query string, form body): strings by
+    /// nature, so a decimal integer is accepted there; JSON fields are typed.
+    pub text_fields: HashSet<String>,
+    /// The key this request's connection presented earlier, if any.
+    pub connection: Option<super::connection::ConnectionKey>,
 }
 
 /// Adds a urlencoded pair; `a[]` and `a[N]` build arrays, as PHP clients send them.
@@ -96,11 +103,17 @@ pub fn from_head(req: &HttpRequest, transport: Transport) -> ApiRequest {
     ApiRequest {
         method: Method::parse(req.method().as_str()),
         path: req.path().to_owned(),
-        fields,
         key: header_key(req),
         peer: req.peer_addr().map(|a| a.ip().to_string()),
         transport,
+        text_fields: fields_names(&fields),
+        connection: super::connection::of(req),
+        fields,
     }
+}
+
+fn fields_names(fields: &Map<String, Value>) -> HashSet<String> {
+    fields.keys().cloned().collect()
 }
 
 fn header_key(req: &HttpRequest) -> Option<String> {
@@ -127,6 +140,7 @@ pub async fn from_http(
     let mut fields = Map::new();
     parse_pairs(&mut fields, req.query_string().as_bytes())?;
     let body = read_body(payload, cap).await?;
+    let mut json_names = HashSet::new();
     if !body.iter().all(u8::is_ascii_whitespace) {
         let content_type = req
             .headers()
@@ -143,7 +157,12 @@ pub async fn from_http(
             // JSON is the default: the PHP SDK and most clients send it, some
             // without a Content-Type.
             match serde_json::from_slice::<Value>(&body) {
-                Ok(Value::Object(map)) => fields.extend(map),
+                Ok(Value::Object(map)) => {
+                    json_names = fields_names(&map);
+                    fields.extend(map);
+                }
+                // The PHP SDK sends `[]` for calls without fields.
+                Ok(Value::Array(items)) if items.is_empty() => {}
                 _ => {
                     return Err(ApiError::InvalidData(
                         "the body must be a JSON object or form data",
@@ -152,8 +171,13 @@ pub async fn from_http(
             }
         }
     }
+    let text_fields = fields_names(&fields)
+        .difference(&json_names)
+        .cloned()
+        .collect();
     Ok(ApiRequest {
         fields,
+        text_fields,
         ..from_head(req, Transport::Http)
     })
 }
@@ -164,6 +188,16 @@ impl ApiRequest {
         self.key
             .as_deref()
             .or_else(|| self.fields.get("apikey").and_then(Value::as_str))
+    }
+
+    /// An integer field: a JSON integer, or a decimal string when the field
+    /// arrived as text. `None` when it is neither.
+    pub fn integer(&self, name: &str, value: &Value) -> Option<i64> {
+        match value {
+            Value::Number(n) => n.as_i64(),
+            Value::String(s) if self.text_fields.contains(name) => s.trim().parse().ok(),
+            _ => None,
+        }
     }
 
     /// A field, with JSON `null` counted as absent.

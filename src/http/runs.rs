@@ -69,7 +69,8 @@ fn parse_run_request(principal: &Principal, req: &ApiRequest) -> Result<RunReque
     };
     let not_before = match req.field("queue") {
         None => Ok(None),
-        Some(value) => super::request::parse_int(value)
+        Some(value) => req
+            .integer("queue", value)
             .map(Some)
             .ok_or(RunError::InvalidQueue),
     };
@@ -101,6 +102,19 @@ pub async fn run_script(
         queued.queued,
         queued.position,
     ))
+}
+
+/// Whether `name` is a script of this key's user now.
+pub async fn is_script(
+    state: &AppState,
+    principal: &Principal,
+    name: &ScriptName,
+) -> Result<bool, ApiError> {
+    let defs = account(state, principal)
+        .await?
+        .send(account::ListScripts)
+        .await?;
+    Ok(defs.iter().any(|def| def.name == name.as_str()))
 }
 
 /// The run's row, if this key may see it at all.

@@ -52,6 +52,7 @@ pub async fn start(
         state,
         user: principal.user_id(),
         key: probe.api_key().map(str::to_owned),
+        connection: probe.connection.clone(),
         peer: probe.peer,
         last_seen: Instant::now(),
         monitors: HashMap::new(),
@@ -69,6 +70,9 @@ pub struct WsSession {
     state: AppState,
     user: UserId,
     key: Option<String>,
+    /// The upgrade's connection: without a key of its own, the upgrade was
+    /// authorised with the key that connection presented earlier.
+    connection: Option<super::connection::ConnectionKey>,
     peer: Option<String>,
     last_seen: Instant,
     /// Active monitors by name (`None` = all) → their `api_sequence`.
@@ -84,8 +88,11 @@ pub struct ConnSocket(RawFd);
 
 /// `HttpServer::on_connect` hook: remembers each connection's socket.
 pub fn note_socket(conn: &dyn Any, ext: &mut Extensions) {
+    type TlsStream = actix_tls::accept::rustls_0_23::TlsStream<actix_web::rt::net::TcpStream>;
     if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
         ext.insert(ConnSocket(tcp.as_raw_fd()));
+    } else if let Some(tls) = conn.downcast_ref::<TlsStream>() {
+        ext.insert(ConnSocket(tls.get_ref().0.as_raw_fd()));
     }
 }
 
@@ -143,6 +150,8 @@ impl WsSession {
             key: self.key.clone(),
             peer: self.peer.clone(),
             transport: Transport::WebSocket,
+            text_fields: Default::default(),
+            connection: self.connection.clone(),
         };
         Ok((sequence, request))
     }

@@ -168,8 +168,8 @@ async fn the_key_is_accepted_as_header_query_or_form_field() {
         )
         .await;
     assert_eq!(status, 200, "query field");
-    let mut resp = app
-        .client
+    // A connection of its own: a pooled one could carry a remembered key.
+    let mut resp = awc::Client::default()
         .post(format!("{}/scripts/v1/guest/list", app.base))
         .send_form(&[("apikey", app.key.as_str())])
         .await

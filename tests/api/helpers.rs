@@ -21,6 +21,15 @@ pub struct Api {
     pub base: String,
     pub key: String,
     pub client: awc::Client,
+    /// How `https://` connections are verified (TLS servers only).
+    pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+}
+
+/// Plain HTTP/WS or HTTPS/WSS: tests that must hold over both take one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    Plain,
+    Tls,
 }
 
 /// A running server and a client for it (the client's methods are reached
@@ -48,10 +57,19 @@ pub async fn spawn_app() -> TestApp {
 
 /// Like [`spawn_app`], with a chance to adjust the config first.
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+    spawn_app_over(Scheme::Plain, adjust).await
+}
+
+/// Like [`spawn_app_with`], serving `scheme`; the TLS client trusts the
+/// root the server made under its storage, as the CLI client does.
+pub async fn spawn_app_over(scheme: Scheme, adjust: impl FnOnce(&mut Config)) -> TestApp {
     let storage = tempfile::tempdir().expect("temp dir");
     let mut config = Config::new(storage.path());
     config.listen = "127.0.0.1:0".into();
     config.kill_grace = Duration::from_secs(2);
+    if scheme == Scheme::Tls {
+        config.tls.mode = scriptd::http::tls::TlsMode::On;
+    }
     adjust(&mut config);
     if std::env::var("TEST_LOG").is_ok() {
         scriptd::telemetry::init();
@@ -61,8 +79,12 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let key = app.admin_key.clone().expect("first run creates admin");
     let directory = app.directory();
     actix::spawn(app.run_until_stopped(std::future::pending()));
+    let api = match scheme {
+        Scheme::Plain => Api::new(port, key),
+        Scheme::Tls => Api::over_tls(port, key, storage.path()),
+    };
     TestApp {
-        api: Api::new(port, key),
+        api,
         port,
         storage,
         directory,
@@ -89,7 +111,10 @@ impl TestApp {
     pub async fn ws_with(&self, key: &str) -> WsClient {
         let (_resp, framed) = self
             .client
-            .ws(format!("ws://127.0.0.1:{}/scripts/v1", self.port))
+            .ws(format!(
+                "{}/scripts/v1",
+                self.base.replacen("http", "ws", 1)
+            ))
             .set_header("X-APIKey", key)
             .max_frame_size(16 * 1024 * 1024)
             .connect()
@@ -106,7 +131,34 @@ impl Api {
             base: format!("http://127.0.0.1:{port}"),
             key,
             client: awc::Client::builder().timeout(DEADLINE).finish(),
+            tls: None,
         }
+    }
+
+    /// A client for the TLS server on `port`, trusting `<storage>/tls/ca.pem`.
+    pub fn over_tls(port: u16, key: String, storage: &std::path::Path) -> Self {
+        let base = format!("https://127.0.0.1:{port}");
+        let tls = scriptd::client::tls::client_config(&base, None, storage)
+            .expect("the server made its CA")
+            .expect("https has a TLS config");
+        Api {
+            base,
+            key,
+            client: Self::client_for(Some(tls.clone())),
+            tls: Some(tls),
+        }
+    }
+
+    fn client_for(tls: Option<std::sync::Arc<rustls::ClientConfig>>) -> awc::Client {
+        let connector = awc::Connector::new();
+        let connector = match tls {
+            Some(tls) => connector.rustls_0_23(tls),
+            None => connector,
+        };
+        awc::Client::builder()
+            .timeout(DEADLINE)
+            .connector(connector)
+            .finish()
     }
 
     /// A request with a key, JSON body or none; returns status and JSON.
@@ -118,9 +170,17 @@ impl Api {
         body: Option<Value>,
     ) -> (u16, Value) {
         let method = awc::http::Method::from_bytes(method.as_bytes()).expect("method");
-        let mut req = self
-            .client
-            .request(method, format!("{}{}", self.base, path));
+        // A keyless request on a pooled connection would use the key that
+        // connection presented before; keyless calls get a connection of their own.
+        let fresh;
+        let client = match key {
+            Some(_) => &self.client,
+            None => {
+                fresh = Self::client_for(self.tls.clone());
+                &fresh
+            }
+        };
+        let mut req = client.request(method, format!("{}{}", self.base, path));
         if let Some(key) = key {
             req = req.insert_header(("X-APIKey", key));
         }

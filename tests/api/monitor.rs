@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, WsClient};
+use crate::helpers::{spawn_app, spawn_app_over, Scheme, WsClient};
 
 /// A monitor (un)registration request.
 pub(super) fn monitor(sequence: i64, name: &str) -> Value {
@@ -93,8 +93,17 @@ fn assert_seq_increasing(pushes: &[Value], after: i64) {
 
 #[actix_web::test]
 async fn a_monitor_gets_a_runs_start_push_before_its_finish_push_with_its_registration_sequence() {
+    start_push_before_finish_push(Scheme::Plain).await;
+}
+
+#[actix_web::test]
+async fn a_monitor_over_wss_gets_a_runs_start_push_before_its_finish_push() {
+    start_push_before_finish_push(Scheme::Tls).await;
+}
+
+async fn start_push_before_finish_push(scheme: Scheme) {
     // Arrange
-    let app = spawn_app().await;
+    let app = spawn_app_over(scheme, |_| {}).await;
     app.exectab("quick /bin/sh -c \"echo hi; exit 3\"\nother /bin/sh -c \"exit 0\"");
     let mut ws = app.ws().await;
     subscribe(&mut ws, monitor(7, "quick")).await;

@@ -5,11 +5,20 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::helpers::spawn_app;
+use crate::helpers::{spawn_app, spawn_app_over, Scheme};
 
 #[actix_web::test]
 async fn status_has_the_queued_running_and_finished_shapes() {
-    let app = spawn_app().await;
+    status_shapes(Scheme::Plain).await;
+}
+
+#[actix_web::test]
+async fn status_has_the_queued_running_and_finished_shapes_over_tls() {
+    status_shapes(Scheme::Tls).await;
+}
+
+async fn status_shapes(scheme: Scheme) {
+    let app = spawn_app_over(scheme, |_| {}).await;
     let dir = tempfile::tempdir().expect("dir");
     let gate = dir.path().join("go");
     app.exectab(&format!(
