@@ -14,7 +14,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::ids::{RunId, UserId};
 
@@ -32,6 +32,8 @@ enum Change {
     /// Like `Replace`, but left alone when the file already holds it.
     Refresh(String),
     Remove,
+    /// Not a change: answered once every change sent before it is done.
+    Settled(oneshot::Sender<()>),
 }
 
 /// What is still to be done to one path.
@@ -61,24 +63,27 @@ impl StatusFiles {
         actix::spawn(async move {
             // Changes not written yet: new runs younger than WINDOW.
             let mut held = Batch::new();
+            let mut waiters = Vec::new();
             loop {
-                if held.is_empty() {
+                if held.is_empty() && waiters.is_empty() {
                     let Some((path, change)) = rx.recv().await else {
                         break;
                     };
-                    gather(&mut held, path, change, Instant::now());
+                    take(&mut held, &mut waiters, path, change, Instant::now());
                 }
                 tokio::time::sleep(WINDOW).await;
                 let now = Instant::now();
                 while let Ok((path, change)) = rx.try_recv() {
-                    gather(&mut held, path, change, now);
+                    take(&mut held, &mut waiters, path, change, now);
                 }
                 let due = take_due(&mut held, now);
-                if due.is_empty() {
-                    continue;
+                if !due.is_empty() {
+                    if let Err(err) = tokio::task::spawn_blocking(move || write_batch(due)).await {
+                        tracing::error!(error = %err, "status file writer failed");
+                    }
                 }
-                if let Err(err) = tokio::task::spawn_blocking(move || write_batch(due)).await {
-                    tracing::error!(error = %err, "status file writer failed");
+                for waiter in waiters.drain(..) {
+                    let _ = waiter.send(());
                 }
             }
         });
@@ -118,6 +123,15 @@ impl StatusFiles {
         self.send(user, run, status, Change::Refresh);
     }
 
+    /// Resolves once every change sent before it has been written (new
+    /// runs' files still held back excepted), so that a long series of
+    /// changes can wait for the disk instead of piling up in memory.
+    pub fn settled(&self) -> oneshot::Receiver<()> {
+        let (tx, rx) = oneshot::channel();
+        let _ = self.tx.send((PathBuf::new(), Change::Settled(tx)));
+        rx
+    }
+
     /// Removes the status file of a run that ended.
     pub fn remove(&self, user: UserId, run: RunId) {
         let _ = self.tx.send((self.path(user, run), Change::Remove));
@@ -126,6 +140,20 @@ impl StatusFiles {
 
 type Status = serde_json::Map<String, serde_json::Value>;
 
+/// Sorts what arrived: a change to fold, or someone to tell when done.
+fn take(
+    held: &mut Batch,
+    waiters: &mut Vec<oneshot::Sender<()>>,
+    path: PathBuf,
+    change: Change,
+    now: Instant,
+) {
+    match change {
+        Change::Settled(waiter) => waiters.push(waiter),
+        change => gather(held, path, change, now),
+    }
+}
+
 /// Folds one change, seen at `now`, into what is still to be done.
 fn gather(batch: &mut Batch, path: PathBuf, change: Change, now: Instant) {
     let (fresh, content, unless_same) = match change {
@@ -133,6 +161,7 @@ fn gather(batch: &mut Batch, path: PathBuf, change: Change, now: Instant) {
         Change::Replace(text) => (None, Some(text), false),
         Change::Refresh(text) => (None, Some(text), true),
         Change::Remove => (None, None, false),
+        Change::Settled(_) => return, // sorted out by `take`
     };
     match batch.get_mut(&path) {
         // A file created and removed before it was written never existed.
@@ -261,5 +290,26 @@ mod tests {
         let due = take_due(&mut held, start + WINDOW);
         assert_eq!(due.keys().collect::<Vec<_>>(), [Path::new("/x/new.json")]);
         assert!(held.is_empty());
+    }
+
+    #[actix_rt::test]
+    async fn settled_answers_once_every_change_sent_before_it_is_on_disk() {
+        let dir = tempfile::tempdir().expect("dir");
+        let files = StatusFiles::start(dir.path().to_owned());
+        let (user, runs) = (UserId(1), [RunId::new(), RunId::new()]);
+        let mut status = Status::new();
+        status.insert("state".into(), "queued".into());
+        for run in runs {
+            files.write(user, run, &status);
+        }
+        files.refresh(user, runs[0], &status);
+        files.settled().await.expect("the writer answers");
+        for run in runs {
+            let text = std::fs::read_to_string(files.path(user, run)).expect("written");
+            assert!(text.contains("queued"), "{text}");
+        }
+        files.remove(user, runs[1]);
+        files.settled().await.expect("the writer answers");
+        assert!(!files.path(user, runs[1]).exists(), "removed");
     }
 }
