@@ -87,7 +87,7 @@ impl Scriptd {
         command
             .args(["serve", "--listen", "127.0.0.1:0", "--storage"])
             .arg(storage)
-            .env("RUST_LOG", "warn,scriptd::app=info")
+            .env("RUST_LOG", "warn,scriptd::app=info,scriptd::http=info")
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
