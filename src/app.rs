@@ -22,6 +22,7 @@ use crate::events::{Append, EventStore};
 use crate::http::{self, AppState};
 use crate::lock::{self, StorageLock};
 use crate::metrics::Metrics;
+use crate::storage::{self, StatusPlacement};
 use crate::{admin, replay};
 
 /// A built, listening server.
@@ -29,6 +30,7 @@ pub struct Application {
     port: u16,
     server: actix_web::dev::Server,
     directory: Addr<AccountDirectory>,
+    store: Addr<EventStore>,
     config: Arc<Config>,
     /// The first-run admin key, when this start created it.
     pub admin_key: Option<String>,
@@ -38,12 +40,31 @@ pub struct Application {
 impl Application {
     /// Builds everything and binds `config.listen`; call inside an actix System.
     pub async fn build(config: Config) -> anyhow::Result<Application> {
+        // Everything the server creates is its owner's alone (scripts get
+        // the original umask back).
+        process::umask::restrict();
         std::fs::create_dir_all(&config.storage).with_context(|| {
             format!(
                 "cannot create the storage directory {}",
                 config.storage.display()
             )
         })?;
+        storage_permissions(&config);
+        let status_placement = StatusPlacement::from_config(&config).map_err(anyhow::Error::msg)?;
+        let tracking = Arc::new(process::Tracking::detect(&config.cgroup));
+        tracing::info!(
+            "tracking the processes of runs with {}",
+            tracking.describe()
+        );
+        if let Some(base) = tracking.base() {
+            let ended = base.end_orphans();
+            if ended > 0 {
+                tracing::info!(
+                    runs = ended,
+                    "ended the processes runs of a previous start left behind"
+                );
+            }
+        }
         let storage_lock = lock::lock(&config.storage)?;
         let db_path = config.database_path();
         let mut db = store::open(&db_path)
@@ -70,11 +91,14 @@ impl Application {
             store: store.clone(),
             pool: readers.clone(),
             config: config.clone(),
-            status_files: StatusFiles::start(config.storage.clone()),
+            status_files: StatusFiles::start(status_placement),
             metrics: metrics.clone(),
+            tracking,
         };
         let directory = AccountDirectory::new(shared.clone()).start();
         restore(&shared, &directory).await?;
+
+        crate::retention::online::start(store.clone(), config.clone());
 
         let listener = TcpListener::bind(&config.listen)
             .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -82,7 +106,7 @@ impl Application {
         let listening = http::tls::Listening::prepare(&config.tls, &config.storage, &address)
             .context("cannot set up TLS")?;
         let state = AppState {
-            store,
+            store: store.clone(),
             pool: readers,
             lookup: db.lookup.clone(),
             directory: directory.clone(),
@@ -113,6 +137,7 @@ impl Application {
             port: address.port(),
             server,
             directory,
+            store,
             config,
             admin_key,
             _lock: storage_lock,
@@ -122,6 +147,11 @@ impl Application {
     /// The account actors' directory (tests reach the actors through it).
     pub fn directory(&self) -> Addr<AccountDirectory> {
         self.directory.clone()
+    }
+
+    /// The event store (tests drive retention passes through it).
+    pub fn store(&self) -> Addr<EventStore> {
+        self.store.clone()
     }
 
     /// The bound port (useful with `--listen 127.0.0.1:0`).
@@ -150,6 +180,23 @@ impl Application {
         let _ = server.await;
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// Makes the storage its owner's alone, saying so when it was not.
+fn storage_permissions(config: &Config) {
+    match storage::tighten(&config.storage) {
+        Ok(0) => {}
+        Ok(paths) => tracing::warn!(
+            storage = %config.storage.display(),
+            paths,
+            "the storage was readable by other users; it is now its owner's alone"
+        ),
+        Err(err) => tracing::error!(
+            storage = %config.storage.display(),
+            error = %err,
+            "cannot restrict the permissions of the storage"
+        ),
     }
 }
 

@@ -12,7 +12,7 @@ use crate::events::store;
 
 /// scriptd: run named scripts on request, queue them, follow their progress.
 #[derive(Debug, Parser)]
-#[command(name = "scriptd", version)]
+#[command(name = "scriptd", version = crate::VERSION)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
@@ -32,6 +32,13 @@ pub struct Global {
     /// TOML configuration file.
     #[arg(long, global = true, env = "SCRIPTD_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Log line format on stderr (config `log_format`).
+    #[arg(long, global = true, env = "SCRIPTD_LOG_FORMAT", value_enum)]
+    pub log_format: Option<crate::telemetry::LogFormat>,
+    /// Log filter, e.g. `debug` or `info,scriptd::run=warn`; wins over
+    /// RUST_LOG, which wins over the config's `log_level`.
+    #[arg(long, global = true, env = "SCRIPTD_LOG_LEVEL", value_name = "FILTER")]
+    pub log_level: Option<String>,
 }
 
 /// The commands.
@@ -52,6 +59,17 @@ pub enum Command {
     History(crate::client::history::HistoryArgs),
     /// This user's raw event log; --follow keeps printing new events.
     Events(crate::client::history::EventsArgs),
+    /// Print a shell completion script (bash, zsh, fish, …) to stdout.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to stdout, or with --dir write it and one
+    /// page per subcommand there.
+    Man {
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 /// `scriptd serve ...`
@@ -139,6 +157,15 @@ pub enum AdminCommand {
         #[arg(long)]
         all: bool,
     },
+    /// Write a consistent copy of the database to a new FILE, also while
+    /// a server runs. Restore: put it in an empty storage dir as scriptd.db.
+    Backup {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Switch an older database to incremental vacuum, so pruned space is
+    /// given back to the file system (one full VACUUM; server stopped).
+    Vacuum,
 }
 
 impl Global {
@@ -153,6 +180,12 @@ impl Global {
         }
         if let Some(listen) = &self.listen {
             config.listen = listen.clone();
+        }
+        if let Some(format) = self.log_format {
+            config.log.format = format;
+        }
+        if let Some(level) = &self.log_level {
+            config.log.level = Some(level.clone());
         }
         Ok(config)
     }

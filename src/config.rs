@@ -28,6 +28,24 @@ pub struct Config {
     pub stdin_cap_bytes: usize,
     /// Which runs get a status file.
     pub status_files: StatusFileMode,
+    /// Log format and level.
+    pub log: crate::telemetry::LogConfig,
+    /// Online retention: prune runs finished longer ago than this (off when None).
+    pub retention: Option<Duration>,
+    /// Retention removes the runs' history rows too, not only events and logs.
+    pub retention_all: bool,
+    /// How often the server runs a retention pass.
+    pub retention_interval: Duration,
+    /// Where status files go instead of the storage (`status_dir`).
+    pub status_dir: Option<PathBuf>,
+    /// Mode of status files (`status_mode`, default owner only).
+    pub status_mode: u32,
+    /// Group of status files and their folders (`status_group`).
+    pub status_group: Option<String>,
+    /// How runs are tracked: `auto`, `off` or a cgroup path (`cgroup`).
+    pub cgroup: String,
+    /// Below this much free space in the storage, `/healthz` is degraded.
+    pub min_free_bytes: u64,
     /// How long an idle keep-alive connection stays open (the original: 30 s).
     pub keep_alive: Duration,
     /// HTTPS/WSS on the listener.
@@ -46,6 +64,15 @@ impl Config {
             body_cap_bytes: 2 * 1024 * 1024,
             stdin_cap_bytes: 1024 * 1024,
             status_files: StatusFileMode::default(),
+            log: crate::telemetry::LogConfig::default(),
+            retention: None,
+            retention_all: false,
+            retention_interval: Duration::from_secs(3600),
+            status_dir: None,
+            status_mode: 0o600,
+            status_group: None,
+            cgroup: "auto".to_owned(),
+            min_free_bytes: 64 * 1024 * 1024,
             keep_alive: Duration::from_secs(30),
             tls: crate::http::tls::TlsSettings::default(),
         }
@@ -80,6 +107,17 @@ pub struct FileConfig {
     pub log_cap_bytes: Option<u64>,
     pub body_cap_bytes: Option<usize>,
     pub status_files: Option<StatusFileMode>,
+    pub log_format: Option<crate::telemetry::LogFormat>,
+    pub log_level: Option<String>,
+    /// Prune finished runs older than this many days (events and logs).
+    pub retention_days: Option<u32>,
+    /// With retention, also remove the runs' history rows.
+    pub retention_remove_history: Option<bool>,
+    pub status_dir: Option<PathBuf>,
+    pub status_mode: Option<u32>,
+    pub status_group: Option<String>,
+    pub cgroup: Option<String>,
+    pub min_free_bytes: Option<u64>,
     pub keep_alive_secs: Option<f64>,
     /// `true`: TLS even on loopback; `false`: plain HTTP everywhere.
     pub tls: Option<bool>,
@@ -152,6 +190,49 @@ impl FileConfig {
         if let Some(mode) = self.status_files {
             config.status_files = mode;
         }
+        if let Some(format) = self.log_format {
+            config.log.format = format;
+        }
+        config.log.file_level = self.log_level.or(config.log.file_level.take());
+        if let Some(days) = self.retention_days {
+            if days == 0 {
+                return Err(ConfigError::Value {
+                    key: "retention_days",
+                    why: "must be at least 1 (leave it out to keep everything)",
+                });
+            }
+            config.retention = Some(Duration::from_secs(u64::from(days) * 86_400));
+        }
+        if let Some(all) = self.retention_remove_history {
+            config.retention_all = all;
+        }
+        if let Some(dir) = self.status_dir {
+            config.status_dir = Some(dir);
+        }
+        if let Some(mode) = self.status_mode {
+            if mode > 0o777 {
+                return Err(ConfigError::Value {
+                    key: "status_mode",
+                    why: "must be a file mode such as 0o640",
+                });
+            }
+            config.status_mode = mode;
+        }
+        if let Some(group) = self.status_group {
+            config.status_group = Some(group);
+        }
+        if let Some(cgroup) = self.cgroup {
+            if !(cgroup == "auto" || cgroup == "off" || cgroup.starts_with('/')) {
+                return Err(ConfigError::Value {
+                    key: "cgroup",
+                    why: "must be \"auto\", \"off\" or a cgroup path such as \"/scriptd\"",
+                });
+            }
+            config.cgroup = cgroup;
+        }
+        if let Some(bytes) = self.min_free_bytes {
+            config.min_free_bytes = bytes;
+        }
         if let Some(secs) = self.keep_alive_secs {
             config.keep_alive = seconds("keep_alive_secs", secs)?;
         }
@@ -172,5 +253,34 @@ impl FileConfig {
         if let Some(names) = &self.tls_names {
             tls.names = names.clone();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::telemetry::LogFormat;
+
+    fn apply(text: &str) -> Result<Config, ConfigError> {
+        let file: FileConfig = toml::from_str(text).expect("toml");
+        let mut config = Config::new("s");
+        file.apply(&mut config).map(|()| config)
+    }
+
+    #[test]
+    fn service_keys_are_read_and_retention_stays_off_unless_set() {
+        let config = apply("").expect("empty file");
+        assert_eq!(config.retention, None);
+        assert_eq!(config.log.format, LogFormat::Text);
+        let config = apply(
+            "log_format = \"json\"\nlog_level = \"debug\"\nretention_days = 90\nretention_remove_history = true\n",
+        )
+        .expect("file");
+        assert_eq!(config.log.format, LogFormat::Json);
+        assert_eq!(config.log.file_level.as_deref(), Some("debug"));
+        assert_eq!(config.retention, Some(Duration::from_secs(90 * 86_400)));
+        assert!(config.retention_all);
+        assert!(apply("retention_days = 0").is_err(), "0 days is refused");
+        assert!(toml::from_str::<FileConfig>("log_format = \"xml\"").is_err());
     }
 }

@@ -7,18 +7,25 @@
 //! - [`app`]: builds the server (used by `main` and the tests).
 //! - [`events`]: typed events, the single-writer store, projections, queries.
 //! - [`actors`]: accounts, script queues, run processes, the monitor hub.
-//! - [`http`]: the `/scripts/v1` API over HTTP and WebSocket.
+//! - [`http`]: the `/scripts/v1` API over HTTP and WebSocket, and the
+//!   dashboard page (`http::ui`).
 //! - [`exectab`], [`progress`]: pure parsers of the script table and of
 //!   progress lines.
 //! - [`replay`]: startup recovery of unfinished runs.
-//! - [`retention`]: `admin prune`, removing old runs' events and logs.
+//! - [`retention`]: `admin prune` and the server's own `retention_days`,
+//!   removing old runs' events and logs a batch at a time.
+//! - [`service`]: systemd notifications (READY, STOPPING, watchdog).
+//! - [`manual`]: `completions` and `man`, generated from the clap types.
 //! - [`admin`], [`cli`]: the command line.
+//! - [`storage`]: who may read the storage (modes, umask) and where status
+//!   files go.
 //! - [`client`]: the client commands that talk to a running server.
 
 pub mod accounts;
 pub mod actors;
 pub mod admin;
 pub mod app;
+pub mod backup;
 pub mod cli;
 pub mod client;
 pub mod clock;
@@ -28,10 +35,22 @@ pub mod exectab;
 pub mod http;
 pub mod ids;
 pub mod lock;
+pub mod manual;
 pub mod metrics;
 pub mod progress;
 pub mod replay;
 pub mod retention;
+pub mod service;
 pub mod status;
 pub mod status_mode;
+pub mod storage;
 pub mod telemetry;
+
+/// `scriptd --version`: the crate version and the git commit it was built
+/// from ("unknown" when built outside a git checkout).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("SCRIPTD_GIT_COMMIT"),
+    ")"
+);

@@ -7,8 +7,29 @@ use scriptd::app::Application;
 use scriptd::cli::{self, Cli, Command};
 
 fn main() -> ExitCode {
+    // First, while there is one thread: scripts must not inherit these.
+    let notifier = scriptd::service::Notifier::from_env();
     let cli = Cli::parse();
-    scriptd::telemetry::init();
+    let printed = match &cli.command {
+        Command::Completions { shell } => {
+            Some(scriptd::manual::completions(*shell, &mut std::io::stdout()))
+        }
+        Command::Man { dir: None } => Some(scriptd::manual::man(&mut std::io::stdout())),
+        Command::Man { dir: Some(dir) } => Some(scriptd::manual::man_pages(dir).map(|count| {
+            println!("wrote {count} man pages to {}", dir.display());
+        })),
+        _ => None,
+    };
+    match printed {
+        Some(Ok(())) => return ExitCode::SUCCESS,
+        // A closed pipe (`scriptd man | head`) is not worth a message.
+        Some(Err(err)) if err.kind() == std::io::ErrorKind::BrokenPipe => return ExitCode::SUCCESS,
+        Some(Err(err)) => {
+            eprintln!("scriptd: {err}");
+            return ExitCode::FAILURE;
+        }
+        None => {}
+    }
     let config = match cli.global.config() {
         Ok(config) => config,
         Err(err) => {
@@ -16,6 +37,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    scriptd::telemetry::init_with(&config.log);
     let system = actix::System::new();
     // Client commands pick their own exit code (`run --wait` passes the run's on).
     if let Command::Client(command) = cli.command {
@@ -26,10 +48,10 @@ fn main() -> ExitCode {
             Command::Serve(args) => {
                 let mut config = config;
                 args.apply(&mut config);
-                serve(config).await
+                serve(config, notifier).await
             }
-            // Returned above with its own exit code.
-            Command::Client(_) => Ok(()),
+            // Returned above (their own exit codes, no config needed).
+            Command::Client(_) | Command::Completions { .. } | Command::Man { .. } => Ok(()),
             Command::User(command) => {
                 println!("{}", cli::user(&config, command).await?);
                 Ok(())
@@ -43,9 +65,17 @@ fn main() -> ExitCode {
                 Ok(scriptd::client::history::events(&config.storage, args, out).await?)
             }
             Command::Admin(cli::AdminCommand::Prune { before, all }) => {
-                // Takes the storage lock itself: never while a server runs.
+                // Short transactions of its own: fine while a server runs.
                 let report = scriptd::retention::prune_storage(&config, &before, all).await?;
                 println!("{report}");
+                Ok(())
+            }
+            Command::Admin(cli::AdminCommand::Backup { file }) => {
+                println!("{}", scriptd::backup::backup_storage(&config, &file)?);
+                Ok(())
+            }
+            Command::Admin(cli::AdminCommand::Vacuum) => {
+                println!("{}", scriptd::retention::vacuum_storage(&config).await?);
                 Ok(())
             }
             Command::Admin(cli::AdminCommand::Rebuild) => {
@@ -66,12 +96,22 @@ fn main() -> ExitCode {
     }
 }
 
-async fn serve(config: scriptd::config::Config) -> anyhow::Result<()> {
+async fn serve(
+    config: scriptd::config::Config,
+    notifier: scriptd::service::Notifier,
+) -> anyhow::Result<()> {
+    tracing::info!(version = scriptd::VERSION, "starting scriptd");
     let app = Application::build(config).await?;
     if let Some(key) = &app.admin_key {
         println!("admin API key: {key}");
     }
-    app.run_until_stopped(shutdown_signal()).await
+    notifier.ready(&format!("listening on port {}", app.port()));
+    scriptd::service::start_watchdog(&notifier);
+    app.run_until_stopped(async move {
+        shutdown_signal().await;
+        notifier.stopping();
+    })
+    .await
 }
 
 async fn shutdown_signal() {

@@ -24,7 +24,14 @@ struct Inner {
     commits: AtomicU64,
     monitors: AtomicU64,
     outcomes: [AtomicU64; Outcome::ALL.len()],
+    /// Housekeeping jobs (retention, vacuum) on the writer thread.
+    chore_latency: [AtomicU64; LATENCY_BUCKETS.len() + 1],
+    chore_sum_us: AtomicU64,
+    chores: AtomicU64,
+    chore_max_us: AtomicU64,
     queues: Mutex<Vec<Arc<QueueGauge>>>,
+    /// Why the last commit could not write, until one succeeds.
+    store_error: Mutex<Option<String>>,
 }
 
 /// Queue depth and running count of one script, written by its ScriptQueue.
@@ -90,6 +97,18 @@ fn read(bounds: &'static [f64], counts: &[AtomicU64], sum: f64, count: u64) -> H
 
 impl Metrics {
     /// Records one group commit of `callers` appends that took `elapsed`.
+    /// The store could not write (`Some(why)`), or wrote again (`None`).
+    pub fn set_store_error(&self, error: Option<String>) {
+        if let Ok(mut slot) = self.0.store_error.lock() {
+            *slot = error;
+        }
+    }
+
+    /// Why the store cannot write, while it cannot.
+    pub fn store_error(&self) -> Option<String> {
+        self.0.store_error.lock().ok().and_then(|slot| slot.clone())
+    }
+
     pub fn record_commit(&self, callers: usize, elapsed: Duration) {
         let inner = &self.0;
         inner.commits.fetch_add(1, Ordering::Relaxed);
@@ -100,6 +119,31 @@ impl Metrics {
             .fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
         inner.batch[bucket(&BATCH_BUCKETS, callers as f64)].fetch_add(1, Ordering::Relaxed);
         inner.batch_sum.fetch_add(callers as u64, Ordering::Relaxed);
+    }
+
+    /// Records one housekeeping job that held the writer for `elapsed`: an
+    /// append arriving meanwhile waited at most that long for it.
+    pub fn record_chore(&self, elapsed: Duration) {
+        let inner = &self.0;
+        let us = elapsed.as_micros() as u64;
+        inner.chores.fetch_add(1, Ordering::Relaxed);
+        inner.chore_latency[bucket(&LATENCY_BUCKETS, elapsed.as_secs_f64())]
+            .fetch_add(1, Ordering::Relaxed);
+        inner.chore_sum_us.fetch_add(us, Ordering::Relaxed);
+        inner.chore_max_us.fetch_max(us, Ordering::Relaxed);
+    }
+
+    /// Housekeeping job latency histogram.
+    pub fn chore_latency(&self) -> Histogram {
+        let inner = &self.0;
+        let count = inner.chores.load(Ordering::Relaxed);
+        let sum = inner.chore_sum_us.load(Ordering::Relaxed) as f64 / 1e6;
+        read(&LATENCY_BUCKETS, &inner.chore_latency, sum, count)
+    }
+
+    /// The longest housekeeping job so far.
+    pub fn chore_max(&self) -> Duration {
+        Duration::from_micros(self.0.chore_max_us.load(Ordering::Relaxed))
     }
 
     /// A monitor socket connected (+1) or went away (-1).

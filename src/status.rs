@@ -80,6 +80,9 @@ pub fn finished(id: RunId, record: &RunRecord, with_args: bool) -> Map<String, V
         "max_rss_kb": record.max_rss_kb,
         "error": record.error,
     }));
+    if let Some(error) = &record.log_error {
+        map.insert("log_error".into(), Value::String(error.clone()));
+    }
     if with_args {
         map.insert(
             "args".into(),

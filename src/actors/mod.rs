@@ -31,4 +31,6 @@ pub struct Shared {
     pub status_files: StatusFiles,
     /// Counters and per-script gauges for `/metrics`.
     pub metrics: crate::metrics::Metrics,
+    /// How runs' processes are tracked (cgroup or process group).
+    pub tracking: Arc<process::Tracking>,
 }

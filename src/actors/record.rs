@@ -33,6 +33,7 @@ pub fn base(
         cpu_system: None,
         max_rss_kb: None,
         error: None,
+        log_error: None,
         run_user: run.spec.user.clone(),
         run_group: run.spec.group.clone(),
     }

@@ -12,11 +12,13 @@
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
 use crate::ids::{RunId, UserId};
+use crate::storage::StatusPlacement;
 
 /// How long changes gather before they are written, and how old a run must
 /// be before its first file is. Status files of queued runs already lag
@@ -53,12 +55,14 @@ type Batch = HashMap<PathBuf, Pending>;
 #[derive(Clone)]
 pub struct StatusFiles {
     tx: mpsc::UnboundedSender<(PathBuf, Change)>,
-    storage: PathBuf,
+    placement: Arc<StatusPlacement>,
 }
 
 impl StatusFiles {
     /// Starts the writer on the current runtime.
-    pub fn start(storage: PathBuf) -> Self {
+    pub fn start(placement: StatusPlacement) -> Self {
+        let placement = Arc::new(placement);
+        let writer_placement = placement.clone();
         let (tx, mut rx) = mpsc::unbounded_channel::<(PathBuf, Change)>();
         actix::spawn(async move {
             // Changes not written yet: new runs younger than WINDOW.
@@ -78,7 +82,10 @@ impl StatusFiles {
                 }
                 let due = take_due(&mut held, now);
                 if !due.is_empty() {
-                    if let Err(err) = tokio::task::spawn_blocking(move || write_batch(due)).await {
+                    let placement = writer_placement.clone();
+                    if let Err(err) =
+                        tokio::task::spawn_blocking(move || write_batch(due, &placement)).await
+                    {
                         tracing::error!(error = %err, "status file writer failed");
                     }
                 }
@@ -87,15 +94,12 @@ impl StatusFiles {
                 }
             }
         });
-        StatusFiles { tx, storage }
+        StatusFiles { tx, placement }
     }
 
-    /// `<storage>/<user>/scripts/status/<id>.json`.
+    /// `<root>/<user>/scripts/status/<id>.json` (see [`StatusPlacement`]).
     pub fn path(&self, user: UserId, run: RunId) -> PathBuf {
-        self.storage
-            .join(user.to_string())
-            .join("scripts/status")
-            .join(format!("{run}.json"))
+        self.placement.path(user, run)
     }
 
     /// Writes the first status file of a run just accepted.
@@ -196,11 +200,11 @@ fn take_due(held: &mut Batch, now: Instant) -> Batch {
     due
 }
 
-fn write_batch(batch: Batch) {
+fn write_batch(batch: Batch, placement: &StatusPlacement) {
     for (path, pending) in batch {
         let result = match pending.content {
             Some(text) if pending.unless_same && holds(&path, &text) => Ok(()),
-            Some(text) => write_atomic(&path, text.as_bytes()),
+            Some(text) => write_atomic(&path, text.as_bytes(), placement),
             None => match std::fs::remove_file(&path) {
                 Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
                 other => other,
@@ -217,14 +221,13 @@ fn holds(path: &Path, text: &str) -> bool {
     std::fs::read(path).is_ok_and(|bytes| bytes == text.as_bytes())
 }
 
-fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
+fn write_atomic(path: &Path, bytes: &[u8], placement: &StatusPlacement) -> std::io::Result<()> {
+    placement.create_dir(path)?;
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
     let mut file = std::fs::File::create(&tmp)?;
+    placement.apply_file(&file)?;
     file.write_all(bytes)?;
     drop(file);
     std::fs::rename(&tmp, path)
@@ -295,7 +298,7 @@ mod tests {
     #[actix_rt::test]
     async fn settled_answers_once_every_change_sent_before_it_is_on_disk() {
         let dir = tempfile::tempdir().expect("dir");
-        let files = StatusFiles::start(dir.path().to_owned());
+        let files = StatusFiles::start(crate::storage::StatusPlacement::in_storage(dir.path()));
         let (user, runs) = (UserId(1), [RunId::new(), RunId::new()]);
         let mut status = Status::new();
         status.insert("state".into(), "queued".into());

@@ -1,6 +1,8 @@
 //! The event log: typed events, the single-writer store with group commit,
 //! the read-model projection and the read queries. All SQL lives here.
 
+pub mod backup;
+pub mod chore;
 pub mod error;
 pub mod history;
 pub mod lookup;
@@ -8,6 +10,7 @@ pub mod projection;
 pub mod prune;
 pub mod query;
 pub mod rebuild;
+pub mod runlog;
 pub mod store;
 pub mod types;
 pub mod unfinished;

@@ -44,10 +44,18 @@ pub fn apply(conn: &Connection, new: &NewEvent, data: &str) -> Result<(), StoreE
             }
         }
         Event::RunStarted { run, started, .. } => {
-            // The stdin stays until the final event: the process reads it
-            // after RunStarted is durable.
+            // The stdin stays until the process exists: it is read after
+            // RunStarted is durable.
             conn.prepare_cached("UPDATE runs SET state = 'running', started = ? WHERE id = ?")?
                 .execute(params![started, run.to_string()])?;
+        }
+        Event::RunSpawned { run, .. } => {
+            // The process has been handed its stdin (the rest of it is in
+            // the server's memory, on its way down the pipe). Nothing can
+            // start this run again: a replay turns a started run into
+            // `interrupted`. So the stored copy goes now, not at the end.
+            conn.prepare_cached("DELETE FROM run_stdin WHERE run_id = ?")?
+                .execute(params![run.to_string()])?;
         }
         Event::RunFinished { run, record }
         | Event::RunStartFailed { run, record }
@@ -84,7 +92,7 @@ pub fn apply(conn: &Connection, new: &NewEvent, data: &str) -> Result<(), StoreE
             conn.prepare_cached("UPDATE runs SET forgotten = 1 WHERE id = ?")?
                 .execute(params![run.to_string()])?;
         }
-        Event::RunProgress { .. } | Event::RunSpawned { .. } => {}
+        Event::RunProgress { .. } => {}
         Event::UserCreated {
             user,
             name,

@@ -14,8 +14,10 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Connection, SqliteConnection, SqlitePool};
 use tokio::sync::oneshot;
 
+use super::chore::Chore;
 use super::error::StoreError;
 use super::lookup::Lookup;
+use super::runlog;
 use super::types::{NewEvent, StoredEvent};
 pub use super::writer::{GroupResults, Writer};
 use crate::metrics::Metrics;
@@ -40,6 +42,7 @@ fn options(path: &Path) -> SqliteConnectOptions {
 
 /// Opens (creating if needed) and migrates the database at `path`.
 pub async fn open(path: &Path) -> Result<Database, StoreError> {
+    create_with_incremental_vacuum(path)?;
     let mut migrator = SqliteConnection::connect_with(&options(path)).await?;
     sqlx::migrate!("./migrations").run(&mut migrator).await?;
     migrator.close().await?;
@@ -54,6 +57,20 @@ pub async fn open(path: &Path) -> Result<Database, StoreError> {
         readers,
         lookup: Lookup::new(path),
     })
+}
+
+/// A new database file starts in incremental auto-vacuum mode, so space
+/// that retention frees goes back to the file system. The mode can only be
+/// chosen before the file has its first page; an existing database keeps
+/// its mode until `scriptd admin vacuum` converts it.
+fn create_with_incremental_vacuum(path: &Path) -> Result<(), StoreError> {
+    let empty = std::fs::metadata(path).map_or(true, |meta| meta.len() == 0);
+    if empty {
+        let conn = rusqlite::Connection::open(path)?;
+        conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL;")?;
+        conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0))?;
+    }
+    Ok(())
 }
 
 /// Checks that `path` is a readable scriptd database without creating it.
@@ -95,6 +112,8 @@ type Waiter = oneshot::Sender<Result<Vec<StoredEvent>, StoreError>>;
 enum Job {
     Append(Vec<NewEvent>, Waiter),
     Subscribe(Recipient<EventsCommitted>),
+    /// Housekeeping, run alone after the appends that came before it.
+    Chore(Chore),
 }
 
 /// Appends gathered into one transaction at most; a bigger backlog is
@@ -121,15 +140,21 @@ impl EventStore {
         }
         EventStore { jobs }
     }
+
+    /// Queues a housekeeping job behind the appends already waiting.
+    pub(super) fn chore(&self, chore: Chore) {
+        let _ = self.jobs.send(Job::Chore(chore));
+    }
 }
 
 /// Commits whatever has arrived, one transaction per round, until the
 /// actor drops its sender.
 fn write_loop(mut writer: Writer, queue: mpsc::Receiver<Job>, metrics: Metrics) {
     let mut subscriber: Option<Recipient<EventsCommitted>> = None;
-    while let Ok(first) = queue.recv() {
+    while let Some(first) = next_job(&mut writer, &queue, &metrics) {
         let mut groups = Vec::new();
         let mut waiters = Vec::new();
+        let mut chore = None;
         let mut next = Some(first);
         while let Some(job) = next {
             match job {
@@ -138,6 +163,11 @@ fn write_loop(mut writer: Writer, queue: mpsc::Receiver<Job>, metrics: Metrics) 
                     waiters.push(waiter);
                 }
                 Job::Subscribe(recipient) => subscriber = Some(recipient),
+                Job::Chore(job) => {
+                    // Appends that arrive after it wait for it: one batch.
+                    chore = Some(job);
+                    break;
+                }
             }
             next = if groups.len() < MAX_BATCH {
                 queue.try_recv().ok()
@@ -145,14 +175,65 @@ fn write_loop(mut writer: Writer, queue: mpsc::Receiver<Job>, metrics: Metrics) 
                 None
             };
         }
-        if groups.is_empty() {
-            continue;
+        if !groups.is_empty() {
+            let started = Instant::now();
+            let result = writer.commit(&groups);
+            metrics.record_commit(waiters.len(), started.elapsed());
+            metrics.set_store_error(write_failure(&result));
+            answer(waiters, result, subscriber.as_ref());
         }
-        let started = Instant::now();
-        let result = writer.commit(&groups);
-        metrics.record_commit(waiters.len(), started.elapsed());
-        answer(waiters, result, subscriber.as_ref());
+        if let Some(chore) = chore {
+            chore.run(writer.connection(), &metrics);
+        }
     }
+}
+
+/// How long a store that cannot write waits for work before it probes
+/// whether it can write again (so `/healthz` recovers on an idle server).
+const PROBE_EVERY: Duration = Duration::from_secs(1);
+
+/// The next job; while the last write failed, probes the disk between jobs.
+fn next_job(writer: &mut Writer, queue: &mpsc::Receiver<Job>, metrics: &Metrics) -> Option<Job> {
+    loop {
+        if metrics.store_error().is_none() {
+            return queue.recv().ok();
+        }
+        match queue.recv_timeout(PROBE_EVERY) {
+            Ok(job) => return Some(job),
+            Err(mpsc::RecvTimeoutError::Disconnected) => return None,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if writer.probe().is_ok() {
+                    tracing::info!("the database can be written again");
+                    metrics.set_store_error(None);
+                }
+            }
+        }
+    }
+}
+
+/// Why a commit could not write, if that is why it failed: a refused
+/// group (a conflict) is not a failure of the store.
+fn write_failure(result: &Result<GroupResults, StoreError>) -> Option<String> {
+    let error = match result {
+        Err(err) => err,
+        Ok(results) => results.iter().find_map(|r| match r {
+            Err(err @ (StoreError::Sqlite(_) | StoreError::Sqlx(_))) => Some(err),
+            _ => None,
+        })?,
+    };
+    Some(describe(error))
+}
+
+/// The error and its causes, on one line.
+fn describe(error: &StoreError) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// Answers each caller and tells the subscriber what was committed.
@@ -170,6 +251,8 @@ fn answer(
                 }
                 let _ = waiter.send(result);
             }
+            // After the answers: the log lines never delay a caller.
+            runlog::committed(&committed);
             if let (Some(sub), false) = (subscriber, committed.is_empty()) {
                 sub.do_send(EventsCommitted {
                     events: Arc::new(committed),

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::exectab::Resources;
 use crate::ids::{GuestId, RunId, ScriptName, UserId};
 
 /// Who asked for a change, for the audit trail.
@@ -105,6 +106,9 @@ pub struct RunSpec {
     pub noexec: bool,
     #[serde(default)]
     pub forget: bool,
+    /// `-k`, `-M`, `-W`, `-P`: leftovers and limits of the run's processes.
+    #[serde(default, skip_serializing_if = "Resources::is_default")]
+    pub resources: Resources,
     /// The exectab options as the status `args.opts` object shows them;
     /// shared by the runs of one script.
     #[serde(default)]
@@ -153,6 +157,9 @@ pub struct RunRecord {
     pub cpu_system: Option<f64>,
     pub max_rss_kb: Option<i64>,
     pub error: Option<String>,
+    /// Why (part of) the run's output could not be written to its log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_error: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_user: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

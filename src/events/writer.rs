@@ -47,6 +47,19 @@ impl Writer {
         &mut self.conn
     }
 
+    /// Writes one page and commits, to learn whether the database can be
+    /// written again after a failure (disk full): `user_version` is not
+    /// used by scriptd or sqlx, and setting it rewrites the header page.
+    pub fn probe(&mut self) -> Result<(), StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let version: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+        tx.pragma_update(None, "user_version", version)?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Appends groups of events in one transaction. Each group is
     /// all-or-nothing on its own, so one refused group does not fail the
     /// others.

@@ -89,12 +89,13 @@ fn apply_option_token(def: &mut ScriptDef, token: &str) -> Result<(), String> {
     }
 }
 
-/// Set the flag option `letter` (`i`, `n` or `r`).
+/// Set the flag option `letter` (`i`, `k`, `n` or `r`).
 fn set_flag(def: &mut ScriptDef, letter: char) {
     match letter {
         'i' => def.stdin = true,
         'n' => def.noexec = true,
         'r' => def.forget = true,
+        'k' => def.resources.keep_children = true,
         _ => unreachable!("only flag letters reach set_flag"),
     }
 }
@@ -130,6 +131,18 @@ fn apply_value(def: &mut ScriptDef, letter: char, v: &str) -> Result<(), String>
         't' => match parse_number::<u64>(v) {
             Some(n) if n >= 1 => def.timeout_secs = Some(n),
             _ => return Err(format!("-t={v} is not a positive number of seconds")),
+        },
+        'M' => match super::parse_size(v) {
+            Some(bytes) => def.resources.memory_max = Some(bytes),
+            None => return Err(format!("-M={v} is not a size such as 512M or 2G")),
+        },
+        'P' => match parse_number::<u32>(v) {
+            Some(n) if n >= 1 => def.resources.max_procs = Some(n),
+            _ => return Err(format!("-P={v} is not a positive number of processes")),
+        },
+        'W' => match parse_number::<u32>(v) {
+            Some(n) if (1..=10_000).contains(&n) => def.resources.cpu_weight = Some(n),
+            _ => return Err(format!("-W={v} is not a CPU weight from 1 to 10000")),
         },
         _ => unreachable!("only value letters reach apply_value"),
     }

@@ -13,6 +13,7 @@
 //! [`ScriptDef`], `substitution` holds the `@@N` and `%NAME%` transforms.
 
 mod line;
+mod resources;
 mod substitution;
 mod token;
 
@@ -20,6 +21,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use line::parse_line;
+pub use resources::{parse_size, Resources};
 use substitution::placeholders;
 pub use substitution::{expand_env, substitute};
 
@@ -48,6 +50,8 @@ pub struct ScriptDef {
     pub simultaneous: u32,
     /// `-t`: timeout in seconds (extension; positive).
     pub timeout_secs: Option<u64>,
+    /// `-k`, `-M`, `-W`, `-P`: leftovers and limits of the run's processes.
+    pub resources: Resources,
     /// Executable followed by params, unquoted; empty only when `noexec`.
     pub command: Vec<String>,
 }
@@ -91,12 +95,16 @@ const OPTIONS: &[(char, &str, bool)] = &[
     ('e', "envvar", true),
     ('g', "group", true),
     ('i', "stdinallowed", false),
+    ('k', "keepchildren", false),
     ('m', "maxqueue", true),
     ('n', "noexec", false),
     ('r', "removelog", false),
     ('s', "simultaneous", true),
     ('t', "timeout", true),
     ('u', "user", true),
+    ('M', "memorymax", true),
+    ('P', "maxprocs", true),
+    ('W', "cpuweight", true),
 ];
 
 /// The long key the original PHP used in status `args.opts` for a short key like `"-s"`.
@@ -201,6 +209,7 @@ impl ScriptDef {
             forget: false,
             simultaneous: 1,
             timeout_secs: None,
+            resources: Resources::default(),
             command: Vec::new(),
         }
     }
@@ -237,6 +246,9 @@ impl ScriptDef {
         if self.stdin {
             push("-i", OptValue::Flag);
         }
+        if self.resources.keep_children {
+            push("-k", OptValue::Flag);
+        }
         if let Some(m) = self.max_queued {
             push("-m", OptValue::Value(m.to_string()));
         }
@@ -252,6 +264,15 @@ impl ScriptDef {
         }
         if let Some(u) = &self.user {
             push("-u", OptValue::Value(u.clone()));
+        }
+        if let Some(bytes) = self.resources.memory_max {
+            push("-M", OptValue::Value(bytes.to_string()));
+        }
+        if let Some(n) = self.resources.max_procs {
+            push("-P", OptValue::Value(n.to_string()));
+        }
+        if let Some(weight) = self.resources.cpu_weight {
+            push("-W", OptValue::Value(weight.to_string()));
         }
         out
     }

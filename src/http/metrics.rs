@@ -92,6 +92,17 @@ pub async fn get_metrics(
         "Appends per group commit.",
         &m.commit_batches(),
     );
+    histogram(
+        &mut out,
+        "scriptd_housekeeping_seconds",
+        "Retention and vacuum steps on the writer; a commit waits at most one.",
+        &m.chore_latency(),
+    );
+    let _ = writeln!(
+        out,
+        "# HELP scriptd_housekeeping_max_seconds Longest retention or vacuum step.\n# TYPE scriptd_housekeeping_max_seconds gauge\nscriptd_housekeeping_max_seconds {}",
+        m.chore_max().as_secs_f64()
+    );
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(out))

@@ -8,11 +8,14 @@ pub mod cert;
 pub mod connection;
 pub mod error;
 pub mod guests;
+pub mod health;
 pub mod history;
 pub mod metrics;
+pub mod raw_args;
 pub mod request;
 pub mod runs;
 pub mod tls;
+pub mod ui;
 pub mod ws;
 
 use std::sync::Arc;
@@ -43,14 +46,13 @@ pub struct AppState {
 
 /// Registers every route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(healthz))
+    cfg.route("/healthz", web::get().to(health::healthz))
         .route("/metrics", web::get().to(metrics::get_metrics))
         .route("/scripts/{tail:.*}", web::to(scripts))
+        // The first stand-alone SDK upgrades its WebSocket at `/scripts`.
+        .route("/scripts", web::to(scripts))
+        .configure(ui::configure)
         .default_service(web::to(outside));
-}
-
-async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({"success": true, "status": "ok"}))
 }
 
 async fn outside() -> Result<HttpResponse, ApiError> {

@@ -160,6 +160,7 @@ pub async fn from_http(
                 Ok(Value::Object(map)) => {
                     json_names = fields_names(&map);
                     fields.extend(map);
+                    super::raw_args::keep_number_text(&body, &mut fields);
                 }
                 // The PHP SDK sends `[]` for calls without fields.
                 Ok(Value::Array(items)) if items.is_empty() => {}

@@ -298,14 +298,30 @@ pub async fn get_log(
         return Err(RunError::InvalidId.into());
     }
     let path = state.config.log_path(principal.user_id(), id);
-    match tokio::fs::read(&path).await {
-        Ok(bytes) => Ok(String::from_utf8_lossy(&bytes).into_owned()),
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+    let mut text = match tokio::fs::read(&path).await {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(err) => {
             tracing::error!(error = %err, path = %path.display(), "cannot read run log");
-            Err(ApiError::Internal)
+            return Err(ApiError::Internal);
         }
+    };
+    if let Some(error) = log_error(&row) {
+        text.push_str(&format!(
+            "[scriptd: output missing: the log could not be written ({error})]\n"
+        ));
     }
+    Ok(text)
+}
+
+/// Why a finished run's log is incomplete, from its record.
+fn log_error(row: &RunRow) -> Option<String> {
+    if row.state != RowState::Done {
+        return None;
+    }
+    serde_json::from_str::<RunRecord>(&row.info)
+        .ok()
+        .and_then(|record| record.log_error)
 }
 
 /// `GET scripts`: the scripts this key may use.
@@ -324,7 +340,7 @@ pub async fn list_scripts(
             Some(_) => {
                 scripts.insert(
                     def.name.clone(),
-                    json!({"stdin": def.stdin, "noexec": def.noexec}),
+                    json!({"stdin": def.stdin, "noexec": def.noexec, "args": def.required_args()}),
                 );
             }
             None => {
@@ -341,6 +357,10 @@ pub async fn list_scripts(
                         "simultaneous": def.simultaneous,
                         "max_queued": def.max_queued,
                         "timeout": def.timeout_secs,
+                        "keep_children": def.resources.keep_children,
+                        "memory_max": def.resources.memory_max,
+                        "cpu_weight": def.resources.cpu_weight,
+                        "max_procs": def.resources.max_procs,
                         "args": def.required_args(),
                     }),
                 );
@@ -349,5 +369,6 @@ pub async fn list_scripts(
     }
     let mut reply = Map::new();
     reply.insert("scripts".into(), Value::Object(scripts));
+    reply.insert("access".into(), super::ui::access::describe(principal));
     Ok(reply)
 }

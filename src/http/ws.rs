@@ -45,7 +45,8 @@ pub async fn start(
     req: &HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, actix_web::Error> {
-    let probe = request::from_head(req, Transport::WebSocket);
+    let mut probe = request::from_head(req, Transport::WebSocket);
+    probe.key = probe.key.or_else(|| super::ui::subprotocol::key(req));
     let principal = api::authenticate(&state, &probe).await?;
     let session = WsSession {
         id: SESSIONS.fetch_add(1, Ordering::Relaxed),
@@ -61,6 +62,7 @@ pub async fn start(
     };
     ws::WsResponseBuilder::new(session, req, payload)
         .frame_size(4 * 1024 * 1024)
+        .protocols(super::ui::subprotocol::ACCEPTED)
         .start()
 }
 
@@ -131,6 +133,7 @@ impl WsSession {
         let Ok(Value::Object(mut fields)) = serde_json::from_str::<Value>(text) else {
             return Err(ApiError::InvalidData("expected a JSON object"));
         };
+        super::raw_args::keep_number_text(text.as_bytes(), &mut fields);
         let method = match fields.remove("api_method") {
             Some(Value::String(m)) => Method::parse(&m),
             _ => return Err(ApiError::MissingApiMethod),

@@ -115,9 +115,10 @@ async fn every_envelope_error_has_its_code_and_status() {
             "bad_server_extension",
         ),
         (
-            "root path",
+            // `/` is the dashboard (issue 18); paths beside it are not.
+            "a path beside the dashboard",
             "GET",
-            "/",
+            "/index.html",
             None,
             None,
             403,

@@ -139,12 +139,20 @@ async fn wait_exit(child: &mut Child) -> ExitStatus {
 impl Server {
     /// Serves `storage` on a free port, once it logged its address.
     pub(super) async fn start(storage: &Path, generation: &str, sleep: &str) -> Server {
+        Server::start_with(storage, generation, sleep, &[]).await
+    }
+
+    /// [`Server::start`] with more arguments for `serve` (`--config …`).
+    pub(super) async fn start_with(
+        storage: &Path,
+        generation: &str,
+        sleep: &str,
+        extra: &[&str],
+    ) -> Server {
         let dir = storage.to_str().expect("utf-8 temp path");
-        let mut spawned = spawn_scriptd(
-            &["serve", "--storage", dir, "--listen", "127.0.0.1:0"],
-            generation,
-            sleep,
-        );
+        let mut args = vec!["serve", "--storage", dir, "--listen", "127.0.0.1:0"];
+        args.extend_from_slice(extra);
+        let mut spawned = spawn_scriptd(&args, generation, sleep);
         let start = Instant::now();
         let port = loop {
             if let Ok(port) = spawned.port.try_recv() {

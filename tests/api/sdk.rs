@@ -6,7 +6,7 @@
 use serde_json::{json, Value};
 
 use super::helpers::{spawn_app_over, unix_now, Scheme, TestApp, DEADLINE};
-use super::sdk_client::{get_ssl_info, is_self_signed, SdkClient, SslInfo};
+use super::sdk_client::{get_ssl_info, is_self_signed, pinned_config_tls12, SdkClient, SslInfo};
 
 const EXECTAB: &str = "quick /bin/sh -c \"echo hello; echo bye\"\nhold /bin/sleep 30\n";
 
@@ -241,4 +241,54 @@ async fn pinning_refuses_a_server_whose_leaf_is_not_the_saved_one() {
         wrong_leaf.is_err(),
         "a leaf other than the saved one is refused"
     );
+}
+
+#[actix_web::test]
+async fn the_first_sdks_websocket_upgrade_at_scripts_is_accepted() {
+    // Arrange: the stand-alone 2016 SDK connected to `ws://HOST/scripts`.
+    let (app, ssl) = sdk_app(Scheme::Plain).await;
+    let sdk = client(&app, &ssl, &app.key);
+
+    // Act
+    let (_ws, reply) = sdk.monitor_at("/scripts", "quick", 1).await;
+
+    // Assert
+    assert_eq!(
+        (&reply["success"], &reply["enabled"]),
+        (&json!(true), &json!(true)),
+        "{reply}"
+    );
+}
+
+#[actix_web::test]
+async fn an_sdk_limited_to_tls_1_2_and_its_cipher_list_connects_and_pins() {
+    // Arrange
+    let (app, ssl) = sdk_app(Scheme::Tls).await;
+    let ssl = ssl.expect("tls");
+
+    // Act: the handshake, then one API call on it.
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", app.port))
+        .await
+        .expect("connect");
+    let name = rustls::pki_types::ServerName::IpAddress(std::net::Ipv4Addr::LOCALHOST.into());
+    let mut tls = tokio_rustls::TlsConnector::from(pinned_config_tls12(&ssl))
+        .connect(name, tcp)
+        .await
+        .expect("a TLS 1.2 handshake with the SDK's ciphers");
+    let version = tls.get_ref().1.protocol_version();
+    let request = format!(
+        "GET /scripts/v1/status HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nX-APIKey: {}\r\n\r\n",
+        app.key
+    );
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    tls.write_all(request.as_bytes()).await.expect("write");
+    let mut answer = Vec::new();
+    let read = actix_rt::time::timeout(DEADLINE, tls.read_to_end(&mut answer)).await;
+    let answer = String::from_utf8_lossy(&answer);
+
+    // Assert
+    assert_eq!(version, Some(rustls::ProtocolVersion::TLSv1_2));
+    assert!(read.is_ok(), "answered in time");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("\"success\":true"), "{answer}");
 }

@@ -9,7 +9,18 @@
 //!   the chain, require at least two certificates with the last one a
 //!   self-signed root, save that root and the leaf; every later connection
 //!   (the WebSocket too) verifies the peer against that root, without a
-//!   host-name check, and requires the leaf to equal the saved one.
+//!   host-name check, and requires the leaf to equal the saved one;
+//! - when a kept connection fails, it reconnects once and resends the
+//!   request, with the key (RunAPI's retry);
+//! - StartMonitoring opens its own connection with the WebSocket class's
+//!   handshake: `Connection: keep-alive, Upgrade`, `Origin` (the host URL),
+//!   `Pragma: no-cache`, `Sec-WebSocket-Version: 13`, `X-APIKey`, and checks
+//!   `Sec-WebSocket-Accept`.
+//!
+//! Read from cubiclesoft/cloud-storage-server `sdks/php/
+//! sdk_cloud_storage_server_api_base.php` (RunAPI, GetSSLInfo,
+//! InitWebSocket, InitSSLOpts) and cloud-storage-server-ext-scripts
+//! `sdk/support/{sdk_cloud_storage_server_scripts,websocket}.php`.
 
 use std::sync::{Arc, Mutex};
 
@@ -24,7 +35,16 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
+use actix_codec::Framed;
+use awc::ws::Codec;
+use awc::BoxedSocket;
+
 use super::helpers::{WsClient, DEADLINE};
+
+/// RFC 6455's sample handshake key and the accept value it must produce
+/// (the SDK sends a random key and checks the same derivation).
+const WS_KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
+const WS_ACCEPT: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
 
 trait Io: AsyncRead + AsyncWrite + Unpin {}
 impl<T: AsyncRead + AsyncWrite + Unpin> Io for T {}
@@ -51,7 +71,8 @@ pub struct SdkClient {
 }
 
 impl SdkClient {
-    /// `SetAccessInfo("http://127.0.0.1:PORT/scripts/", KEY)`.
+    /// `SetAccessInfo("http://127.0.0.1:PORT", KEY, "", "")` (the SDK adds
+    /// `/scripts/v1/` itself).
     pub fn plain(port: u16, key: &str) -> Self {
         SdkClient {
             port,
@@ -73,28 +94,68 @@ impl SdkClient {
     }
 
     async fn connect(&mut self) -> BufReader<Box<dyn Io>> {
+        self.connections += 1;
+        self.sent_on_connection = 0;
+        BufReader::new(self.open().await)
+    }
+
+    /// A new connection, verified (over TLS) as the SDK does.
+    async fn open(&self) -> Box<dyn Io> {
         let tcp = TcpStream::connect(("127.0.0.1", self.port))
             .await
             .expect("connect");
-        self.connections += 1;
-        self.sent_on_connection = 0;
-        let io: Box<dyn Io> = match &self.ssl {
+        match &self.ssl {
             None => Box::new(tcp),
             Some(ssl) => Box::new(
                 tls_connect(pinned_config(ssl), tcp)
                     .await
                     .expect("pinned TLS handshake"),
             ),
-        };
-        BufReader::new(io)
+        }
+    }
+
+    /// The host URL given to SetAccessInfo (the WebSocket's `Origin`).
+    fn host_url(&self) -> String {
+        let scheme = if self.ssl.is_some() { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     /// One API call, as the SDK sends it; returns the HTTP status and JSON.
     pub async fn call(&mut self, method: &str, api: &str, fields: Option<Value>) -> (u16, Value) {
+        let reused = self.conn.is_some();
         let mut conn = match self.conn.take() {
             Some(conn) => conn,
             None => self.connect().await,
         };
+        let (status, keep, bytes) = match self.exchange(&mut conn, method, api, &fields).await {
+            Ok(reply) => reply,
+            // RunAPI: the server closed the kept connection; reconnect and
+            // rerun the request (with the key, as on any first request).
+            Err(_) if reused => {
+                conn = self.connect().await;
+                self.exchange(&mut conn, method, api, &fields)
+                    .await
+                    .expect("reply on a new connection")
+            }
+            Err(err) => panic!("reply on a new connection: {err}"),
+        };
+        self.sent_on_connection += 1;
+        if keep {
+            self.conn = Some(conn);
+        }
+        let value = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
+        (status, value)
+    }
+
+    /// Sends one request on `conn` and reads its response.
+    async fn exchange(
+        &self,
+        conn: &mut BufReader<Box<dyn Io>>,
+        method: &str,
+        api: &str,
+        fields: &Option<Value>,
+    ) -> std::io::Result<(u16, bool, Vec<u8>)> {
         let mut head = format!(
             "{method} /scripts/v1/{api} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: keep-alive\r\n",
             self.port
@@ -119,19 +180,11 @@ impl SdkClient {
         let exchange = async {
             conn.get_mut().write_all(head.as_bytes()).await?;
             conn.get_mut().flush().await?;
-            read_response(&mut conn).await
+            read_response(conn).await
         };
-        let (status, keep, bytes) = actix_rt::time::timeout(DEADLINE, exchange)
+        actix_rt::time::timeout(DEADLINE, exchange)
             .await
             .expect("reply within the deadline")
-            .expect("reply on the keep-alive connection");
-        self.sent_on_connection += 1;
-        if keep {
-            self.conn = Some(conn);
-        }
-        let value = serde_json::from_slice(&bytes)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
-        (status, value)
     }
 
     /// Whether the server closed the idle connection (EOF within `within`).
@@ -149,30 +202,68 @@ impl SdkClient {
         }
     }
 
-    /// `StartMonitoring($name)`: its own WebSocket connection (key on the
-    /// upgrade), verified like every other connection of this client.
+    /// `StartMonitoring($name)`: its own WebSocket connection to
+    /// `ws(s)://HOST/scripts/v1` (key on the upgrade), verified like every
+    /// other connection of this client.
     pub async fn monitor(&self, name: &str, sequence: i64) -> (WsClient, Value) {
-        let connector = awc::Connector::new();
-        let (scheme, connector) = match &self.ssl {
-            Some(ssl) => ("wss", connector.rustls_0_23(pinned_config(ssl))),
-            None => ("ws", connector),
+        self.monitor_at("/scripts/v1", name, sequence).await
+    }
+
+    /// StartMonitoring with the upgrade sent to `path` (the first, stand-alone
+    /// SDK connected to `/scripts`).
+    pub async fn monitor_at(&self, path: &str, name: &str, sequence: i64) -> (WsClient, Value) {
+        let mut io = self.open().await;
+        let handshake = format!(
+            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\
+             User-Agent: Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:60.0) Gecko/20100101 Firefox/60.0\r\n\
+             Accept: text/html, application/xhtml+xml, */*\r\n\
+             X-APIKey: {key}\r\nConnection: keep-alive, Upgrade\r\nOrigin: {origin}\r\n\
+             Pragma: no-cache\r\nSec-WebSocket-Key: {WS_KEY}\r\n\
+             Sec-WebSocket-Version: 13\r\nUpgrade: websocket\r\n\r\n",
+            port = self.port,
+            key = self.key,
+            origin = self.host_url(),
+        );
+        let head = async {
+            io.write_all(handshake.as_bytes()).await?;
+            io.flush().await?;
+            read_head(&mut io).await
         };
-        let client = awc::Client::builder()
-            .timeout(DEADLINE)
-            .connector(connector)
-            .finish();
-        let (_resp, framed) = client
-            .ws(format!("{scheme}://127.0.0.1:{}/scripts/v1", self.port))
-            .set_header("X-APIKey", self.key.as_str())
-            .connect()
+        let head = actix_rt::time::timeout(DEADLINE, head)
             .await
-            .expect("monitor WebSocket connects");
-        let mut ws = WsClient { framed };
+            .expect("upgrade reply within the deadline")
+            .expect("upgrade reply");
+        let status = head.lines().next().unwrap_or_default();
+        assert!(status.contains(" 101 "), "the upgrade is accepted: {head}");
+        let accept = head.lines().find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("sec-websocket-accept")
+                .then(|| value.trim().to_owned())
+        });
+        assert_eq!(accept.as_deref(), Some(WS_ACCEPT), "{head}");
+        let socket: BoxedSocket = Box::new(io);
+        let mut ws = WsClient {
+            framed: Framed::new(socket, Codec::new().client_mode()),
+        };
         let request = json!({"api_method": "GET", "api_path": "/scripts/v1/monitor",
                              "api_sequence": sequence, "name": name});
         let reply = ws.call(request, &mut Vec::new()).await;
         (ws, reply)
     }
+}
+
+/// The response head up to the blank line, read byte by byte so that no
+/// WebSocket frame after it is consumed.
+async fn read_head(io: &mut Box<dyn Io>) -> std::io::Result<String> {
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        if io.read(&mut byte).await? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        head.push(byte[0]);
+    }
+    Ok(String::from_utf8_lossy(&head).into_owned())
 }
 
 /// Reads one HTTP/1.1 response: status, whether the connection stays
@@ -254,9 +345,23 @@ pub async fn get_ssl_info(port: u16) -> Result<SslInfo, String> {
     let tcp = TcpStream::connect(("127.0.0.1", port))
         .await
         .map_err(|e| e.to_string())?;
-    let _tls = tls_connect(config_with(capture.clone()), tcp)
+    let tls = tls_connect(config_with(capture.clone()), tcp)
         .await
         .map_err(|e| format!("handshake: {e}"))?;
+    // WebBrowser::Process($host . "/"): the call must get an HTTP answer,
+    // whatever its status.
+    let mut conn: BufReader<Box<dyn Io>> = BufReader::new(Box::new(tls));
+    let request =
+        format!("GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: keep-alive\r\n\r\n");
+    let answer = async {
+        conn.get_mut().write_all(request.as_bytes()).await?;
+        conn.get_mut().flush().await?;
+        read_response(&mut conn).await
+    };
+    actix_rt::time::timeout(DEADLINE, answer)
+        .await
+        .map_err(|_| "no answer to GET / in time".to_owned())?
+        .map_err(|e| format!("GET /: {e}"))?;
     let chain = capture.chain.lock().expect("chain").clone();
     if chain.len() < 2 {
         return Err(format!("{} certificate(s); at least 2 needed", chain.len()));
@@ -274,15 +379,44 @@ pub async fn get_ssl_info(port: u16) -> Result<SslInfo, String> {
 
 /// Verification as the SDK configures it after GetSSLInfo().
 pub fn pinned_config(ssl: &SslInfo) -> Arc<ClientConfig> {
+    config_with(pinned(ssl))
+}
+
+/// The SDK's `ciphers` list as a PHP linked to OpenSSL 1.0 offers it:
+/// TLS 1.2 only, and of that list the suites rustls implements.
+pub fn pinned_config_tls12(ssl: &SslInfo) -> Arc<ClientConfig> {
+    use rustls::CipherSuite as S;
+    const SDK_TLS12: [S; 6] = [
+        S::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+        S::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+        S::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+        S::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+        S::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+        S::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+    ];
+    let mut sdk = (*provider()).clone();
+    sdk.cipher_suites
+        .retain(|suite| SDK_TLS12.contains(&suite.suite()));
+    let mut config = ClientConfig::builder_with_provider(Arc::new(sdk))
+        .with_protocol_versions(&[&rustls::version::TLS12])
+        .expect("TLS 1.2")
+        .dangerous()
+        .with_custom_certificate_verifier(pinned(ssl))
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Arc::new(config)
+}
+
+fn pinned(ssl: &SslInfo) -> Arc<Pinned> {
     let mut roots = RootCertStore::empty();
     roots.add(ssl.root.clone()).expect("root parses");
     let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
         .build()
         .expect("verifier");
-    config_with(Arc::new(Pinned {
+    Arc::new(Pinned {
         inner,
         leaf: ssl.leaf.clone(),
-    }))
+    })
 }
 
 /// Accepts any peer and records its chain (GetSSLInfo's first connect).

@@ -142,6 +142,7 @@ fn spec(def: &ScriptDef, params: &[String], opts: Arc<Map<String, Value>>) -> Ru
         timeout_secs: def.timeout_secs,
         noexec: def.noexec,
         forget: def.forget,
+        resources: def.resources,
         opts,
     }
 }

@@ -13,6 +13,10 @@ pub const DEFAULT_GRACE: Duration = Duration::from_millis(200);
 /// Size of each stream's read buffer.
 const READ_CHUNK: usize = 64 * 1024;
 
+/// Appended to a line cut at the cap, so a reader of the log or of
+/// `first`/`last` knows the line went on (as the log cap marks its cut).
+pub const CUT_MARKER: &[u8] = b" [scriptd: line cut at the line length cap]";
+
 /// Which pipe a line came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Stream {
@@ -82,7 +86,8 @@ impl OutputReader {
     /// Reads both pipes concurrently, calling `on_line` for every line (without its `\n`).
     ///
     /// Lines longer than `max_line` bytes are delivered once, truncated to `max_line`
-    /// bytes, as soon as the cap is exceeded; the rest of that line is discarded.
+    /// bytes and followed by [`CUT_MARKER`], as soon as the cap is exceeded; the
+    /// rest of that line is discarded.
     /// A final line without a trailing newline is delivered at EOF. `\r` is not
     /// stripped. Returns when both pipes reach EOF, or `grace` after `drain`
     /// completes, whichever is first; partial lines buffered at that point are
@@ -200,13 +205,11 @@ impl LineSplitter {
             }
             let room = self.max_line - self.partial.len();
             if piece.len() > room {
-                // Over the cap: deliver what fits now, drop the rest of the line.
-                if self.partial.is_empty() {
-                    self.emit_slice(&piece[..room], on_line);
-                } else {
-                    self.partial.extend_from_slice(&piece[..room]);
-                    self.emit_partial(on_line);
-                }
+                // Over the cap: deliver what fits now, marked, and drop
+                // the rest of the line.
+                self.partial.extend_from_slice(&piece[..room]);
+                self.partial.extend_from_slice(CUT_MARKER);
+                self.emit_partial(on_line);
                 self.truncated += 1;
                 self.discarding = !complete;
             } else if complete {
@@ -258,6 +261,10 @@ mod unit_tests {
         got
     }
 
+    fn cut(text: &[u8]) -> Vec<u8> {
+        [text, CUT_MARKER].concat()
+    }
+
     #[test]
     fn splits_and_caps() {
         assert_eq!(
@@ -266,14 +273,16 @@ mod unit_tests {
         );
         assert_eq!(
             split(4, &[b"abcdefgh\nxy"]),
-            vec![b"abcd".to_vec(), b"xy".to_vec()]
+            vec![cut(b"abcd"), b"xy".to_vec()]
         );
         assert_eq!(
             split(4, &[b"ab", b"cdef", b"gh\nz\n"]),
-            vec![b"abcd".to_vec(), b"z".to_vec()]
+            vec![cut(b"abcd"), b"z".to_vec()]
         );
         assert_eq!(split(4, &[b"abcd\n"]), vec![b"abcd".to_vec()]);
         assert_eq!(split(4, &[b"ab", b"cd", b"\n"]), vec![b"abcd".to_vec()]);
-        assert_eq!(split(0, &[b"ab\n\n"]), vec![Vec::<u8>::new(), Vec::new()]);
+        assert_eq!(split(0, &[b"ab\n\n"]), vec![cut(b""), Vec::new()]);
+        // A cut line with no newline at all is still marked at the end.
+        assert_eq!(split(4, &[b"abcdef"]), vec![cut(b"abcd")]);
     }
 }

@@ -63,7 +63,8 @@ async fn long_line_truncated() {
     r.stdin = Some(data);
     let run = run_with(r, 1000).await;
     assert_eq!(run.lines.len(), 2);
-    assert_eq!(run.lines[0], (Stream::Stdout, vec![b'a'; 1000]));
+    let cut = |byte: u8| [vec![byte; 1000], CUT_MARKER.to_vec()].concat();
+    assert_eq!(run.lines[0], (Stream::Stdout, cut(b'a')));
     assert_eq!(run.lines[1], (Stream::Stdout, b"short".to_vec()));
     assert_eq!(run.summary.truncated_lines, 1);
 
@@ -73,7 +74,7 @@ async fn long_line_truncated() {
         1000,
     )
     .await;
-    assert_eq!(run.lines, vec![(Stream::Stderr, vec![b'b'; 1000])]);
+    assert_eq!(run.lines, vec![(Stream::Stderr, cut(b'b'))]);
 }
 
 #[tokio::test]

@@ -14,8 +14,8 @@ use tokio::process::{ChildStderr, ChildStdin, ChildStdout};
 
 use super::identity::{resolve_identity, Identity};
 use super::launch::{
-    self, Credentials, Launch, STEP_CHDIR, STEP_MARK, STEP_MASK, STEP_PDEATHSIG, STEP_SETGID,
-    STEP_SETGROUPS, STEP_SETPGID, STEP_SETUID, STEP_STDIO,
+    self, Credentials, Launch, STEP_CGROUP, STEP_CHDIR, STEP_CLOSE_FDS, STEP_MARK, STEP_MASK,
+    STEP_PDEATHSIG, STEP_SETGID, STEP_SETGROUPS, STEP_SETPGID, STEP_SETUID, STEP_STDIO,
 };
 
 /// What to run and how.
@@ -35,6 +35,8 @@ pub struct SpawnRequest {
     pub group: Option<String>,
     /// Bytes written to the child's stdin, which is then closed; `None` means `/dev/null`.
     pub stdin: Option<Vec<u8>>,
+    /// The run's cgroup folder: the child moves itself in before it execs.
+    pub cgroup: Option<PathBuf>,
 }
 
 /// A running child. Its process group id equals `pid`; reap it with `exit::wait_exit(pid)`.
@@ -183,13 +185,23 @@ pub async fn spawn(req: SpawnRequest) -> Result<Spawned, SpawnError> {
         gid: i.gid,
         groups: i.groups.clone(),
     });
-    let launch =
+    let mut launch =
         Launch::new(&req.command, env, dir_c, creds, req.stdin.is_some()).map_err(|source| {
             SpawnError::Io {
                 path: program.clone(),
                 source,
             }
         })?;
+    if let Some(cgroup) = &req.cgroup {
+        let procs = std::fs::OpenOptions::new()
+            .write(true)
+            .open(cgroup.join("cgroup.procs"))
+            .map_err(|source| SpawnError::ChildSetup {
+                step: "opening the run's cgroup",
+                errno: Errno::from_raw(source.raw_os_error().unwrap_or(libc::EIO)),
+            })?;
+        launch = launch.with_cgroup(procs.into());
+    }
 
     // Started off this thread: see `spawner`.
     let child = match super::spawner::spawn(launch).await {
@@ -362,6 +374,14 @@ fn classify_spawn_error(
             },
             STEP_STDIO => SpawnError::ChildSetup {
                 step: "dup2 of stdin/stdout/stderr",
+                errno,
+            },
+            STEP_CLOSE_FDS => SpawnError::ChildSetup {
+                step: "closing inherited descriptors",
+                errno,
+            },
+            STEP_CGROUP => SpawnError::ChildSetup {
+                step: "moving into the run's cgroup",
                 errno,
             },
             _ => SpawnError::ChildSetup {

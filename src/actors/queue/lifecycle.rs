@@ -58,7 +58,8 @@ impl Handler<RunEnded> for ScriptQueue {
     type Result = ();
 
     fn handle(&mut self, msg: RunEnded, ctx: &mut Context<Self>) {
-        tracing::info!(run = %msg.id, script = %self.name, outcome = msg.record.outcome.as_str(), "run ended");
+        // The durable end is logged once, by the store (target scriptd::run).
+        tracing::debug!(run = %msg.id, script = %self.name, outcome = msg.record.outcome.as_str(), "run left the queue");
         self.run_gone(msg.id, ctx);
     }
 }

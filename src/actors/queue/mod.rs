@@ -21,8 +21,8 @@ use std::time::Duration;
 use actix::prelude::*;
 
 pub use lifecycle::{ProcessEnded, ProgressChanged, RunEnded, Shutdown};
-use pending::Pending;
 pub use pending::PendingRun;
+use pending::{Pending, Place};
 pub use requests::{Cancel, Enqueue, GetRun, Kill, ListRuns, LiveRun, Queued};
 #[cfg(feature = "fault-injection")]
 pub use supervision::GetProcess;
@@ -161,8 +161,8 @@ impl ScriptQueue {
                 break; // its commit is in flight and will call try_start again
             }
             let id = front.id;
-            if let Some(run) = self.pending.remove(id) {
-                self.start(run, ctx);
+            if let Some((place, run)) = self.pending.take(id) {
+                self.start(run, place, ctx);
                 started = true;
             }
         }
@@ -171,10 +171,12 @@ impl ScriptQueue {
         }
     }
 
-    fn start(&mut self, run: PendingRun, ctx: &mut Context<Self>) {
+    /// Starts `run`, taken from `place` in the order; if its start cannot
+    /// be committed it goes back there, so the queue order holds.
+    fn start(&mut self, run: PendingRun, place: Place, ctx: &mut Context<Self>) {
         let started = clock::now();
         if run.spec.noexec {
-            self.finish_noexec(run, started, ctx);
+            self.finish_noexec(run, place, started, ctx);
             return;
         }
         self.running.insert(
@@ -200,7 +202,7 @@ impl ScriptQueue {
             Err(err) => {
                 tracing::error!(error.cause_chain = ?err, run = %run.id, "could not record start; retrying");
                 act.running.remove(&run.id);
-                act.pending.insert(run);
+                act.pending.put_back(place, run);
                 ctx.run_later(Duration::from_secs(1), |act, ctx| act.try_start(ctx));
             }
         }));
@@ -234,7 +236,13 @@ impl ScriptQueue {
         entry.process = Some(process);
     }
 
-    fn finish_noexec(&mut self, run: PendingRun, started: f64, ctx: &mut Context<Self>) {
+    fn finish_noexec(
+        &mut self,
+        run: PendingRun,
+        place: Place,
+        started: f64,
+        ctx: &mut Context<Self>,
+    ) {
         let record = record::noexec(&self.name, &run, started);
         let events = record::final_events(run.id, record, |run, record| Event::RunFinished {
             run,
@@ -257,7 +265,7 @@ impl ScriptQueue {
                 tracing::error!(error.cause_chain = ?err, run = %id, "could not record noexec run; retrying");
                 act.running.remove(&id);
                 act.ending.remove(&id);
-                act.pending.insert(run);
+                act.pending.put_back(place, run);
                 ctx.run_later(Duration::from_secs(1), |act, ctx| act.try_start(ctx));
                 return;
             }

@@ -26,6 +26,10 @@ pub struct PendingRun {
 
 type Key = (i64, u64);
 
+/// Where a run stood in the order (see [`Pending::take`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Place(Key);
+
 /// Pending runs in start order.
 #[derive(Debug, Default)]
 pub struct Pending {
@@ -54,6 +58,21 @@ impl Pending {
         self.durable += usize::from(run.durable);
         self.keys.insert(run.id, key);
         self.order.insert(key, run);
+    }
+
+    /// Takes out the run that starts now, with its place in the order, so
+    /// that a start that could not be committed puts it back where it was.
+    pub fn take(&mut self, id: RunId) -> Option<(Place, PendingRun)> {
+        let key = *self.keys.get(&id)?;
+        self.remove(id).map(|run| (Place(key), run))
+    }
+
+    /// Puts back a run taken out with [`Pending::take`], in its old place:
+    /// ahead of every run that arrived after it.
+    pub fn put_back(&mut self, place: Place, run: PendingRun) {
+        self.durable += usize::from(run.durable);
+        self.keys.insert(run.id, place.0);
+        self.order.insert(place.0, run);
     }
 
     /// Removes a run, returning it.
@@ -189,6 +208,26 @@ mod tests {
             vec![ids[5], ids[6], ids[8]],
             "reserved runs are skipped"
         );
+    }
+
+    #[test]
+    fn a_run_put_back_keeps_its_place_ahead_of_later_arrivals() {
+        let mut pending = Pending::default();
+        let runs: Vec<_> = (0..4).map(|_| run(100)).collect();
+        let ids: Vec<_> = runs.iter().map(|r| r.id).collect();
+        for r in runs {
+            pending.insert(r);
+        }
+        // The start of the first failed to commit, twice, with new
+        // arrivals in between: it is still the first.
+        for _ in 0..2 {
+            let (place, first) = pending.take(ids[0]).expect("pending");
+            pending.insert(run(100));
+            pending.put_back(place, first);
+        }
+        assert_eq!(pending.front().map(|r| r.id), Some(ids[0]));
+        let order: Vec<_> = pending.accepted().map(|r| r.id).take(4).collect();
+        assert_eq!(order, ids);
     }
 
     #[test]

@@ -28,7 +28,7 @@ impl RunProcess {
     }
 
     pub(super) fn maybe_finish(&mut self, ctx: &mut Context<Self>) {
-        if self.finishing || !self.reader_done {
+        if self.finishing || !self.reader_done || !self.leftovers_done {
             return;
         }
         let Some(exit) = self.exit.clone() else {
@@ -63,6 +63,7 @@ impl RunProcess {
             .collect();
         if let Some(log) = live.log.as_mut() {
             log.flush();
+            record.log_error = log.error();
         }
         drop(live);
         record.run_user = self.resolved.0.clone().or(record.run_user);
@@ -74,9 +75,13 @@ impl RunProcess {
                     ExitStatusKind::Exited(code) => record.exit_code = Some(code),
                     ExitStatusKind::Signalled(sig) => record.signal = Some(sig),
                 }
-                record.cpu_user = Some(info.cpu_user);
-                record.cpu_system = Some(info.cpu_system);
-                record.max_rss_kb = Some(info.max_rss_kb);
+                let (user, system) = self
+                    .usage
+                    .cgroup_cpu()
+                    .unwrap_or((info.cpu_user, info.cpu_system));
+                record.cpu_user = Some(user);
+                record.cpu_system = Some(system);
+                record.max_rss_kb = self.usage.peak_kb(info.max_rss_kb);
             }
             Err(error) => record.error = Some(error.clone()),
         }

@@ -96,8 +96,8 @@ impl Drop for RunProcess {
             return;
         }
         tracing::error!(run = %self.start.run.id, "run process actor failed; killing its processes");
+        self.signal_all(Signal::SIGKILL);
         if let (Some(pid), None) = (self.pid, &self.exit) {
-            let _ = process::signal_group(pid, Signal::SIGKILL);
             actix::spawn(async move {
                 let _ = process::wait_exit(pid).await;
             });

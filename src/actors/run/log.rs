@@ -15,12 +15,14 @@ pub struct LogFile {
     written: u64,
     cap: u64,
     truncated: bool,
+    /// The first error that lost output (disk full, …), for the record.
+    error: Option<String>,
 }
 
 enum Output {
     NotYet,
     Open(BufWriter<std::fs::File>),
-    /// Creating it failed: only the log is lost, never the run.
+    /// Creating or writing it failed: only the log is lost, never the run.
     Failed,
 }
 
@@ -33,7 +35,20 @@ impl LogFile {
             written: 0,
             cap,
             truncated: false,
+            error: None,
         }
+    }
+
+    /// Why output was lost, if it was: the run's record says so.
+    pub fn error(&self) -> Option<String> {
+        self.error.clone()
+    }
+
+    /// Stops writing after a failed write; what was lost is on record.
+    fn failed(&mut self, err: std::io::Error) {
+        tracing::warn!(path = %self.path.display(), error = %err, "cannot write run log");
+        self.error.get_or_insert_with(|| err.to_string());
+        self.out = Output::Failed;
     }
 
     fn open(&mut self) -> Option<&mut BufWriter<std::fs::File>> {
@@ -49,6 +64,7 @@ impl LogFile {
                 Ok(file) => Output::Open(BufWriter::with_capacity(64 * 1024, file)),
                 Err(err) => {
                     tracing::warn!(path = %path.display(), error = %err, "cannot create run log");
+                    self.error = Some(err.to_string());
                     Output::Failed
                 }
             };
@@ -73,17 +89,22 @@ impl LogFile {
         let Some(out) = self.open() else {
             return;
         };
-        let _ = if over {
+        let written = if over {
             out.write_all(b"[scriptd: output truncated at the log cap]\n")
         } else {
             out.write_all(line).and_then(|_| out.write_all(b"\n"))
         };
+        if let Err(err) = written {
+            self.failed(err);
+        }
     }
 
     /// Pushes buffered output to the file.
     pub fn flush(&mut self) {
         if let Output::Open(out) = &mut self.out {
-            let _ = out.flush();
+            if let Err(err) = out.flush() {
+                self.failed(err);
+            }
         }
     }
 }

@@ -4,11 +4,13 @@
 //!
 //! Layout: this file holds the actor, its start and output following;
 //! `finish.rs` builds and records the run's end; `handlers.rs` holds its
-//! messages and panic cleanup; `log.rs` the capped log file.
+//! messages and panic cleanup; `log.rs` the capped log file; `tracking.rs`
+//! the run's cgroup, its leftovers and its resource figures.
 
 mod finish;
 mod handlers;
 mod log;
+mod tracking;
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -23,7 +25,7 @@ pub use self::handlers::Crash;
 use self::handlers::Publish;
 pub use self::handlers::{SetQueue, Stop};
 use self::log::LogFile;
-use super::process::{self, ExitInfo, SpawnRequest, Spawned};
+use super::process::{self, Descendants, ExitInfo, RunCgroup, SpawnRequest, Spawned};
 use super::queue::{self, PendingRun, ScriptQueue};
 use super::Shared;
 use crate::clock;
@@ -80,6 +82,13 @@ pub struct RunProcess {
     last_publish: Option<Instant>,
     resolved: (Option<String>, Option<String>),
     finishing: bool,
+    /// The run's cgroup, when runs get one.
+    cgroup: Option<std::sync::Arc<RunCgroup>>,
+    /// All of the run's processes, once spawned.
+    descendants: Option<Descendants>,
+    /// What the script left behind has been dealt with (see `tracking`).
+    leftovers_done: bool,
+    usage: tracking::Usage,
 }
 
 impl RunProcess {
@@ -97,6 +106,10 @@ impl RunProcess {
             last_publish: None,
             resolved: (None, None),
             finishing: false,
+            cgroup: None,
+            descendants: None,
+            leftovers_done: false,
+            usage: tracking::Usage::default(),
         }
     }
 
@@ -114,6 +127,7 @@ impl RunProcess {
             user: spec.user.clone(),
             group: spec.group.clone(),
             stdin,
+            cgroup: None,
         }
     }
 
@@ -127,6 +141,7 @@ impl RunProcess {
             ..
         } = spawned;
         self.pid = Some(pid);
+        self.track(pid, ctx);
         self.resolved = (resolved_user, resolved_group);
         let shared = &self.start.shared;
         // Fire and forget: it only helps a restart after a crash clean up.
@@ -158,10 +173,7 @@ impl RunProcess {
                 .map(|result, act, ctx| {
                     act.exit =
                         Some(result.map_err(|e| format!("waiting for the process failed: {e}")));
-                    if let Some(drain) = act.drain.take() {
-                        let _ = drain.send(());
-                    }
-                    act.maybe_finish(ctx);
+                    act.end_leftovers(ctx);
                 }),
         );
         let (drain_tx, drain_rx) = oneshot::channel::<()>();
@@ -250,21 +262,19 @@ impl RunProcess {
     }
 
     fn stop(&mut self, reason: StopReason, ctx: &mut Context<Self>) {
-        let Some(pid) = self.pid else {
+        if self.pid.is_none() {
             self.stop.get_or_insert(reason);
             return;
-        };
+        }
         if self.exit.is_some() {
             return;
         }
         self.stop.get_or_insert(reason);
-        if let Err(err) = process::signal_group(pid, Signal::SIGTERM) {
-            tracing::warn!(run = %self.start.run.id, error = %err, "SIGTERM failed");
-        }
+        self.signal_all(Signal::SIGTERM);
         let grace = self.start.shared.config.kill_grace;
         ctx.run_later(grace, move |act, _ctx| {
             if act.exit.is_none() {
-                let _ = process::signal_group(pid, Signal::SIGKILL);
+                act.signal_all(Signal::SIGKILL);
             }
         });
     }
@@ -295,7 +305,11 @@ impl Actor for RunProcess {
             load_stdin
                 .into_actor(self)
                 .then(|stdin, act, _ctx| {
-                    let request = stdin.map(|stdin| act.request(stdin));
+                    let request = stdin.map(|stdin| {
+                        let mut request = act.request(stdin);
+                        request.cgroup = act.prepare_cgroup();
+                        request
+                    });
                     async move {
                         match request {
                             Ok(request) => process::spawn(request).await.map_err(|e| e.to_string()),
@@ -306,7 +320,10 @@ impl Actor for RunProcess {
                 })
                 .map(|result, act, ctx| match result {
                     Ok(spawned) => act.on_spawned(spawned, ctx),
-                    Err(error) => act.start_failed(error, Outcome::StartFailed, ctx),
+                    Err(error) => {
+                        act.drop_cgroup();
+                        act.start_failed(error, Outcome::StartFailed, ctx)
+                    }
                 }),
         );
     }

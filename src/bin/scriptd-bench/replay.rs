@@ -56,6 +56,7 @@ fn finished(run: RunId, name: &ScriptName, at: f64) -> [Event; 3] {
         cpu_system: Some(0.0),
         max_rss_kb: Some(1000),
         error: None,
+        log_error: None,
         run_user: None,
         run_group: None,
     };

@@ -21,6 +21,8 @@ pub const STEP_SETUID: i32 = 4;
 pub const STEP_CHDIR: i32 = 5;
 pub const STEP_PDEATHSIG: i32 = 6;
 pub const STEP_STDIO: i32 = 7;
+pub const STEP_CLOSE_FDS: i32 = 8;
+pub const STEP_CGROUP: i32 = 9;
 pub const STEP_MARK: i32 = 0x5C00_0000;
 pub const STEP_MASK: i32 = 0x7F00_0000;
 
@@ -39,6 +41,11 @@ pub(super) struct Child<'a> {
     pub(super) groups: *const libc::gid_t,
     pub(super) groups_len: usize,
     pub(super) stdio: [RawFd; 3],
+    /// `cgroup.procs` of the run's cgroup, open for writing, or -1.
+    pub(super) cgroup_procs: RawFd,
+    /// The umask the server started with (the server itself runs with
+    /// 077), or `None` to keep the current one.
+    pub(super) umask: Option<libc::mode_t>,
     pub(super) parent: libc::pid_t,
     /// Set by the child when it gives up: step mark and errno, or the errno
     /// of execve.
@@ -100,6 +107,32 @@ pub(super) extern "C" fn child_main(arg: *mut c_void) -> c_int {
             if libc::dup2(fd, target as c_int) < 0 {
                 fail(STEP_STDIO);
             }
+        }
+        // Into the run's cgroup before anything else can run or fork, and
+        // with the server's credentials, which may write there.
+        if child.cgroup_procs >= 0 && libc::write(child.cgroup_procs, b"0".as_ptr().cast(), 1) != 1
+        {
+            fail(STEP_CGROUP);
+        }
+        // A script gets stdin, stdout and stderr and nothing else: not the
+        // descriptors the server inherited without close-on-exec.
+        if libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) != 0 {
+            if errno() != libc::ENOSYS {
+                fail(STEP_CLOSE_FDS);
+            }
+            // Before Linux 5.9: close them one by one.
+            let mut limit: libc::rlimit = std::mem::zeroed();
+            let max = if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
+                limit.rlim_cur.min(1 << 20) as c_int
+            } else {
+                1024
+            };
+            for fd in 3..max {
+                libc::close(fd);
+            }
+        }
+        if let Some(mask) = child.umask {
+            libc::umask(mask);
         }
         if libc::setpgid(0, 0) != 0 {
             fail(STEP_SETPGID);

@@ -26,8 +26,8 @@ use std::sync::atomic::{AtomicI32, Ordering};
 
 use self::child::{child_main, Child, SH};
 pub use self::child::{
-    STEP_CHDIR, STEP_MARK, STEP_MASK, STEP_PDEATHSIG, STEP_SETGID, STEP_SETGROUPS, STEP_SETPGID,
-    STEP_SETUID, STEP_STDIO,
+    STEP_CGROUP, STEP_CHDIR, STEP_CLOSE_FDS, STEP_MARK, STEP_MASK, STEP_PDEATHSIG, STEP_SETGID,
+    STEP_SETGROUPS, STEP_SETPGID, STEP_SETUID, STEP_STDIO,
 };
 
 /// Stack of the child until `execve`: it runs one small function.
@@ -51,6 +51,8 @@ pub struct Launch {
     creds: Option<Credentials>,
     /// Whether the child gets a stdin pipe (otherwise `/dev/null`).
     stdin_pipe: bool,
+    /// `cgroup.procs` of the run's cgroup, which the child moves itself into.
+    cgroup_procs: Option<OwnedFd>,
 }
 
 /// A started child and the parent's ends of its pipes.
@@ -99,7 +101,15 @@ impl Launch {
             dir,
             creds,
             stdin_pipe,
+            cgroup_procs: None,
         })
+    }
+
+    /// Has the child move itself into the cgroup whose `cgroup.procs` is
+    /// open (for writing) as `procs`, before it can run anything.
+    pub fn with_cgroup(mut self, procs: OwnedFd) -> Launch {
+        self.cgroup_procs = Some(procs);
+        self
     }
 
     /// Starts the child. Returns once it has called `execve` (or failed
@@ -138,6 +148,8 @@ impl Launch {
                 stdout_write.as_raw_fd(),
                 stderr_write.as_raw_fd(),
             ],
+            cgroup_procs: self.cgroup_procs.as_ref().map_or(-1, AsRawFd::as_raw_fd),
+            umask: super::umask::for_scripts(),
             // SAFETY: getpid has no preconditions.
             parent: unsafe { libc::getpid() },
             error: AtomicI32::new(0),

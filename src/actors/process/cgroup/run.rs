@@ -1,0 +1,181 @@
+//! One run's cgroup: created with its limits before the spawn (the child
+//! moves itself in before it execs), signalled and killed as a whole, read
+//! for the run's CPU and peak memory, removed once empty.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+use super::CgroupBase;
+use crate::exectab::Resources;
+
+/// What the processes of a run used, all of them together.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct CgroupUsage {
+    pub cpu_user: Option<f64>,
+    pub cpu_system: Option<f64>,
+    pub memory_peak_kb: Option<i64>,
+}
+
+/// The cgroup of one run.
+#[derive(Debug)]
+pub struct RunCgroup {
+    dir: PathBuf,
+}
+
+impl RunCgroup {
+    /// Creates the cgroup of run `run` under `base` with the limits of
+    /// `resources`. Also returns the limits that cannot be enforced here.
+    pub fn create(
+        base: &CgroupBase,
+        run: &str,
+        resources: &Resources,
+    ) -> io::Result<(RunCgroup, Vec<String>)> {
+        let dir = base.run_dir(run);
+        fs::create_dir(&dir)?;
+        let cgroup = RunCgroup { dir };
+        let c = base.controllers;
+        let mut unenforced = Vec::new();
+        let limits = [
+            (
+                "memory.max",
+                c.memory,
+                resources.memory_max.map(|b| b.to_string()),
+                "-M (memory)",
+            ),
+            (
+                "cpu.weight",
+                c.cpu,
+                resources.cpu_weight.map(|w| w.to_string()),
+                "-W (cpu weight)",
+            ),
+            (
+                "pids.max",
+                c.pids,
+                resources.max_procs.map(|n| n.to_string()),
+                "-P (processes)",
+            ),
+        ];
+        for (file, available, value, option) in limits {
+            let Some(value) = value else { continue };
+            if !available {
+                unenforced.push(format!(
+                    "{option}: no such controller in {}",
+                    base.dir.display()
+                ));
+                continue;
+            }
+            if let Err(err) = fs::write(cgroup.dir.join(file), &value) {
+                let _ = cgroup.remove();
+                return Err(io::Error::new(
+                    err.kind(),
+                    format!("cannot set {file}: {err}"),
+                ));
+            }
+        }
+        Ok((cgroup, unenforced))
+    }
+
+    /// A run cgroup that already exists (start-up clean-up).
+    pub fn existing(dir: PathBuf) -> RunCgroup {
+        RunCgroup { dir }
+    }
+
+    /// The cgroup's folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The processes in it now.
+    fn procs(&self) -> Vec<i32> {
+        fs::read_to_string(self.dir.join("cgroup.procs"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|line| line.trim().parse().ok())
+            .collect()
+    }
+
+    /// Whether any process is left in it.
+    pub fn populated(&self) -> bool {
+        match fs::read_to_string(self.dir.join("cgroup.events")) {
+            Ok(events) => events.lines().any(|line| line.trim() == "populated 1"),
+            Err(_) => !self.procs().is_empty(),
+        }
+    }
+
+    /// Sends `signal` to every process in it (SIGKILL goes through
+    /// `cgroup.kill`, which no fork can outrun).
+    pub fn signal(&self, signal: Signal) {
+        if signal == Signal::SIGKILL {
+            self.kill();
+            return;
+        }
+        for pid in self.procs() {
+            let _ = kill(Pid::from_raw(pid), signal);
+        }
+    }
+
+    /// SIGKILLs every process in it (`cgroup.kill`, Linux 5.14; before
+    /// that, each process one by one).
+    pub fn kill(&self) {
+        if fs::write(self.dir.join("cgroup.kill"), "1").is_ok() {
+            return;
+        }
+        for _ in 0..100 {
+            let procs = self.procs();
+            if procs.is_empty() {
+                return;
+            }
+            for pid in procs {
+                let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            }
+        }
+    }
+
+    /// Moves what is left into `dir` (the `-k` cgroup), creating it.
+    pub fn move_all(&self, dir: &Path) -> io::Result<()> {
+        match fs::create_dir(dir) {
+            Err(err) if err.kind() != io::ErrorKind::AlreadyExists => return Err(err),
+            _ => {}
+        }
+        for pid in self.procs() {
+            fs::write(dir.join("cgroup.procs"), pid.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// CPU time and peak memory of every process that was in it.
+    pub fn usage(&self) -> CgroupUsage {
+        let mut usage = CgroupUsage::default();
+        if let Ok(stat) = fs::read_to_string(self.dir.join("cpu.stat")) {
+            for line in stat.lines() {
+                let mut parts = line.split_whitespace();
+                let (Some(key), Some(value)) = (parts.next(), parts.next()) else {
+                    continue;
+                };
+                let secs = value.parse::<u64>().ok().map(|us| us as f64 / 1e6);
+                match key {
+                    "user_usec" => usage.cpu_user = secs,
+                    "system_usec" => usage.cpu_system = secs,
+                    _ => {}
+                }
+            }
+        }
+        usage.memory_peak_kb = fs::read_to_string(self.dir.join("memory.peak"))
+            .ok()
+            .and_then(|text| text.trim().parse::<i64>().ok())
+            .map(|bytes| bytes / 1024);
+        usage
+    }
+
+    /// Removes the (empty) cgroup.
+    pub fn remove(&self) -> io::Result<()> {
+        match fs::remove_dir(&self.dir) {
+            Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(()),
+            other => other,
+        }
+    }
+}

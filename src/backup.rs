@@ -1,0 +1,33 @@
+//! `scriptd admin backup FILE`: a consistent copy of the storage's
+//! database, taken while a server runs or not (no storage lock: the copy
+//! is one read transaction; see `events::backup`).
+//!
+//! What a restore needs besides this file is plain files under the
+//! storage dir (exectabs, `user_init/`, logs, `admin.key`); README's
+//! "Running in production" says which.
+
+use std::path::Path;
+
+use crate::config::Config;
+use crate::events::backup::{self, BackupError};
+
+/// Copies `<storage>/scriptd.db` to `file`; returns a one-line report.
+pub fn backup_storage(config: &Config, file: &Path) -> Result<String, BackupError> {
+    let from = config.database_path();
+    if !from.exists() {
+        return Err(BackupError::Io(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("no database at {}", from.display()),
+        )));
+    }
+    let copied = backup::backup(&from, file)?;
+    Ok(format!(
+        "backed up {} to {}: {} bytes, {} events, {} runs ({} queued or running)",
+        from.display(),
+        file.display(),
+        copied.bytes,
+        copied.events,
+        copied.runs,
+        copied.unfinished
+    ))
+}

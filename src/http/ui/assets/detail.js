@@ -1,0 +1,151 @@
+'use strict';
+// One run in detail: status, timing, the task timeline, the result, who
+// asked for it, and its log, followed live while it runs. The log is
+// script output: it only ever goes into the page as text.
+
+const Detail = {
+  id: null,
+  run: null,
+  audit: null,
+  log: '',
+  logTimer: null,
+
+  link(id, known) {
+    return h('button', {
+      type: 'button', class: 'link', text: id.slice(-12), title: id,
+      'aria-label': 'Show run ' + id, onclick: () => Detail.open(id, known),
+    });
+  },
+
+  async open(id, known) {
+    Detail.id = id;
+    Detail.run = known || State.active.get(id) || null;
+    Detail.audit = known && known.requested_by !== undefined ? known : null;
+    Detail.log = '';
+    document.getElementById('log').textContent = '';
+    const section = document.getElementById('detail');
+    section.hidden = false;
+    Detail.render();
+    section.focus();
+    await Detail.reload();
+  },
+
+  close() {
+    Detail.id = null;
+    Detail.run = null;
+    clearTimeout(Detail.logTimer);
+    document.getElementById('detail').hidden = true;
+  },
+
+  async reload() {
+    const id = Detail.id;
+    if (!id) return;
+    try {
+      const run = await Api.get('/scripts/v1/status/' + id);
+      if (Detail.id !== id) return;
+      Detail.run = run;
+      if (run.state === 'done' && !Detail.audit) Detail.audit = await Detail.findAudit(run);
+    } catch (err) {
+      if (err.code === 'invalid_missing_apikey') return failed(err);
+      if (!Detail.run) Detail.run = { id, state: 'unknown', error: err.message };
+    }
+    Detail.render();
+    Detail.followLog();
+  },
+
+  // The audit fields are in the history: look the run up there.
+  async findAudit(run) {
+    if (!can.status() || !run.finished) return null;
+    const path = '/scripts/v1/history?limit=1000&name=' + encodeURIComponent(run.name) +
+      '&since=' + Math.floor(run.finished - 1) + '&until=' + Math.ceil(run.finished + 1);
+    try {
+      const reply = await Api.get(path);
+      return (reply.runs || []).find((r) => r.id === run.id) || null;
+    } catch (err) {
+      return null;
+    }
+  },
+
+  async followLog() {
+    clearTimeout(Detail.logTimer);
+    const id = Detail.id;
+    if (!id || !can.log() || !Detail.run || Detail.run.state === 'queued') return;
+    try {
+      const text = await Api.get('/scripts/v1/log/' + id);
+      if (Detail.id !== id) return;
+      const pre = document.getElementById('log');
+      const atBottom = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
+      if (text !== Detail.log) {
+        Detail.log = text;
+        pre.textContent = text;
+        if (atBottom) pre.scrollTop = pre.scrollHeight;
+      }
+    } catch (err) {
+      // The log may not exist yet; the next round tries again.
+    }
+    if (Detail.run && Detail.run.state === 'running') Detail.logTimer = setTimeout(Detail.followLog, 1000);
+  },
+
+  pushed(msg) {
+    if (msg.id !== Detail.id) return;
+    if (msg.state === 'done') {
+      Detail.run = msg;
+      Detail.reload();
+    } else {
+      const wasQueued = !Detail.run || Detail.run.state !== 'running';
+      Detail.run = Object.assign({}, Detail.run, msg);
+      if (wasQueued && msg.state === 'running') Detail.followLog();
+    }
+  },
+
+  rows(run) {
+    const rows = [['Run', run.id], ['Script', run.name], ['State', run.state]];
+    if (run.state === 'queued') {
+      rows.push(['Queued for', fmtTime(run.queued)]);
+    } else if (run.state === 'running') {
+      rows.push(['Started', fmtTime(run.started)], ['Elapsed', fmtDuration(now() - run.started)],
+        ['Progress', Views.progressText(run) + ' (' + Views.percent(run) + '%)']);
+    } else if (run.state === 'done') {
+      rows.push(['Outcome', run.outcome], ['Started', fmtTime(run.started)], ['Finished', fmtTime(run.finished)],
+        ['Duration', fmtDuration(run.duration)], ['Exit code', run.exit_code ?? '—'], ['Signal', run.signal ?? '—'],
+        ['CPU', run.cpu_user === undefined ? '—' : 'user ' + fmtDuration(run.cpu_user) + ', system ' + fmtDuration(run.cpu_system)],
+        ['Memory (max RSS)', run.max_rss_kb ? Math.round(run.max_rss_kb / 1024 * 10) / 10 + ' MiB' : '—']);
+      if (run.error) rows.push(['Error', run.error]);
+      if (run.first) rows.push(['First line', run.first]);
+      if (run.last) rows.push(['Last line', run.last]);
+    } else if (run.error) {
+      rows.push(['Error', run.error]);
+    }
+    if (run.args && run.args.params) rows.push(['Arguments', JSON.stringify(run.args.params)]);
+    const audit = Detail.audit || {};
+    for (const [label, by, from] of [['Requested by', 'requested_by', 'requested_from'],
+      ['Cancelled by', 'cancelled_by', 'cancelled_from'], ['Killed by', 'killed_by', 'killed_from']]) {
+      if (audit[by]) rows.push([label, audit[by] + (audit[from] ? ' from ' + audit[from] : '')]);
+    }
+    return rows;
+  },
+
+  timeline(run) {
+    const tasks = run.tasks || [];
+    if (!tasks.length) return null;
+    const items = tasks.map((t, i) => h('li', {},
+      h('span', { class: 'task', text: (i + 1) + '. ' + t.task }),
+      ' started +' + fmtDuration(t.start - run.started) + ', took ' + fmtDuration(t.end - t.start)));
+    return [h('h3', { text: 'Tasks' }), Charts.timeline(run), h('ol', { class: 'timeline' }, items)];
+  },
+
+  render() {
+    if (!Detail.id) return;
+    const run = Detail.run || { id: Detail.id, state: 'loading' };
+    document.getElementById('detail-title').textContent = 'Run ' + Detail.id + (run.name ? ' of ' + run.name : '');
+    const dl = h('dl', { class: 'facts' }, Detail.rows(run).map(([k, v]) =>
+      [h('dt', { text: k }), h('dd', { 'data-field': k, text: String(v) })]));
+    replace(document.getElementById('detail-body'), dl, Detail.timeline(run));
+    document.getElementById('log-title').hidden = !can.log();
+    document.getElementById('log').hidden = !can.log();
+  },
+
+  wire() {
+    document.getElementById('detail-close').addEventListener('click', Detail.close);
+  },
+};
