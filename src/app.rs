@@ -19,7 +19,7 @@ use crate::actors::status_file::StatusFiles;
 use crate::actors::Shared;
 use crate::config::Config;
 use crate::events::store::{self, SetSubscriber};
-use crate::events::{query, Append, EventStore};
+use crate::events::{Append, EventStore};
 use crate::http::{self, AppState};
 use crate::lock::{self, StorageLock};
 use crate::metrics::Metrics;
@@ -235,8 +235,9 @@ fn storage_permissions(config: &Config) {
 /// Replays unfinished runs: records the interrupted ones, hands the
 /// pending ones back to their queues.
 async fn restore(shared: &Shared, directory: &Addr<AccountDirectory>) -> anyhow::Result<()> {
-    let events = query::unfinished_run_events(&shared.pool).await?;
-    let recovered = replay::fold(events, process::boot_id());
+    let path = shared.config.database_path();
+    let recovered =
+        tokio::task::spawn_blocking(move || replay::recover(&path, process::boot_id())).await??;
     for pgid in &recovered.orphan_groups {
         match process::end_orphaned_group(*pgid) {
             Ok(true) => tracing::info!(pgid, "ended whatever an interrupted run left running"),

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+pub use crate::status_mode::StatusFileMode;
+
 /// Default listen address of the original server.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9893";
 
@@ -29,6 +31,8 @@ pub struct Config {
     /// Runs start from a clean environment (PATH, LANG, the user variables
     /// and `-e`) instead of the server's.
     pub clean_env: bool,
+    /// Which runs get a status file.
+    pub status_files: StatusFileMode,
     /// Log format and level.
     pub log: crate::telemetry::LogConfig,
     /// Online retention: prune runs finished longer ago than this (off when None).
@@ -66,6 +70,7 @@ impl Config {
             stdin_cap_bytes: 1024 * 1024,
             limits: crate::limits::Limits::default(),
             clean_env: false,
+            status_files: StatusFileMode::default(),
             log: crate::telemetry::LogConfig::default(),
             retention: None,
             retention_all: false,
@@ -110,6 +115,7 @@ pub struct FileConfig {
     pub body_cap_bytes: Option<usize>,
     pub limits: Option<crate::limits::LimitsFile>,
     pub clean_env: Option<bool>,
+    pub status_files: Option<StatusFileMode>,
     pub log_format: Option<crate::telemetry::LogFormat>,
     pub log_level: Option<String>,
     /// Prune finished runs older than this many days (events and logs).
@@ -195,6 +201,9 @@ impl FileConfig {
         }
         if let Some(clean) = self.clean_env {
             config.clean_env = clean;
+        }
+        if let Some(mode) = self.status_files {
+            config.status_files = mode;
         }
         if let Some(format) = self.log_format {
             config.log.format = format;

@@ -45,6 +45,7 @@ pub mod replay;
 pub mod retention;
 pub mod service;
 pub mod status;
+pub mod status_mode;
 pub mod storage;
 pub mod telemetry;
 

@@ -3,12 +3,14 @@
 //! died into `interrupted` (an explicit event, not an in-memory fix).
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
 
 use crate::actors::queue::PendingRun;
 use crate::actors::record;
 use crate::clock;
 use crate::events::types::{Outcome, RunRecord};
-use crate::events::{Event, NewEvent, StoredEvent};
+use crate::events::unfinished::{self, QueuedRun, SharedOpts};
+use crate::events::{Event, NewEvent, StoreError, StoredEvent};
 use crate::ids::{RunId, ScriptName, UserId};
 
 /// What replay recovered.
@@ -96,24 +98,47 @@ pub fn fold_runs(events: Vec<StoredEvent>) -> Vec<Folded> {
         .collect()
 }
 
-/// What startup does with the unfinished runs; `boot` is this machine's
-/// boot id.
-pub fn fold(events: Vec<StoredEvent>, boot: &str) -> Recovered {
+/// What startup does with the unfinished runs of the database at `path`;
+/// `boot` is this machine's boot id. Blocks: call off the actor threads.
+pub fn recover(path: &Path, boot: &str) -> Result<Recovered, StoreError> {
     let now = clock::now();
     let mut recovered = Recovered::default();
-    for folded in fold_runs(events) {
-        let id = folded.run.id;
-        match folded.started {
+    let mut queues: BTreeMap<(UserId, ScriptName), Vec<(i64, PendingRun)>> = BTreeMap::new();
+    let mut opts = SharedOpts::default();
+    unfinished::for_each(path, |found| {
+        let QueuedRun {
+            run: id,
+            name,
+            queued,
+            requested,
+            params,
+            mut spec,
+            stdin_len,
+            origin,
+        } = found.queued;
+        opts.share(&name, &mut spec);
+        // Parsed arrays have room for four items; the live path's are exact.
+        let mut params = params;
+        params.shrink_to_fit();
+        spec.command.shrink_to_fit();
+        spec.env.shrink_to_fit();
+        let run = PendingRun {
+            id,
+            queued,
+            requested,
+            params,
+            spec,
+            stdin_len,
+            origin,
+            durable: true,
+            cancelling: false,
+        };
+        match found.started {
             Some(started) => {
-                let mut record: RunRecord = record::base(
-                    &folded.name,
-                    &folded.run,
-                    Some(started),
-                    now,
-                    Outcome::Interrupted,
-                );
+                let mut record: RunRecord =
+                    record::base(&name, &run, Some(started), now, Outcome::Interrupted);
                 record.error = Some("the server stopped while the run was running".into());
-                if let Some((pgid, _)) = folded.spawned.as_ref().filter(|(_, b)| b == boot) {
+                if let Some((pgid, _)) = found.spawned.as_ref().filter(|(_, b)| b == boot) {
                     recovered.orphan_groups.push(*pgid);
                 }
                 let events = record::final_events(id, record, |run, record| {
@@ -121,16 +146,22 @@ pub fn fold(events: Vec<StoredEvent>, boot: &str) -> Recovered {
                 });
                 recovered
                     .interrupted
-                    .extend(events.into_iter().map(|e| NewEvent::new(folded.user, e)));
+                    .extend(events.into_iter().map(|e| NewEvent::new(found.user, e)));
             }
-            None => recovered
-                .pending
-                .entry(folded.user)
+            None => queues
+                .entry((found.user, name))
                 .or_default()
-                .entry(folded.name)
-                .or_default()
-                .push(folded.run),
+                .push((found.seq, run)),
         }
+    })?;
+    for ((user, name), mut runs) in queues {
+        // Log order is arrival order: runs due at the same second keep it.
+        runs.sort_unstable_by_key(|(seq, _)| *seq);
+        recovered
+            .pending
+            .entry(user)
+            .or_default()
+            .insert(name, runs.into_iter().map(|(_, run)| run).collect());
     }
-    recovered
+    Ok(recovered)
 }

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::ids::{RunId, UserId};
 use crate::storage::StatusPlacement;
@@ -31,7 +31,11 @@ enum Change {
     /// The first status of a new run: no file exists yet.
     Create(String),
     Replace(String),
+    /// Like `Replace`, but left alone when the file already holds it.
+    Refresh(String),
     Remove,
+    /// Not a change: answered once every change sent before it is done.
+    Settled(oneshot::Sender<()>),
 }
 
 /// What is still to be done to one path.
@@ -40,6 +44,9 @@ struct Pending {
     fresh: Option<Instant>,
     /// The content to write, or `None` to remove the file.
     content: Option<String>,
+    /// Write only if the file holds something else (reading a file costs
+    /// no inode; replacing it does).
+    unless_same: bool,
 }
 
 type Batch = HashMap<PathBuf, Pending>;
@@ -60,27 +67,30 @@ impl StatusFiles {
         actix::spawn(async move {
             // Changes not written yet: new runs younger than WINDOW.
             let mut held = Batch::new();
+            let mut waiters = Vec::new();
             loop {
-                if held.is_empty() {
+                if held.is_empty() && waiters.is_empty() {
                     let Some((path, change)) = rx.recv().await else {
                         break;
                     };
-                    gather(&mut held, path, change, Instant::now());
+                    take(&mut held, &mut waiters, path, change, Instant::now());
                 }
                 tokio::time::sleep(WINDOW).await;
                 let now = Instant::now();
                 while let Ok((path, change)) = rx.try_recv() {
-                    gather(&mut held, path, change, now);
+                    take(&mut held, &mut waiters, path, change, now);
                 }
                 let due = take_due(&mut held, now);
-                if due.is_empty() {
-                    continue;
+                if !due.is_empty() {
+                    let placement = writer_placement.clone();
+                    if let Err(err) =
+                        tokio::task::spawn_blocking(move || write_batch(due, &placement)).await
+                    {
+                        tracing::error!(error = %err, "status file writer failed");
+                    }
                 }
-                let placement = writer_placement.clone();
-                if let Err(err) =
-                    tokio::task::spawn_blocking(move || write_batch(due, &placement)).await
-                {
-                    tracing::error!(error = %err, "status file writer failed");
+                for waiter in waiters.drain(..) {
+                    let _ = waiter.send(());
                 }
             }
         });
@@ -111,6 +121,21 @@ impl StatusFiles {
         }
     }
 
+    /// Makes the status file of a run hold `status`, leaving it untouched
+    /// when it already does (a restart's check of every queued run's file).
+    pub fn refresh(&self, user: UserId, run: RunId, status: &Status) {
+        self.send(user, run, status, Change::Refresh);
+    }
+
+    /// Resolves once every change sent before it has been written (new
+    /// runs' files still held back excepted), so that a long series of
+    /// changes can wait for the disk instead of piling up in memory.
+    pub fn settled(&self) -> oneshot::Receiver<()> {
+        let (tx, rx) = oneshot::channel();
+        let _ = self.tx.send((PathBuf::new(), Change::Settled(tx)));
+        rx
+    }
+
     /// Removes the status file of a run that ended.
     pub fn remove(&self, user: UserId, run: RunId) {
         let _ = self.tx.send((self.path(user, run), Change::Remove));
@@ -119,21 +144,47 @@ impl StatusFiles {
 
 type Status = serde_json::Map<String, serde_json::Value>;
 
+/// Sorts what arrived: a change to fold, or someone to tell when done.
+fn take(
+    held: &mut Batch,
+    waiters: &mut Vec<oneshot::Sender<()>>,
+    path: PathBuf,
+    change: Change,
+    now: Instant,
+) {
+    match change {
+        Change::Settled(waiter) => waiters.push(waiter),
+        change => gather(held, path, change, now),
+    }
+}
+
 /// Folds one change, seen at `now`, into what is still to be done.
 fn gather(batch: &mut Batch, path: PathBuf, change: Change, now: Instant) {
-    let (fresh, content) = match change {
-        Change::Create(text) => (Some(now), Some(text)),
-        Change::Replace(text) => (None, Some(text)),
-        Change::Remove => (None, None),
+    let (fresh, content, unless_same) = match change {
+        Change::Create(text) => (Some(now), Some(text), false),
+        Change::Replace(text) => (None, Some(text), false),
+        Change::Refresh(text) => (None, Some(text), true),
+        Change::Remove => (None, None, false),
+        Change::Settled(_) => return, // sorted out by `take`
     };
     match batch.get_mut(&path) {
         // A file created and removed before it was written never existed.
         Some(pending) if pending.fresh.is_some() && content.is_none() => {
             batch.remove(&path);
         }
-        Some(pending) => pending.content = content,
+        Some(pending) => {
+            pending.content = content;
+            pending.unless_same = unless_same;
+        }
         None => {
-            batch.insert(path, Pending { fresh, content });
+            batch.insert(
+                path,
+                Pending {
+                    fresh,
+                    content,
+                    unless_same,
+                },
+            );
         }
     }
 }
@@ -150,8 +201,9 @@ fn take_due(held: &mut Batch, now: Instant) -> Batch {
 }
 
 fn write_batch(batch: Batch, placement: &StatusPlacement) {
-    for (path, Pending { content, .. }) in batch {
-        let result = match content {
+    for (path, pending) in batch {
+        let result = match pending.content {
+            Some(text) if pending.unless_same && holds(&path, &text) => Ok(()),
             Some(text) => write_atomic(&path, text.as_bytes(), placement),
             None => match std::fs::remove_file(&path) {
                 Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -162,6 +214,11 @@ fn write_batch(batch: Batch, placement: &StatusPlacement) {
             tracing::warn!(path = %path.display(), error = %err, "status file update failed");
         }
     }
+}
+
+/// Whether the file at `path` holds exactly `text`.
+fn holds(path: &Path, text: &str) -> bool {
+    std::fs::read(path).is_ok_and(|bytes| bytes == text.as_bytes())
 }
 
 fn write_atomic(path: &Path, bytes: &[u8], placement: &StatusPlacement) -> std::io::Result<()> {
@@ -236,5 +293,26 @@ mod tests {
         let due = take_due(&mut held, start + WINDOW);
         assert_eq!(due.keys().collect::<Vec<_>>(), [Path::new("/x/new.json")]);
         assert!(held.is_empty());
+    }
+
+    #[actix_rt::test]
+    async fn settled_answers_once_every_change_sent_before_it_is_on_disk() {
+        let dir = tempfile::tempdir().expect("dir");
+        let files = StatusFiles::start(crate::storage::StatusPlacement::in_storage(dir.path()));
+        let (user, runs) = (UserId(1), [RunId::new(), RunId::new()]);
+        let mut status = Status::new();
+        status.insert("state".into(), "queued".into());
+        for run in runs {
+            files.write(user, run, &status);
+        }
+        files.refresh(user, runs[0], &status);
+        files.settled().await.expect("the writer answers");
+        for run in runs {
+            let text = std::fs::read_to_string(files.path(user, run)).expect("written");
+            assert!(text.contains("queued"), "{text}");
+        }
+        files.remove(user, runs[1]);
+        files.settled().await.expect("the writer answers");
+        assert!(!files.path(user, runs[1]).exists(), "removed");
     }
 }

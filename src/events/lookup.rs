@@ -236,7 +236,8 @@ impl Lookup {
     }
 }
 
-fn open(path: &Path) -> Result<Connection, StoreError> {
+/// A read-only connection with the store's busy timeout.
+pub(super) fn open(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,

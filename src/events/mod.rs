@@ -13,6 +13,7 @@ pub mod rebuild;
 pub mod runlog;
 pub mod store;
 pub mod types;
+pub mod unfinished;
 pub mod upcast;
 pub mod watch;
 pub mod writer;

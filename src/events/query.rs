@@ -78,19 +78,6 @@ pub async fn events_after(
     rows.iter().map(stored_from_row).collect()
 }
 
-/// Every event of every run that has not reached a final state, in log
-/// order: what startup replay folds back into queues.
-pub async fn unfinished_run_events(pool: &SqlitePool) -> Result<Vec<StoredEvent>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT e.seq, e.at, e.user_id, e.kind, e.version, e.data
-         FROM runs r JOIN events e ON e.stream = r.id
-         WHERE r.state <> 'done' ORDER BY e.seq",
-    )
-    .fetch_all(pool)
-    .await?;
-    rows.iter().map(stored_from_row).collect()
-}
-
 /// The events of one script's unfinished runs, in log order: what a
 /// restarted queue is rebuilt from.
 pub async fn unfinished_run_events_of(

@@ -38,6 +38,7 @@ mod monitor;
 mod monitor_access;
 mod monitor_load;
 mod resources;
+mod restart;
 mod runs;
 mod runs_process;
 mod runs_queue;

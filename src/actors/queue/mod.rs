@@ -304,7 +304,7 @@ impl Actor for ScriptQueue {
     fn started(&mut self, ctx: &mut Context<Self>) {
         tracing::debug!(user = %self.user, script = %self.name, "queue started");
         self.end_lost(ctx);
-        self.refresh_positions();
+        self.sweep_restored(0, ctx);
         self.try_start(ctx);
     }
 

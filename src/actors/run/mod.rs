@@ -231,6 +231,9 @@ impl RunProcess {
 
     fn write_status(&self) {
         let start = &self.start;
+        if !start.shared.config.status_files.running() {
+            return;
+        }
         let shape = status::running(start.run.id, &start.name, start.started, &self.snapshot());
         start
             .shared

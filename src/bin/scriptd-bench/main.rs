@@ -7,6 +7,7 @@
 //! (the connection-exhaustion attack, not part of all).
 
 mod accept;
+mod child;
 mod e2e;
 mod exhaust;
 mod fanout;

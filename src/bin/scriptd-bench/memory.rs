@@ -1,7 +1,9 @@
-//! Resident memory of the server with 100k queued runs and with 10k monitor
-//! sockets. The server runs as a child process (this binary, `serve-child`),
-//! so its VmRSS holds no client memory; the figure is the growth over the
-//! idle server, divided per run or per socket.
+//! Resident memory of the server with 100k queued runs, before and after a
+//! restart, and with 10k monitor sockets. The server runs as a child
+//! process (the `scriptd` binary for queued runs, see `child.rs`; this
+//! binary's `serve-child` for sockets), so its VmRSS holds no client
+//! memory; the figure is the growth over the idle server, divided per run
+//! or per socket.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, Command, Stdio};
@@ -12,8 +14,9 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use serde_json::json;
 
+use crate::child::{binaries, disk_usage, first_answer, rounds, Scriptd};
 use crate::machine::{raise_nofile, report, rss_kib};
-use crate::server::{bytes_body::Body, on_threads, Server, Target};
+use crate::server::{bytes_body::Body, on_threads, Server, Target, TempStorage};
 use crate::ws;
 
 const QUEUED: usize = 100_000;
@@ -84,9 +87,13 @@ async fn settle(server: &ChildServer) -> u64 {
     server.rss()
 }
 
-async fn queued_runs() -> anyhow::Result<()> {
-    let server = ChildServer::start("-s=1 held /bin/sleep 3600 @@1\n")?;
-    let target = server.target.clone();
+async fn settle_child(server: &Scriptd) -> u64 {
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    server.rss()
+}
+
+/// Queues `QUEUED` runs behind a held one; returns their ids in order.
+async fn fill(target: &Target) -> anyhow::Result<(Vec<String>, f64)> {
     let client = target.client(1);
     target
         .run(
@@ -94,7 +101,6 @@ async fn queued_runs() -> anyhow::Result<()> {
             &Body::json(json!({"name": "held", "args": ["first"]})),
         )
         .await?;
-    let before = settle(&server).await;
     let start = Instant::now();
     let t = target.clone();
     let results = on_threads(2, move |_| {
@@ -119,22 +125,87 @@ async fn queued_runs() -> anyhow::Result<()> {
     for result in results {
         result?;
     }
-    let queued = (QUEUED / CLIENTS) * CLIENTS;
     let filled = start.elapsed().as_secs_f64();
-    let after = settle(&server).await;
+    let body = target.get(&client, "/scripts/v1/status").await?;
+    let list: serde_json::Value = serde_json::from_slice(&body)?;
+    let ids = list["queued"]["held"]
+        .as_array()
+        .context("queued ids")?
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect();
+    Ok((ids, filled))
+}
+
+fn per_run(before: u64, after: u64, runs: usize) -> String {
+    format!(
+        "{:.0} B",
+        after.saturating_sub(before) as f64 * 1024.0 / runs as f64
+    )
+}
+
+/// 100k queued runs queued live, then the same server restarted (SIGTERM,
+/// then `serve` on the same storage): VmRSS per queued run before and
+/// after, the time from the restart's spawn to the first right answer
+/// about a queued run, and the disk the status files take.
+async fn queued_runs(label: &str, binary: &std::path::Path) -> anyhow::Result<(f64, f64)> {
+    let storage = TempStorage::new("memory")?;
+    let server = Scriptd::start(binary, &storage.0)?;
+    std::fs::write(
+        storage.0.join("1/scripts/exectab.txt"),
+        // No @@1: `sleep 3600 queued` would fail at once and drain the queue.
+        "-s=1 held /bin/sleep 3600\n",
+    )?;
+    let idle = settle_child(&server).await;
+    let (ids, filled) = fill(&server.target).await?;
+    let live = settle_child(&server).await;
     report(
-        &format!("VmRSS idle -> {queued} queued runs (KiB)"),
-        format!("{before} -> {after} (filled in {filled:.1} s)"),
+        &format!("[{label}] VmRSS idle -> {} queued, live (KiB)", ids.len()),
+        format!("{idle} -> {live} (filled in {filled:.1} s)"),
     );
     report(
-        "memory per queued run (<= 2048 B)",
+        &format!("[{label}] memory per queued run, live"),
+        per_run(idle, live, ids.len()),
+    );
+    let (files, bytes) = disk_usage(&storage.0.join("1/scripts/status"));
+    report(
+        &format!("[{label}] status files on disk"),
+        format!("{files} files, {:.0} MB of blocks", bytes as f64 / 1e6),
+    );
+    server.stop()?;
+
+    // The held run was interrupted by the stop; the first queued run takes
+    // its slot after the restart, so the rest move up one place.
+    let server = Scriptd::start(binary, &storage.0)?;
+    let probe = ids.len() / 2;
+    let answered = first_answer(&server, &ids[probe], probe - 1).await?;
+    report(
+        &format!("[{label}] restart: listening / first answer"),
         format!(
-            "{:.0} B",
-            (after.saturating_sub(before)) as f64 * 1024.0 / queued as f64
+            "{:.3} s / {:.3} s",
+            server.bound.as_secs_f64(),
+            answered.as_secs_f64()
         ),
     );
-    server.stop();
-    Ok(())
+    let restarted = settle_child(&server).await;
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let later = server.rss();
+    let queued = ids.len() - 1;
+    report(
+        &format!("[{label}] VmRSS {queued} queued after restart (KiB)"),
+        format!("{restarted} (10 s later: {later})"),
+    );
+    report(
+        &format!("[{label}] memory per queued run, restarted"),
+        format!(
+            "{} (live {}; ratio {:.2})",
+            per_run(idle, later, queued),
+            per_run(idle, live, ids.len()),
+            later.saturating_sub(idle) as f64 / live.saturating_sub(idle).max(1) as f64
+        ),
+    );
+    server.stop()?;
+    Ok((answered.as_secs_f64(), later as f64))
 }
 
 async fn monitor_sockets() -> anyhow::Result<()> {
@@ -195,7 +266,11 @@ pub async fn run() -> anyhow::Result<()> {
         limit as usize > SOCKETS + 100,
         "RLIMIT_NOFILE hard limit {limit} too low"
     );
-    queued_runs().await?;
+    for _ in 0..rounds() {
+        for (label, binary) in binaries()? {
+            queued_runs(&label, &binary).await?;
+        }
+    }
     monitor_sockets().await?;
     Ok(())
 }

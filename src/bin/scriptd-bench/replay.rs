@@ -3,7 +3,8 @@
 //! runs: one `RunQueued` due tomorrow, so nothing starts), then
 //! `Application::build` (open, migrate, fold, rebuild the queues, bind) is
 //! timed. Two sizes: 500k events (issue 8) and 100k finished + 10k queued
-//! runs (issue 5).
+//! runs (issue 5). Then a restart of the real binary with 1M finished and
+//! 100k queued runs, timed to its first answer (issue 20).
 
 use std::time::Instant;
 
@@ -11,6 +12,7 @@ use scriptd::events::types::{Origin, Outcome, RunRecord, RunSpec};
 use scriptd::events::{store, Event, NewEvent};
 use scriptd::ids::{RunId, ScriptName, UserId};
 
+use crate::child::{binaries, first_answer, rounds, Scriptd};
 use crate::machine::report;
 use crate::server::{config, Server, TempStorage};
 
@@ -69,8 +71,12 @@ fn finished(run: RunId, name: &ScriptName, at: f64) -> [Event; 3] {
     ]
 }
 
-/// Fills a fresh storage dir; returns it with the event count.
-async fn fill(finished_runs: usize, queued_runs: usize) -> anyhow::Result<(TempStorage, usize)> {
+/// Fills a fresh storage dir; returns it with the event count and the
+/// ids of the queued runs, in queue order.
+async fn fill(
+    finished_runs: usize,
+    queued_runs: usize,
+) -> anyhow::Result<(TempStorage, usize, Vec<RunId>)> {
     let storage = TempStorage::new("replay")?;
     let cfg = config(&storage.0);
     let mut db = store::open(&cfg.database_path()).await?;
@@ -81,9 +87,10 @@ async fn fill(finished_runs: usize, queued_runs: usize) -> anyhow::Result<(TempS
     )?;
     let name = ScriptName::parse("sched").ok_or_else(|| anyhow::anyhow!("name"))?;
     let now = scriptd::clock::now_secs();
+    let ids: Vec<RunId> = (0..queued_runs).map(|_| RunId::new()).collect();
     let events = (0..finished_runs)
         .flat_map(|i| finished(RunId::new(), &name, (now - 86_400) as f64 + i as f64 * 1e-3))
-        .chain((0..queued_runs).map(|_| queued(RunId::new(), &name, now + 86_400)));
+        .chain(ids.iter().map(|id| queued(*id, &name, now + 86_400)));
     let mut count = 0;
     let mut group = Vec::with_capacity(BATCH);
     for event in events {
@@ -96,7 +103,7 @@ async fn fill(finished_runs: usize, queued_runs: usize) -> anyhow::Result<(TempS
     commit(&mut db, group).await?;
     db.readers.close().await;
     drop(db);
-    Ok((storage, count))
+    Ok((storage, count, ids))
 }
 
 async fn commit(db: &mut store::Database, group: Vec<NewEvent>) -> anyhow::Result<()> {
@@ -110,7 +117,7 @@ async fn commit(db: &mut store::Database, group: Vec<NewEvent>) -> anyhow::Resul
 
 async fn measure(finished_runs: usize, queued_runs: usize) -> anyhow::Result<()> {
     let fill_start = Instant::now();
-    let (storage, events) = fill(finished_runs, queued_runs).await?;
+    let (storage, events, _) = fill(finished_runs, queued_runs).await?;
     let filled = fill_start.elapsed().as_secs_f64();
     let start = Instant::now();
     let server = Server::start_in(storage).await?;
@@ -127,10 +134,45 @@ async fn measure(finished_runs: usize, queued_runs: usize) -> anyhow::Result<()>
     Ok(())
 }
 
+/// A restart of the real binary on a database with a long history and a
+/// deep queue: time from the spawn to listening and to the first right
+/// answer about a queued run, and VmRSS then. Each binary of
+/// `SCRIPTD_BENCH_SCRIPTDS` in turn, on the same storage (nothing is due,
+/// so a restart appends nothing and each start sees the same log).
+async fn restart(finished_runs: usize, queued_runs: usize) -> anyhow::Result<()> {
+    let fill_start = Instant::now();
+    let (storage, events, ids) = fill(finished_runs, queued_runs).await?;
+    println!(
+        "  filled {events} events ({finished_runs} done + {queued_runs} queued) in {:.1} s",
+        fill_start.elapsed().as_secs_f64()
+    );
+    let probe = ids.len() / 2;
+    for _ in 0..rounds() {
+        for (label, binary) in binaries()? {
+            let server = Scriptd::start(&binary, &storage.0)?;
+            let answered = first_answer(&server, &ids[probe].to_string(), probe).await?;
+            let rss = server.rss();
+            report(
+                &format!("[{label}] restart: listening / first answer"),
+                format!(
+                    "{:.3} s / {:.3} s, VmRSS {rss} KiB",
+                    server.bound.as_secs_f64(),
+                    answered.as_secs_f64()
+                ),
+            );
+            server.stop()?;
+        }
+    }
+    drop(storage);
+    Ok(())
+}
+
 /// Runs the scenario and prints its figures.
 pub async fn run() -> anyhow::Result<()> {
     println!("replay: time of Application::build on a filled database");
     measure(160_000, 20_000).await?; // 3 x 160k + 20k = 500k events
     measure(100_000, 10_000).await?;
+    println!("replay: restart of `scriptd serve`, 1M done + 100k queued runs");
+    restart(1_000_000, 100_000).await?;
     Ok(())
 }

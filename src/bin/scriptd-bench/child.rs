@@ -1,0 +1,175 @@
+//! A `scriptd serve` child process on a given storage dir: the real
+//! binary, so that a restart is a real one (new process, fresh heap) and
+//! so that an older build can be measured in the same run
+//! (`SCRIPTD_BENCH_SCRIPTDS=old=/path/to/scriptd,new=target/release/scriptd`;
+//! by default the `scriptd` next to this binary).
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+
+use crate::machine::rss_kib;
+use crate::server::Target;
+
+/// The binaries to compare, as (label, path), in the order to alternate.
+pub fn binaries() -> anyhow::Result<Vec<(String, PathBuf)>> {
+    if let Ok(list) = std::env::var("SCRIPTD_BENCH_SCRIPTDS") {
+        return list
+            .split(',')
+            .map(|item| {
+                let (label, path) = item
+                    .split_once('=')
+                    .context("SCRIPTD_BENCH_SCRIPTDS is label=path,label=path")?;
+                Ok((label.to_owned(), PathBuf::from(path)))
+            })
+            .collect();
+    }
+    let exe = std::env::current_exe()?;
+    let sibling = exe.with_file_name("scriptd");
+    anyhow::ensure!(
+        sibling.exists(),
+        "{} not found: build it too (cargo build --release --bin scriptd)",
+        sibling.display()
+    );
+    Ok(vec![("this".into(), sibling)])
+}
+
+/// How many times each binary is measured (`SCRIPTD_BENCH_ROUNDS`, default 1).
+pub fn rounds() -> usize {
+    std::env::var("SCRIPTD_BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
+}
+
+/// A config file setting `status_files` when `SCRIPTD_BENCH_STATUS_FILES`
+/// is set (older builds refuse the key, so it is only passed on request).
+pub fn config_file(storage: &Path) -> anyhow::Result<Option<PathBuf>> {
+    let Ok(mode) = std::env::var("SCRIPTD_BENCH_STATUS_FILES") else {
+        return Ok(None);
+    };
+    let path = storage.with_extension("toml");
+    std::fs::write(&path, format!("status_files = \"{mode}\"\n"))?;
+    Ok(Some(path))
+}
+
+/// A running `scriptd serve`.
+pub struct Scriptd {
+    child: Child,
+    pub target: Target,
+    /// From the spawn to the "listening" log line.
+    pub bound: Duration,
+    pub spawned: Instant,
+}
+
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            chars.by_ref().find(|c| c.is_ascii_alphabetic());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+impl Scriptd {
+    /// Spawns `binary serve` on `storage` and waits until it listens.
+    pub fn start(binary: &Path, storage: &Path) -> anyhow::Result<Scriptd> {
+        let config = config_file(storage)?;
+        let mut command = Command::new(binary);
+        command
+            .args(["serve", "--listen", "127.0.0.1:0", "--storage"])
+            .arg(storage)
+            .env("RUST_LOG", "warn,scriptd::app=info,scriptd::http=info")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        if let Some(config) = config {
+            command.arg("--config").arg(config);
+        }
+        let spawned = Instant::now();
+        let mut child = command
+            .spawn()
+            .with_context(|| format!("cannot start {}", binary.display()))?;
+        let stderr = child.stderr.take().context("stderr")?;
+        let (tx, rx) = mpsc::channel();
+        // Keeps draining stderr for the life of the child.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                let line = strip_ansi(&line);
+                if let Some((_, rest)) = line.split_once("listening on http://127.0.0.1:") {
+                    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+                    let _ = tx.send(digits.parse::<u16>().ok());
+                }
+            }
+        });
+        let port = rx
+            .recv_timeout(Duration::from_secs(120))
+            .ok()
+            .flatten()
+            .context("scriptd did not log its address")?;
+        let bound = spawned.elapsed();
+        let key = std::fs::read_to_string(storage.join("admin.key")).context("admin.key")?;
+        Ok(Scriptd {
+            child,
+            target: Target {
+                port,
+                key: key.trim().to_owned(),
+            },
+            bound,
+            spawned,
+        })
+    }
+
+    /// VmRSS of the server, KiB.
+    pub fn rss(&self) -> u64 {
+        rss_kib(&self.child.id().to_string())
+    }
+
+    /// SIGTERM (a graceful stop), then waits for the exit.
+    pub fn stop(mut self) -> anyhow::Result<()> {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM)?;
+        self.child.wait()?;
+        Ok(())
+    }
+}
+
+/// Polls `GET status/ID` until it answers `queued` at `position`; returns
+/// the time from the server's spawn. Connections refused before the
+/// listener is up do not count as answers.
+pub async fn first_answer(server: &Scriptd, id: &str, position: usize) -> anyhow::Result<Duration> {
+    let client = server.target.client(1);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        if let Ok(status) = server.target.status(&client, id).await {
+            anyhow::ensure!(
+                status["state"] == "queued" && status["position"] == position,
+                "wrong first answer: {status}"
+            );
+            return Ok(server.spawned.elapsed());
+        }
+        anyhow::ensure!(Instant::now() < deadline, "no answer in 120 s");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+/// Files in `dir` and the disk blocks they hold, in bytes.
+pub fn disk_usage(dir: &Path) -> (usize, u64) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return (0, 0);
+    };
+    entries
+        .filter_map(|e| e.ok()?.metadata().ok())
+        .fold((0, 0), |(n, bytes), m| (n + 1, bytes + m.blocks() * 512))
+}
