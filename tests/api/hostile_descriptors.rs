@@ -43,7 +43,7 @@ fn serve_with_file_limit(storage: &std::path::Path) -> (Served, u16, String) {
         .arg(&config)
         .env("RUST_LOG", "info")
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
+        .stdout(Stdio::null())
         .stderr(Stdio::piped());
     // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
     unsafe {
@@ -57,39 +57,25 @@ fn serve_with_file_limit(storage: &std::path::Path) -> (Served, u16, String) {
         });
     }
     let mut child = command.spawn().expect("scriptd serve starts");
-    let stdout = child.stdout.take().expect("stdout");
     let stderr = child.stderr.take().expect("stderr");
     let served = Served(child);
     let (tx, rx) = mpsc::channel();
-    let tx2 = tx.clone();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(key) = line.strip_prefix("admin API key: ") {
-                let _ = tx.send((None, Some(key.to_owned())));
-            }
-        }
-    });
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             if let Some(rest) = line.split("listening on http://").nth(1) {
                 let address = rest.split_whitespace().next().unwrap_or_default();
                 let port = address.rsplit(':').next().and_then(|p| p.parse().ok());
-                let _ = tx2.send((port, None));
+                let _ = tx.send(port);
             }
         }
     });
-    let (mut port, mut key) = (None, None);
-    while port.is_none() || key.is_none() {
-        match rx
-            .recv_timeout(DEADLINE)
-            .expect("the server prints its port and key")
-        {
-            (Some(p), _) => port = Some(p),
-            (_, Some(k)) => key = Some(k),
-            _ => {}
-        }
-    }
-    (served, port.expect("port"), key.expect("key"))
+    let port = rx
+        .recv_timeout(DEADLINE)
+        .expect("the server prints its port")
+        .expect("a port in the listening line");
+    // Not printed: stderr is no terminal, so the first-run key is only in its file.
+    let key = std::fs::read_to_string(storage.join("admin.key")).expect("admin.key");
+    (served, port, key.trim().to_owned())
 }
 
 async fn run_over(ws: &mut WsClient, sequence: i64) -> Value {
