@@ -116,6 +116,9 @@ async fn a_child_gets_stdin_stdout_and_stderr_and_no_other_descriptor() {
 #[actix_web::test]
 async fn with_a_cgroup_a_setsid_daemon_is_ended_with_its_run() {
     // Arrange
+    if !crate::helpers::root_or_skip("with_a_cgroup_a_setsid_daemon_is_ended_with_its_run") {
+        return;
+    }
     let cgroup = TestCgroup::create();
     let setting = cgroup.setting.clone();
     let app = spawn_app_with(|c| c.cgroup = setting).await;
@@ -155,6 +158,9 @@ async fn with_a_cgroup_a_setsid_daemon_is_ended_with_its_run() {
 #[actix_web::test]
 async fn with_a_cgroup_kill_and_timeout_end_every_descendant() {
     // Arrange
+    if !crate::helpers::root_or_skip("with_a_cgroup_kill_and_timeout_end_every_descendant") {
+        return;
+    }
     let cgroup = TestCgroup::create();
     let setting = cgroup.setting.clone();
     let app = spawn_app_with(|c| c.cgroup = setting).await;

@@ -11,6 +11,11 @@ use crate::helpers::{eventually, spawn_app_with};
 #[actix_web::test]
 async fn a_restart_ends_a_setsid_daemon_of_a_run_the_crash_interrupted() {
     // Arrange
+    if !crate::helpers::root_or_skip(
+        "a_restart_ends_a_setsid_daemon_of_a_run_the_crash_interrupted",
+    ) {
+        return;
+    }
     let cgroup = TestCgroup::create();
     let fixture = Fixture::new();
     let config = fixture.out.join("scriptd.toml");
@@ -48,6 +53,11 @@ async fn a_restart_ends_a_setsid_daemon_of_a_run_the_crash_interrupted() {
 #[actix_web::test]
 async fn a_second_server_refused_by_the_lock_leaves_the_running_runs_alone() {
     // Arrange: a run whose daemon is in the first server's run cgroup.
+    if !crate::helpers::root_or_skip(
+        "a_second_server_refused_by_the_lock_leaves_the_running_runs_alone",
+    ) {
+        return;
+    }
     let cgroup = TestCgroup::create();
     let setting = cgroup.setting.clone();
     let mut second = None;

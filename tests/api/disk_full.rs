@@ -71,6 +71,11 @@ fn order(path: &Path) -> Vec<String> {
 async fn a_full_disk_keeps_queue_order_marks_lost_logs_and_degrades_health() {
     // Arrange
     let temp = tempfile::tempdir().expect("temp");
+    if !crate::helpers::root_or_skip(
+        "a_full_disk_keeps_queue_order_marks_lost_logs_and_degrades_health",
+    ) {
+        return;
+    }
     let disk = SmallDisk::mount(temp.path().join("disk"), "8m");
     let out = temp.path().join("out");
     std::fs::create_dir_all(&out).expect("out");

@@ -355,3 +355,14 @@ pub type Rights = [bool; 4];
 pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
+
+/// For a test that needs root (cgroups, mounts, other users): true when it
+/// may go on; as an ordinary user it says loudly on stderr that it is
+/// skipped, and why, and returns false. CI runs as root, so there it runs.
+pub fn root_or_skip(test: &str) -> bool {
+    if is_root() {
+        return true;
+    }
+    eprintln!("SKIPPED {test}: needs root (CI runs as root; run the suite as root to include it)");
+    false
+}

@@ -55,6 +55,9 @@ async fn peak_memory_and_cpu_are_the_scripts_own() {
 async fn with_a_cgroup_cpu_counts_descendants_nobody_waited_for() {
     // Arrange: the burner is a setsid daemon; the script does not wait for
     // it, so its CPU never reaches the script's rusage.
+    if !crate::helpers::root_or_skip("with_a_cgroup_cpu_counts_descendants_nobody_waited_for") {
+        return;
+    }
     let cgroup = TestCgroup::create();
     let setting = cgroup.setting.clone();
     let app = spawn_app_with(|c| c.cgroup = setting).await;
@@ -82,6 +85,11 @@ async fn with_a_cgroup_cpu_counts_descendants_nobody_waited_for() {
 #[actix_web::test]
 async fn limits_go_through_the_cgroup_where_its_controllers_are_delegated() {
     // Arrange
+    if !crate::helpers::root_or_skip(
+        "limits_go_through_the_cgroup_where_its_controllers_are_delegated",
+    ) {
+        return;
+    }
     let cgroup = TestCgroup::create();
     let setting = cgroup.setting.clone();
     let controllers =
