@@ -61,35 +61,28 @@ fn serve_with_file_limit(storage: &std::path::Path) -> (Served, u16, String) {
     let stderr = child.stderr.take().expect("stderr");
     let served = Served(child);
     let (tx, rx) = mpsc::channel();
-    let tx2 = tx.clone();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(key) = line.strip_prefix("admin API key: ") {
-                let _ = tx.send((None, Some(key.to_owned())));
-            }
-        }
-    });
+    // Drained so that the server never blocks on a full pipe.
+    std::thread::spawn(
+        move || {
+            for _ in BufReader::new(stdout).lines().map_while(Result::ok) {}
+        },
+    );
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             if let Some(rest) = line.split("listening on http://").nth(1) {
                 let address = rest.split_whitespace().next().unwrap_or_default();
-                let port = address.rsplit(':').next().and_then(|p| p.parse().ok());
-                let _ = tx2.send((port, None));
+                if let Some(port) = address.rsplit(':').next().and_then(|p| p.parse().ok()) {
+                    let _ = tx.send(port);
+                }
             }
         }
     });
-    let (mut port, mut key) = (None, None);
-    while port.is_none() || key.is_none() {
-        match rx
-            .recv_timeout(DEADLINE)
-            .expect("the server prints its port and key")
-        {
-            (Some(p), _) => port = Some(p),
-            (_, Some(k)) => key = Some(k),
-            _ => {}
-        }
-    }
-    (served, port.expect("port"), key.expect("key"))
+    let port: u16 = rx
+        .recv_timeout(DEADLINE)
+        .expect("the server prints the address it listens on");
+    // The first run writes the admin key to its key file before listening.
+    let key = std::fs::read_to_string(storage.join("admin.key")).expect("the admin key file");
+    (served, port, key.trim().to_owned())
 }
 
 async fn run_over(ws: &mut WsClient, sequence: i64) -> Value {
