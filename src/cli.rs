@@ -99,7 +99,7 @@ pub struct ServeArgs {
     /// Serve plain HTTP, even on a non-loopback address.
     #[arg(long)]
     pub no_tls: bool,
-    /// PEM certificate chain to serve (default: one made under <storage>/tls/).
+    /// PEM certificate chain to serve (default: one made under STORAGE/tls/).
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
     /// PEM private key of --tls-cert.
@@ -157,7 +157,7 @@ pub enum UserCommand {
         json: bool,
     },
     /// Replace a user's API key; the old key stops working at once (for
-    /// `admin`, <storage>/admin.key gets the new key).
+    /// `admin`, STORAGE/admin.key gets the new key).
     RotateKey {
         /// The user's name.
         name: String,

@@ -19,7 +19,9 @@
 //! - [`admin`], [`cli`]: the command line; [`check`]: `exectab check`.
 //! - [`limits`]: timeouts, connection limits and quotas (settings).
 //! - [`storage`]: who may read the storage (modes, umask) and where status
-//!   files go.
+//!   files go; [`status_mode`]: which runs get a status file.
+//! - [`backup`]: `admin backup`, a consistent copy of a running server.
+//! - [`config`], [`telemetry`]: settings, and the text or JSON log.
 //! - [`client`]: the client commands that talk to a running server.
 
 pub mod accounts;

@@ -16,7 +16,7 @@ pub struct Remote {
     /// the config file, else 127.0.0.1:9893).
     #[arg(long, env = "SCRIPTD_URL")]
     pub url: Option<String>,
-    /// API key (default: <storage>/admin.key when it exists).
+    /// API key (default: STORAGE/admin.key when it exists).
     #[arg(long = "api-key", env = "SCRIPTD_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
     /// Print JSON: the server's reply, and errors as
@@ -24,7 +24,7 @@ pub struct Remote {
     #[arg(long)]
     pub json: bool,
     /// CA certificate (PEM) to verify an https:// server with (default:
-    /// <storage>/tls/ca.pem when it exists, else the system's roots).
+    /// STORAGE/tls/ca.pem when it exists, else the system's roots).
     #[arg(long, value_name = "FILE", env = "SCRIPTD_CA")]
     pub ca: Option<PathBuf>,
 }

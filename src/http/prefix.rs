@@ -23,7 +23,7 @@ fn valid_prefix(text: &str) -> bool {
             .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c) || c == '-')
 }
 
-/// `GET runs?prefix=P`: `{"ids": [...]}`, at most [`MAX_MATCHES`].
+/// `GET runs?prefix=P`: `{"ids": [...]}`, at most `MAX_MATCHES`.
 pub fn runs_with_prefix(
     state: &AppState,
     principal: &Principal,

@@ -43,7 +43,7 @@ fn serve_with_file_limit(storage: &std::path::Path) -> (Served, u16, String) {
         .arg(&config)
         .env("RUST_LOG", "info")
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
+        .stdout(Stdio::null())
         .stderr(Stdio::piped());
     // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
     unsafe {
@@ -57,31 +57,24 @@ fn serve_with_file_limit(storage: &std::path::Path) -> (Served, u16, String) {
         });
     }
     let mut child = command.spawn().expect("scriptd serve starts");
-    let stdout = child.stdout.take().expect("stdout");
     let stderr = child.stderr.take().expect("stderr");
     let served = Served(child);
     let (tx, rx) = mpsc::channel();
-    // Drained so that the server never blocks on a full pipe.
-    std::thread::spawn(
-        move || {
-            for _ in BufReader::new(stdout).lines().map_while(Result::ok) {}
-        },
-    );
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             if let Some(rest) = line.split("listening on http://").nth(1) {
                 let address = rest.split_whitespace().next().unwrap_or_default();
-                if let Some(port) = address.rsplit(':').next().and_then(|p| p.parse().ok()) {
-                    let _ = tx.send(port);
-                }
+                let port = address.rsplit(':').next().and_then(|p| p.parse().ok());
+                let _ = tx.send(port);
             }
         }
     });
-    let port: u16 = rx
+    let port = rx
         .recv_timeout(DEADLINE)
-        .expect("the server prints the address it listens on");
-    // The first run writes the admin key to its key file before listening.
-    let key = std::fs::read_to_string(storage.join("admin.key")).expect("the admin key file");
+        .expect("the server prints its port")
+        .expect("a port in the listening line");
+    // Not printed: stderr is no terminal, so the first-run key is only in its file.
+    let key = std::fs::read_to_string(storage.join("admin.key")).expect("admin.key");
     (served, port, key.trim().to_owned())
 }
 
