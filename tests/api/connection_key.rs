@@ -123,7 +123,7 @@ async fn a_remembered_key_is_never_shared_and_an_invalid_one_is_never_remembered
 #[actix_web::test]
 async fn an_idle_keep_alive_connection_stays_open_for_keep_alive_secs_then_closes() {
     // Arrange
-    let app = spawn_app_with(|config| config.keep_alive = Duration::from_secs(12)).await;
+    let app = spawn_app_with(|config| config.keep_alive = Duration::from_secs(20)).await;
     let mut sdk = SdkClient::plain(app.port, &app.key);
     accepted("first request", &status(&mut sdk).await);
 

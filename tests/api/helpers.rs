@@ -130,7 +130,7 @@ impl Api {
         Api {
             base: format!("http://127.0.0.1:{port}"),
             key,
-            client: awc::Client::builder().timeout(DEADLINE).finish(),
+            client: Self::client_for(None),
             tls: None,
         }
     }
@@ -150,7 +150,9 @@ impl Api {
     }
 
     fn client_for(tls: Option<std::sync::Arc<rustls::ClientConfig>>) -> awc::Client {
-        let connector = awc::Connector::new();
+        // awc gives up on connecting after 5 s by default: too short on a
+        // loaded machine, where the server may not accept that soon.
+        let connector = awc::Connector::new().timeout(DEADLINE);
         let connector = match tls {
             Some(tls) => connector.rustls_0_23(tls),
             None => connector,

@@ -285,6 +285,23 @@ async fn admin_prune_works_while_a_server_runs_and_accepts_runs() {
     .expect("exectab");
     let old = queue(api, "echo", 20).await;
     wait_idle(api, DEADLINE).await;
+    // Idle in the status list is not yet on disk for another process: wait
+    // until the database holds every old run's end.
+    eventually("the old runs' ends in the database", || {
+        let conn = read_db(storage.path());
+        old.iter()
+            .all(|id| {
+                conn.query_row(
+                    "SELECT COUNT(*) FROM events WHERE stream = ? AND kind = 'RunFinished'",
+                    [id],
+                    |r| r.get::<_, i64>(0),
+                )
+                .expect("count")
+                    == 1
+            })
+            .then_some(())
+    })
+    .await;
     let before = rfc3339(scriptd::clock::now());
 
     let args = ["admin", "prune", "--before", before.as_str()];

@@ -159,10 +159,12 @@ async fn stdin_leaves_the_database_once_the_process_exists() {
         rows().await == vec![second.clone()]
     })
     .await;
-    assert_eq!(
-        std::fs::read_to_string(&got).unwrap_or_default(),
-        "first secret"
-    );
+    // The row goes once the process exists, which is before `cat` has run:
+    // wait for what it writes rather than read the file at once.
+    eventually("the first run to write its stdin", || {
+        (std::fs::read_to_string(&got).ok()? == "first secret").then_some(())
+    })
+    .await;
     std::fs::write(&gate, "").expect("gate");
     app.wait_done(&first).await;
     app.wait_done(&second).await;

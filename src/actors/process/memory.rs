@@ -75,9 +75,10 @@ mod tests {
     fn this_process_has_a_high_water_mark() {
         let own = own_peak_rss_kb().expect("VmHWM");
         assert!(own > 0, "{own}");
-        assert_eq!(
-            peak_rss_kb(std::process::id()).map(|kb| kb >= own),
-            Some(true)
-        );
+        // Not compared with `own`: VmHWM folds in the current RSS, which the
+        // kernel counts per thread and syncs lazily, so while other tests
+        // free memory a later read can be lower than an earlier one.
+        let by_pid = peak_rss_kb(std::process::id()).expect("VmHWM by pid");
+        assert!(by_pid > 0, "{by_pid}");
     }
 }
