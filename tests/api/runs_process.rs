@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use crate::helpers::{is_root, spawn_app};
+use crate::helpers::{root_or_skip, spawn_app};
 
 #[actix_web::test]
 async fn timeout_exit_codes_and_start_failures_are_recorded() {
@@ -108,8 +108,7 @@ async fn hostile_arguments_reach_the_script_literally() {
 
 #[actix_web::test]
 async fn runs_as_nobody_have_nobodys_real_ids() {
-    if !is_root() {
-        eprintln!("SKIPPED runs_as_nobody_have_nobodys_real_ids: needs root (CI runs as root)");
+    if !root_or_skip("runs_as_nobody_have_nobodys_real_ids") {
         return;
     }
     let app = spawn_app().await;

@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use crate::helpers::{is_root, spawn_app, spawn_app_with, TestApp};
+use crate::helpers::{root_or_skip, spawn_app, spawn_app_with, TestApp};
 
 const SHOW: &str = r#"/bin/sh -c "echo HOME=$HOME; echo USER=$USER; echo LOGNAME=$LOGNAME; echo SHELL=$SHELL; echo PWD=$(pwd)""#;
 
@@ -22,8 +22,7 @@ async fn log_of(app: &TestApp, name: &str) -> Vec<String> {
 
 #[actix_web::test]
 async fn runs_as_another_user_get_its_login_variables_and_home() {
-    if !is_root() {
-        eprintln!("SKIPPED runs_as_another_user_get_its_login_variables_and_home: needs root (CI runs as root)");
+    if !root_or_skip("runs_as_another_user_get_its_login_variables_and_home") {
         return;
     }
     let app = spawn_app().await;
