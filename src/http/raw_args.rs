@@ -37,7 +37,7 @@ pub fn keep_number_text(text: &[u8], fields: &mut Map<String, Value>) {
 fn raw_args(text: &[u8]) -> Option<Vec<&str>> {
     let text = std::str::from_utf8(text).ok()?;
     let mut scan = Scan { text, at: 0 };
-    scan.expect(b'{')?;
+    scan.eat(b'{')?;
     let mut found = None;
     loop {
         scan.space();
@@ -47,7 +47,7 @@ fn raw_args(text: &[u8]) -> Option<Vec<&str>> {
         let key_start = scan.at;
         scan.skip_string()?;
         let key: String = serde_json::from_str(&text[key_start..scan.at]).ok()?;
-        scan.expect(b':')?;
+        scan.eat(b':')?;
         scan.space();
         if key == "args" && scan.peek()? == b'[' {
             found = Some(scan.elements()?);
@@ -86,7 +86,7 @@ impl<'a> Scan<'a> {
         }
     }
 
-    fn expect(&mut self, byte: u8) -> Option<()> {
+    fn eat(&mut self, byte: u8) -> Option<()> {
         self.space();
         (self.next()? == byte).then_some(())
     }
@@ -143,7 +143,7 @@ impl<'a> Scan<'a> {
 
     /// The raw text of each element of the array at the cursor.
     fn elements(&mut self) -> Option<Vec<&'a str>> {
-        self.expect(b'[')?;
+        self.eat(b'[')?;
         let mut items = Vec::new();
         self.space();
         if self.peek()? == b']' {
