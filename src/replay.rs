@@ -55,17 +55,16 @@ pub fn fold_runs(events: Vec<StoredEvent>) -> Vec<Folded> {
                 ..
             } => {
                 order.push(run);
-                let pending = PendingRun {
-                    id: run,
+                let (name, pending) = on_record(QueuedRun {
+                    run,
+                    name,
                     queued,
                     requested,
                     params,
                     spec,
                     stdin_len,
                     origin,
-                    durable: true,
-                    cancelling: false,
-                };
+                });
                 runs.insert(
                     run,
                     Folded {
@@ -98,6 +97,32 @@ pub fn fold_runs(events: Vec<StoredEvent>) -> Vec<Folded> {
         .collect()
 }
 
+/// A run whose `RunQueued` is on record: durable, with no cancel in flight.
+fn on_record(queued: QueuedRun) -> (ScriptName, PendingRun) {
+    let QueuedRun {
+        run,
+        name,
+        queued,
+        requested,
+        params,
+        spec,
+        stdin_len,
+        origin,
+    } = queued;
+    let pending = PendingRun {
+        id: run,
+        queued,
+        requested,
+        params,
+        spec,
+        stdin_len,
+        origin,
+        durable: true,
+        cancelling: false,
+    };
+    (name, pending)
+}
+
 /// What startup does with the unfinished runs of the database at `path`;
 /// `boot` is this machine's boot id. Blocks: call off the actor threads.
 pub fn recover(path: &Path, boot: &str) -> Result<Recovered, StoreError> {
@@ -106,33 +131,14 @@ pub fn recover(path: &Path, boot: &str) -> Result<Recovered, StoreError> {
     let mut queues: BTreeMap<(UserId, ScriptName), Vec<(i64, PendingRun)>> = BTreeMap::new();
     let mut opts = SharedOpts::default();
     unfinished::for_each(path, |found| {
-        let QueuedRun {
-            run: id,
-            name,
-            queued,
-            requested,
-            params,
-            mut spec,
-            stdin_len,
-            origin,
-        } = found.queued;
-        opts.share(&name, &mut spec);
+        let mut queued = found.queued;
+        opts.share(&queued.name, &mut queued.spec);
         // Parsed arrays have room for four items; the live path's are exact.
-        let mut params = params;
-        params.shrink_to_fit();
-        spec.command.shrink_to_fit();
-        spec.env.shrink_to_fit();
-        let run = PendingRun {
-            id,
-            queued,
-            requested,
-            params,
-            spec,
-            stdin_len,
-            origin,
-            durable: true,
-            cancelling: false,
-        };
+        queued.params.shrink_to_fit();
+        queued.spec.command.shrink_to_fit();
+        queued.spec.env.shrink_to_fit();
+        let (name, run) = on_record(queued);
+        let id = run.id;
         match found.started {
             Some(started) => {
                 let mut record: RunRecord =
