@@ -23,6 +23,7 @@ use crate::events::{Append, EventStore};
 use crate::http::{self, AppState};
 use crate::lock::{self, StorageLock};
 use crate::metrics::Metrics;
+use crate::output::RunLogs;
 use crate::storage::{self, StatusPlacement};
 use crate::{admin, replay};
 
@@ -88,6 +89,7 @@ impl Application {
         let config = Arc::new(config);
         let metrics = Metrics::default();
         let readers = db.readers.clone();
+        let logs = RunLogs::Files(config.clone());
         let store = EventStore::new(db.writer, metrics.clone()).start();
         let hub = MonitorHub::new(readers.clone(), metrics.clone()).start();
         store
@@ -102,6 +104,7 @@ impl Application {
             status_files: StatusFiles::start(status_placement),
             metrics: metrics.clone(),
             tracking,
+            logs: logs.clone(),
         };
         let directory = AccountDirectory::new(shared.clone()).start();
         restore(&shared, &directory).await?;
@@ -128,6 +131,7 @@ impl Application {
             config: config.clone(),
             metrics,
             sessions,
+            logs,
         };
         let server = HttpServer::new(move || {
             App::new()

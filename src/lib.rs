@@ -11,6 +11,8 @@
 //!   dashboard page (`http::ui`).
 //! - [`exectab`], [`progress`]: pure parsers of the script table and of
 //!   progress lines.
+//! - [`output`]: runs' captured output (`GET log`), in files or database
+//!   chunks.
 //! - [`replay`]: startup recovery of unfinished runs.
 //! - [`retention`]: `admin prune` and the server's own `retention_days`,
 //!   removing old runs' events and logs a batch at a time.
@@ -20,7 +22,8 @@
 //! - [`limits`]: timeouts, connection limits and quotas (settings).
 //! - [`storage`]: who may read the storage (modes, umask) and where status
 //!   files go; [`status_mode`]: which runs get a status file.
-//! - [`backup`]: `admin backup`, a consistent copy of a running server.
+//! - [`backup`]: `admin backup`, a consistent copy of a running server;
+//!   [`migrate`]: `admin migrate-to`, a SQLite storage moved to PostgreSQL.
 //! - [`config`], [`telemetry`]: settings, and the text or JSON log.
 //! - [`client`]: the client commands that talk to a running server.
 
@@ -42,6 +45,8 @@ pub mod limits;
 pub mod lock;
 pub mod manual;
 pub mod metrics;
+
+pub mod output;
 pub mod progress;
 pub mod replay;
 pub mod retention;

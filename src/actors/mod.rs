@@ -33,4 +33,6 @@ pub struct Shared {
     pub metrics: crate::metrics::Metrics,
     /// How runs' processes are tracked (cgroup or process group).
     pub tracking: Arc<process::Tracking>,
+    /// Where runs' captured output goes (files or database chunks).
+    pub logs: crate::output::RunLogs,
 }

@@ -50,6 +50,8 @@ pub struct AppState {
     pub metrics: crate::metrics::Metrics,
     /// Open WebSocket sessions by key (limits and revocation).
     pub sessions: sessions::SessionRegistry,
+    /// Where runs' captured output is read from.
+    pub logs: crate::output::RunLogs,
 }
 
 /// Registers every route.

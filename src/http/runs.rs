@@ -14,6 +14,7 @@ use crate::actors::{Denial, RunError};
 use crate::events::query::{RowState, RunRow};
 use crate::events::types::{Origin, RunRecord};
 use crate::ids::{RunId, ScriptName};
+use crate::output::LogError;
 use crate::status;
 
 async fn account(
@@ -300,12 +301,11 @@ pub async fn get_log(
     if row.forgotten {
         return Err(RunError::InvalidId.into());
     }
-    let path = state.config.log_path(principal.user_id(), id);
-    let mut text = match read_from(&path, offset).await {
+    let mut text = match state.logs.read(principal.user_id(), id, offset).await {
         Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(err) => {
-            tracing::error!(error = %err, path = %path.display(), "cannot read run log");
+        Err(LogError::Store(err)) => return Err(err.into()),
+        Err(LogError::Io(err)) => {
+            tracing::error!(error = %err, run = %id, "cannot read run log");
             return Err(ApiError::Internal);
         }
     };
@@ -325,15 +325,6 @@ fn log_error(row: &RunRow) -> Option<String> {
     serde_json::from_str::<RunRecord>(&row.info)
         .ok()
         .and_then(|record| record.log_error)
-}
-
-async fn read_from(path: &std::path::Path, offset: u64) -> std::io::Result<Vec<u8>> {
-    use tokio::io::{AsyncReadExt, AsyncSeekExt};
-    let mut file = tokio::fs::File::open(path).await?;
-    file.seek(std::io::SeekFrom::Start(offset)).await?;
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes).await?;
-    Ok(bytes)
 }
 
 /// `GET scripts`: the scripts this key may use.

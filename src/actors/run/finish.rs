@@ -61,10 +61,7 @@ impl RunProcess {
                 end: t.end.unwrap_or(now),
             })
             .collect();
-        if let Some(log) = live.log.as_mut() {
-            log.flush();
-            record.log_error = log.error();
-        }
+        let log = live.log.as_mut().map(|log| log.finish());
         drop(live);
         record.run_user = self.resolved.0.clone().or(record.run_user);
         record.run_group = self.resolved.1.clone().or(record.run_group);
@@ -85,7 +82,16 @@ impl RunProcess {
             }
             Err(error) => record.error = Some(error.clone()),
         }
-        self.record_end(record, ctx);
+        let Some(log) = log else {
+            self.record_end(record, ctx);
+            return;
+        };
+        // The end is recorded once the whole log is stored, so a client
+        // that sees the run done reads all of its output.
+        ctx.spawn(log.into_actor(self).map(move |log_error, act, ctx| {
+            record.log_error = log_error;
+            act.record_end(record, ctx);
+        }));
     }
 
     pub(super) fn start_failed(
@@ -130,9 +136,11 @@ impl RunProcess {
                 return;
             }
             if record.forgotten() {
-                let path = act.start.shared.config.log_path(user, id);
+                let logs = act.start.shared.logs.clone();
                 actix::spawn(async move {
-                    let _ = tokio::fs::remove_file(path).await;
+                    if let Err(err) = logs.remove(&[(user, id)]).await {
+                        tracing::warn!(error = %err, run = %id, "cannot remove a forgotten run's log");
+                    }
                 });
             }
             act.start.queue.do_send(queue::RunEnded { id, record });

@@ -4,12 +4,11 @@
 //!
 //! Layout: this file holds the actor, its start and output following;
 //! `finish.rs` builds and records the run's end; `handlers.rs` holds its
-//! messages and panic cleanup; `log.rs` the capped log file; `tracking.rs`
-//! the run's cgroup, its leftovers and its resource figures.
+//! messages and panic cleanup; `tracking.rs` the run's cgroup, its
+//! leftovers and its resource figures. The log itself is `crate::output`'s.
 
 mod finish;
 mod handlers;
-mod log;
 mod tracking;
 
 use std::cell::RefCell;
@@ -24,7 +23,6 @@ use tokio::sync::oneshot;
 pub use self::handlers::Crash;
 use self::handlers::Publish;
 pub use self::handlers::{SetQueue, Stop};
-use self::log::LogFile;
 use super::process::{self, Descendants, ExitInfo, RunCgroup, SpawnRequest, Spawned};
 use super::queue::{self, PendingRun, ScriptQueue};
 use super::Shared;
@@ -33,6 +31,7 @@ use crate::events::types::{Outcome, ProgressSnapshot};
 use crate::events::{query, Append, Event, NewEvent};
 use crate::exectab::expand_env;
 use crate::ids::{ScriptName, UserId};
+use crate::output::RunLog;
 use crate::progress::{OutputEnds, Progress};
 use crate::status;
 
@@ -49,7 +48,8 @@ const DRAIN_GRACE: Duration = Duration::from_millis(200);
 /// Longest output line kept; the rest of a longer line is dropped.
 const MAX_LINE: usize = 64 * 1024;
 /// The log is read while the run goes on (`log --follow`, `run --wait`):
-/// buffered output reaches the file at most this late.
+/// buffered output reaches the file (or the database) at most this late,
+/// and no more often than this per run.
 const LOG_FLUSH_EVERY: Duration = Duration::from_millis(100);
 
 /// What a RunProcess needs to start.
@@ -68,7 +68,7 @@ pub struct RunStart {
 struct Live {
     progress: Progress,
     ends: OutputEnds,
-    log: Option<LogFile>,
+    log: Option<RunLog>,
     dirty: bool,
     publish_pending: bool,
 }
@@ -160,8 +160,12 @@ impl RunProcess {
                 },
             )],
         });
-        let log_path = shared.config.log_path(self.start.user, self.start.run.id);
-        self.live.borrow_mut().log = Some(LogFile::new(log_path, shared.config.log_cap_bytes));
+        let log = shared.logs.create(
+            self.start.user,
+            self.start.run.id,
+            shared.config.log_cap_bytes,
+        );
+        self.live.borrow_mut().log = Some(log);
         ctx.run_interval(LOG_FLUSH_EVERY, |act, _ctx| {
             if let Some(log) = act.live.borrow_mut().log.as_mut() {
                 log.flush();

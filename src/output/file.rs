@@ -1,4 +1,6 @@
-//! The capped output log of one run.
+//! A run's capped output log as a file of the storage
+//! (`<storage>/<user>/scripts/logs/<run>.log`), where SQLite storages keep
+//! it.
 //!
 //! The file is created with the first line: a run that prints nothing has
 //! no log file, and `GET log` answers it with an empty log. Creating files
@@ -6,15 +8,15 @@
 //! allocation scans for recently deleted inodes), dearer than the fork.
 
 use std::io::{BufWriter, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use super::cap::{Cap, Take, TRUNCATED};
 
 /// Appends output lines to a file until the cap, then notes the cut once.
 pub struct LogFile {
     path: PathBuf,
     out: Output,
-    written: u64,
-    cap: u64,
-    truncated: bool,
+    cap: Cap,
     /// The first error that lost output (disk full, …), for the record.
     error: Option<String>,
 }
@@ -32,9 +34,7 @@ impl LogFile {
         LogFile {
             path,
             out: Output::NotYet,
-            written: 0,
-            cap,
-            truncated: false,
+            cap: Cap::new(cap),
             error: None,
         }
     }
@@ -77,22 +77,17 @@ impl LogFile {
 
     /// Writes one line (a newline is added) unless the cap is reached.
     pub fn write_line(&mut self, line: &[u8]) {
-        if self.truncated {
+        let take = self.cap.take(line);
+        if take == Take::Nothing {
             return;
-        }
-        let len = line.len() as u64 + 1;
-        let over = self.written + len > self.cap;
-        self.truncated = over;
-        if !over {
-            self.written += len;
         }
         let Some(out) = self.open() else {
             return;
         };
-        let written = if over {
-            out.write_all(b"[scriptd: output truncated at the log cap]\n")
-        } else {
-            out.write_all(line).and_then(|_| out.write_all(b"\n"))
+        let written = match take {
+            Take::Line(line) => out.write_all(line).and_then(|_| out.write_all(b"\n")),
+            Take::Truncated => out.write_all(TRUNCATED),
+            Take::Nothing => Ok(()),
         };
         if let Err(err) = written {
             self.failed(err);
@@ -107,5 +102,29 @@ impl LogFile {
                 self.failed(err);
             }
         }
+    }
+}
+
+/// Reads a log file from byte `offset` on; a run that printed nothing has
+/// no file, which reads as an empty log.
+pub async fn read_from(path: &Path, offset: u64) -> std::io::Result<Vec<u8>> {
+    use tokio::io::{AsyncReadExt, AsyncSeekExt};
+    let mut file = match tokio::fs::File::open(path).await {
+        Ok(file) => file,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(err) => return Err(err),
+    };
+    file.seek(std::io::SeekFrom::Start(offset)).await?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).await?;
+    Ok(bytes)
+}
+
+/// Deletes a log file; answers whether there was one.
+pub async fn remove(path: &Path) -> std::io::Result<bool> {
+    match tokio::fs::remove_file(path).await {
+        Ok(()) => Ok(true),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(err) => Err(err),
     }
 }

@@ -1,0 +1,100 @@
+//! The captured output of runs (`GET log/ID`), kept where the storage
+//! keeps it: files under the storage directory next to a SQLite database,
+//! chunks in the database on PostgreSQL (so any node can answer later).
+//! One interface, [`RunLogs`], for writing, reading and removing; nothing
+//! above it knows which one it talks to. SQL stays in `events`.
+//!
+//! Layout: `cap.rs` the per-run cap both share; `file.rs` the log file;
+//! `chunks.rs` the chunk writer that batches every run's chunks.
+
+pub mod cap;
+pub mod file;
+
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+use futures_util::FutureExt;
+
+use crate::config::Config;
+use crate::events::StoreError;
+use crate::ids::{RunId, UserId};
+use file::LogFile;
+
+/// Why a log could not be read or removed.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    #[error("log file error: {0}")]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Where this server keeps run logs.
+#[derive(Clone)]
+pub enum RunLogs {
+    /// `<storage>/<user>/scripts/logs/<run>.log`.
+    Files(Arc<Config>),
+}
+
+impl RunLogs {
+    /// A log for a run that is starting, capped at `cap` bytes.
+    pub fn create(&self, user: UserId, run: RunId, cap: u64) -> RunLog {
+        match self {
+            RunLogs::Files(config) => RunLog::File(LogFile::new(config.log_path(user, run), cap)),
+        }
+    }
+
+    /// The log of `run` from byte `offset` on (empty when it printed nothing).
+    pub async fn read(&self, user: UserId, run: RunId, offset: u64) -> Result<Vec<u8>, LogError> {
+        match self {
+            RunLogs::Files(config) => {
+                Ok(file::read_from(&config.log_path(user, run), offset).await?)
+            }
+        }
+    }
+
+    /// Removes the logs of these runs; answers how many there were.
+    pub async fn remove(&self, runs: &[(UserId, RunId)]) -> Result<usize, LogError> {
+        match self {
+            RunLogs::Files(config) => {
+                let mut removed = 0;
+                for (user, run) in runs {
+                    removed += usize::from(file::remove(&config.log_path(*user, *run)).await?);
+                }
+                Ok(removed)
+            }
+        }
+    }
+}
+
+/// The log of one running run.
+pub enum RunLog {
+    File(LogFile),
+}
+
+impl RunLog {
+    /// Adds one line (a newline is added) unless the cap is reached.
+    pub fn write_line(&mut self, line: &[u8]) {
+        match self {
+            RunLog::File(log) => log.write_line(line),
+        }
+    }
+
+    /// Passes what is buffered on (a run's timer calls it every 100 ms).
+    pub fn flush(&mut self) {
+        match self {
+            RunLog::File(log) => log.flush(),
+        }
+    }
+
+    /// The last flush: resolves once everything is stored, with why output
+    /// was lost if it was (the run's record says so).
+    pub fn finish(&mut self) -> BoxFuture<'static, Option<String>> {
+        match self {
+            RunLog::File(log) => {
+                log.flush();
+                futures_util::future::ready(log.error()).boxed()
+            }
+        }
+    }
+}
