@@ -20,7 +20,9 @@ mod machine;
 
 async fn run(appenders: usize) -> f64 {
     let dir = tempfile::tempdir().expect("dir");
-    let db = store::open(&dir.path().join("bench.db")).await.expect("db");
+    let db = store::open(&store::Location::Sqlite(dir.path().join("bench.db")))
+        .await
+        .expect("db");
     let store = EventStore::new(db.writer, scriptd::metrics::Metrics::default()).start();
     let name = ScriptName::parse("bench").expect("name");
     let per = TOTAL / appenders;

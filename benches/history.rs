@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use scriptd::events::history::{self, Cursor, HistoryQuery};
+use scriptd::events::history::{Cursor, HistoryQuery};
 use scriptd::events::store;
 use scriptd::events::types::Outcome;
 use scriptd::ids::{RunId, ScriptName, UserId};
@@ -62,12 +62,12 @@ fn query(adjust: impl FnOnce(&mut HistoryQuery)) -> HistoryQuery {
     q
 }
 
-async fn median(pool: &sqlx::SqlitePool, q: &HistoryQuery) -> (Duration, usize) {
+async fn median(readers: &scriptd::events::Readers, q: &HistoryQuery) -> (Duration, usize) {
     let mut times = Vec::with_capacity(REPEAT);
     let mut rows = 0;
     for _ in 0..REPEAT {
         let start = Instant::now();
-        let page = history::history(pool, q).await.expect("history page");
+        let page = readers.history(q).await.expect("history page");
         times.push(start.elapsed());
         rows = page.rows.len();
     }
@@ -90,9 +90,14 @@ fn main() {
         .expect("runtime");
     runtime.block_on(async {
         let dir = tempfile::tempdir().expect("dir");
-        let mut db = store::open(&dir.path().join("bench.db")).await.expect("db");
+        let mut db = store::open(&store::Location::Sqlite(dir.path().join("bench.db")))
+            .await
+            .expect("db");
         let start = Instant::now();
-        db.writer
+        let store::Writer::Sqlite(writer) = &mut db.writer else {
+            unreachable!("a SQLite location")
+        };
+        writer
             .connection()
             .execute(FILL, (RUNS, BASE))
             .expect("fill");

@@ -56,8 +56,8 @@ fn valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
 }
 
-fn append(db: &mut Database, events: Vec<NewEvent>) -> Result<(), StoreError> {
-    let mut results = db.writer.commit(&[events])?;
+async fn append(db: &mut Database, events: Vec<NewEvent>) -> Result<(), StoreError> {
+    let mut results = db.writer.commit(&[events]).await?;
     results.pop().unwrap_or(Err(StoreError::Closed)).map(|_| ())
 }
 
@@ -72,10 +72,10 @@ pub async fn add_user(
     if !valid_name(name) {
         return Err(AdminError::InvalidName(name.to_owned()));
     }
-    if db.lookup.user_by_name(name)?.is_some() {
+    if db.readers.user_by_name(name).await?.is_some() {
         return Err(AdminError::Exists(name.to_owned()));
     }
-    let id = db.lookup.next_user_id()?;
+    let id = db.readers.next_user_id().await?;
     let key = generate_key();
     let created = clock::now_secs();
     let event = Event::UserCreated {
@@ -85,7 +85,7 @@ pub async fn add_user(
         guests,
         created,
     };
-    match append(db, vec![NewEvent::new(id, event)]) {
+    match append(db, vec![NewEvent::new(id, event)]).await {
         Err(StoreError::Conflict(_)) => return Err(AdminError::Exists(name.to_owned())),
         other => other?,
     }
@@ -119,8 +119,9 @@ fn init_scripts(config: &Config, user: UserId) -> std::io::Result<PathBuf> {
 }
 
 async fn find(db: &Database, name: &str) -> Result<User, AdminError> {
-    db.lookup
-        .user_by_name(name)?
+    db.readers
+        .user_by_name(name)
+        .await?
         .ok_or_else(|| AdminError::NoSuchUser(name.to_owned()))
 }
 
@@ -136,7 +137,7 @@ pub async fn rotate_key(
         user: user.id,
         key_hash: key.hash,
     };
-    append(db, vec![NewEvent::new(user.id, event)])?;
+    append(db, vec![NewEvent::new(user.id, event)]).await?;
     Ok(KeyedUser {
         exectab: config.scripts_dir(user.id).join("exectab.txt"),
         user,
@@ -150,7 +151,8 @@ pub async fn remove_user(db: &mut Database, name: &str) -> Result<User, AdminErr
     append(
         db,
         vec![NewEvent::new(user.id, Event::UserRemoved { user: user.id })],
-    )?;
+    )
+    .await?;
     Ok(user)
 }
 
@@ -163,7 +165,7 @@ pub const DEMO_EXECTAB: &str = r#"# scriptd exectab: one script per line, [optio
 /// First run: creates `admin` (guests allowed), writes its key to
 /// `<storage>/admin.key` (0600) and seeds the demo script. Returns the key.
 pub async fn bootstrap(db: &mut Database, config: &Config) -> Result<Option<String>, AdminError> {
-    if !db.lookup.users()?.is_empty() {
+    if !db.readers.users().await?.is_empty() {
         return Ok(None);
     }
     let admin = add_user(db, config, "admin", true).await?;

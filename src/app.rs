@@ -74,10 +74,10 @@ impl Application {
                 );
             }
         }
-        let db_path = config.database_path();
-        let mut db = store::open(&db_path)
+        let location = config.database();
+        let mut db = store::open(&location)
             .await
-            .with_context(|| format!("cannot open the database {}", db_path.display()))?;
+            .with_context(|| format!("cannot open the database {}", location.describe()))?;
         let admin_key = admin::bootstrap(&mut db, &config).await?;
         if admin_key.is_some() {
             // Never the key itself: logs are kept and shipped.
@@ -99,7 +99,7 @@ impl Application {
             .await?;
         let shared = Shared {
             store: store.clone(),
-            pool: readers.clone(),
+            readers: readers.clone(),
             config: config.clone(),
             status_files: StatusFiles::start(status_placement),
             metrics: metrics.clone(),
@@ -110,7 +110,8 @@ impl Application {
         restore(&shared, &directory).await?;
 
         let sessions = http::sessions::SessionRegistry::default();
-        http::revocation::KeyWatch::new(db.lookup.clone(), sessions.clone(), directory.clone())
+        http::revocation::KeyWatch::new(readers.clone(), sessions.clone(), directory.clone())
+            .await
             .start();
         let conn_limits = http::conn_limit::ConnLimits::new(
             max_connections(&config, descriptors),
@@ -124,8 +125,7 @@ impl Application {
             .context("cannot set up TLS")?;
         let state = AppState {
             store: store.clone(),
-            pool: readers,
-            lookup: db.lookup.clone(),
+            readers,
             directory: directory.clone(),
             hub,
             config: config.clone(),
@@ -239,9 +239,7 @@ fn storage_permissions(config: &Config) {
 /// Replays unfinished runs: records the interrupted ones, hands the
 /// pending ones back to their queues.
 async fn restore(shared: &Shared, directory: &Addr<AccountDirectory>) -> anyhow::Result<()> {
-    let path = shared.config.database_path();
-    let recovered =
-        tokio::task::spawn_blocking(move || replay::recover(&path, process::boot_id())).await??;
+    let recovered = replay::recover(&shared.readers, process::boot_id()).await?;
     for pgid in &recovered.orphan_groups {
         match process::end_orphaned_group(*pgid) {
             Ok(true) => tracing::info!(pgid, "ended whatever an interrupted run left running"),

@@ -1,6 +1,6 @@
 //! `scriptd admin backup FILE`: a consistent copy of the storage's
 //! database, taken while a server runs or not (no storage lock: the copy
-//! is one read transaction; see `events::backup`).
+//! is one read transaction; see `events::sqlite::backup`).
 //!
 //! What a restore needs besides this file is plain files under the
 //! storage dir (exectabs, `user_init/`, logs, `admin.key`); README's
@@ -9,10 +9,14 @@
 use std::path::Path;
 
 use crate::config::Config;
-use crate::events::backup::{self, BackupError};
+use crate::events::sqlite::backup::{self, BackupError};
 
 /// Copies `<storage>/scriptd.db` to `file`; returns a one-line report.
+/// On PostgreSQL the events are not in the storage: `pg_dump` is the tool.
 pub fn backup_storage(config: &Config, file: &Path) -> Result<String, BackupError> {
+    if config.on_postgres() {
+        return Err(BackupError::NotSqlite);
+    }
     let from = config.database_path();
     if !from.exists() {
         return Err(BackupError::Io(std::io::Error::new(

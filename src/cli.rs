@@ -23,9 +23,14 @@ pub struct Cli {
 /// Options every command takes.
 #[derive(Debug, Args)]
 pub struct Global {
-    /// Storage directory (database, per-user scripts, logs).
+    /// Storage directory (SQLite database, per-user scripts, status
+    /// files, logs).
     #[arg(long, global = true, env = "SCRIPTD_STORAGE")]
     pub storage: Option<PathBuf>,
+    /// Keep the events in this PostgreSQL database (postgres://USER@HOST/DB,
+    /// `?sslmode=require` for TLS) instead of SQLite in the storage directory.
+    #[arg(long, global = true, env = "SCRIPTD_DATABASE", value_name = "URL")]
+    pub database: Option<String>,
     /// The server's listen address, e.g. 127.0.0.1:9893 (port 0 picks a
     /// free one); client commands connect there when --url is not given.
     #[arg(long, global = true, env = "SCRIPTD_LISTEN")]
@@ -248,6 +253,9 @@ impl Global {
         if let Some(storage) = &self.storage {
             config.storage = storage.clone();
         }
+        if let Some(url) = &self.database {
+            config.database = Some(crate::config::database_url(url.clone())?);
+        }
         if let Some(listen) = &self.listen {
             config.listen = listen.clone();
         }
@@ -262,9 +270,10 @@ impl Global {
 }
 
 /// Only `serve` creates a storage; every other command refuses a
-/// directory that holds none (a typo must not create an empty one).
+/// directory that holds none (a typo must not create an empty one). On
+/// PostgreSQL the database is the storage of events and accounts.
 pub fn existing_storage(config: &Config) -> Result<(), AdminError> {
-    match config.database_path().is_file() {
+    match config.on_postgres() || config.database_path().is_file() {
         true => Ok(()),
         false => Err(AdminError::NoStorage(config.storage.clone())),
     }
@@ -272,7 +281,7 @@ pub fn existing_storage(config: &Config) -> Result<(), AdminError> {
 
 async fn open(config: &Config) -> Result<store::Database, AdminError> {
     existing_storage(config)?;
-    Ok(store::open(&config.database_path()).await?)
+    Ok(store::open(&config.database()).await?)
 }
 
 /// Runs a `user` command; returns what to print.
@@ -296,7 +305,7 @@ pub async fn user(config: &Config, command: UserCommand) -> Result<String, Admin
             })
         }
         UserCommand::List { json } => {
-            let users = db.lookup.users()?;
+            let users = db.readers.users().await?;
             Ok(if json {
                 let list: Vec<_> = users
                     .iter()

@@ -15,6 +15,9 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:9893";
 #[derive(Debug, Clone)]
 pub struct Config {
     pub storage: PathBuf,
+    /// Where the events live: `None` for SQLite in the storage directory,
+    /// or a `postgres://` URL (`database`, `--database`, `SCRIPTD_DATABASE`).
+    pub database: Option<String>,
     pub listen: String,
     /// Between SIGTERM and SIGKILL when a run is killed.
     pub kill_grace: Duration,
@@ -62,6 +65,7 @@ impl Config {
     pub fn new(storage: impl Into<PathBuf>) -> Self {
         Config {
             storage: storage.into(),
+            database: None,
             listen: DEFAULT_LISTEN.to_owned(),
             kill_grace: Duration::from_secs(5),
             shutdown_grace: Duration::from_secs(10),
@@ -85,9 +89,23 @@ impl Config {
         }
     }
 
-    /// The SQLite database file.
+    /// The SQLite database file (used when no `database` URL is set).
     pub fn database_path(&self) -> PathBuf {
         self.storage.join("scriptd.db")
+    }
+
+    /// Where the events live: the PostgreSQL database of `database`, else
+    /// the SQLite file in the storage directory.
+    pub fn database(&self) -> crate::events::Location {
+        match &self.database {
+            Some(url) => crate::events::Location::Postgres(url.clone()),
+            None => crate::events::Location::Sqlite(self.database_path()),
+        }
+    }
+
+    /// Whether the events live in PostgreSQL.
+    pub fn on_postgres(&self) -> bool {
+        self.database.is_some()
     }
 
     /// `<storage>/<user>/scripts/logs/<run>.log`.
@@ -108,6 +126,8 @@ impl Config {
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     pub storage: Option<PathBuf>,
+    /// `postgres://…`: keep the events in PostgreSQL instead of SQLite.
+    pub database: Option<String>,
     pub listen: Option<String>,
     pub kill_grace_secs: Option<f64>,
     pub shutdown_grace_secs: Option<f64>,
@@ -155,6 +175,18 @@ pub enum ConfigError {
     },
 }
 
+/// A `database` value: a `postgres://` (or `postgresql://`) URL.
+pub fn database_url(url: String) -> Result<String, ConfigError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(url)
+    } else {
+        Err(ConfigError::Value {
+            key: "database",
+            why: "must be a postgres:// URL (leave it out for SQLite in the storage directory)",
+        })
+    }
+}
+
 fn seconds(key: &'static str, value: f64) -> Result<Duration, ConfigError> {
     Duration::try_from_secs_f64(value).map_err(|_| ConfigError::Value {
         key,
@@ -180,6 +212,9 @@ impl FileConfig {
         self.apply_tls(&mut config.tls);
         if let Some(storage) = self.storage {
             config.storage = storage;
+        }
+        if let Some(url) = self.database {
+            config.database = Some(database_url(url)?);
         }
         if let Some(listen) = self.listen {
             config.listen = listen;

@@ -116,7 +116,7 @@ fn main() -> ExitCode {
                 cli::existing_storage(&config)?;
                 // A running server writes the read model; rebuild only while it is down.
                 let _lock = scriptd::lock::lock(&config.storage)?;
-                let report = scriptd::events::rebuild::rebuild_at(&config.database_path()).await?;
+                let report = scriptd::events::store::rebuild_at(&config.database()).await?;
                 println!("{report}");
                 Ok(())
             }

@@ -3,14 +3,14 @@
 //! died into `interrupted` (an explicit event, not an in-memory fix).
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
 
 use crate::actors::queue::PendingRun;
 use crate::actors::record;
 use crate::clock;
+use crate::events::readers::FoldUnfinished;
 use crate::events::types::{Outcome, RunRecord};
-use crate::events::unfinished::{self, QueuedRun, SharedOpts};
-use crate::events::{Event, NewEvent, StoreError, StoredEvent};
+use crate::events::unfinished::{QueuedRun, SharedOpts, Unfinished};
+use crate::events::{Event, NewEvent, Readers, StoreError, StoredEvent};
 use crate::ids::{RunId, ScriptName, UserId};
 
 /// What replay recovered.
@@ -123,16 +123,32 @@ fn on_record(queued: QueuedRun) -> (ScriptName, PendingRun) {
     (name, pending)
 }
 
-/// What startup does with the unfinished runs of the database at `path`;
-/// `boot` is this machine's boot id. Blocks: call off the actor threads.
-pub fn recover(path: &Path, boot: &str) -> Result<Recovered, StoreError> {
-    let now = clock::now();
-    let mut recovered = Recovered::default();
-    let mut queues: BTreeMap<(UserId, ScriptName), Vec<(i64, PendingRun)>> = BTreeMap::new();
-    let mut opts = SharedOpts::default();
-    unfinished::for_each(path, |found| {
+/// What startup does with the unfinished runs of the database; `boot` is
+/// this machine's boot id.
+pub async fn recover(readers: &Readers, boot: &str) -> Result<Recovered, StoreError> {
+    let recovery = Recovery {
+        now: clock::now(),
+        boot: boot.to_owned(),
+        recovered: Recovered::default(),
+        queues: BTreeMap::new(),
+        opts: SharedOpts::default(),
+    };
+    Ok(readers.fold_unfinished(recovery).await?.finish())
+}
+
+/// The fold of the unfinished runs, one at a time.
+struct Recovery {
+    now: f64,
+    boot: String,
+    recovered: Recovered,
+    queues: BTreeMap<(UserId, ScriptName), Vec<(i64, PendingRun)>>,
+    opts: SharedOpts,
+}
+
+impl FoldUnfinished for Recovery {
+    fn add(&mut self, found: Unfinished) {
         let mut queued = found.queued;
-        opts.share(&queued.name, &mut queued.spec);
+        self.opts.share(&queued.name, &mut queued.spec);
         // Parsed arrays have room for four items; the live path's are exact.
         queued.params.shrink_to_fit();
         queued.spec.command.shrink_to_fit();
@@ -142,32 +158,38 @@ pub fn recover(path: &Path, boot: &str) -> Result<Recovered, StoreError> {
         match found.started {
             Some(started) => {
                 let mut record: RunRecord =
-                    record::base(&name, &run, Some(started), now, Outcome::Interrupted);
+                    record::base(&name, &run, Some(started), self.now, Outcome::Interrupted);
                 record.error = Some("the server stopped while the run was running".into());
-                if let Some((pgid, _)) = found.spawned.as_ref().filter(|(_, b)| b == boot) {
-                    recovered.orphan_groups.push(*pgid);
+                if let Some((pgid, _)) = found.spawned.as_ref().filter(|(_, b)| *b == self.boot) {
+                    self.recovered.orphan_groups.push(*pgid);
                 }
                 let events = record::final_events(id, record, |run, record| {
                     Event::RunInterrupted { run, record }
                 });
-                recovered
+                self.recovered
                     .interrupted
                     .extend(events.into_iter().map(|e| NewEvent::new(found.user, e)));
             }
-            None => queues
+            None => self
+                .queues
                 .entry((found.user, name))
                 .or_default()
                 .push((found.seq, run)),
         }
-    })?;
-    for ((user, name), mut runs) in queues {
-        // Log order is arrival order: runs due at the same second keep it.
-        runs.sort_unstable_by_key(|(seq, _)| *seq);
-        recovered
-            .pending
-            .entry(user)
-            .or_default()
-            .insert(name, runs.into_iter().map(|(_, run)| run).collect());
     }
-    Ok(recovered)
+}
+
+impl Recovery {
+    fn finish(mut self) -> Recovered {
+        for ((user, name), mut runs) in self.queues {
+            // Log order is arrival order: runs due at the same second keep it.
+            runs.sort_unstable_by_key(|(seq, _)| *seq);
+            self.recovered
+                .pending
+                .entry(user)
+                .or_default()
+                .insert(name, runs.into_iter().map(|(_, run)| run).collect());
+        }
+        self.recovered
+    }
 }

@@ -14,19 +14,19 @@ pub mod status_file;
 use std::sync::Arc;
 
 use actix::Addr;
-use sqlx::SqlitePool;
 
 pub use error::{Denial, RunError};
 
 use crate::config::Config;
-use crate::events::EventStore;
+use crate::events::{EventStore, Readers};
 use status_file::StatusFiles;
 
 /// What every actor below the directory needs.
 #[derive(Clone)]
 pub struct Shared {
     pub store: Addr<EventStore>,
-    pub pool: SqlitePool,
+    /// Reads of the event log and read model (either backend).
+    pub readers: Readers,
     pub config: Arc<Config>,
     pub status_files: StatusFiles,
     /// Counters and per-script gauges for `/metrics`.

@@ -10,7 +10,9 @@ use rusqlite::Connection;
 use tokio::sync::oneshot;
 
 use super::error::StoreError;
-use super::prune::{self, Pruned};
+use super::postgres;
+use super::prune::Pruned;
+use super::sqlite::{prune, vacuum};
 use super::store::EventStore;
 use crate::metrics::Metrics;
 
@@ -31,7 +33,8 @@ pub struct VacuumStep {
 }
 
 /// Free pages before and after a vacuum step (both 0 when the database
-/// does not use incremental vacuum: freed pages are then only reused).
+/// does not use incremental vacuum, freed pages are then only reused, and
+/// on PostgreSQL, which vacuums by itself).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Vacuumed {
     pub before: u64,
@@ -73,7 +76,7 @@ impl Chore {
                 let _ = reply.send(result);
             }
             Chore::Vacuum(job, reply) => {
-                let result = vacuum_step(conn, job.pages);
+                let result = vacuum::vacuum_step(conn, job.pages);
                 metrics.record_chore(started.elapsed());
                 let _ = reply.send(result);
             }
@@ -81,53 +84,22 @@ impl Chore {
     }
 }
 
-/// SQLite's `auto_vacuum` modes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AutoVacuum {
-    None,
-    Full,
-    Incremental,
-}
-
-/// The database's `auto_vacuum` mode.
-pub fn auto_vacuum(conn: &Connection) -> Result<AutoVacuum, StoreError> {
-    let mode: i64 = conn.query_row("PRAGMA auto_vacuum", [], |row| row.get(0))?;
-    Ok(match mode {
-        1 => AutoVacuum::Full,
-        2 => AutoVacuum::Incremental,
-        _ => AutoVacuum::None,
-    })
-}
-
-/// One incremental vacuum step of at most `pages` pages (its own short
-/// transaction).
-pub fn vacuum_step(conn: &Connection, pages: u32) -> Result<Vacuumed, StoreError> {
-    if auto_vacuum(conn)? != AutoVacuum::Incremental {
-        return Ok(Vacuumed::default());
+impl Chore {
+    /// Runs on PostgreSQL's writer, between two commits. Vacuuming is
+    /// PostgreSQL's own (autovacuum): a step gives nothing back here.
+    pub(super) async fn run_postgres(self, writer: &mut postgres::Writer, metrics: &Metrics) {
+        let started = Instant::now();
+        match self {
+            Chore::Prune(job, reply) => {
+                let result = writer.prune_batch(job.before, job.all, job.limit).await;
+                metrics.record_chore(started.elapsed());
+                let _ = reply.send(result);
+            }
+            Chore::Vacuum(_, reply) => {
+                let _ = reply.send(Ok(Vacuumed::default()));
+            }
+        }
     }
-    let before = pages_of(conn)?.1;
-    // incremental_vacuum(0) would empty the whole free list in one go.
-    conn.execute_batch(&format!("PRAGMA incremental_vacuum({})", pages.max(1)))?;
-    let after = pages_of(conn)?.1;
-    Ok(Vacuumed { before, after })
-}
-
-/// Switches an existing database to incremental vacuum. Changing from
-/// `none` takes a full VACUUM, which rewrites the file and holds the write
-/// lock throughout: offline only (`scriptd admin vacuum`).
-pub fn enable_incremental_vacuum(conn: &Connection) -> Result<(), StoreError> {
-    // The checkpoint moves the rewritten pages into the file and truncates it.
-    conn.execute_batch(
-        "PRAGMA auto_vacuum = INCREMENTAL; VACUUM; PRAGMA wal_checkpoint(TRUNCATE);",
-    )?;
-    Ok(())
-}
-
-/// The database's size in pages and its free pages.
-pub fn pages_of(conn: &Connection) -> Result<(u64, u64), StoreError> {
-    let count: i64 = conn.query_row("PRAGMA page_count", [], |row| row.get(0))?;
-    let free: i64 = conn.query_row("PRAGMA freelist_count", [], |row| row.get(0))?;
-    Ok((count.max(0) as u64, free.max(0) as u64))
 }
 
 impl Handler<PruneBatch> for EventStore {

@@ -21,6 +21,13 @@ pub enum StoreError {
     Batch(#[source] Arc<StoreError>),
     #[error("event store is not running")]
     Closed,
+    /// The database server cannot be reached (connection lost or refused,
+    /// server shutting down): nothing was written; it may come back.
+    #[error("database unavailable")]
+    Unavailable(#[source] sqlx::Error),
+    /// The operation exists only on the other backend.
+    #[error("{0}")]
+    Unsupported(&'static str),
 }
 
 impl StoreError {
@@ -44,6 +51,39 @@ impl StoreError {
             }
             StoreError::Batch(inner) => inner.is_resource_shortage(),
             _ => false,
+        }
+    }
+
+    /// Whether the database server could not be reached (PostgreSQL).
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Unavailable(_) => true,
+            StoreError::Batch(inner) => inner.is_unavailable(),
+            _ => false,
+        }
+    }
+
+    /// Classifies an error of a PostgreSQL call: a lost or refused
+    /// connection is [`StoreError::Unavailable`], a unique violation is
+    /// the conflict `what` (when not empty, as SQLite maps the same
+    /// statements), anything else stays a database error.
+    pub(crate) fn from_pg(err: sqlx::Error, what: &'static str) -> Self {
+        match &err {
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => StoreError::Unavailable(err),
+            sqlx::Error::Database(db) => match db.code().as_deref() {
+                Some("23505") if !what.is_empty() => StoreError::Conflict(what),
+                // Class 08: connection exceptions; 57P01-03: the server is
+                // shutting down, was stopped, or cannot accept connections yet.
+                Some(code) if code.starts_with("08") || code.starts_with("57P") => {
+                    StoreError::Unavailable(err)
+                }
+                _ => StoreError::Sqlx(err),
+            },
+            _ => StoreError::Sqlx(err),
         }
     }
 

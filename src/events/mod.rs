@@ -1,23 +1,27 @@
-//! The event log: typed events, the single-writer store with group commit,
-//! the read-model projection and the read queries. All SQL lives here.
+//! The event log: typed events, the event-store interface (one writer
+//! with group commit, the readers) and its two backends, `sqlite` (the
+//! embedded default) and `postgres`. The read-model projection is
+//! computed here once; each backend holds only its SQL. All SQL lives
+//! under this module.
 
-pub mod backup;
 pub mod chore;
+pub mod database;
 pub mod error;
 pub mod history;
-pub mod lookup;
+pub mod postgres;
 pub mod projection;
 pub mod prune;
 pub mod query;
-pub mod rebuild;
+pub mod readers;
 pub mod runlog;
+pub mod sqlite;
 pub mod store;
 pub mod types;
 pub mod unfinished;
 pub mod upcast;
 pub mod watch;
-pub mod writer;
 
 pub use error::StoreError;
-pub use store::{Append, Database, EventStore, EventsCommitted};
+pub use readers::Readers;
+pub use store::{Append, Database, EventStore, EventsCommitted, Location};
 pub use types::{Event, NewEvent, StoredEvent};

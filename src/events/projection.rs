@@ -1,116 +1,171 @@
-//! Keeps the read-model tables (runs, users, guests, run_stdin) in step with
-//! the events, inside the transaction that appends them. Pure folding: no
+//! What each appended event does to the read-model tables (runs, users,
+//! guests, run_stdin): computed here once, in Rust, for both backends;
+//! `sqlite::apply` and `postgres::apply` only turn a [`Change`] into their
+//! SQL, inside the transaction that appends the event. Pure folding: no
 //! rules are checked here beyond the database's own constraints.
-//!
-//! Runs on the writer's own connection (rusqlite, statements prepared once
-//! and cached), never on an async runtime thread.
-
-use rusqlite::{params, Connection};
 
 use super::error::StoreError;
-use super::types::{Event, NewEvent, Origin, RunRecord};
-use crate::ids::{RunId, UserId};
+use super::types::{Event, GuestRights, NewEvent, Origin, RunRecord};
+use crate::ids::UserId;
 
-/// Applies one appended event to the read model. `data` is the event's JSON
-/// as just stored in `events`; a queued run's row keeps the same text.
-pub fn apply(conn: &Connection, new: &NewEvent, data: &str) -> Result<(), StoreError> {
-    match &new.event {
+/// One change of the read model.
+#[derive(Debug)]
+pub enum Change<'a> {
+    /// The event changes no table (progress).
+    Nothing,
+    /// A new `runs` row in state `queued`, and its stdin when it has one.
+    QueueRun(QueuedRow<'a>),
+    /// The run is running since `started`.
+    StartRun { id: String, started: f64 },
+    /// The stored stdin goes (the process has it).
+    DropStdin { id: String },
+    /// The run is done: its final row, and who cancelled it if it was.
+    FinishRun {
+        id: String,
+        row: FinalRow<'a>,
+        cancelled: Option<Audit<'a>>,
+    },
+    /// The first kill request is recorded; repeats change nothing.
+    KillRequested { id: String, audit: Audit<'a> },
+    /// `-r`: the run no longer shows.
+    Forget { id: String },
+    /// A new user.
+    AddUser {
+        id: i64,
+        name: &'a str,
+        key_hash: &'a str,
+        guests: bool,
+        created: i64,
+    },
+    /// A user and its guests go.
+    RemoveUser { id: i64 },
+    /// A user's key changes.
+    RotateKey { id: i64, key_hash: &'a str },
+    /// A new guest key.
+    AddGuest {
+        id: String,
+        user: i64,
+        key_hash: &'a str,
+        script: &'a str,
+        rights: GuestRights,
+        created: i64,
+        expires: i64,
+    },
+    /// A guest key goes.
+    DeleteGuest { id: String, user: i64 },
+}
+
+/// The `runs` row of a queued run.
+#[derive(Debug)]
+pub struct QueuedRow<'a> {
+    pub id: String,
+    pub user: i64,
+    pub name: &'a str,
+    pub queued: i64,
+    pub requested_by: String,
+    pub requested_from: Option<&'a str>,
+    /// The `RunQueued` event's JSON, as stored in `events`.
+    pub info: &'a str,
+    pub stdin: Option<&'a [u8]>,
+}
+
+/// The columns a final event sets.
+#[derive(Debug)]
+pub struct FinalRow<'a> {
+    pub outcome: &'static str,
+    pub started: Option<f64>,
+    pub finished: f64,
+    pub duration: Option<f64>,
+    pub run_user: Option<&'a str>,
+    pub run_group: Option<&'a str>,
+    pub exit_code: Option<i32>,
+    pub signal: Option<i32>,
+    /// The record's JSON.
+    pub info: String,
+}
+
+/// Who asked for a change of a run (`*_by`), and from where (`*_from`).
+#[derive(Debug)]
+pub struct Audit<'a> {
+    pub by: String,
+    pub from: Option<&'a str>,
+}
+
+/// The change `new` makes. `data` is the event's JSON as just stored in
+/// `events`; a queued run's row keeps the same text.
+pub fn change<'a>(new: &'a NewEvent, data: &'a str) -> Result<Change<'a>, StoreError> {
+    Ok(match &new.event {
         Event::RunQueued {
             run,
             name,
             queued,
             origin,
             ..
-        } => {
-            let id = run.to_string();
-            conn.prepare_cached(
-                "INSERT INTO runs (id, user_id, name, state, queued, requested_by,
-                    requested_from, info)
-                 VALUES (?, ?, ?, 'queued', ?, ?, ?, ?)",
-            )?
-            .execute(params![
-                id,
-                new.user.0,
-                name.as_str(),
-                queued,
-                actor(origin, new.user),
-                origin.addr,
-                data,
-            ])
-            .map_err(|e| StoreError::from_write(e, "run id already used"))?;
-            if let Some(stdin) = &new.stdin {
-                conn.prepare_cached("INSERT INTO run_stdin (run_id, data) VALUES (?, ?)")?
-                    .execute(params![id, stdin])?;
-            }
-        }
-        Event::RunStarted { run, started, .. } => {
-            // The stdin stays until the process exists: it is read after
-            // RunStarted is durable.
-            conn.prepare_cached("UPDATE runs SET state = 'running', started = ? WHERE id = ?")?
-                .execute(params![started, run.to_string()])?;
-        }
-        Event::RunSpawned { run, .. } => {
-            // The process has been handed its stdin (the rest of it is in
-            // the server's memory, on its way down the pipe). Nothing can
-            // start this run again: a replay turns a started run into
-            // `interrupted`. So the stored copy goes now, not at the end.
-            conn.prepare_cached("DELETE FROM run_stdin WHERE run_id = ?")?
-                .execute(params![run.to_string()])?;
-        }
+        } => Change::QueueRun(QueuedRow {
+            id: run.to_string(),
+            user: new.user.0,
+            name: name.as_str(),
+            queued: *queued,
+            requested_by: actor(origin, new.user),
+            requested_from: origin.addr.as_deref(),
+            info: data,
+            stdin: new.stdin.as_deref(),
+        }),
+        // The stdin stays until the process exists: it is read after
+        // RunStarted is durable.
+        Event::RunStarted { run, started, .. } => Change::StartRun {
+            id: run.to_string(),
+            started: *started,
+        },
+        // The process has been handed its stdin (the rest of it is in the
+        // server's memory, on its way down the pipe). Nothing can start
+        // this run again: a replay turns a started run into `interrupted`.
+        // So the stored copy goes now, not at the end.
+        Event::RunSpawned { run, .. } => Change::DropStdin {
+            id: run.to_string(),
+        },
         Event::RunFinished { run, record }
         | Event::RunStartFailed { run, record }
-        | Event::RunInterrupted { run, record } => finish_run(conn, *run, record)?,
+        | Event::RunInterrupted { run, record } => Change::FinishRun {
+            id: run.to_string(),
+            row: final_row(record)?,
+            cancelled: None,
+        },
         Event::RunCancelled {
             run,
             record,
             origin,
-        } => {
-            finish_run(conn, *run, record)?;
-            conn.prepare_cached(
-                "UPDATE runs SET cancelled_by = ?, cancelled_from = ? WHERE id = ?",
-            )?
-            .execute(params![
-                actor(origin, new.user),
-                origin.addr,
-                run.to_string()
-            ])?;
-        }
-        Event::RunKillRequested { run, origin, .. } => {
-            // The first request is the one that stopped the run; repeats
-            // while it winds down change nothing.
-            conn.prepare_cached(
-                "UPDATE runs SET killed_by = ?, killed_from = ?
-                 WHERE id = ? AND killed_by IS NULL",
-            )?
-            .execute(params![
-                actor(origin, new.user),
-                origin.addr,
-                run.to_string()
-            ])?;
-        }
-        Event::RunForgotten { run } => {
-            conn.prepare_cached("UPDATE runs SET forgotten = 1 WHERE id = ?")?
-                .execute(params![run.to_string()])?;
-        }
-        Event::RunProgress { .. } => {}
+        } => Change::FinishRun {
+            id: run.to_string(),
+            row: final_row(record)?,
+            cancelled: Some(audit(origin, new.user)),
+        },
+        Event::RunKillRequested { run, origin, .. } => Change::KillRequested {
+            id: run.to_string(),
+            audit: audit(origin, new.user),
+        },
+        Event::RunForgotten { run } => Change::Forget {
+            id: run.to_string(),
+        },
+        Event::RunProgress { .. } => Change::Nothing,
         Event::UserCreated {
             user,
             name,
             key_hash,
             guests,
             created,
-        } => {
-            conn.prepare_cached(
-                "INSERT INTO users (id, name, key_hash, guests, created) VALUES (?, ?, ?, ?, ?)",
-            )?
-            .execute(params![user.0, name, key_hash, guests, created])
-            .map_err(|e| StoreError::from_write(e, "user name already exists"))?;
-        }
-        Event::UserRemoved { user } => remove_user(conn, *user)?,
-        Event::ApiKeyRotated { user, key_hash } => {
-            conn.prepare_cached("UPDATE users SET key_hash = ? WHERE id = ?")?
-                .execute(params![key_hash, user.0])?;
-        }
+        } => Change::AddUser {
+            id: user.0,
+            name,
+            key_hash,
+            guests: *guests,
+            created: *created,
+        },
+        Event::UserRemoved { user } => Change::RemoveUser { id: user.0 },
+        Event::ApiKeyRotated { user, key_hash } => Change::RotateKey {
+            id: user.0,
+            key_hash,
+        },
         Event::GuestCreated {
             guest,
             script,
@@ -119,34 +174,45 @@ pub fn apply(conn: &Connection, new: &NewEvent, data: &str) -> Result<(), StoreE
             created,
             expires,
             ..
-        } => {
-            conn.prepare_cached(
-                "INSERT INTO guests (id, user_id, key_hash, script, can_run, can_cancel,
-                    can_status, can_monitor, created, expires)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )?
-            .execute(params![
-                guest.to_string(),
-                new.user.0,
-                key_hash,
-                script.as_str(),
-                rights.run,
-                rights.cancel,
-                rights.status,
-                rights.monitor,
-                created,
-                expires,
-            ])?;
-        }
-        Event::GuestDeleted { guest, .. } => {
-            conn.prepare_cached("DELETE FROM guests WHERE id = ? AND user_id = ?")?
-                .execute(params![guest.to_string(), new.user.0])?;
-        }
-    }
-    Ok(())
+        } => Change::AddGuest {
+            id: guest.to_string(),
+            user: new.user.0,
+            key_hash,
+            script: script.as_str(),
+            rights: *rights,
+            created: *created,
+            expires: *expires,
+        },
+        Event::GuestDeleted { guest, .. } => Change::DeleteGuest {
+            id: guest.to_string(),
+            user: new.user.0,
+        },
+    })
 }
 
-/// Who acted, as the audit columns record it: `guest:<id>` or `user:<id>`.
+fn final_row(record: &RunRecord) -> Result<FinalRow<'_>, StoreError> {
+    Ok(FinalRow {
+        outcome: record.outcome.as_str(),
+        started: record.started,
+        finished: record.finished,
+        duration: record.duration,
+        run_user: record.run_user.as_deref(),
+        run_group: record.run_group.as_deref(),
+        exit_code: record.exit_code,
+        signal: record.signal,
+        info: serde_json::to_string(record)?,
+    })
+}
+
+fn audit(origin: &Origin, user: UserId) -> Audit<'_> {
+    Audit {
+        by: actor(origin, user),
+        from: origin.addr.as_deref(),
+    }
+}
+
+/// Who acted, as the audit columns record it: `operator:<what>`,
+/// `guest:<id>` or `user:<id>`.
 fn actor(origin: &Origin, user: UserId) -> String {
     if let Some(operator) = &origin.operator {
         return format!("operator:{operator}");
@@ -155,36 +221,4 @@ fn actor(origin: &Origin, user: UserId) -> String {
         Some(guest) => format!("guest:{guest}"),
         None => format!("user:{user}"),
     }
-}
-
-fn finish_run(conn: &Connection, run: RunId, record: &RunRecord) -> Result<(), StoreError> {
-    let id = run.to_string();
-    conn.prepare_cached(
-        "UPDATE runs SET state = 'done', outcome = ?, started = ?, finished = ?, duration = ?,
-            run_user = ?, run_group = ?, exit_code = ?, signal = ?, info = ?
-         WHERE id = ?",
-    )?
-    .execute(params![
-        record.outcome.as_str(),
-        record.started,
-        record.finished,
-        record.duration,
-        record.run_user,
-        record.run_group,
-        record.exit_code,
-        record.signal,
-        serde_json::to_string(record)?,
-        id,
-    ])?;
-    conn.prepare_cached("DELETE FROM run_stdin WHERE run_id = ?")?
-        .execute(params![id])?;
-    Ok(())
-}
-
-fn remove_user(conn: &Connection, user: UserId) -> Result<(), StoreError> {
-    conn.prepare_cached("DELETE FROM guests WHERE user_id = ?")?
-        .execute(params![user.0])?;
-    conn.prepare_cached("DELETE FROM users WHERE id = ?")?
-        .execute(params![user.0])?;
-    Ok(())
 }

@@ -1,11 +1,9 @@
-//! Read queries over the event log and its read model. Reads go through the
-//! reader pool and never block the writer.
-
-use sqlx::{Row, SqlitePool};
+//! What the read queries over the event log and its read model answer,
+//! for both backends (the queries are in each backend's `query` module).
 
 use super::error::StoreError;
-use super::types::{Event, StoredEvent};
-use crate::ids::{RunId, ScriptName, UserId};
+use super::types::Event;
+use crate::ids::{RunId, ScriptName};
 
 /// Where a run stands in the read model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,83 +24,9 @@ pub struct RunRow {
     pub info: String,
 }
 
-fn stored_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<StoredEvent, StoreError> {
-    let data: String = row.try_get("data")?;
-    let event: Event = serde_json::from_str(&super::upcast::upcast(
-        row.try_get("kind")?,
-        row.try_get("version")?,
-        &data,
-    ))?;
-    Ok(StoredEvent {
-        seq: row.try_get("seq")?,
-        at: row.try_get("at")?,
-        user: UserId(row.try_get("user_id")?),
-        event,
-    })
-}
-
-/// A user's events after `after`, oldest first, at most `limit`; only those
-/// of one run when given.
-pub async fn events_after(
-    pool: &SqlitePool,
-    user: UserId,
-    after: i64,
-    limit: i64,
-    run: Option<RunId>,
-) -> Result<Vec<StoredEvent>, StoreError> {
-    let rows = match run {
-        Some(run) => {
-            sqlx::query(
-                "SELECT seq, at, user_id, kind, version, data FROM events
-                 WHERE user_id = ? AND stream = ? AND seq > ? ORDER BY seq LIMIT ?",
-            )
-            .bind(user.0)
-            .bind(run.to_string())
-            .bind(after)
-            .bind(limit)
-            .fetch_all(pool)
-            .await?
-        }
-        None => {
-            sqlx::query(
-                "SELECT seq, at, user_id, kind, version, data FROM events
-                 WHERE user_id = ? AND seq > ? ORDER BY seq LIMIT ?",
-            )
-            .bind(user.0)
-            .bind(after)
-            .bind(limit)
-            .fetch_all(pool)
-            .await?
-        }
-    };
-    rows.iter().map(stored_from_row).collect()
-}
-
-/// The events of one script's unfinished runs, in log order: what a
-/// restarted queue is rebuilt from.
-pub async fn unfinished_run_events_of(
-    pool: &SqlitePool,
-    user: UserId,
-    name: &ScriptName,
-) -> Result<Vec<StoredEvent>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT e.seq, e.at, e.user_id, e.kind, e.version, e.data
-         FROM runs r JOIN events e ON e.stream = r.id
-         WHERE r.state <> 'done' AND r.user_id = ? AND r.name = ? ORDER BY e.seq",
-    )
-    .bind(user.0)
-    .bind(name.as_str())
-    .fetch_all(pool)
-    .await?;
-    rows.iter().map(stored_from_row).collect()
-}
-
-/// The stdin kept for a queued run.
-pub async fn stdin(pool: &SqlitePool, run: RunId) -> Result<Option<Vec<u8>>, StoreError> {
-    Ok(
-        sqlx::query_scalar("SELECT data FROM run_stdin WHERE run_id = ?")
-            .bind(run.to_string())
-            .fetch_optional(pool)
-            .await?,
-    )
+/// An event as stored (kind, version, JSON), upcast and decoded.
+pub fn decode(kind: &str, version: i64, data: &str) -> Result<Event, StoreError> {
+    Ok(serde_json::from_str(&super::upcast::upcast(
+        kind, version, data,
+    ))?)
 }

@@ -1,89 +1,29 @@
-//! The EventStore actor: the only writer of the database. Its commits run on
-//! a thread of their own that owns the [`Writer`]; appends that arrive while
-//! a commit is in flight are gathered into the next single transaction
-//! (group commit), so durable throughput is not bounded by one fsync per
-//! event. A caller is answered only once its events are durable.
+//! The EventStore actor: the only writer of the database, whichever
+//! backend it is. Its commits run on a thread of their own that owns the
+//! [`Writer`]; appends that arrive while a commit is in flight are
+//! gathered into the next single transaction (group commit), so durable
+//! throughput is not bounded by one fsync (or round trip) per event. A
+//! caller is answered only once its events are durable.
+//!
+//! SQLite's writer is synchronous (rusqlite) and its thread blocks on a
+//! std channel; PostgreSQL's is async (sqlx) and its thread runs a
+//! current-thread runtime of its own. Both share the batching and the
+//! answering below.
 
-use std::path::Path;
-use std::str::FromStr;
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Connection, SqliteConnection, SqlitePool};
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc as tmpsc, oneshot};
 
 use super::chore::Chore;
 use super::error::StoreError;
-use super::lookup::Lookup;
 use super::runlog;
 use super::types::{NewEvent, StoredEvent};
-pub use super::writer::{GroupResults, Writer};
+use super::{postgres, sqlite};
 use crate::metrics::Metrics;
 
-/// Connections to the database: one writer, a pool of readers, and the
-/// in-place point reads.
-pub struct Database {
-    pub writer: Writer,
-    pub readers: SqlitePool,
-    pub lookup: Lookup,
-}
-
-fn options(path: &Path) -> SqliteConnectOptions {
-    SqliteConnectOptions::new()
-        .filename(path)
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Full)
-        .foreign_keys(false)
-        .busy_timeout(Duration::from_secs(10))
-}
-
-/// Opens (creating if needed) and migrates the database at `path`.
-pub async fn open(path: &Path) -> Result<Database, StoreError> {
-    create_with_incremental_vacuum(path)?;
-    let mut migrator = SqliteConnection::connect_with(&options(path)).await?;
-    sqlx::migrate!("./migrations").run(&mut migrator).await?;
-    migrator.close().await?;
-    let writer = Writer::open(path)?;
-    let readers = SqlitePoolOptions::new()
-        .max_connections(4)
-        .min_connections(1)
-        .connect_with(options(path).read_only(true))
-        .await?;
-    Ok(Database {
-        writer,
-        readers,
-        lookup: Lookup::new(path),
-    })
-}
-
-/// A new database file starts in incremental auto-vacuum mode, so space
-/// that retention frees goes back to the file system. The mode can only be
-/// chosen before the file has its first page; an existing database keeps
-/// its mode until `scriptd admin vacuum` converts it.
-fn create_with_incremental_vacuum(path: &Path) -> Result<(), StoreError> {
-    let empty = std::fs::metadata(path).map_or(true, |meta| meta.len() == 0);
-    if empty {
-        let conn = rusqlite::Connection::open(path)?;
-        conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL;")?;
-        conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0))?;
-    }
-    Ok(())
-}
-
-/// Checks that `path` is a readable scriptd database without creating it.
-pub async fn probe(path: &Path) -> Result<(), StoreError> {
-    let opts = SqliteConnectOptions::from_str("sqlite://")?
-        .filename(path)
-        .read_only(true);
-    let mut conn = SqliteConnection::connect_with(&opts).await?;
-    sqlx::query("SELECT count(*) FROM sqlite_master")
-        .execute(&mut conn)
-        .await?;
-    Ok(())
-}
+pub use super::database::{open, rebuild_at, Database, GroupResults, Location, Writer};
 
 /// Append these events atomically; answered once they are durable.
 #[derive(Message, Debug)]
@@ -106,10 +46,10 @@ pub struct SetSubscriber {
     pub subscriber: Recipient<EventsCommitted>,
 }
 
-type Waiter = oneshot::Sender<Result<Vec<StoredEvent>, StoreError>>;
+pub(super) type Waiter = oneshot::Sender<Result<Vec<StoredEvent>, StoreError>>;
 
 /// Work for the writer thread, in arrival order.
-enum Job {
+pub(super) enum Job {
     Append(Vec<NewEvent>, Waiter),
     Subscribe(Recipient<EventsCommitted>),
     /// Housekeeping, run alone after the appends that came before it.
@@ -120,20 +60,36 @@ enum Job {
 /// committed in several, so no caller waits behind an unbounded batch.
 const MAX_BATCH: usize = 4096;
 
+/// The way to the writer thread: a std channel to SQLite's blocking
+/// thread, a tokio channel to PostgreSQL's runtime.
+enum Jobs {
+    Sqlite(mpsc::Sender<Job>),
+    Postgres(tmpsc::UnboundedSender<Job>),
+}
+
 /// The single-writer actor. It only hands work to the writer thread, which
 /// answers callers and tells the subscriber itself.
 pub struct EventStore {
-    jobs: mpsc::Sender<Job>,
+    jobs: Jobs,
 }
 
 impl EventStore {
     /// Starts the writer thread around `writer`. The thread ends, closing
     /// the connection, once the actor is gone and the last job is done.
     pub fn new(writer: Writer, metrics: Metrics) -> Self {
-        let (jobs, queue) = mpsc::channel();
-        let spawned = std::thread::Builder::new()
-            .name("scriptd-writer".into())
-            .spawn(move || write_loop(writer, queue, metrics));
+        let thread = std::thread::Builder::new().name("scriptd-writer".into());
+        let (jobs, spawned) = match writer {
+            Writer::Sqlite(writer) => {
+                let (jobs, queue) = mpsc::channel();
+                let spawned = thread.spawn(move || write_loop(writer, queue, metrics));
+                (Jobs::Sqlite(jobs), spawned)
+            }
+            Writer::Postgres(writer) => {
+                let (jobs, queue) = tmpsc::unbounded_channel();
+                let spawned = thread.spawn(move || postgres::store::run(writer, queue, metrics));
+                (Jobs::Postgres(jobs), spawned)
+            }
+        };
         if let Err(err) = spawned {
             // Every append will then answer `Closed`; nothing is accepted.
             tracing::error!(error = %err, "cannot start the writer thread");
@@ -141,48 +97,76 @@ impl EventStore {
         EventStore { jobs }
     }
 
+    fn send(&self, job: Job) {
+        // A gone thread drops the job, and with it the waiter: `Closed`.
+        let _ = match &self.jobs {
+            Jobs::Sqlite(jobs) => jobs.send(job).map_err(drop),
+            Jobs::Postgres(jobs) => jobs.send(job).map_err(drop),
+        };
+    }
+
     /// Queues a housekeeping job behind the appends already waiting.
     pub(super) fn chore(&self, chore: Chore) {
-        let _ = self.jobs.send(Job::Chore(chore));
+        self.send(Job::Chore(chore));
     }
 }
 
-/// Commits whatever has arrived, one transaction per round, until the
-/// actor drops its sender.
-fn write_loop(mut writer: Writer, queue: mpsc::Receiver<Job>, metrics: Metrics) {
-    let mut subscriber: Option<Recipient<EventsCommitted>> = None;
-    while let Some(first) = next_job(&mut writer, &queue, &metrics) {
-        let mut groups = Vec::new();
-        let mut waiters = Vec::new();
-        let mut chore = None;
-        let mut next = Some(first);
-        while let Some(job) = next {
-            match job {
+/// One round of work taken from the queue: appends for one transaction,
+/// and the chore that ends the round, if one came.
+#[derive(Default)]
+pub(super) struct Round {
+    pub groups: Vec<Vec<NewEvent>>,
+    pub waiters: Vec<Waiter>,
+    pub chore: Option<Chore>,
+}
+
+impl Round {
+    /// Gathers `first` and whatever `next` yields without waiting, up to
+    /// [`MAX_BATCH`] appends or the first chore.
+    pub(super) fn gather(
+        first: Job,
+        subscriber: &mut Option<Recipient<EventsCommitted>>,
+        mut next: impl FnMut() -> Option<Job>,
+    ) -> Round {
+        let mut round = Round::default();
+        let mut job = Some(first);
+        while let Some(current) = job {
+            match current {
                 Job::Append(events, waiter) => {
-                    groups.push(events);
-                    waiters.push(waiter);
+                    round.groups.push(events);
+                    round.waiters.push(waiter);
                 }
-                Job::Subscribe(recipient) => subscriber = Some(recipient),
-                Job::Chore(job) => {
+                Job::Subscribe(recipient) => *subscriber = Some(recipient),
+                Job::Chore(chore) => {
                     // Appends that arrive after it wait for it: one batch.
-                    chore = Some(job);
+                    round.chore = Some(chore);
                     break;
                 }
             }
-            next = if groups.len() < MAX_BATCH {
-                queue.try_recv().ok()
+            job = if round.groups.len() < MAX_BATCH {
+                next()
             } else {
                 None
             };
         }
-        if !groups.is_empty() {
+        round
+    }
+}
+
+/// SQLite: commits whatever has arrived, one transaction per round, until
+/// the actor drops its sender.
+fn write_loop(mut writer: sqlite::Writer, queue: mpsc::Receiver<Job>, metrics: Metrics) {
+    let mut subscriber: Option<Recipient<EventsCommitted>> = None;
+    while let Some(first) = next_job(&mut writer, &queue, &metrics) {
+        let round = Round::gather(first, &mut subscriber, || queue.try_recv().ok());
+        if !round.groups.is_empty() {
             let started = Instant::now();
-            let result = writer.commit(&groups);
-            metrics.record_commit(waiters.len(), started.elapsed());
+            let result = writer.commit(&round.groups);
+            metrics.record_commit(round.waiters.len(), started.elapsed());
             metrics.set_store_error(write_failure(&result));
-            answer(waiters, result, subscriber.as_ref());
+            answer(round.waiters, result, subscriber.as_ref());
         }
-        if let Some(chore) = chore {
+        if let Some(chore) = round.chore {
             chore.run(writer.connection(), &metrics);
         }
     }
@@ -190,10 +174,14 @@ fn write_loop(mut writer: Writer, queue: mpsc::Receiver<Job>, metrics: Metrics) 
 
 /// How long a store that cannot write waits for work before it probes
 /// whether it can write again (so `/healthz` recovers on an idle server).
-const PROBE_EVERY: Duration = Duration::from_secs(1);
+pub(super) const PROBE_EVERY: Duration = Duration::from_secs(1);
 
 /// The next job; while the last write failed, probes the disk between jobs.
-fn next_job(writer: &mut Writer, queue: &mpsc::Receiver<Job>, metrics: &Metrics) -> Option<Job> {
+fn next_job(
+    writer: &mut sqlite::Writer,
+    queue: &mpsc::Receiver<Job>,
+    metrics: &Metrics,
+) -> Option<Job> {
     loop {
         if metrics.store_error().is_none() {
             return queue.recv().ok();
@@ -213,11 +201,13 @@ fn next_job(writer: &mut Writer, queue: &mpsc::Receiver<Job>, metrics: &Metrics)
 
 /// Why a commit could not write, if that is why it failed: a refused
 /// group (a conflict) is not a failure of the store.
-fn write_failure(result: &Result<GroupResults, StoreError>) -> Option<String> {
+pub(super) fn write_failure(result: &Result<GroupResults, StoreError>) -> Option<String> {
     let error = match result {
         Err(err) => err,
         Ok(results) => results.iter().find_map(|r| match r {
-            Err(err @ (StoreError::Sqlite(_) | StoreError::Sqlx(_))) => Some(err),
+            Err(
+                err @ (StoreError::Sqlite(_) | StoreError::Sqlx(_) | StoreError::Unavailable(_)),
+            ) => Some(err),
             _ => None,
         })?,
     };
@@ -237,7 +227,7 @@ fn describe(error: &StoreError) -> String {
 }
 
 /// Answers each caller and tells the subscriber what was committed.
-fn answer(
+pub(super) fn answer(
     waiters: Vec<Waiter>,
     result: Result<GroupResults, StoreError>,
     subscriber: Option<&Recipient<EventsCommitted>>,
@@ -283,7 +273,7 @@ impl Handler<Append> for EventStore {
 
     fn handle(&mut self, msg: Append, _ctx: &mut Context<Self>) -> Self::Result {
         let (tx, rx) = oneshot::channel();
-        let _ = self.jobs.send(Job::Append(msg.events, tx));
+        self.send(Job::Append(msg.events, tx));
         Box::pin(async move { rx.await.unwrap_or(Err(StoreError::Closed)) })
     }
 }
@@ -292,6 +282,6 @@ impl Handler<SetSubscriber> for EventStore {
     type Result = ();
 
     fn handle(&mut self, msg: SetSubscriber, _ctx: &mut Context<Self>) {
-        let _ = self.jobs.send(Job::Subscribe(msg.subscriber));
+        self.send(Job::Subscribe(msg.subscriber));
     }
 }

@@ -1,8 +1,8 @@
 //! Startup replay's read of the unfinished runs, streamed: the runs read
 //! model's `runs_unfinished` partial index (the finished runs of a long
 //! history are not in it) joined to each run's `RunQueued` event, handed
-//! to the caller one row at a time on a read-only connection of the
-//! calling thread, which must be allowed to block.
+//! to the caller one row at a time (each backend's `unfinished` module
+//! holds the query; this one what a row becomes).
 //!
 //! The query this replaces fetched every event of every unfinished run,
 //! sorted by `seq`, into one Vec of rows and then one Vec of parsed
@@ -11,10 +11,8 @@
 //! is parsed straight into the run's fields and dropped; nothing is
 //! sorted by SQLite (the caller orders each queue by `seq`).
 
-use std::path::Path;
 use std::sync::Arc;
 
-use rusqlite::{params, OptionalExtension};
 use serde::Deserialize;
 
 use super::error::StoreError;
@@ -51,56 +49,19 @@ pub struct Unfinished {
     pub spawned: Option<(u32, String)>,
 }
 
-/// Calls `each` with every unfinished run, in no particular order.
-pub fn for_each(path: &Path, mut each: impl FnMut(Unfinished)) -> Result<(), StoreError> {
-    let conn = super::lookup::open(path)?;
-    let mut select = conn.prepare(
-        // Without the forced order the planner scans every event and
-        // looks each run up (measured: 1.2 s to the first answer with 1M
-        // finished runs in the history, 0.3 s without them).
-        "SELECT e.seq, r.user_id, r.started, e.version, e.data
-         FROM runs r INDEXED BY runs_unfinished
-         CROSS JOIN events e ON e.stream = r.id AND e.kind = 'RunQueued'
-         WHERE r.state <> 'done'",
-    )?;
-    let mut spawned = conn.prepare(
-        "SELECT version, data FROM events
-         WHERE stream = ? AND kind = 'RunSpawned' ORDER BY seq DESC LIMIT 1",
-    )?;
-    let mut rows = select.query([])?;
-    while let Some(row) = rows.next()? {
-        let data = row.get_ref(4)?.as_str().map_err(rusqlite::Error::from)?;
-        let queued: QueuedRun = serde_json::from_str(&upcast("RunQueued", row.get(3)?, data))?;
-        let started: Option<f64> = row.get(2)?;
-        let spawned = match started {
-            Some(_) => spawned
-                .query_row(params![queued.run.to_string()], |r| {
-                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
-                })
-                .optional()?
-                .map(|(version, data)| pgid_and_boot(version, &data))
-                .transpose()?
-                .flatten(),
-            None => None,
-        };
-        each(Unfinished {
-            seq: row.get(0)?,
-            user: UserId(row.get(1)?),
-            queued,
-            started,
-            spawned,
-        });
-    }
-    Ok(())
-}
-
-fn pgid_and_boot(version: i64, data: &str) -> Result<Option<(u32, String)>, StoreError> {
+/// The process group and boot id of a `RunSpawned` event.
+pub fn pgid_and_boot(version: i64, data: &str) -> Result<Option<(u32, String)>, StoreError> {
     Ok(
         match serde_json::from_str(&upcast("RunSpawned", version, data))? {
             Event::RunSpawned { pgid, boot, .. } => Some((pgid, boot)),
             _ => None,
         },
     )
+}
+
+/// A `RunQueued` event's JSON, parsed into what replay keeps.
+pub fn queued_run(version: i64, data: &str) -> Result<QueuedRun, StoreError> {
+    Ok(serde_json::from_str(&upcast("RunQueued", version, data))?)
 }
 
 /// Keeps one copy of each distinct `args.opts` object, as the live path

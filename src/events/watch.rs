@@ -1,11 +1,6 @@
-//! Reads for guarding the server: how much a user holds in its queues,
-//! and the account changes (key rotations, removals, guest deletions)
-//! committed by any process, found by watching the log's end cheaply.
+//! What the server watches the log for: the account changes (key
+//! rotations, removals, guest deletions) committed by any process.
 
-use rusqlite::params;
-
-use super::error::StoreError;
-use super::lookup::Lookup;
 use crate::ids::UserId;
 
 /// An account event seen in the log.
@@ -22,83 +17,4 @@ pub enum AccountChangeKind {
     UserRemoved,
     KeyRotated,
     GuestDeleted,
-}
-
-impl Lookup {
-    /// The number of a user's queued runs and the bytes they hold (their
-    /// recorded request and stdin).
-    pub fn queued_load(&self, user: UserId) -> Result<(u64, u64), StoreError> {
-        self.with(|conn| {
-            let (runs, info): (i64, i64) = conn
-                .prepare_cached(
-                    "SELECT count(*), coalesce(sum(octet_length(info)), 0) FROM runs
-                     WHERE user_id = ? AND state = 'queued'",
-                )?
-                .query_row(params![user.0], |row| Ok((row.get(0)?, row.get(1)?)))?;
-            if runs == 0 {
-                return Ok((0, 0));
-            }
-            let stdin: i64 = conn
-                .prepare_cached(
-                    "SELECT coalesce(sum(octet_length(s.data)), 0) FROM run_stdin s
-                     JOIN runs r ON r.id = s.run_id
-                     WHERE r.user_id = ? AND r.state = 'queued'",
-                )?
-                .query_row(params![user.0], |row| row.get(0))?;
-            Ok((runs.max(0) as u64, (info + stdin).max(0) as u64))
-        })
-    }
-
-    /// The sequence number of the last event committed (by any process).
-    pub fn last_seq(&self) -> Result<i64, StoreError> {
-        self.with(|conn| {
-            Ok(conn
-                .prepare_cached("SELECT coalesce(max(seq), 0) FROM events")?
-                .query_row([], |row| row.get(0))?)
-        })
-    }
-
-    /// Key rotations, user removals and guest deletions after `seq`.
-    pub fn account_changes_after(&self, seq: i64) -> Result<Vec<AccountChange>, StoreError> {
-        self.with(|conn| {
-            let mut select = conn.prepare_cached(
-                "SELECT seq, user_id, kind FROM events WHERE seq > ?
-                 AND kind IN ('UserRemoved', 'ApiKeyRotated', 'GuestDeleted') ORDER BY seq",
-            )?;
-            let rows = select.query_map(params![seq], |row| {
-                Ok((
-                    row.get::<_, i64>(0)?,
-                    row.get::<_, i64>(1)?,
-                    row.get::<_, String>(2)?,
-                ))
-            })?;
-            let mut out = Vec::new();
-            for row in rows {
-                let (seq, user, kind) = row?;
-                let kind = match kind.as_str() {
-                    "UserRemoved" => AccountChangeKind::UserRemoved,
-                    "ApiKeyRotated" => AccountChangeKind::KeyRotated,
-                    _ => AccountChangeKind::GuestDeleted,
-                };
-                out.push(AccountChange {
-                    seq,
-                    user: UserId(user),
-                    kind,
-                });
-            }
-            Ok(out)
-        })
-    }
-
-    /// Users that no longer exist but still have runs not finished.
-    pub fn removed_users_with_live_runs(&self) -> Result<Vec<UserId>, StoreError> {
-        self.with(|conn| {
-            let mut select = conn.prepare_cached(
-                "SELECT DISTINCT user_id FROM runs WHERE state <> 'done'
-                 AND user_id NOT IN (SELECT id FROM users)",
-            )?;
-            let rows = select.query_map([], |row| row.get::<_, i64>(0))?;
-            Ok(rows.map(|r| r.map(UserId)).collect::<Result<_, _>>()?)
-        })
-    }
 }

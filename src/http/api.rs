@@ -33,7 +33,10 @@ pub enum Reply {
 pub async fn authenticate(state: &AppState, req: &ApiRequest) -> Result<Principal, ApiError> {
     let connection = req.connection.as_ref();
     let key = ConnectionKey::resolve(connection, req.api_key()).ok_or(ApiError::InvalidApiKey)?;
-    let principal = state.lookup.principal(key.hash(), clock::now_secs())?;
+    let principal = state
+        .readers
+        .principal(key.hash(), clock::now_secs())
+        .await?;
     ConnectionKey::settle(connection, &key, principal.is_some());
     principal.ok_or(ApiError::InvalidApiKey)
 }
@@ -150,7 +153,7 @@ pub async fn dispatch(state: &AppState, req: &ApiRequest) -> Result<Reply, ApiEr
         }
         ["v1", "runs"] => {
             require(req, Method::Get, path)?;
-            json(super::prefix::runs_with_prefix(state, &principal, req)?)
+            json(super::prefix::runs_with_prefix(state, &principal, req).await?)
         }
         ["v1", "scripts"] => {
             require(req, Method::Get, path)?;

@@ -53,7 +53,7 @@ fn is_form(req: &HttpRequest) -> bool {
 /// Decides, from the head alone, whether the body may be read and how
 /// much of it: a valid key allows the full cap; no key allows a small
 /// form (it may carry `apikey`); anything else is refused unread.
-pub fn admit_body(state: &AppState, req: &HttpRequest) -> Result<BodyRules, ApiError> {
+pub async fn admit_body(state: &AppState, req: &HttpRequest) -> Result<BodyRules, ApiError> {
     if !req.path().starts_with("/scripts/") {
         return Err(ApiError::BadServerExtension);
     }
@@ -65,8 +65,9 @@ pub fn admit_body(state: &AppState, req: &HttpRequest) -> Result<BodyRules, ApiE
     let key = ConnectionKey::resolve(connection.as_ref(), presented.as_deref());
     let valid = match &key {
         Some(key) => state
-            .lookup
-            .principal(key.hash(), clock::now_secs())?
+            .readers
+            .principal(key.hash(), clock::now_secs())
+            .await?
             .is_some(),
         None => false,
     };

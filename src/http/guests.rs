@@ -42,7 +42,7 @@ pub async fn list_guests(
     principal: &Principal,
 ) -> Result<Map<String, Value>, ApiError> {
     let user = manager(principal)?;
-    let guests = state.lookup.guests(user.id)?;
+    let guests = state.readers.guests(user.id).await?;
     let mut reply = Map::new();
     reply.insert("guests".into(), guests.iter().map(info).collect());
     Ok(reply)
@@ -123,7 +123,7 @@ pub async fn delete_guest(
 ) -> Result<Map<String, Value>, ApiError> {
     let user = manager(principal)?;
     let id = GuestId::parse(id).ok_or(ApiError::Invalid("id"))?;
-    if state.lookup.guest(user.id, id)?.is_none() {
+    if state.readers.guest(user.id, id).await?.is_none() {
         return Err(ApiError::Invalid("id"));
     }
     let event = Event::GuestDeleted {

@@ -11,8 +11,7 @@ use super::request::{parse_int, ApiRequest};
 use super::AppState;
 use crate::accounts::{Principal, User};
 use crate::actors::Denial;
-use crate::events::history::{self, Actor, Cursor, HistoryQuery, HistoryRow};
-use crate::events::query;
+use crate::events::history::{Actor, Cursor, HistoryQuery, HistoryRow};
 use crate::events::types::Outcome;
 use crate::ids::{RunId, ScriptName};
 use crate::status;
@@ -118,7 +117,7 @@ pub async fn list_history(
     let mut more = false;
     while budget.rows.len() < limit {
         query.limit = (limit - budget.rows.len()).min(PAGE_ROWS as usize) as u32;
-        let page = history::history(&state.pool, &query).await?;
+        let page = state.readers.history(&query).await?;
         for row in &page.rows {
             if !budget.push(history_shape(row, owner)) {
                 break;
@@ -183,14 +182,10 @@ pub async fn list_events(
     let limit = limit as usize;
     while budget.rows.len() < limit {
         let page_rows = (limit - budget.rows.len()).min(PAGE_ROWS as usize);
-        let events = query::events_after(
-            &state.pool,
-            principal.user_id(),
-            cursor,
-            page_rows as i64,
-            run,
-        )
-        .await?;
+        let events = state
+            .readers
+            .events_after(principal.user_id(), cursor, page_rows as i64, run)
+            .await?;
         let complete = events.len() < page_rows;
         for event in &events {
             if !budget.push(event_shape(event)?) {

@@ -28,7 +28,6 @@ use std::sync::Arc;
 
 use actix::Addr;
 use actix_web::{web, HttpRequest, HttpResponse};
-use sqlx::SqlitePool;
 
 use self::api::Reply;
 use self::error::ApiError;
@@ -41,9 +40,8 @@ use crate::events::EventStore;
 #[derive(Clone)]
 pub struct AppState {
     pub store: Addr<EventStore>,
-    pub pool: SqlitePool,
-    /// The key check's in-place reads.
-    pub lookup: crate::events::lookup::Lookup,
+    /// Reads of the event log, the read model and the accounts.
+    pub readers: crate::events::Readers,
     pub directory: Addr<AccountDirectory>,
     pub hub: Addr<MonitorHub>,
     pub config: Arc<Config>,
@@ -85,7 +83,7 @@ async fn scripts(
     if ws::is_upgrade(&req) {
         return ws::start(state.get_ref().clone(), &req, payload).await;
     }
-    let rules = guard::admit_body(&state, &req)?;
+    let rules = guard::admit_body(&state, &req).await?;
     let api_request = request::from_http(&req, payload, rules).await?;
     match api::dispatch(&state, &api_request).await? {
         Reply::Json(map) => Ok(HttpResponse::Ok().json(success(map))),

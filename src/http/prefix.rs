@@ -24,7 +24,7 @@ fn valid_prefix(text: &str) -> bool {
 }
 
 /// `GET runs?prefix=P`: `{"ids": [...]}`, at most `MAX_MATCHES`.
-pub fn runs_with_prefix(
+pub async fn runs_with_prefix(
     state: &AppState,
     principal: &Principal,
     req: &ApiRequest,
@@ -41,8 +41,9 @@ pub fn runs_with_prefix(
         return Err(ApiError::Invalid("prefix"));
     }
     let runs = state
-        .lookup
-        .runs_with_prefix(principal.user_id(), &prefix, MAX_MATCHES)?;
+        .readers
+        .runs_with_prefix(principal.user_id(), &prefix, MAX_MATCHES)
+        .await?;
     let ids = runs
         .into_iter()
         .filter(|(_, name)| principal.guest().is_none_or(|g| g.script == *name))

@@ -14,14 +14,14 @@ use std::time::Duration;
 
 use actix::prelude::*;
 
-use super::sessions::{Revoke, SessionRegistry};
+use super::sessions::{Revoke, SessionKey, SessionRegistry};
 use crate::accounts::Principal;
 use crate::actors::account::EndAllRuns;
 use crate::actors::directory::{AccountDirectory, GetAccount};
 use crate::clock;
-use crate::events::lookup::Lookup;
 use crate::events::types::Origin;
-use crate::events::watch::AccountChangeKind;
+use crate::events::watch::{AccountChange, AccountChangeKind};
+use crate::events::{Readers, StoreError};
 use crate::ids::UserId;
 
 /// How often the log's end is looked at.
@@ -32,25 +32,28 @@ const REMOVAL: &str = "user-remove";
 
 /// The watch actor.
 pub struct KeyWatch {
-    lookup: Lookup,
+    readers: Readers,
     sessions: SessionRegistry,
     directory: Addr<AccountDirectory>,
     /// The last event seq looked at.
     cursor: i64,
+    /// A look at the log is in flight; ticks meanwhile are skipped.
+    busy: bool,
 }
 
 impl KeyWatch {
     /// A watch starting at the log's end now.
-    pub fn new(
-        lookup: Lookup,
+    pub async fn new(
+        readers: Readers,
         sessions: SessionRegistry,
         directory: Addr<AccountDirectory>,
     ) -> Self {
         KeyWatch {
-            cursor: lookup.last_seq().unwrap_or(0),
-            lookup,
+            cursor: readers.last_seq().await.unwrap_or(0),
+            readers,
             sessions,
             directory,
+            busy: false,
         }
     }
 
@@ -68,26 +71,30 @@ impl KeyWatch {
         });
     }
 
-    fn tick(&mut self) {
+    fn tick(&mut self, ctx: &mut Context<Self>) {
         self.close_expired();
-        let last = match self.lookup.last_seq() {
-            Ok(last) => last,
-            Err(err) => {
-                tracing::warn!(error.cause_chain = ?err, "cannot read the event log's end");
-                return;
-            }
-        };
-        if last <= self.cursor {
+        if self.busy {
             return;
         }
-        let changes = match self.lookup.account_changes_after(self.cursor) {
-            Ok(changes) => changes,
-            Err(err) => {
-                tracing::warn!(error.cause_chain = ?err, "cannot read account changes");
-                return;
+        self.busy = true;
+        let (readers, cursor) = (self.readers.clone(), self.cursor);
+        let look = async move { changes_after(&readers, cursor).await };
+        ctx.spawn(look.into_actor(self).map(|result, act, _ctx| {
+            act.busy = false;
+            match result {
+                Ok(Some((last, changes))) => {
+                    act.cursor = last;
+                    act.changed(changes);
+                }
+                Ok(None) => {}
+                Err(err) => {
+                    tracing::warn!(error.cause_chain = ?err, "cannot read account changes")
+                }
             }
-        };
-        self.cursor = last;
+        }));
+    }
+
+    fn changed(&self, changes: Vec<AccountChange>) {
         let mut touched: BTreeMap<UserId, AccountChangeKind> = BTreeMap::new();
         for change in changes {
             if change.kind == AccountChangeKind::UserRemoved {
@@ -96,31 +103,8 @@ impl KeyWatch {
             touched.insert(change.user, change.kind);
         }
         for (user, kind) in touched {
-            self.recheck(user, kind);
-        }
-    }
-
-    /// Closes each session of `user` whose key no longer works.
-    fn recheck(&self, user: UserId, kind: AccountChangeKind) {
-        let now = clock::now_secs();
-        for session in self.sessions.of_user(user) {
-            let valid = match self.lookup.principal(&session.key_hash, now) {
-                Ok(principal) => principal.is_some_and(|p| match p {
-                    Principal::User(u) => u.id == user,
-                    Principal::Guest(g) => g.user == user,
-                }),
-                // Unknown is not revoked: the next message re-checks anyway.
-                Err(_) => true,
-            };
-            if !valid {
-                let reason = match (kind, session.guest) {
-                    (AccountChangeKind::UserRemoved, _) => "user removed",
-                    (_, true) => "guest key deleted",
-                    (_, false) => "api key rotated",
-                };
-                tracing::info!(session = session.id, reason, "closing a revoked session");
-                session.closer.do_send(Revoke { reason });
-            }
+            let sessions = self.sessions.of_user(user);
+            actix::spawn(recheck(self.readers.clone(), user, kind, sessions));
         }
     }
 
@@ -133,15 +117,64 @@ impl KeyWatch {
     }
 }
 
+/// The log's new end and the account changes up to it, if it moved.
+async fn changes_after(
+    readers: &Readers,
+    cursor: i64,
+) -> Result<Option<(i64, Vec<AccountChange>)>, StoreError> {
+    let last = readers.last_seq().await?;
+    if last <= cursor {
+        return Ok(None);
+    }
+    Ok(Some((last, readers.account_changes_after(cursor).await?)))
+}
+
+/// Closes each of `sessions` (of `user`) whose key no longer works.
+async fn recheck(
+    readers: Readers,
+    user: UserId,
+    kind: AccountChangeKind,
+    sessions: Vec<SessionKey>,
+) {
+    let now = clock::now_secs();
+    for session in sessions {
+        let valid = match readers.principal(&session.key_hash, now).await {
+            Ok(principal) => principal.is_some_and(|p| match p {
+                Principal::User(u) => u.id == user,
+                Principal::Guest(g) => g.user == user,
+            }),
+            // Unknown is not revoked: the next message re-checks anyway.
+            Err(_) => true,
+        };
+        if !valid {
+            let reason = match (kind, session.guest) {
+                (AccountChangeKind::UserRemoved, _) => "user removed",
+                (_, true) => "guest key deleted",
+                (_, false) => "api key rotated",
+            };
+            tracing::info!(session = session.id, reason, "closing a revoked session");
+            session.closer.do_send(Revoke { reason });
+        }
+    }
+}
+
 impl Actor for KeyWatch {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         // Runs of users removed while the server was down end now.
-        match self.lookup.removed_users_with_live_runs() {
-            Ok(users) => users.into_iter().for_each(|user| self.end_runs_of(user)),
-            Err(err) => tracing::warn!(error.cause_chain = ?err, "cannot look for removed users"),
-        }
-        ctx.run_interval(TICK, |act, _ctx| act.tick());
+        let readers = self.readers.clone();
+        let removed = async move { readers.removed_users_with_live_runs().await };
+        ctx.spawn(
+            removed
+                .into_actor(self)
+                .map(|result, act, _ctx| match result {
+                    Ok(users) => users.into_iter().for_each(|user| act.end_runs_of(user)),
+                    Err(err) => {
+                        tracing::warn!(error.cause_chain = ?err, "cannot look for removed users")
+                    }
+                }),
+        );
+        ctx.run_interval(TICK, |act, ctx| act.tick(ctx));
     }
 }

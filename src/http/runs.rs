@@ -125,7 +125,7 @@ async fn visible_run(
     principal: &Principal,
     id: RunId,
 ) -> Result<Option<RunRow>, ApiError> {
-    let row = state.lookup.run(principal.user_id(), id)?;
+    let row = state.readers.run(principal.user_id(), id).await?;
     if let (Some(row), Some(guest)) = (&row, principal.guest()) {
         if row.name != guest.script {
             return Err(ApiError::Denied(Denial::OtherScript(guest.script.clone())));

@@ -5,8 +5,9 @@
 //! runs and account events are never touched (see `events::prune`).
 //!
 //! Both work in short batches (one transaction each), so `admin prune`
-//! runs next to a live server: SQLite (WAL) serialises its batches with
-//! the server's commits, which wait for at most one batch.
+//! runs next to a live server: the database serialises its batches with
+//! the server's commits, which wait for at most one batch. Giving space
+//! back (incremental vacuum) is SQLite's; PostgreSQL vacuums by itself.
 
 pub mod online;
 
@@ -14,9 +15,9 @@ use std::fmt;
 use std::path::Path;
 
 use crate::config::Config;
-use crate::events::chore;
-use crate::events::prune::{self, Pruned};
-use crate::events::store::{self, Database};
+use crate::events::prune::Pruned;
+use crate::events::sqlite::vacuum;
+use crate::events::store::{self, Database, Writer};
 use crate::events::StoreError;
 use crate::ids::{RunId, UserId};
 use crate::lock::LockError;
@@ -38,6 +39,8 @@ pub enum RetentionError {
     Lock(#[from] LockError),
     #[error("no scriptd storage in {0}: it has no scriptd.db — check --storage / SCRIPTD_STORAGE (only `scriptd serve` creates a storage)")]
     NoDatabase(String),
+    #[error("`admin vacuum` is for SQLite; on PostgreSQL the server vacuums by itself (autovacuum; VACUUM FULL with psql if ever needed)")]
+    NotSqlite,
     #[error("storage error: {0}")]
     Store(#[from] StoreError),
     #[error("file error: {0}")]
@@ -117,23 +120,25 @@ pub async fn prune(
 ) -> Result<PruneReport, RetentionError> {
     let mut report = PruneReport::default();
     loop {
-        let batch = prune::prune_batch(db.writer.connection(), before, all, BATCH)?;
+        let batch = db.writer.prune_batch(before, all, BATCH).await?;
         let logs = remove_logs(config, &batch.runs).await?;
         report.absorb(&batch, logs);
         if !batch.more {
             break;
         }
     }
-    report.pages_freed = vacuum(db.writer.connection())?;
+    if let Writer::Sqlite(writer) = &mut db.writer {
+        report.pages_freed = give_back(writer.connection())?;
+    }
     Ok(report)
 }
 
 /// Incremental vacuum steps until no free page is left; answers the pages freed.
-fn vacuum(conn: &mut rusqlite::Connection) -> Result<u64, StoreError> {
+fn give_back(conn: &mut rusqlite::Connection) -> Result<u64, StoreError> {
     let mut freed = 0;
     // Bounded; stops early when a step makes no progress.
     for _ in 0..100_000 {
-        let step = chore::vacuum_step(conn, VACUUM_PAGES)?;
+        let step = vacuum::vacuum_step(conn, VACUUM_PAGES)?;
         freed += step.before.saturating_sub(step.after);
         if step.after == 0 || step.after >= step.before {
             break;
@@ -149,19 +154,21 @@ pub async fn prune_storage(
     all: bool,
 ) -> Result<PruneReport, RetentionError> {
     let before = parse_date(before)?;
-    let path = config.database_path();
-    if !path.exists() {
+    if !config.on_postgres() && !config.database_path().exists() {
         return Err(RetentionError::NoDatabase(
             config.storage.display().to_string(),
         ));
     }
-    let mut db = store::open(&path).await?;
+    let mut db = store::open(&config.database()).await?;
     prune(&mut db, config, before, all).await
 }
 
 /// `admin vacuum`: switches an existing database to incremental vacuum
 /// (one full VACUUM; the server must be stopped) and reports the size.
 pub async fn vacuum_storage(config: &Config) -> Result<String, RetentionError> {
+    if config.on_postgres() {
+        return Err(RetentionError::NotSqlite);
+    }
     let _lock = crate::lock::lock(&config.storage)?;
     let path = config.database_path();
     if !path.exists() {
@@ -169,15 +176,16 @@ pub async fn vacuum_storage(config: &Config) -> Result<String, RetentionError> {
             config.storage.display().to_string(),
         ));
     }
-    let mut db = store::open(&path).await?;
-    let conn = db.writer.connection();
+    let location = config.database();
+    let (mut writer, _readers) = crate::events::sqlite::open(&path).await?;
+    let conn = writer.connection();
     let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
     let before = size(&path);
-    let mode = chore::auto_vacuum(conn)?;
-    chore::enable_incremental_vacuum(conn)?;
+    let mode = vacuum::auto_vacuum(conn)?;
+    vacuum::enable_incremental_vacuum(conn)?;
     Ok(format!(
         "vacuumed {} (auto_vacuum was {mode:?}, now Incremental): {before} -> {} bytes",
-        path.display(),
+        location.describe(),
         size(&path)
     ))
 }

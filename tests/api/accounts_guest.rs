@@ -85,8 +85,8 @@ async fn guest_create_checks_every_field() {
 #[actix_web::test]
 async fn users_without_the_guest_right_cannot_manage_guests() {
     let app = spawn_app().await;
-    let config = scriptd::config::Config::new(app.storage.path());
-    let mut db = scriptd::events::store::open(&config.database_path())
+    let config = app.config();
+    let mut db = scriptd::events::store::open(&config.database())
         .await
         .expect("db");
     let plain = scriptd::admin::add_user(&mut db, &config, "plain", false)

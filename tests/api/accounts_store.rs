@@ -25,8 +25,8 @@ async fn no_api_key_is_stored_in_plain_text() {
     let (_, guest_key) = app
         .create_guest("demo", [true, false, true, false], unix_now() + 3600)
         .await;
-    let config = scriptd::config::Config::new(app.storage.path());
-    let mut db = scriptd::events::store::open(&config.database_path())
+    let config = app.config();
+    let mut db = scriptd::events::store::open(&config.database())
         .await
         .expect("db");
     let user = scriptd::admin::add_user(&mut db, &config, "carol", true)
@@ -66,6 +66,7 @@ fn cli(storage: &std::path::Path, args: &[&str]) -> (bool, String, String) {
         .args(args)
         .arg("--storage")
         .arg(storage)
+        .envs(crate::backend::database_env(storage))
         .env("RUST_LOG", "warn")
         .output()
         .expect("scriptd runs");
@@ -148,7 +149,7 @@ async fn concurrent_appends_are_all_committed_in_order_without_gaps() {
     use scriptd::ids::{RunId, ScriptName, UserId};
 
     let dir = tempfile::tempdir().expect("dir");
-    let db = store::open(&dir.path().join("scriptd.db"))
+    let db = store::open(&crate::helpers::config_for(dir.path()).database())
         .await
         .expect("db");
     let readers = db.readers.clone();
@@ -172,11 +173,13 @@ async fn concurrent_appends_are_all_committed_in_order_without_gaps() {
                 .expect("committed");
             let seq = stored[0].seq;
             // Answered only after commit: a fresh reader sees it already.
-            let found: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE seq = ?")
-                .bind(seq)
-                .fetch_one(&readers)
+            let found = readers
+                .events_after(UserId(1), seq - 1, 1, None)
                 .await
-                .expect("query");
+                .expect("query")
+                .iter()
+                .filter(|e| e.seq == seq)
+                .count();
             (seq, found)
         }
     });

@@ -56,6 +56,8 @@ pub(super) fn bare(args: &[&str]) -> Command {
         .env_remove("SCRIPTD_API_KEY")
         .env_remove("SCRIPTD_STORAGE")
         .env_remove("SCRIPTD_CONFIG")
+        .env_remove("SCRIPTD_DATABASE")
+        .envs(crate::backend::database_env_for_args(args))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -192,6 +192,7 @@ async fn the_first_run_key_is_shown_on_a_terminal() {
     let mut command = Command::new("script");
     command
         .args(["-qfec", &line, "/dev/null"])
+        .envs(crate::backend::database_env(&storage))
         .env("NO_COLOR", "1")
         .env_remove("SCRIPTD_LISTEN")
         .stdin(Stdio::null())

@@ -31,8 +31,8 @@ fn refused(what: &str, (code, reply): &(u16, Value)) {
 }
 
 async fn open_db(app: &TestApp) -> (scriptd::config::Config, scriptd::events::store::Database) {
-    let config = scriptd::config::Config::new(app.storage.path());
-    let db = scriptd::events::store::open(&config.database_path())
+    let config = app.config();
+    let db = scriptd::events::store::open(&config.database())
         .await
         .expect("db");
     (config, db)

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{self, Signal};
 use nix::unistd::Pid;
 use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{Connection, Row, SqliteConnection};
+use sqlx::{Connection, SqliteConnection};
 
 use crate::helpers::{eventually, Api, DEADLINE};
 
@@ -74,6 +74,7 @@ pub(super) fn spawn_scriptd(args: &[&str], generation: &str, sleep: &str) -> Spa
     }
     let mut child = command
         .args(args)
+        .envs(crate::backend::database_env_for_args(args))
         .env("RUST_LOG", "info")
         .env("NO_COLOR", "1")
         .env("DUR_GEN", generation)
@@ -251,13 +252,7 @@ impl Fixture {
 
     /// `kind`s of the events of one run, in log order.
     pub(super) async fn run_events(&self, id: &str) -> Vec<String> {
-        let mut db = open_db(&self.storage).await;
-        let rows = sqlx::query("SELECT kind FROM events WHERE stream = ? ORDER BY seq")
-            .bind(id)
-            .fetch_all(&mut db)
-            .await
-            .expect("read events");
-        rows.iter().map(|r| r.get::<String, _>("kind")).collect()
+        crate::backend::event_kinds(&self.storage, id)
     }
 }
 
@@ -268,6 +263,7 @@ pub(super) struct Start {
     pub(super) pid: i32,
 }
 
+/// A read-only connection to `storage`'s SQLite database.
 pub(super) async fn open_db(storage: &Path) -> SqliteConnection {
     let options = SqliteConnectOptions::new()
         .filename(storage.join("scriptd.db"))

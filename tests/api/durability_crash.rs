@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::durability::{assert_processes_die, open_db, process_gone, Fixture, Server, Start};
+use crate::durability::{assert_processes_die, process_gone, Fixture, Server, Start};
 use crate::helpers::{eventually, unix_now, DEADLINE};
 
 /// Scripts of the crash workload. Each logs its start, then waits
@@ -199,11 +199,11 @@ async fn check_recovery(
         "f2 starts before f3: {starts:?}"
     );
 
-    let mut db = open_db(&fixture.storage).await;
-    let kept: i64 = sqlx::query_scalar("SELECT count(*) FROM run_stdin")
-        .fetch_one(&mut db)
-        .await
-        .expect("count stdin");
+    let kept = crate::backend::count(
+        &fixture.storage,
+        "SELECT count(*) FROM run_stdin WHERE run_id <> ?",
+        "",
+    );
     assert_eq!(kept, 0, "stdin is deleted once its run has started");
     outcomes
 }

@@ -13,6 +13,13 @@ use crate::helpers::unix_now;
 
 /// Every column of every `runs` row, as text, ordered by id.
 async fn runs_table(storage: &Path) -> Vec<Vec<(String, String)>> {
+    if crate::backend::database_url(storage).is_some() {
+        let rows = crate::backend::postgres_runs(storage);
+        return rows
+            .into_iter()
+            .map(|row| vec![("row".to_owned(), row)])
+            .collect();
+    }
     let mut db = open_db(storage).await;
     let rows = sqlx::query("SELECT * FROM runs ORDER BY id")
         .fetch_all(&mut db)
@@ -100,6 +107,7 @@ missing /nonexistent/scriptd-test-binary
     let output = Command::new(env!("CARGO_BIN_EXE_scriptd"))
         .args(["admin", "rebuild", "--storage"])
         .arg(&fixture.storage)
+        .envs(crate::backend::database_env(&fixture.storage))
         .output()
         .expect("run scriptd admin rebuild");
 

@@ -98,14 +98,14 @@ async fn prune_removes_old_events_and_logs_keeps_rows_unfinished_runs_and_accoun
     let running = app.run(json!({"name": "slow"})).await;
     app.wait_status(&running, "running", |s| s["state"] == "running")
         .await;
-    let config = scriptd::config::Config::new(app.storage.path());
+    let config = app.config();
     let log = |id: &str| app.scripts_dir().join("logs").join(format!("{id}.log"));
     assert!(
         log(&old[0]).exists(),
         "a finished run has a log before the prune"
     );
     let before = scriptd::clock::now() + 1.0;
-    let mut db = scriptd::events::store::open(&config.database_path())
+    let mut db = scriptd::events::store::open(&config.database())
         .await
         .expect("db");
 
@@ -153,7 +153,7 @@ async fn prune_removes_old_events_and_logs_keeps_rows_unfinished_runs_and_accoun
     );
 
     // A rebuild after a prune keeps the rows it has no events for.
-    scriptd::events::rebuild::rebuild(&mut db.writer).expect("rebuild");
+    db.writer.rebuild().await.expect("rebuild");
     assert_eq!(
         all_pages(&app, &app.key, "", 100).await.len(),
         2,
@@ -185,12 +185,13 @@ async fn admin_prune_on_an_idle_storage_reports_and_rejects_bad_dates() {
             .args(args)
             .arg("--storage")
             .arg(dir.path())
+            .envs(crate::backend::database_env(dir.path()))
             .output()
             .expect("run scriptd")
     };
     // Only `serve` creates a storage; this one is made as it would be.
     drop(
-        scriptd::events::store::open(&dir.path().join("scriptd.db"))
+        scriptd::events::store::open(&crate::helpers::config_for(dir.path()).database())
             .await
             .expect("new database"),
     );

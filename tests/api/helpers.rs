@@ -64,7 +64,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
 /// root the server made under its storage, as the CLI client does.
 pub async fn spawn_app_over(scheme: Scheme, adjust: impl FnOnce(&mut Config)) -> TestApp {
     let storage = tempfile::tempdir().expect("temp dir");
-    let mut config = Config::new(storage.path());
+    let mut config = config_for(storage.path());
     config.listen = "127.0.0.1:0".into();
     config.kill_grace = Duration::from_secs(2);
     if scheme == Scheme::Tls {
@@ -91,7 +91,20 @@ pub async fn spawn_app_over(scheme: Scheme, adjust: impl FnOnce(&mut Config)) ->
     }
 }
 
+/// Defaults for a server on `storage`, with this run's database (see
+/// [`crate::backend`]).
+pub fn config_for(storage: &std::path::Path) -> Config {
+    let mut config = Config::new(storage);
+    config.database = crate::backend::database_url(storage);
+    config
+}
+
 impl TestApp {
+    /// The config of this app's storage (and database), for opening it.
+    pub fn config(&self) -> Config {
+        config_for(self.storage.path())
+    }
+
     /// The admin's scripts folder.
     pub fn scripts_dir(&self) -> PathBuf {
         self.storage.path().join("1").join("scripts")

@@ -17,8 +17,8 @@ struct Bob {
 }
 
 async fn add_bob(app: &TestApp, exectab: &str) -> Bob {
-    let config = scriptd::config::Config::new(app.storage.path());
-    let mut db = scriptd::events::store::open(&config.database_path())
+    let config = app.config();
+    let mut db = scriptd::events::store::open(&config.database())
         .await
         .expect("db");
     let bob = scriptd::admin::add_user(&mut db, &config, "bob", false)
@@ -38,6 +38,7 @@ fn user_cli(app: &TestApp, args: &[&str]) {
         .args(args)
         .arg("--storage")
         .arg(app.storage.path())
+        .envs(crate::backend::database_env(app.storage.path()))
         .env("RUST_LOG", "warn")
         .output()
         .expect("scriptd runs");
@@ -126,8 +127,8 @@ async fn removing_a_user_in_another_process_ends_its_sockets_and_runs_on_record(
     user_cli(&app, &["remove", "bob"]);
     assert_policy_close(close_reason(&mut socket).await, "user removed");
 
-    let config = scriptd::config::Config::new(app.storage.path());
-    let db = scriptd::events::store::open(&config.database_path())
+    let config = app.config();
+    let db = scriptd::events::store::open(&config.database())
         .await
         .expect("db");
     let query = scriptd::events::history::HistoryQuery {
@@ -141,9 +142,7 @@ async fn removing_a_user_in_another_process_ends_its_sockets_and_runs_on_record(
     };
     let start = Instant::now();
     let rows = loop {
-        let page = scriptd::events::history::history(&db.readers, &query)
-            .await
-            .expect("history");
+        let page = db.readers.history(&query).await.expect("history");
         if page.rows.len() == 2 {
             break page.rows;
         }

@@ -41,6 +41,7 @@ fn serve_with_file_limit(storage: &std::path::Path) -> (Served, u16, String) {
         .arg(storage)
         .arg("--config")
         .arg(&config)
+        .envs(crate::backend::database_env(storage))
         .env("RUST_LOG", "info")
         .stdin(Stdio::null())
         .stdout(Stdio::null())

@@ -8,8 +8,8 @@ use serde_json::{json, Value};
 use crate::helpers::{spawn_app_with, unix_now, Api, TestApp};
 
 async fn add_user(app: &TestApp, name: &str, exectab: &str) -> Api {
-    let config = scriptd::config::Config::new(app.storage.path());
-    let mut db = scriptd::events::store::open(&config.database_path())
+    let config = app.config();
+    let mut db = scriptd::events::store::open(&config.database())
         .await
         .expect("db");
     let user = scriptd::admin::add_user(&mut db, &config, name, false)

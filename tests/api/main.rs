@@ -1,5 +1,6 @@
 //! Integration tests against the real server over HTTP and WebSocket.
 
+mod backend;
 mod helpers;
 
 mod accounts;

@@ -30,7 +30,7 @@ impl std::ops::Deref for Life {
 }
 
 fn config(storage: &Path, mode: StatusFileMode) -> Config {
-    let mut config = Config::new(storage);
+    let mut config = crate::helpers::config_for(storage);
     config.listen = "127.0.0.1:0".into();
     config.kill_grace = Duration::from_secs(2);
     config.shutdown_grace = Duration::from_secs(2);

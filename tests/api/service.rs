@@ -32,6 +32,7 @@ fn serve(storage: &Path, extra: &[&str]) -> Command {
     command
         .args(["serve", "--listen", "127.0.0.1:0", "--storage"])
         .arg(storage)
+        .envs(crate::backend::database_env(storage))
         .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::null());
@@ -253,6 +254,7 @@ async fn notify_socket_gets_ready_then_watchdog_pings_then_stopping() {
 fn output(args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_scriptd"))
         .args(args)
+        .envs(crate::backend::database_env_for_args(args))
         .env_remove("SCRIPTD_CONFIG")
         .output()
         .expect("scriptd runs");

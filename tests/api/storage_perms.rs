@@ -9,7 +9,7 @@ use std::path::Path;
 
 use serde_json::json;
 
-use crate::helpers::{eventually, eventually_async, spawn_app, spawn_app_with};
+use crate::helpers::{eventually, spawn_app, spawn_app_with};
 
 fn mode(path: &Path) -> u32 {
     std::fs::metadata(path)
@@ -140,23 +140,18 @@ async fn stdin_leaves_the_database_once_the_process_exists() {
     let second = app
         .run(json!({"name": "feed", "stdin": "second secret"}))
         .await;
-    let db = app.storage.path().join("scriptd.db");
-    let rows = || async {
-        let options = sqlx::sqlite::SqliteConnectOptions::new()
-            .filename(&db)
-            .read_only(true);
-        let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect_with(&options)
-            .await
-            .expect("open db");
-        sqlx::query_scalar::<_, String>("SELECT run_id FROM run_stdin")
-            .fetch_all(&mut conn)
-            .await
-            .expect("read run_stdin")
+    let storage = app.storage.path().to_path_buf();
+    // (rows kept, of which the second run's)
+    let rows = || {
+        let sql = "SELECT count(*) FROM run_stdin WHERE run_id <> ?";
+        let kept = crate::backend::count(&storage, sql, "");
+        let sql = "SELECT count(*) FROM run_stdin WHERE run_id = ?";
+        (kept, crate::backend::count(&storage, sql, &second))
     };
 
     // Assert: the running run's stdin is gone, the queued one's is kept.
-    eventually_async("the first run's stdin to leave the database", || async {
-        rows().await == vec![second.clone()]
+    eventually("the first run's stdin to leave the database", || {
+        (rows() == (1, 1)).then_some(())
     })
     .await;
     // The row goes once the process exists, which is before `cat` has run:
@@ -172,5 +167,5 @@ async fn stdin_leaves_the_database_once_the_process_exists() {
         std::fs::read_to_string(&got).expect("second"),
         "second secret"
     );
-    assert!(rows().await.is_empty());
+    assert_eq!(rows().0, 0);
 }

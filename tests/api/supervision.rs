@@ -156,8 +156,8 @@ async fn a_failed_run_actor_kills_its_processes_and_ends_the_run_on_record() {
 #[actix_web::test]
 async fn one_users_failed_queue_does_not_touch_another_users_runs() {
     let app = spawn_app().await;
-    let config = scriptd::config::Config::new(app.storage.path());
-    let mut db = scriptd::events::store::open(&config.database_path())
+    let config = app.config();
+    let mut db = scriptd::events::store::open(&config.database())
         .await
         .expect("db");
     let bob = scriptd::admin::add_user(&mut db, &config, "bob", false)

@@ -2,6 +2,7 @@
 //! request (edits apply at once), checks a run request against it and owns
 //! the ScriptQueue of each script name.
 
+mod enqueue;
 mod quota;
 mod removal;
 mod supervision;
@@ -257,38 +258,30 @@ impl Handler<EnqueueRun> for AccountSupervisor {
             Err(err) => return Box::pin(fut::ready(Err(err))),
         };
         let bytes = (quota::args_bytes(&params) + stdin.as_ref().map_or(0, Vec::len)) as u64;
-        let lookup = crate::events::lookup::Lookup::new(&self.shared.config.database_path());
-        if let Err(err) = self
-            .quota
-            .reserve(&lookup, &self.shared.config.limits, self.user, bytes)
-        {
-            return Box::pin(fut::ready(Err(err)));
-        }
-        let queue = self.queue(&req.name, limits(&def), ctx);
-        let opts = self
-            .opts
-            .entry(def.name.clone())
-            .or_insert_with(|| Arc::new(opts(&def)))
-            .clone();
-        let enqueue = queue::Enqueue {
-            spec: spec(&def, &params, opts),
-            required_args: def.required_args(),
+        let checked = enqueue::Checked {
+            name: req.name,
+            def,
             params,
             stdin,
             not_before,
-            limits: limits(&def),
             origin: req.origin,
+            bytes,
         };
-        let sent = async move {
-            queue
-                .send(enqueue)
-                .await
-                .map_err(|_| RunError::ShuttingDown)?
-        };
-        Box::pin(sent.into_actor(self).map(move |result, act, _ctx| {
-            act.quota.settle(bytes, result.is_ok());
-            result
-        }))
+        if !self.quota.needs_count() {
+            return self.enqueue_checked(checked, ctx);
+        }
+        // No other message is handled until the count is in, so parallel
+        // requests cannot slip past the cap together.
+        let (readers, user) = (self.shared.readers.clone(), self.user);
+        let count = async move { readers.queued_load(user).await };
+        ctx.wait(
+            count
+                .into_actor(self)
+                .map(|counted, act, _ctx| act.quota.set_count(counted)),
+        );
+        Box::pin(
+            fut::ready(()).then(move |(), act: &mut Self, ctx| act.enqueue_checked(checked, ctx)),
+        )
     }
 }
 

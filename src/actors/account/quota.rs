@@ -9,8 +9,7 @@
 use std::time::{Duration, Instant};
 
 use crate::actors::error::RunError;
-use crate::events::lookup::Lookup;
-use crate::ids::UserId;
+use crate::events::StoreError;
 use crate::limits::Limits;
 
 /// How long a count of the queued runs is trusted.
@@ -42,6 +41,8 @@ pub struct Quota {
     accepted: Load,
     /// Sent to a queue, not yet answered.
     in_flight: Load,
+    /// The last count failed: nothing is reserved until one succeeds.
+    failed: bool,
 }
 
 /// The bytes a run's arguments take.
@@ -50,31 +51,34 @@ pub fn args_bytes(params: &[String]) -> usize {
 }
 
 impl Quota {
-    fn counted(&mut self, lookup: &Lookup, user: UserId) -> Result<Load, RunError> {
-        if let Some((at, load)) = self.counted {
-            if at.elapsed() < RECOUNT {
-                return Ok(load);
+    /// Whether the queued runs must be counted (again) before a reservation.
+    pub fn needs_count(&self) -> bool {
+        self.counted
+            .is_none_or(|(at, _)| self.failed || at.elapsed() >= RECOUNT)
+    }
+
+    /// Takes a fresh count of the user's queued runs and bytes.
+    pub fn set_count(&mut self, counted: Result<(u64, u64), StoreError>) {
+        match counted {
+            Ok((runs, bytes)) => {
+                self.counted = Some((Instant::now(), Load { runs, bytes }));
+                self.accepted = Load::default();
+                self.failed = false;
+            }
+            Err(err) => {
+                tracing::error!(error.cause_chain = ?err, "cannot count queued runs");
+                self.failed = true;
             }
         }
-        let (runs, bytes) = lookup.queued_load(user).map_err(|err| {
-            tracing::error!(error.cause_chain = ?err, "cannot count queued runs");
-            RunError::Unavailable
-        })?;
-        let load = Load { runs, bytes };
-        self.counted = Some((Instant::now(), load));
-        self.accepted = Load::default();
-        Ok(load)
     }
 
     /// Reserves room for one more queued run of `bytes`, or refuses it.
-    pub fn reserve(
-        &mut self,
-        lookup: &Lookup,
-        limits: &Limits,
-        user: UserId,
-        bytes: u64,
-    ) -> Result<(), RunError> {
-        let counted = self.counted(lookup, user)?;
+    /// Call after a count when [`Quota::needs_count`] said so.
+    pub fn reserve(&mut self, limits: &Limits, bytes: u64) -> Result<(), RunError> {
+        let counted = match self.counted {
+            Some((_, load)) if !self.failed => load,
+            _ => return Err(RunError::Unavailable),
+        };
         let runs = counted.runs + self.accepted.runs + self.in_flight.runs;
         let held = counted.bytes + self.accepted.bytes + self.in_flight.bytes;
         if runs >= limits.max_queued_runs_per_user

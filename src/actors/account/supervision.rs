@@ -8,7 +8,6 @@ use actix::prelude::*;
 use super::AccountSupervisor;
 use crate::actors::queue::ScriptQueue;
 use crate::actors::run::{self, RunProcess};
-use crate::events::query;
 use crate::ids::{RunId, ScriptName};
 use crate::replay;
 
@@ -55,10 +54,10 @@ impl Handler<QueueFailed> for AccountSupervisor {
     type Result = ();
 
     fn handle(&mut self, msg: QueueFailed, ctx: &mut Context<Self>) {
-        let (pool, user, name) = (self.shared.pool.clone(), self.user, msg.name);
+        let (readers, user, name) = (self.shared.readers.clone(), self.user, msg.name);
         let load = {
             let name = name.clone();
-            async move { query::unfinished_run_events_of(&pool, user, &name).await }
+            async move { readers.unfinished_run_events_of(user, &name).await }
         };
         ctx.spawn(load.into_actor(self).map(move |result, act, ctx| match result {
             Ok(events) => act.rebuild(name, events, ctx),

@@ -13,13 +13,12 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 use bytestring::ByteString;
-use sqlx::SqlitePool;
 
 use render::Rendered;
 
 use crate::accounts::Guest;
 use crate::clock;
-use crate::events::{query, Event, EventsCommitted, StoredEvent};
+use crate::events::{Event, EventsCommitted, Readers, StoredEvent};
 use crate::ids::{ScriptName, UserId};
 use crate::metrics::Metrics;
 
@@ -78,7 +77,7 @@ struct Subscription {
 
 /// The hub actor.
 pub struct MonitorHub {
-    pool: SqlitePool,
+    readers: Readers,
     metrics: Metrics,
     subs: HashMap<UserId, Vec<Subscription>>,
     next_id: u64,
@@ -86,9 +85,9 @@ pub struct MonitorHub {
 
 impl MonitorHub {
     /// A hub reading replays through `pool`.
-    pub fn new(pool: SqlitePool, metrics: Metrics) -> Self {
+    pub fn new(readers: Readers, metrics: Metrics) -> Self {
         MonitorHub {
-            pool,
+            readers,
             metrics,
             subs: HashMap::new(),
             next_id: 1,
@@ -109,8 +108,8 @@ impl MonitorHub {
     }
 
     fn load_page(&self, user: UserId, sub: u64, after: i64, ctx: &mut Context<Self>) {
-        let pool = self.pool.clone();
-        let load = async move { query::events_after(&pool, user, after, REPLAY_PAGE, None).await };
+        let readers = self.readers.clone();
+        let load = async move { readers.events_after(user, after, REPLAY_PAGE, None).await };
         ctx.spawn(
             load.into_actor(self)
                 .map(move |result, act, ctx| match result {

@@ -28,7 +28,7 @@ use super::queue::{self, PendingRun, ScriptQueue};
 use super::Shared;
 use crate::clock;
 use crate::events::types::{Outcome, ProgressSnapshot};
-use crate::events::{query, Append, Event, NewEvent};
+use crate::events::{Append, Event, NewEvent};
 use crate::exectab::expand_env;
 use crate::ids::{ScriptName, UserId};
 use crate::output::RunLog;
@@ -305,14 +305,14 @@ impl Actor for RunProcess {
             );
             return;
         }
-        let pool = self.start.shared.pool.clone();
+        let readers = self.start.shared.readers.clone();
         let run = self.start.run.id;
         let stdin_len = self.start.run.stdin_len;
         let load_stdin = async move {
             if stdin_len == 0 {
                 return Ok(None);
             }
-            query::stdin(&pool, run).await
+            readers.stdin(run).await
         };
         ctx.spawn(
             load_stdin

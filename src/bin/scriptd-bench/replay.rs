@@ -79,7 +79,7 @@ async fn fill(
 ) -> anyhow::Result<(TempStorage, usize, Vec<RunId>)> {
     let storage = TempStorage::new("replay")?;
     let cfg = config(&storage.0);
-    let mut db = store::open(&cfg.database_path()).await?;
+    let mut db = store::open(&cfg.database()).await?;
     scriptd::admin::bootstrap(&mut db, &cfg).await?;
     std::fs::write(
         cfg.scripts_dir(ADMIN).join("exectab.txt"),
@@ -101,7 +101,6 @@ async fn fill(
         }
     }
     commit(&mut db, group).await?;
-    db.readers.close().await;
     drop(db);
     Ok((storage, count, ids))
 }
@@ -109,7 +108,7 @@ async fn fill(
 async fn commit(db: &mut store::Database, group: Vec<NewEvent>) -> anyhow::Result<()> {
     // One group per event, as the server appends them; one transaction per batch.
     let groups: Vec<Vec<NewEvent>> = group.into_iter().map(|e| vec![e]).collect();
-    for result in db.writer.commit(&groups)? {
+    for result in db.writer.commit(&groups).await? {
         result?;
     }
     Ok(())

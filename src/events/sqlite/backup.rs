@@ -4,16 +4,16 @@
 //! the server's commits go on meanwhile and are not in it); the copy is
 //! also compacted. A run acknowledged before the backup started is in it.
 //!
-//! PostgreSQL (once the cluster store exists): there is nothing to do here;
-//! the command must say that `pg_dump` is the tool, since the events, runs
-//! and accounts then live in that database, not under the storage dir.
+//! On PostgreSQL there is nothing to do here: the command says that
+//! `pg_dump` is the tool, since the events, runs and accounts then live in
+//! that database, not under the storage dir.
 
 use std::path::Path;
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
-use super::error::StoreError;
+use crate::events::error::StoreError;
 
 /// What a backup copied.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -36,6 +36,8 @@ pub enum BackupError {
     Store(#[from] StoreError),
     #[error("cannot write the backup: {0}")]
     Io(#[from] std::io::Error),
+    #[error("`admin backup` copies the SQLite database; on PostgreSQL back up with pg_dump (events, runs and accounts are in that database)")]
+    NotSqlite,
 }
 
 /// Copies the database at `from` to the new file `to` and makes it durable.

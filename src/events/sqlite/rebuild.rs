@@ -1,25 +1,14 @@
-//! `scriptd admin rebuild`: recomputes the runs read model from the event
-//! log alone, in one transaction.
-
-use std::path::Path;
+//! `scriptd admin rebuild` on SQLite: recomputes the runs read model from
+//! the event log alone, in one transaction.
 
 use rusqlite::TransactionBehavior;
 
-use super::error::StoreError;
-use super::projection;
-use super::types::{Event, NewEvent};
-use super::upcast::upcast;
+use super::apply::apply;
 use super::writer::Writer;
+use crate::events::error::StoreError;
+use crate::events::query::decode;
+use crate::events::types::NewEvent;
 use crate::ids::UserId;
-
-/// Rebuilds `runs` in the database at `path`; returns a one-line report.
-pub async fn rebuild_at(path: &Path) -> Result<String, StoreError> {
-    let mut db = super::store::open(path).await?;
-    let count = rebuild(&mut db.writer)?;
-    Ok(format!(
-        "rebuilt the runs read model from {count} run events"
-    ))
-}
 
 /// Replaces every `runs` row by folding the run events again. Stdin of
 /// queued runs lives only in its side table, which is left as it is.
@@ -43,14 +32,14 @@ pub fn rebuild(writer: &mut Writer) -> Result<usize, StoreError> {
         while let Some(row) = rows.next()? {
             let kind: String = row.get(1)?;
             let data: String = row.get(3)?;
-            let event: Event = serde_json::from_str(&upcast(&kind, row.get(2)?, &data))?;
+            let event = decode(&kind, row.get(2)?, &data)?;
             let new = NewEvent {
                 user: UserId(row.get(0)?),
                 event,
                 stdin: None,
             };
             // Same text as the original append, for the rows that keep it.
-            projection::apply(&tx, &new, &serde_json::to_string(&new.event)?)?;
+            apply(&tx, &new, &serde_json::to_string(&new.event)?)?;
             count += 1;
         }
     }

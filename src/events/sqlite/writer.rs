@@ -1,7 +1,7 @@
 //! The one connection that writes: rusqlite, synchronous, with every
 //! statement prepared once and cached. It lives on the store's own thread
-//! (see [`super::store`]); offline commands (`admin`, `rebuild`, `prune`)
-//! use it directly.
+//! (see [`crate::events::store`]); offline commands (`admin`, `rebuild`,
+//! `prune`) use it directly.
 //!
 //! sqlx hands each statement to a worker thread and waits for the answer,
 //! about 45 µs of wake-ups per statement on this machine; a run's two
@@ -12,17 +12,14 @@ use std::time::Duration;
 
 use rusqlite::{params, Connection, TransactionBehavior};
 
-use super::error::StoreError;
-use super::projection;
-use super::types::{NewEvent, StoredEvent};
+use super::apply::apply;
 use crate::clock;
+use crate::events::error::StoreError;
+use crate::events::store::GroupResults;
+use crate::events::types::{NewEvent, StoredEvent};
 
 /// Statements kept prepared; the store uses fewer than twenty.
 const STATEMENT_CACHE: usize = 64;
-
-/// What [`Writer::commit`] answers: per group, its stored events or why it
-/// was refused.
-pub type GroupResults = Vec<Result<Vec<StoredEvent>, StoreError>>;
 
 /// The writing connection.
 pub struct Writer {
@@ -142,7 +139,7 @@ fn append_one(conn: &Connection, new: &NewEvent, at: f64) -> Result<StoredEvent,
         data,
     ])?;
     let seq = conn.last_insert_rowid();
-    projection::apply(conn, new, &data)?;
+    apply(conn, new, &data)?;
     Ok(StoredEvent {
         seq,
         at,
@@ -173,11 +170,11 @@ mod tests {
     #[tokio::test]
     async fn a_refused_group_fails_alone_and_leaves_no_trace() {
         let dir = tempfile::tempdir().expect("dir");
-        let mut db = crate::events::store::open(&dir.path().join("t.db"))
+        let mut db = crate::events::sqlite::open(&dir.path().join("t.db"))
             .await
-            .expect("db");
+            .expect("db")
+            .0;
         let results = db
-            .writer
             .commit(&[
                 vec![user(1, "ann")],
                 // The second event repeats a name: the whole group goes.
@@ -191,7 +188,7 @@ mod tests {
             "{:?}",
             results[1]
         );
-        let conn = db.writer.connection();
+        let conn = db.connection();
         let names: Vec<String> = conn
             .prepare("SELECT name FROM users ORDER BY id")
             .expect("prepare")

@@ -19,10 +19,10 @@ use std::time::Duration;
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
 
-use super::error::StoreError;
-use super::query::{RowState, RunRow};
-use super::types::GuestRights;
 use crate::accounts::{Guest, Principal, User};
+use crate::events::error::StoreError;
+use crate::events::query::{RowState, RunRow};
+use crate::events::types::GuestRights;
 use crate::ids::{GuestId, RunId, ScriptName, UserId};
 
 /// The columns `user_from_row` reads, in its order (a macro, so that the
@@ -56,6 +56,11 @@ impl Lookup {
     /// Lookups in the database at `path` (opened on first use per thread).
     pub fn new(path: &Path) -> Self {
         Lookup { path: path.into() }
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     pub(super) fn with<T>(

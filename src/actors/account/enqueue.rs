@@ -1,0 +1,69 @@
+//! The last step of accepting a run: its room in the user's quota is
+//! reserved, then it goes to its script's queue (reserve, then commit).
+
+use std::sync::Arc;
+
+use actix::prelude::*;
+
+use super::{limits, opts, spec, AccountSupervisor};
+use crate::actors::error::RunError;
+use crate::actors::queue;
+use crate::events::types::Origin;
+
+/// A run request that passed the checks, before its quota reservation.
+pub(super) struct Checked {
+    pub name: crate::ids::ScriptName,
+    pub def: crate::exectab::ScriptDef,
+    pub params: Vec<String>,
+    pub stdin: Option<Vec<u8>>,
+    pub not_before: i64,
+    pub origin: Origin,
+    pub bytes: u64,
+}
+
+impl AccountSupervisor {
+    /// Reserves the run's room in the user's quota and hands it to its queue.
+    pub(super) fn enqueue_checked(
+        &mut self,
+        checked: Checked,
+        ctx: &mut Context<Self>,
+    ) -> ResponseActFuture<Self, Result<queue::Queued, RunError>> {
+        let Checked {
+            name,
+            def,
+            params,
+            stdin,
+            not_before,
+            origin,
+            bytes,
+        } = checked;
+        if let Err(err) = self.quota.reserve(&self.shared.config.limits, bytes) {
+            return Box::pin(fut::ready(Err(err)));
+        }
+        let queue = self.queue(&name, limits(&def), ctx);
+        let opts = self
+            .opts
+            .entry(def.name.clone())
+            .or_insert_with(|| Arc::new(opts(&def)))
+            .clone();
+        let enqueue = queue::Enqueue {
+            spec: spec(&def, &params, opts),
+            required_args: def.required_args(),
+            params,
+            stdin,
+            not_before,
+            limits: limits(&def),
+            origin,
+        };
+        let sent = async move {
+            queue
+                .send(enqueue)
+                .await
+                .map_err(|_| RunError::ShuttingDown)?
+        };
+        Box::pin(sent.into_actor(self).map(move |result, act, _ctx| {
+            act.quota.settle(bytes, result.is_ok());
+            result
+        }))
+    }
+}

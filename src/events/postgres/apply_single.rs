@@ -1,0 +1,80 @@
+//! Account changes on PostgreSQL, one statement each (they are rare).
+
+use sqlx::PgConnection;
+
+use crate::events::error::StoreError;
+use crate::events::projection::Change;
+
+/// Applies one account change.
+pub async fn apply(conn: &mut PgConnection, change: Change<'_>) -> Result<(), StoreError> {
+    let done = match change {
+        Change::AddUser {
+            id,
+            name,
+            key_hash,
+            guests,
+            created,
+        } => sqlx::query(
+            "INSERT INTO users (id, name, key_hash, guests, created) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(id)
+        .bind(name)
+        .bind(key_hash)
+        .bind(guests)
+        .bind(created)
+        .execute(conn)
+        .await
+        .map_err(|e| StoreError::from_pg(e, "user name already exists")),
+        Change::RemoveUser { id } => sqlx::query(
+            "WITH g AS (DELETE FROM guests WHERE user_id = $1) DELETE FROM users WHERE id = $1",
+        )
+        .bind(id)
+        .execute(conn)
+        .await
+        .map_err(|e| StoreError::from_pg(e, "")),
+        Change::RotateKey { id, key_hash } => {
+            sqlx::query("UPDATE users SET key_hash = $1 WHERE id = $2")
+                .bind(key_hash)
+                .bind(id)
+                .execute(conn)
+                .await
+                .map_err(|e| StoreError::from_pg(e, ""))
+        }
+        Change::AddGuest {
+            id,
+            user,
+            key_hash,
+            script,
+            rights,
+            created,
+            expires,
+        } => sqlx::query(
+            "INSERT INTO guests (id, user_id, key_hash, script, can_run, can_cancel,
+                can_status, can_monitor, created, expires)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(id)
+        .bind(user)
+        .bind(key_hash)
+        .bind(script)
+        .bind(rights.run)
+        .bind(rights.cancel)
+        .bind(rights.status)
+        .bind(rights.monitor)
+        .bind(created)
+        .bind(expires)
+        .execute(conn)
+        .await
+        .map_err(|e| StoreError::from_pg(e, "")),
+        Change::DeleteGuest { id, user } => {
+            sqlx::query("DELETE FROM guests WHERE id = $1 AND user_id = $2")
+                .bind(id)
+                .bind(user)
+                .execute(conn)
+                .await
+                .map_err(|e| StoreError::from_pg(e, ""))
+        }
+        _ => return Ok(()),
+    };
+    done.map(drop)
+}

@@ -1,0 +1,141 @@
+//! Reads of the event log on PostgreSQL: the events API and monitor
+//! replays, a failed queue's rebuild, a queued run's stdin, and startup
+//! replay's streamed read of the unfinished runs.
+
+use futures_util::TryStreamExt;
+use sqlx::postgres::PgRow;
+use sqlx::Row;
+
+use super::reads::pg;
+use super::Readers;
+use crate::events::error::StoreError;
+use crate::events::query::decode;
+use crate::events::types::StoredEvent;
+use crate::events::unfinished::{pgid_and_boot, queued_run, Unfinished};
+use crate::ids::{RunId, ScriptName, UserId};
+
+/// The event columns [`stored_from_row`] reads.
+const EVENT_COLUMNS: &str = "e.seq, e.at, e.user_id, e.kind, e.version, e.data::text AS data";
+
+fn stored_from_row(row: &PgRow) -> Result<StoredEvent, StoreError> {
+    let data: &str = row.try_get("data").map_err(pg)?;
+    let kind: &str = row.try_get("kind").map_err(pg)?;
+    Ok(StoredEvent {
+        seq: row.try_get("seq").map_err(pg)?,
+        at: row.try_get("at").map_err(pg)?,
+        user: UserId(row.try_get("user_id").map_err(pg)?),
+        event: decode(kind, row.try_get("version").map_err(pg)?, data)?,
+    })
+}
+
+impl Readers {
+    /// A user's events after `after`, oldest first, at most `limit`; only
+    /// those of one run when given.
+    pub async fn events_after(
+        &self,
+        user: UserId,
+        after: i64,
+        limit: i64,
+        run: Option<RunId>,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let rows = match run {
+            Some(run) => {
+                let sql = format!(
+                    "SELECT {EVENT_COLUMNS} FROM events e
+                     WHERE e.user_id = $1 AND e.stream = $2 AND e.seq > $3 ORDER BY e.seq LIMIT $4"
+                );
+                sqlx::query(&sql)
+                    .bind(user.0)
+                    .bind(run.to_string())
+                    .bind(after)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await
+            }
+            None => {
+                let sql = format!(
+                    "SELECT {EVENT_COLUMNS} FROM events e
+                     WHERE e.user_id = $1 AND e.seq > $2 ORDER BY e.seq LIMIT $3"
+                );
+                sqlx::query(&sql)
+                    .bind(user.0)
+                    .bind(after)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await
+            }
+        }
+        .map_err(pg)?;
+        rows.iter().map(stored_from_row).collect()
+    }
+
+    /// The events of one script's unfinished runs, in log order.
+    pub async fn unfinished_run_events_of(
+        &self,
+        user: UserId,
+        name: &ScriptName,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM runs r JOIN events e ON e.stream = r.id
+             WHERE r.state <> 'done' AND r.user_id = $1 AND r.name = $2 ORDER BY e.seq"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(user.0)
+            .bind(name.as_str())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(pg)?;
+        rows.iter().map(stored_from_row).collect()
+    }
+
+    /// The stdin kept for a queued run.
+    pub async fn stdin(&self, run: RunId) -> Result<Option<Vec<u8>>, StoreError> {
+        sqlx::query_scalar("SELECT data FROM run_stdin WHERE run_id = $1")
+            .bind(run.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(pg)
+    }
+
+    /// Calls `each` with every unfinished run, streamed row by row.
+    pub async fn for_each_unfinished(
+        &self,
+        mut each: impl FnMut(Unfinished),
+    ) -> Result<(), StoreError> {
+        // The latest RunSpawned of a started run comes along in the same
+        // row (a lateral join), so the stream needs no second query.
+        let mut rows = sqlx::query(
+            "SELECT e.seq, r.user_id, r.started, e.version, e.data::text AS data,
+                    s.version AS spawned_version, s.data::text AS spawned
+             FROM runs r
+             JOIN events e ON e.stream = r.id AND e.kind = 'RunQueued'
+             LEFT JOIN LATERAL (
+                 SELECT version, data FROM events
+                 WHERE stream = r.id AND kind = 'RunSpawned' ORDER BY seq DESC LIMIT 1
+             ) s ON r.started IS NOT NULL
+             WHERE r.state <> 'done'",
+        )
+        .fetch(&self.pool);
+        while let Some(row) = rows.try_next().await.map_err(pg)? {
+            let queued = queued_run(
+                row.try_get(3).map_err(pg)?,
+                row.try_get("data").map_err(pg)?,
+            )?;
+            let started: Option<f64> = row.try_get(2).map_err(pg)?;
+            let spawned_version: Option<i64> = row.try_get("spawned_version").map_err(pg)?;
+            let spawned: Option<&str> = row.try_get("spawned").map_err(pg)?;
+            let spawned = match (spawned_version, spawned) {
+                (Some(version), Some(data)) => pgid_and_boot(version, data)?,
+                _ => None,
+            };
+            each(Unfinished {
+                seq: row.try_get(0).map_err(pg)?,
+                user: UserId(row.try_get(1).map_err(pg)?),
+                queued,
+                started,
+                spawned,
+            });
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,275 @@
+//! The one connection that writes to PostgreSQL. A group commit is one
+//! transaction: `BEGIN` and the advisory lock in one round trip, all the
+//! batch's events in one `INSERT … SELECT FROM UNNEST`, the read model in
+//! one statement per kind of change, `COMMIT`. The transaction-level
+//! advisory lock serialises commits of every node on the database, so
+//! `seq` numbers become visible in their order (a reader that has seen
+//! `seq` n never later finds a smaller one appear).
+//!
+//! A lost connection is dropped and made again at the next commit; the
+//! groups of a failed commit are answered with the error, never retried
+//! behind their callers' backs.
+
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{Executor, PgConnection, Row};
+
+use super::apply;
+use crate::clock;
+use crate::events::error::StoreError;
+use crate::events::store::GroupResults;
+use crate::events::types::{NewEvent, StoredEvent};
+
+/// The key of the advisory lock every group commit takes ("scriptd" in
+/// ASCII): all writers of one database share it.
+pub const COMMIT_LOCK: i64 = 0x7363_7269_7074_64;
+
+/// The writing connection, made on first use.
+pub struct Writer {
+    options: PgConnectOptions,
+    conn: Option<PgConnection>,
+}
+
+impl Writer {
+    /// A writer for the (already migrated) database of `options`.
+    pub fn new(options: PgConnectOptions) -> Self {
+        Writer {
+            options,
+            conn: None,
+        }
+    }
+
+    /// The connection, made again if the last one was lost.
+    pub(super) async fn connection(&mut self) -> Result<&mut PgConnection, StoreError> {
+        if self.conn.is_none() {
+            self.conn = Some(super::connect(&self.options).await?);
+        }
+        self.conn.as_mut().ok_or(StoreError::Closed)
+    }
+
+    /// Forgets the connection after an error that says it is gone.
+    pub(super) fn check<T>(&mut self, result: Result<T, StoreError>) -> Result<T, StoreError> {
+        if result.as_ref().is_err_and(StoreError::is_unavailable) {
+            self.conn = None;
+        }
+        result
+    }
+
+    /// Whether the database answers again (after a failed commit).
+    pub async fn probe(&mut self) -> Result<(), StoreError> {
+        let result = match self.connection().await {
+            Ok(conn) => conn
+                .execute("SELECT 1")
+                .await
+                .map(drop)
+                .map_err(|e| StoreError::from_pg(e, "")),
+            Err(err) => Err(err),
+        };
+        self.check(result)
+    }
+
+    /// Appends groups of events in one transaction. Each group is
+    /// all-or-nothing on its own, so one refused group does not fail the
+    /// others.
+    pub async fn commit(&mut self, groups: &[Vec<NewEvent>]) -> Result<GroupResults, StoreError> {
+        let result = match self.connection().await {
+            Ok(conn) => commit_on(conn, groups).await,
+            Err(err) => Err(err),
+        };
+        self.check(result)
+    }
+}
+
+/// Opens a group transaction: `BEGIN` and the commit lock in one round trip.
+pub(super) async fn begin(conn: &mut PgConnection) -> Result<(), StoreError> {
+    let sql = format!("BEGIN; SELECT pg_advisory_xact_lock({COMMIT_LOCK})");
+    sqlx::raw_sql(&sql)
+        .execute(conn)
+        .await
+        .map_err(|e| StoreError::from_pg(e, ""))?;
+    Ok(())
+}
+
+/// Ends a transaction with `sql` (`COMMIT` or `ROLLBACK`).
+pub(super) async fn end(conn: &mut PgConnection, sql: &'static str) -> Result<(), StoreError> {
+    sqlx::raw_sql(sql)
+        .execute(conn)
+        .await
+        .map_err(|e| StoreError::from_pg(e, ""))?;
+    Ok(())
+}
+
+async fn commit_on(
+    conn: &mut PgConnection,
+    groups: &[Vec<NewEvent>],
+) -> Result<GroupResults, StoreError> {
+    let at = clock::now();
+    let data: Vec<Vec<String>> = groups
+        .iter()
+        .map(|group| group.iter().map(|new| json(new)).collect())
+        .collect::<Result<_, _>>()?;
+    // Groups are refused rarely (rules are checked by the actors), so the
+    // batch first goes as a whole and is redone group by group, each in a
+    // savepoint, only if something failed.
+    begin(conn).await?;
+    let all: Vec<&NewEvent> = groups.iter().flatten().collect();
+    let texts: Vec<&str> = data.iter().flatten().map(String::as_str).collect();
+    match append(conn, &all, &texts, at).await {
+        Ok(stored) => {
+            end(conn, "COMMIT").await?;
+            let mut stored = stored.into_iter();
+            Ok(groups
+                .iter()
+                .map(|group| Ok(stored.by_ref().take(group.len()).collect()))
+                .collect())
+        }
+        Err(err) if err.is_unavailable() => Err(err),
+        Err(_) => {
+            end(conn, "ROLLBACK").await?;
+            commit_isolated(conn, groups, &data, at).await
+        }
+    }
+}
+
+/// The batch with a savepoint per group, so a refused group fails alone.
+async fn commit_isolated(
+    conn: &mut PgConnection,
+    groups: &[Vec<NewEvent>],
+    data: &[Vec<String>],
+    at: f64,
+) -> Result<GroupResults, StoreError> {
+    begin(conn).await?;
+    let mut results = Vec::with_capacity(groups.len());
+    for (group, data) in groups.iter().zip(data) {
+        end(conn, "SAVEPOINT grp").await?;
+        let events: Vec<&NewEvent> = group.iter().collect();
+        let texts: Vec<&str> = data.iter().map(String::as_str).collect();
+        let appended = append(conn, &events, &texts, at).await;
+        match &appended {
+            Err(err) if err.is_unavailable() => return appended.map(|_| Vec::new()),
+            Err(_) => end(conn, "ROLLBACK TO SAVEPOINT grp").await?,
+            Ok(_) => end(conn, "RELEASE SAVEPOINT grp").await?,
+        }
+        results.push(appended);
+    }
+    end(conn, "COMMIT").await?;
+    Ok(results)
+}
+
+/// Inserts `events` (with their JSON `data`) in one statement and updates
+/// the read model; answers them as stored, in order.
+async fn append(
+    conn: &mut PgConnection,
+    events: &[&NewEvent],
+    data: &[&str],
+    at: f64,
+) -> Result<Vec<StoredEvent>, StoreError> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    let users: Vec<i64> = events.iter().map(|e| e.user.0).collect();
+    let streams: Vec<String> = events.iter().map(|e| e.stream()).collect();
+    let kinds: Vec<&str> = events.iter().map(|e| e.event.kind()).collect();
+    let versions: Vec<i64> = events.iter().map(|e| e.event.version()).collect();
+    // Each stream's numbers go on from its last one; several events of
+    // one stream in the batch take the next ones in batch order. Rows go
+    // in (and take their `seq`) in batch order.
+    let rows = sqlx::query(
+        "INSERT INTO events (at, user_id, stream, stream_seq, kind, version, data)
+         SELECT $1, u.user_id, u.stream,
+                COALESCE((SELECT max(e.stream_seq) FROM events e WHERE e.stream = u.stream), 0)
+                  + row_number() OVER (PARTITION BY u.stream ORDER BY u.ord),
+                u.kind, u.version, u.data::jsonb
+         FROM UNNEST($2::int8[], $3::text[], $4::text[], $5::int8[], $6::text[])
+              WITH ORDINALITY AS u(user_id, stream, kind, version, data, ord)
+         ORDER BY u.ord
+         RETURNING seq",
+    )
+    .bind(at)
+    .bind(&users)
+    .bind(&streams)
+    .bind(&kinds)
+    .bind(&versions)
+    .bind(data)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(|e| StoreError::from_pg(e, "event already recorded"))?;
+    let mut seqs = rows
+        .iter()
+        .map(|row| row.try_get::<i64, _>(0))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| StoreError::from_pg(e, ""))?;
+    // Identity values are drawn in insertion order, which is batch order.
+    seqs.sort_unstable();
+    apply::apply(conn, events, data).await?;
+    Ok(events
+        .iter()
+        .zip(seqs)
+        .map(|(new, seq)| StoredEvent {
+            seq,
+            at,
+            user: new.user,
+            event: new.event.clone(),
+        })
+        .collect())
+}
+
+/// The event's JSON for the `jsonb` column. jsonb cannot hold U+0000 (a
+/// script may print it in its first or last line): it is stored as
+/// U+FFFD. The runs row keeps the exact text either way.
+fn json(new: &NewEvent) -> Result<String, serde_json::Error> {
+    let text = serde_json::to_string(&new.event)?;
+    if !text.contains("\\u0000") {
+        return Ok(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut backslashes = 0usize;
+    let mut rest = text.as_str();
+    while let Some(c) = rest.chars().next() {
+        // A backslash after an even number of them starts an escape;
+        // `\\u0000` is an escaped backslash, then the text "u0000".
+        if c == '\\' && backslashes % 2 == 0 && rest.starts_with("\\u0000") {
+            out.push_str("\\ufffd");
+            rest = &rest[6..];
+            backslashes = 0;
+            continue;
+        }
+        backslashes = if c == '\\' { backslashes + 1 } else { 0 };
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::types::Event;
+    use crate::ids::UserId;
+
+    #[test]
+    fn nul_characters_become_replacement_characters_and_nothing_else_changes() {
+        for (name, want) in [
+            ("a\0b", "a\u{fffd}b"),
+            ("a\\u0000b", "a\\u0000b"),
+            ("\\\0", "\\\u{fffd}"),
+            ("plain", "plain"),
+        ] {
+            let new = NewEvent::new(
+                UserId(1),
+                Event::UserCreated {
+                    user: UserId(1),
+                    name: name.into(),
+                    key_hash: "h".into(),
+                    guests: false,
+                    created: 0,
+                },
+            );
+            let text = json(&new).expect("json");
+            let back: Event = serde_json::from_str(&text).expect("parses");
+            let Event::UserCreated { name: got, .. } = back else {
+                unreachable!()
+            };
+            assert_eq!(got, want, "{name:?} -> {text}");
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! The read model's SQL on SQLite: applies one [`Change`] on the writer's
+//! own connection (rusqlite, statements prepared once and cached), inside
+//! the transaction that appends its event.
+
+use rusqlite::{params, Connection};
+
+use crate::events::error::StoreError;
+use crate::events::projection::{self, Change};
+use crate::events::types::NewEvent;
+
+/// Applies one appended event to the read model.
+pub fn apply(conn: &Connection, new: &NewEvent, data: &str) -> Result<(), StoreError> {
+    match projection::change(new, data)? {
+        Change::Nothing => {}
+        Change::QueueRun(row) => {
+            conn.prepare_cached(
+                "INSERT INTO runs (id, user_id, name, state, queued, requested_by,
+                    requested_from, info)
+                 VALUES (?, ?, ?, 'queued', ?, ?, ?, ?)",
+            )?
+            .execute(params![
+                row.id,
+                row.user,
+                row.name,
+                row.queued,
+                row.requested_by,
+                row.requested_from,
+                row.info,
+            ])
+            .map_err(|e| StoreError::from_write(e, "run id already used"))?;
+            if let Some(stdin) = row.stdin {
+                conn.prepare_cached("INSERT INTO run_stdin (run_id, data) VALUES (?, ?)")?
+                    .execute(params![row.id, stdin])?;
+            }
+        }
+        Change::StartRun { id, started } => {
+            conn.prepare_cached("UPDATE runs SET state = 'running', started = ? WHERE id = ?")?
+                .execute(params![started, id])?;
+        }
+        Change::DropStdin { id } => {
+            conn.prepare_cached("DELETE FROM run_stdin WHERE run_id = ?")?
+                .execute(params![id])?;
+        }
+        Change::FinishRun { id, row, cancelled } => {
+            conn.prepare_cached(
+                "UPDATE runs SET state = 'done', outcome = ?, started = ?, finished = ?,
+                    duration = ?, run_user = ?, run_group = ?, exit_code = ?, signal = ?,
+                    info = ?
+                 WHERE id = ?",
+            )?
+            .execute(params![
+                row.outcome,
+                row.started,
+                row.finished,
+                row.duration,
+                row.run_user,
+                row.run_group,
+                row.exit_code,
+                row.signal,
+                row.info,
+                id,
+            ])?;
+            conn.prepare_cached("DELETE FROM run_stdin WHERE run_id = ?")?
+                .execute(params![id])?;
+            if let Some(audit) = cancelled {
+                conn.prepare_cached(
+                    "UPDATE runs SET cancelled_by = ?, cancelled_from = ? WHERE id = ?",
+                )?
+                .execute(params![audit.by, audit.from, id])?;
+            }
+        }
+        Change::KillRequested { id, audit } => {
+            conn.prepare_cached(
+                "UPDATE runs SET killed_by = ?, killed_from = ?
+                 WHERE id = ? AND killed_by IS NULL",
+            )?
+            .execute(params![audit.by, audit.from, id])?;
+        }
+        Change::Forget { id } => {
+            conn.prepare_cached("UPDATE runs SET forgotten = 1 WHERE id = ?")?
+                .execute(params![id])?;
+        }
+        Change::AddUser {
+            id,
+            name,
+            key_hash,
+            guests,
+            created,
+        } => {
+            conn.prepare_cached(
+                "INSERT INTO users (id, name, key_hash, guests, created) VALUES (?, ?, ?, ?, ?)",
+            )?
+            .execute(params![id, name, key_hash, guests, created])
+            .map_err(|e| StoreError::from_write(e, "user name already exists"))?;
+        }
+        Change::RemoveUser { id } => {
+            conn.prepare_cached("DELETE FROM guests WHERE user_id = ?")?
+                .execute(params![id])?;
+            conn.prepare_cached("DELETE FROM users WHERE id = ?")?
+                .execute(params![id])?;
+        }
+        Change::RotateKey { id, key_hash } => {
+            conn.prepare_cached("UPDATE users SET key_hash = ? WHERE id = ?")?
+                .execute(params![key_hash, id])?;
+        }
+        Change::AddGuest {
+            id,
+            user,
+            key_hash,
+            script,
+            rights,
+            created,
+            expires,
+        } => {
+            conn.prepare_cached(
+                "INSERT INTO guests (id, user_id, key_hash, script, can_run, can_cancel,
+                    can_status, can_monitor, created, expires)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )?
+            .execute(params![
+                id,
+                user,
+                key_hash,
+                script,
+                rights.run,
+                rights.cancel,
+                rights.status,
+                rights.monitor,
+                created,
+                expires,
+            ])?;
+        }
+        Change::DeleteGuest { id, user } => {
+            conn.prepare_cached("DELETE FROM guests WHERE id = ? AND user_id = ?")?
+                .execute(params![id, user])?;
+        }
+    }
+    Ok(())
+}
