@@ -89,7 +89,7 @@ impl Application {
         let config = Arc::new(config);
         let metrics = Metrics::default();
         let readers = db.readers.clone();
-        let logs = RunLogs::Files(config.clone());
+        let logs = RunLogs::for_readers(&readers, &config);
         let store = EventStore::new(db.writer, metrics.clone()).start();
         let hub = MonitorHub::new(readers.clone(), metrics.clone()).start();
         store

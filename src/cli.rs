@@ -197,6 +197,14 @@ pub enum AdminCommand {
     /// Switch an older database to incremental vacuum, so pruned space is
     /// given back to the file system (one full VACUUM; server stopped).
     Vacuum,
+    /// Copy this SQLite storage's events, accounts, queued runs and run
+    /// logs into an empty PostgreSQL database (server stopped); then serve
+    /// with --database URL.
+    MigrateTo {
+        /// The target, e.g. postgres://scriptd@db.example/scriptd?sslmode=require
+        #[arg(value_name = "URL")]
+        url: String,
+    },
 }
 
 impl UserCommand {

@@ -45,6 +45,7 @@ pub mod limits;
 pub mod lock;
 pub mod manual;
 pub mod metrics;
+pub mod migrate;
 
 pub mod output;
 pub mod progress;

@@ -108,6 +108,10 @@ fn main() -> ExitCode {
                 println!("{}", scriptd::backup::backup_storage(&config, &file)?);
                 Ok(())
             }
+            Command::Admin(cli::AdminCommand::MigrateTo { url }) => {
+                println!("{}", scriptd::migrate::migrate_to(&config, &url).await?);
+                Ok(())
+            }
             Command::Admin(cli::AdminCommand::Vacuum) => {
                 println!("{}", scriptd::retention::vacuum_storage(&config).await?);
                 Ok(())

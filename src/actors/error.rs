@@ -79,6 +79,9 @@ pub enum RunError {
     UserQueueFull,
     #[error("The server is short of resources; try again shortly.")]
     Unavailable,
+    /// A read this command needs could not reach the database.
+    #[error("The database is unavailable; try again shortly.")]
+    DatabaseUnavailable,
 }
 
 impl RunError {
@@ -102,6 +105,7 @@ impl RunError {
             RunError::ArgsTooLarge => "args_too_large",
             RunError::UserQueueFull => "user_queue_full",
             RunError::Unavailable => "temporarily_unavailable",
+            RunError::DatabaseUnavailable => "database_unavailable",
         }
     }
 }

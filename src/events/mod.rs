@@ -16,6 +16,7 @@ pub mod readers;
 pub mod runlog;
 pub mod sqlite;
 pub mod store;
+pub mod transfer;
 pub mod types;
 pub mod unfinished;
 pub mod upcast;

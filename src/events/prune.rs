@@ -21,6 +21,9 @@ pub struct Pruned {
     pub events: u64,
     /// `runs` rows deleted (only with `all`).
     pub rows: u64,
+    /// Runs whose log went in the same transaction (PostgreSQL keeps logs
+    /// in the database; SQLite's log files are removed after the commit).
+    pub logs: u64,
     /// The batch was full: call again for the rest.
     pub more: bool,
 }
@@ -31,6 +34,7 @@ impl Pruned {
         self.runs.extend(batch.runs);
         self.events += batch.events;
         self.rows += batch.rows;
+        self.logs += batch.logs;
         self.more = batch.more;
     }
 }

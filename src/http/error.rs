@@ -45,7 +45,7 @@ pub enum ApiError {
     #[error("Access denied: {0}.")]
     Denied(Denial),
     #[error(transparent)]
-    Run(#[from] RunError),
+    Run(RunError),
     #[error("A database error occurred.")]
     Database(#[source] StoreError),
     #[error("An internal error occurred.")]
@@ -60,6 +60,9 @@ pub enum ApiError {
     TooManyWebsockets,
     #[error("The server is short of resources; try again shortly.")]
     Unavailable,
+    /// The database cannot be reached (being restarted); nothing was done.
+    #[error("The database is unavailable; try again shortly.")]
+    DatabaseUnavailable,
 }
 
 impl From<StoreError> for ApiError {
@@ -68,7 +71,22 @@ impl From<StoreError> for ApiError {
         if err.is_resource_shortage() {
             return ApiError::Unavailable;
         }
+        if err.is_unavailable() {
+            return ApiError::DatabaseUnavailable;
+        }
         ApiError::Database(err)
+    }
+}
+
+impl From<RunError> for ApiError {
+    fn from(err: RunError) -> Self {
+        match err {
+            // A commit that failed because the database is away is the
+            // same 503 whichever actor met it.
+            RunError::Store(err) if err.is_unavailable() => err.into(),
+            RunError::DatabaseUnavailable => ApiError::DatabaseUnavailable,
+            other => ApiError::Run(other),
+        }
     }
 }
 
@@ -106,6 +124,7 @@ impl ApiError {
             ApiError::TooManyConnections(_) => "too_many_connections",
             ApiError::TooManyWebsockets => "too_many_websockets",
             ApiError::Unavailable => "temporarily_unavailable",
+            ApiError::DatabaseUnavailable => "database_unavailable",
         };
         code.to_owned()
     }
@@ -130,7 +149,10 @@ impl ResponseError for ApiError {
             ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::TooManyConnections(_)
             | ApiError::Unavailable
-            | ApiError::Run(RunError::Unavailable) => StatusCode::SERVICE_UNAVAILABLE,
+            | ApiError::DatabaseUnavailable
+            | ApiError::Run(RunError::Unavailable | RunError::DatabaseUnavailable) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::TooManyWebsockets => StatusCode::TOO_MANY_REQUESTS,
             ApiError::InvalidApiCall
             | ApiError::UsePost(_)

@@ -8,6 +8,7 @@
 //! `chunks.rs` the chunk writer that batches every run's chunks.
 
 pub mod cap;
+pub mod chunks;
 pub mod file;
 
 use std::sync::Arc;
@@ -16,8 +17,9 @@ use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 
 use crate::config::Config;
-use crate::events::StoreError;
+use crate::events::{Readers, StoreError};
 use crate::ids::{RunId, UserId};
+use chunks::{ChunkLog, ChunkWriter};
 use file::LogFile;
 
 /// Why a log could not be read or removed.
@@ -34,13 +36,27 @@ pub enum LogError {
 pub enum RunLogs {
     /// `<storage>/<user>/scripts/logs/<run>.log`.
     Files(Arc<Config>),
+    /// The `run_log_chunks` table, written through one batching writer.
+    Database(ChunkWriter),
 }
 
 impl RunLogs {
+    /// Files next to a SQLite database; chunks in a PostgreSQL one (the
+    /// chunk writer starts here, so call inside the server's runtime).
+    pub fn for_readers(readers: &Readers, config: &Arc<Config>) -> RunLogs {
+        match readers {
+            Readers::Sqlite(_) => RunLogs::Files(config.clone()),
+            Readers::Postgres(readers) => {
+                RunLogs::Database(ChunkWriter::start(readers.pool.clone()))
+            }
+        }
+    }
+
     /// A log for a run that is starting, capped at `cap` bytes.
     pub fn create(&self, user: UserId, run: RunId, cap: u64) -> RunLog {
         match self {
             RunLogs::Files(config) => RunLog::File(LogFile::new(config.log_path(user, run), cap)),
+            RunLogs::Database(writer) => RunLog::Chunks(writer.log(run, cap)),
         }
     }
 
@@ -50,6 +66,7 @@ impl RunLogs {
             RunLogs::Files(config) => {
                 Ok(file::read_from(&config.log_path(user, run), offset).await?)
             }
+            RunLogs::Database(writer) => Ok(writer.read(run, offset).await?),
         }
     }
 
@@ -63,6 +80,7 @@ impl RunLogs {
                 }
                 Ok(removed)
             }
+            RunLogs::Database(writer) => Ok(writer.remove(runs).await?),
         }
     }
 }
@@ -70,6 +88,7 @@ impl RunLogs {
 /// The log of one running run.
 pub enum RunLog {
     File(LogFile),
+    Chunks(ChunkLog),
 }
 
 impl RunLog {
@@ -77,6 +96,7 @@ impl RunLog {
     pub fn write_line(&mut self, line: &[u8]) {
         match self {
             RunLog::File(log) => log.write_line(line),
+            RunLog::Chunks(log) => log.write_line(line),
         }
     }
 
@@ -84,6 +104,7 @@ impl RunLog {
     pub fn flush(&mut self) {
         match self {
             RunLog::File(log) => log.flush(),
+            RunLog::Chunks(log) => log.flush(),
         }
     }
 
@@ -95,6 +116,7 @@ impl RunLog {
                 log.flush();
                 futures_util::future::ready(log.error()).boxed()
             }
+            RunLog::Chunks(log) => log.finish(),
         }
     }
 }

@@ -64,7 +64,8 @@ impl PruneReport {
         self.runs += batch.runs.len();
         self.events += batch.events;
         self.rows += batch.rows;
-        self.logs += logs;
+        // Files removed after the commit, or logs removed inside it.
+        self.logs += logs + batch.logs as usize;
     }
 }
 

@@ -79,10 +79,16 @@ pub fn database_url(storage: &Path) -> Option<String> {
     if backend_here() == Backend::Sqlite {
         return None;
     }
+    Some(fresh_postgres_database(storage))
+}
+
+/// A PostgreSQL database of `storage`'s own whatever this run's backend
+/// (tests about PostgreSQL itself), made on first use, dropped as above.
+pub fn fresh_postgres_database(storage: &Path) -> String {
     let mut databases = DATABASES.lock().unwrap_or_else(|e| e.into_inner());
     let databases = databases.get_or_insert_with(HashMap::new);
     if let Some(name) = databases.get(storage) {
-        return Some(url_of(name));
+        return url_of(name);
     }
     // Databases of tests that are over (their storage is gone) go now.
     let gone: Vec<PathBuf> = databases.keys().filter(|p| !p.exists()).cloned().collect();
@@ -99,7 +105,7 @@ pub fn database_url(storage: &Path) -> Option<String> {
     let name = format!("scriptd_t_{}", uuid::Uuid::now_v7().simple());
     admin(format!("CREATE DATABASE {name}"));
     databases.insert(storage.to_path_buf(), name.clone());
-    Some(url_of(&name))
+    url_of(&name)
 }
 
 /// The environment a child `scriptd` on `storage` needs.

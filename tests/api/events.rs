@@ -99,9 +99,9 @@ async fn prune_removes_old_events_and_logs_keeps_rows_unfinished_runs_and_accoun
     app.wait_status(&running, "running", |s| s["state"] == "running")
         .await;
     let config = app.config();
-    let log = |id: &str| app.scripts_dir().join("logs").join(format!("{id}.log"));
-    assert!(
-        log(&old[0]).exists(),
+    assert_eq!(
+        app.log_text(&old[0]).await,
+        "hello\n",
         "a finished run has a log before the prune"
     );
     let before = scriptd::clock::now() + 1.0;
@@ -122,7 +122,7 @@ async fn prune_removes_old_events_and_logs_keeps_rows_unfinished_runs_and_accoun
     );
     assert!(report.events >= 4, "{report}");
     for id in &old {
-        assert!(!log(id).exists(), "log of {id} removed");
+        assert_eq!(app.log_text(id).await, "", "log of {id} removed");
         let (_, events) = app.get(&format!("/scripts/v1/events?run={id}")).await;
         assert_eq!(events["events"], json!([]), "events of {id} removed");
         assert_eq!(

@@ -252,6 +252,13 @@ impl Api {
         reply["id"].as_str().expect("id").to_owned()
     }
 
+    /// A run's captured output (`GET log/ID`), wherever the backend keeps it.
+    pub async fn log_text(&self, id: &str) -> String {
+        let (code, log) = self.get(&format!("/scripts/v1/log/{id}")).await;
+        assert_eq!(code, 200, "log of {id}: {log}");
+        log.as_str().expect("log text").to_owned()
+    }
+
     /// The status of a run.
     pub async fn status(&self, id: &str) -> Value {
         self.get(&format!("/scripts/v1/status/{id}")).await.1

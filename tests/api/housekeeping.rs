@@ -17,7 +17,7 @@ use scriptd::config::Config;
 use scriptd::events::EventStore;
 use serde_json::{json, Value};
 
-use crate::helpers::{eventually, Api, DEADLINE};
+use crate::helpers::{eventually, eventually_async, Api, DEADLINE};
 
 /// A server built in this test, with its store.
 struct Served {
@@ -120,8 +120,9 @@ async fn online_retention_removes_exactly_the_old_runs_while_runs_are_accepted()
     let old = queue(api, "echo", 150).await;
     wait_idle(api, DEADLINE).await;
     let before = scriptd::clock::now();
-    let log = |id: &str| storage.path().join(format!("1/scripts/logs/{id}.log"));
-    assert!(old.iter().all(|id| log(id).exists()), "old runs have logs");
+    for id in &old {
+        assert_eq!(api.log_text(id).await, "hi\n", "old run {id} has a log");
+    }
 
     // Act: prune through the server's store while 150 more runs are queued.
     let accepted = AtomicUsize::new(0);
@@ -153,12 +154,16 @@ async fn online_retention_removes_exactly_the_old_runs_while_runs_are_accepted()
     let db = storage.path();
     for id in &old {
         assert_eq!(events_of(db, id), 0, "events of old run {id} pruned");
-        assert!(!log(id).exists(), "log of old run {id} removed");
+        assert_eq!(api.log_text(id).await, "", "log of old run {id} removed");
     }
     assert_eq!(newer.len(), 150);
     for id in &newer {
         assert!(events_of(db, id) >= 3, "newer run {id} keeps its events");
-        assert!(log(id).exists(), "newer run {id} keeps its log");
+        assert_eq!(
+            api.log_text(id).await,
+            "hi\n",
+            "newer run {id} keeps its log"
+        );
     }
     let rows = count(db, "SELECT COUNT(*) FROM runs WHERE state = 'done'");
     assert_eq!(rows, 300, "history rows stay");
@@ -231,10 +236,9 @@ async fn retention_days_prunes_in_the_running_server_by_itself() {
         .await;
 
     let db = storage.path();
-    let log = storage.path().join(format!("1/scripts/logs/{done}.log"));
-    // The log file goes right after its batch commits.
-    eventually("the finished run's events and log pruned", || {
-        (events_of(db, &done) == 0 && !log.exists()).then_some(())
+    // A log file goes right after its batch commits (database logs with it).
+    eventually_async("the finished run's events and log pruned", || async {
+        events_of(db, &done) == 0 && api.log_text(&done).await.is_empty()
     })
     .await;
     assert_eq!(

@@ -43,6 +43,8 @@ pub struct Quota {
     in_flight: Load,
     /// The last count failed: nothing is reserved until one succeeds.
     failed: bool,
+    /// ... because the database could not be reached (said so to clients).
+    unreachable: bool,
 }
 
 /// The bytes a run's arguments take.
@@ -68,6 +70,7 @@ impl Quota {
             Err(err) => {
                 tracing::error!(error.cause_chain = ?err, "cannot count queued runs");
                 self.failed = true;
+                self.unreachable = err.is_unavailable();
             }
         }
     }
@@ -77,6 +80,7 @@ impl Quota {
     pub fn reserve(&mut self, limits: &Limits, bytes: u64) -> Result<(), RunError> {
         let counted = match self.counted {
             Some((_, load)) if !self.failed => load,
+            _ if self.failed && self.unreachable => return Err(RunError::DatabaseUnavailable),
             _ => return Err(RunError::Unavailable),
         };
         let runs = counted.runs + self.accepted.runs + self.in_flight.runs;

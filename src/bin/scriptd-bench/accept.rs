@@ -1,11 +1,13 @@
 //! Accepted runs per second: 64 concurrent clients POST `/scripts/v1/run`
 //! for a `-n` script (no process) against the durable store
 //! (synchronous=FULL); every reply means the `RunQueued` event is on disk.
+//! With `--database`, the same on PostgreSQL right after, and the ratio.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::database::Backend;
 use crate::http1::{Conn, Request};
 use crate::machine::{cpu_seconds, report};
 use crate::server::{on_threads, Server};
@@ -15,10 +17,28 @@ const THREADS: usize = 2;
 const WARMUP: Duration = Duration::from_secs(1);
 const MEASURE: Duration = Duration::from_secs(5);
 
-/// Runs the scenario and prints its figures.
+/// Runs the scenario on every backend and prints its figures.
 pub async fn run() -> anyhow::Result<()> {
-    println!("accept: {CLIENTS} clients POST /run of a -n script, durable");
-    let server = Server::start("-n noop /bin/true\n").await?;
+    let mut rates = Vec::new();
+    for backend in Backend::all() {
+        rates.push(run_on(&backend).await?);
+    }
+    if let [sqlite, postgres] = rates[..] {
+        report(
+            "accept: postgres / sqlite accepted runs/s",
+            format!("{:.2}", postgres / sqlite.max(1.0)),
+        );
+    }
+    Ok(())
+}
+
+/// The scenario on one backend; answers the accepted runs per second.
+async fn run_on(backend: &Backend) -> anyhow::Result<f64> {
+    println!(
+        "accept [{}]: {CLIENTS} clients POST /run of a -n script, durable",
+        backend.label()
+    );
+    let server = Server::start_on("-n noop /bin/true\n", backend).await?;
     let target = server.target();
     let probe = target.client(1);
     let batches = target
@@ -41,7 +61,7 @@ pub async fn run() -> anyhow::Result<()> {
         let runs = (after - before) as f64;
         (runs / elapsed, cpu / runs.max(1.0))
     };
-    let errors = {
+    let (rate, errors) = {
         let target = target.clone();
         let (accepted, stop) = (accepted.clone(), stop.clone());
         let clients = on_threads(THREADS, move |_| {
@@ -72,12 +92,13 @@ pub async fn run() -> anyhow::Result<()> {
             })
         });
         let ((rate, cpu), errors) = futures_util::join!(measured, clients);
+        let errors = errors?.iter().sum::<u64>();
         report("accepted runs/s (target >= 20000)", format!("{rate:.0}"));
         report(
             "CPU per accepted run, server + clients",
             format!("{:.0} µs", cpu * 1e6),
         );
-        errors?.iter().sum::<u64>()
+        (rate, errors)
     };
     let batch_sum = target
         .metric(&probe, "scriptd_commit_batch_size_sum")
@@ -96,7 +117,7 @@ pub async fn run() -> anyhow::Result<()> {
     );
     report("refused or failed requests", errors.to_string());
     server.stop().await;
-    Ok(())
+    Ok(rate)
 }
 
 /// A reply that says the run was queued.

@@ -3,12 +3,15 @@
 //!
 //! A batch of runs is queued at once (64 concurrent clients) and timed from
 //! the first request until a monitor has seen every finish push, so the
-//! figure covers accept, start, spawn, exit, commit and push.
+//! figure covers accept, start, spawn, exit, commit and push. With
+//! `--database`, the server part runs on SQLite and then on PostgreSQL,
+//! beside the same raw loops.
 
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use crate::database::Backend;
 use crate::machine::report;
 use crate::server::{bytes_body::Body, on_threads, Server, Target};
 use crate::ws;
@@ -104,34 +107,49 @@ async fn watch(target: &Target, name: &str, total: usize) -> anyhow::Result<f64>
 /// Runs the scenario and prints its figures.
 pub async fn run() -> anyhow::Result<()> {
     println!("e2e: /bin/true through the server vs a raw spawn-and-wait loop");
-    let server = Server::start("-s=2 true2 /bin/true\n-s=8 true8 /bin/true\n").await?;
-    let target = server.target();
     let raw1 = tokio::task::spawn_blocking(|| raw_rate(1)).await?;
     report(
         "raw spawn+wait loop, 1 thread (runs/s)",
         format!("{raw1:.0}"),
     );
-    for (name, s) in [("true2", 2), ("true8", 8)] {
-        let raw = tokio::task::spawn_blocking(move || raw_rate(s)).await?;
-        let total = BATCH;
-        let rate = server_rate(&target, name, total).await?;
-        report(
-            &format!("raw spawn+wait, {s} threads (runs/s)"),
-            format!("{raw:.0}"),
-        );
-        report(
-            &format!("scriptd -s={s} end-to-end (runs/s)"),
-            format!("{rate:.0} over {total} runs"),
-        );
-        report(
-            &format!("ratio -s={s} / raw 1-thread loop (>= 0.80)"),
-            format!("{:.2}", rate / raw1),
-        );
-        report(
-            &format!("ratio -s={s} / raw {s}-thread loop"),
-            format!("{:.2}", rate / raw),
-        );
+    let mut rates: Vec<(usize, &'static str, f64)> = Vec::new();
+    for backend in Backend::all() {
+        let label = backend.label();
+        let server =
+            Server::start_on("-s=2 true2 /bin/true\n-s=8 true8 /bin/true\n", &backend).await?;
+        let target = server.target();
+        for (name, s) in [("true2", 2), ("true8", 8)] {
+            let raw = tokio::task::spawn_blocking(move || raw_rate(s)).await?;
+            let total = BATCH;
+            let rate = server_rate(&target, name, total).await?;
+            report(
+                &format!("raw spawn+wait, {s} threads (runs/s)"),
+                format!("{raw:.0}"),
+            );
+            report(
+                &format!("[{label}] scriptd -s={s} end-to-end (runs/s)"),
+                format!("{rate:.0} over {total} runs"),
+            );
+            report(
+                &format!("[{label}] ratio -s={s} / raw 1-thread loop (>= 0.80)"),
+                format!("{:.2}", rate / raw1),
+            );
+            report(
+                &format!("[{label}] ratio -s={s} / raw {s}-thread loop"),
+                format!("{:.2}", rate / raw),
+            );
+            rates.push((s, label, rate));
+        }
+        server.stop().await;
     }
-    server.stop().await;
+    for s in [2, 8] {
+        let of = |label: &str| rates.iter().find(|r| r.0 == s && r.1 == label).map(|r| r.2);
+        if let (Some(sqlite), Some(postgres)) = (of("sqlite"), of("postgres")) {
+            report(
+                &format!("e2e -s={s}: postgres / sqlite runs/s"),
+                format!("{:.2}", postgres / sqlite.max(1.0)),
+            );
+        }
+    }
     Ok(())
 }

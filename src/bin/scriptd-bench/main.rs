@@ -2,12 +2,17 @@
 //! its own server on 127.0.0.1:0 with a temporary storage dir, prints its
 //! figures with the machine and the load average, and stops by itself.
 //!
-//! `cargo run --release --bin scriptd-bench -- <scenario>`, scenario one of
-//! accept, e2e, push, lateness, status, replay, memory, all; and exhaust
-//! (the connection-exhaustion attack, not part of all).
+//! `cargo run --release --bin scriptd-bench -- [--database URL] <scenario>`,
+//! scenario one of accept, e2e, push, lateness, status, replay, memory,
+//! all; exhaust (the connection-exhaustion attack, not part of all); and
+//! append (the store's append throughput). `--database postgres://…/postgres`
+//! names a PostgreSQL server: accept, e2e and append then run on SQLite
+//! and on PostgreSQL (a fresh database each) in the same run.
 
 mod accept;
+mod append;
 mod child;
+mod database;
 mod e2e;
 mod exhaust;
 mod fanout;
@@ -38,18 +43,33 @@ async fn scenario(name: &str) -> anyhow::Result<()> {
         "memory" => memory::run().await,
         // Not in `all`: it needs a high descriptor limit and takes a minute.
         "exhaust" => exhaust::run().await,
+        // Not in `all`: a store benchmark, not a server scenario.
+        "append" => append::run().await,
         other => anyhow::bail!("unknown scenario {other}; one of {SCENARIOS:?} or all"),
     }
 }
 
 fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let database = match args.iter().position(|a| a == "--database") {
+        Some(at) if at + 1 < args.len() => {
+            let url = args.remove(at + 1);
+            args.remove(at);
+            Some(url)
+        }
+        Some(_) => anyhow::bail!("--database needs a postgres:// URL"),
+        None => None,
+    };
+    database::set_server(database);
     if args.first().map(String::as_str) == Some("serve-child") {
         let exectab = args.get(1).cloned().unwrap_or_default();
         return server::block_on(memory::serve_child(&exectab));
     }
     let Some(which) = args.first() else {
-        anyhow::bail!("usage: scriptd-bench <{}|all>", SCENARIOS.join("|"));
+        anyhow::bail!(
+            "usage: scriptd-bench [--database URL] <{}|all|exhaust|append>",
+            SCENARIOS.join("|")
+        );
     };
     println!("machine: {}", machine::describe());
     println!("load at start: {}", machine::load());

@@ -12,6 +12,8 @@ use futures_util::future::LocalBoxFuture;
 use scriptd::app::Application;
 use scriptd::config::Config;
 
+use crate::database::{Backend, FreshDatabase};
+
 /// A storage dir under the system temp dir, removed on drop.
 pub struct TempStorage(pub PathBuf);
 
@@ -56,6 +58,8 @@ pub struct Server {
     pub port: u16,
     pub key: String,
     pub storage: TempStorage,
+    /// The PostgreSQL database of this server, dropped once it stops.
+    database: Option<FreshDatabase>,
     stop: tokio::sync::oneshot::Sender<()>,
     stopped: tokio::sync::oneshot::Receiver<()>,
 }
@@ -63,15 +67,31 @@ pub struct Server {
 impl Server {
     /// Starts a server on a fresh storage dir with `exectab` for the admin.
     pub async fn start(exectab: &str) -> anyhow::Result<Server> {
+        Server::start_on(exectab, &Backend::Sqlite).await
+    }
+
+    /// Like [`Server::start`], with its events on `backend` (a fresh
+    /// PostgreSQL database when it is PostgreSQL).
+    pub async fn start_on(exectab: &str, backend: &Backend) -> anyhow::Result<Server> {
         let storage = TempStorage::new("srv")?;
-        let server = Server::start_in(storage).await?;
+        let database = backend.fresh().await?;
+        let server = Server::start_with(storage, database).await?;
         server.exectab(exectab)?;
         Ok(server)
     }
 
     /// Starts a server on an existing storage dir (replays it).
     pub async fn start_in(storage: TempStorage) -> anyhow::Result<Server> {
-        let app = Application::build(config(&storage.0)).await?;
+        Server::start_with(storage, None).await
+    }
+
+    async fn start_with(
+        storage: TempStorage,
+        database: Option<FreshDatabase>,
+    ) -> anyhow::Result<Server> {
+        let mut config = config(&storage.0);
+        config.database = database.as_ref().map(|d| d.url.clone());
+        let app = Application::build(config).await?;
         let port = app.port();
         let key = match app.admin_key.clone() {
             Some(key) => key,
@@ -94,6 +114,7 @@ impl Server {
             port,
             key,
             storage,
+            database,
             stop,
             stopped,
         })
@@ -120,6 +141,11 @@ impl Server {
         // The status-file writer may still be draining (it recreates dirs):
         // give it a moment so the temp dir is really gone when dropped.
         tokio::time::sleep(Duration::from_millis(500)).await;
+        if let Some(database) = self.database {
+            if let Err(err) = database.drop_now().await {
+                eprintln!("cannot drop the benchmark database: {err}");
+            }
+        }
         self.storage
     }
 }

@@ -9,7 +9,9 @@
 pub mod apply;
 pub mod apply_batch;
 pub mod apply_single;
+pub mod chunks;
 pub mod history;
+pub mod import;
 pub mod prune;
 pub mod query;
 pub mod reads;

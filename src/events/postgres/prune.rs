@@ -113,6 +113,15 @@ async fn prune(
         .await
         .map_err(pg)?
         .rows_affected();
+    // A run's log goes with its events, in the same transaction.
+    pruned.logs = sqlx::query_scalar::<_, i64>(
+        "WITH gone AS (DELETE FROM run_log_chunks WHERE run_id = ANY($1::text[]) RETURNING run_id)
+         SELECT count(DISTINCT run_id) FROM gone",
+    )
+    .bind(&ids)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(pg)? as u64;
     let rows = if all {
         "DELETE FROM runs WHERE id = ANY($1::text[])"
     } else {

@@ -5,6 +5,7 @@
 
 pub mod apply;
 pub mod backup;
+pub mod export;
 pub mod history;
 pub mod lookup;
 pub mod prune;
