@@ -103,6 +103,16 @@ impl Config {
         }
     }
 
+    /// Whether `serve` has made this storage: its SQLite database, or with
+    /// PostgreSQL its lock file (the events are elsewhere, the node's
+    /// files are here).
+    pub fn storage_exists(&self) -> bool {
+        match self.database {
+            Some(_) => self.storage.join("scriptd.lock").is_file(),
+            None => self.database_path().is_file(),
+        }
+    }
+
     /// Whether the events live in PostgreSQL.
     pub fn on_postgres(&self) -> bool {
         self.database.is_some()
