@@ -1,17 +1,20 @@
-//! Startup replay: folds the events of every unfinished run back into
-//! pending runs per queue, and turns runs that were running when the server
-//! died into `interrupted` (an explicit event, not an in-memory fix).
+//! Startup replay: folds the events of every unfinished run into its
+//! [`RunState`] (the domain's one `apply`), hands queued runs back to
+//! their queues, and turns runs that were running when the server died
+//! into `interrupted` (an explicit event, not an in-memory fix). A queue
+//! rebuilt after a panic folds its runs the same way ([`fold_runs`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use crate::actors::queue::PendingRun;
-use crate::actors::record;
 use crate::clock;
-use crate::events::types::{Outcome, RunRecord};
-use crate::events::unfinished::{self, QueuedRun, SharedOpts};
+use crate::events::unfinished::{self, SharedOpts};
 use crate::events::{Event, NewEvent, StoreError, StoredEvent};
 use crate::ids::{RunId, ScriptName, UserId};
+use crate::run::{record, PendingRun, RunState};
+
+/// Why a run that was running at startup is over.
+const STOPPED: &str = "the server stopped while the run was running";
 
 /// What replay recovered.
 #[derive(Default)]
@@ -25,102 +28,25 @@ pub struct Recovered {
     pub orphan_groups: Vec<u32>,
 }
 
-/// One unfinished run as its events tell it.
-pub struct Folded {
-    pub user: UserId,
-    pub name: ScriptName,
-    pub run: PendingRun,
-    /// Set once `RunStarted` is on record.
-    pub started: Option<f64>,
-    /// Process group and boot id, once `RunSpawned` is on record.
-    pub spawned: Option<(u32, String)>,
-}
-
-/// Folds the events of unfinished runs (in log order) into one entry per
-/// run, in the order they were queued.
-pub fn fold_runs(events: Vec<StoredEvent>) -> Vec<Folded> {
-    let mut runs: HashMap<RunId, Folded> = HashMap::new();
+/// Folds the events of unfinished runs (in log order) into the state of
+/// each run, in the order they were queued.
+pub fn fold_runs(events: Vec<StoredEvent>) -> Vec<RunState> {
+    let mut runs: HashMap<RunId, RunState> = HashMap::new();
     let mut order: Vec<RunId> = Vec::new();
-    for stored in events {
-        match stored.event {
-            Event::RunQueued {
-                run,
-                name,
-                queued,
-                requested,
-                params,
-                spec,
-                stdin_len,
-                origin,
-                ..
-            } => {
-                order.push(run);
-                let (name, pending) = on_record(QueuedRun {
-                    run,
-                    name,
-                    queued,
-                    requested,
-                    params,
-                    spec,
-                    stdin_len,
-                    origin,
-                });
-                runs.insert(
-                    run,
-                    Folded {
-                        user: stored.user,
-                        name,
-                        run: pending,
-                        started: None,
-                        spawned: None,
-                    },
-                );
-            }
-            Event::RunStarted { run, started, .. } => {
-                if let Some(folded) = runs.get_mut(&run) {
-                    folded.started = Some(started);
-                }
-            }
-            Event::RunSpawned {
-                run, pgid, boot, ..
-            } => {
-                if let Some(folded) = runs.get_mut(&run) {
-                    folded.spawned = Some((pgid, boot));
-                }
-            }
-            _ => {}
-        }
+    for stored in &events {
+        let Some(id) = stored.event.run_id() else {
+            continue;
+        };
+        let state = runs.entry(id).or_insert_with(|| {
+            order.push(id);
+            RunState::Unknown
+        });
+        state.apply(&stored.event);
     }
     order
         .into_iter()
         .filter_map(|id| runs.remove(&id))
         .collect()
-}
-
-/// A run whose `RunQueued` is on record: durable, with no cancel in flight.
-fn on_record(queued: QueuedRun) -> (ScriptName, PendingRun) {
-    let QueuedRun {
-        run,
-        name,
-        queued,
-        requested,
-        params,
-        spec,
-        stdin_len,
-        origin,
-    } = queued;
-    let pending = PendingRun {
-        id: run,
-        queued,
-        requested,
-        params,
-        spec,
-        stdin_len,
-        origin,
-        durable: true,
-        cancelling: false,
-    };
-    (name, pending)
 }
 
 /// What startup does with the unfinished runs of the database at `path`;
@@ -130,34 +56,31 @@ pub fn recover(path: &Path, boot: &str) -> Result<Recovered, StoreError> {
     let mut recovered = Recovered::default();
     let mut queues: BTreeMap<(UserId, ScriptName), Vec<(i64, PendingRun)>> = BTreeMap::new();
     let mut opts = SharedOpts::default();
-    unfinished::for_each(path, |found| {
-        let mut queued = found.queued;
-        opts.share(&queued.name, &mut queued.spec);
-        // Parsed arrays have room for four items; the live path's are exact.
-        queued.params.shrink_to_fit();
-        queued.spec.command.shrink_to_fit();
-        queued.spec.env.shrink_to_fit();
-        let (name, run) = on_record(queued);
-        let id = run.id;
-        match found.started {
-            Some(started) => {
-                let mut record: RunRecord =
-                    record::base(&name, &run, Some(started), now, Outcome::Interrupted);
-                record.error = Some("the server stopped while the run was running".into());
-                if let Some((pgid, _)) = found.spawned.as_ref().filter(|(_, b)| b == boot) {
-                    recovered.orphan_groups.push(*pgid);
-                }
-                let events = record::final_events(id, record, |run, record| {
-                    Event::RunInterrupted { run, record }
-                });
-                recovered
-                    .interrupted
-                    .extend(events.into_iter().map(|e| NewEvent::new(found.user, e)));
-            }
-            None => queues
+    unfinished::for_each(path, |found| match RunState::fold(found.events()) {
+        RunState::Queued { name, mut run } => {
+            opts.share(&name, &mut run.spec);
+            queues
                 .entry((found.user, name))
                 .or_default()
-                .push((found.seq, run)),
+                .push((found.seq, run));
+        }
+        state => {
+            if let Some(process) = state.process().filter(|p| p.boot == boot) {
+                recovered.orphan_groups.push(process.pgid);
+            }
+            let Some(started) = state.into_started() else {
+                return; // ended meanwhile, or never queued: nothing to do
+            };
+            let id = started.run.id;
+            let record =
+                record::interrupted(&started.name, &started.run, started.started, now, STOPPED);
+            let events = record::final_events(id, record, |run, record| Event::RunInterrupted {
+                run,
+                record,
+            });
+            recovered
+                .interrupted
+                .extend(events.into_iter().map(|e| NewEvent::new(found.user, e)));
         }
     })?;
     for ((user, name), mut runs) in queues {

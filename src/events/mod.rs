@@ -10,6 +10,7 @@ pub mod projection;
 pub mod prune;
 pub mod query;
 pub mod rebuild;
+pub mod run_row;
 pub mod runlog;
 pub mod store;
 pub mod types;

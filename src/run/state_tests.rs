@@ -1,0 +1,467 @@
+//! Given a run's events, then its state: every transition of
+//! [`RunState::apply`], in the cqrs-es given/then form. Each case also
+//! checks that the row the projection writes agrees with the state.
+
+use std::sync::Arc;
+
+use super::*;
+use crate::events::run_row;
+use crate::events::types::{Outcome, RunSpec};
+use crate::events::NewEvent;
+use crate::ids::{GuestId, RunId, UserId};
+use crate::run::record;
+
+const STARTED: f64 = 1_900_000_010.0;
+const NOW: f64 = 1_900_000_020.0;
+
+fn name() -> ScriptName {
+    ScriptName::parse("backup").expect("name")
+}
+
+fn request(forget: bool) -> PendingRun {
+    let mut opts = serde_json::Map::new();
+    opts.insert("simultaneous".into(), "2".into());
+    PendingRun {
+        id: RunId::new(),
+        queued: 1_900_000_000,
+        requested: 1_899_999_999.5,
+        params: vec!["a b".into(), "c".into()],
+        spec: RunSpec {
+            command: vec!["/bin/echo".into(), "a b".into()],
+            env: vec![("K".into(), "%HOME%".into())],
+            timeout_secs: Some(5),
+            forget,
+            opts: Arc::new(opts),
+            ..RunSpec::default()
+        },
+        stdin_len: 3,
+        origin: Origin {
+            addr: Some("127.0.0.1".into()),
+            ..Origin::default()
+        },
+        admission: crate::run::Admission::Accepted,
+    }
+}
+
+fn by_guest() -> Origin {
+    Origin {
+        guest: Some(GuestId::new()),
+        addr: Some("10.0.0.2".into()),
+        ..Origin::default()
+    }
+}
+
+/// The events of one run, built the way the queue and run actor build them.
+struct Run {
+    run: PendingRun,
+}
+
+impl Run {
+    fn new() -> Self {
+        Run {
+            run: request(false),
+        }
+    }
+
+    fn forgetting() -> Self {
+        Run { run: request(true) }
+    }
+
+    fn queued(&self) -> Event {
+        self.run.queued_event(&name(), 0)
+    }
+
+    fn started(&self) -> Event {
+        Event::RunStarted {
+            run: self.run.id,
+            name: name(),
+            started: STARTED,
+        }
+    }
+
+    fn spawned(&self) -> Event {
+        Event::RunSpawned {
+            run: self.run.id,
+            name: name(),
+            pgid: 4242,
+            boot: "boot-1".into(),
+        }
+    }
+
+    fn progress(&self, tasknum: u32) -> Event {
+        Event::RunProgress {
+            run: self.run.id,
+            name: name(),
+            started: STARTED,
+            progress: self.snapshot(tasknum),
+        }
+    }
+
+    fn snapshot(&self, tasknum: u32) -> ProgressSnapshot {
+        ProgressSnapshot {
+            task: Some("copy".into()),
+            tasknum,
+            maxtasks: 3,
+            taskstart: Some(STARTED),
+            ..ProgressSnapshot::default()
+        }
+    }
+
+    fn kill(&self, origin: &Origin) -> Event {
+        Event::RunKillRequested {
+            run: self.run.id,
+            name: name(),
+            origin: origin.clone(),
+        }
+    }
+
+    fn record(&self, outcome: Outcome) -> RunRecord {
+        record::base(&name(), &self.run, Some(STARTED), NOW, outcome)
+    }
+
+    fn finished(&self, outcome: Outcome) -> Event {
+        Event::RunFinished {
+            run: self.run.id,
+            record: self.record(outcome),
+        }
+    }
+
+    fn cancelled(&self, origin: &Origin) -> Vec<Event> {
+        let record = record::cancelled(&name(), &self.run, NOW);
+        record::final_events(self.run.id, record, |run, record| Event::RunCancelled {
+            run,
+            record,
+            origin: origin.clone(),
+        })
+    }
+
+    fn started_run(&self, tasknum: Option<u32>) -> Started {
+        Started {
+            name: name(),
+            run: self.run.clone(),
+            started: STARTED,
+            progress: tasknum.map(|n| self.snapshot(n)).unwrap_or_default(),
+        }
+    }
+
+    fn process(&self) -> Process {
+        Process {
+            pgid: 4242,
+            boot: "boot-1".into(),
+        }
+    }
+}
+
+/// Folds `events` and checks the row state the projection would write.
+fn given(events: &[Event]) -> RunState {
+    let state = RunState::fold(events);
+    let row = events
+        .iter()
+        .map(|event| NewEvent::new(UserId(1), event.clone()))
+        .filter_map(|new| run_row::change(&new).and_then(|c| c.state()))
+        .last();
+    assert_eq!(
+        row,
+        state.row_state(),
+        "the row's state agrees with the domain"
+    );
+    state
+}
+
+#[test]
+fn no_events_is_unknown() {
+    assert_eq!(given(&[]), RunState::Unknown);
+}
+
+#[test]
+fn queued_holds_the_request_its_event_was_built_from() {
+    let run = Run::new();
+    let then = given(&[run.queued()]);
+    assert_eq!(
+        then,
+        RunState::Queued {
+            name: name(),
+            run: run.run.clone()
+        }
+    );
+}
+
+#[test]
+fn a_reserved_request_comes_back_accepted_from_its_event() {
+    let mut reserved = PendingRun::reserve(
+        1_900_000_000.7,
+        0,
+        vec!["x".into()],
+        RunSpec::default(),
+        0,
+        Origin::default(),
+    );
+    assert_eq!(
+        reserved.queued, 1_900_000_000,
+        "never before the second it was asked in"
+    );
+    let then = given(&[reserved.queued_event(&name(), 4)]);
+    reserved.admission = crate::run::Admission::Accepted;
+    assert_eq!(
+        then,
+        RunState::Queued {
+            name: name(),
+            run: reserved
+        }
+    );
+}
+
+#[test]
+fn started_is_starting_until_its_process_is_on_record() {
+    let run = Run::new();
+    let then = given(&[run.queued(), run.started()]);
+    assert_eq!(then, RunState::Starting(run.started_run(None)));
+    assert_eq!(then.process(), None);
+}
+
+#[test]
+fn spawned_is_running_with_its_process() {
+    let run = Run::new();
+    let then = given(&[run.queued(), run.started(), run.spawned()]);
+    assert_eq!(
+        then,
+        RunState::Running {
+            run: run.started_run(None),
+            process: run.process()
+        }
+    );
+}
+
+#[test]
+fn progress_keeps_the_latest_snapshot() {
+    let run = Run::new();
+    let then = given(&[
+        run.queued(),
+        run.started(),
+        run.spawned(),
+        run.progress(1),
+        run.progress(2),
+    ]);
+    assert_eq!(
+        then,
+        RunState::Running {
+            run: run.started_run(Some(2)),
+            process: run.process()
+        }
+    );
+}
+
+#[test]
+fn progress_of_a_queued_run_changes_nothing() {
+    let run = Run::new();
+    let queued = given(&[run.queued()]);
+    assert_eq!(given(&[run.queued(), run.progress(1)]), queued);
+}
+
+#[test]
+fn finished_is_done_with_its_record() {
+    let cases = [
+        ("success", Outcome::Success),
+        ("failed", Outcome::Failed),
+        ("timeout", Outcome::Timeout),
+        ("killed by a signal", Outcome::Killed),
+    ];
+    for (what, outcome) in cases {
+        let run = Run::new();
+        let then = given(&[
+            run.queued(),
+            run.started(),
+            run.spawned(),
+            run.progress(1),
+            run.finished(outcome),
+        ]);
+        let want = RunState::Done {
+            record: run.record(outcome),
+            end: End::Finished,
+        };
+        assert_eq!(then, want, "{what}");
+    }
+}
+
+#[test]
+fn a_noexec_run_is_done_from_the_queue() {
+    let run = Run::new();
+    let record = record::noexec(&name(), &run.run, NOW);
+    let finished = Event::RunFinished {
+        run: run.run.id,
+        record: record.clone(),
+    };
+    let then = given(&[run.queued(), finished]);
+    let want = RunState::Done {
+        record,
+        end: End::Finished,
+    };
+    assert_eq!(then, want);
+}
+
+#[test]
+fn cancel_of_a_queued_run_is_done_by_whoever_cancelled() {
+    let run = Run::new();
+    let by = by_guest();
+    let cancelled = run.cancelled(&by);
+    assert_eq!(cancelled.len(), 1, "no -r, no RunForgotten");
+    let mut events = vec![run.queued()];
+    events.extend(cancelled);
+    let then = given(&events);
+    let RunState::Done { record, end } = then else {
+        panic!("not done: {then:?}");
+    };
+    assert_eq!(end, End::Cancelled { by });
+    assert_eq!(
+        (record.outcome, record.first.as_str()),
+        (Outcome::Cancelled, record::CANCEL_LINE)
+    );
+}
+
+#[test]
+fn kill_of_a_running_run_is_killing_by_the_first_request() {
+    let run = Run::new();
+    let (first, second) = (by_guest(), Origin::default());
+    let then = given(&[
+        run.queued(),
+        run.started(),
+        run.spawned(),
+        run.kill(&first),
+        run.kill(&second),
+    ]);
+    let want = RunState::Killing {
+        run: run.started_run(None),
+        process: Some(run.process()),
+        by: first,
+    };
+    assert_eq!(then, want, "a repeated request changes nothing");
+}
+
+#[test]
+fn kill_before_the_process_exists_keeps_waiting_for_it() {
+    let run = Run::new();
+    let by = by_guest();
+    let asked = given(&[run.queued(), run.started(), run.kill(&by)]);
+    let want = RunState::Killing {
+        run: run.started_run(None),
+        process: None,
+        by: by.clone(),
+    };
+    assert_eq!(asked, want);
+    let spawned = given(&[run.queued(), run.started(), run.kill(&by), run.spawned()]);
+    assert_eq!(spawned.process(), Some(&run.process()));
+}
+
+#[test]
+fn a_killed_run_is_done_once_it_exits() {
+    let run = Run::new();
+    let then = given(&[
+        run.queued(),
+        run.started(),
+        run.spawned(),
+        run.kill(&by_guest()),
+        run.progress(3),
+        run.finished(Outcome::Killed),
+    ]);
+    let want = RunState::Done {
+        record: run.record(Outcome::Killed),
+        end: End::Finished,
+    };
+    assert_eq!(then, want);
+}
+
+#[test]
+fn interrupted_is_done_with_why() {
+    let run = Run::new();
+    let record = record::interrupted(&name(), &run.run, STARTED, NOW, "the server stopped");
+    let then = given(&[
+        run.queued(),
+        run.started(),
+        run.spawned(),
+        Event::RunInterrupted {
+            run: run.run.id,
+            record: record.clone(),
+        },
+    ]);
+    assert_eq!(
+        then,
+        RunState::Done {
+            record: record.clone(),
+            end: End::Interrupted
+        }
+    );
+    assert_eq!(
+        (record.outcome, record.started, record.error.as_deref()),
+        (
+            Outcome::Interrupted,
+            Some(STARTED),
+            Some("the server stopped")
+        )
+    );
+}
+
+#[test]
+fn start_failed_is_done_without_a_process() {
+    let run = Run::new();
+    let mut record = run.record(Outcome::StartFailed);
+    record.error = Some("no such file".into());
+    let then = given(&[
+        run.queued(),
+        run.started(),
+        Event::RunStartFailed {
+            run: run.run.id,
+            record: record.clone(),
+        },
+    ]);
+    let want = RunState::Done {
+        record,
+        end: End::StartFailed,
+    };
+    assert_eq!(then, want);
+}
+
+#[test]
+fn dash_r_forgets_a_forgettable_outcome() {
+    let run = Run::forgetting();
+    let mut events = vec![run.queued()];
+    events.extend(run.cancelled(&Origin::default()));
+    assert!(
+        matches!(events.last(), Some(Event::RunForgotten { .. })),
+        "-r appends RunForgotten with the final event"
+    );
+    let then = given(&events);
+    assert!(
+        matches!(
+            &then,
+            RunState::Forgotten {
+                end: End::Cancelled { .. },
+                ..
+            }
+        ),
+        "{then:?}"
+    );
+}
+
+#[test]
+fn dash_r_keeps_a_failure() {
+    let run = Run::forgetting();
+    let events = record::final_events(run.run.id, run.record(Outcome::Failed), |run, record| {
+        Event::RunFinished { run, record }
+    });
+    assert_eq!(events.len(), 1, "a failed run is not forgotten");
+}
+
+#[test]
+fn a_final_state_stays_final() {
+    let run = Run::new();
+    let done = given(&[run.queued(), run.started(), run.finished(Outcome::Success)]);
+    let later = given(&[
+        run.queued(),
+        run.started(),
+        run.finished(Outcome::Success),
+        run.finished(Outcome::Failed),
+        run.kill(&by_guest()),
+        run.progress(1),
+    ]);
+    assert_eq!(later, done, "the first final event wins");
+}
