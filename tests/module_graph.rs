@@ -190,6 +190,10 @@ fn paths(text: &str, module: &[String]) -> Vec<Vec<String>> {
     let mut found = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
+        if !code.is_char_boundary(i) {
+            i += 1;
+            continue;
+        }
         let at_word = i == 0 || !is_ident(bytes[i - 1]) && bytes[i - 1] != b':';
         let rest = &code[i..];
         let (base, len) = if at_word && rest.starts_with("crate::") {
