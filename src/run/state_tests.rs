@@ -159,7 +159,7 @@ fn given(events: &[Event]) -> RunState {
         .iter()
         .map(|event| NewEvent::new(UserId(1), event.clone()))
         .filter_map(|new| run_row::change(&new).and_then(|c| c.state()))
-        .last();
+        .next_back();
     assert_eq!(
         row,
         state.row_state(),
