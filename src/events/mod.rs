@@ -1,5 +1,6 @@
 //! The event log: typed events, the single-writer store with group commit,
-//! the read-model projection and the read queries. All SQL lives here.
+//! the read-model projection (row values in `run_row`, their SQL in
+//! `projection`) and the read queries. All SQL lives here.
 
 pub mod backup;
 pub mod chore;

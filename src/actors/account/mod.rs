@@ -1,6 +1,7 @@
 //! AccountSupervisor: one per user. Reads the user's exectab on every run
 //! request (edits apply at once), checks a run request against it and owns
-//! the ScriptQueue of each script name.
+//! the ScriptQueue of each script name; the queues report back through the
+//! `queue::Outlet` it hands them (`supervision.rs` rebuilds a failed one).
 
 mod quota;
 mod removal;
