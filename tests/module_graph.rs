@@ -24,16 +24,6 @@ const KNOWN: &[(&str, &str, &str)] = &[
         "metrics",
         "the store counts into metrics::Metrics; metrics names events::types::Outcome",
     ),
-    (
-        "config",
-        "http",
-        "config holds http::tls::TlsSettings; http reads the config",
-    ),
-    (
-        "limits",
-        "config",
-        "limits' file section returns config::ConfigError; config holds limits::Limits",
-    ),
 ];
 
 /// One edge and the files that make it.
