@@ -7,6 +7,8 @@
 //! RunQueued), `record.rs` (final records and events), `view.rs` (what a
 //! status or a monitor push shows).
 
+#[cfg(test)]
+mod fixtures;
 pub mod pending;
 pub mod record;
 pub mod state;

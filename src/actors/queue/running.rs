@@ -19,8 +19,10 @@ pub(super) enum Stage {
     /// Its process actor runs it.
     Live(Addr<RunProcess>),
     /// Its final event is being committed and it holds no `-s` slot: the
-    /// next run may start now, and its RunStarted share that commit. A
-    /// `-n` run, or an actor that failed while ending, has no actor.
+    /// next run starts at once instead of after that commit, and its
+    /// RunStarted shares the commit (one fsync per run instead of two in a
+    /// row on a busy queue). Cancel and status still see it. A `-n` run,
+    /// or an actor that failed while ending, has no actor.
     Ending(Option<Addr<RunProcess>>),
     /// Its process actor is gone before the run ended: it is ended on
     /// record (starting it again could run it twice).
