@@ -155,38 +155,6 @@ pub enum ConfigError {
     },
 }
 
-impl From<crate::limits::InvalidLimit> for ConfigError {
-    fn from(invalid: crate::limits::InvalidLimit) -> Self {
-        ConfigError::Value {
-            key: invalid.key,
-            why: invalid.why,
-        }
-    }
-}
-
-/// Whether the operator asked for TLS.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum TlsMode {
-    /// Plain HTTP on loopback, TLS anywhere else.
-    #[default]
-    Auto,
-    /// `--tls` / `tls = true`.
-    On,
-    /// `--no-tls` / `tls = false`.
-    Off,
-}
-
-/// TLS settings (flags and config file).
-#[derive(Debug, Clone, Default)]
-pub struct TlsSettings {
-    pub mode: TlsMode,
-    /// The operator's certificate chain (PEM), with `key`.
-    pub cert: Option<PathBuf>,
-    pub key: Option<PathBuf>,
-    /// Extra names for the generated server certificate.
-    pub names: Vec<String>,
-}
-
 fn seconds(key: &'static str, value: f64) -> Result<Duration, ConfigError> {
     Duration::try_from_secs_f64(value).map_err(|_| ConfigError::Value {
         key,
@@ -300,6 +268,38 @@ impl FileConfig {
             tls.names = names.clone();
         }
     }
+}
+
+impl From<crate::limits::InvalidLimit> for ConfigError {
+    fn from(invalid: crate::limits::InvalidLimit) -> Self {
+        ConfigError::Value {
+            key: invalid.key,
+            why: invalid.why,
+        }
+    }
+}
+
+/// Whether the operator asked for TLS.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TlsMode {
+    /// Plain HTTP on loopback, TLS anywhere else.
+    #[default]
+    Auto,
+    /// `--tls` / `tls = true`.
+    On,
+    /// `--no-tls` / `tls = false`.
+    Off,
+}
+
+/// TLS settings (flags and config file).
+#[derive(Debug, Clone, Default)]
+pub struct TlsSettings {
+    pub mode: TlsMode,
+    /// The operator's certificate chain (PEM), with `key`.
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    /// Extra names for the generated server certificate.
+    pub names: Vec<String>,
 }
 
 #[cfg(test)]

@@ -8,9 +8,7 @@
 //! - [`run`]: the run domain, no actix: `RunState` + `apply(&Event)`,
 //!   `PendingRun`, `Limits`, `StopReason`, the final records, what a
 //!   status or push shows (`run::view`).
-//! - [`events`]: typed events, the single-writer store, projections (row
-//!   values in `events::run_row`, SQLite writes in `events::projection`),
-//!   queries.
+//! - [`events`]: typed events, the single-writer store, projections, queries.
 //! - [`actors`]: accounts, script queues, run processes, the monitor hub;
 //!   children report up through recipients (`actors::run::Outlet`,
 //!   `actors::queue::Outlet`).

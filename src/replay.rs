@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use crate::clock;
-use crate::events::unfinished::{self, SharedOpts};
+use crate::events::unfinished::{self, QueuedRun, SharedOpts, Unfinished};
 use crate::events::{Event, NewEvent, StoreError, StoredEvent};
 use crate::ids::{RunId, ScriptName, UserId};
 use crate::run::{record, PendingRun, RunState};
@@ -49,48 +49,183 @@ pub fn fold_runs(events: Vec<StoredEvent>) -> Vec<RunState> {
         .collect()
 }
 
+/// The state of an unfinished run, folded from the events its row gives:
+/// `RunQueued`, then `RunStarted` and `RunSpawned` once on record (its
+/// progress and kill requests change nothing a restart keeps).
+fn fold_unfinished(found: Unfinished) -> RunState {
+    let Unfinished {
+        queued,
+        started,
+        spawned,
+        ..
+    } = found;
+    let run = queued.run;
+    // Only a started run needs its name again (rare: the server died
+    // while it ran); a queued one is not cloned for it.
+    let name = started.map(|started| (started, queued.name.clone()));
+    let mut state = RunState::Unknown;
+    state.apply(&queued_event(queued));
+    if let Some((started, name)) = name {
+        state.apply(&Event::RunStarted {
+            run,
+            name: name.clone(),
+            started,
+        });
+        if let Some((pgid, boot)) = spawned {
+            state.apply(&Event::RunSpawned {
+                run,
+                name,
+                pgid,
+                boot,
+            });
+        }
+    }
+    state
+}
+
+/// A `RunQueued` event again from the fields replay keeps of it; its
+/// `position` (where it stood when queued) is not kept, and nothing
+/// downstream of replay reads it.
+fn queued_event(queued: QueuedRun) -> Event {
+    let QueuedRun {
+        run,
+        name,
+        queued,
+        requested,
+        params,
+        spec,
+        stdin_len,
+        origin,
+    } = queued;
+    Event::RunQueued {
+        run,
+        name,
+        queued,
+        requested,
+        params,
+        spec,
+        stdin_len,
+        position: 0,
+        origin,
+    }
+}
+
 /// What startup does with the unfinished runs of the database at `path`;
 /// `boot` is this machine's boot id. Blocks: call off the actor threads.
 pub fn recover(path: &Path, boot: &str) -> Result<Recovered, StoreError> {
-    let now = clock::now();
-    let mut recovered = Recovered::default();
-    let mut queues: BTreeMap<(UserId, ScriptName), Vec<(i64, PendingRun)>> = BTreeMap::new();
-    let mut opts = SharedOpts::default();
-    unfinished::for_each(path, |found| match RunState::fold(found.events()) {
-        RunState::Queued { name, mut run } => {
-            opts.share(&name, &mut run.spec);
-            queues
-                .entry((found.user, name))
-                .or_default()
-                .push((found.seq, run));
+    let mut recovery = Recovery {
+        now: clock::now(),
+        boot,
+        recovered: Recovered::default(),
+        queues: BTreeMap::new(),
+        opts: SharedOpts::default(),
+    };
+    unfinished::for_each(path, |found| recovery.add(found))?;
+    Ok(recovery.finish())
+}
+
+/// The fold of the unfinished runs, one at a time.
+struct Recovery<'a> {
+    now: f64,
+    boot: &'a str,
+    recovered: Recovered,
+    queues: BTreeMap<(UserId, ScriptName), Vec<(i64, PendingRun)>>,
+    opts: SharedOpts,
+}
+
+impl Recovery<'_> {
+    /// A queued run goes back to its queue; a started one is interrupted.
+    fn add(&mut self, found: Unfinished) {
+        let (seq, user) = (found.seq, found.user);
+        let state = fold_unfinished(found);
+        if let Some(process) = state.process().filter(|p| p.boot == self.boot) {
+            self.recovered.orphan_groups.push(process.pgid);
         }
-        state => {
-            if let Some(process) = state.process().filter(|p| p.boot == boot) {
-                recovered.orphan_groups.push(process.pgid);
+        match state {
+            RunState::Queued { name, mut run } => {
+                self.opts.share(&name, &mut run.spec);
+                self.queues
+                    .entry((user, name))
+                    .or_default()
+                    .push((seq, run));
             }
-            let Some(started) = state.into_started() else {
-                return; // ended meanwhile, or never queued: nothing to do
-            };
-            let id = started.run.id;
-            let record =
-                record::interrupted(&started.name, &started.run, started.started, now, STOPPED);
-            let events = record::final_events(id, record, |run, record| Event::RunInterrupted {
-                run,
-                record,
-            });
-            recovered
-                .interrupted
-                .extend(events.into_iter().map(|e| NewEvent::new(found.user, e)));
+            state => {
+                let Some(started) = state.into_started() else {
+                    return; // ended meanwhile: nothing to do
+                };
+                let id = started.run.id;
+                let (name, run) = (&started.name, &started.run);
+                let record = record::interrupted(name, run, started.started, self.now, STOPPED);
+                let events = record::final_events(id, record, |run, record| {
+                    Event::RunInterrupted { run, record }
+                });
+                self.recovered
+                    .interrupted
+                    .extend(events.into_iter().map(|e| NewEvent::new(user, e)));
+            }
         }
-    })?;
-    for ((user, name), mut runs) in queues {
-        // Log order is arrival order: runs due at the same second keep it.
-        runs.sort_unstable_by_key(|(seq, _)| *seq);
-        recovered
-            .pending
-            .entry(user)
-            .or_default()
-            .insert(name, runs.into_iter().map(|(_, run)| run).collect());
     }
-    Ok(recovered)
+
+    fn finish(mut self) -> Recovered {
+        for ((user, name), mut runs) in self.queues {
+            // Log order is arrival order: runs due at the same second keep it.
+            runs.sort_unstable_by_key(|(seq, _)| *seq);
+            self.recovered
+                .pending
+                .entry(user)
+                .or_default()
+                .insert(name, runs.into_iter().map(|(_, run)| run).collect());
+        }
+        self.recovered
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::types::{Origin, RunSpec};
+    use crate::run::Process;
+
+    fn row(started: Option<f64>, spawned: Option<(u32, String)>) -> Unfinished {
+        Unfinished {
+            seq: 7,
+            user: UserId(1),
+            queued: QueuedRun {
+                run: RunId::new(),
+                name: ScriptName::parse("backup").expect("name"),
+                queued: 1_900_000_000,
+                requested: 1_899_999_999.5,
+                params: vec!["a".into()],
+                spec: RunSpec::default(),
+                stdin_len: 0,
+                origin: Origin::default(),
+            },
+            started,
+            spawned,
+        }
+    }
+
+    #[test]
+    fn a_row_that_never_started_folds_to_queued() {
+        let found = row(None, None);
+        let id = found.queued.run;
+        let state = fold_unfinished(found);
+        assert!(
+            matches!(&state, RunState::Queued { run, .. } if run.id == id && run.params == ["a"]),
+            "{state:?}"
+        );
+    }
+
+    #[test]
+    fn a_started_row_folds_to_starting_then_running_once_spawned() {
+        let starting = fold_unfinished(row(Some(5.0), None));
+        assert!(matches!(&starting, RunState::Starting(s) if s.started == 5.0));
+        let running = fold_unfinished(row(Some(5.0), Some((42, "b".into()))));
+        let process = Process {
+            pgid: 42,
+            boot: "b".into(),
+        };
+        assert_eq!(running.process(), Some(&process));
+        assert_eq!(running.started().map(|s| s.started), Some(5.0));
+    }
 }

@@ -1,6 +1,5 @@
 //! The event log: typed events, the single-writer store with group commit,
-//! the read-model projection (row values in `run_row`, their SQL in
-//! `projection`) and the read queries. All SQL lives here.
+//! the read-model projection and the read queries. All SQL lives here.
 
 pub mod backup;
 pub mod chore;
@@ -11,7 +10,6 @@ pub mod projection;
 pub mod prune;
 pub mod query;
 pub mod rebuild;
-pub mod run_row;
 pub mod runlog;
 pub mod store;
 pub mod types;

@@ -1,7 +1,6 @@
 //! Keeps the read-model tables (runs, users, guests, run_stdin) in step with
-//! the events, inside the transaction that appends them: the SQL that
-//! writes the row values of `run_row.rs`, and the account tables. Pure
-//! folding: no rules are checked here beyond the database's own constraints.
+//! the events, inside the transaction that appends them. Pure folding: no
+//! rules are checked here beyond the database's own constraints.
 //!
 //! Runs on the writer's own connection (rusqlite, statements prepared once
 //! and cached), never on an async runtime thread.
@@ -9,17 +8,91 @@
 use rusqlite::{params, Connection};
 
 use super::error::StoreError;
-use super::run_row::{self, Ended, RowChange};
-use super::types::{Event, NewEvent};
+use super::types::{Event, NewEvent, Origin, RunRecord};
 use crate::ids::{RunId, UserId};
 
 /// Applies one appended event to the read model. `data` is the event's JSON
 /// as just stored in `events`; a queued run's row keeps the same text.
 pub fn apply(conn: &Connection, new: &NewEvent, data: &str) -> Result<(), StoreError> {
-    if let Some(change) = run_row::change(new) {
-        return write_run(conn, &change, data);
-    }
     match &new.event {
+        Event::RunQueued {
+            run,
+            name,
+            queued,
+            origin,
+            ..
+        } => {
+            let id = run.to_string();
+            conn.prepare_cached(
+                "INSERT INTO runs (id, user_id, name, state, queued, requested_by,
+                    requested_from, info)
+                 VALUES (?, ?, ?, 'queued', ?, ?, ?, ?)",
+            )?
+            .execute(params![
+                id,
+                new.user.0,
+                name.as_str(),
+                queued,
+                actor(origin, new.user),
+                origin.addr,
+                data,
+            ])
+            .map_err(|e| StoreError::from_write(e, "run id already used"))?;
+            if let Some(stdin) = &new.stdin {
+                conn.prepare_cached("INSERT INTO run_stdin (run_id, data) VALUES (?, ?)")?
+                    .execute(params![id, stdin])?;
+            }
+        }
+        Event::RunStarted { run, started, .. } => {
+            // The stdin stays until the process exists: it is read after
+            // RunStarted is durable.
+            conn.prepare_cached("UPDATE runs SET state = 'running', started = ? WHERE id = ?")?
+                .execute(params![started, run.to_string()])?;
+        }
+        Event::RunSpawned { run, .. } => {
+            // The process has been handed its stdin (the rest of it is in
+            // the server's memory, on its way down the pipe). Nothing can
+            // start this run again: a replay turns a started run into
+            // `interrupted`. So the stored copy goes now, not at the end.
+            conn.prepare_cached("DELETE FROM run_stdin WHERE run_id = ?")?
+                .execute(params![run.to_string()])?;
+        }
+        Event::RunFinished { run, record }
+        | Event::RunStartFailed { run, record }
+        | Event::RunInterrupted { run, record } => finish_run(conn, *run, record)?,
+        Event::RunCancelled {
+            run,
+            record,
+            origin,
+        } => {
+            finish_run(conn, *run, record)?;
+            conn.prepare_cached(
+                "UPDATE runs SET cancelled_by = ?, cancelled_from = ? WHERE id = ?",
+            )?
+            .execute(params![
+                actor(origin, new.user),
+                origin.addr,
+                run.to_string()
+            ])?;
+        }
+        Event::RunKillRequested { run, origin, .. } => {
+            // The first request is the one that stopped the run; repeats
+            // while it winds down change nothing.
+            conn.prepare_cached(
+                "UPDATE runs SET killed_by = ?, killed_from = ?
+                 WHERE id = ? AND killed_by IS NULL",
+            )?
+            .execute(params![
+                actor(origin, new.user),
+                origin.addr,
+                run.to_string()
+            ])?;
+        }
+        Event::RunForgotten { run } => {
+            conn.prepare_cached("UPDATE runs SET forgotten = 1 WHERE id = ?")?
+                .execute(params![run.to_string()])?;
+        }
+        Event::RunProgress { .. } => {}
         Event::UserCreated {
             user,
             name,
@@ -69,102 +142,43 @@ pub fn apply(conn: &Connection, new: &NewEvent, data: &str) -> Result<(), StoreE
             conn.prepare_cached("DELETE FROM guests WHERE id = ? AND user_id = ?")?
                 .execute(params![guest.to_string(), new.user.0])?;
         }
-        // Run events: their row changes are written above.
-        _ => {}
     }
     Ok(())
 }
 
-/// Writes one change of a run's row (see [`run_row`] for what each means).
-fn write_run(conn: &Connection, change: &RowChange<'_>, data: &str) -> Result<(), StoreError> {
-    match change {
-        RowChange::Insert {
-            id,
-            user,
-            name,
-            queued,
-            requested,
-            stdin,
-        } => {
-            let id = id.to_string();
-            conn.prepare_cached(
-                "INSERT INTO runs (id, user_id, name, state, queued, requested_by,
-                    requested_from, info)
-                 VALUES (?, ?, ?, 'queued', ?, ?, ?, ?)",
-            )?
-            .execute(params![
-                id,
-                user.0,
-                name.as_str(),
-                queued,
-                requested.by,
-                requested.from,
-                data,
-            ])
-            .map_err(|e| StoreError::from_write(e, "run id already used"))?;
-            if let Some(stdin) = stdin {
-                conn.prepare_cached("INSERT INTO run_stdin (run_id, data) VALUES (?, ?)")?
-                    .execute(params![id, stdin])?;
-            }
-        }
-        RowChange::Start { id, started } => {
-            conn.prepare_cached("UPDATE runs SET state = 'running', started = ? WHERE id = ?")?
-                .execute(params![started, id.to_string()])?;
-        }
-        RowChange::DropStdin { id } => drop_stdin(conn, *id)?,
-        RowChange::End {
-            id,
-            ended,
-            cancelled,
-        } => {
-            end_run(conn, *id, ended)?;
-            if let Some(actor) = cancelled {
-                conn.prepare_cached(
-                    "UPDATE runs SET cancelled_by = ?, cancelled_from = ? WHERE id = ?",
-                )?
-                .execute(params![actor.by, actor.from, id.to_string()])?;
-            }
-        }
-        RowChange::KillRequested { id, by } => {
-            conn.prepare_cached(
-                "UPDATE runs SET killed_by = ?, killed_from = ?
-                 WHERE id = ? AND killed_by IS NULL",
-            )?
-            .execute(params![by.by, by.from, id.to_string()])?;
-        }
-        RowChange::Forget { id } => {
-            conn.prepare_cached("UPDATE runs SET forgotten = 1 WHERE id = ?")?
-                .execute(params![id.to_string()])?;
-        }
+/// Who acted, as the audit columns record it: `guest:<id>` or `user:<id>`.
+fn actor(origin: &Origin, user: UserId) -> String {
+    if let Some(operator) = &origin.operator {
+        return format!("operator:{operator}");
     }
-    Ok(())
+    match origin.guest {
+        Some(guest) => format!("guest:{guest}"),
+        None => format!("user:{user}"),
+    }
 }
 
-fn drop_stdin(conn: &Connection, run: RunId) -> Result<(), StoreError> {
-    conn.prepare_cached("DELETE FROM run_stdin WHERE run_id = ?")?
-        .execute(params![run.to_string()])?;
-    Ok(())
-}
-
-fn end_run(conn: &Connection, run: RunId, ended: &Ended<'_>) -> Result<(), StoreError> {
+fn finish_run(conn: &Connection, run: RunId, record: &RunRecord) -> Result<(), StoreError> {
+    let id = run.to_string();
     conn.prepare_cached(
         "UPDATE runs SET state = 'done', outcome = ?, started = ?, finished = ?, duration = ?,
             run_user = ?, run_group = ?, exit_code = ?, signal = ?, info = ?
          WHERE id = ?",
     )?
     .execute(params![
-        ended.outcome,
-        ended.started,
-        ended.finished,
-        ended.duration,
-        ended.run_user,
-        ended.run_group,
-        ended.exit_code,
-        ended.signal,
-        serde_json::to_string(ended.record)?,
-        run.to_string(),
+        record.outcome.as_str(),
+        record.started,
+        record.finished,
+        record.duration,
+        record.run_user,
+        record.run_group,
+        record.exit_code,
+        record.signal,
+        serde_json::to_string(record)?,
+        id,
     ])?;
-    drop_stdin(conn, run)
+    conn.prepare_cached("DELETE FROM run_stdin WHERE run_id = ?")?
+        .execute(params![id])?;
+    Ok(())
 }
 
 fn remove_user(conn: &Connection, user: UserId) -> Result<(), StoreError> {

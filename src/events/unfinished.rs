@@ -1,9 +1,8 @@
 //! Startup replay's read of the unfinished runs, streamed: the runs read
 //! model's `runs_unfinished` partial index (the finished runs of a long
 //! history are not in it) joined to each run's `RunQueued` event, handed
-//! to the caller one run at a time, as the events replay folds, on a
-//! read-only connection of the calling thread, which must be allowed to
-//! block. It reads; it decides nothing about the runs.
+//! to the caller one row at a time on a read-only connection of the
+//! calling thread, which must be allowed to block.
 //!
 //! The query this replaces fetched every event of every unfinished run,
 //! sorted by `seq`, into one Vec of rows and then one Vec of parsed
@@ -27,58 +26,29 @@ use crate::ids::{RunId, ScriptName, UserId};
 /// own rather than as an [`Event`]: the `kind`-tagged enum buffers every
 /// field before it can pick the variant, and only this kind is read here.
 #[derive(Debug, Deserialize)]
-struct QueuedRun {
-    run: RunId,
-    name: ScriptName,
-    queued: i64,
-    requested: f64,
-    params: Vec<String>,
-    spec: RunSpec,
-    stdin_len: usize,
-    origin: Origin,
+pub struct QueuedRun {
+    pub run: RunId,
+    pub name: ScriptName,
+    pub queued: i64,
+    pub requested: f64,
+    pub params: Vec<String>,
+    pub spec: RunSpec,
+    pub stdin_len: usize,
+    pub origin: Origin,
 }
 
-impl QueuedRun {
-    /// The event again; its `position` (where it stood when queued) is
-    /// not kept, and nothing downstream of replay reads it.
-    fn into_event(self) -> Event {
-        Event::RunQueued {
-            run: self.run,
-            name: self.name,
-            queued: self.queued,
-            requested: self.requested,
-            params: self.params,
-            spec: self.spec,
-            stdin_len: self.stdin_len,
-            position: 0,
-            origin: self.origin,
-        }
-    }
-}
-
-/// One run that has not reached a final state, with the events replay
-/// folds into its state (`run::RunState`).
+/// One run that has not reached a final state.
 #[derive(Debug)]
 pub struct Unfinished {
     /// Where its `RunQueued` is in the log: its place among the runs of
     /// its queue due at the same second.
     pub seq: i64,
     pub user: UserId,
-    queued: Event,
-    /// `RunStarted`, from the row, once on record.
-    started: Option<Event>,
-    /// The latest `RunSpawned` of a started run, once on record.
-    spawned: Option<Event>,
-}
-
-impl Unfinished {
-    /// The run's events that replay needs, in log order (its progress
-    /// and kill requests are left out: they change nothing a restart keeps).
-    pub fn events(&self) -> impl Iterator<Item = &Event> {
-        std::iter::once(&self.queued)
-            .chain(self.started.as_ref())
-            .chain(self.spawned.as_ref())
-    }
+    pub queued: QueuedRun,
+    /// Set once `RunStarted` is on record.
+    pub started: Option<f64>,
+    /// Process group and boot id, once `RunSpawned` is on record.
+    pub spawned: Option<(u32, String)>,
 }
 
 /// Calls `each` with every unfinished run, in no particular order.
@@ -101,34 +71,36 @@ pub fn for_each(path: &Path, mut each: impl FnMut(Unfinished)) -> Result<(), Sto
     while let Some(row) = rows.next()? {
         let data = row.get_ref(4)?.as_str().map_err(rusqlite::Error::from)?;
         let queued: QueuedRun = serde_json::from_str(&upcast("RunQueued", row.get(3)?, data))?;
-        let started = row
-            .get::<_, Option<f64>>(2)?
-            .map(|started| Event::RunStarted {
-                run: queued.run,
-                name: queued.name.clone(),
-                started,
-            });
+        let started: Option<f64> = row.get(2)?;
         let spawned = match started {
             Some(_) => spawned
                 .query_row(params![queued.run.to_string()], |r| {
                     Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
                 })
                 .optional()?
-                .map(|(version, data)| {
-                    serde_json::from_str::<Event>(&upcast("RunSpawned", version, &data))
-                })
-                .transpose()?,
+                .map(|(version, data)| pgid_and_boot(version, &data))
+                .transpose()?
+                .flatten(),
             None => None,
         };
         each(Unfinished {
             seq: row.get(0)?,
             user: UserId(row.get(1)?),
-            queued: queued.into_event(),
+            queued,
             started,
             spawned,
         });
     }
     Ok(())
+}
+
+fn pgid_and_boot(version: i64, data: &str) -> Result<Option<(u32, String)>, StoreError> {
+    Ok(
+        match serde_json::from_str(&upcast("RunSpawned", version, data))? {
+            Event::RunSpawned { pgid, boot, .. } => Some((pgid, boot)),
+            _ => None,
+        },
+    )
 }
 
 /// Keeps one copy of each distinct `args.opts` object, as the live path
@@ -191,14 +163,27 @@ mod tests {
         };
         let text = serde_json::to_string(&event).expect("serializes");
         let parsed: QueuedRun = serde_json::from_str(&text).expect("parses");
-        let mut want = event;
-        if let Event::RunQueued { position, .. } = &mut want {
-            *position = 0;
-        }
-        assert!(
-            parsed.into_event() == want,
-            "every field but the position survives"
+        let Event::RunQueued {
+            run,
+            name,
+            queued,
+            requested,
+            params,
+            spec,
+            stdin_len,
+            origin,
+            ..
+        } = event
+        else {
+            unreachable!()
+        };
+        assert_eq!(
+            (parsed.run, parsed.name, parsed.queued, parsed.requested),
+            (run, name, queued, requested)
         );
+        assert_eq!((parsed.params, parsed.stdin_len), (params, stdin_len));
+        assert!(parsed.spec == spec, "the spec survives");
+        assert_eq!(parsed.origin, origin);
     }
 
     #[test]

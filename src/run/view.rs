@@ -11,22 +11,22 @@ use crate::ids::{RunId, ScriptName};
 /// The values of one status shape.
 #[derive(Debug, Clone, PartialEq)]
 pub enum View<'a> {
+    /// `state: queued`, at `position` among the accepted runs.
     Queued {
         id: RunId,
         name: &'a ScriptName,
         queued: i64,
         position: usize,
     },
+    /// `state: running`, with its latest progress.
     Running {
         id: RunId,
         name: &'a ScriptName,
         started: f64,
         progress: Cow<'a, ProgressSnapshot>,
     },
-    Done {
-        id: RunId,
-        record: &'a RunRecord,
-    },
+    /// `state: done`, as its record tells it.
+    Done { id: RunId, record: &'a RunRecord },
 }
 
 /// Which monitors an event's view is pushed to.
