@@ -20,7 +20,7 @@ pub enum AdminError {
     Exists(String),
     #[error("no user named {0:?}")]
     NoSuchUser(String),
-    #[error("no scriptd storage in {}: it has no scriptd.db — check --storage / SCRIPTD_STORAGE (only `scriptd serve` creates a storage)", .0.display())]
+    #[error("no scriptd storage in {}: it has no scriptd.db (with --database: no scriptd.lock) — check --storage / SCRIPTD_STORAGE (only `scriptd serve` creates a storage)", .0.display())]
     NoStorage(PathBuf),
     #[error("storage error: {0}")]
     Store(#[from] StoreError),

@@ -278,10 +278,9 @@ impl Global {
 }
 
 /// Only `serve` creates a storage; every other command refuses a
-/// directory that holds none (a typo must not create an empty one). On
-/// PostgreSQL the database is the storage of events and accounts.
+/// directory that holds none (a typo must not create an empty one).
 pub fn existing_storage(config: &Config) -> Result<(), AdminError> {
-    match config.on_postgres() || config.database_path().is_file() {
+    match config.storage_exists() {
         true => Ok(()),
         false => Err(AdminError::NoStorage(config.storage.clone())),
     }

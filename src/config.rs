@@ -57,7 +57,7 @@ pub struct Config {
     /// How long an idle keep-alive connection stays open (the original: 30 s).
     pub keep_alive: Duration,
     /// HTTPS/WSS on the listener.
-    pub tls: crate::http::tls::TlsSettings,
+    pub tls: TlsSettings,
 }
 
 impl Config {
@@ -85,7 +85,7 @@ impl Config {
             cgroup: "auto".to_owned(),
             min_free_bytes: 64 * 1024 * 1024,
             keep_alive: Duration::from_secs(30),
-            tls: crate::http::tls::TlsSettings::default(),
+            tls: TlsSettings::default(),
         }
     }
 
@@ -100,6 +100,16 @@ impl Config {
         match &self.database {
             Some(url) => crate::events::Location::Postgres(url.clone()),
             None => crate::events::Location::Sqlite(self.database_path()),
+        }
+    }
+
+    /// Whether `serve` has made this storage: its SQLite database, or with
+    /// PostgreSQL its lock file (the events are elsewhere, the node's
+    /// files are here).
+    pub fn storage_exists(&self) -> bool {
+        match self.database {
+            Some(_) => self.storage.join("scriptd.lock").is_file(),
+            None => self.database_path().is_file(),
         }
     }
 
@@ -289,8 +299,7 @@ impl FileConfig {
         Ok(())
     }
 
-    fn apply_tls(&self, tls: &mut crate::http::tls::TlsSettings) {
-        use crate::http::tls::TlsMode;
+    fn apply_tls(&self, tls: &mut TlsSettings) {
         if let Some(on) = self.tls {
             tls.mode = if on { TlsMode::On } else { TlsMode::Off };
         }
@@ -304,6 +313,38 @@ impl FileConfig {
             tls.names = names.clone();
         }
     }
+}
+
+impl From<crate::limits::InvalidLimit> for ConfigError {
+    fn from(invalid: crate::limits::InvalidLimit) -> Self {
+        ConfigError::Value {
+            key: invalid.key,
+            why: invalid.why,
+        }
+    }
+}
+
+/// Whether the operator asked for TLS.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TlsMode {
+    /// Plain HTTP on loopback, TLS anywhere else.
+    #[default]
+    Auto,
+    /// `--tls` / `tls = true`.
+    On,
+    /// `--no-tls` / `tls = false`.
+    Off,
+}
+
+/// TLS settings (flags and config file).
+#[derive(Debug, Clone, Default)]
+pub struct TlsSettings {
+    pub mode: TlsMode,
+    /// The operator's certificate chain (PEM), with `key`.
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    /// Extra names for the generated server certificate.
+    pub names: Vec<String>,
 }
 
 #[cfg(test)]

@@ -35,7 +35,8 @@ pub type GroupResults = Vec<Result<Vec<StoredEvent>, StoreError>>;
 /// The one writing connection of a database.
 pub enum Writer {
     Sqlite(sqlite::Writer),
-    Postgres(postgres::Writer),
+    /// Boxed: its connection options are large, and it is not the hot path.
+    Postgres(Box<postgres::Writer>),
 }
 
 impl Writer {
@@ -91,7 +92,7 @@ pub async fn open(location: &Location) -> Result<Database, StoreError> {
         Location::Postgres(url) => {
             let (writer, readers) = postgres::open(url).await?;
             Database {
-                writer: Writer::Postgres(writer),
+                writer: Writer::Postgres(Box::new(writer)),
                 readers: Readers::Postgres(readers),
             }
         }

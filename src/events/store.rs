@@ -86,7 +86,7 @@ impl EventStore {
             }
             Writer::Postgres(writer) => {
                 let (jobs, queue) = tmpsc::unbounded_channel();
-                let spawned = thread.spawn(move || postgres::store::run(writer, queue, metrics));
+                let spawned = thread.spawn(move || postgres::store::run(*writer, queue, metrics));
                 (Jobs::Postgres(jobs), spawned)
             }
         };

@@ -37,7 +37,7 @@ pub enum RetentionError {
     Date(String),
     #[error(transparent)]
     Lock(#[from] LockError),
-    #[error("no scriptd storage in {0}: it has no scriptd.db — check --storage / SCRIPTD_STORAGE (only `scriptd serve` creates a storage)")]
+    #[error("no scriptd storage in {0}: it has no scriptd.db (with --database: no scriptd.lock) — check --storage / SCRIPTD_STORAGE (only `scriptd serve` creates a storage)")]
     NoDatabase(String),
     #[error("`admin vacuum` is for SQLite; on PostgreSQL the server vacuums by itself (autovacuum; VACUUM FULL with psql if ever needed)")]
     NotSqlite,
@@ -155,7 +155,7 @@ pub async fn prune_storage(
     all: bool,
 ) -> Result<PruneReport, RetentionError> {
     let before = parse_date(before)?;
-    if !config.on_postgres() && !config.database_path().exists() {
+    if !config.storage_exists() {
         return Err(RetentionError::NoDatabase(
             config.storage.display().to_string(),
         ));

@@ -70,8 +70,15 @@ pub fn backend_here() -> Backend {
     backend
 }
 
+/// A database made for a storage directory.
+struct Made {
+    name: String,
+    /// The directory has existed: once it is gone, the test is over.
+    seen: bool,
+}
+
 /// Databases made for storage directories, by directory.
-static DATABASES: Mutex<Option<HashMap<PathBuf, String>>> = Mutex::new(None);
+static DATABASES: Mutex<Option<HashMap<PathBuf, Made>>> = Mutex::new(None);
 
 /// The `--database` URL of the servers on `storage`: `None` on SQLite; on
 /// PostgreSQL a database of its own, made on first use.
@@ -87,14 +94,25 @@ pub fn database_url(storage: &Path) -> Option<String> {
 pub fn fresh_postgres_database(storage: &Path) -> String {
     let mut databases = DATABASES.lock().unwrap_or_else(|e| e.into_inner());
     let databases = databases.get_or_insert_with(HashMap::new);
-    if let Some(name) = databases.get(storage) {
-        return url_of(name);
+    if let Some(made) = databases.get(storage) {
+        return url_of(&made.name);
     }
-    // Databases of tests that are over (their storage is gone) go now.
-    let gone: Vec<PathBuf> = databases.keys().filter(|p| !p.exists()).cloned().collect();
+    // Databases of tests that are over (their storage came and went) go
+    // now; a storage not made yet keeps its database.
+    let mut gone = Vec::new();
+    for (path, made) in databases.iter_mut() {
+        match path.exists() {
+            true => made.seen = true,
+            false if made.seen => gone.push(path.clone()),
+            false => {}
+        }
+    }
     for path in gone {
-        if let Some(name) = databases.remove(&path) {
-            admin(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+        if let Some(made) = databases.remove(&path) {
+            admin(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                made.name
+            ));
         }
     }
     static AT_EXIT: Once = Once::new();
@@ -104,7 +122,12 @@ pub fn fresh_postgres_database(storage: &Path) -> String {
     });
     let name = format!("scriptd_t_{}", uuid::Uuid::now_v7().simple());
     admin(format!("CREATE DATABASE {name}"));
-    databases.insert(storage.to_path_buf(), name.clone());
+    let seen = storage.exists();
+    let made = Made {
+        name: name.clone(),
+        seen,
+    };
+    databases.insert(storage.to_path_buf(), made);
     url_of(&name)
 }
 
@@ -119,7 +142,7 @@ extern "C" fn drop_all() {
     let names: Vec<String> = match DATABASES.lock() {
         Ok(mut databases) => databases
             .take()
-            .map(|d| d.into_values().collect())
+            .map(|d| d.into_values().map(|made| made.name).collect())
             .unwrap_or_default(),
         Err(_) => return,
     };

@@ -14,10 +14,25 @@ use crate::helpers::unix_now;
 /// Every column of every `runs` row, as text, ordered by id.
 async fn runs_table(storage: &Path) -> Vec<Vec<(String, String)>> {
     if crate::backend::database_url(storage).is_some() {
-        let rows = crate::backend::postgres_runs(storage);
-        return rows
-            .into_iter()
-            .map(|row| vec![("row".to_owned(), row)])
+        return crate::backend::postgres_runs(storage)
+            .iter()
+            .map(|row| {
+                let row: serde_json::Map<String, serde_json::Value> =
+                    serde_json::from_str(row).expect("a runs row as JSON");
+                row.into_iter()
+                    .map(|(column, value)| {
+                        let value = match value {
+                            serde_json::Value::Null => "NULL".to_owned(),
+                            serde_json::Value::String(text) => format!("text {text}"),
+                            // Booleans read as SQLite's integers.
+                            serde_json::Value::Bool(b) => format!("int {}", i64::from(b)),
+                            serde_json::Value::Number(n) if n.is_i64() => format!("int {n}"),
+                            other => format!("real {other}"),
+                        };
+                        (column, value)
+                    })
+                    .collect()
+            })
             .collect();
     }
     let mut db = open_db(storage).await;

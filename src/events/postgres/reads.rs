@@ -88,7 +88,10 @@ impl Readers {
     /// One run of a user from the read model.
     pub async fn run(&self, user: UserId, run: RunId) -> Result<Option<RunRow>, StoreError> {
         let row = sqlx::query(
-            "SELECT name, state, forgotten, info FROM runs WHERE id = $1 AND user_id = $2",
+            // `info` holds the RunQueued event until the run is done, and
+            // its record after: only the record is read.
+            "SELECT name, state, forgotten, CASE WHEN state = 'done' THEN info END
+             FROM runs WHERE id = $1 AND user_id = $2",
         )
         .bind(run.to_string())
         .bind(user.0)
@@ -110,7 +113,7 @@ impl Readers {
             name,
             state,
             forgotten: row.try_get(2).map_err(pg)?,
-            info: row.try_get(3).map_err(pg)?,
+            record: row.try_get(3).map_err(pg)?,
         }))
     }
 

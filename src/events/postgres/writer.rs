@@ -21,7 +21,7 @@ use crate::events::types::{NewEvent, StoredEvent};
 
 /// The key of the advisory lock every group commit takes ("scriptd" in
 /// ASCII): all writers of one database share it.
-pub const COMMIT_LOCK: i64 = 0x7363_7269_7074_64;
+pub const COMMIT_LOCK: i64 = 0x0073_6372_6970_7464;
 
 /// The writing connection, made on first use.
 pub struct Writer {
@@ -105,7 +105,7 @@ async fn commit_on(
     let at = clock::now();
     let data: Vec<Vec<String>> = groups
         .iter()
-        .map(|group| group.iter().map(|new| json(new)).collect())
+        .map(|group| group.iter().map(json).collect())
         .collect::<Result<_, _>>()?;
     // Groups are refused rarely (rules are checked by the actors), so the
     // batch first goes as a whole and is redone group by group, each in a
@@ -227,7 +227,7 @@ fn json(new: &NewEvent) -> Result<String, serde_json::Error> {
     while let Some(c) = rest.chars().next() {
         // A backslash after an even number of them starts an escape;
         // `\\u0000` is an escaped backslash, then the text "u0000".
-        if c == '\\' && backslashes % 2 == 0 && rest.starts_with("\\u0000") {
+        if c == '\\' && backslashes.is_multiple_of(2) && rest.starts_with("\\u0000") {
             out.push_str("\\ufffd");
             rest = &rest[6..];
             backslashes = 0;
