@@ -195,6 +195,7 @@ async fn admin_prune_on_an_idle_storage_reports_and_rejects_bad_dates() {
             .await
             .expect("new database"),
     );
+    drop(scriptd::lock::lock(dir.path()).expect("the storage's lock file"));
     assert!(
         scriptd(&["user", "add", "alice"]).status.success(),
         "user add"
