@@ -4,40 +4,58 @@
 use std::collections::HashMap;
 
 use bytestring::ByteString;
-use serde_json::{Map, Value};
 
 use crate::events::types::ProgressSnapshot;
 use crate::events::{Event, StoredEvent};
 use crate::status;
+use crate::wire::Push;
 
 /// The push for an event, before `api_sequence` is added; `None` when this
 /// event is not pushed to this kind of subscription.
-fn render(event: &StoredEvent, verbose: bool, owner: bool) -> Option<Map<String, Value>> {
-    let mut map = match &event.event {
-        Event::RunStarted { run, name, started } => {
-            status::running(*run, name, *started, &ProgressSnapshot::default())
-        }
+fn render(event: &StoredEvent, verbose: bool, owner: bool) -> Option<Push> {
+    let seq = Some(event.seq);
+    let push = match &event.event {
+        Event::RunStarted { run, name, started } => Push::Running(crate::wire::Running {
+            seq,
+            ..status::running(*run, name, *started, &ProgressSnapshot::default())
+        }),
         Event::RunFinished { run, record }
         | Event::RunStartFailed { run, record }
-        | Event::RunInterrupted { run, record } => status::finished(*run, record, owner),
+        | Event::RunInterrupted { run, record } => finished(*run, record, owner, seq),
         Event::RunQueued {
             run,
             name,
             queued,
             position,
             ..
-        } if verbose => status::queued(*run, name, *queued, *position),
+        } if verbose => Push::Queued(crate::wire::Queued {
+            seq,
+            ..status::queued(*run, name, *queued, *position)
+        }),
         Event::RunProgress {
             run,
             name,
             started,
             progress,
-        } if verbose => status::running(*run, name, *started, progress),
-        Event::RunCancelled { run, record, .. } if verbose => status::finished(*run, record, owner),
+        } if verbose => Push::Running(crate::wire::Running {
+            seq,
+            ..status::running(*run, name, *started, progress)
+        }),
+        Event::RunCancelled { run, record, .. } if verbose => finished(*run, record, owner, seq),
         _ => return None,
     };
-    map.insert("seq".into(), Value::from(event.seq));
-    Some(map)
+    Some(push)
+}
+
+fn finished(
+    run: crate::ids::RunId,
+    record: &crate::events::types::RunRecord,
+    owner: bool,
+    seq: Option<i64>,
+) -> Push {
+    let mut shape = status::finished(run, record, owner);
+    shape.seq = seq;
+    Push::Done(Box::new(shape))
 }
 
 /// `text` (a JSON object) with `"api_sequence":N` added as its last member.
@@ -73,7 +91,7 @@ impl Rendered {
         }
         let bare = self.bare[slot]
             .get_or_insert_with(|| {
-                render(event, verbose, owner).and_then(|map| serde_json::to_string(&map).ok())
+                render(event, verbose, owner).and_then(|push| serde_json::to_string(&push).ok())
             })
             .as_deref()?;
         let text = with_sequence(bare, api_sequence)?;
