@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::cli::{app, bare, one_line_error, output, scriptd};
+use crate::helpers::cli::{app, bare, one_line_error, output, scriptd};
 
 #[actix_web::test]
 async fn guest_create_list_and_delete() {

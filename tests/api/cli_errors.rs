@@ -2,7 +2,7 @@
 //! scripts and ids are each one clear line with exit 1; usage errors exit 2.
 //! The harness is in `cli.rs`.
 
-use crate::cli::{app, bare, one_line_error, output, scriptd};
+use crate::helpers::cli::{app, bare, one_line_error, output, scriptd};
 
 #[actix_web::test]
 async fn connection_refused_is_one_clear_line() {

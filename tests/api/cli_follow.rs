@@ -8,7 +8,7 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::Command;
 
-use crate::cli::{app, go, output, running_id, scriptd, Running};
+use crate::helpers::cli::{app, go, output, running_id, scriptd, Running};
 use crate::helpers::DEADLINE;
 
 #[actix_web::test]

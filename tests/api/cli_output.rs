@@ -8,7 +8,7 @@ use std::process::Stdio;
 use tokio::io::AsyncReadExt;
 use tokio::process::Command;
 
-use crate::cli::{app, go, output, running_id, scriptd, Running};
+use crate::helpers::cli::{app, go, output, running_id, scriptd, Running};
 use crate::helpers::{eventually_async, DEADLINE};
 
 #[actix_web::test]

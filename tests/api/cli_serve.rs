@@ -12,7 +12,7 @@ use std::rc::Rc;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-use crate::cli::{bare, one_line_error, output, Running};
+use crate::helpers::cli::{bare, one_line_error, output, Running};
 use crate::helpers::{eventually, DEADLINE};
 
 /// A `scriptd serve` child and everything it logged so far.

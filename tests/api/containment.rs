@@ -9,8 +9,8 @@ use std::path::Path;
 
 use serde_json::json;
 
-use crate::cgroup_support::{cgroup_of, TestCgroup};
-use crate::durability::{assert_processes_die, process_gone};
+use crate::helpers::cgroup::{cgroup_of, TestCgroup};
+use crate::helpers::child::{assert_processes_die, process_gone};
 use crate::helpers::{eventually, spawn_app, spawn_app_with};
 
 fn read_pid(path: &Path) -> Option<i32> {

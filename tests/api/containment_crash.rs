@@ -4,8 +4,8 @@
 
 use serde_json::json;
 
-use crate::cgroup_support::{cgroup_of, TestCgroup};
-use crate::durability::{assert_processes_die, process_gone, Fixture, Server};
+use crate::helpers::cgroup::{cgroup_of, TestCgroup};
+use crate::helpers::child::{assert_processes_die, process_gone, Fixture, Server};
 use crate::helpers::{eventually, spawn_app_with};
 
 #[actix_web::test]

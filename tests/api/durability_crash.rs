@@ -4,12 +4,11 @@
 //! The harness is in `durability.rs`.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::durability::{assert_processes_die, open_db, process_gone, Fixture, Server, Start};
-use crate::helpers::{eventually, unix_now, DEADLINE};
+use crate::helpers::child::{assert_processes_die, open_db, process_gone, Fixture, Server, Start};
+use crate::helpers::{eventually, eventually_async, unix_now};
 
 /// Scripts of the crash workload. Each logs its start, then waits
 /// `$DUR_SLEEP` (long before a crash, short after it) via `exec`, so the
@@ -309,16 +308,14 @@ async fn a_restart_ends_the_grandchildren_an_interrupted_run_left_behind() {
         std::fs::read_to_string(&pid_file).ok()?.trim().parse().ok()
     })
     .await;
-    let start = Instant::now();
-    while !fixture
-        .run_events(&id)
-        .await
-        .iter()
-        .any(|k| k == "RunSpawned")
-    {
-        assert!(start.elapsed() < DEADLINE, "RunSpawned recorded");
-        actix_rt::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually_async("RunSpawned recorded", || async {
+        fixture
+            .run_events(&id)
+            .await
+            .iter()
+            .any(|k| k == "RunSpawned")
+    })
+    .await;
 
     // Act
     server.kill9();

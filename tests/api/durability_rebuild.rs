@@ -8,7 +8,7 @@ use std::process::Command;
 use serde_json::json;
 use sqlx::{Column, Row, TypeInfo, ValueRef};
 
-use crate::durability::{open_db, Fixture, Server};
+use crate::helpers::child::{open_db, Fixture, Server};
 use crate::helpers::unix_now;
 
 /// Every column of every `runs` row, as text, ordered by id.

@@ -5,7 +5,7 @@
 
 use serde_json::json;
 
-use crate::durability::{process_gone, spawn_scriptd, Fixture, Server};
+use crate::helpers::child::{process_gone, spawn_scriptd, Fixture, Server};
 use crate::helpers::unix_now;
 
 #[actix_web::test]

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use serde_json::{json, Value};
 
 use crate::helpers::{spawn_app, unix_now};
-use crate::history::{all_pages, ids, run_many};
+use crate::helpers::history::{all_pages, ids, run_many};
 
 #[actix_web::test]
 async fn events_page_through_the_users_log_in_order_without_key_hashes() {

@@ -130,9 +130,10 @@ async fn online_retention_removes_exactly_the_old_runs_while_runs_are_accepted()
         }
     };
     let prune = async {
-        while accepted.load(Ordering::SeqCst) < 20 {
-            actix_rt::time::sleep(Duration::from_millis(5)).await;
-        }
+        eventually("20 runs accepted", || {
+            (accepted.load(Ordering::SeqCst) >= 20).then_some(())
+        })
+        .await;
         scriptd::retention::online::prune_pass(&server.store, &server.config, before, false).await
     };
     let ((), report) = futures_util::join!(submit, prune);
@@ -350,9 +351,10 @@ async fn a_backup_taken_while_1000_runs_are_queued_restores_every_run_in_it() {
         }
     };
     let backup = async {
-        while acked.lock().expect("ids").len() < 300 {
-            actix_rt::time::sleep(Duration::from_millis(5)).await;
-        }
+        eventually("300 runs acknowledged", || {
+            (acked.lock().expect("ids").len() >= 300).then_some(())
+        })
+        .await;
         let before: HashSet<String> = acked.lock().expect("ids").iter().cloned().collect();
         let out = scriptd(
             &["admin", "backup", copy.to_str().expect("utf-8")],
@@ -436,7 +438,7 @@ async fn a_backup_taken_while_1000_runs_are_queued_restores_every_run_in_it() {
         };
         assert_eq!(outcome, want, "run {id}");
     }
-    let last: Value = second.api.status(&outcomes[0].0).await;
+    let last: Value = second.api.status(&outcomes[0].0).await.json;
     assert_eq!(last["state"], "done");
 }
 

@@ -30,18 +30,13 @@ async fn sample(app: &TestApp, series: &str) -> f64 {
 
 /// Polls until `series` has `want`, within the helpers' deadline.
 async fn wait_for(app: &TestApp, series: &str, want: f64) {
-    let start = std::time::Instant::now();
-    loop {
-        let got = sample(app, series).await;
-        if got == want {
-            return;
+    crate::helpers::eventually_ok(series, || async move {
+        match sample(app, series).await {
+            got if got == want => Ok(()),
+            got => Err(format!("want {want}, last {got}")),
         }
-        assert!(
-            start.elapsed() < crate::helpers::DEADLINE,
-            "{series}: want {want}, last {got}"
-        );
-        actix_rt::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    })
+    .await
 }
 
 #[actix_web::test]

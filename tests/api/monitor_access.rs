@@ -7,7 +7,7 @@ use futures_util::SinkExt;
 use serde_json::{json, Value};
 
 use crate::helpers::{spawn_app, unix_now, TestApp};
-use crate::monitor::{call_quiet, monitor, of_run, pushes_until_done, states, subscribe};
+use crate::helpers::ws::{call_quiet, monitor, of_run, pushes_until_done, states, subscribe};
 
 /// A guest of the admin for `script` with the given monitor and status
 /// rights, valid for an hour.

@@ -6,7 +6,7 @@
 
 use serde_json::json;
 
-use crate::cgroup_support::TestCgroup;
+use crate::helpers::cgroup::TestCgroup;
 use crate::helpers::spawn_app_with;
 
 /// 100 MiB, zero-filled and resident, held for a moment.

@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 use super::helpers::{spawn_app, TestApp};
-use super::monitor::{call_quiet, monitor, subscribe};
+use crate::helpers::ws::{call_quiet, monitor, subscribe};
 
 /// POSTs `body` as JSON text with the admin key.
 async fn post_raw(app: &TestApp, path: &str, content_type: &str, body: &str) -> (u16, Value) {

@@ -2,7 +2,6 @@
 //! rebuilt from the event log or ended on record; nothing accepted is lost,
 //! nothing runs twice, and other scripts and users carry on.
 
-use std::time::{Duration, Instant};
 
 use actix::Addr;
 use scriptd::actors::account::{self, AccountSupervisor};
@@ -12,7 +11,7 @@ use scriptd::actors::run::Crash;
 use scriptd::ids::{RunId, ScriptName, UserId};
 use serde_json::json;
 
-use crate::helpers::{eventually, spawn_app, TestApp, DEADLINE};
+use crate::helpers::{eventually, eventually_ok, spawn_app, TestApp};
 
 async fn account(app: &TestApp, user: i64) -> Addr<AccountSupervisor> {
     app.directory
@@ -34,15 +33,15 @@ async fn queue(app: &TestApp, name: &str) -> Addr<ScriptQueue> {
 
 /// Polls until the admin's queue for `name` is a new, live actor.
 async fn wait_rebuilt(app: &TestApp, name: &str, old: &Addr<ScriptQueue>) -> Addr<ScriptQueue> {
-    let start = Instant::now();
-    loop {
+    let what = format!("queue {name} to be rebuilt");
+    eventually_ok(&what, || async move {
         let current = queue(app, name).await;
-        if current.connected() && current != *old {
-            return current;
+        match current.connected() && current != *old {
+            true => Ok(current),
+            false => Err("still the old actor"),
         }
-        assert!(start.elapsed() < DEADLINE, "queue {name} was not rebuilt");
-        actix_rt::time::sleep(Duration::from_millis(10)).await;
-    }
+    })
+    .await
 }
 
 #[actix_web::test]
@@ -182,29 +181,15 @@ async fn one_users_failed_queue_does_not_touch_another_users_runs() {
     let _ = old.send(Crash).await;
     wait_rebuilt(&app, "crashy", &old).await;
 
-    let (_, status) = app
-        .call_with(
-            "GET",
-            &format!("/scripts/v1/status/{bobs}"),
-            Some(&bob.apikey),
-            None,
-        )
-        .await;
-    let start = Instant::now();
-    let mut status = status;
-    while status["state"] != "done" {
-        assert!(start.elapsed() < DEADLINE, "bob's run finishes: {status}");
-        actix_rt::time::sleep(Duration::from_millis(20)).await;
-        status = app
-            .call_with(
-                "GET",
-                &format!("/scripts/v1/status/{bobs}"),
-                Some(&bob.apikey),
-                None,
-            )
-            .await
-            .1;
-    }
+    let path = format!("/scripts/v1/status/{bobs}");
+    let status = eventually_ok("bob's run to finish", || async {
+        let (_, status) = app.call_with("GET", &path, Some(&bob.apikey), None).await;
+        match status["state"] == "done" {
+            true => Ok(status),
+            false => Err(format!("last status {status}")),
+        }
+    })
+    .await;
     assert_eq!(status["outcome"], "success");
     assert_eq!(
         app.status(&crashy).await["state"],
