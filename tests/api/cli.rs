@@ -6,6 +6,8 @@ use std::process::Stdio;
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 
+use scriptd::events::types::Outcome;
+
 use crate::helpers::cli::{app, output, scriptd, Running};
 
 #[actix_web::test]
@@ -16,7 +18,7 @@ async fn run_prints_the_id_and_passes_args() {
 
     assert_eq!(out.code(), 0, "{out}");
     let id = out.stdout.trim();
-    assert_eq!(app.wait_done(id).await["outcome"], "success");
+    assert_eq!(app.wait_done(id).await.outcome, Outcome::Success);
     let log = output(scriptd(&app, &["log", id])).await;
     assert_eq!(log.stdout, "a b c\n", "{log}");
     let json = output(scriptd(&app, &["log", id, "--json"])).await;
@@ -62,7 +64,7 @@ async fn run_passes_stdin_from_a_file_and_from_standard_input() {
     drop(stdin);
     let waited = running.finish().await;
 
-    assert_eq!(app.wait_done(&from_file).await["outcome"], "success");
+    assert_eq!(app.wait_done(&from_file).await.outcome, Outcome::Success);
     let log = output(scriptd(&app, &["log", &from_file])).await;
     assert_eq!(log.stdout, "from a file\n", "{log}");
     assert_eq!(waited.code(), 0, "{waited}");

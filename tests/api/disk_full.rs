@@ -11,6 +11,8 @@ use std::process::Command;
 
 use serde_json::{json, Value};
 
+use scriptd::events::types::Outcome;
+
 use crate::helpers::{eventually, eventually_async, is_root, spawn_app_with, Api};
 
 /// A tmpfs mounted for one test, unmounted when dropped.
@@ -139,7 +141,7 @@ async fn a_full_disk_keeps_queue_order_marks_lost_logs_and_degrades_health() {
     })
     .await;
     for id in &ids {
-        assert_eq!(app.wait_done(id).await["outcome"], "success");
+        assert_eq!(app.wait_done(id).await.outcome, Outcome::Success);
     }
     let expected: Vec<String> = (1..=7).map(|n| n.to_string()).collect();
     assert_eq!(order(&out.join("order")), expected, "queue order kept");

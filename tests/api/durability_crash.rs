@@ -7,6 +7,8 @@ use std::collections::HashMap;
 
 use serde_json::json;
 
+use scriptd::events::types::Outcome;
+
 use crate::helpers::child::{assert_processes_die, open_db, process_gone, Fixture, Server, Start};
 use crate::helpers::{eventually, eventually_async, unix_now};
 
@@ -327,5 +329,5 @@ async fn a_restart_ends_the_grandchildren_an_interrupted_run_left_behind() {
 
     // Assert
     assert_processes_die(&[grandchild], "after the restart").await;
-    assert_eq!(server.wait_done(&id).await["outcome"], "interrupted");
+    assert_eq!(server.wait_done(&id).await.outcome, Outcome::Interrupted);
 }

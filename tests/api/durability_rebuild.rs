@@ -72,14 +72,8 @@ missing /nonexistent/scriptd-test-binary
         .await;
     let cancelled = server.run(json!({"name": "hold", "args": ["h2"]})).await;
     fixture.wait_started("h1").await;
-    let (status, reply) = server
-        .post(&format!("/scripts/v1/cancel/{cancelled}"), json!({}))
-        .await;
-    assert_eq!(status, 200, "cancel: {reply}");
-    let (status, reply) = server
-        .post(&format!("/scripts/v1/kill/{killed}"), json!({}))
-        .await;
-    assert_eq!(status, 200, "kill: {reply}");
+    server.cancel(&cancelled).await;
+    server.kill(&killed).await;
     server.wait_done(&killed).await;
     server
         .run(json!({"name": "hold", "args": ["h3"], "stdin": "b"}))

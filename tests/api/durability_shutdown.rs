@@ -5,6 +5,8 @@
 
 use serde_json::json;
 
+use scriptd::events::types::Outcome;
+
 use crate::helpers::child::{process_gone, spawn_scriptd, Fixture, Server};
 use crate::helpers::unix_now;
 
@@ -44,7 +46,7 @@ later /bin/sh -c "echo $1 $DUR_GEN $$ >> OUT/starts.log" sh @@1
     for (id, arg) in [(&w2, "w2"), (&w3, "w3")] {
         let status = server.wait_done(id).await;
         assert_eq!(
-            status["outcome"], "success",
+            status.outcome, Outcome::Success,
             "{arg} ran after the restart: {status}"
         );
     }

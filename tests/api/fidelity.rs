@@ -5,6 +5,8 @@
 use futures_util::SinkExt;
 use serde_json::json;
 
+use scriptd::events::types::Outcome;
+
 use crate::helpers::spawn_app;
 
 const CUT: &str = "[scriptd: line cut at the line length cap]";
@@ -28,7 +30,7 @@ async fn a_huge_line_without_newline_is_cut_with_a_marker() {
         &log[log.len().saturating_sub(80)..]
     );
     assert_eq!(log.len(), 64 * 1024 + 1 + CUT.len() + 1, "64 KiB kept");
-    assert_eq!(done["outcome"], "success", "{done}");
+    assert_eq!(done.outcome, Outcome::Success, "{done}");
 }
 
 #[actix_web::test]

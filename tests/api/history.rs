@@ -6,6 +6,8 @@ use std::collections::{BTreeMap, HashSet};
 
 use serde_json::{json, Value};
 
+use scriptd::wire::HistoryRequest;
+
 use crate::helpers::history::{all_pages, assert_ordered, ids, run_many, wait_history_count};
 use crate::helpers::{spawn_app, unix_now, Api};
 
@@ -48,12 +50,8 @@ async fn history_pages_and_filters_over_thousands_of_runs_without_duplicates_or_
         };
         assert_eq!(unique, want, "limit {limit}: no gaps, nothing foreign");
     }
-    let first = app.get("/scripts/v1/history").await.1;
-    assert_eq!(
-        first["runs"].as_array().map(Vec::len),
-        Some(100),
-        "default limit"
-    );
+    let first = app.history(&HistoryRequest::default()).await;
+    assert_eq!(first.runs.len(), 100, "default limit");
     assert_eq!(
         first["runs"][0], full[0],
         "the default page starts at the newest run"
@@ -201,14 +199,8 @@ async fn history_names_who_requested_cancelled_and_killed_each_run() {
     let by_guest = runner_api.run(json!({"name": "fast"})).await;
 
     // Act: the admin cancels the queued run, the guest kills the running one.
-    let (code, reply) = app
-        .post(&format!("/scripts/v1/cancel/{waiting}"), json!({}))
-        .await;
-    assert_eq!(code, 200, "cancelled: {reply}");
-    let (code, reply) = guest_api
-        .post(&format!("/scripts/v1/kill/{running}"), json!({}))
-        .await;
-    assert_eq!(code, 200, "kill accepted: {reply}");
+    app.cancel(&waiting).await;
+    guest_api.kill(&running).await;
     app.wait_done(&running).await;
     runner_api.wait_done(&by_guest).await;
 

@@ -17,7 +17,8 @@ use scriptd::config::Config;
 use scriptd::events::EventStore;
 use serde_json::{json, Value};
 
-use crate::helpers::{eventually, Api, DEADLINE};
+use crate::helpers::server::ServerSpec;
+use crate::helpers::{eventually, Api, Scheme, DEADLINE};
 
 /// A server built in this test, with its store.
 struct Served {
@@ -29,9 +30,7 @@ struct Served {
 /// Builds and starts a server on `storage`; `key` for a restored storage
 /// (a fresh one makes its own admin key).
 async fn serve_on(storage: &Path, key: Option<&str>, adjust: impl FnOnce(&mut Config)) -> Served {
-    let mut config = Config::new(storage);
-    config.listen = "127.0.0.1:0".into();
-    config.kill_grace = Duration::from_secs(2);
+    let mut config = ServerSpec::new(storage, Scheme::Plain).config();
     adjust(&mut config);
     let app = Application::build(config.clone())
         .await
@@ -249,10 +248,7 @@ async fn retention_days_prunes_in_the_running_server_by_itself() {
         events_of(&conn, &running) >= 2,
         "a running run is never pruned"
     );
-    let (code, _) = api
-        .post(&format!("/scripts/v1/kill/{running}"), json!({}))
-        .await;
-    assert_eq!(code, 200);
+    api.kill(&running).await;
     api.wait_done(&running).await;
 }
 

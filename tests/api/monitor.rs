@@ -123,14 +123,8 @@ async fn a_verbose_monitor_also_gets_queued_progress_and_cancelled_pushes() {
     app.wait_status(&holding, "hold running", |s| s["state"] == "running")
         .await;
     let waiting = app.run(json!({"name": "hold", "args": [30]})).await;
-    let (code, reply) = app
-        .post(&format!("/scripts/v1/cancel/{waiting}"), json!({}))
-        .await;
-    assert_eq!(code, 200, "cancelled: {reply}");
-    let (code, reply) = app
-        .post(&format!("/scripts/v1/kill/{holding}"), json!({}))
-        .await;
-    assert_eq!(code, 200, "killed: {reply}");
+    app.cancel(&waiting).await;
+    app.kill(&holding).await;
     app.wait_done(&holding).await;
     let steps = app.run(json!({"name": "steps"})).await;
 

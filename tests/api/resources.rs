@@ -6,6 +6,8 @@
 
 use serde_json::json;
 
+use scriptd::events::types::Outcome;
+
 use crate::helpers::cgroup::TestCgroup;
 use crate::helpers::spawn_app_with;
 
@@ -106,7 +108,7 @@ async fn limits_go_through_the_cgroup_where_its_controllers_are_delegated() {
     // Assert
     if controllers.split_whitespace().any(|c| c == "memory") {
         assert_eq!(
-            done["outcome"], "killed",
+            done.outcome, Outcome::Killed,
             "-M=32M stops a 100 MiB script: {done}"
         );
     } else {
@@ -115,7 +117,7 @@ async fn limits_go_through_the_cgroup_where_its_controllers_are_delegated() {
              hybrid system it is on v1): -M is not enforced, the run goes on, as documented"
         );
         assert_eq!(
-            done["outcome"], "success",
+            done.outcome, Outcome::Success,
             "an unenforced limit does not fail the run"
         );
     }

@@ -4,6 +4,8 @@
 
 use serde_json::json;
 
+use scriptd::events::types::Outcome;
+
 use crate::helpers::{root_or_skip, spawn_app};
 
 #[actix_web::test]
@@ -23,7 +25,7 @@ async fn timeout_exit_codes_and_start_failures_are_recorded() {
         (Some("failed"), Some(7))
     );
     let done = app.wait_done(&missing).await;
-    assert_eq!(done["outcome"], "start_failed");
+    assert_eq!(done.outcome, Outcome::StartFailed);
     assert!(
         done["error"]
             .as_str()
@@ -31,7 +33,7 @@ async fn timeout_exit_codes_and_start_failures_are_recorded() {
         "{done}"
     );
     let done = app.wait_done(&nodir).await;
-    assert_eq!(done["outcome"], "start_failed");
+    assert_eq!(done.outcome, Outcome::StartFailed);
     assert!(
         done["error"]
             .as_str()
@@ -39,10 +41,10 @@ async fn timeout_exit_codes_and_start_failures_are_recorded() {
         "{done}"
     );
     let done = app.wait_done(&noexec).await;
-    assert_eq!(done["outcome"], "noexec");
+    assert_eq!(done.outcome, Outcome::Noexec);
     assert_eq!(done["last"], "/bin/echo hello", "-n substitutes @@N");
     let done = app.wait_done(&slow).await;
-    assert_eq!(done["outcome"], "timeout");
+    assert_eq!(done.outcome, Outcome::Timeout);
     assert!(
         done["duration"]
             .as_f64()
@@ -115,7 +117,7 @@ async fn runs_as_nobody_have_nobodys_real_ids() {
     app.exectab("-u=nobody who /bin/sh -c \"id -u; id -ru; id -g; grep ^Uid /proc/self/status\"\n-u=no_such_user_x bad /bin/true\n");
     let id = app.run(json!({"name": "who"})).await;
     let done = app.wait_done(&id).await;
-    assert_eq!(done["outcome"], "success", "{done}");
+    assert_eq!(done.outcome, Outcome::Success, "{done}");
     let nobody = nix::unistd::User::from_name("nobody")
         .expect("lookup")
         .expect("nobody exists");
@@ -137,7 +139,7 @@ async fn runs_as_nobody_have_nobodys_real_ids() {
     let gid = group.gid.to_string();
     app.exectab("-g=nogroup grp /bin/sh -c \"id -u; id -g; id -rg; id -G\"\n");
     let id = app.run(json!({"name": "grp"})).await;
-    assert_eq!(app.wait_done(&id).await["outcome"], "success");
+    assert_eq!(app.wait_done(&id).await.outcome, Outcome::Success);
     let log = app.get(&format!("/scripts/v1/log/{id}")).await.1;
     let lines: Vec<&str> = log.as_str().expect("log").lines().collect();
     assert_eq!(
@@ -148,7 +150,7 @@ async fn runs_as_nobody_have_nobodys_real_ids() {
     app.exectab("-u=no_such_user_x bad /bin/true\n");
     let bad = app.run(json!({"name": "bad"})).await;
     let done = app.wait_done(&bad).await;
-    assert_eq!(done["outcome"], "start_failed");
+    assert_eq!(done.outcome, Outcome::StartFailed);
     assert!(
         done["error"]
             .as_str()

@@ -7,6 +7,7 @@ use futures_util::StreamExt;
 use serde_json::{json, Value};
 
 use scriptd::wire::Finished;
+use scriptd::events::types::Outcome;
 
 use crate::helpers::spawn_app;
 
@@ -36,7 +37,7 @@ async fn two_hundred_parallel_runs_never_exceed_the_simultaneous_limit() {
         .collect();
     assert_eq!(ids.len(), 200, "all ids distinct");
     for id in &ids {
-        assert_eq!(app.wait_done(id).await["outcome"], "success");
+        assert_eq!(app.wait_done(id).await.outcome, Outcome::Success);
     }
     let seen: Vec<usize> = std::fs::read_to_string(&counts)
         .expect("counts")

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use scriptd::events::types::Outcome;
+
 use crate::helpers::{spawn_app, spawn_app_over, Scheme};
 
 #[actix_web::test]
@@ -53,7 +55,7 @@ async fn status_shapes(scheme: Scheme) {
 
     std::fs::write(&gate, b"").expect("gate");
     let done = app.wait_done(&a).await;
-    assert_eq!(done["outcome"], "failed");
+    assert_eq!(done.outcome, Outcome::Failed);
     assert_eq!(done["exit_code"], 3);
     assert_eq!(done["signal"], Value::Null);
     let tasks = done["tasks"].as_array().expect("tasks");
@@ -103,7 +105,7 @@ async fn forgetting_scripts_answer_invalid_id_once_finished() {
         .await;
     assert_eq!(status["success"], false);
     let kept = app.wait_done(&fails).await;
-    assert_eq!(kept["outcome"], "failed", "failures are kept");
+    assert_eq!(kept.outcome, Outcome::Failed, "failures are kept");
     assert_eq!(kept["removelog"], true);
 }
 

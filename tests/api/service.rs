@@ -16,6 +16,8 @@ use nix::sys::signal::{self, Signal};
 use nix::unistd::Pid;
 use serde_json::{json, Value};
 
+use scriptd::events::types::Outcome;
+
 use crate::helpers::server::ServerSpec;
 use crate::helpers::{eventually, settles, Api, Scheme, DEADLINE};
 
@@ -105,7 +107,7 @@ async fn json_logs_parse_and_carry_one_start_and_one_end_line_per_run() {
     let api = admin(storage.path(), port);
 
     let id = api.run(json!({"name": "three"})).await;
-    assert_eq!(api.wait_done(&id).await["outcome"], "failed");
+    assert_eq!(api.wait_done(&id).await.outcome, Outcome::Failed);
     let parsed = eventually("the run's end line", || {
         let parsed: Vec<Value> = lines
             .lock()

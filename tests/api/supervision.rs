@@ -9,6 +9,7 @@ use scriptd::actors::directory::GetAccount;
 use scriptd::actors::queue::{GetProcess, ScriptQueue};
 use scriptd::actors::run::Crash;
 use scriptd::ids::{RunId, ScriptName, UserId};
+use scriptd::events::types::Outcome;
 use serde_json::json;
 
 use crate::helpers::{eventually, eventually_ok, spawn_app, TestApp};
@@ -74,8 +75,7 @@ async fn a_failed_queue_is_rebuilt_from_the_log_and_keeps_its_runs_and_limits() 
     assert!(!old.connected());
     let other = app.run(json!({"name": "other"})).await;
     assert_eq!(
-        app.wait_done(&other).await["outcome"],
-        "success",
+        app.wait_done(&other).await.outcome, Outcome::Success,
         "other scripts carry on"
     );
     assert_eq!(app.status(&first).await["state"], "running");
@@ -94,7 +94,7 @@ async fn a_failed_queue_is_rebuilt_from_the_log_and_keeps_its_runs_and_limits() 
     );
     std::fs::write(&gate, b"").expect("open the gate");
     for id in [&first, &waiting[0], &waiting[1], &late] {
-        assert_eq!(app.wait_done(id).await["outcome"], "success", "run {id}");
+        assert_eq!(app.wait_done(id).await.outcome, Outcome::Success, "run {id}");
     }
     let order = std::fs::read_to_string(&starts).expect("starts");
     assert_eq!(order, "a\nb\nc\nd\n", "each run started once, in order");
@@ -129,7 +129,7 @@ async fn a_failed_run_actor_kills_its_processes_and_ends_the_run_on_record() {
 
     // Assert
     let done = app.wait_done(&id).await;
-    assert_eq!(done["outcome"], "interrupted");
+    assert_eq!(done.outcome, Outcome::Interrupted);
     assert!(
         done["error"]
             .as_str()
@@ -199,8 +199,7 @@ async fn one_users_failed_queue_does_not_touch_another_users_runs() {
     app.post(&format!("/scripts/v1/kill/{crashy}"), json!({}))
         .await;
     assert_eq!(
-        app.wait_done(&crashy).await["outcome"],
-        "killed",
+        app.wait_done(&crashy).await.outcome, Outcome::Killed,
         "kill reaches the adopted process"
     );
 }

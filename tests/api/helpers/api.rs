@@ -42,14 +42,6 @@ impl<T> Decoded<T> {
             ),
         }
     }
-
-    /// The typed reply, owned.
-    pub fn into_typed(self) -> T {
-        let json = self.json;
-        self.typed.unwrap_or_else(|err| {
-            panic!("not a {}: {err}: {json}", std::any::type_name::<T>())
-        })
-    }
 }
 
 impl<T> Deref for Decoded<T> {

@@ -3,7 +3,7 @@
 //!   `scriptd serve` child ([`child::Server`]), both configured by
 //!   [`server::ServerSpec`];
 //! - [`api`]: [`Api`], one typed method per endpoint, returning the
-//!   `scriptd::wire` replies ([`Decoded`]);
+//!   `scriptd::wire` replies ([`api::Decoded`]);
 //! - [`ws`]: the WebSocket client and the monitor helpers;
 //! - [`cli`]: the `scriptd` binary as a client; [`child`]: the binary as a
 //!   server, killed and restarted on the same storage;
@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::LocalBoxFuture;
 
-pub use api::{Api, Decoded};
+pub use api::Api;
 pub use server::{spawn_app, spawn_app_over, spawn_app_with, Scheme, TestApp};
 pub use ws::WsClient;
 
