@@ -24,6 +24,7 @@
 //! | `DELETE guest/delete/ID` | id in the path | [`Ack`] |
 //! | `GET monitor` (WebSocket) | [`MonitorRequest`] | [`MonitorReply`], then [`Push`]es |
 //! | any, over WebSocket | [`WsRequest`] | [`WsReply`] |
+//! | `GET /healthz` | none | [`HealthReply`] |
 //! | any error | | [`ErrorReply`] |
 
 mod audit;
@@ -40,7 +41,9 @@ pub use envelope::{Ack, ErrorReply, Reply, WsReply, WsRequest};
 pub use guests::{GuestCreateReply, GuestCreateRequest, GuestInfo, GuestListReply, GuestScope};
 pub use literal::{Done, Failure, GuestKind, QueuedState, RunningState, Success, UserKind};
 pub use monitor::{MonitorReply, MonitorRequest, Push};
-pub use runs::{LogReply, LogRequest, PrefixReply, PrefixRequest, RunReply, RunRequest};
+pub use runs::{
+    Health, HealthReply, LogReply, LogRequest, PrefixReply, PrefixRequest, RunReply, RunRequest,
+};
 pub use scripts::{
     Access, GuestAccess, GuestScript, OwnerScript, Rights, ScriptInfo, ScriptsReply, UserAccess,
 };

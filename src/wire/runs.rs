@@ -50,3 +50,22 @@ pub struct PrefixReply {
     pub ids: Vec<RunId>,
     pub success: Success,
 }
+
+/// How the server is (`GET /healthz`, no key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Health {
+    Ok,
+    /// It answers, but writes fail or free space is short.
+    Degraded,
+}
+
+/// Reply of `GET /healthz`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HealthReply {
+    /// Why it is degraded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub status: Health,
+    pub success: Success,
+}

@@ -150,16 +150,11 @@ async fn a_full_disk_keeps_queue_order_marks_lost_logs_and_degrades_health() {
         first["log_error"].as_str().is_some_and(|e| !e.is_empty()),
         "the lost output is on record: {first}"
     );
-    let (_, log) = app.get(&format!("/scripts/v1/log/{}", ids[0])).await;
-    let log = log.as_str().unwrap_or_default().to_owned();
+    let log = app.log(&ids[0]).await;
     assert!(
         log.contains("[scriptd: output missing"),
         "GET log says so: {log:?}"
     );
-    let (_, later) = app.get(&format!("/scripts/v1/log/{}", ids[6])).await;
-    assert_eq!(
-        later,
-        Value::String("output-of-7\n".into()),
-        "later logs are whole"
-    );
+    let later = app.log(&ids[6]).await;
+    assert_eq!(later, "output-of-7\n", "later logs are whole");
 }

@@ -20,10 +20,9 @@ async fn a_huge_line_without_newline_is_cut_with_a_marker() {
     // Act
     let id = app.run(json!({"name": "long"})).await;
     let done = app.wait_done(&id).await;
-    let (_, log) = app.get(&format!("/scripts/v1/log/{id}")).await;
+    let log = app.log(&id).await;
 
     // Assert
-    let log = log.as_str().expect("text log").to_owned();
     assert!(
         log.ends_with(&format!(" {CUT}\n")),
         "the cut is marked: …{:?}",

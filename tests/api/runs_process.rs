@@ -67,19 +67,19 @@ async fn stdin_env_and_dir_reach_the_process() {
     let env = app.run(json!({"name": "env"})).await;
     app.wait_done(&cat).await;
     app.wait_done(&env).await;
-    let log = app.get(&format!("/scripts/v1/log/{cat}")).await.1;
+    let log = app.log(&cat).await;
     assert!(
-        log.as_str() == Some(input.as_str()),
+        log == input,
         "stdin passed through unchanged ({} bytes logged)",
-        log.as_str().map_or(0, str::len)
+        log.len()
     );
-    let log = app.get(&format!("/scripts/v1/log/{env}")).await.1;
+    let log = app.log(&env).await;
     let home = std::env::var("HOME").unwrap_or_default();
     let expected = format!(
         "{}\nhi_{home} x\nhidden=\n",
         dir.path().canonicalize().expect("dir").display()
     );
-    assert_eq!(log.as_str(), Some(expected.as_str()));
+    assert_eq!(log, expected);
 }
 
 #[actix_web::test]
@@ -99,12 +99,12 @@ async fn hostile_arguments_reach_the_script_literally() {
     ];
     let id = app.run(json!({"name": "args", "args": hostile})).await;
     app.wait_done(&id).await;
-    let log = app.get(&format!("/scripts/v1/log/{id}")).await.1;
+    let log = app.log(&id).await;
     let expected = format!(
         "{}|{}|{}|{}|{}|{}|",
         hostile[0], hostile[1], hostile[2], hostile[3], hostile[4], hostile[5]
     );
-    assert_eq!(log.as_str().map(str::trim_end), Some(expected.as_str()));
+    assert_eq!(log.trim_end(), expected);
     assert!(!marker.exists(), "no shell ran the arguments");
 }
 
@@ -121,8 +121,8 @@ async fn runs_as_nobody_have_nobodys_real_ids() {
     let nobody = nix::unistd::User::from_name("nobody")
         .expect("lookup")
         .expect("nobody exists");
-    let log = app.get(&format!("/scripts/v1/log/{id}")).await.1;
-    let lines: Vec<&str> = log.as_str().expect("log").lines().collect();
+    let log = app.log(&id).await;
+    let lines: Vec<&str> = log.lines().collect();
     let uid = nobody.uid.to_string();
     assert_eq!(
         &lines[..3],
@@ -140,8 +140,8 @@ async fn runs_as_nobody_have_nobodys_real_ids() {
     app.exectab("-g=nogroup grp /bin/sh -c \"id -u; id -g; id -rg; id -G\"\n");
     let id = app.run(json!({"name": "grp"})).await;
     assert_eq!(app.wait_done(&id).await.outcome, Outcome::Success);
-    let log = app.get(&format!("/scripts/v1/log/{id}")).await.1;
-    let lines: Vec<&str> = log.as_str().expect("log").lines().collect();
+    let log = app.log(&id).await;
+    let lines: Vec<&str> = log.lines().collect();
     assert_eq!(
         lines,
         vec!["0", gid.as_str(), gid.as_str(), gid.as_str()],

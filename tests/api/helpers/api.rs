@@ -188,6 +188,22 @@ impl Api {
         self.enqueue(request).await.id.to_string()
     }
 
+    /// `GET log/ID`: the run's output, as text (it is not JSON).
+    pub async fn log(&self, id: &str) -> String {
+        let url = format!("{}/scripts/v1/log/{id}", self.base);
+        let mut resp = self
+            .client
+            .get(url)
+            .insert_header(("X-APIKey", self.key.as_str()))
+            .send()
+            .await
+            .expect("request sent");
+        let bytes = resp.body().limit(64 * 1024 * 1024).await.expect("body");
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        assert_eq!(resp.status().as_u16(), 200, "log/{id}: {text}");
+        text
+    }
+
     /// `GET status/ID`: the run's shape, or the error the server gave.
     pub async fn status(&self, id: &str) -> Decoded<wire::RunStatus> {
         Decoded::new(self.get(&format!("/scripts/v1/status/{id}")).await.1)
