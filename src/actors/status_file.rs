@@ -112,7 +112,13 @@ impl StatusFiles {
         self.send(user, run, status, Change::Replace);
     }
 
-    fn send(&self, user: UserId, run: RunId, status: &impl serde::Serialize, change: fn(String) -> Change) {
+    fn send(
+        &self,
+        user: UserId,
+        run: RunId,
+        status: &impl serde::Serialize,
+        change: fn(String) -> Change,
+    ) {
         match serde_json::to_string_pretty(status) {
             Ok(text) => {
                 let _ = self.tx.send((self.path(user, run), change(text)));

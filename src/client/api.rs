@@ -302,12 +302,12 @@ impl Monitor {
             match self.next_message().await? {
                 // Only pushes carry `seq`; anything else is a stray reply.
                 Some(value) if value.get("seq").is_some() => {
-                    return serde_json::from_value(value)
-                        .map(Some)
-                        .map_err(|err| ClientError::Decode {
+                    return serde_json::from_value(value).map(Some).map_err(|err| {
+                        ClientError::Decode {
                             url: "the monitor WebSocket".into(),
                             reason: err.to_string(),
-                        })
+                        }
+                    })
                 }
                 Some(_) => continue,
                 None => return Ok(None),

@@ -8,9 +8,9 @@
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use super::render;
 use crate::wire::{Finished, Push, RunReply, RunStatus, WsReply};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// The bar's characters: filled, partial, empty. The tests look for them.
 pub const BAR_CHARS: &str = "█▌░";

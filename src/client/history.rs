@@ -261,7 +261,9 @@ fn render_event(event: &EventRow) -> String {
         event.seq,
         utc(event.at),
         event.kind,
-        event.run.map_or_else(|| "-".to_owned(), |run| run.to_string()),
+        event
+            .run
+            .map_or_else(|| "-".to_owned(), |run| run.to_string()),
         detail
     )
 }
@@ -294,13 +296,17 @@ mod tests {
     #[test]
     fn history_columns_stay_aligned_for_long_names() {
         let rows = vec![
-            history_cells(&finished(json!({"id": "0190c1f2-0000-7000-8000-00000000000a",
+            history_cells(&finished(
+                json!({"id": "0190c1f2-0000-7000-8000-00000000000a",
                                   "name": "a-very-long-script-name-indeed",
                                   "outcome": "success", "finished": 0.0, "duration": 1.0,
-                                  "requested_by": "user:1", "requested_by_name": "admin"}))),
-            history_cells(&finished(json!({"id": "0190c1f2-0000-7000-8000-00000000000b",
+                                  "requested_by": "user:1", "requested_by_name": "admin"}),
+            )),
+            history_cells(&finished(
+                json!({"id": "0190c1f2-0000-7000-8000-00000000000b",
                                   "name": "x", "outcome": "failed",
-                                  "finished": 0.0, "duration": 12.5, "requested_by": "user:1"}))),
+                                  "finished": 0.0, "duration": 12.5, "requested_by": "user:1"}),
+            )),
         ];
         let table = render_table(&HISTORY_HEADER, &rows);
         let starts: Vec<Option<usize>> = table

@@ -257,8 +257,10 @@ pub(crate) mod tests {
     }
 
     fn done(outcome: &str, exit: Value, signal: Value) -> Finished {
-        let status = shape(json!({"state": "done", "outcome": outcome, "exit_code": exit,
-                                  "signal": signal, "duration": 5.0}));
+        let status = shape(
+            json!({"state": "done", "outcome": outcome, "exit_code": exit,
+                                  "signal": signal, "duration": 5.0}),
+        );
         status.finished().expect("done").clone()
     }
 
@@ -315,14 +317,17 @@ pub(crate) mod tests {
 
     #[test]
     fn a_run_queued_for_later_shows_when_it_starts() {
-        let later = queued(json!({"state": "queued", "queued": crate::clock::now_secs() + 25, "position": 0}));
+        let later = queued(
+            json!({"state": "queued", "queued": crate::clock::now_secs() + 25, "position": 0}),
+        );
         let text = queued_text(&later);
         assert!(text.starts_with("scheduled for "), "{text}");
         assert!(
             text.ends_with("(in 25 s)") || text.ends_with("(in 24 s)"),
             "{text}"
         );
-        let now = queued(json!({"state": "queued", "queued": crate::clock::now_secs(), "position": 2}));
+        let now =
+            queued(json!({"state": "queued", "queued": crate::clock::now_secs(), "position": 2}));
         assert_eq!(queued_text(&now), "queued (position 2)");
     }
 
@@ -334,8 +339,10 @@ pub(crate) mod tests {
 
     #[test]
     fn labels_are_one_based_progress_lines() {
-        let busy = running(json!({"state": "running", "task": "Working", "tasknum": 1, "maxtasks": 3,
-                             "subtask": "Step 50", "subtaskpercent": 50}));
+        let busy = running(
+            json!({"state": "running", "task": "Working", "tasknum": 1, "maxtasks": 3,
+                             "subtask": "Step 50", "subtaskpercent": 50}),
+        );
         assert_eq!(task_label(&busy).as_deref(), Some("[2/3] Working"));
         assert_eq!(subtask_label(&busy).as_deref(), Some("[50%] Step 50"));
         let fresh = running(json!({"state": "running", "task": false, "subtask": false}));

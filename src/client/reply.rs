@@ -23,7 +23,10 @@ pub(super) fn envelope<T: DeserializeOwned>(
 }
 
 /// The reply as `T` when it says `success`, else the typed error.
-pub(super) fn check_success<T: DeserializeOwned>(url: &str, value: Value) -> Result<T, ClientError> {
+pub(super) fn check_success<T: DeserializeOwned>(
+    url: &str,
+    value: Value,
+) -> Result<T, ClientError> {
     if value.get("success") == Some(&Value::Bool(true)) {
         return serde_json::from_value(value).map_err(|err| ClientError::Decode {
             url: url.to_owned(),

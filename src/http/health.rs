@@ -3,9 +3,9 @@
 //! answers while degraded (reads work, and writes are retried), so this is
 //! a warning for operators, not an outage.
 
-use actix_web::{web, HttpResponse};
 use super::AppState;
 use crate::wire::{Health, HealthReply, Success};
+use actix_web::{web, HttpResponse};
 
 /// `/healthz`.
 pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {

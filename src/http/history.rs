@@ -91,10 +91,16 @@ fn history_shape(row: &HistoryRow, owner: Option<&User>) -> wire::Finished {
     let mut shape = status::finished(row.id, &row.record, owner.is_some());
     shape.success = None;
     if let Some(owner) = owner {
-        (shape.requested_by, shape.requested_by_name, shape.requested_from) =
-            audit(Some(&row.requested), owner);
-        (shape.cancelled_by, shape.cancelled_by_name, shape.cancelled_from) =
-            audit(row.cancelled.as_ref(), owner);
+        (
+            shape.requested_by,
+            shape.requested_by_name,
+            shape.requested_from,
+        ) = audit(Some(&row.requested), owner);
+        (
+            shape.cancelled_by,
+            shape.cancelled_by_name,
+            shape.cancelled_from,
+        ) = audit(row.cancelled.as_ref(), owner);
         (shape.killed_by, shape.killed_by_name, shape.killed_from) =
             audit(row.killed.as_ref(), owner);
     }

@@ -207,11 +207,20 @@ impl WsSession {
                     Ok(Reply::Json(reply)) => send(ctx, &with_sequence(reply, sequence)),
                     Ok(Reply::Text(log)) => send(
                         ctx,
-                        &with_sequence(LogReply { log, success: Success }, sequence),
+                        &with_sequence(
+                            LogReply {
+                                log,
+                                success: Success,
+                            },
+                            sequence,
+                        ),
                     ),
                     Ok(Reply::Monitor(request)) => act.toggle_monitor(request, sequence, ctx),
                     Err(ApiError::InvalidApiKey) => {
-                        send(ctx, &with_sequence(ApiError::InvalidApiKey.body(), sequence));
+                        send(
+                            ctx,
+                            &with_sequence(ApiError::InvalidApiKey.body(), sequence),
+                        );
                         ctx.close(Some(ws::CloseCode::Policy.into()));
                         ctx.stop();
                     }

@@ -15,7 +15,10 @@ pub mod text_or_false {
     use serde::{Deserialize, Deserializer, Serializer};
 
     /// `None` as `false`.
-    pub fn serialize<S: Serializer>(text: &Option<String>, serializer: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer>(
+        text: &Option<String>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
         match text {
             Some(text) => serializer.serialize_str(text),
             None => serializer.serialize_bool(false),
@@ -23,7 +26,9 @@ pub mod text_or_false {
     }
 
     /// `false` (or `true`, which no server sends) as `None`.
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<String>, D::Error> {
         #[derive(Deserialize)]
         #[serde(untagged)]
         enum TextOrFlag {

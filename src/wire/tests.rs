@@ -62,8 +62,14 @@ fn every_shape_keeps_its_members_in_sorted_order() {
     history_row.requested_by = Some("user:1".into());
     let cases: Vec<(&str, (String, String))> = vec![
         ("queued", texts(&crate::status::queued(id, &name(), 5, 2))),
-        ("running", texts(&crate::status::running(id, &name(), 1.5, &progress))),
-        ("finished", texts(&crate::status::finished(id, &record(), true))),
+        (
+            "running",
+            texts(&crate::status::running(id, &name(), 1.5, &progress)),
+        ),
+        (
+            "finished",
+            texts(&crate::status::finished(id, &record(), true)),
+        ),
         ("history row", texts(&history_row)),
         (
             "status list",
@@ -124,7 +130,11 @@ fn the_shapes_carry_the_wire_values() {
     let running = crate::status::running(id, &name(), 1.5, &ProgressSnapshot::default());
     let value = serde_json::to_value(&running).expect("a value");
     assert_eq!(value["task"], json!(false), "no task yet is false");
-    assert_eq!(value["taskstart"], json!(1.5), "the task starts with the run");
+    assert_eq!(
+        value["taskstart"],
+        json!(1.5),
+        "the task starts with the run"
+    );
     assert_eq!(value["state"], "running");
     let done = crate::status::finished(id, &record(), false);
     let value = serde_json::to_value(&done).expect("a value");

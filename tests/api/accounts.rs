@@ -196,7 +196,10 @@ async fn first_run_writes_a_private_key_file_and_a_demo_script() {
         app.key
     );
     let scripts = app.scripts().await;
-    assert!(scripts.scripts.contains_key("demo"), "demo seeded: {scripts}");
+    assert!(
+        scripts.scripts.contains_key("demo"),
+        "demo seeded: {scripts}"
+    );
     let exectab = std::fs::read_to_string(app.scripts_dir().join("exectab.txt")).expect("exectab");
     assert!(
         exectab.contains("[1/3]") && exectab.contains("%]"),

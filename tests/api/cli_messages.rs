@@ -4,7 +4,9 @@
 
 use serde_json::Value;
 
-use crate::helpers::cli::{app, bare, one_line_error, output, running_id, scriptd, Finished, Running};
+use crate::helpers::cli::{
+    app, bare, one_line_error, output, running_id, scriptd, Finished, Running,
+};
 use crate::helpers::unix_now;
 
 fn json_error(out: &Finished, code: &str) -> Value {

@@ -46,7 +46,8 @@ later /bin/sh -c "echo $1 $DUR_GEN $$ >> OUT/starts.log" sh @@1
     for (id, arg) in [(&w2, "w2"), (&w3, "w3")] {
         let status = server.wait_done(id).await;
         assert_eq!(
-            status.outcome, Outcome::Success,
+            status.outcome,
+            Outcome::Success,
             "{arg} ran after the restart: {status}"
         );
     }

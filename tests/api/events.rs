@@ -8,8 +8,8 @@ use serde_json::{json, Value};
 use scriptd::events::types::Outcome;
 use scriptd::wire::EventsRequest;
 
-use crate::helpers::{spawn_app, unix_now};
 use crate::helpers::history::{all_pages, ids, run_many};
+use crate::helpers::{spawn_app, unix_now};
 
 #[actix_web::test]
 async fn events_page_through_the_users_log_in_order_without_key_hashes() {

@@ -5,8 +5,8 @@ use std::collections::HashSet;
 
 use serde_json::{json, Value};
 
-use crate::helpers::{eventually, spawn_app, TestApp};
 use crate::helpers::history::{assert_ordered, run_many, wait_history_count};
+use crate::helpers::{eventually, spawn_app, TestApp};
 
 fn scriptd_client(app: &TestApp, args: &[&str]) -> std::process::Command {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_scriptd"));

@@ -116,7 +116,8 @@ async fn out_of_descriptors_a_run_is_a_503_never_invalid_name_and_the_server_rec
         for _ in 0..16 {
             idle.push(std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect"));
         }
-        std::thread::sleep(Duration::from_millis(50));
+        // Paces the batches so the server has accepted them before the check.
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
         let reply = run_over(&mut ws, 2).await;
         assert_ne!(
             reply["errorcode"], "invalid_name",

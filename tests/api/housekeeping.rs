@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix::Addr;
 use futures_util::StreamExt;
@@ -18,7 +18,7 @@ use scriptd::events::EventStore;
 use serde_json::{json, Value};
 
 use crate::helpers::server::ServerSpec;
-use crate::helpers::{eventually, Api, Scheme, DEADLINE};
+use crate::helpers::{eventually, eventually_within, Api, Scheme, DEADLINE};
 
 /// A server built in this test, with its store.
 struct Served {
@@ -74,8 +74,7 @@ async fn queue(api: &Api, name: &str, count: usize) -> Vec<String> {
 
 /// Waits until nothing is queued or running, within `limit`.
 async fn wait_idle(api: &Api, limit: Duration) {
-    let start = Instant::now();
-    loop {
+    eventually_within(limit, "nothing queued or running", || async {
         let (_, list) = api.get("/scripts/v1/status").await;
         let empty = |key: &str| {
             list[key].as_object().is_some_and(|m| {
@@ -83,12 +82,12 @@ async fn wait_idle(api: &Api, limit: Duration) {
                     .all(|v| v.as_array().is_some_and(|a| a.is_empty()))
             })
         };
-        if empty("queued") && empty("running") {
-            return;
+        match empty("queued") && empty("running") {
+            true => Ok(()),
+            false => Err(format!("still busy: {list}")),
         }
-        assert!(start.elapsed() < limit, "still busy: {list}");
-        actix_rt::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await
 }
 
 /// One value of `/metrics`.

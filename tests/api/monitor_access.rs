@@ -6,8 +6,8 @@ use awc::ws::Message;
 use futures_util::SinkExt;
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, unix_now, TestApp};
 use crate::helpers::ws::{call_quiet, monitor, of_run, pushes_until_done, states, subscribe};
+use crate::helpers::{spawn_app, unix_now, TestApp};
 
 /// A guest of the admin for `script` with the given monitor and status
 /// rights, valid for an hour.

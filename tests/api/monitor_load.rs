@@ -9,8 +9,8 @@ use futures_util::future::join_all;
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 
-use crate::helpers::{eventually_ok, spawn_app, TestApp, WsClient, DEADLINE};
 use crate::helpers::ws::{monitor, of_run, pushes_until_done, states, subscribe};
+use crate::helpers::{eventually_ok, spawn_app, TestApp, WsClient, DEADLINE};
 
 /// Bytes in each large argument: its finish push carries it three times
 /// (`first`, `last` and `args`), so a few of them fill the kernel's socket

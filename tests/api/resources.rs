@@ -108,7 +108,8 @@ async fn limits_go_through_the_cgroup_where_its_controllers_are_delegated() {
     // Assert
     if controllers.split_whitespace().any(|c| c == "memory") {
         assert_eq!(
-            done.outcome, Outcome::Killed,
+            done.outcome,
+            Outcome::Killed,
             "-M=32M stops a 100 MiB script: {done}"
         );
     } else {
@@ -117,7 +118,8 @@ async fn limits_go_through_the_cgroup_where_its_controllers_are_delegated() {
              hybrid system it is on v1): -M is not enforced, the run goes on, as documented"
         );
         assert_eq!(
-            done.outcome, Outcome::Success,
+            done.outcome,
+            Outcome::Success,
             "an unenforced limit does not fail the run"
         );
     }

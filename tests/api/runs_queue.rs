@@ -6,8 +6,8 @@ use std::collections::HashSet;
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 
-use scriptd::wire::Finished;
 use scriptd::events::types::Outcome;
+use scriptd::wire::Finished;
 
 use crate::helpers::spawn_app;
 

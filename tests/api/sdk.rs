@@ -5,8 +5,8 @@
 
 use serde_json::{json, Value};
 
-use crate::helpers::{eventually_with, spawn_app_over, unix_now, Scheme, TestApp, DEADLINE};
 use crate::helpers::sdk::{get_ssl_info, is_self_signed, pinned_config_tls12, SdkClient, SslInfo};
+use crate::helpers::{eventually_with, spawn_app_over, unix_now, Scheme, TestApp, DEADLINE};
 
 const EXECTAB: &str = "quick /bin/sh -c \"echo hello; echo bye\"\nhold /bin/sleep 30\n";
 

@@ -2,14 +2,13 @@
 //! rebuilt from the event log or ended on record; nothing accepted is lost,
 //! nothing runs twice, and other scripts and users carry on.
 
-
 use actix::Addr;
 use scriptd::actors::account::{self, AccountSupervisor};
 use scriptd::actors::directory::GetAccount;
 use scriptd::actors::queue::{GetProcess, ScriptQueue};
 use scriptd::actors::run::Crash;
-use scriptd::ids::{RunId, ScriptName, UserId};
 use scriptd::events::types::Outcome;
+use scriptd::ids::{RunId, ScriptName, UserId};
 use serde_json::json;
 
 use crate::helpers::{eventually, eventually_ok, spawn_app, TestApp};
@@ -75,7 +74,8 @@ async fn a_failed_queue_is_rebuilt_from_the_log_and_keeps_its_runs_and_limits() 
     assert!(!old.connected());
     let other = app.run(json!({"name": "other"})).await;
     assert_eq!(
-        app.wait_done(&other).await.outcome, Outcome::Success,
+        app.wait_done(&other).await.outcome,
+        Outcome::Success,
         "other scripts carry on"
     );
     assert_eq!(app.status(&first).await["state"], "running");
@@ -94,7 +94,11 @@ async fn a_failed_queue_is_rebuilt_from_the_log_and_keeps_its_runs_and_limits() 
     );
     std::fs::write(&gate, b"").expect("open the gate");
     for id in [&first, &waiting[0], &waiting[1], &late] {
-        assert_eq!(app.wait_done(id).await.outcome, Outcome::Success, "run {id}");
+        assert_eq!(
+            app.wait_done(id).await.outcome,
+            Outcome::Success,
+            "run {id}"
+        );
     }
     let order = std::fs::read_to_string(&starts).expect("starts");
     assert_eq!(order, "a\nb\nc\nd\n", "each run started once, in order");
@@ -199,7 +203,8 @@ async fn one_users_failed_queue_does_not_touch_another_users_runs() {
     app.post(&format!("/scripts/v1/kill/{crashy}"), json!({}))
         .await;
     assert_eq!(
-        app.wait_done(&crashy).await.outcome, Outcome::Killed,
+        app.wait_done(&crashy).await.outcome,
+        Outcome::Killed,
         "kill reaches the adopted process"
     );
 }

@@ -8,8 +8,8 @@ use std::path::Path;
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use crate::helpers::cli::{bare, output};
 use super::helpers::{spawn_app_over, spawn_app_with, Scheme, TestApp, DEADLINE};
+use crate::helpers::cli::{bare, output};
 use crate::helpers::sdk::{get_ssl_info, SdkClient};
 use scriptd::http::tls::{fingerprint, load_certs, server_tls, TlsMode, TlsSettings};
 

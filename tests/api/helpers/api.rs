@@ -35,11 +35,7 @@ impl<T> Decoded<T> {
     pub fn typed(&self) -> &T {
         match &self.typed {
             Ok(typed) => typed,
-            Err(err) => panic!(
-                "not a {}: {err}: {}",
-                std::any::type_name::<T>(),
-                self.json
-            ),
+            Err(err) => panic!("not a {}: {err}: {}", std::any::type_name::<T>(), self.json),
         }
     }
 }
@@ -261,8 +257,9 @@ impl Api {
             status,
         };
         let body = serde_json::to_value(request).expect("a JSON body");
-        let reply: Decoded<wire::GuestCreateReply> =
-            self.expect_ok("POST", "/scripts/v1/guest/create", Some(body)).await;
+        let reply: Decoded<wire::GuestCreateReply> = self
+            .expect_ok("POST", "/scripts/v1/guest/create", Some(body))
+            .await;
         let key = reply.info.apikey.clone().expect("guest key");
         (reply.id.to_string(), key)
     }

@@ -176,4 +176,3 @@ pub fn one_line_error(out: &Finished, wanted: &str) {
     assert_eq!(out.stderr.trim().lines().count(), 1, "one line: {out}");
     assert!(out.stderr.contains(wanted), "{wanted:?} in {out}");
 }
-

@@ -69,8 +69,10 @@ pub fn assert_ordered(rows: &[Value], what: &str) {
 pub async fn wait_history_count(app: &TestApp, name: &str, count: usize) {
     let what = format!("{count} runs of {name} in history");
     eventually_async(&what, || async {
-        all_pages(app, &app.key, &format!("&name={name}"), 1000).await.len() == count
+        all_pages(app, &app.key, &format!("&name={name}"), 1000)
+            .await
+            .len()
+            == count
     })
     .await;
 }
-

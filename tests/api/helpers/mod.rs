@@ -93,7 +93,18 @@ pub async fn eventually_with<S, T, E: std::fmt::Display>(
 
 /// Polls an async `check` until it returns `Ok`, within [`DEADLINE`]; a
 /// timeout names `what` and the last `Err` (say, the last status seen).
-pub async fn eventually_ok<T, E, F, Fut>(what: &str, mut check: F) -> T
+pub async fn eventually_ok<T, E, F, Fut>(what: &str, check: F) -> T
+where
+    E: std::fmt::Display,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    eventually_within(DEADLINE, what, check).await
+}
+
+/// [`eventually_ok`] with a deadline of its own, for the few waits that
+/// are known to take longer (draining thousands of runs).
+pub async fn eventually_within<T, E, F, Fut>(limit: Duration, what: &str, mut check: F) -> T
 where
     E: std::fmt::Display,
     F: FnMut() -> Fut,
@@ -104,7 +115,7 @@ where
         match check().await {
             Ok(value) => return value,
             Err(last) => assert!(
-                start.elapsed() < DEADLINE,
+                start.elapsed() < limit,
                 "timed out waiting for {what}: {last}"
             ),
         }

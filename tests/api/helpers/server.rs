@@ -152,4 +152,3 @@ impl TestApp {
         WsClient { framed }
     }
 }
-

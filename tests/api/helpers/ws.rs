@@ -157,4 +157,3 @@ pub fn assert_seq_increasing(pushes: &[Value], after: i64) {
         last = seq;
     }
 }
-
