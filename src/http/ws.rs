@@ -155,12 +155,15 @@ fn send(ctx: &mut ws::WebsocketContext<WsSession>, reply: &impl serde::Serialize
     }
 }
 
-/// `body` with the `api_sequence` of the request it answers.
-fn with_sequence<T>(body: T, sequence: i64) -> WsReply<T> {
-    WsReply {
-        api_sequence: Some(sequence),
-        body,
-    }
+/// Sends `body` with the `api_sequence` of the request it answers.
+fn answer<T: serde::Serialize>(ctx: &mut ws::WebsocketContext<WsSession>, body: T, seq: i64) {
+    send(
+        ctx,
+        &WsReply {
+            api_sequence: Some(seq),
+            body,
+        },
+    );
 }
 
 impl WsSession {
@@ -204,27 +207,22 @@ impl WsSession {
         ctx.spawn(
             call.into_actor(self)
                 .map(move |result, act, ctx| match result {
-                    Ok(Reply::Json(reply)) => send(ctx, &with_sequence(reply, sequence)),
-                    Ok(Reply::Text(log)) => send(
+                    Ok(Reply::Json(reply)) => answer(ctx, reply, sequence),
+                    Ok(Reply::Text(log)) => answer(
                         ctx,
-                        &with_sequence(
-                            LogReply {
-                                log,
-                                success: Success,
-                            },
-                            sequence,
-                        ),
+                        LogReply {
+                            log,
+                            success: Success,
+                        },
+                        sequence,
                     ),
                     Ok(Reply::Monitor(request)) => act.toggle_monitor(request, sequence, ctx),
                     Err(ApiError::InvalidApiKey) => {
-                        send(
-                            ctx,
-                            &with_sequence(ApiError::InvalidApiKey.body(), sequence),
-                        );
+                        answer(ctx, ApiError::InvalidApiKey.body(), sequence);
                         ctx.close(Some(ws::CloseCode::Policy.into()));
                         ctx.stop();
                     }
-                    Err(err) => send(ctx, &with_sequence(err.body(), sequence)),
+                    Err(err) => answer(ctx, err.body(), sequence),
                 }),
         );
     }
@@ -266,7 +264,7 @@ impl WsSession {
             name: name.map(|n| n.to_string()).unwrap_or_default(),
             success: Success,
         };
-        send(ctx, &with_sequence(reply, sequence));
+        answer(ctx, reply, sequence);
     }
 }
 
