@@ -135,7 +135,7 @@ async fn cancel_kill_status_and_log_report_their_errors() {
     app.kill(&running).await;
     let killed = app.wait_done(&running).await;
     assert_eq!(killed.outcome, Outcome::Killed);
-    assert_eq!(killed["signal"], 15, "SIGTERM ended it");
+    assert_eq!(killed.signal, Some(15), "SIGTERM ended it");
 }
 
 #[actix_web::test]

@@ -20,10 +20,7 @@ async fn timeout_exit_codes_and_start_failures_are_recorded() {
     let nodir = app.run(json!({"name": "nodir"})).await;
     let noexec = app.run(json!({"name": "noexec", "args": ["hello"]})).await;
     let done = app.wait_done(&exit7).await;
-    assert_eq!(
-        (done["outcome"].as_str(), done["exit_code"].as_i64()),
-        (Some("failed"), Some(7))
-    );
+    assert_eq!((done.outcome, done.exit_code), (Outcome::Failed, Some(7)));
     let done = app.wait_done(&missing).await;
     assert_eq!(done.outcome, Outcome::StartFailed);
     assert!(
@@ -42,7 +39,7 @@ async fn timeout_exit_codes_and_start_failures_are_recorded() {
     );
     let done = app.wait_done(&noexec).await;
     assert_eq!(done.outcome, Outcome::Noexec);
-    assert_eq!(done["last"], "/bin/echo hello", "-n substitutes @@N");
+    assert_eq!(done.last, "/bin/echo hello", "-n substitutes @@N");
     let done = app.wait_done(&slow).await;
     assert_eq!(done.outcome, Outcome::Timeout);
     assert!(
