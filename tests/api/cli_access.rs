@@ -1,6 +1,6 @@
 //! Keys from the command line: `guest create|list|delete`, and where the
 //! URL and API key come from (flags, environment, the admin key file).
-//! The harness is in `cli.rs`.
+//! The harness is in `helpers/cli.rs`.
 
 use std::path::Path;
 

@@ -1,6 +1,6 @@
 //! Command-line failures: an unreachable server, a bad key, unknown
 //! scripts and ids are each one clear line with exit 1; usage errors exit 2.
-//! The harness is in `cli.rs`.
+//! The harness is in `helpers/cli.rs`.
 
 use crate::helpers::cli::{app, bare, one_line_error, output, scriptd};
 

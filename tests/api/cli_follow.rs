@@ -1,6 +1,6 @@
 //! Following runs from the command line: `run --wait` (piped lines, exit
 //! codes, a progress bar under a terminal), `kill` of a waited run, and
-//! `monitor`. The harness is in `cli.rs`.
+//! `monitor`. The harness is in `helpers/cli.rs`.
 
 use std::process::Stdio;
 

@@ -1,6 +1,6 @@
 //! Errors that say what to do: each failure is one line naming the way
 //! out, or with `--json` a JSON object on stdout with the same exit code.
-//! The harness is in `cli.rs`.
+//! The harness is in `helpers/cli.rs`.
 
 use serde_json::Value;
 

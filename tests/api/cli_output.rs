@@ -1,7 +1,7 @@
 //! Seeing what a run does from the command line: `run --wait` prints the
 //! id and streams the script's output as it comes (piped and on a
 //! terminal), Ctrl-C detaches, `log` shows a running run's output and
-//! `log --follow` ends with the run. The harness is in `cli.rs`.
+//! `log --follow` ends with the run. The harness is in `helpers/cli.rs`.
 
 use std::process::Stdio;
 

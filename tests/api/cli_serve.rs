@@ -2,7 +2,7 @@
 //! first-run key goes, binding before creating anything, the storage the
 //! admin commands refuse, `rotate-key admin` and the key file, exectab
 //! warnings in the server's log, and `monitor` across a server restart.
-//! The client harness is in `cli.rs`.
+//! The client harness is in `helpers/cli.rs`.
 
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};

@@ -1,5 +1,5 @@
 //! Times, scripts, run-id prefixes, history columns and help from the
-//! command line. The harness is in `cli.rs`.
+//! command line. The harness is in `helpers/cli.rs`.
 
 use clap::CommandFactory;
 use serde_json::json;

@@ -2,7 +2,7 @@
 //! script leaves behind is ended when it exits (unless `-k`), kill and
 //! timeout reach every process, and a child gets no descriptor but 0, 1, 2.
 //! The process-group tests run everywhere; the cgroup tests create a
-//! delegated cgroup v2 (root; see `cgroup_support`) and also catch
+//! delegated cgroup v2 (root; see `helpers::cgroup`) and also catch
 //! processes that left the group (`setsid`).
 
 use std::path::Path;

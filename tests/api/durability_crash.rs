@@ -1,7 +1,7 @@
 //! Durability under SIGKILL: runs accepted, queued or running when the
 //! server is killed each end exactly once after the restart, and no script
 //! process (nor a grandchild of an interrupted run) outlives the server.
-//! The harness is in `durability.rs`.
+//! The harness is in `helpers/child.rs`.
 
 use std::collections::HashMap;
 

@@ -1,6 +1,6 @@
 //! Durability of the read model: `scriptd admin rebuild` recreates the
 //! `runs` table from the event log, row for row, after a workload with every
-//! outcome, a crash and a shutdown. The harness is in `durability.rs`.
+//! outcome, a crash and a shutdown. The harness is in `helpers/child.rs`.
 
 use std::path::Path;
 use std::process::Command;

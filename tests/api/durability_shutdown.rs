@@ -1,7 +1,7 @@
 //! Durability at the edges of a server's life: a SIGTERM shutdown keeps
 //! queued runs, the storage lock refuses a second server or a rebuild, and
 //! a garbage database stops the server untouched. The harness is in
-//! `durability.rs`.
+//! `helpers/child.rs`.
 
 use serde_json::json;
 

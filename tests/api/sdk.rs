@@ -1,5 +1,5 @@
 //! The original PHP SDK's calls, sent exactly as it sends them (see
-//! `sdk_client.rs`), over plain HTTP and over TLS with GetSSLInfo() and
+//! `helpers/sdk.rs`), over plain HTTP and over TLS with GetSSLInfo() and
 //! pinning: one keep-alive connection per client, the key on its first
 //! request only.
 
