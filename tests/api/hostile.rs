@@ -11,18 +11,6 @@ use tokio::io::AsyncWriteExt;
 use crate::helpers::raw::{closed, connect_from, raw_from, read_response};
 use crate::helpers::{eventually_ok, spawn_app_with, TestApp, WsClient, DEADLINE};
 
-/// Waits until a request from `from` is served again.
-async fn served_from(app: &TestApp, from: &str, what: &str) {
-    eventually_ok(what, || async {
-        let (_s, raw) = raw_from(from, app.port, healthz()).await;
-        match raw.status {
-            200 => Ok(()),
-            other => Err(other),
-        }
-    })
-    .await
-}
-
 fn healthz() -> &'static [u8] {
     b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
 }
@@ -146,14 +134,18 @@ async fn connections_over_the_per_address_limit_get_a_json_503_and_others_are_se
     }
     // The server counts a connection when it accepts it: wait until the
     // fourth is refused.
-    let refused = eventually_ok("the fourth connection to be refused", || async {
+    let start = Instant::now();
+    let refused = loop {
         let (_s, raw) = raw_from("127.0.0.1", app.port, healthz()).await;
-        match raw.status {
-            503 => Ok(raw),
-            other => Err(other),
+        if raw.status == 503 {
+            break raw;
         }
-    })
-    .await;
+        assert!(
+            start.elapsed() < DEADLINE,
+            "the fourth connection is refused"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     assert_eq!(
         refused.body["errorcode"], "too_many_connections",
         "{}",
@@ -176,7 +168,18 @@ async fn connections_over_the_per_address_limit_get_a_json_503_and_others_are_se
     );
 
     drop(idle.pop());
-    served_from(&app, "127.0.0.1", "a closed connection to free its place").await;
+    let start = Instant::now();
+    loop {
+        let (_s, raw) = raw_from("127.0.0.1", app.port, healthz()).await;
+        if raw.status == 200 {
+            break;
+        }
+        assert!(
+            start.elapsed() < DEADLINE,
+            "a closed connection frees its place"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 #[actix_web::test]
@@ -190,17 +193,32 @@ async fn connections_over_the_total_limit_are_refused_at_once() {
     for from in ["127.0.0.3", "127.0.0.4", "127.0.0.5", "127.0.0.6"] {
         idle.push(connect_from(from, app.port).await);
     }
-    let refused = eventually_ok("the fifth connection to be refused", || async {
+    let start = Instant::now();
+    loop {
         let (_s, raw) = raw_from("127.0.0.7", app.port, healthz()).await;
-        match raw.status {
-            503 => Ok(raw),
-            other => Err(other),
+        if raw.status == 503 {
+            assert_eq!(raw.body["errorcode"], "too_many_connections");
+            break;
         }
-    })
-    .await;
-    assert_eq!(refused.body["errorcode"], "too_many_connections");
+        assert!(
+            start.elapsed() < DEADLINE,
+            "the fifth connection is refused"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     drop(idle);
-    served_from(&app, "127.0.0.7", "closed connections to free their places").await;
+    let start = Instant::now();
+    loop {
+        let (_s, raw) = raw_from("127.0.0.7", app.port, healthz()).await;
+        if raw.status == 200 {
+            break;
+        }
+        assert!(
+            start.elapsed() < DEADLINE,
+            "closed connections free their places"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 #[actix_web::test]
