@@ -5,13 +5,19 @@
 //!
 //! # Layout
 //! - [`app`]: builds the server (used by `main` and the tests).
+//! - [`run`]: the run domain, no actix: `RunState` + `apply(&Event)`,
+//!   `PendingRun`, `Limits`, `StopReason`, the final records, what a
+//!   status or push shows (`run::view`).
 //! - [`events`]: typed events, the single-writer store, projections, queries.
-//! - [`actors`]: accounts, script queues, run processes, the monitor hub.
+//! - [`actors`]: accounts, script queues, run processes, the monitor hub;
+//!   children report up through recipients (`actors::run::Outlet`,
+//!   `actors::queue::Outlet`).
 //! - [`http`]: the `/scripts/v1` API over HTTP and WebSocket, and the
 //!   dashboard page (`http::ui`).
 //! - [`exectab`], [`progress`]: pure parsers of the script table and of
 //!   progress lines.
-//! - [`replay`]: startup recovery of unfinished runs.
+//! - [`replay`]: startup recovery of unfinished runs (folded with
+//!   `run::RunState`), and a failed queue's rebuild.
 //! - [`retention`]: `admin prune` and the server's own `retention_days`,
 //!   removing old runs' events and logs a batch at a time.
 //! - [`service`]: systemd notifications (READY, STOPPING, watchdog).
@@ -48,6 +54,7 @@ pub mod metrics;
 pub mod progress;
 pub mod replay;
 pub mod retention;
+pub mod run;
 pub mod service;
 pub mod status;
 pub mod status_mode;

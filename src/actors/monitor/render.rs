@@ -1,61 +1,49 @@
-//! The text of a monitor push. Owns the JSON shape of pushes and the
-//! sharing of one text between monitors; knows nothing of sessions.
+//! The text of a monitor push. Its values come from the run domain
+//! (`run::view`); this owns their JSON and the sharing of one text
+//! between monitors, and knows nothing of sessions.
 
 use std::collections::HashMap;
 
 use bytestring::ByteString;
 
-use crate::events::types::ProgressSnapshot;
-use crate::events::{Event, StoredEvent};
+use crate::events::StoredEvent;
+use crate::run::view::{self, Audience, View};
 use crate::status;
-use crate::wire::Push;
+use crate::wire::{self, Push};
 
 /// The push for an event, before `api_sequence` is added; `None` when this
 /// event is not pushed to this kind of subscription.
 fn render(event: &StoredEvent, verbose: bool, owner: bool) -> Option<Push> {
+    let (view, audience) = view::pushed(&event.event)?;
+    if audience == Audience::Verbose && !verbose {
+        return None;
+    }
     let seq = Some(event.seq);
-    let push = match &event.event {
-        Event::RunStarted { run, name, started } => Push::Running(crate::wire::Running {
-            seq,
-            ..status::running(*run, name, *started, &ProgressSnapshot::default())
-        }),
-        Event::RunFinished { run, record }
-        | Event::RunStartFailed { run, record }
-        | Event::RunInterrupted { run, record } => finished(*run, record, owner, seq),
-        Event::RunQueued {
-            run,
+    let push = match view {
+        View::Queued {
+            id,
             name,
             queued,
             position,
-            ..
-        } if verbose => Push::Queued(crate::wire::Queued {
+        } => Push::Queued(wire::Queued {
             seq,
-            ..status::queued(*run, name, *queued, *position)
+            ..status::queued(id, name, queued, position)
         }),
-        Event::RunProgress {
-            run,
+        View::Running {
+            id,
             name,
             started,
             progress,
-        } if verbose => Push::Running(crate::wire::Running {
+        } => Push::Running(wire::Running {
             seq,
-            ..status::running(*run, name, *started, progress)
+            ..status::running(id, name, started, &progress)
         }),
-        Event::RunCancelled { run, record, .. } if verbose => finished(*run, record, owner, seq),
-        _ => return None,
+        View::Done { id, record } => Push::Done(Box::new(wire::Finished {
+            seq,
+            ..status::finished(id, record, owner)
+        })),
     };
     Some(push)
-}
-
-fn finished(
-    run: crate::ids::RunId,
-    record: &crate::events::types::RunRecord,
-    owner: bool,
-    seq: Option<i64>,
-) -> Push {
-    let mut shape = status::finished(run, record, owner);
-    shape.seq = seq;
-    Push::Done(Box::new(shape))
 }
 
 /// `text` (a JSON object) with `"api_sequence":N` added as its last member.
