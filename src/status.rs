@@ -93,3 +93,7 @@ pub fn finished(id: RunId, record: &RunRecord, with_args: bool) -> wire::Finishe
             .collect(),
     }
 }
+
+#[cfg(test)]
+#[path = "status_tests.rs"]
+mod tests;

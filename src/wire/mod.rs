@@ -50,6 +50,3 @@ pub use scripts::{
 pub use status::{
     text_or_false, Finished, IdsOrCount, Queued, RunArgs, RunStatus, Running, StatusList, TaskSpan,
 };
-
-#[cfg(test)]
-mod tests;

@@ -1,12 +1,13 @@
-//! The wire types serialise as the sorted maps they replaced did (same
-//! members, same order), and read back as the shape they are.
+//! The shapes filled here and the other wire types serialise as the
+//! sorted maps they replaced did (same members, same order), and read back
+//! as the shape they are.
 
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::*;
 use crate::events::types::{Outcome, ProgressSnapshot, RunRecord, TaskSpan as RecordTask};
 use crate::ids::{GuestId, RunId, ScriptName};
+use crate::wire::*;
 
 /// The text of `reply`, and the same text with its members sorted (what a
 /// `serde_json::Map` made of it prints).
