@@ -5,7 +5,11 @@
 //!
 //! # Layout
 //! - [`app`]: builds the server (used by `main` and the tests).
-//! - [`events`]: typed events, the single-writer store, projections, queries.
+//! - [`events`]: typed events, the single-writer store, projections, queries;
+//!   every stored event is read through `events::upcast::decode`, and every
+//!   account change is an `events::account::AccountCommand`.
+//! - [`rights`]: who may do what: a user's own key, a guest's rights and
+//!   script, the owner-only endpoints; [`accounts`]: users, guests, keys.
 //! - [`actors`]: accounts, script queues, run processes, the monitor hub.
 //! - [`http`]: the `/scripts/v1` API over HTTP and WebSocket, and the
 //!   dashboard page (`http::ui`).
@@ -45,6 +49,7 @@ pub mod metrics;
 pub mod progress;
 pub mod replay;
 pub mod retention;
+pub mod rights;
 pub mod service;
 pub mod status;
 pub mod status_mode;

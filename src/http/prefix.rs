@@ -9,7 +9,7 @@ use super::error::ApiError;
 use super::request::ApiRequest;
 use super::AppState;
 use crate::accounts::Principal;
-use crate::actors::Denial;
+use crate::rights;
 
 /// At most this many ids come back: enough to show an ambiguity.
 const MAX_MATCHES: u32 = 10;
@@ -29,9 +29,6 @@ pub fn runs_with_prefix(
     principal: &Principal,
     req: &ApiRequest,
 ) -> Result<Map<String, Value>, ApiError> {
-    if principal.guest().is_some_and(|g| !g.rights.status) {
-        return Err(ApiError::Denied(Denial::MissingRight("status")));
-    }
     let prefix = match req.field("prefix") {
         None => return Err(ApiError::Missing("prefix")),
         Some(Value::String(p)) => p.to_ascii_lowercase(),
@@ -45,7 +42,7 @@ pub fn runs_with_prefix(
         .runs_with_prefix(principal.user_id(), &prefix, MAX_MATCHES)?;
     let ids = runs
         .into_iter()
-        .filter(|(_, name)| principal.guest().is_none_or(|g| g.script == *name))
+        .filter(|(_, name)| rights::sees_script(principal, name.as_str()))
         .map(|(id, _)| Value::String(id.to_string()))
         .collect();
     let mut reply = Map::new();

@@ -10,10 +10,11 @@ use crate::accounts::Principal;
 use crate::actors::account::{self, AccountSupervisor, RunRequest};
 use crate::actors::directory::GetAccount;
 use crate::actors::queue::{self, LiveRun, ScriptQueue};
-use crate::actors::{Denial, RunError};
+use crate::actors::RunError;
 use crate::events::query::{RowState, RunRow};
 use crate::events::types::{Origin, RunRecord};
 use crate::ids::{RunId, ScriptName};
+use crate::rights::{self, Action, View};
 use crate::status;
 
 async fn account(
@@ -76,11 +77,11 @@ fn parse_run_request(principal: &Principal, req: &ApiRequest) -> Result<RunReque
             .ok_or(RunError::InvalidQueue),
     };
     Ok(RunRequest {
+        access: rights::check(principal, Action::Run(&name)),
         name,
         args,
         stdin,
         not_before,
-        guest: principal.guest().cloned(),
         origin: origin(principal, req),
     })
 }
@@ -125,10 +126,8 @@ async fn visible_run(
     id: RunId,
 ) -> Result<Option<RunRow>, ApiError> {
     let row = state.lookup.run(principal.user_id(), id)?;
-    if let (Some(row), Some(guest)) = (&row, principal.guest()) {
-        if row.name != guest.script {
-            return Err(ApiError::Denied(Denial::OtherScript(guest.script.clone())));
-        }
+    if let Some(row) = &row {
+        rights::check(principal, Action::UseRun(&row.name))?;
     }
     Ok(row)
 }
@@ -151,9 +150,6 @@ pub async fn cancel_run(
     req: &ApiRequest,
     id: &str,
 ) -> Result<Map<String, Value>, ApiError> {
-    if principal.guest().is_some_and(|g| !g.rights.cancel) {
-        return Err(ApiError::Denied(Denial::MissingRight("cancel")));
-    }
     let id = RunId::parse(id).ok_or(RunError::NotQueuedOrRunning)?;
     let row = visible_run(state, principal, id)
         .await?
@@ -178,9 +174,6 @@ pub async fn kill_run(
     req: &ApiRequest,
     id: &str,
 ) -> Result<Map<String, Value>, ApiError> {
-    if principal.guest().is_some_and(|g| !g.rights.cancel) {
-        return Err(ApiError::Denied(Denial::MissingRight("cancel")));
-    }
     let id = RunId::parse(id).ok_or(RunError::NotRunning)?;
     let row = visible_run(state, principal, id)
         .await?
@@ -214,10 +207,7 @@ pub async fn get_run(
     principal: &Principal,
     id: &str,
 ) -> Result<Map<String, Value>, ApiError> {
-    if principal.guest().is_some_and(|g| !g.rights.status) {
-        return Err(ApiError::Denied(Denial::MissingRight("status")));
-    }
-    let owner = principal.guest().is_none();
+    let owner = View::of(principal).is_owner();
     let id = RunId::parse(id).ok_or(RunError::InvalidId)?;
     let row = visible_run(state, principal, id)
         .await?
@@ -252,16 +242,13 @@ pub async fn list_runs(
     state: &AppState,
     principal: &Principal,
 ) -> Result<Map<String, Value>, ApiError> {
-    if principal.guest().is_some_and(|g| !g.rights.status) {
-        return Err(ApiError::Denied(Denial::MissingRight("status")));
-    }
     let runs = account(state, principal)
         .await?
         .send(account::ListRuns)
         .await?;
     let (mut queued, mut running) = (Map::new(), Map::new());
     for (name, (q, r)) in runs {
-        let show_ids = principal.guest().is_none_or(|g| g.script == name);
+        let show_ids = rights::sees_script(principal, name.as_str());
         let render = |ids: Vec<RunId>| -> Value {
             if show_ids {
                 ids.iter().map(|id| Value::String(id.to_string())).collect()
@@ -290,9 +277,6 @@ pub async fn get_log(
     id: &str,
     offset: u64,
 ) -> Result<String, ApiError> {
-    if principal.guest().is_some() {
-        return Err(ApiError::Denied(Denial::OwnerOnly));
-    }
     let id = RunId::parse(id).ok_or(RunError::InvalidId)?;
     let row = visible_run(state, principal, id)
         .await?
@@ -347,15 +331,17 @@ pub async fn list_scripts(
         .await??;
     let mut scripts = Map::new();
     for def in defs {
-        match principal.guest() {
-            Some(guest) if guest.script.as_str() != def.name => continue,
-            Some(_) => {
+        if !rights::sees_script(principal, &def.name) {
+            continue;
+        }
+        match View::of(principal) {
+            View::Guest => {
                 scripts.insert(
                     def.name.clone(),
                     json!({"stdin": def.stdin, "noexec": def.noexec, "args": def.required_args()}),
                 );
             }
-            None => {
+            View::Owner => {
                 scripts.insert(
                     def.name.clone(),
                     json!({
