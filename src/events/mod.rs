@@ -1,6 +1,7 @@
 //! The event log: typed events, the single-writer store with group commit,
 //! the read-model projection and the read queries. All SQL lives here.
 
+pub mod account;
 pub mod backup;
 pub mod chore;
 pub mod error;

@@ -1,25 +1,16 @@
 //! `/scripts/v1/guest/*`: guest keys scoped to one script, managed by users
-//! that are allowed to.
+//! that are allowed to (the dispatch checks [`crate::rights::Action::ManageGuests`]).
 
 use serde_json::{json, Map, Value};
 
 use super::error::ApiError;
 use super::request::{parse_bool, parse_int, ApiRequest};
 use super::AppState;
-use crate::accounts::{generate_key, Guest, Principal, User};
-use crate::actors::Denial;
+use crate::accounts::{generate_key, Guest, Principal};
 use crate::clock;
+use crate::events::account::{AccountCommand, ChangeAccount};
 use crate::events::types::{GuestRights, Origin};
-use crate::events::{Append, Event, NewEvent};
 use crate::ids::{GuestId, ScriptName};
-
-fn manager(principal: &Principal) -> Result<&User, ApiError> {
-    match principal {
-        Principal::User(user) if user.guests => Ok(user),
-        Principal::User(_) => Err(ApiError::Denied(Denial::NotManager)),
-        _ => Err(ApiError::Denied(Denial::OwnerOnly)),
-    }
-}
 
 fn info(guest: &Guest) -> Value {
     json!({
@@ -41,8 +32,8 @@ pub async fn list_guests(
     state: &AppState,
     principal: &Principal,
 ) -> Result<Map<String, Value>, ApiError> {
-    let user = manager(principal)?;
-    let guests = state.lookup.guests(user.id)?;
+    let user = principal.user_id();
+    let guests = state.lookup.guests(user)?;
     let mut reply = Map::new();
     reply.insert("guests".into(), guests.iter().map(info).collect());
     Ok(reply)
@@ -59,7 +50,7 @@ pub async fn create_guest(
     principal: &Principal,
     req: &ApiRequest,
 ) -> Result<Map<String, Value>, ApiError> {
-    let user = manager(principal)?;
+    let user = principal.user_id();
     let name = req.field("name").ok_or(ApiError::Missing("name"))?;
     let script = name
         .as_str()
@@ -79,13 +70,14 @@ pub async fn create_guest(
     let key = generate_key();
     let guest = Guest {
         id: GuestId::new(),
-        user: user.id,
+        user,
         script,
         rights,
         created: now,
         expires,
     };
-    let event = Event::GuestCreated {
+    let command = AccountCommand::CreateGuest {
+        user,
         guest: guest.id,
         script: guest.script.clone(),
         rights,
@@ -98,12 +90,7 @@ pub async fn create_guest(
             addr: req.peer.clone(),
         },
     };
-    state
-        .store
-        .send(Append {
-            events: vec![NewEvent::new(user.id, event)],
-        })
-        .await??;
+    state.store.send(ChangeAccount { command }).await??;
     let mut shown = info(&guest);
     if let Value::Object(map) = &mut shown {
         map.insert("apikey".into(), Value::String(key.plain));
@@ -121,12 +108,13 @@ pub async fn delete_guest(
     req: &ApiRequest,
     id: &str,
 ) -> Result<Map<String, Value>, ApiError> {
-    let user = manager(principal)?;
+    let user = principal.user_id();
     let id = GuestId::parse(id).ok_or(ApiError::Invalid("id"))?;
-    if state.lookup.guest(user.id, id)?.is_none() {
+    if state.lookup.guest(user, id)?.is_none() {
         return Err(ApiError::Invalid("id"));
     }
-    let event = Event::GuestDeleted {
+    let command = AccountCommand::DeleteGuest {
+        user,
         guest: id,
         origin: Origin {
             operator: None,
@@ -134,11 +122,6 @@ pub async fn delete_guest(
             addr: req.peer.clone(),
         },
     };
-    state
-        .store
-        .send(Append {
-            events: vec![NewEvent::new(user.id, event)],
-        })
-        .await??;
+    state.store.send(ChangeAccount { command }).await??;
     Ok(Map::new())
 }
