@@ -6,6 +6,7 @@ pub mod backup;
 pub mod chore;
 pub mod error;
 pub mod history;
+pub mod kind;
 pub mod lookup;
 pub mod projection;
 pub mod prune;

@@ -5,6 +5,7 @@ use sqlx::{Row, SqlitePool};
 
 use super::error::StoreError;
 use super::types::{Event, StoredEvent};
+use super::upcast::decode;
 use crate::ids::{RunId, ScriptName, UserId};
 
 /// Where a run stands in the read model.
@@ -27,12 +28,8 @@ pub struct RunRow {
 }
 
 fn stored_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<StoredEvent, StoreError> {
-    let data: String = row.try_get("data")?;
-    let event: Event = serde_json::from_str(&super::upcast::upcast(
-        row.try_get("kind")?,
-        row.try_get("version")?,
-        &data,
-    ))?;
+    let data: &str = row.try_get("data")?;
+    let event: Event = decode(row.try_get("kind")?, row.try_get("version")?, data)?;
     Ok(StoredEvent {
         seq: row.try_get("seq")?,
         at: row.try_get("at")?,

@@ -8,7 +8,7 @@ use rusqlite::TransactionBehavior;
 use super::error::StoreError;
 use super::projection;
 use super::types::{Event, NewEvent};
-use super::upcast::upcast;
+use super::upcast::decode;
 use super::writer::Writer;
 use crate::ids::UserId;
 
@@ -41,9 +41,9 @@ pub fn rebuild(writer: &mut Writer) -> Result<usize, StoreError> {
         )?;
         let mut rows = select.query([])?;
         while let Some(row) = rows.next()? {
-            let kind: String = row.get(1)?;
-            let data: String = row.get(3)?;
-            let event: Event = serde_json::from_str(&upcast(&kind, row.get(2)?, &data))?;
+            let kind = row.get_ref(1)?.as_str().map_err(rusqlite::Error::from)?;
+            let data = row.get_ref(3)?.as_str().map_err(rusqlite::Error::from)?;
+            let event: Event = decode(kind, row.get(2)?, data)?;
             let new = NewEvent {
                 user: UserId(row.get(0)?),
                 event,

@@ -3,7 +3,7 @@
 //! Shipped variants are never edited: add optional fields with
 //! `#[serde(default)]`, or bump the version and upcast.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Serialize};
 
@@ -188,7 +188,8 @@ pub struct ProgressSnapshot {
     pub subtaskpercent: u8,
 }
 
-/// Every state change scriptd records.
+/// Every state change scriptd records. The serde tag (the variant's name)
+/// is the kind's only spelling: [`Event::kind`] reads it back from serde.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind")]
 pub enum Event {
@@ -281,30 +282,25 @@ pub enum Event {
 }
 
 impl Event {
-    /// The `kind` column value; the same string as the serde tag.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Event::RunQueued { .. } => "RunQueued",
-            Event::RunStarted { .. } => "RunStarted",
-            Event::RunProgress { .. } => "RunProgress",
-            Event::RunFinished { .. } => "RunFinished",
-            Event::RunStartFailed { .. } => "RunStartFailed",
-            Event::RunCancelled { .. } => "RunCancelled",
-            Event::RunKillRequested { .. } => "RunKillRequested",
-            Event::RunSpawned { .. } => "RunSpawned",
-            Event::RunInterrupted { .. } => "RunInterrupted",
-            Event::RunForgotten { .. } => "RunForgotten",
-            Event::UserCreated { .. } => "UserCreated",
-            Event::UserRemoved { .. } => "UserRemoved",
-            Event::ApiKeyRotated { .. } => "ApiKeyRotated",
-            Event::GuestCreated { .. } => "GuestCreated",
-            Event::GuestDeleted { .. } => "GuestDeleted",
-        }
+    /// The field every event's kind is stored under (the serde tag).
+    pub const TAG: &'static str = "kind";
+
+    /// Every kind, as serde names them, in declaration order.
+    pub fn kinds() -> &'static [&'static str] {
+        static KINDS: OnceLock<&'static [&'static str]> = OnceLock::new();
+        KINDS.get_or_init(|| super::kind::variants::<Event>(Event::TAG))
     }
 
-    /// Schema version of this kind's payload.
+    /// The `kind` column value: the serde tag this event is written under.
+    pub fn kind(&self) -> &'static str {
+        // Every variant has a tag (a unit test walks them all).
+        super::kind::tag_of(self, Event::TAG, Event::kinds()).unwrap_or("Unknown")
+    }
+
+    /// Schema version of this kind's payload: one more than the upcasters
+    /// that lead to it (see [`super::upcast`]).
     pub fn version(&self) -> i64 {
-        1
+        super::upcast::current_version(self.kind())
     }
 
     /// The run this event belongs to, if it is a run event.

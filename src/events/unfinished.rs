@@ -6,8 +6,9 @@
 //!
 //! The query this replaces fetched every event of every unfinished run,
 //! sorted by `seq`, into one Vec of rows and then one Vec of parsed
-//! events before folding them: with 100k queued runs, a transient peak of
-//! several hundred MB that the allocator kept after startup. Here a row
+//! events before folding them: with 100k queued runs, a transient peak
+//! that the allocator kept after startup (BENCHMARKS.md § Restart with a
+//! deep queue). Here a row
 //! is parsed straight into the run's fields and dropped; nothing is
 //! sorted by SQLite (the caller orders each queue by `seq`).
 
@@ -19,7 +20,7 @@ use serde::Deserialize;
 
 use super::error::StoreError;
 use super::types::{Event, Origin, RunSpec};
-use super::upcast::upcast;
+use super::upcast::decode;
 use crate::ids::{RunId, ScriptName, UserId};
 
 /// The fields of a `RunQueued` event that replay keeps. Parsed on its
@@ -56,8 +57,8 @@ pub fn for_each(path: &Path, mut each: impl FnMut(Unfinished)) -> Result<(), Sto
     let conn = super::lookup::open(path)?;
     let mut select = conn.prepare(
         // Without the forced order the planner scans every event and
-        // looks each run up (measured: 1.2 s to the first answer with 1M
-        // finished runs in the history, 0.3 s without them).
+        // looks each run up, and a long history slows every restart
+        // (BENCHMARKS.md § Restart with a deep queue).
         "SELECT e.seq, r.user_id, r.started, e.version, e.data
          FROM runs r INDEXED BY runs_unfinished
          CROSS JOIN events e ON e.stream = r.id AND e.kind = 'RunQueued'
@@ -70,7 +71,7 @@ pub fn for_each(path: &Path, mut each: impl FnMut(Unfinished)) -> Result<(), Sto
     let mut rows = select.query([])?;
     while let Some(row) = rows.next()? {
         let data = row.get_ref(4)?.as_str().map_err(rusqlite::Error::from)?;
-        let queued: QueuedRun = serde_json::from_str(&upcast("RunQueued", row.get(3)?, data))?;
+        let queued: QueuedRun = decode("RunQueued", row.get(3)?, data)?;
         let started: Option<f64> = row.get(2)?;
         let spawned = match started {
             Some(_) => spawned
@@ -95,12 +96,10 @@ pub fn for_each(path: &Path, mut each: impl FnMut(Unfinished)) -> Result<(), Sto
 }
 
 fn pgid_and_boot(version: i64, data: &str) -> Result<Option<(u32, String)>, StoreError> {
-    Ok(
-        match serde_json::from_str(&upcast("RunSpawned", version, data))? {
-            Event::RunSpawned { pgid, boot, .. } => Some((pgid, boot)),
-            _ => None,
-        },
-    )
+    Ok(match decode("RunSpawned", version, data)? {
+        Event::RunSpawned { pgid, boot, .. } => Some((pgid, boot)),
+        _ => None,
+    })
 }
 
 /// Keeps one copy of each distinct `args.opts` object, as the live path
