@@ -63,8 +63,10 @@ pub enum Action<'a> {
     Monitor(Option<&'a ScriptName>),
     /// Anything on one run, once it is known to be of this script.
     UseRun(&'a ScriptName),
-    /// `GET log/ID` and `GET events`: owner only.
+    /// `GET log/ID`: owner only.
     ReadLog,
+    /// `GET events`: owner only.
+    ReadEvents,
     /// `GET guest/*`, `POST guest/*`: users allowed to manage guests.
     ManageGuests,
     /// `GET /metrics` with a key: any user.
@@ -121,7 +123,9 @@ fn guest_rule(action: Action<'_>) -> Vec<Step<'_>> {
         Action::History(name) => vec![Step::Has(Right::Status), Step::OwnScriptIfNamed(name)],
         Action::Monitor(name) => vec![Step::Has(Right::Monitor), Step::OwnScript(name)],
         Action::UseRun(name) => vec![Step::OwnScript(Some(name))],
-        Action::ReadLog | Action::ManageGuests | Action::ReadMetrics => vec![Step::Refuse],
+        Action::ReadLog | Action::ReadEvents | Action::ManageGuests | Action::ReadMetrics => {
+            vec![Step::Refuse]
+        }
     }
 }
 

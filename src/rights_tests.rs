@@ -63,6 +63,7 @@ fn a_users_own_key_may_do_everything_but_manage_guests_without_the_flag() {
         Action::Monitor(Some(&other)),
         Action::UseRun(&other),
         Action::ReadLog,
+        Action::ReadEvents,
         Action::ReadMetrics,
     ];
     for action in actions {
@@ -168,6 +169,7 @@ fn a_guest_key_uses_its_rights_on_its_one_script_in_the_wire_order() {
             mine(),
         ),
         ("log", ALL, Action::ReadLog, Err(Denial::OwnerOnly)),
+        ("events", ALL, Action::ReadEvents, Err(Denial::OwnerOnly)),
         ("guests", ALL, Action::ManageGuests, Err(Denial::OwnerOnly)),
         ("metrics", ALL, Action::ReadMetrics, Err(Denial::OwnerOnly)),
     ];

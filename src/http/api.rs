@@ -144,7 +144,7 @@ pub async fn dispatch(state: &AppState, req: &ApiRequest) -> Result<Reply, ApiEr
         }
         ["v1", "events"] => {
             require(req, Method::Get, path)?;
-            rights::check(&principal, Action::ReadLog)?;
+            rights::check(&principal, Action::ReadEvents)?;
             json(history::list_events(state, &principal, req).await?)
         }
         ["v1", "runs"] => {
