@@ -145,7 +145,7 @@ fn event_shape(event: &crate::events::StoredEvent) -> Result<Value, ApiError> {
         ApiError::Internal
     })?;
     if let Value::Object(map) = &mut data {
-        map.remove("kind");
+        map.remove(crate::events::Event::TAG);
         map.remove("key_hash");
     }
     Ok(serde_json::json!({
