@@ -116,7 +116,8 @@ enum Step<'a> {
 /// The guest rule of each action: its steps, in the order they answer.
 fn guest_rule(action: Action<'_>) -> Vec<Step<'_>> {
     match action {
-        // The script is checked before the right here, as the original did.
+        // The script before the right here, the other way round elsewhere:
+        // the order scriptd has always answered in.
         Action::Run(name) => vec![Step::OwnScript(Some(name)), Step::Has(Right::Run)],
         Action::Cancel => vec![Step::Has(Right::Cancel)],
         Action::Status => vec![Step::Has(Right::Status)],

@@ -91,7 +91,7 @@ fn a_guest_key_uses_its_rights_on_its_one_script_in_the_wire_order() {
             lacks("run"),
         ),
         ("run another script", ALL, Action::Run(&other), mine()),
-        // The script is named before the right, as the original did.
+        // The script is named before the right, as scriptd always did.
         (
             "run another script without the right",
             NONE,
