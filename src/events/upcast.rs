@@ -15,6 +15,11 @@
 //! `RunRecord`, the `RunSpawned` kind) only added optional fields or a kind,
 //! and the first release's payloads decode as they are (the fixtures hold
 //! them). The chain itself is tested on an upcaster written for the test.
+//!
+//! The read model keeps final records (`runs.info`) in the shape they were
+//! projected in; an upcaster that changes `RunRecord` comes with a
+//! migration that refolds them (`events::rebuild`, which reads through
+//! [`decode`]).
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
