@@ -82,7 +82,7 @@ pub async fn add_user(
         guests,
         created,
     };
-    match change_account(db, command) {
+    match change_account(db, command).await {
         Err(StoreError::Conflict(_)) => return Err(AdminError::Exists(name.to_owned())),
         other => other?,
     };
@@ -133,7 +133,7 @@ pub async fn rotate_key(
         user: user.id,
         key_hash: key.hash,
     };
-    change_account(db, command)?;
+    change_account(db, command).await?;
     Ok(KeyedUser {
         exectab: config.scripts_dir(user.id).join("exectab.txt"),
         user,
@@ -144,7 +144,7 @@ pub async fn rotate_key(
 /// Removes a user and its guests. Its files and run history stay.
 pub async fn remove_user(db: &mut Database, name: &str) -> Result<User, AdminError> {
     let user = find(db, name).await?;
-    change_account(db, AccountCommand::RemoveUser { user: user.id })?;
+    change_account(db, AccountCommand::RemoveUser { user: user.id }).await?;
     Ok(user)
 }
 

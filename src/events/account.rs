@@ -128,8 +128,9 @@ impl Handler<ChangeAccount> for EventStore {
 }
 
 /// Records an account change on a database no server is writing through
-/// (the `user` commands, first-run bootstrap).
-pub fn change_account(
+/// (the `user` commands, first-run bootstrap). Async like every command
+/// of a store that may be across the network.
+pub async fn change_account(
     db: &mut Database,
     command: AccountCommand,
 ) -> Result<StoredEvent, StoreError> {
@@ -208,7 +209,9 @@ mod tests {
             guests: false,
             created: 1,
         };
-        let stored = change_account(&mut db, create.clone()).expect("created");
+        let stored = change_account(&mut db, create.clone())
+            .await
+            .expect("created");
         assert_eq!(stored.event.kind(), "UserCreated");
         assert!(
             db.lookup.user_by_name("ann").expect("read").is_some(),
@@ -216,7 +219,7 @@ mod tests {
         );
         assert!(
             matches!(
-                change_account(&mut db, create),
+                change_account(&mut db, create).await,
                 Err(StoreError::Conflict(_))
             ),
             "a name is taken once"
