@@ -54,7 +54,7 @@ pub struct Config {
     /// How long an idle keep-alive connection stays open (the original: 30 s).
     pub keep_alive: Duration,
     /// HTTPS/WSS on the listener.
-    pub tls: crate::http::tls::TlsSettings,
+    pub tls: TlsSettings,
 }
 
 impl Config {
@@ -81,7 +81,7 @@ impl Config {
             cgroup: "auto".to_owned(),
             min_free_bytes: 64 * 1024 * 1024,
             keep_alive: Duration::from_secs(30),
-            tls: crate::http::tls::TlsSettings::default(),
+            tls: TlsSettings::default(),
         }
     }
 
@@ -254,8 +254,7 @@ impl FileConfig {
         Ok(())
     }
 
-    fn apply_tls(&self, tls: &mut crate::http::tls::TlsSettings) {
-        use crate::http::tls::TlsMode;
+    fn apply_tls(&self, tls: &mut TlsSettings) {
         if let Some(on) = self.tls {
             tls.mode = if on { TlsMode::On } else { TlsMode::Off };
         }
@@ -269,6 +268,38 @@ impl FileConfig {
             tls.names = names.clone();
         }
     }
+}
+
+impl From<crate::limits::InvalidLimit> for ConfigError {
+    fn from(invalid: crate::limits::InvalidLimit) -> Self {
+        ConfigError::Value {
+            key: invalid.key,
+            why: invalid.why,
+        }
+    }
+}
+
+/// Whether the operator asked for TLS.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TlsMode {
+    /// Plain HTTP on loopback, TLS anywhere else.
+    #[default]
+    Auto,
+    /// `--tls` / `tls = true`.
+    On,
+    /// `--no-tls` / `tls = false`.
+    Off,
+}
+
+/// TLS settings (flags and config file).
+#[derive(Debug, Clone, Default)]
+pub struct TlsSettings {
+    pub mode: TlsMode,
+    /// The operator's certificate chain (PEM), with `key`.
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    /// Extra names for the generated server certificate.
+    pub names: Vec<String>,
 }
 
 #[cfg(test)]

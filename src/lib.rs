@@ -5,17 +5,23 @@
 //!
 //! # Layout
 //! - [`app`]: builds the server (used by `main` and the tests).
+//! - [`run`]: the run domain, no actix: `RunState` + `apply(&Event)`,
+//!   `PendingRun`, `Limits`, `StopReason`, the final records, what a
+//!   status or push shows (`run::view`).
 //! - [`events`]: typed events, the single-writer store, projections, queries;
 //!   every stored event is read through `events::upcast::decode`, and every
 //!   account change is an `events::account::AccountCommand`.
 //! - [`rights`]: who may do what: a user's own key, a guest's rights and
 //!   script, the owner-only endpoints; [`accounts`]: users, guests, keys.
-//! - [`actors`]: accounts, script queues, run processes, the monitor hub.
+//! - [`actors`]: accounts, script queues, run processes, the monitor hub;
+//!   children report up through recipients (`actors::run::Outlet`,
+//!   `actors::queue::Outlet`).
 //! - [`http`]: the `/scripts/v1` API over HTTP and WebSocket, and the
 //!   dashboard page (`http::ui`).
 //! - [`exectab`], [`progress`]: pure parsers of the script table and of
 //!   progress lines.
-//! - [`replay`]: startup recovery of unfinished runs.
+//! - [`replay`]: startup recovery of unfinished runs (folded with
+//!   `run::RunState`), and a failed queue's rebuild.
 //! - [`retention`]: `admin prune` and the server's own `retention_days`,
 //!   removing old runs' events and logs a batch at a time.
 //! - [`service`]: systemd notifications (READY, STOPPING, watchdog).
@@ -50,6 +56,7 @@ pub mod progress;
 pub mod replay;
 pub mod retention;
 pub mod rights;
+pub mod run;
 pub mod service;
 pub mod status;
 pub mod status_mode;

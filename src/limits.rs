@@ -8,7 +8,14 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::config::ConfigError;
+/// A value of the `[limits]` table that cannot be used (the config
+/// reports it as its own `ConfigError::Value`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("invalid value for {key}: {why}")]
+pub struct InvalidLimit {
+    pub key: &'static str,
+    pub why: &'static str,
+}
 
 /// Every limit, with its default from [`Limits::default`].
 #[derive(Debug, Clone)]
@@ -81,12 +88,12 @@ pub struct LimitsFile {
     pub metrics_token: Option<String>,
 }
 
-fn seconds(key: &'static str, value: Option<f64>, into: &mut Duration) -> Result<(), ConfigError> {
+fn seconds(key: &'static str, value: Option<f64>, into: &mut Duration) -> Result<(), InvalidLimit> {
     if let Some(value) = value {
         *into = Duration::try_from_secs_f64(value)
             .ok()
             .filter(|d| !d.is_zero())
-            .ok_or(ConfigError::Value {
+            .ok_or(InvalidLimit {
                 key,
                 why: "must be a positive number of seconds",
             })?;
@@ -102,7 +109,7 @@ fn set<T>(value: Option<T>, into: &mut T) {
 
 impl LimitsFile {
     /// Applies the table on top of `limits`.
-    pub fn apply(self, limits: &mut Limits) -> Result<(), ConfigError> {
+    pub fn apply(self, limits: &mut Limits) -> Result<(), InvalidLimit> {
         seconds(
             "limits.header_timeout_secs",
             self.header_timeout_secs,

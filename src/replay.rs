@@ -1,17 +1,20 @@
-//! Startup replay: folds the events of every unfinished run back into
-//! pending runs per queue, and turns runs that were running when the server
-//! died into `interrupted` (an explicit event, not an in-memory fix).
+//! Startup replay: folds the events of every unfinished run into its
+//! [`RunState`] (the domain's one `apply`), hands queued runs back to
+//! their queues, and turns runs that were running when the server died
+//! into `interrupted` (an explicit event, not an in-memory fix). A queue
+//! rebuilt after a panic folds its runs the same way ([`fold_runs`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use crate::actors::queue::PendingRun;
-use crate::actors::record;
 use crate::clock;
-use crate::events::types::{Outcome, RunRecord};
-use crate::events::unfinished::{self, QueuedRun, SharedOpts};
+use crate::events::unfinished::{self, QueuedRun, SharedOpts, Unfinished};
 use crate::events::{Event, NewEvent, StoreError, StoredEvent};
 use crate::ids::{RunId, ScriptName, UserId};
+use crate::run::{record, PendingRun, RunState};
+
+/// Why a run that was running at startup is over.
+const STOPPED: &str = "the server stopped while the run was running";
 
 /// What replay recovered.
 #[derive(Default)]
@@ -25,71 +28,20 @@ pub struct Recovered {
     pub orphan_groups: Vec<u32>,
 }
 
-/// One unfinished run as its events tell it.
-pub struct Folded {
-    pub user: UserId,
-    pub name: ScriptName,
-    pub run: PendingRun,
-    /// Set once `RunStarted` is on record.
-    pub started: Option<f64>,
-    /// Process group and boot id, once `RunSpawned` is on record.
-    pub spawned: Option<(u32, String)>,
-}
-
-/// Folds the events of unfinished runs (in log order) into one entry per
-/// run, in the order they were queued.
-pub fn fold_runs(events: Vec<StoredEvent>) -> Vec<Folded> {
-    let mut runs: HashMap<RunId, Folded> = HashMap::new();
+/// Folds the events of unfinished runs (in log order) into the state of
+/// each run, in the order they were queued.
+pub fn fold_runs(events: Vec<StoredEvent>) -> Vec<RunState> {
+    let mut runs: HashMap<RunId, RunState> = HashMap::new();
     let mut order: Vec<RunId> = Vec::new();
-    for stored in events {
-        match stored.event {
-            Event::RunQueued {
-                run,
-                name,
-                queued,
-                requested,
-                params,
-                spec,
-                stdin_len,
-                origin,
-                ..
-            } => {
-                order.push(run);
-                let (name, pending) = on_record(QueuedRun {
-                    run,
-                    name,
-                    queued,
-                    requested,
-                    params,
-                    spec,
-                    stdin_len,
-                    origin,
-                });
-                runs.insert(
-                    run,
-                    Folded {
-                        user: stored.user,
-                        name,
-                        run: pending,
-                        started: None,
-                        spawned: None,
-                    },
-                );
-            }
-            Event::RunStarted { run, started, .. } => {
-                if let Some(folded) = runs.get_mut(&run) {
-                    folded.started = Some(started);
-                }
-            }
-            Event::RunSpawned {
-                run, pgid, boot, ..
-            } => {
-                if let Some(folded) = runs.get_mut(&run) {
-                    folded.spawned = Some((pgid, boot));
-                }
-            }
-            _ => {}
-        }
+    for stored in &events {
+        let Some(id) = stored.event.run_id() else {
+            continue;
+        };
+        let state = runs.entry(id).or_insert_with(|| {
+            order.push(id);
+            RunState::Unknown
+        });
+        state.apply(&stored.event);
     }
     order
         .into_iter()
@@ -97,8 +49,44 @@ pub fn fold_runs(events: Vec<StoredEvent>) -> Vec<Folded> {
         .collect()
 }
 
-/// A run whose `RunQueued` is on record: durable, with no cancel in flight.
-fn on_record(queued: QueuedRun) -> (ScriptName, PendingRun) {
+/// The state of an unfinished run, folded from the events its row gives:
+/// `RunQueued`, then `RunStarted` and `RunSpawned` once on record (its
+/// progress and kill requests change nothing a restart keeps).
+fn fold_unfinished(found: Unfinished) -> RunState {
+    let Unfinished {
+        queued,
+        started,
+        spawned,
+        ..
+    } = found;
+    let run = queued.run;
+    // Only a started run needs its name again (rare: the server died
+    // while it ran); a queued one is not cloned for it.
+    let name = started.map(|started| (started, queued.name.clone()));
+    let mut state = RunState::Unknown;
+    state.apply(&queued_event(queued));
+    if let Some((started, name)) = name {
+        state.apply(&Event::RunStarted {
+            run,
+            name: name.clone(),
+            started,
+        });
+        if let Some((pgid, boot)) = spawned {
+            state.apply(&Event::RunSpawned {
+                run,
+                name,
+                pgid,
+                boot,
+            });
+        }
+    }
+    state
+}
+
+/// A `RunQueued` event again from the fields replay keeps of it; its
+/// `position` (where it stood when queued) is not kept, and nothing
+/// downstream of replay reads it.
+fn queued_event(queued: QueuedRun) -> Event {
     let QueuedRun {
         run,
         name,
@@ -109,65 +97,135 @@ fn on_record(queued: QueuedRun) -> (ScriptName, PendingRun) {
         stdin_len,
         origin,
     } = queued;
-    let pending = PendingRun {
-        id: run,
+    Event::RunQueued {
+        run,
+        name,
         queued,
         requested,
         params,
         spec,
         stdin_len,
+        position: 0,
         origin,
-        durable: true,
-        cancelling: false,
-    };
-    (name, pending)
+    }
 }
 
 /// What startup does with the unfinished runs of the database at `path`;
 /// `boot` is this machine's boot id. Blocks: call off the actor threads.
 pub fn recover(path: &Path, boot: &str) -> Result<Recovered, StoreError> {
-    let now = clock::now();
-    let mut recovered = Recovered::default();
-    let mut queues: BTreeMap<(UserId, ScriptName), Vec<(i64, PendingRun)>> = BTreeMap::new();
-    let mut opts = SharedOpts::default();
-    unfinished::for_each(path, |found| {
-        let mut queued = found.queued;
-        opts.share(&queued.name, &mut queued.spec);
-        // Parsed arrays have room for four items; the live path's are exact.
-        queued.params.shrink_to_fit();
-        queued.spec.command.shrink_to_fit();
-        queued.spec.env.shrink_to_fit();
-        let (name, run) = on_record(queued);
-        let id = run.id;
-        match found.started {
-            Some(started) => {
-                let mut record: RunRecord =
-                    record::base(&name, &run, Some(started), now, Outcome::Interrupted);
-                record.error = Some("the server stopped while the run was running".into());
-                if let Some((pgid, _)) = found.spawned.as_ref().filter(|(_, b)| b == boot) {
-                    recovered.orphan_groups.push(*pgid);
-                }
+    let mut recovery = Recovery {
+        now: clock::now(),
+        boot,
+        recovered: Recovered::default(),
+        queues: BTreeMap::new(),
+        opts: SharedOpts::default(),
+    };
+    unfinished::for_each(path, |found| recovery.add(found))?;
+    Ok(recovery.finish())
+}
+
+/// The fold of the unfinished runs, one at a time.
+struct Recovery<'a> {
+    now: f64,
+    boot: &'a str,
+    recovered: Recovered,
+    queues: BTreeMap<(UserId, ScriptName), Vec<(i64, PendingRun)>>,
+    opts: SharedOpts,
+}
+
+impl Recovery<'_> {
+    /// A queued run goes back to its queue; a started one is interrupted.
+    fn add(&mut self, found: Unfinished) {
+        let (seq, user) = (found.seq, found.user);
+        let state = fold_unfinished(found);
+        if let Some(process) = state.process().filter(|p| p.boot == self.boot) {
+            self.recovered.orphan_groups.push(process.pgid);
+        }
+        match state {
+            RunState::Queued { name, mut run } => {
+                self.opts.share(&name, &mut run.spec);
+                self.queues
+                    .entry((user, name))
+                    .or_default()
+                    .push((seq, run));
+            }
+            state => {
+                let Some(started) = state.into_started() else {
+                    return; // ended meanwhile: nothing to do
+                };
+                let id = started.run.id;
+                let (name, run) = (&started.name, &started.run);
+                let record = record::interrupted(name, run, started.started, self.now, STOPPED);
                 let events = record::final_events(id, record, |run, record| {
                     Event::RunInterrupted { run, record }
                 });
-                recovered
+                self.recovered
                     .interrupted
-                    .extend(events.into_iter().map(|e| NewEvent::new(found.user, e)));
+                    .extend(events.into_iter().map(|e| NewEvent::new(user, e)));
             }
-            None => queues
-                .entry((found.user, name))
-                .or_default()
-                .push((found.seq, run)),
         }
-    })?;
-    for ((user, name), mut runs) in queues {
-        // Log order is arrival order: runs due at the same second keep it.
-        runs.sort_unstable_by_key(|(seq, _)| *seq);
-        recovered
-            .pending
-            .entry(user)
-            .or_default()
-            .insert(name, runs.into_iter().map(|(_, run)| run).collect());
     }
-    Ok(recovered)
+
+    fn finish(mut self) -> Recovered {
+        for ((user, name), mut runs) in self.queues {
+            // Log order is arrival order: runs due at the same second keep it.
+            runs.sort_unstable_by_key(|(seq, _)| *seq);
+            self.recovered
+                .pending
+                .entry(user)
+                .or_default()
+                .insert(name, runs.into_iter().map(|(_, run)| run).collect());
+        }
+        self.recovered
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::types::{Origin, RunSpec};
+    use crate::run::Process;
+
+    fn row(started: Option<f64>, spawned: Option<(u32, String)>) -> Unfinished {
+        Unfinished {
+            seq: 7,
+            user: UserId(1),
+            queued: QueuedRun {
+                run: RunId::new(),
+                name: ScriptName::parse("backup").expect("name"),
+                queued: 1_900_000_000,
+                requested: 1_899_999_999.5,
+                params: vec!["a".into()],
+                spec: RunSpec::default(),
+                stdin_len: 0,
+                origin: Origin::default(),
+            },
+            started,
+            spawned,
+        }
+    }
+
+    #[test]
+    fn a_row_that_never_started_folds_to_queued() {
+        let found = row(None, None);
+        let id = found.queued.run;
+        let state = fold_unfinished(found);
+        assert!(
+            matches!(&state, RunState::Queued { run, .. } if run.id == id && run.params == ["a"]),
+            "{state:?}"
+        );
+    }
+
+    #[test]
+    fn a_started_row_folds_to_starting_then_running_once_spawned() {
+        let starting = fold_unfinished(row(Some(5.0), None));
+        assert!(matches!(&starting, RunState::Starting(s) if s.started == 5.0));
+        let running = fold_unfinished(row(Some(5.0), Some((42, "b".into()))));
+        let process = Process {
+            pgid: 42,
+            boot: "b".into(),
+        };
+        assert_eq!(running.process(), Some(&process));
+        assert_eq!(running.started().map(|s| s.started), Some(5.0));
+    }
 }

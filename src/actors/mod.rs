@@ -1,5 +1,9 @@
 //! The actors: AccountDirectory → AccountSupervisor (per user) →
 //! ScriptQueue (per script) → RunProcess (per run), and the MonitorHub.
+//! A parent owns its children's `Addr`s; a child reports up through the
+//! `Outlet` of recipients it was handed at start, so modules depend one
+//! way (run ← queue ← account ← directory). What a run *is* lives in
+//! `crate::run`, with no actor in it.
 
 pub mod account;
 pub mod directory;
@@ -7,7 +11,6 @@ pub mod error;
 pub mod monitor;
 pub mod process;
 pub mod queue;
-pub mod record;
 pub mod run;
 pub mod status_file;
 

@@ -103,18 +103,21 @@ impl Lookup {
         self.with(|conn| {
             let row = conn
                 .prepare_cached(
-                    "SELECT name, state, forgotten, info FROM runs WHERE id = ? AND user_id = ?",
+                    // `info` holds the RunQueued event until the run is
+                    // done, and its record after: only the record is read.
+                    "SELECT name, state, forgotten, CASE WHEN state = 'done' THEN info END
+                     FROM runs WHERE id = ? AND user_id = ?",
                 )?
                 .query_row(params![run.to_string(), user.0], |row| {
                     Ok((
                         row.get::<_, String>(0)?,
                         row.get::<_, String>(1)?,
                         row.get::<_, bool>(2)?,
-                        row.get::<_, String>(3)?,
+                        row.get::<_, Option<String>>(3)?,
                     ))
                 })
                 .optional()?;
-            let Some((name, state, forgotten, info)) = row else {
+            let Some((name, state, forgotten, record)) = row else {
                 return Ok(None);
             };
             let Some(name) = ScriptName::parse(&name) else {
@@ -130,7 +133,7 @@ impl Lookup {
                 name,
                 state,
                 forgotten,
-                info,
+                record,
             }))
         })
     }

@@ -23,8 +23,8 @@ pub struct RunRow {
     pub name: ScriptName,
     pub state: RowState,
     pub forgotten: bool,
-    /// The `RunQueued` event while unfinished, the `RunRecord` once done.
-    pub info: String,
+    /// The run's final `RunRecord` (JSON) once it is done; `None` before.
+    pub record: Option<String>,
 }
 
 fn stored_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<StoredEvent, StoreError> {

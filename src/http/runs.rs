@@ -194,7 +194,11 @@ fn finished_shape(row: &RunRow, owner: bool) -> Result<Map<String, Value>, ApiEr
     if row.forgotten {
         return Err(RunError::InvalidId.into());
     }
-    let record: RunRecord = serde_json::from_str(&row.info).map_err(|err| {
+    let Some(text) = row.record.as_deref() else {
+        tracing::error!(run = %row.id, "a done run without its record");
+        return Err(ApiError::Internal);
+    };
+    let record: RunRecord = serde_json::from_str(text).map_err(|err| {
         tracing::error!(error = %err, run = %row.id, "unreadable run record");
         ApiError::Internal
     })?;
@@ -306,7 +310,7 @@ fn log_error(row: &RunRow) -> Option<String> {
     if row.state != RowState::Done {
         return None;
     }
-    serde_json::from_str::<RunRecord>(&row.info)
+    serde_json::from_str::<RunRecord>(row.record.as_deref()?)
         .ok()
         .and_then(|record| record.log_error)
 }

@@ -15,28 +15,7 @@ use sha2::{Digest, Sha256};
 
 use super::cert::{self, CertError};
 
-/// Whether the operator asked for TLS.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum TlsMode {
-    /// Plain HTTP on loopback, TLS anywhere else.
-    #[default]
-    Auto,
-    /// `--tls` / `tls = true`.
-    On,
-    /// `--no-tls` / `tls = false`.
-    Off,
-}
-
-/// TLS settings (flags and config file).
-#[derive(Debug, Clone, Default)]
-pub struct TlsSettings {
-    pub mode: TlsMode,
-    /// The operator's certificate chain (PEM), with `key`.
-    pub cert: Option<PathBuf>,
-    pub key: Option<PathBuf>,
-    /// Extra names for the generated server certificate.
-    pub names: Vec<String>,
-}
+pub use crate::config::{TlsMode, TlsSettings};
 
 /// What the listener serves, and why (for the log line).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

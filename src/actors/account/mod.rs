@@ -1,6 +1,7 @@
 //! AccountSupervisor: one per user. Reads the user's exectab on every run
 //! request (edits apply at once), checks a run request against it and owns
-//! the ScriptQueue of each script name.
+//! the ScriptQueue of each script name; the queues report back through the
+//! `queue::Outlet` it hands them (`supervision.rs` rebuilds a failed one).
 
 mod quota;
 mod removal;
@@ -13,16 +14,16 @@ use actix::prelude::*;
 use serde_json::{Map, Value};
 
 pub use removal::EndAllRuns;
-pub use supervision::{ProcessGone, ProcessSpawned, QueueFailed};
 
 use super::error::RunError;
-use super::queue::{self, Limits, PendingRun, ScriptQueue};
+use super::queue::{self, Restored, ScriptQueue};
 use super::run::RunProcess;
 use super::Shared;
 use crate::events::types::{Origin, RunSpec};
 use crate::exectab::{long_opt_name, substitute, Exectab, OptValue, ScriptDef};
 use crate::ids::{RunId, ScriptName, UserId};
 use crate::rights::Denial;
+use crate::run::{Limits, PendingRun};
 
 /// The account actor of one user.
 pub struct AccountSupervisor {
@@ -135,20 +136,31 @@ impl AccountSupervisor {
         limits: Limits,
         ctx: &Context<Self>,
     ) -> Addr<ScriptQueue> {
-        self.queues
-            .entry(name.clone())
-            .or_insert_with(|| {
-                ScriptQueue::new(
-                    self.user,
-                    name.clone(),
-                    self.shared.clone(),
-                    limits,
-                    Vec::new(),
-                    ctx.address(),
-                )
-                .start()
-            })
-            .clone()
+        if let Some(queue) = self.queues.get(name) {
+            return queue.clone();
+        }
+        let queue = self.launch(name.clone(), limits, Restored::default(), ctx);
+        self.queues.insert(name.clone(), queue.clone());
+        queue
+    }
+
+    /// Starts the queue of `name` with `restored` runs; it reports here.
+    fn launch(
+        &self,
+        name: ScriptName,
+        limits: Limits,
+        restored: Restored,
+        ctx: &Context<Self>,
+    ) -> Addr<ScriptQueue> {
+        let outlet = queue::Outlet::of(&ctx.address());
+        ScriptQueue::launch(
+            self.user,
+            name,
+            self.shared.clone(),
+            limits,
+            restored,
+            outlet,
+        )
     }
 }
 
@@ -354,15 +366,7 @@ impl Handler<Restore> for AccountSupervisor {
     fn handle(&mut self, msg: Restore, ctx: &mut Context<Self>) {
         for (name, runs) in msg.runs {
             let limits = self.limits_of(&name);
-            let queue = ScriptQueue::new(
-                self.user,
-                name.clone(),
-                self.shared.clone(),
-                limits,
-                runs,
-                ctx.address(),
-            )
-            .start();
+            let queue = self.launch(name.clone(), limits, Restored::queued(runs), ctx);
             self.queues.insert(name, queue);
         }
     }

@@ -6,20 +6,10 @@
 use actix::prelude::*;
 
 use super::AccountSupervisor;
-use crate::actors::queue::ScriptQueue;
-use crate::actors::run::{self, RunProcess};
+use crate::actors::queue::{ProcessGone, ProcessSpawned, QueueFailed, Restored};
 use crate::events::query;
-use crate::ids::{RunId, ScriptName};
+use crate::ids::ScriptName;
 use crate::replay;
-
-/// A queue started a run's process actor.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct ProcessSpawned {
-    pub id: RunId,
-    pub name: ScriptName,
-    pub process: Addr<RunProcess>,
-}
 
 impl Handler<ProcessSpawned> for AccountSupervisor {
     type Result = ();
@@ -29,26 +19,12 @@ impl Handler<ProcessSpawned> for AccountSupervisor {
     }
 }
 
-/// A run's process actor is done (or gone).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct ProcessGone {
-    pub id: RunId,
-}
-
 impl Handler<ProcessGone> for AccountSupervisor {
     type Result = ();
 
     fn handle(&mut self, msg: ProcessGone, _ctx: &mut Context<Self>) {
         self.processes.remove(&msg.id);
     }
-}
-
-/// A queue panicked: rebuild it from the event log.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct QueueFailed {
-    pub name: ScriptName,
 }
 
 impl Handler<QueueFailed> for AccountSupervisor {
@@ -79,38 +55,23 @@ impl AccountSupervisor {
         events: Vec<crate::events::StoredEvent>,
         ctx: &mut Context<Self>,
     ) {
-        let (mut pending, mut live, mut lost) = (Vec::new(), Vec::new(), Vec::new());
-        for folded in replay::fold_runs(events) {
-            let id = folded.run.id;
-            match (folded.started, self.processes.get(&id)) {
-                (None, _) => pending.push(folded.run),
-                (Some(started), Some((_, process))) if process.connected() => {
-                    live.push((folded.run, started, process.clone()))
-                }
-                (Some(started), _) => lost.push((folded.run, started)),
-            }
-        }
-        let limits = self.limits_of(&name);
-        tracing::info!(
-            script = %name, pending = pending.len(), running = live.len(), lost = lost.len(),
-            "queue rebuilt from the event log"
-        );
-        let processes: Vec<_> = live.iter().map(|(_, _, p)| p.clone()).collect();
-        let queue = ScriptQueue::new(
-            self.user,
-            name.clone(),
-            self.shared.clone(),
-            limits,
-            pending,
-            ctx.address(),
-        )
-        .adopt(live, lost)
-        .start();
-        for process in processes {
-            process.do_send(run::SetQueue {
-                queue: queue.clone(),
+        let mut restored = Restored::default();
+        for state in replay::fold_runs(events) {
+            restored.add(state, |id| {
+                self.processes
+                    .get(&id)
+                    .map(|(_, process)| process)
+                    .filter(|process| process.connected())
+                    .cloned()
             });
         }
+        let limits = self.limits_of(&name);
+        let (pending, running, lost) = restored.counts();
+        tracing::info!(
+            script = %name, pending, running, lost,
+            "queue rebuilt from the event log"
+        );
+        let queue = self.launch(name.clone(), limits, restored, ctx);
         self.queues.insert(name, queue);
     }
 }

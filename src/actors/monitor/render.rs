@@ -1,40 +1,37 @@
-//! The text of a monitor push. Owns the JSON shape of pushes and the
-//! sharing of one text between monitors; knows nothing of sessions.
+//! The text of a monitor push. Its values come from the run domain
+//! (`run::view`); this owns their JSON and the sharing of one text
+//! between monitors, and knows nothing of sessions.
 
 use std::collections::HashMap;
 
 use bytestring::ByteString;
 use serde_json::{Map, Value};
 
-use crate::events::types::ProgressSnapshot;
-use crate::events::{Event, StoredEvent};
+use crate::events::StoredEvent;
+use crate::run::view::{self, Audience, View};
 use crate::status;
 
 /// The push for an event, before `api_sequence` is added; `None` when this
 /// event is not pushed to this kind of subscription.
 fn render(event: &StoredEvent, verbose: bool, owner: bool) -> Option<Map<String, Value>> {
-    let mut map = match &event.event {
-        Event::RunStarted { run, name, started } => {
-            status::running(*run, name, *started, &ProgressSnapshot::default())
-        }
-        Event::RunFinished { run, record }
-        | Event::RunStartFailed { run, record }
-        | Event::RunInterrupted { run, record } => status::finished(*run, record, owner),
-        Event::RunQueued {
-            run,
+    let (view, audience) = view::pushed(&event.event)?;
+    if audience == Audience::Verbose && !verbose {
+        return None;
+    }
+    let mut map = match view {
+        View::Queued {
+            id,
             name,
             queued,
             position,
-            ..
-        } if verbose => status::queued(*run, name, *queued, *position),
-        Event::RunProgress {
-            run,
+        } => status::queued(id, name, queued, position),
+        View::Running {
+            id,
             name,
             started,
             progress,
-        } if verbose => status::running(*run, name, *started, progress),
-        Event::RunCancelled { run, record, .. } if verbose => status::finished(*run, record, owner),
-        _ => return None,
+        } => status::running(id, name, started, &progress),
+        View::Done { id, record } => status::finished(id, record, owner),
     };
     map.insert("seq".into(), Value::from(event.seq));
     Some(map)

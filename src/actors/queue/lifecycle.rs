@@ -1,57 +1,30 @@
 //! How runs leave a ScriptQueue and how it stops: the notices a RunProcess
-//! sends up (progress, process ended, run ended) and the account's
-//! Shutdown. Notices are fire-and-forget; none of these handlers appends
-//! an event.
+//! sends up (progress, process ended, run ended; defined beside the run
+//! actor) and the account's Shutdown. Notices are fire-and-forget; none of
+//! these handlers appends an event.
 
 use actix::prelude::*;
 
-use super::ScriptQueue;
-use crate::actors::run;
-use crate::events::types::{ProgressSnapshot, RunRecord};
-use crate::ids::RunId;
-
-/// A RunProcess published new progress.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct ProgressChanged {
-    pub id: RunId,
-    pub progress: ProgressSnapshot,
-}
+use super::{Phase, ScriptQueue};
+use crate::actors::run::{ProcessEnded, ProgressChanged, RunEnded};
+use crate::run::StopReason;
 
 impl Handler<ProgressChanged> for ScriptQueue {
     type Result = ();
 
     fn handle(&mut self, msg: ProgressChanged, _ctx: &mut Context<Self>) {
-        if let Some(running) = self.running.get_mut(&msg.id) {
-            running.progress = msg.progress;
-        }
+        self.running.set_progress(msg.id, msg.progress);
     }
-}
-
-/// A run's process has exited (or never started) and its final event is
-/// being committed: its `-s` slot is free.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct ProcessEnded {
-    pub id: RunId,
 }
 
 impl Handler<ProcessEnded> for ScriptQueue {
     type Result = ();
 
     fn handle(&mut self, msg: ProcessEnded, ctx: &mut Context<Self>) {
-        if self.running.contains_key(&msg.id) && self.ending.insert(msg.id) {
+        if self.running.end(msg.id) {
             self.try_start(ctx);
         }
     }
-}
-
-/// A run's final event is durable; it is gone from the queue.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct RunEnded {
-    pub id: RunId,
-    pub record: RunRecord,
 }
 
 impl Handler<RunEnded> for ScriptQueue {
@@ -73,23 +46,20 @@ impl Handler<Shutdown> for ScriptQueue {
     type Result = ResponseFuture<()>;
 
     fn handle(&mut self, _msg: Shutdown, ctx: &mut Context<Self>) -> Self::Result {
-        self.stopping = true;
+        if let Phase::Serving = self.phase {
+            self.phase = Phase::Stopping {
+                idle_waiters: Vec::new(),
+            };
+        }
         if let Some(timer) = self.timer.take() {
             ctx.cancel_future(timer);
         }
-        for running in self.running.values_mut() {
-            match &running.process {
-                Some(process) => process.do_send(run::Stop {
-                    reason: run::StopReason::Interrupted,
-                }),
-                None => running.kill = Some(run::StopReason::Interrupted),
-            }
-        }
+        self.running.stop_all(StopReason::Interrupted);
         let (tx, rx) = tokio::sync::oneshot::channel();
         if self.running.is_empty() {
             let _ = tx.send(());
-        } else {
-            self.idle_waiters.push(tx);
+        } else if let Phase::Stopping { idle_waiters } = &mut self.phase {
+            idle_waiters.push(tx);
         }
         Box::pin(async move {
             let _ = rx.await;

@@ -5,54 +5,48 @@
 //! This file holds the actor and its start/finish path. Beside it:
 //! `requests.rs` (enqueue, cancel, kill, status queries), `lifecycle.rs`
 //! (notices from RunProcess, Shutdown), `refresh.rs` (queued status files),
-//! `pending.rs` (the pending runs, pure data) and `supervision.rs`
-//! (surviving panics).
+//! `pending.rs` (the pending runs, pure data), `running.rs` (the started
+//! runs and their stages), `outlet.rs` (the notices it sends up to its
+//! account, through recipients) and `supervision.rs` (surviving panics,
+//! taking over runs on a restore or a rebuild).
 
 mod lifecycle;
+mod outlet;
 mod pending;
 mod refresh;
 mod requests;
+mod running;
 mod supervision;
 
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
 
-pub use lifecycle::{ProcessEnded, ProgressChanged, RunEnded, Shutdown};
-pub use pending::PendingRun;
+pub use lifecycle::Shutdown;
+pub use outlet::{Outlet, ProcessGone, ProcessSpawned, QueueFailed};
 use pending::{Pending, Place};
 pub use requests::{Cancel, Enqueue, GetRun, Kill, ListRuns, LiveRun, Queued};
+use running::{Running, Runs, Stage};
 #[cfg(feature = "fault-injection")]
 pub use supervision::GetProcess;
-pub use supervision::ProcessFailed;
+pub use supervision::Restored;
 
-use super::account::{self, AccountSupervisor};
-use super::record;
 use super::run::{self, RunProcess};
 use super::Shared;
 use crate::clock;
-use crate::events::types::ProgressSnapshot;
-use crate::events::{Append, Event, NewEvent, StoreError, StoredEvent};
+use crate::events::{Append, Event, NewEvent};
 use crate::ids::{RunId, ScriptName, UserId};
 use crate::metrics::QueueGauge;
+use crate::run::{flatten, record, Admission, Limits, PendingRun, StopReason};
 
-/// The exectab limits in force for a script.
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    pub simultaneous: u32,
-    pub max_queued: Option<u32>,
-}
-
-struct Running {
-    /// The request, kept so the run can still be ended on record if its
-    /// process actor fails.
-    run: PendingRun,
-    started: f64,
-    progress: ProgressSnapshot,
-    process: Option<Addr<RunProcess>>,
-    kill: Option<run::StopReason>,
+/// Whether a queue still starts runs.
+enum Phase {
+    Serving,
+    /// Shutting down: nothing starts; these wait until no run is running.
+    Stopping {
+        idle_waiters: Vec<tokio::sync::oneshot::Sender<()>>,
+    },
 }
 
 /// The queue actor of one script.
@@ -62,57 +56,49 @@ pub struct ScriptQueue {
     shared: Shared,
     limits: Limits,
     pending: Pending,
-    running: HashMap<RunId, Running>,
+    running: Runs,
     timer: Option<SpawnHandle>,
-    /// Runs in `running` (so cancel and status still see them) whose final
-    /// event is being committed and that hold no `-s` slot: `-n` runs, and
-    /// runs whose process has exited. The next run starts at once instead
-    /// of after that commit, and its RunStarted shares the commit (one
-    /// fsync per run instead of two in a row on a busy queue).
-    ending: HashSet<RunId>,
     /// A pending rewrite of every queued status file (see `refresh_soon`).
     refresh: Option<SpawnHandle>,
     /// This queue's `/metrics` gauges.
     gauge: Arc<QueueGauge>,
-    stopping: bool,
-    idle_waiters: Vec<tokio::sync::oneshot::Sender<()>>,
+    phase: Phase,
     /// Told about process actors, and about this queue failing.
-    supervisor: Addr<AccountSupervisor>,
-    /// Started runs with no process actor any more, ended once started.
-    lost: Vec<(PendingRun, f64)>,
+    outlet: Outlet,
+    /// Handed to every run this queue starts: where its notices go.
+    runs_outlet: Arc<run::Outlet>,
 }
 
 impl ScriptQueue {
-    /// A queue holding `restored` runs (from replay), in their old order.
-    pub fn new(
+    /// Starts the queue of `name`, taking over `restored` runs (from a
+    /// replay or a rebuild); it reports to its account through `outlet`.
+    pub fn launch(
         user: UserId,
         name: ScriptName,
         shared: Shared,
         limits: Limits,
-        restored: Vec<PendingRun>,
-        supervisor: Addr<AccountSupervisor>,
-    ) -> Self {
-        let mut pending = Pending::default();
-        for run in restored {
-            pending.insert(run);
-        }
-        let gauge = shared.metrics.queue_gauge(user, &name);
-        ScriptQueue {
-            user,
-            name,
-            gauge,
-            shared,
-            limits,
-            pending,
-            running: HashMap::new(),
-            timer: None,
-            ending: HashSet::new(),
-            refresh: None,
-            stopping: false,
-            idle_waiters: Vec::new(),
-            supervisor,
-            lost: Vec::new(),
-        }
+        restored: Restored,
+        outlet: Outlet,
+    ) -> Addr<Self> {
+        ScriptQueue::create(move |ctx| {
+            let gauge = shared.metrics.queue_gauge(user, &name);
+            let mut queue = ScriptQueue {
+                user,
+                name,
+                gauge,
+                shared,
+                limits,
+                pending: Pending::default(),
+                running: Runs::default(),
+                timer: None,
+                refresh: None,
+                phase: Phase::Serving,
+                outlet,
+                runs_outlet: Arc::new(run::Outlet::of(&ctx.address())),
+            };
+            queue.adopt(restored);
+            queue
+        })
     }
 
     fn append(&self, events: Vec<Event>) -> Request<crate::events::EventStore, Append> {
@@ -122,10 +108,14 @@ impl ScriptQueue {
         })
     }
 
+    fn shutting_down(&self) -> bool {
+        matches!(self.phase, Phase::Stopping { .. })
+    }
+
     /// Publishes queue depth and running count (two atomic stores).
     fn publish(&self) {
-        let running = self.running.len() - self.ending.len();
-        self.gauge.set(self.pending.accepted_len(), running);
+        self.gauge
+            .set(self.pending.accepted_len(), self.running.busy());
     }
 
     /// Starts what may start now. Every change of the pending or running
@@ -136,7 +126,7 @@ impl ScriptQueue {
     }
 
     fn start_due(&mut self, ctx: &mut Context<Self>) {
-        if self.stopping {
+        if self.shutting_down() {
             return;
         }
         if let Some(timer) = self.timer.take() {
@@ -144,7 +134,7 @@ impl ScriptQueue {
         }
         let mut started = false;
         while let Some(front) = self.pending.front() {
-            let busy = self.running.len() - self.ending.len();
+            let busy = self.running.busy();
             if !front.spec.noexec && busy >= self.limits.simultaneous as usize {
                 break;
             }
@@ -157,7 +147,7 @@ impl ScriptQueue {
                 }));
                 break;
             }
-            if !front.durable || front.cancelling {
+            if front.admission != Admission::Accepted {
                 break; // its commit is in flight and will call try_start again
             }
             let id = front.id;
@@ -179,16 +169,9 @@ impl ScriptQueue {
             self.finish_noexec(run, place, started, ctx);
             return;
         }
-        self.running.insert(
-            run.id,
-            Running {
-                run: run.clone(),
-                started,
-                progress: ProgressSnapshot::default(),
-                process: None,
-                kill: None,
-            },
-        );
+        let starting = Stage::Starting { stop: None };
+        self.running
+            .insert(Running::new(run.clone(), started, starting));
         let event = Event::RunStarted {
             run: run.id,
             name: self.name.clone(),
@@ -198,25 +181,23 @@ impl ScriptQueue {
         // never make a replay start the same run twice.
         let append = self.append(vec![event]);
         ctx.spawn(append.into_actor(self).map(move |result, act, ctx| match flatten(result) {
-            Ok(_) => act.spawn_process(run, started, ctx),
+            Ok(_) => act.spawn_process(run, started),
             Err(err) => {
                 tracing::error!(error.cause_chain = ?err, run = %run.id, "could not record start; retrying");
-                act.running.remove(&run.id);
+                act.running.remove(run.id);
                 act.pending.put_back(place, run);
                 ctx.run_later(Duration::from_secs(1), |act, ctx| act.try_start(ctx));
             }
         }));
     }
 
-    fn spawn_process(&mut self, run: PendingRun, started: f64, ctx: &mut Context<Self>) {
-        let stopping = self.stopping;
-        let Some(entry) = self.running.get_mut(&run.id) else {
-            return;
-        };
-        let stop = if stopping {
-            Some(run::StopReason::Interrupted)
-        } else {
-            entry.kill
+    fn spawn_process(&mut self, run: PendingRun, started: f64) {
+        let id = run.id;
+        let stop = match self.running.get(id).map(|entry| &entry.stage) {
+            Some(_) if self.shutting_down() => Some(StopReason::Interrupted),
+            Some(Stage::Starting { stop }) => *stop,
+            Some(_) => None,
+            None => return,
         };
         let process = RunProcess::new(run::RunStart {
             user: self.user,
@@ -224,16 +205,16 @@ impl ScriptQueue {
             run,
             started,
             shared: self.shared.clone(),
-            queue: ctx.address(),
+            outlet: self.runs_outlet.clone(),
             stop,
         })
         .start();
-        self.supervisor.do_send(account::ProcessSpawned {
-            id: entry.run.id,
+        self.outlet.spawned.do_send(ProcessSpawned {
+            id,
             name: self.name.clone(),
             process: process.clone(),
         });
-        entry.process = Some(process);
+        self.running.set_stage(id, Stage::Live(process));
     }
 
     fn finish_noexec(
@@ -248,23 +229,13 @@ impl ScriptQueue {
             run,
             record,
         });
-        self.running.insert(
-            run.id,
-            Running {
-                run: run.clone(),
-                started,
-                progress: ProgressSnapshot::default(),
-                process: None,
-                kill: None,
-            },
-        );
         let id = run.id;
-        self.ending.insert(id);
+        self.running
+            .insert(Running::new(run.clone(), started, Stage::Ending(None)));
         ctx.spawn(self.append(events).into_actor(self).map(move |result, act, ctx| {
             if let Err(err) = flatten(result) {
                 tracing::error!(error.cause_chain = ?err, run = %id, "could not record noexec run; retrying");
-                act.running.remove(&id);
-                act.ending.remove(&id);
+                act.running.remove(id);
                 act.pending.put_back(place, run);
                 ctx.run_later(Duration::from_secs(1), |act, ctx| act.try_start(ctx));
                 return;
@@ -274,28 +245,19 @@ impl ScriptQueue {
     }
 
     fn run_gone(&mut self, id: RunId, ctx: &mut Context<Self>) {
-        self.ending.remove(&id);
-        if let Some(Running {
-            process: Some(_), ..
-        }) = self.running.remove(&id)
-        {
-            self.supervisor.do_send(account::ProcessGone { id });
+        if self.running.remove(id).is_some_and(|r| r.actor().is_some()) {
+            self.outlet.gone.do_send(ProcessGone { id });
         }
         self.shared.status_files.remove(self.user, id);
         if self.running.is_empty() {
-            for waiter in self.idle_waiters.drain(..) {
-                let _ = waiter.send(());
+            if let Phase::Stopping { idle_waiters } = &mut self.phase {
+                for waiter in idle_waiters.drain(..) {
+                    let _ = waiter.send(());
+                }
             }
         }
         self.try_start(ctx);
     }
-}
-
-/// Flattens a mailbox-wrapped store result.
-pub(crate) fn flatten(
-    result: Result<Result<Vec<StoredEvent>, StoreError>, MailboxError>,
-) -> Result<Vec<StoredEvent>, StoreError> {
-    result.map_err(|_| StoreError::Closed).and_then(|r| r)
 }
 
 impl Actor for ScriptQueue {
@@ -303,7 +265,7 @@ impl Actor for ScriptQueue {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         tracing::debug!(user = %self.user, script = %self.name, "queue started");
-        self.end_lost(ctx);
+        self.take_over(ctx);
         self.sweep_restored(0, ctx);
         self.try_start(ctx);
     }

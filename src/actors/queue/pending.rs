@@ -4,25 +4,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 
-use crate::events::types::{Origin, RunSpec};
 use crate::ids::RunId;
-
-/// A run waiting for its turn.
-#[derive(Debug, Clone)]
-pub struct PendingRun {
-    pub id: RunId,
-    /// UNIX second it may start.
-    pub queued: i64,
-    pub requested: f64,
-    pub params: Vec<String>,
-    pub spec: RunSpec,
-    pub stdin_len: usize,
-    pub origin: Origin,
-    /// False until its `RunQueued` is committed; it may not start before.
-    pub durable: bool,
-    /// A cancel is being committed; it must not start meanwhile.
-    pub cancelling: bool,
-}
+use crate::run::{Admission, PendingRun};
 
 type Key = (i64, u64);
 
@@ -55,7 +38,7 @@ impl Pending {
     pub fn insert(&mut self, run: PendingRun) {
         let key = (run.queued, self.arrivals);
         self.arrivals += 1;
-        self.durable += usize::from(run.durable);
+        self.durable += usize::from(run.accepted());
         self.keys.insert(run.id, key);
         self.order.insert(key, run);
     }
@@ -70,7 +53,7 @@ impl Pending {
     /// Puts back a run taken out with [`Pending::take`], in its old place:
     /// ahead of every run that arrived after it.
     pub fn put_back(&mut self, place: Place, run: PendingRun) {
-        self.durable += usize::from(run.durable);
+        self.durable += usize::from(run.accepted());
         self.keys.insert(run.id, place.0);
         self.order.insert(place.0, run);
     }
@@ -79,7 +62,7 @@ impl Pending {
     pub fn remove(&mut self, id: RunId) -> Option<PendingRun> {
         let key = self.keys.remove(&id)?;
         let run = self.order.remove(&key)?;
-        self.durable -= usize::from(run.durable);
+        self.durable -= usize::from(run.accepted());
         Some(run)
     }
 
@@ -88,8 +71,8 @@ impl Pending {
         let Some(run) = self.keys.get(&id).and_then(|key| self.order.get_mut(key)) else {
             return false;
         };
-        if !run.durable {
-            run.durable = true;
+        if run.admission == Admission::Reserved {
+            run.admission = Admission::Accepted;
             self.durable += 1;
         }
         true
@@ -100,7 +83,8 @@ impl Pending {
         self.keys.get(&id).and_then(|key| self.order.get(key))
     }
 
-    /// A pending run, mutably (use [`Pending::mark_durable`] for `durable`).
+    /// A pending run, mutably (use [`Pending::mark_durable`] to accept a
+    /// reserved run, which the count of accepted runs must follow).
     pub fn get_mut(&mut self, id: RunId) -> Option<&mut PendingRun> {
         let key = self.keys.get(&id)?;
         self.order.get_mut(key)
@@ -114,13 +98,13 @@ impl Pending {
     /// appended behind 100k others costs O(1), not a count of all of them.
     pub fn position(&self, id: RunId) -> Option<usize> {
         let key = *self.keys.get(&id)?;
-        let own = usize::from(self.order.get(&key)?.durable);
-        let mut before = self.order.range(..key).map(|(_, r)| r.durable);
+        let own = usize::from(self.order.get(&key)?.accepted());
+        let mut before = self.order.range(..key).map(|(_, r)| r.accepted());
         let mut after = self
             .order
             .range((Bound::Excluded(key), Bound::Unbounded))
             .rev()
-            .map(|(_, r)| r.durable);
+            .map(|(_, r)| r.accepted());
         let (mut ahead, mut behind) = (0, 0);
         loop {
             match before.next() {
@@ -136,7 +120,7 @@ impl Pending {
 
     /// The accepted pending runs in start order.
     pub fn accepted(&self) -> impl Iterator<Item = &PendingRun> {
-        self.order.values().filter(|r| r.durable)
+        self.order.values().filter(|r| r.accepted())
     }
 
     /// The accepted pending runs from `id` on (itself included), in order.
@@ -145,7 +129,7 @@ impl Pending {
         start
             .into_iter()
             .flat_map(move |key| self.order.range(key..).map(|(_, r)| r))
-            .filter(|r| r.durable)
+            .filter(|r| r.accepted())
     }
 
     /// The run that starts next, if any.
@@ -157,6 +141,7 @@ impl Pending {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::events::types::{Origin, RunSpec};
 
     fn run(queued: i64) -> PendingRun {
         PendingRun {
@@ -167,8 +152,7 @@ mod tests {
             spec: RunSpec::default(),
             stdin_len: 0,
             origin: Origin::default(),
-            durable: true,
-            cancelling: false,
+            admission: Admission::Accepted,
         }
     }
 
@@ -194,7 +178,9 @@ mod tests {
         let mut ids = Vec::new();
         for i in 0..9 {
             let mut r = run(100);
-            r.durable = i % 3 != 1;
+            if i % 3 == 1 {
+                r.admission = Admission::Reserved;
+            }
             ids.push(r.id);
             pending.insert(r);
         }
@@ -234,7 +220,7 @@ mod tests {
     fn a_run_still_being_committed_moves_no_one() {
         let mut pending = Pending::default();
         let mut reserved = run(100);
-        reserved.durable = false;
+        reserved.admission = Admission::Reserved;
         let (reserved_id, behind) = (reserved.id, run(100));
         let behind_id = behind.id;
         pending.insert(reserved);

@@ -5,13 +5,13 @@
 
 use actix::prelude::*;
 
-use super::{flatten, Limits, PendingRun, ScriptQueue};
+use super::{Phase, ScriptQueue};
 use crate::actors::error::RunError;
-use crate::actors::{record, run};
 use crate::clock;
 use crate::events::types::{Origin, ProgressSnapshot, RunSpec};
 use crate::events::{Append, Event, NewEvent};
 use crate::ids::RunId;
+use crate::run::{flatten, record, Admission, Limits, PendingRun, StopReason};
 
 /// A run accepted into the queue.
 #[derive(Debug, Clone)]
@@ -39,7 +39,7 @@ impl Handler<Enqueue> for ScriptQueue {
 
     fn handle(&mut self, msg: Enqueue, _ctx: &mut Context<Self>) -> Self::Result {
         self.limits = msg.limits;
-        if self.stopping {
+        if let Phase::Stopping { .. } = self.phase {
             return Box::pin(fut::ready(Err(RunError::ShuttingDown)));
         }
         let total = self.pending.len() + self.running.len();
@@ -51,35 +51,22 @@ impl Handler<Enqueue> for ScriptQueue {
                 expected: msg.required_args,
             })));
         }
-        let requested = clock::now();
-        let run = PendingRun {
-            id: RunId::new(),
-            queued: msg.not_before.max(requested.floor() as i64),
-            requested,
-            params: msg.params,
-            spec: msg.spec,
-            stdin_len: msg.stdin.as_ref().map_or(0, Vec::len),
-            origin: msg.origin,
-            durable: false,
-            cancelling: false,
-        };
+        let run = PendingRun::reserve(
+            clock::now(),
+            msg.not_before,
+            msg.params,
+            msg.spec,
+            msg.stdin.as_ref().map_or(0, Vec::len),
+            msg.origin,
+        );
         let (id, queued) = (run.id, run.queued);
+        // Reserved first: its position counts the accepted runs ahead of it.
         self.pending.insert(run);
         let position = self.pending.position(id).unwrap_or(0);
         let Some(run) = self.pending.get(id) else {
             return Box::pin(fut::ready(Err(RunError::NotQueuedOrRunning)));
         };
-        let event = Event::RunQueued {
-            run: id,
-            name: self.name.clone(),
-            queued,
-            requested,
-            params: run.params.clone(),
-            spec: run.spec.clone(),
-            stdin_len: run.stdin_len,
-            position,
-            origin: run.origin.clone(),
-        };
+        let event = run.queued_event(&self.name, position);
         let append = self.shared.store.send(Append {
             events: vec![NewEvent {
                 user: self.user,
@@ -117,17 +104,17 @@ impl Handler<Cancel> for ScriptQueue {
     type Result = ResponseActFuture<Self, Result<(), RunError>>;
 
     fn handle(&mut self, msg: Cancel, _ctx: &mut Context<Self>) -> Self::Result {
-        if self.running.contains_key(&msg.id) {
+        if self.running.contains(msg.id) {
             return Box::pin(fut::ready(Err(RunError::Running)));
         }
         let Some(run) = self
             .pending
             .get_mut(msg.id)
-            .filter(|r| r.durable && !r.cancelling)
+            .filter(|r| r.admission == Admission::Accepted)
         else {
             return Box::pin(fut::ready(Err(RunError::NotQueuedOrRunning)));
         };
-        run.cancelling = true;
+        run.admission = Admission::Cancelling;
         let record = record::cancelled(&self.name, run, clock::now());
         let origin = msg.origin;
         let events = record::final_events(msg.id, record, |run, record| Event::RunCancelled {
@@ -142,7 +129,7 @@ impl Handler<Cancel> for ScriptQueue {
                 .map(move |result, act, ctx| {
                     if let Err(err) = flatten(result) {
                         if let Some(run) = act.pending.get_mut(id) {
-                            run.cancelling = false;
+                            run.admission = Admission::Accepted;
                         }
                         act.try_start(ctx);
                         return Err(RunError::Store(err));
@@ -169,7 +156,7 @@ impl Handler<Kill> for ScriptQueue {
     type Result = ResponseActFuture<Self, Result<(), RunError>>;
 
     fn handle(&mut self, msg: Kill, _ctx: &mut Context<Self>) -> Self::Result {
-        if !self.running.contains_key(&msg.id) {
+        if !self.running.contains(msg.id) {
             return Box::pin(fut::ready(Err(RunError::NotRunning)));
         }
         let event = Event::RunKillRequested {
@@ -183,14 +170,8 @@ impl Handler<Kill> for ScriptQueue {
                 .into_actor(self)
                 .map(move |result, act, _ctx| {
                     flatten(result)?;
-                    let Some(running) = act.running.get_mut(&id) else {
+                    if !act.running.stop(id, StopReason::Killed) {
                         return Err(RunError::NotRunning); // it ended while the audit event was written
-                    };
-                    match &running.process {
-                        Some(process) => process.do_send(run::Stop {
-                            reason: run::StopReason::Killed,
-                        }),
-                        None => running.kill = Some(run::StopReason::Killed),
                     }
                     Ok(())
                 }),
@@ -222,13 +203,13 @@ impl Handler<GetRun> for ScriptQueue {
     type Result = Option<LiveRun>;
 
     fn handle(&mut self, msg: GetRun, _ctx: &mut Context<Self>) -> Option<LiveRun> {
-        if let Some(running) = self.running.get(&msg.id) {
+        if let Some(running) = self.running.get(msg.id) {
             return Some(LiveRun::Running {
                 started: running.started,
                 progress: running.progress.clone(),
             });
         }
-        let run = self.pending.get(msg.id).filter(|r| r.durable)?;
+        let run = self.pending.get(msg.id).filter(|r| r.accepted())?;
         Some(LiveRun::Queued {
             queued: run.queued,
             position: self.pending.position(msg.id)?,
@@ -246,12 +227,6 @@ impl Handler<ListRuns> for ScriptQueue {
 
     fn handle(&mut self, _msg: ListRuns, _ctx: &mut Context<Self>) -> Self::Result {
         let queued = self.pending.accepted().map(|r| r.id).collect();
-        let mut running: Vec<_> = self
-            .running
-            .iter()
-            .map(|(id, r)| (r.started, *id))
-            .collect();
-        running.sort_by(|a, b| a.0.total_cmp(&b.0));
-        MessageResult((queued, running.into_iter().map(|(_, id)| id).collect()))
+        MessageResult((queued, self.running.by_start()))
     }
 }

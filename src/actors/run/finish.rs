@@ -7,13 +7,12 @@ use std::time::Duration;
 
 use actix::prelude::*;
 
-use super::{RunProcess, StopReason};
+use super::{Phase, ProcessEnded, RunEnded, RunProcess};
 use crate::actors::process::{ExitInfo, ExitStatusKind};
-use crate::actors::queue::{self, flatten};
-use crate::actors::record;
 use crate::clock;
 use crate::events::types::{Outcome, RunRecord, TaskSpan};
 use crate::events::{Append, Event, NewEvent};
+use crate::run::{flatten, record, StopReason};
 
 impl RunProcess {
     fn outcome(&self, exit: &ExitInfo) -> Outcome {
@@ -28,13 +27,16 @@ impl RunProcess {
     }
 
     pub(super) fn maybe_finish(&mut self, ctx: &mut Context<Self>) {
-        if self.finishing || !self.reader_done || !self.leftovers_done {
+        if !self.reader_done || !self.leftovers_done {
             return;
         }
-        let Some(exit) = self.exit.clone() else {
+        let Phase::Exited { pid, .. } = self.phase else {
             return;
         };
-        self.finishing = true;
+        let finishing = Phase::Finishing { pid: Some(pid) };
+        let Phase::Exited { exit, .. } = std::mem::replace(&mut self.phase, finishing) else {
+            return;
+        };
         let now = clock::now();
         if self.live.borrow().dirty {
             self.publish();
@@ -94,7 +96,9 @@ impl RunProcess {
         outcome: Outcome,
         ctx: &mut Context<Self>,
     ) {
-        self.finishing = true;
+        self.phase = Phase::Finishing {
+            pid: self.phase.pid(),
+        };
         let start = &self.start;
         let mut record = record::base(
             &start.name,
@@ -113,7 +117,7 @@ impl RunProcess {
         let id = self.start.run.id;
         // No process runs any more: the next run may start while this end
         // is being committed.
-        self.start.queue.do_send(queue::ProcessEnded { id });
+        self.start.outlet.process_ended.do_send(ProcessEnded { id });
         let events = record::final_events(id, record.clone(), |run, record| match record.outcome {
             Outcome::Interrupted => Event::RunInterrupted { run, record },
             Outcome::StartFailed => Event::RunStartFailed { run, record },
@@ -135,7 +139,7 @@ impl RunProcess {
                     let _ = tokio::fs::remove_file(path).await;
                 });
             }
-            act.start.queue.do_send(queue::RunEnded { id, record });
+            act.start.outlet.run_ended.do_send(RunEnded { id, record });
             ctx.stop();
         }));
     }

@@ -7,9 +7,9 @@ use std::time::Duration;
 use actix::prelude::*;
 use nix::sys::signal::Signal;
 
-use super::{RunProcess, StopReason};
+use super::{Outlet, Phase, ProcessFailed, RunProcess};
 use crate::actors::process;
-use crate::actors::queue::{self, ScriptQueue};
+use crate::run::StopReason;
 
 /// Progress is published at most this often per run.
 const PUBLISH_EVERY: Duration = Duration::from_millis(100);
@@ -46,7 +46,8 @@ impl Handler<Publish> for RunProcess {
             self.publish();
         } else {
             ctx.run_later(wait, |act, _ctx| {
-                if act.live.borrow().dirty && !act.finishing {
+                let finishing = matches!(act.phase, Phase::Finishing { .. });
+                if act.live.borrow().dirty && !finishing {
                     act.publish();
                 }
             });
@@ -72,18 +73,18 @@ impl Handler<Crash> for RunProcess {
     }
 }
 
-/// The queue now in charge of this run (its old queue was rebuilt).
+/// Where notices go now: the run's old queue failed and was rebuilt.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct SetQueue {
-    pub queue: Addr<ScriptQueue>,
+pub struct SetOutlet {
+    pub outlet: std::sync::Arc<Outlet>,
 }
 
-impl Handler<SetQueue> for RunProcess {
+impl Handler<SetOutlet> for RunProcess {
     type Result = ();
 
-    fn handle(&mut self, msg: SetQueue, _ctx: &mut Context<Self>) {
-        self.start.queue = msg.queue;
+    fn handle(&mut self, msg: SetOutlet, _ctx: &mut Context<Self>) {
+        self.start.outlet = msg.outlet;
     }
 }
 
@@ -97,14 +98,14 @@ impl Drop for RunProcess {
         }
         tracing::error!(run = %self.start.run.id, "run process actor failed; killing its processes");
         self.signal_all(Signal::SIGKILL);
-        if let (Some(pid), None) = (self.pid, &self.exit) {
+        if let Phase::Running { pid } = self.phase {
             actix::spawn(async move {
                 let _ = process::wait_exit(pid).await;
             });
         }
-        self.start.queue.do_send(queue::ProcessFailed {
+        self.start.outlet.failed.do_send(ProcessFailed {
             id: self.start.run.id,
-            ending: self.finishing,
+            ending: matches!(self.phase, Phase::Finishing { .. }),
         });
     }
 }

@@ -4,16 +4,20 @@
 //!
 //! Layout: this file holds the actor, its start and output following;
 //! `finish.rs` builds and records the run's end; `handlers.rs` holds its
-//! messages and panic cleanup; `log.rs` the capped log file; `tracking.rs`
-//! the run's cgroup, its leftovers and its resource figures.
+//! messages and panic cleanup; `outlet.rs` the notices it sends up to its
+//! queue (through recipients, never the queue's `Addr`); `log.rs` the
+//! capped log file; `tracking.rs` the run's cgroup, its leftovers and its
+//! resource figures.
 
 mod finish;
 mod handlers;
 mod log;
+mod outlet;
 mod tracking;
 
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
@@ -23,10 +27,10 @@ use tokio::sync::oneshot;
 #[cfg(feature = "fault-injection")]
 pub use self::handlers::Crash;
 use self::handlers::Publish;
-pub use self::handlers::{SetQueue, Stop};
+pub use self::handlers::{SetOutlet, Stop};
 use self::log::LogFile;
+pub use self::outlet::{Outlet, ProcessEnded, ProcessFailed, ProgressChanged, RunEnded};
 use super::process::{self, Descendants, ExitInfo, RunCgroup, SpawnRequest, Spawned};
-use super::queue::{self, PendingRun, ScriptQueue};
 use super::Shared;
 use crate::clock;
 use crate::events::types::{Outcome, ProgressSnapshot};
@@ -34,15 +38,8 @@ use crate::events::{query, Append, Event, NewEvent};
 use crate::exectab::expand_env;
 use crate::ids::{ScriptName, UserId};
 use crate::progress::{OutputEnds, Progress};
+use crate::run::{PendingRun, StopReason};
 use crate::status;
-
-/// Why a run is being stopped from outside.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StopReason {
-    Killed,
-    Timeout,
-    Interrupted,
-}
 
 /// How long output is still read after the main process exited.
 const DRAIN_GRACE: Duration = Duration::from_millis(200);
@@ -59,7 +56,8 @@ pub struct RunStart {
     pub run: PendingRun,
     pub started: f64,
     pub shared: Shared,
-    pub queue: Addr<ScriptQueue>,
+    /// Where notices go: the queue that started the run.
+    pub outlet: Arc<Outlet>,
     /// A stop requested before the process existed.
     pub stop: Option<StopReason>,
 }
@@ -73,18 +71,45 @@ struct Live {
     publish_pending: bool,
 }
 
+/// Where a run's process stands.
+enum Phase {
+    /// Its stdin is being read and its process spawned.
+    Spawning,
+    /// Its process runs.
+    Running { pid: u32 },
+    /// Its process exited; its output and leftovers are still being
+    /// dealt with.
+    Exited {
+        pid: u32,
+        exit: Result<ExitInfo, String>,
+    },
+    /// Its record is built and its final event is being committed (no
+    /// `pid` when it never started).
+    Finishing { pid: Option<u32> },
+}
+
+impl Phase {
+    /// The process group leader, once spawned.
+    fn pid(&self) -> Option<u32> {
+        match self {
+            Phase::Spawning => None,
+            Phase::Running { pid } | Phase::Exited { pid, .. } => Some(*pid),
+            Phase::Finishing { pid } => *pid,
+        }
+    }
+}
+
 /// The actor of one running run.
 pub struct RunProcess {
     start: RunStart,
     live: Rc<RefCell<Live>>,
-    pid: Option<u32>,
-    exit: Option<Result<ExitInfo, String>>,
+    phase: Phase,
+    /// The output has been read to its end.
     reader_done: bool,
     stop: Option<StopReason>,
     drain: Option<oneshot::Sender<()>>,
     last_publish: Option<Instant>,
     resolved: (Option<String>, Option<String>),
-    finishing: bool,
     /// The run's cgroup, when runs get one.
     cgroup: Option<std::sync::Arc<RunCgroup>>,
     /// All of the run's processes, once spawned.
@@ -101,14 +126,12 @@ impl RunProcess {
         RunProcess {
             start,
             live: Rc::default(),
-            pid: None,
-            exit: None,
+            phase: Phase::Spawning,
             reader_done: false,
             stop,
             drain: None,
             last_publish: None,
             resolved: (None, None),
-            finishing: false,
             cgroup: None,
             descendants: None,
             leftovers_done: false,
@@ -144,7 +167,7 @@ impl RunProcess {
             resolved_group,
             ..
         } = spawned;
-        self.pid = Some(pid);
+        self.phase = Phase::Running { pid };
         self.track(pid, ctx);
         self.resolved = (resolved_user, resolved_group);
         let shared = &self.start.shared;
@@ -179,9 +202,9 @@ impl RunProcess {
         ctx.spawn(
             process::wait_exit(pid)
                 .into_actor(self)
-                .map(|result, act, ctx| {
-                    act.exit =
-                        Some(result.map_err(|e| format!("waiting for the process failed: {e}")));
+                .map(move |result, act, ctx| {
+                    let exit = result.map_err(|e| format!("waiting for the process failed: {e}"));
+                    act.phase = Phase::Exited { pid, exit };
                     act.end_leftovers(ctx);
                 }),
         );
@@ -264,28 +287,34 @@ impl RunProcess {
             )],
         });
         self.write_status();
-        start.queue.do_send(queue::ProgressChanged {
+        start.outlet.progress.do_send(ProgressChanged {
             id: start.run.id,
             progress,
         });
     }
 
     fn stop(&mut self, reason: StopReason, ctx: &mut Context<Self>) {
-        if self.pid.is_none() {
-            self.stop.get_or_insert(reason);
-            return;
-        }
-        if self.exit.is_some() {
-            return;
+        match self.phase {
+            Phase::Spawning => {
+                self.stop.get_or_insert(reason);
+                return;
+            }
+            Phase::Running { .. } => {}
+            Phase::Exited { .. } | Phase::Finishing { .. } => return,
         }
         self.stop.get_or_insert(reason);
         self.signal_all(Signal::SIGTERM);
         let grace = self.start.shared.config.kill_grace;
         ctx.run_later(grace, move |act, _ctx| {
-            if act.exit.is_none() {
+            if act.running() {
                 act.signal_all(Signal::SIGKILL);
             }
         });
+    }
+
+    /// Whether the process is spawned and has not exited.
+    fn running(&self) -> bool {
+        matches!(self.phase, Phase::Running { .. })
     }
 }
 

@@ -112,7 +112,7 @@ impl RunProcess {
             SAMPLE_SLOWLY
         };
         ctx.run_later(every, move |act, ctx| {
-            if act.exit.is_none() {
+            if act.running() {
                 act.usage.sample(pid);
                 act.sample_later(pid, since, ctx);
             }
@@ -176,7 +176,7 @@ impl RunProcess {
         match &self.descendants {
             Some(descendants) => descendants.signal(signal),
             None => {
-                if let Some(pid) = self.pid {
+                if let Some(pid) = self.phase.pid() {
                     let _ = process::signal_group(pid, signal);
                 }
             }

@@ -1,10 +1,14 @@
 //! Builds the final [`RunRecord`] of a run and the events that end it.
+//! The facts of the request come from its [`PendingRun`]; what was
+//! measured (exit, output, usage) is filled in by the run actor.
 
+use super::PendingRun;
 use crate::events::types::{Outcome, RunRecord};
 use crate::events::Event;
 use crate::ids::{RunId, ScriptName};
 
-use super::queue::PendingRun;
+/// The first and last line of a cancelled run.
+pub const CANCEL_LINE: &str = "[CANCEL]";
 
 /// A record with the request's facts and nothing measured yet.
 pub fn base(
@@ -56,8 +60,19 @@ pub fn cancelled(name: &ScriptName, run: &PendingRun, now: f64) -> RunRecord {
     record
 }
 
-/// The first and last line of a cancelled run.
-pub const CANCEL_LINE: &str = "[CANCEL]";
+/// A run started at `started` that can no longer be followed (the server
+/// stopped, or its actor failed), ended at `now` for the reason `why`.
+pub fn interrupted(
+    name: &ScriptName,
+    run: &PendingRun,
+    started: f64,
+    now: f64,
+    why: &str,
+) -> RunRecord {
+    let mut record = base(name, run, Some(started), now, Outcome::Interrupted);
+    record.error = Some(why.to_owned());
+    record
+}
 
 /// The final event of a run, followed by `RunForgotten` when `-r` forgets
 /// this outcome; appended together so no reader sees one without the other.

@@ -1,0 +1,133 @@
+//! What a client is shown of a run after one of its events: the values of
+//! a status shape (queued, running, done), and who is shown them. The
+//! monitor's pushes are built from these; the JSON is not made here.
+
+use std::borrow::Cow;
+
+use crate::events::types::{ProgressSnapshot, RunRecord};
+use crate::events::Event;
+use crate::ids::{RunId, ScriptName};
+
+/// The values of one status shape.
+#[derive(Debug, Clone, PartialEq)]
+pub enum View<'a> {
+    /// `state: queued`, at `position` among the accepted runs.
+    Queued {
+        id: RunId,
+        name: &'a ScriptName,
+        queued: i64,
+        position: usize,
+    },
+    /// `state: running`, with its latest progress.
+    Running {
+        id: RunId,
+        name: &'a ScriptName,
+        started: f64,
+        progress: Cow<'a, ProgressSnapshot>,
+    },
+    /// `state: done`, as its record tells it.
+    Done { id: RunId, record: &'a RunRecord },
+}
+
+/// Which monitors an event's view is pushed to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    /// Every monitor of the script: a run started or ended.
+    All,
+    /// Only verbose monitors: queued, progress and cancel.
+    Verbose,
+}
+
+/// The view an event gives of its run, and to whom it is pushed; `None`
+/// for events no monitor is told about.
+pub fn pushed(event: &Event) -> Option<(View<'_>, Audience)> {
+    Some(match event {
+        Event::RunStarted { run, name, started } => (
+            View::Running {
+                id: *run,
+                name,
+                started: *started,
+                progress: Cow::Owned(ProgressSnapshot::default()),
+            },
+            Audience::All,
+        ),
+        Event::RunFinished { run, record }
+        | Event::RunStartFailed { run, record }
+        | Event::RunInterrupted { run, record } => (View::Done { id: *run, record }, Audience::All),
+        Event::RunQueued {
+            run,
+            name,
+            queued,
+            position,
+            ..
+        } => (
+            View::Queued {
+                id: *run,
+                name,
+                queued: *queued,
+                position: *position,
+            },
+            Audience::Verbose,
+        ),
+        Event::RunProgress {
+            run,
+            name,
+            started,
+            progress,
+        } => (
+            View::Running {
+                id: *run,
+                name,
+                started: *started,
+                progress: Cow::Borrowed(progress),
+            },
+            Audience::Verbose,
+        ),
+        Event::RunCancelled { run, record, .. } => {
+            (View::Done { id: *run, record }, Audience::Verbose)
+        }
+        Event::RunKillRequested { .. }
+        | Event::RunSpawned { .. }
+        | Event::RunForgotten { .. }
+        | Event::UserCreated { .. }
+        | Event::UserRemoved { .. }
+        | Event::ApiKeyRotated { .. }
+        | Event::GuestCreated { .. }
+        | Event::GuestDeleted { .. } => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn starts_and_ends_go_to_every_monitor_the_rest_to_verbose_ones() {
+        let (run, name) = (RunId::new(), ScriptName::parse("s").expect("name"));
+        let cases = [
+            (
+                "started",
+                Event::RunStarted {
+                    run,
+                    name: name.clone(),
+                    started: 1.0,
+                },
+                Some(Audience::All),
+            ),
+            (
+                "progress",
+                Event::RunProgress {
+                    run,
+                    name: name.clone(),
+                    started: 1.0,
+                    progress: ProgressSnapshot::default(),
+                },
+                Some(Audience::Verbose),
+            ),
+            ("forgotten", Event::RunForgotten { run }, None),
+        ];
+        for (what, event, want) in cases {
+            assert_eq!(pushed(&event).map(|(_, a)| a), want, "{what}");
+        }
+    }
+}
