@@ -12,8 +12,7 @@
 
 use std::fmt;
 
-use crate::accounts::{Guest, Principal};
-use crate::events::types::GuestRights;
+use crate::accounts::{Guest, GuestRights, Principal};
 use crate::ids::ScriptName;
 
 /// Why a key was refused; every one is `access_denied` on the wire, and

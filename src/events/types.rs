@@ -25,14 +25,9 @@ pub struct Origin {
     pub operator: Option<String>,
 }
 
-/// What a guest key may do with its one script.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GuestRights {
-    pub run: bool,
-    pub cancel: bool,
-    pub status: bool,
-    pub monitor: bool,
-}
+/// What a guest key may do with its one script (defined with the
+/// accounts, recorded in `GuestCreated`).
+pub use crate::accounts::GuestRights;
 
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
