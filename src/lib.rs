@@ -33,6 +33,9 @@
 //! - [`backup`]: `admin backup`, a consistent copy of a running server.
 //! - [`config`], [`telemetry`]: settings, and the text or JSON log.
 //! - [`client`]: the client commands that talk to a running server.
+//! - [`wire`]: one request and one reply type per endpoint, shared by the
+//!   server, the WebSocket path, monitor pushes, the client and the tests;
+//!   [`status`] fills the run shapes from a record.
 
 pub mod accounts;
 pub mod actors;
@@ -62,6 +65,7 @@ pub mod status;
 pub mod status_mode;
 pub mod storage;
 pub mod telemetry;
+pub mod wire;
 
 /// `scriptd --version`: the crate version and the git commit it was built
 /// from ("unknown" when built outside a git checkout).

@@ -1,7 +1,7 @@
 //! Routes one [`ApiRequest`] (from HTTP or a WebSocket message) to its
 //! endpoint, after checking the key. The key is checked on every call.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::connection::ConnectionKey;
 use super::error::ApiError;
@@ -11,6 +11,7 @@ use crate::accounts::Principal;
 use crate::clock;
 use crate::ids::ScriptName;
 use crate::rights::{self, Action};
+use crate::wire;
 
 /// A monitor (un)registration, handled by the WebSocket session.
 #[derive(Debug, Clone)]
@@ -23,7 +24,7 @@ pub struct MonitorRequest {
 
 /// What an endpoint answers.
 pub enum Reply {
-    Json(Map<String, Value>),
+    Json(wire::Reply),
     Text(String),
     Monitor(MonitorRequest),
 }
@@ -95,7 +96,6 @@ pub async fn dispatch(state: &AppState, req: &ApiRequest) -> Result<Reply, ApiEr
     let principal = authenticate(state, req).await?;
     let segments: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
     let path = req.path.as_str();
-    let json = |map: Map<String, Value>| Ok(Reply::Json(map));
     match segments.as_slice() {
         ["v1", "run"] => {
             require(req, Method::Post, path)?;
@@ -190,4 +190,8 @@ pub async fn dispatch(state: &AppState, req: &ApiRequest) -> Result<Reply, ApiEr
         }
         _ => Err(ApiError::InvalidApiCall),
     }
+}
+
+fn json(reply: impl Into<wire::Reply>) -> Result<Reply, ApiError> {
+    Ok(Reply::Json(reply.into()))
 }

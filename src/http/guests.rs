@@ -1,8 +1,6 @@
 //! `/scripts/v1/guest/*`: guest keys scoped to one script, managed by users
 //! that are allowed to (the dispatch checks [`crate::rights::Action::ManageGuests`]).
 
-use serde_json::{json, Map, Value};
-
 use super::error::ApiError;
 use super::request::{parse_bool, parse_int, ApiRequest};
 use super::AppState;
@@ -11,32 +9,35 @@ use crate::clock;
 use crate::events::account::{AccountCommand, ChangeAccount};
 use crate::events::types::{GuestRights, Origin};
 use crate::ids::{GuestId, ScriptName};
+use crate::wire::{self, Ack, Success};
 
-fn info(guest: &Guest) -> Value {
-    json!({
-        "id": guest.id.to_string(),
-        "created": guest.created,
-        "expires": guest.expires,
-        "info": {
-            "name": guest.script.as_str(),
-            "run": guest.rights.run,
-            "cancel": guest.rights.cancel,
-            "status": guest.rights.status,
-            "monitor": guest.rights.monitor,
+fn info(guest: &Guest) -> wire::GuestInfo {
+    wire::GuestInfo {
+        apikey: None,
+        created: guest.created,
+        expires: guest.expires,
+        id: guest.id,
+        info: wire::GuestScope {
+            cancel: guest.rights.cancel,
+            monitor: guest.rights.monitor,
+            name: guest.script.as_str().to_owned(),
+            run: guest.rights.run,
+            status: guest.rights.status,
         },
-    })
+    }
 }
 
 /// `GET guest/list`: the user's guests, newest first.
 pub async fn list_guests(
     state: &AppState,
     principal: &Principal,
-) -> Result<Map<String, Value>, ApiError> {
+) -> Result<wire::GuestListReply, ApiError> {
     let user = principal.user_id();
     let guests = state.lookup.guests(user)?;
-    let mut reply = Map::new();
-    reply.insert("guests".into(), guests.iter().map(info).collect());
-    Ok(reply)
+    Ok(wire::GuestListReply {
+        guests: guests.iter().map(info).collect(),
+        success: Success,
+    })
 }
 
 fn right(req: &ApiRequest, field: &'static str) -> Result<bool, ApiError> {
@@ -49,7 +50,7 @@ pub async fn create_guest(
     state: &AppState,
     principal: &Principal,
     req: &ApiRequest,
-) -> Result<Map<String, Value>, ApiError> {
+) -> Result<wire::GuestCreateReply, ApiError> {
     let user = principal.user_id();
     let name = req.field("name").ok_or(ApiError::Missing("name"))?;
     let script = name
@@ -91,14 +92,14 @@ pub async fn create_guest(
         },
     };
     state.store.send(ChangeAccount { command }).await??;
-    let mut shown = info(&guest);
-    if let Value::Object(map) = &mut shown {
-        map.insert("apikey".into(), Value::String(key.plain));
-    }
-    let mut reply = Map::new();
-    reply.insert("id".into(), Value::String(guest.id.to_string()));
-    reply.insert("info".into(), shown);
-    Ok(reply)
+    Ok(wire::GuestCreateReply {
+        id: guest.id,
+        info: wire::GuestInfo {
+            apikey: Some(key.plain),
+            ..info(&guest)
+        },
+        success: Success,
+    })
 }
 
 /// `DELETE guest/delete/ID`: the key stops working at once.
@@ -107,7 +108,7 @@ pub async fn delete_guest(
     principal: &Principal,
     req: &ApiRequest,
     id: &str,
-) -> Result<Map<String, Value>, ApiError> {
+) -> Result<Ack, ApiError> {
     let user = principal.user_id();
     let id = GuestId::parse(id).ok_or(ApiError::Invalid("id"))?;
     if state.lookup.guest(user, id)?.is_none() {
@@ -123,5 +124,5 @@ pub async fn delete_guest(
         },
     };
     state.store.send(ChangeAccount { command }).await??;
-    Ok(Map::new())
+    Ok(Ack { success: Success })
 }
