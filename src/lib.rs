@@ -32,6 +32,11 @@
 //!   files go; [`status_mode`]: which runs get a status file.
 //! - [`backup`]: `admin backup`, a consistent copy of a running server.
 //! - [`config`], [`telemetry`]: settings, and the text or JSON log.
+//! - [`metrics`]: the counters behind `/metrics`; [`outcome`]: how a run
+//!   ended (shared by events, metrics and the wire).
+//! - [`ids`]: the identifier newtypes (`RunId`, `UserId`, `ScriptName`…);
+//!   [`clock`]: the server's one notion of now; [`lock`]: the storage's
+//!   single-server lock.
 //! - [`client`]: the client commands that talk to a running server.
 //! - [`wire`]: one request and one reply type per endpoint, shared by the
 //!   server, the WebSocket path, monitor pushes, the client and the tests;
@@ -55,6 +60,7 @@ pub mod limits;
 pub mod lock;
 pub mod manual;
 pub mod metrics;
+pub mod outcome;
 pub mod progress;
 pub mod replay;
 pub mod retention;
