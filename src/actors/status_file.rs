@@ -6,8 +6,8 @@
 //! A new run's file is written once the run is at least `WINDOW` old, so
 //! a run that is queued and ends sooner never touches the disk: its file
 //! would be created only to be removed. Creating files is what costs here
-//! (ext4 inode allocation was a fifth of the CPU of accepting `-n` runs,
-//! profiled), far more than the JSON.
+//! (inode allocation, BENCHMARKS.md § Profile-driven fixes, 8), far more
+//! than the JSON.
 
 use std::collections::HashMap;
 use std::io::Write;

@@ -71,6 +71,12 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<Denial> for ApiError {
+    fn from(denial: Denial) -> Self {
+        ApiError::Denied(denial)
+    }
+}
+
 impl From<actix::MailboxError> for ApiError {
     fn from(err: actix::MailboxError) -> Self {
         tracing::error!(error = %err, "actor unavailable");

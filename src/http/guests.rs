@@ -1,24 +1,15 @@
 //! `/scripts/v1/guest/*`: guest keys scoped to one script, managed by users
-//! that are allowed to.
+//! that are allowed to (the dispatch checks [`crate::rights::Action::ManageGuests`]).
 
 use super::error::ApiError;
 use super::request::{parse_bool, parse_int, ApiRequest};
 use super::AppState;
-use crate::accounts::{generate_key, Guest, Principal, User};
-use crate::actors::Denial;
+use crate::accounts::{generate_key, Guest, Principal};
 use crate::clock;
+use crate::events::account::{AccountCommand, ChangeAccount};
 use crate::events::types::{GuestRights, Origin};
-use crate::events::{Append, Event, NewEvent};
 use crate::ids::{GuestId, ScriptName};
 use crate::wire::{self, Ack, Success};
-
-fn manager(principal: &Principal) -> Result<&User, ApiError> {
-    match principal {
-        Principal::User(user) if user.guests => Ok(user),
-        Principal::User(_) => Err(ApiError::Denied(Denial::NotManager)),
-        _ => Err(ApiError::Denied(Denial::OwnerOnly)),
-    }
-}
 
 fn info(guest: &Guest) -> wire::GuestInfo {
     wire::GuestInfo {
@@ -41,8 +32,8 @@ pub async fn list_guests(
     state: &AppState,
     principal: &Principal,
 ) -> Result<wire::GuestListReply, ApiError> {
-    let user = manager(principal)?;
-    let guests = state.readers.guests(user.id).await?;
+    let user = principal.user_id();
+    let guests = state.readers.guests(user).await?;
     Ok(wire::GuestListReply {
         guests: guests.iter().map(info).collect(),
         success: Success,
@@ -60,7 +51,7 @@ pub async fn create_guest(
     principal: &Principal,
     req: &ApiRequest,
 ) -> Result<wire::GuestCreateReply, ApiError> {
-    let user = manager(principal)?;
+    let user = principal.user_id();
     let name = req.field("name").ok_or(ApiError::Missing("name"))?;
     let script = name
         .as_str()
@@ -80,13 +71,14 @@ pub async fn create_guest(
     let key = generate_key();
     let guest = Guest {
         id: GuestId::new(),
-        user: user.id,
+        user,
         script,
         rights,
         created: now,
         expires,
     };
-    let event = Event::GuestCreated {
+    let command = AccountCommand::CreateGuest {
+        user,
         guest: guest.id,
         script: guest.script.clone(),
         rights,
@@ -99,12 +91,7 @@ pub async fn create_guest(
             addr: req.peer.clone(),
         },
     };
-    state
-        .store
-        .send(Append {
-            events: vec![NewEvent::new(user.id, event)],
-        })
-        .await??;
+    state.store.send(ChangeAccount { command }).await??;
     Ok(wire::GuestCreateReply {
         id: guest.id,
         info: wire::GuestInfo {
@@ -122,12 +109,13 @@ pub async fn delete_guest(
     req: &ApiRequest,
     id: &str,
 ) -> Result<Ack, ApiError> {
-    let user = manager(principal)?;
+    let user = principal.user_id();
     let id = GuestId::parse(id).ok_or(ApiError::Invalid("id"))?;
-    if state.readers.guest(user.id, id).await?.is_none() {
+    if state.readers.guest(user, id).await?.is_none() {
         return Err(ApiError::Invalid("id"));
     }
-    let event = Event::GuestDeleted {
+    let command = AccountCommand::DeleteGuest {
+        user,
         guest: id,
         origin: Origin {
             operator: None,
@@ -135,11 +123,6 @@ pub async fn delete_guest(
             addr: req.peer.clone(),
         },
     };
-    state
-        .store
-        .send(Append {
-            events: vec![NewEvent::new(user.id, event)],
-        })
-        .await??;
+    state.store.send(ChangeAccount { command }).await??;
     Ok(Ack { success: Success })
 }

@@ -9,7 +9,7 @@ use super::error::ApiError;
 use super::request::ApiRequest;
 use super::AppState;
 use crate::accounts::Principal;
-use crate::actors::Denial;
+use crate::rights;
 use crate::wire::{PrefixReply, Success};
 
 /// At most this many ids come back: enough to show an ambiguity.
@@ -30,9 +30,6 @@ pub async fn runs_with_prefix(
     principal: &Principal,
     req: &ApiRequest,
 ) -> Result<PrefixReply, ApiError> {
-    if principal.guest().is_some_and(|g| !g.rights.status) {
-        return Err(ApiError::Denied(Denial::MissingRight("status")));
-    }
     let prefix = match req.field("prefix") {
         None => return Err(ApiError::Missing("prefix")),
         Some(Value::String(p)) => p.to_ascii_lowercase(),
@@ -47,7 +44,7 @@ pub async fn runs_with_prefix(
         .await?;
     let ids = runs
         .into_iter()
-        .filter(|(_, name)| principal.guest().is_none_or(|g| g.script == *name))
+        .filter(|(_, name)| rights::sees_script(principal, name.as_str()))
         .map(|(id, _)| id)
         .collect();
     Ok(PrefixReply {

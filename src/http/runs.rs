@@ -12,10 +12,11 @@ use crate::accounts::Principal;
 use crate::actors::account::{self, AccountSupervisor, RunRequest};
 use crate::actors::directory::GetAccount;
 use crate::actors::queue::{self, LiveRun, ScriptQueue};
-use crate::actors::{Denial, RunError};
+use crate::actors::RunError;
 use crate::events::query::{RowState, RunRow};
 use crate::events::types::{Origin, RunRecord};
 use crate::ids::{RunId, ScriptName};
+use crate::rights::{self, Action, View};
 use crate::status;
 use crate::wire::{self, Ack, IdsOrCount, RunStatus, StatusList, Success};
 
@@ -79,11 +80,11 @@ fn parse_run_request(principal: &Principal, req: &ApiRequest) -> Result<RunReque
             .ok_or(RunError::InvalidQueue),
     };
     Ok(RunRequest {
+        access: rights::check(principal, Action::Run(&name)),
         name,
         args,
         stdin,
         not_before,
-        guest: principal.guest().cloned(),
         origin: origin(principal, req),
     })
 }
@@ -128,10 +129,8 @@ async fn visible_run(
     id: RunId,
 ) -> Result<Option<RunRow>, ApiError> {
     let row = state.readers.run(principal.user_id(), id).await?;
-    if let (Some(row), Some(guest)) = (&row, principal.guest()) {
-        if row.name != guest.script {
-            return Err(ApiError::Denied(Denial::OtherScript(guest.script.clone())));
-        }
+    if let Some(row) = &row {
+        rights::check(principal, Action::UseRun(&row.name))?;
     }
     Ok(row)
 }
@@ -154,9 +153,6 @@ pub async fn cancel_run(
     req: &ApiRequest,
     id: &str,
 ) -> Result<Ack, ApiError> {
-    if principal.guest().is_some_and(|g| !g.rights.cancel) {
-        return Err(ApiError::Denied(Denial::MissingRight("cancel")));
-    }
     let id = RunId::parse(id).ok_or(RunError::NotQueuedOrRunning)?;
     let row = visible_run(state, principal, id)
         .await?
@@ -181,9 +177,6 @@ pub async fn kill_run(
     req: &ApiRequest,
     id: &str,
 ) -> Result<Ack, ApiError> {
-    if principal.guest().is_some_and(|g| !g.rights.cancel) {
-        return Err(ApiError::Denied(Denial::MissingRight("cancel")));
-    }
     let id = RunId::parse(id).ok_or(RunError::NotRunning)?;
     let row = visible_run(state, principal, id)
         .await?
@@ -223,10 +216,7 @@ pub async fn get_run(
     principal: &Principal,
     id: &str,
 ) -> Result<RunStatus, ApiError> {
-    if principal.guest().is_some_and(|g| !g.rights.status) {
-        return Err(ApiError::Denied(Denial::MissingRight("status")));
-    }
-    let owner = principal.guest().is_none();
+    let owner = View::of(principal).is_owner();
     let id = RunId::parse(id).ok_or(RunError::InvalidId)?;
     let row = visible_run(state, principal, id)
         .await?
@@ -262,16 +252,13 @@ pub async fn get_run(
 /// `GET status`: queued and running ids per script; guests see ids of
 /// their own script only and counts for the others.
 pub async fn list_runs(state: &AppState, principal: &Principal) -> Result<StatusList, ApiError> {
-    if principal.guest().is_some_and(|g| !g.rights.status) {
-        return Err(ApiError::Denied(Denial::MissingRight("status")));
-    }
     let runs = account(state, principal)
         .await?
         .send(account::ListRuns)
         .await?;
     let (mut queued, mut running) = (BTreeMap::new(), BTreeMap::new());
     for (name, (q, r)) in runs {
-        let show_ids = principal.guest().is_none_or(|g| g.script == name);
+        let show_ids = rights::sees_script(principal, name.as_str());
         let render = |ids: Vec<RunId>| match show_ids {
             true => IdsOrCount::Ids(ids),
             false => IdsOrCount::Count(ids.len()),
@@ -298,9 +285,6 @@ pub async fn get_log(
     id: &str,
     offset: u64,
 ) -> Result<String, ApiError> {
-    if principal.guest().is_some() {
-        return Err(ApiError::Denied(Denial::OwnerOnly));
-    }
     let id = RunId::parse(id).ok_or(RunError::InvalidId)?;
     let row = visible_run(state, principal, id)
         .await?
@@ -355,14 +339,16 @@ pub async fn list_scripts(
         .await??;
     let mut scripts = BTreeMap::new();
     for def in defs {
-        let info = match principal.guest() {
-            Some(guest) if guest.script.as_str() != def.name => continue,
-            Some(_) => wire::ScriptInfo::Guest(wire::GuestScript {
+        if !rights::sees_script(principal, &def.name) {
+            continue;
+        }
+        let info = match View::of(principal) {
+            View::Guest => wire::ScriptInfo::Guest(wire::GuestScript {
                 args: def.required_args(),
                 noexec: def.noexec,
                 stdin: def.stdin,
             }),
-            None => wire::ScriptInfo::Owner(wire::OwnerScript {
+            View::Owner => wire::ScriptInfo::Owner(wire::OwnerScript {
                 args: def.required_args(),
                 command: def.command.clone(),
                 cpu_weight: def.resources.cpu_weight,
