@@ -2,9 +2,9 @@
 //! belongs to. Keys are shown once and only their SHA-256 is ever stored.
 
 use rand::RngCore;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::events::types::GuestRights;
 use crate::ids::{GuestId, ScriptName, UserId};
 
 /// A freshly generated API key and the hash that is stored for it.
@@ -37,6 +37,15 @@ pub struct User {
     /// Whether this user may manage guest keys.
     pub guests: bool,
     pub created: i64,
+}
+
+/// What a guest key may do with its one script; [`crate::rights`] reads it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GuestRights {
+    pub run: bool,
+    pub cancel: bool,
+    pub status: bool,
+    pub monitor: bool,
 }
 
 /// A guest key: one script, some rights, an expiry.

@@ -1,14 +1,16 @@
 //! Account administration on the storage directory itself (the `user`
-//! commands and first-run bootstrap). Changes go through the event log
-//! like everything else.
+//! commands and first-run bootstrap). Each change is one
+//! [`AccountCommand`] recorded through the event store, as the server's
+//! guest endpoints record theirs.
 
 use std::path::{Path, PathBuf};
 
 use crate::accounts::{generate_key, User};
 use crate::clock;
 use crate::config::Config;
+use crate::events::account::{change_account, AccountCommand};
 use crate::events::store::Database;
-use crate::events::{Event, NewEvent, StoreError};
+use crate::events::StoreError;
 use crate::ids::UserId;
 
 /// Why an admin command failed.
@@ -56,11 +58,6 @@ fn valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
 }
 
-async fn append(db: &mut Database, events: Vec<NewEvent>) -> Result<(), StoreError> {
-    let mut results = db.writer.commit(&[events]).await?;
-    results.pop().unwrap_or(Err(StoreError::Closed)).map(|_| ())
-}
-
 /// Creates a user with a fresh key and its scripts folder; the exectab
 /// starts as a copy of `<storage>/user_init/exectab.txt` when there is one.
 pub async fn add_user(
@@ -78,17 +75,17 @@ pub async fn add_user(
     let id = db.readers.next_user_id().await?;
     let key = generate_key();
     let created = clock::now_secs();
-    let event = Event::UserCreated {
+    let command = AccountCommand::CreateUser {
         user: id,
         name: name.to_owned(),
         key_hash: key.hash,
         guests,
         created,
     };
-    match append(db, vec![NewEvent::new(id, event)]).await {
+    match change_account(db, command).await {
         Err(StoreError::Conflict(_)) => return Err(AdminError::Exists(name.to_owned())),
         other => other?,
-    }
+    };
     let exectab = init_scripts(config, id)?;
     Ok(KeyedUser {
         user: User {
@@ -133,11 +130,11 @@ pub async fn rotate_key(
 ) -> Result<KeyedUser, AdminError> {
     let user = find(db, name).await?;
     let key = generate_key();
-    let event = Event::ApiKeyRotated {
+    let command = AccountCommand::RotateKey {
         user: user.id,
         key_hash: key.hash,
     };
-    append(db, vec![NewEvent::new(user.id, event)]).await?;
+    change_account(db, command).await?;
     Ok(KeyedUser {
         exectab: config.scripts_dir(user.id).join("exectab.txt"),
         user,
@@ -148,11 +145,7 @@ pub async fn rotate_key(
 /// Removes a user and its guests. Its files and run history stay.
 pub async fn remove_user(db: &mut Database, name: &str) -> Result<User, AdminError> {
     let user = find(db, name).await?;
-    append(
-        db,
-        vec![NewEvent::new(user.id, Event::UserRemoved { user: user.id })],
-    )
-    .await?;
+    change_account(db, AccountCommand::RemoveUser { user: user.id }).await?;
     Ok(user)
 }
 

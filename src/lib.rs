@@ -8,7 +8,11 @@
 //! - [`run`]: the run domain, no actix: `RunState` + `apply(&Event)`,
 //!   `PendingRun`, `Limits`, `StopReason`, the final records, what a
 //!   status or push shows (`run::view`).
-//! - [`events`]: typed events, the single-writer store, projections, queries.
+//! - [`events`]: typed events, the single-writer store, projections, queries;
+//!   every stored event is read through `events::upcast::decode`, and every
+//!   account change is an `events::account::AccountCommand`.
+//! - [`rights`]: who may do what: a user's own key, a guest's rights and
+//!   script, the owner-only endpoints; [`accounts`]: users, guests, keys.
 //! - [`actors`]: accounts, script queues, run processes, the monitor hub;
 //!   children report up through recipients (`actors::run::Outlet`,
 //!   `actors::queue::Outlet`).
@@ -31,7 +35,15 @@
 //! - [`backup`]: `admin backup`, a consistent copy of a running server;
 //!   [`migrate`]: `admin migrate-to`, a SQLite storage moved to PostgreSQL.
 //! - [`config`], [`telemetry`]: settings, and the text or JSON log.
+//! - [`metrics`]: the counters behind `/metrics`; [`outcome`]: how a run
+//!   ended (shared by events, metrics and the wire).
+//! - [`ids`]: the identifier newtypes (`RunId`, `UserId`, `ScriptName`…);
+//!   [`clock`]: the server's one notion of now; [`lock`]: the storage's
+//!   single-server lock.
 //! - [`client`]: the client commands that talk to a running server.
+//! - [`wire`]: one request and one reply type per endpoint, shared by the
+//!   server, the WebSocket path, monitor pushes, the client and the tests;
+//!   [`status`] fills the run shapes from a record.
 
 pub mod accounts;
 pub mod actors;
@@ -52,17 +64,19 @@ pub mod lock;
 pub mod manual;
 pub mod metrics;
 pub mod migrate;
-
+pub mod outcome;
 pub mod output;
 pub mod progress;
 pub mod replay;
 pub mod retention;
+pub mod rights;
 pub mod run;
 pub mod service;
 pub mod status;
 pub mod status_mode;
 pub mod storage;
 pub mod telemetry;
+pub mod wire;
 
 /// `scriptd --version`: the crate version and the git commit it was built
 /// from ("unknown" when built outside a git checkout).

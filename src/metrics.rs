@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::events::types::Outcome;
 use crate::ids::{ScriptName, UserId};
+use crate::outcome::Outcome;
 
 /// Upper bounds (seconds) of the commit latency histogram buckets.
 pub const LATENCY_BUCKETS: [f64; 10] =

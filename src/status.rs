@@ -1,33 +1,21 @@
 //! The three status shapes of the wire contract (queued, running,
-//! finished), rendered once here for replies, pushes and status files.
-
-use serde_json::{json, Map, Value};
+//! finished), filled once here for replies, pushes and status files.
 
 use crate::events::types::{ProgressSnapshot, RunRecord};
 use crate::ids::{RunId, ScriptName};
-
-fn object(value: Value) -> Map<String, Value> {
-    match value {
-        Value::Object(map) => map,
-        _ => Map::new(),
-    }
-}
-
-fn text_or_false(text: &Option<String>) -> Value {
-    text.as_ref()
-        .map_or(Value::Bool(false), |t| Value::String(t.clone()))
-}
+use crate::wire::{self, Done, QueuedState, RunningState, Success};
 
 /// `state: queued`.
-pub fn queued(id: RunId, name: &ScriptName, queued: i64, position: usize) -> Map<String, Value> {
-    object(json!({
-        "success": true,
-        "id": id.to_string(),
-        "name": name.as_str(),
-        "state": "queued",
-        "queued": queued,
-        "position": position,
-    }))
+pub fn queued(id: RunId, name: &ScriptName, queued: i64, position: usize) -> wire::Queued {
+    wire::Queued {
+        id,
+        name: name.clone(),
+        position,
+        queued,
+        seq: None,
+        state: QueuedState,
+        success: Success,
+    }
 }
 
 /// `state: running`.
@@ -36,58 +24,76 @@ pub fn running(
     name: &ScriptName,
     started: f64,
     progress: &ProgressSnapshot,
-) -> Map<String, Value> {
-    object(json!({
-        "success": true,
-        "id": id.to_string(),
-        "name": name.as_str(),
-        "state": "running",
-        "started": started,
-        "task": text_or_false(&progress.task),
-        "tasknum": progress.tasknum,
-        "maxtasks": progress.maxtasks,
-        "taskstart": progress.taskstart.unwrap_or(started),
-        "subtask": text_or_false(&progress.subtask),
-        "subtaskpercent": progress.subtaskpercent,
-    }))
+) -> wire::Running {
+    wire::Running {
+        id,
+        maxtasks: progress.maxtasks,
+        name: name.clone(),
+        seq: None,
+        started,
+        state: RunningState,
+        subtask: progress.subtask.clone(),
+        subtaskpercent: progress.subtaskpercent,
+        success: Success,
+        task: progress.task.clone(),
+        tasknum: progress.tasknum,
+        taskstart: progress.taskstart.unwrap_or(started),
+    }
 }
 
 /// `state: done`; `args` only when `with_args` (owners, never guests).
-pub fn finished(id: RunId, record: &RunRecord, with_args: bool) -> Map<String, Value> {
+pub fn finished(id: RunId, record: &RunRecord, with_args: bool) -> wire::Finished {
     let (first, last) = if record.tasks.is_empty() {
-        (record.first.as_str(), record.last.as_str())
+        (record.first.clone(), record.last.clone())
     } else {
-        ("", "")
+        (String::new(), String::new())
     };
-    let mut map = object(json!({
-        "success": true,
-        "id": id.to_string(),
-        "name": record.name.as_str(),
-        "state": "done",
-        "queued": record.queued,
-        "started": record.started,
-        "finished": record.finished,
-        "first": first,
-        "last": last,
-        "tasks": record.tasks,
-        "removelog": record.removelog,
-        "outcome": record.outcome.as_str(),
-        "exit_code": record.exit_code,
-        "signal": record.signal,
-        "duration": record.duration,
-        "cpu_user": record.cpu_user,
-        "cpu_system": record.cpu_system,
-        "max_rss_kb": record.max_rss_kb,
-        "error": record.error,
-    }));
-    if let Some(error) = &record.log_error {
-        map.insert("log_error".into(), Value::String(error.clone()));
+    wire::Finished {
+        args: with_args.then(|| wire::RunArgs {
+            opts: record.opts.clone(),
+            params: record.params.clone(),
+        }),
+        cancelled_by: None,
+        cancelled_by_name: None,
+        cancelled_from: None,
+        cpu_system: record.cpu_system,
+        cpu_user: record.cpu_user,
+        duration: record.duration,
+        error: record.error.clone(),
+        exit_code: record.exit_code,
+        finished: record.finished,
+        first,
+        id,
+        killed_by: None,
+        killed_by_name: None,
+        killed_from: None,
+        last,
+        log_error: record.log_error.clone(),
+        max_rss_kb: record.max_rss_kb,
+        name: record.name.clone(),
+        outcome: record.outcome,
+        queued: record.queued,
+        removelog: record.removelog,
+        requested_by: None,
+        requested_by_name: None,
+        requested_from: None,
+        seq: None,
+        signal: record.signal,
+        started: record.started,
+        state: Done,
+        success: Some(Success),
+        tasks: record
+            .tasks
+            .iter()
+            .map(|t| wire::TaskSpan {
+                end: t.end,
+                start: t.start,
+                task: t.task.clone(),
+            })
+            .collect(),
     }
-    if with_args {
-        map.insert(
-            "args".into(),
-            json!({"opts": record.opts, "params": record.params}),
-        );
-    }
-    map
 }
+
+#[cfg(test)]
+#[path = "status_tests.rs"]
+mod tests;

@@ -10,38 +10,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-/// Top-level edges that close a cycle today, in modules other issues are
-/// reworking; each is left out of the check until its owner removes it.
-/// A new cycle anywhere else fails the test.
-const KNOWN: &[(&str, &str, &str)] = &[
-    (
-        "events",
-        "accounts",
-        "events::lookup reads accounts::{Guest, Principal, User}; accounts uses events::types::GuestRights",
-    ),
-    (
-        "events",
-        "metrics",
-        "the store counts into metrics::Metrics; metrics names events::types::Outcome",
-    ),
-];
-
 /// One edge and the files that make it.
 type Graph = BTreeMap<String, BTreeMap<String, BTreeSet<String>>>;
 
 #[test]
 fn top_level_modules_have_no_cycle() {
     let (top, _) = graphs();
-    let mut checked = top.clone();
-    for (from, to, _) in KNOWN {
-        if let Some(edges) = checked.get_mut(*from) {
-            if edges.remove(*to).is_none() {
-                eprintln!("note: known edge {from} -> {to} is gone; drop it from KNOWN");
-            }
-        }
-    }
-    let cycles = cycles(&checked);
-    assert!(cycles.is_empty(), "{}", report(&checked, &cycles));
+    let cycles = cycles(&top);
+    assert!(cycles.is_empty(), "{}", report(&top, &cycles));
 }
 
 #[test]

@@ -1,41 +1,8 @@
 //! Domain outcomes of run commands that a client can branch on.
 
-use std::fmt;
-
 use crate::events::StoreError;
-use crate::ids::ScriptName;
 
-/// Why a key was refused; every one is `access_denied` on the wire, and
-/// the message names what is missing.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Denial {
-    /// A guest key without this right (`run`, `cancel`, `status`, `monitor`).
-    MissingRight(&'static str),
-    /// A guest key used on a script other than its own.
-    OtherScript(ScriptName),
-    /// Only the owner's key may do this, not a guest key.
-    OwnerOnly,
-    /// A user key that may not manage guests.
-    NotManager,
-}
-
-impl fmt::Display for Denial {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Denial::MissingRight(right) => {
-                write!(f, "this guest key lacks the '{right}' right")
-            }
-            Denial::OtherScript(script) => {
-                write!(f, "this guest key is for script '{script}' only")
-            }
-            Denial::OwnerOnly => write!(f, "only the owner's key may do this, not a guest key"),
-            Denial::NotManager => write!(
-                f,
-                "this user may not manage guests (create it with `scriptd user add NAME --guests`)"
-            ),
-        }
-    }
-}
+pub use crate::rights::Denial;
 
 /// Why a run command was refused.
 #[derive(Debug, thiserror::Error)]

@@ -6,8 +6,8 @@
 //! A new run's file is written once the run is at least `WINDOW` old, so
 //! a run that is queued and ends sooner never touches the disk: its file
 //! would be created only to be removed. Creating files is what costs here
-//! (ext4 inode allocation was a fifth of the CPU of accepting `-n` runs,
-//! profiled), far more than the JSON.
+//! (inode allocation, BENCHMARKS.md § Profile-driven fixes, 8), far more
+//! than the JSON.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -103,16 +103,22 @@ impl StatusFiles {
     }
 
     /// Writes the first status file of a run just accepted.
-    pub fn create(&self, user: UserId, run: RunId, status: &Status) {
+    pub fn create(&self, user: UserId, run: RunId, status: &impl serde::Serialize) {
         self.send(user, run, status, Change::Create);
     }
 
     /// Replaces the status file of a run with `status`.
-    pub fn write(&self, user: UserId, run: RunId, status: &Status) {
+    pub fn write(&self, user: UserId, run: RunId, status: &impl serde::Serialize) {
         self.send(user, run, status, Change::Replace);
     }
 
-    fn send(&self, user: UserId, run: RunId, status: &Status, change: fn(String) -> Change) {
+    fn send(
+        &self,
+        user: UserId,
+        run: RunId,
+        status: &impl serde::Serialize,
+        change: fn(String) -> Change,
+    ) {
         match serde_json::to_string_pretty(status) {
             Ok(text) => {
                 let _ = self.tx.send((self.path(user, run), change(text)));
@@ -123,7 +129,7 @@ impl StatusFiles {
 
     /// Makes the status file of a run hold `status`, leaving it untouched
     /// when it already does (a restart's check of every queued run's file).
-    pub fn refresh(&self, user: UserId, run: RunId, status: &Status) {
+    pub fn refresh(&self, user: UserId, run: RunId, status: &impl serde::Serialize) {
         self.send(user, run, status, Change::Refresh);
     }
 
@@ -141,8 +147,6 @@ impl StatusFiles {
         let _ = self.tx.send((self.path(user, run), Change::Remove));
     }
 }
-
-type Status = serde_json::Map<String, serde_json::Value>;
 
 /// Sorts what arrived: a change to fold, or someone to tell when done.
 fn take(
@@ -300,7 +304,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         let files = StatusFiles::start(crate::storage::StatusPlacement::in_storage(dir.path()));
         let (user, runs) = (UserId(1), [RunId::new(), RunId::new()]);
-        let mut status = Status::new();
+        let mut status = serde_json::Map::new();
         status.insert("state".into(), "queued".into());
         for run in runs {
             files.write(user, run, &status);

@@ -1,6 +1,7 @@
 //! The typed API client: one method per endpoint of `/scripts/v1`, each
-//! returning the server's JSON reply or a [`ClientError`], and
-//! [`Monitor`], a monitor subscription on the WebSocket.
+//! sending that endpoint's [`crate::wire`] request and returning its wire
+//! reply or a [`ClientError`], and [`Monitor`], a monitor subscription on
+//! the WebSocket.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,10 +12,13 @@ use awc::http::{Method, StatusCode};
 use awc::ws::{Codec, Frame, Message};
 use awc::BoxedSocket;
 use futures_util::{SinkExt, Stream, StreamExt};
-use serde_json::{json, Value};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
 
 use super::error::ClientError;
 use super::reply::{check_success, envelope, id_error, name_error, send_error, ws_error};
+use crate::wire::{self, Push, WsReply, WsRequest};
 
 /// Per-request timeout: generous, since `log` may be large.
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -22,25 +26,10 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 const BODY_LIMIT: usize = 256 * 1024 * 1024;
 
 /// A `POST run` request.
-#[derive(Debug, Clone, Default)]
-pub struct RunRequest {
-    pub name: String,
-    pub args: Vec<String>,
-    pub stdin: Option<String>,
-    /// UNIX time to start at (`queue`).
-    pub queue: Option<i64>,
-}
+pub type RunRequest = wire::RunRequest;
 
 /// A `POST guest/create` request.
-#[derive(Debug, Clone, Default)]
-pub struct GuestRequest {
-    pub name: String,
-    pub run: bool,
-    pub cancel: bool,
-    pub status: bool,
-    pub monitor: bool,
-    pub expires: i64,
-}
+pub type GuestRequest = wire::GuestCreateRequest;
 
 /// A client for one server and one key.
 #[derive(Clone)]
@@ -100,37 +89,30 @@ impl Client {
         &self.url
     }
 
-    /// Queues a run; the reply has `id`, `state`, `queued`, `position`.
-    pub async fn run(&self, request: &RunRequest) -> Result<Value, ClientError> {
-        let mut body = json!({"name": request.name, "args": request.args});
-        if let Some(stdin) = &request.stdin {
-            body["stdin"] = Value::String(stdin.clone());
-        }
-        if let Some(queue) = request.queue {
-            body["queue"] = Value::from(queue);
-        }
-        self.json(Method::POST, "run", Some(body))
+    /// Queues a run; the reply is its queued shape.
+    pub async fn run(&self, request: &RunRequest) -> Result<wire::RunReply, ClientError> {
+        self.json(Method::POST, "run", Some(request))
             .await
             .map_err(|err| name_error(err, &request.name))
     }
 
     /// One run's status (queued, running or finished shape).
-    pub async fn status(&self, id: &str) -> Result<Value, ClientError> {
+    pub async fn status(&self, id: &str) -> Result<wire::RunStatus, ClientError> {
         self.with_id(Method::GET, "status", id).await
     }
 
     /// Every queued and running run, per script.
-    pub async fn status_all(&self) -> Result<Value, ClientError> {
-        self.json(Method::GET, "status", None).await
+    pub async fn status_all(&self) -> Result<wire::StatusList, ClientError> {
+        self.json(Method::GET, "status", None::<&()>).await
     }
 
     /// Cancels a queued run.
-    pub async fn cancel(&self, id: &str) -> Result<Value, ClientError> {
+    pub async fn cancel(&self, id: &str) -> Result<wire::Ack, ClientError> {
         self.with_id(Method::POST, "cancel", id).await
     }
 
     /// Stops a running run (SIGTERM, then SIGKILL).
-    pub async fn kill(&self, id: &str) -> Result<Value, ClientError> {
+    pub async fn kill(&self, id: &str) -> Result<wire::Ack, ClientError> {
         self.with_id(Method::POST, "kill", id).await
     }
 
@@ -142,58 +124,68 @@ impl Client {
 
     /// A run's captured output from byte `offset` on (to follow a log).
     pub async fn log_from(&self, id: &str, offset: u64) -> Result<Bytes, ClientError> {
-        let url = match offset {
-            0 => self.endpoint(&format!("log/{id}")),
-            _ => self.endpoint(&format!("log/{id}?offset={offset}")),
+        let query = wire::LogRequest {
+            offset: (offset > 0).then_some(offset),
         };
+        let url = self.endpoint(&with_query(&format!("log/{id}"), &query));
         let (status, bytes) = self
-            .send(Method::GET, &url, None)
+            .send(Method::GET, &url, None::<&()>)
             .await
             .map_err(|err| self.key_error(err))?;
         if status == StatusCode::OK {
             return Ok(bytes);
         }
-        envelope(&url, status, &bytes)
+        envelope::<Value>(&url, status, &bytes)
             .map(|_| Bytes::new())
             .map_err(|err| self.key_error(id_error(err, id)))
     }
 
     /// The scripts this key may use, with their options.
-    pub async fn scripts(&self) -> Result<Value, ClientError> {
-        self.json(Method::GET, "scripts", None).await
+    pub async fn scripts(&self) -> Result<wire::ScriptsReply, ClientError> {
+        self.json(Method::GET, "scripts", None::<&()>).await
     }
 
     /// The ids of this key's runs that start with `prefix` (a few at most).
     pub async fn runs_with_prefix(&self, prefix: &str) -> Result<Vec<String>, ClientError> {
-        let reply = self.get("runs", &[("prefix", prefix.to_owned())]).await?;
-        Ok(reply["ids"]
-            .as_array()
-            .map(|ids| {
-                ids.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default())
+        let query = wire::PrefixRequest {
+            prefix: prefix.to_owned(),
+        };
+        let reply: wire::PrefixReply = self.get("runs", &query).await?;
+        Ok(reply.ids.iter().map(ToString::to_string).collect())
     }
 
     /// This user's guests, newest first.
-    pub async fn guest_list(&self) -> Result<Value, ClientError> {
-        self.json(Method::GET, "guest/list", None).await
+    pub async fn guest_list(&self) -> Result<wire::GuestListReply, ClientError> {
+        self.json(Method::GET, "guest/list", None::<&()>).await
     }
 
     /// Creates a guest key (shown in this reply only).
-    pub async fn guest_create(&self, guest: &GuestRequest) -> Result<Value, ClientError> {
-        let body = json!({
-            "name": guest.name, "run": guest.run, "cancel": guest.cancel,
-            "status": guest.status, "monitor": guest.monitor, "expires": guest.expires,
-        });
-        self.json(Method::POST, "guest/create", Some(body)).await
+    pub async fn guest_create(
+        &self,
+        guest: &GuestRequest,
+    ) -> Result<wire::GuestCreateReply, ClientError> {
+        self.json(Method::POST, "guest/create", Some(guest)).await
     }
 
     /// Deletes a guest.
-    pub async fn guest_delete(&self, id: &str) -> Result<Value, ClientError> {
+    pub async fn guest_delete(&self, id: &str) -> Result<wire::Ack, ClientError> {
         self.with_id(Method::DELETE, "guest/delete", id).await
+    }
+
+    /// One page of finished runs, newest first.
+    pub async fn history(
+        &self,
+        query: &wire::HistoryRequest,
+    ) -> Result<wire::HistoryReply, ClientError> {
+        self.get("history", query).await
+    }
+
+    /// One page of this user's recorded events, oldest first.
+    pub async fn events(
+        &self,
+        query: &wire::EventsRequest,
+    ) -> Result<wire::EventsReply, ClientError> {
+        self.get("events", query).await
     }
 
     /// Opens the WebSocket and registers a monitor for `name` (`""` = all
@@ -215,24 +207,30 @@ impl Client {
             .await
             .map_err(|err| self.key_error(ws_error(&self.url, err)))?;
         let mut monitor = Monitor { framed };
-        let mut request = json!({
-            "api_method": "GET", "api_path": "/scripts/v1/monitor",
-            "api_sequence": 1, "name": name, "verbose": verbose,
-        });
-        if let Some(after) = after {
-            request["after"] = Value::from(after);
-        }
+        let request = WsRequest {
+            api_method: "GET".into(),
+            api_path: "/scripts/v1/monitor".into(),
+            api_sequence: 1,
+            fields: wire::MonitorRequest {
+                after,
+                name: name.to_owned(),
+                verbose,
+            },
+        };
         monitor.send(&request).await?;
         let reply = monitor.next_message().await?.ok_or(ClientError::Closed)?;
-        check_success(&self.url, reply).map_err(|err| self.key_error(name_error(err, name)))?;
+        check_success::<WsReply<wire::MonitorReply>>(&self.url, reply)
+            .map_err(|err| self.key_error(name_error(err, name)))?;
         Ok(monitor)
     }
 
-    /// A GET of `path` with query fields, for the read-only listings
-    /// (`history`, `events`).
-    pub async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Value, ClientError> {
-        let query = serde_urlencoded::to_string(query).unwrap_or_default();
-        self.json(Method::GET, &format!("{path}?{query}"), None)
+    /// A GET of `path` with `query` as its query string.
+    async fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &impl Serialize,
+    ) -> Result<T, ClientError> {
+        self.json(Method::GET, &with_query(path, query), None::<&()>)
             .await
     }
 
@@ -240,18 +238,23 @@ impl Client {
         format!("{}/scripts/v1/{path}", self.url)
     }
 
-    async fn with_id(&self, method: Method, path: &str, id: &str) -> Result<Value, ClientError> {
-        self.json(method, &format!("{path}/{id}"), None)
+    async fn with_id<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        id: &str,
+    ) -> Result<T, ClientError> {
+        self.json(method, &format!("{path}/{id}"), None::<&()>)
             .await
             .map_err(|err| id_error(err, id))
     }
 
-    async fn json(
+    async fn json<T: DeserializeOwned>(
         &self,
         method: Method,
         path: &str,
-        body: Option<Value>,
-    ) -> Result<Value, ClientError> {
+        body: Option<&impl Serialize>,
+    ) -> Result<T, ClientError> {
         let url = self.endpoint(path);
         let reply = match self.send(method, &url, body).await {
             Ok((status, bytes)) => envelope(&url, status, &bytes),
@@ -264,14 +267,14 @@ impl Client {
         &self,
         method: Method,
         url: &str,
-        body: Option<Value>,
+        body: Option<&impl Serialize>,
     ) -> Result<(StatusCode, Bytes), ClientError> {
         let request = self
             .http
             .request(method, url)
             .insert_header(("X-APIKey", self.key.as_str()));
         let sent = match body {
-            Some(body) => request.send_json(&body).await,
+            Some(body) => request.send_json(body).await,
             None => request.send().await,
         };
         let mut response = sent.map_err(|err| send_error(&self.url, err))?;
@@ -294,11 +297,18 @@ pub struct Monitor {
 
 impl Monitor {
     /// The next push; `None` once the server closed the connection.
-    pub async fn next_push(&mut self) -> Result<Option<Value>, ClientError> {
+    pub async fn next_push(&mut self) -> Result<Option<WsReply<Push>>, ClientError> {
         loop {
             match self.next_message().await? {
                 // Only pushes carry `seq`; anything else is a stray reply.
-                Some(value) if value.get("seq").is_some() => return Ok(Some(value)),
+                Some(value) if value.get("seq").is_some() => {
+                    return serde_json::from_value(value).map(Some).map_err(|err| {
+                        ClientError::Decode {
+                            url: "the monitor WebSocket".into(),
+                            reason: err.to_string(),
+                        }
+                    })
+                }
                 Some(_) => continue,
                 None => return Ok(None),
             }
@@ -306,7 +316,7 @@ impl Monitor {
     }
 
     /// The pushes as a stream, ending when the server closes.
-    pub fn into_stream(self) -> impl Stream<Item = Result<Value, ClientError>> {
+    pub fn into_stream(self) -> impl Stream<Item = Result<WsReply<Push>, ClientError>> {
         futures_util::stream::unfold(self, |mut monitor| async move {
             match monitor.next_push().await {
                 Ok(Some(value)) => Some((Ok(value), monitor)),
@@ -316,9 +326,13 @@ impl Monitor {
         })
     }
 
-    async fn send(&mut self, value: &Value) -> Result<(), ClientError> {
+    async fn send(&mut self, request: &impl Serialize) -> Result<(), ClientError> {
+        let text = serde_json::to_string(request).map_err(|err| ClientError::Decode {
+            url: "the monitor WebSocket".into(),
+            reason: err.to_string(),
+        })?;
         self.framed
-            .send(Message::Text(value.to_string().into()))
+            .send(Message::Text(text.into()))
             .await
             .map_err(|_| ClientError::Closed)
     }
@@ -343,5 +357,13 @@ impl Monitor {
             }
         }
         Ok(None)
+    }
+}
+
+/// `path?query`, or `path` when the query is empty.
+fn with_query(path: &str, query: &impl Serialize) -> String {
+    match serde_urlencoded::to_string(query).unwrap_or_default() {
+        query if query.is_empty() => path.to_owned(),
+        query => format!("{path}?{query}"),
     }
 }

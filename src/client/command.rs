@@ -7,8 +7,6 @@ use std::io::Read;
 use std::path::Path;
 use std::process::ExitCode;
 
-use serde_json::{json, Value};
-
 use super::api::{Client, GuestRequest, RunRequest};
 use super::args::{ClientCommand, GuestCommand, RunArgs};
 use super::display::Display;
@@ -16,6 +14,7 @@ use super::error::ClientError;
 use super::wait::Waited;
 use super::{follow, render, run_id, scripts, wait};
 use crate::config::Config;
+use crate::wire::{self, RunStatus, Success};
 
 pub use super::target::client_for;
 
@@ -38,7 +37,10 @@ pub async fn execute(command: ClientCommand, config: &Config) -> ExitCode {
 /// Prints `err` as the CLI shows errors and returns exit code 1.
 pub fn report(err: &ClientError, json: bool) -> ExitCode {
     if json {
-        println!("{}", err.envelope());
+        println!(
+            "{}",
+            serde_json::to_string(&err.envelope()).unwrap_or_default()
+        );
     } else {
         eprintln!("scriptd: {err}");
     }
@@ -46,9 +48,9 @@ pub fn report(err: &ClientError, json: bool) -> ExitCode {
 }
 
 /// Prints the server's JSON or the text rendering of it.
-fn print(json: bool, reply: &Value, text: impl FnOnce(&Value) -> String) {
+fn print<T: serde::Serialize>(json: bool, reply: &T, text: impl FnOnce(&T) -> String) {
     if json {
-        println!("{reply}");
+        println!("{}", serde_json::to_string(reply).unwrap_or_default());
     } else {
         println!("{}", text(reply));
     }
@@ -93,7 +95,11 @@ async fn dispatch(client: &Client, command: ClientCommand) -> Result<u8, ClientE
             }
             let log = client.log(&id).await?;
             if json {
-                println!("{}", json!({"success": true, "log": log}));
+                let reply = wire::LogReply {
+                    log,
+                    success: Success,
+                };
+                println!("{}", serde_json::to_string(&reply).unwrap_or_default());
             } else {
                 print!("{log}");
             }
@@ -115,10 +121,10 @@ async fn kill_hint(client: &Client, id: &str, err: ClientError) -> ClientError {
         return err;
     }
     match client.status(id).await {
-        Ok(status) if status["state"] == "queued" => err.with_hint(format!(
+        Ok(RunStatus::Queued(_)) => err.with_hint(format!(
             "it has not started; remove it with `scriptd cancel {id}`"
         )),
-        Ok(status) if status["state"] == "done" => err.with_hint("it has already finished"),
+        Ok(RunStatus::Done(_)) => err.with_hint("it has already finished"),
         _ => err,
     }
 }
@@ -132,17 +138,12 @@ async fn run(client: &Client, args: RunArgs) -> Result<u8, ClientError> {
     };
     if !args.wait {
         let reply = client.run(&request).await?;
-        print(args.remote.json, &reply, |r| {
-            r.get("id")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned()
-        });
+        print(args.remote.json, &reply, |r| r.id.to_string());
         return Ok(0);
     }
     let mut display = Display::new(args.remote.json);
     match wait::run_and_wait(client, &request, &mut display).await? {
-        Waited::Done(done) => Ok(render::exit_code(&done)),
+        Waited::Done(done) => Ok(render::exit_code(&done.body)),
         Waited::Detached => Ok(EXIT_DETACHED),
     }
 }
@@ -164,7 +165,7 @@ fn read_stdin(path: &Path) -> Result<String, ClientError> {
 /// Fails unless `name` is one of the scripts this key may use.
 pub(super) async fn known_script(client: &Client, name: &str) -> Result<(), ClientError> {
     let scripts = client.scripts().await?;
-    match scripts["scripts"].get(name) {
+    match scripts.scripts.get(name) {
         Some(_) => Ok(()),
         None => Err(ClientError::UnknownScript {
             name: name.to_owned(),

@@ -8,10 +8,9 @@
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde_json::Value;
-
 use super::render;
+use crate::wire::{Finished, Push, RunReply, RunStatus, WsReply};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// The bar's characters: filled, partial, empty. The tests look for them.
 pub const BAR_CHARS: &str = "█▌░";
@@ -44,12 +43,12 @@ impl Display {
 
     /// Shows the id of the run just queued (the JSON display has the
     /// whole reply instead).
-    pub fn id(&mut self, reply: &Value) {
-        let id = reply.get("id").and_then(Value::as_str).unwrap_or_default();
+    pub fn id(&mut self, reply: &RunReply) {
+        let id = reply.id.to_string();
         match self {
-            Display::Json => print_line(&reply.to_string()),
-            Display::Bar(bar) => bar.bar.suspend(|| print_line(id)),
-            Display::Plain { .. } => print_line(id),
+            Display::Json => print_line(&json_text(reply)),
+            Display::Bar(bar) => bar.bar.suspend(|| print_line(&id)),
+            Display::Plain { .. } => print_line(&id),
         }
     }
 
@@ -82,12 +81,12 @@ impl Display {
     }
 
     /// Shows a queued or running push of the followed run.
-    pub fn show(&mut self, push: &Value) {
+    pub fn show(&mut self, push: &WsReply<Push>) {
         match self {
-            Display::Json => print_line(&push.to_string()),
-            Display::Bar(bar) => bar.draw(push),
+            Display::Json => print_line(&json_text(push)),
+            Display::Bar(bar) => bar.draw(&push.body),
             Display::Plain { started } => {
-                for line in plain_lines(push, started) {
+                for line in plain_lines(&push.body, started) {
                     print_line(&line);
                 }
             }
@@ -95,16 +94,21 @@ impl Display {
     }
 
     /// Removes the bar and prints the outcome of the finished run.
-    pub fn finish(&mut self, done: &Value) {
+    pub fn finish(&mut self, done: &WsReply<Finished>) {
         match self {
-            Display::Json => print_line(&done.to_string()),
+            Display::Json => print_line(&json_text(done)),
             Display::Bar(bar) => {
                 bar.bar.finish_and_clear();
-                print_line(&render::outcome_line(done));
+                print_line(&render::outcome_line(&done.body));
             }
-            Display::Plain { .. } => print_line(&render::outcome_line(done)),
+            Display::Plain { .. } => print_line(&render::outcome_line(&done.body)),
         }
     }
+}
+
+/// One JSON line of a reply as the server sent it.
+fn json_text(reply: &impl serde::Serialize) -> String {
+    serde_json::to_string(reply).unwrap_or_default()
 }
 
 fn print_line(line: &str) {
@@ -144,19 +148,19 @@ impl Bar {
         }
     }
 
-    fn draw(&mut self, push: &Value) {
+    fn draw(&mut self, push: &Push) {
         let bar = &self.bar;
-        match push.get("state").and_then(Value::as_str) {
-            Some("queued") => {
+        match push {
+            RunStatus::Queued(queued) => {
                 bar.set_prefix("queued");
-                bar.set_message(render::queued_text(push));
+                bar.set_message(render::queued_text(queued));
             }
-            Some("running") => {
+            RunStatus::Running(running) => {
                 if !self.running {
                     self.running = true;
                     bar.reset_elapsed();
                 }
-                let Some(label) = render::task_label(push) else {
+                let Some(label) = render::task_label(running) else {
                     bar.set_prefix("running");
                     bar.set_message(self.last_line.clone());
                     return;
@@ -169,28 +173,26 @@ impl Bar {
                     Some((prefix, title)) => (prefix.to_owned(), title.to_owned()),
                     None => (label, String::new()),
                 };
-                let subtask = push.get("subtask").and_then(Value::as_str);
                 bar.set_prefix(prefix);
-                bar.set_message(match subtask {
+                bar.set_message(match running.subtask.as_deref() {
                     Some(sub) if !title.is_empty() => format!("{title} — {sub}"),
                     Some(sub) => sub.to_owned(),
                     None => title,
                 });
-                let percent = push.get("subtaskpercent").and_then(Value::as_f64);
-                bar.set_position(percent.unwrap_or(0.0).clamp(0.0, 100.0) as u64);
+                bar.set_position(u64::from(running.subtaskpercent.min(100)));
             }
-            _ => {}
+            RunStatus::Done(_) => {}
         }
     }
 }
 
 /// The plain lines a push adds: the queue state and the start; progress
 /// lines come with the script's own output.
-fn plain_lines(push: &Value, started: &mut bool) -> Vec<String> {
+fn plain_lines(push: &Push, started: &mut bool) -> Vec<String> {
     let mut lines = Vec::new();
-    match push.get("state").and_then(Value::as_str) {
-        Some("queued") => lines.push(render::queued_text(push)),
-        Some("running") if !*started => {
+    match push {
+        RunStatus::Queued(queued) => lines.push(render::queued_text(queued)),
+        RunStatus::Running(_) if !*started => {
             *started = true;
             lines.push("started".to_owned());
         }
@@ -202,12 +204,13 @@ fn plain_lines(push: &Value, started: &mut bool) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::client::render::tests::shape;
+    use serde_json::{json, Value};
 
     #[test]
     fn plain_lines_print_the_queue_and_the_start_once() {
         let mut started = false;
-        let mut lines = |push: Value| plain_lines(&push, &mut started);
+        let mut lines = |push: Value| plain_lines(&shape(push), &mut started);
         let start = json!({"state": "running", "task": false, "subtask": false});
         let half = json!({"state": "running", "task": "Preparing", "tasknum": 0, "maxtasks": 3,
                           "subtask": "Half way", "subtaskpercent": 50});

@@ -2,8 +2,6 @@
 //! Server errors keep their stable `errorcode` so callers can branch on it;
 //! with `--json` every error is printed as [`ClientError::envelope`].
 
-use serde_json::{json, Value};
-
 /// A failed client call.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -100,7 +98,7 @@ impl ClientError {
 
     /// The JSON envelope `--json` prints: the server's own message for an
     /// API error, this error's line for anything else.
-    pub fn envelope(&self) -> Value {
+    pub fn envelope(&self) -> crate::wire::ErrorReply {
         let message = match self {
             ClientError::Api { message, .. } => message.clone(),
             ClientError::UnknownScript {
@@ -117,7 +115,11 @@ impl ClientError {
             } => message.clone(),
             other => other.to_string(),
         };
-        json!({"success": false, "error": message, "errorcode": self.code()})
+        crate::wire::ErrorReply {
+            error: message,
+            errorcode: self.code().to_owned(),
+            success: crate::wire::Failure,
+        }
     }
 
     /// The same error with a hint of what to do instead.

@@ -6,8 +6,6 @@
 use std::io::Write;
 use std::time::Duration;
 
-use serde_json::Value;
-
 use super::api::Client;
 use super::error::ClientError;
 
@@ -52,8 +50,8 @@ impl LogTail {
     }
 }
 
-fn is_done(status: &Value) -> bool {
-    status.get("state").and_then(Value::as_str) == Some("done")
+fn is_done(status: &crate::wire::RunStatus) -> bool {
+    status.finished().is_some()
 }
 
 /// `scriptd log ID --follow`: prints the log as it grows; returns once the

@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use clap::builder::PossibleValuesParser;
 use clap::Args;
-use serde_json::Value;
 
 use super::args::Remote;
 use super::error::ClientError;
@@ -18,6 +17,7 @@ use super::target::client_for;
 use super::when;
 use crate::config::Config;
 use crate::events::types::Outcome;
+use crate::wire::{EventRow, EventsRequest, Finished, HistoryRequest};
 
 /// The most rows the server returns per page.
 const PAGE_MAX: u32 = 1000;
@@ -76,41 +76,36 @@ pub async fn history(
     out: &mut dyn Write,
 ) -> Result<(), ClientError> {
     let server = client_for(&args.remote, config)?;
-    let mut filters = Vec::new();
-    for (field, value) in [("name", &args.name), ("outcome", &args.outcome)] {
-        if let Some(value) = value {
-            filters.push((field, value.clone()));
-        }
-    }
-    for (field, value) in [("since", args.since), ("until", args.until)] {
-        if let Some(time) = value {
-            filters.push((field, time.to_string()));
-        }
-    }
-    let mut before = args.before.clone();
+    let mut query = HistoryRequest {
+        before: args.before.clone(),
+        limit: None,
+        name: args.name.clone(),
+        outcome: args.outcome.clone(),
+        since: args.since,
+        until: args.until,
+    };
     let mut left = args.limit;
     let mut rows = Vec::new();
     while left > 0 {
-        let mut query = filters.clone();
-        query.push(("limit", left.min(PAGE_MAX).to_string()));
-        if let Some(cursor) = &before {
-            query.push(("before", cursor.clone()));
-        }
-        let page = server.get("history", &query).await?;
-        let runs = page["runs"].as_array().cloned().unwrap_or_default();
-        left = left.saturating_sub(runs.len() as u32);
-        before = page["next"].as_str().map(str::to_owned);
-        let last = before.is_none() || runs.is_empty();
+        query.limit = Some(left.min(PAGE_MAX));
+        let page = server.history(&query).await?;
+        left = left.saturating_sub(page.runs.len() as u32);
+        query.before = page.next;
+        let last = query.before.is_none() || page.runs.is_empty();
         match args.remote.json {
             // JSON lines stream: a consumer reads them one by one.
-            true => runs.iter().try_for_each(|run| writeln!(out, "{run}"))?,
-            false => rows.extend(runs.iter().map(history_cells)),
+            true => page
+                .runs
+                .iter()
+                .try_for_each(|run| writeln!(out, "{}", json_line(run)))?,
+            false => rows.extend(page.runs.iter().map(history_cells)),
         }
         if last {
-            before = None;
+            query.before = None;
             break;
         }
     }
+    let before = query.before;
     if !args.remote.json {
         write!(out, "{}", render_table(&HISTORY_HEADER, &rows))?;
         if let Some(cursor) = before {
@@ -133,23 +128,21 @@ pub async fn events(
         writeln!(out, "{}", render_events_header())?;
     }
     loop {
-        let mut query = vec![
-            ("after", after.to_string()),
-            ("limit", args.limit.to_string()),
-        ];
-        if let Some(run) = &args.run {
-            query.push(("run", run.clone()));
-        }
-        let page = server.get("events", &query).await?;
-        let events = page["events"].as_array().cloned().unwrap_or_default();
+        let query = EventsRequest {
+            after: Some(after),
+            limit: Some(args.limit),
+            run: args.run.clone(),
+        };
+        let page = server.events(&query).await?;
+        let events = page.events;
         for event in &events {
             match args.remote.json {
-                true => writeln!(out, "{event}")?,
+                true => writeln!(out, "{}", json_line(event))?,
                 false => writeln!(out, "{}", render_event(event))?,
             }
         }
         out.flush()?;
-        if let Some(next) = page["next"].as_i64() {
+        if let Some(next) = page.next {
             after = next;
         }
         if !args.follow {
@@ -175,39 +168,42 @@ fn utc(secs: f64) -> String {
     when::show(secs)
 }
 
+/// One row as a JSON line, as the server sent it.
+fn json_line(row: &impl serde::Serialize) -> String {
+    serde_json::to_string(row).unwrap_or_default()
+}
+
 /// The history table's columns; the last one (BY) is not padded.
 const HISTORY_HEADER: [&str; 6] = ["ID", "NAME", "OUTCOME", "FINISHED", "DURATION", "BY"];
 
 /// Who: the user's name when the server knows it, else `user:<id>` /
 /// `guest:<id>`.
-fn who(run: &Value, verb: &str) -> Option<String> {
-    let name = run[format!("{verb}_by_name")].as_str();
-    let by = run[format!("{verb}_by")].as_str()?;
-    Some(match name {
-        Some(name) => name.to_owned(),
-        None => by.to_owned(),
-    })
+fn who(by: &Option<String>, name: &Option<String>) -> Option<String> {
+    let by = by.as_deref()?;
+    Some(name.as_deref().unwrap_or(by).to_owned())
 }
 
-fn history_cells(run: &Value) -> Vec<String> {
-    let text = |key: &str| run[key].as_str().unwrap_or("-").to_owned();
-    let duration = run["duration"]
-        .as_f64()
+fn history_cells(run: &Finished) -> Vec<String> {
+    let duration = run
+        .duration
         .map_or_else(|| "-".into(), |d| format!("{d:.1}s"));
-    let mut by = who(run, "requested").unwrap_or_else(|| "-".into());
-    if let Some(from) = run["requested_from"].as_str() {
+    let mut by = who(&run.requested_by, &run.requested_by_name).unwrap_or_else(|| "-".into());
+    if let Some(from) = &run.requested_from {
         by.push_str(&format!(" ({from})"));
     }
-    for (verb, past) in [("cancelled", "cancelled"), ("killed", "killed")] {
-        if let Some(who) = who(run, verb) {
+    for (past, by_id, name) in [
+        ("cancelled", &run.cancelled_by, &run.cancelled_by_name),
+        ("killed", &run.killed_by, &run.killed_by_name),
+    ] {
+        if let Some(who) = who(by_id, name) {
             by.push_str(&format!(", {past} by {who}"));
         }
     }
     vec![
-        text("id"),
-        text("name"),
-        text("outcome"),
-        utc(run["finished"].as_f64().unwrap_or(0.0)),
+        run.id.to_string(),
+        run.name.to_string(),
+        run.outcome.as_str().to_owned(),
+        utc(run.finished),
         duration,
         by,
     ]
@@ -248,8 +244,8 @@ fn render_events_header() -> String {
     )
 }
 
-fn render_event(event: &Value) -> String {
-    let data = &event["data"];
+fn render_event(event: &EventRow) -> String {
+    let data = &event.data;
     let record = &data["record"];
     let detail = [
         data["name"].as_str().or(record["name"].as_str()),
@@ -262,10 +258,12 @@ fn render_event(event: &Value) -> String {
     .join(" ");
     format!(
         "{:>8}  {:<23}  {:<16}  {:<36}  {}",
-        event["seq"].as_i64().unwrap_or(0),
-        utc(event["at"].as_f64().unwrap_or(0.0)),
-        event["kind"].as_str().unwrap_or("-"),
-        event["run"].as_str().unwrap_or("-"),
+        event.seq,
+        utc(event.at),
+        event.kind,
+        event
+            .run
+            .map_or_else(|| "-".to_owned(), |run| run.to_string()),
         detail
     )
 }
@@ -273,16 +271,23 @@ fn render_event(event: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
+
+    fn finished(fields: Value) -> Finished {
+        let mut fields = fields;
+        fields["state"] = json!("done");
+        let status = crate::client::render::tests::shape(fields);
+        status.finished().expect("done").clone()
+    }
 
     #[test]
     fn history_rows_name_who_requested_and_who_stopped() {
-        let row = history_cells(&json!({
+        let row = history_cells(&finished(json!({
             "id": "0190c1f2-0000-7000-8000-000000000000", "name": "backup",
             "outcome": "killed", "finished": 0.0, "duration": 1.25,
             "requested_by": "guest:g1", "requested_from": "10.0.0.1", "killed_by": "user:1",
             "killed_by_name": "alice",
-        }));
+        })));
         assert_eq!(row[1], "backup");
         assert_eq!(row[3], when::show(0.0));
         assert_eq!(row[5], "guest:g1 (10.0.0.1), killed by alice");
@@ -291,11 +296,17 @@ mod tests {
     #[test]
     fn history_columns_stay_aligned_for_long_names() {
         let rows = vec![
-            history_cells(&json!({"id": "a", "name": "a-very-long-script-name-indeed",
+            history_cells(&finished(
+                json!({"id": "0190c1f2-0000-7000-8000-00000000000a",
+                                  "name": "a-very-long-script-name-indeed",
                                   "outcome": "success", "finished": 0.0, "duration": 1.0,
-                                  "requested_by": "user:1", "requested_by_name": "admin"})),
-            history_cells(&json!({"id": "b", "name": "x", "outcome": "failed",
-                                  "finished": 0.0, "duration": 12.5, "requested_by": "user:1"})),
+                                  "requested_by": "user:1", "requested_by_name": "admin"}),
+            )),
+            history_cells(&finished(
+                json!({"id": "0190c1f2-0000-7000-8000-00000000000b",
+                                  "name": "x", "outcome": "failed",
+                                  "finished": 0.0, "duration": 12.5, "requested_by": "user:1"}),
+            )),
         ];
         let table = render_table(&HISTORY_HEADER, &rows);
         let starts: Vec<Option<usize>> = table

@@ -4,8 +4,6 @@
 
 use std::time::Duration;
 
-use serde_json::Value;
-
 use super::api::Client;
 use super::error::ClientError;
 use super::render;
@@ -32,11 +30,11 @@ pub async fn monitor(
     let mut last_seq: Option<i64> = None;
     loop {
         while let Some(push) = live.next_push().await? {
-            last_seq = push.get("seq").and_then(Value::as_i64).or(last_seq);
+            last_seq = push.body.seq().or(last_seq);
             if json {
-                println!("{push}");
+                println!("{}", serde_json::to_string(&push).unwrap_or_default());
             } else {
-                println!("{}", render::push_line(&push));
+                println!("{}", render::push_line(&push.body));
             }
         }
         eprintln!("connection to the server lost; reconnecting…");

@@ -1,8 +1,13 @@
-//! Human-readable text for the server's JSON: the status table, one run's
-//! details, monitor lines, the outcome line and the exit code a finished
-//! run maps to. Pure functions of the JSON, so they are unit-tested here.
+//! Human-readable text for the server's replies: the status table, one
+//! run's details, monitor lines, the outcome line and the exit code a
+//! finished run maps to. Pure functions of the wire types, so they are
+//! unit-tested here.
 
-use serde_json::{Map, Value};
+use crate::events::types::Outcome;
+use crate::wire::{
+    Finished, GuestCreateReply, GuestListReply, IdsOrCount, Push, Queued, RunStatus, Running,
+    StatusList,
+};
 
 /// Exit code for a `timeout` outcome (as coreutils `timeout`).
 pub const EXIT_TIMEOUT: u8 = 124;
@@ -14,59 +19,46 @@ pub const EXIT_CANCELLED: u8 = 125;
 /// (sysexits' EX_TEMPFAIL: running it again may work).
 pub const EXIT_INTERRUPTED: u8 = 75;
 
-fn text<'a>(value: &'a Value, field: &str) -> &'a str {
-    value.get(field).and_then(Value::as_str).unwrap_or("")
-}
-
-fn int(value: &Value, field: &str) -> Option<i64> {
-    value.get(field).and_then(Value::as_i64)
-}
-
-fn float(value: &Value, field: &str) -> Option<f64> {
-    value.get(field).and_then(Value::as_f64)
-}
-
 /// A UNIX time as every command prints one (see [`super::when::show`]).
 pub fn time(secs: f64) -> String {
     super::when::show(secs)
 }
 
 /// The exit code `scriptd run --wait` ends with for a finished run.
-pub fn exit_code(done: &Value) -> u8 {
-    let code = int(done, "exit_code");
-    match text(done, "outcome") {
-        "success" | "noexec" => 0,
+pub fn exit_code(done: &Finished) -> u8 {
+    match done.outcome {
+        Outcome::Success | Outcome::Noexec => 0,
         // Exit codes are 0..=255 on Unix; anything else still means failure.
-        "failed" => code
+        Outcome::Failed => done
+            .exit_code
             .and_then(|c| u8::try_from(c).ok())
             .filter(|c| *c != 0)
             .unwrap_or(1),
-        "killed" => int(done, "signal")
+        Outcome::Killed => done
+            .signal
             .and_then(|s| u8::try_from(128 + s).ok())
             .unwrap_or(137),
-        "timeout" => EXIT_TIMEOUT,
-        "start_failed" => EXIT_START_FAILED,
-        "cancelled" => EXIT_CANCELLED,
-        "interrupted" => EXIT_INTERRUPTED,
-        _ => 1,
+        Outcome::Timeout => EXIT_TIMEOUT,
+        Outcome::StartFailed => EXIT_START_FAILED,
+        Outcome::Cancelled => EXIT_CANCELLED,
+        Outcome::Interrupted => EXIT_INTERRUPTED,
     }
 }
 
 /// `done: success (exit 0, 5.0 s)` and the like.
-pub fn outcome_line(done: &Value) -> String {
-    let outcome = text(done, "outcome");
+pub fn outcome_line(done: &Finished) -> String {
+    let outcome = done.outcome.as_str();
     let mut details = Vec::new();
-    if let Some(code) = int(done, "exit_code") {
+    if let Some(code) = done.exit_code {
         details.push(format!("exit {code}"));
     }
-    if let Some(signal) = int(done, "signal") {
+    if let Some(signal) = done.signal {
         details.push(format!("signal {signal}"));
     }
-    if let Some(duration) = float(done, "duration") {
+    if let Some(duration) = done.duration {
         details.push(format!("{duration:.1} s"));
     }
-    let error = text(done, "error");
-    if !error.is_empty() {
+    if let Some(error) = done.error.as_deref().filter(|e| !e.is_empty()) {
         details.push(error.to_owned());
     }
     if details.is_empty() {
@@ -78,43 +70,39 @@ pub fn outcome_line(done: &Value) -> String {
 
 /// `queued (position 2)`, or `scheduled for 03:18:51 UTC (in 25 s)` for a
 /// run whose start time is still ahead.
-pub fn queued_text(queued: &Value) -> String {
+pub fn queued_text(queued: &Queued) -> String {
     let now = crate::clock::now();
-    match float(queued, "queued") {
-        Some(at) if at > now + 0.5 => {
-            format!("scheduled for {}", super::when::show_from_now(at, now))
-        }
-        _ => format!(
-            "queued (position {})",
-            int(queued, "position").unwrap_or_default()
-        ),
+    let at = queued.queued as f64;
+    if at > now + 0.5 {
+        format!("scheduled for {}", super::when::show_from_now(at, now))
+    } else {
+        format!("queued (position {})", queued.position)
     }
 }
 
 /// `[2/3] Working` for a running status, or `None` before the first task.
-pub fn task_label(running: &Value) -> Option<String> {
-    let task = running.get("task").and_then(Value::as_str)?;
-    let num = int(running, "tasknum").unwrap_or(0) + 1;
-    Some(match int(running, "maxtasks") {
-        Some(max) if max > 0 => format!("[{num}/{max}] {task}"),
+pub fn task_label(running: &Running) -> Option<String> {
+    let task = running.task.as_deref()?;
+    let num = running.tasknum + 1;
+    Some(match running.maxtasks {
+        max if max > 0 => format!("[{num}/{max}] {task}"),
         _ => format!("[{num}] {task}"),
     })
 }
 
 /// `[50%] Half way` for a running status, or `None` without a subtask.
-pub fn subtask_label(running: &Value) -> Option<String> {
-    let subtask = running.get("subtask").and_then(Value::as_str)?;
-    let percent = float(running, "subtaskpercent").unwrap_or(0.0);
-    Some(format!("[{percent:.0}%] {subtask}"))
+pub fn subtask_label(running: &Running) -> Option<String> {
+    let subtask = running.subtask.as_deref()?;
+    Some(format!("[{}%] {subtask}", running.subtaskpercent))
 }
 
 /// One line for a monitor push.
-pub fn push_line(push: &Value) -> String {
-    let head = format!("{} {}", text(push, "name"), text(push, "id"));
-    let rest = match text(push, "state") {
-        "queued" => queued_text(push),
-        "running" => {
-            let labels: Vec<String> = [task_label(push), subtask_label(push)]
+pub fn push_line(push: &Push) -> String {
+    let head = format!("{} {}", push.name(), push.id());
+    let rest = match push {
+        RunStatus::Queued(queued) => queued_text(queued),
+        RunStatus::Running(running) => {
+            let labels: Vec<String> = [task_label(running), subtask_label(running)]
                 .into_iter()
                 .flatten()
                 .collect();
@@ -124,32 +112,25 @@ pub fn push_line(push: &Value) -> String {
                 format!("running {}", labels.join(" "))
             }
         }
-        "done" => outcome_line(push),
-        other => other.to_owned(),
+        RunStatus::Done(done) => outcome_line(done),
     };
     format!("{head} {rest}")
 }
 
-fn ids(value: Option<&Value>) -> Vec<String> {
-    match value {
-        Some(Value::Array(list)) => list
-            .iter()
-            .map(|id| id.as_str().unwrap_or_default().to_owned())
-            .collect(),
+fn ids(list: &IdsOrCount) -> Vec<String> {
+    match list {
+        IdsOrCount::Ids(ids) => ids.iter().map(ToString::to_string).collect(),
         // A guest sees only a count for scripts other than its own.
-        Some(Value::Number(count)) => vec![format!("({count} runs)")],
-        _ => Vec::new(),
+        IdsOrCount::Count(count) => vec![format!("({count} runs)")],
     }
 }
 
 /// The `status` table: one row per queued or running run, per script.
-pub fn status_table(all: &Value) -> String {
-    let empty = Map::new();
-    let section = |state: &str| all.get(state).and_then(Value::as_object).unwrap_or(&empty);
+pub fn status_table(all: &StatusList) -> String {
     let mut rows = Vec::new();
-    for state in ["running", "queued"] {
-        for (name, list) in section(state) {
-            for id in ids(Some(list)) {
+    for (state, section) in [("running", &all.running), ("queued", &all.queued)] {
+        for (name, list) in section {
+            for id in ids(list) {
                 rows.push((name.clone(), state, id));
             }
         }
@@ -167,107 +148,128 @@ pub fn status_table(all: &Value) -> String {
 }
 
 /// One run's status as `key: value` lines.
-pub fn run_details(run: &Value) -> String {
+pub fn run_details(run: &RunStatus) -> String {
     let mut lines = vec![
-        format!("id:       {}", text(run, "id")),
-        format!("script:   {}", text(run, "name")),
-        format!("state:    {}", text(run, "state")),
+        format!("id:       {}", run.id()),
+        format!("script:   {}", run.name()),
+        format!("state:    {}", run.state()),
     ];
     let mut add =
         |key: &str, value: String| lines.push(format!("{:<9} {value}", format!("{key}:")));
-    match text(run, "state") {
-        "queued" => match queued_text(run) {
+    match run {
+        RunStatus::Queued(queued) => match queued_text(queued) {
             scheduled if scheduled.starts_with("scheduled") => add("waiting", scheduled),
             _ => {
-                if let Some(at) = float(run, "queued") {
-                    add("queued", time(at));
-                }
-                add(
-                    "position",
-                    int(run, "position").unwrap_or_default().to_string(),
-                );
+                add("queued", time(queued.queued as f64));
+                add("position", queued.position.to_string());
             }
         },
-        "running" => {
-            if let Some(at) = float(run, "started") {
-                add("started", time(at));
-            }
-            add("task", task_label(run).unwrap_or_else(|| "-".into()));
-            add("subtask", subtask_label(run).unwrap_or_else(|| "-".into()));
+        RunStatus::Running(running) => {
+            add("started", time(running.started));
+            add("task", task_label(running).unwrap_or_else(|| "-".into()));
+            add(
+                "subtask",
+                subtask_label(running).unwrap_or_else(|| "-".into()),
+            );
         }
-        _ => finished_details(run, &mut add),
+        RunStatus::Done(done) => finished_details(done, &mut add),
     }
     lines.join("\n")
 }
 
-fn finished_details(run: &Value, add: &mut impl FnMut(&str, String)) {
+fn finished_details(run: &Finished, add: &mut impl FnMut(&str, String)) {
     add(
         "outcome",
         outcome_line(run).trim_start_matches("done: ").to_owned(),
     );
-    for (key, field) in [("started", "started"), ("finished", "finished")] {
-        if let Some(at) = float(run, field) {
-            add(key, time(at));
-        }
+    if let Some(at) = run.started {
+        add("started", time(at));
     }
-    if let Some(tasks) = run.get("tasks").and_then(Value::as_array) {
-        for (n, task) in tasks.iter().enumerate() {
-            let took = match (float(task, "start"), float(task, "end")) {
-                (Some(start), Some(end)) => format!(" ({:.1} s)", end - start),
-                _ => String::new(),
-            };
-            add("task", format!("{}. {}{took}", n + 1, text(task, "task")));
-        }
+    add("finished", time(run.finished));
+    for (n, task) in run.tasks.iter().enumerate() {
+        let took = format!(" ({:.1} s)", task.end - task.start);
+        add("task", format!("{}. {}{took}", n + 1, task.task));
     }
-    for field in ["first", "last"] {
-        let line = text(run, field);
+    for (field, line) in [("first", &run.first), ("last", &run.last)] {
         if !line.is_empty() {
-            add(field, line.to_owned());
+            add(field, line.clone());
         }
     }
 }
 
 /// The guest list as a table.
-pub fn guest_table(reply: &Value) -> String {
-    let guests = reply.get("guests").and_then(Value::as_array);
-    let Some(guests) = guests.filter(|g| !g.is_empty()) else {
+pub fn guest_table(reply: &GuestListReply) -> String {
+    if reply.guests.is_empty() {
         return "no guests".to_owned();
-    };
+    }
     let mut out = format!("{:<38}  {:<16}  {:<26}  EXPIRES", "ID", "SCRIPT", "RIGHTS");
-    for guest in guests {
-        let info = guest.get("info").unwrap_or(&Value::Null);
-        let rights: Vec<&str> = ["run", "cancel", "status", "monitor"]
-            .into_iter()
-            .filter(|r| info.get(*r) == Some(&Value::Bool(true)))
-            .collect();
+    for guest in &reply.guests {
+        let info = &guest.info;
+        let rights: Vec<&str> = [
+            ("run", info.run),
+            ("cancel", info.cancel),
+            ("status", info.status),
+            ("monitor", info.monitor),
+        ]
+        .into_iter()
+        .filter_map(|(name, granted)| granted.then_some(name))
+        .collect();
         out.push_str(&format!(
             "\n{:<38}  {:<16}  {:<26}  {}",
-            text(guest, "id"),
-            text(info, "name"),
+            guest.id.to_string(),
+            info.name,
             rights.join(","),
-            float(guest, "expires").map(time).unwrap_or_default()
+            time(guest.expires as f64)
         ));
     }
     out
 }
 
 /// What `guest create` prints: the id and the key, shown once.
-pub fn guest_created(reply: &Value) -> String {
-    let info = reply.get("info").unwrap_or(&Value::Null);
+pub fn guest_created(reply: &GuestCreateReply) -> String {
     format!(
         "created guest {}\nAPI key (shown once): {}",
-        text(reply, "id"),
-        text(info, "apikey")
+        reply.id,
+        reply.info.apikey.as_deref().unwrap_or("")
     )
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
-    fn done(outcome: &str, exit: Value, signal: Value) -> Value {
-        json!({"state": "done", "outcome": outcome, "exit_code": exit, "signal": signal, "duration": 5.0})
+    /// A full shape of `state` with `fields` on top, read as a push.
+    pub(crate) fn shape(fields: Value) -> RunStatus {
+        let mut base = json!({
+            "id": "0190c1f2-0000-7000-8000-000000000000", "name": "demo", "success": true,
+            "position": 0, "queued": 0,
+            "started": 0.0, "task": false, "tasknum": 0, "maxtasks": 0, "taskstart": 0.0,
+            "subtask": false, "subtaskpercent": 0,
+            "finished": 0.0, "first": "", "last": "", "tasks": [], "removelog": false,
+            "outcome": "success", "exit_code": null, "signal": null, "duration": null,
+            "cpu_user": null, "cpu_system": null, "max_rss_kb": null, "error": null,
+        });
+        if let (Value::Object(base), Value::Object(fields)) = (&mut base, fields) {
+            base.extend(fields);
+        }
+        serde_json::from_value(base).expect("a run shape")
+    }
+
+    fn done(outcome: &str, exit: Value, signal: Value) -> Finished {
+        let status = shape(
+            json!({"state": "done", "outcome": outcome, "exit_code": exit,
+                                  "signal": signal, "duration": 5.0}),
+        );
+        status.finished().expect("done").clone()
+    }
+
+    fn queued(fields: Value) -> Queued {
+        shape(fields).queued().expect("queued").clone()
+    }
+
+    fn running(fields: Value) -> Running {
+        shape(fields).running().expect("running").clone()
     }
 
     #[test]
@@ -315,14 +317,17 @@ mod tests {
 
     #[test]
     fn a_run_queued_for_later_shows_when_it_starts() {
-        let later = json!({"state": "queued", "queued": crate::clock::now() + 25.0, "position": 0});
+        let later = queued(
+            json!({"state": "queued", "queued": crate::clock::now_secs() + 25, "position": 0}),
+        );
         let text = queued_text(&later);
         assert!(text.starts_with("scheduled for "), "{text}");
         assert!(
             text.ends_with("(in 25 s)") || text.ends_with("(in 24 s)"),
             "{text}"
         );
-        let now = json!({"state": "queued", "queued": crate::clock::now(), "position": 2});
+        let now =
+            queued(json!({"state": "queued", "queued": crate::clock::now_secs(), "position": 2}));
         assert_eq!(queued_text(&now), "queued (position 2)");
     }
 
@@ -334,33 +339,41 @@ mod tests {
 
     #[test]
     fn labels_are_one_based_progress_lines() {
-        let running = json!({"state": "running", "task": "Working", "tasknum": 1, "maxtasks": 3,
-                             "subtask": "Step 50", "subtaskpercent": 50});
-        assert_eq!(task_label(&running).as_deref(), Some("[2/3] Working"));
-        assert_eq!(subtask_label(&running).as_deref(), Some("[50%] Step 50"));
-        let fresh = json!({"state": "running", "task": false, "subtask": false});
+        let busy = running(
+            json!({"state": "running", "task": "Working", "tasknum": 1, "maxtasks": 3,
+                             "subtask": "Step 50", "subtaskpercent": 50}),
+        );
+        assert_eq!(task_label(&busy).as_deref(), Some("[2/3] Working"));
+        assert_eq!(subtask_label(&busy).as_deref(), Some("[50%] Step 50"));
+        let fresh = running(json!({"state": "running", "task": false, "subtask": false}));
         assert_eq!(task_label(&fresh), None);
         assert_eq!(subtask_label(&fresh), None);
     }
 
     #[test]
     fn status_table_lists_running_before_queued_per_script() {
-        let all = json!({"success": true,
-            "running": {"demo": ["r1"]}, "queued": {"demo": ["q1", "q2"], "other": 2}});
+        let (r1, q1, q2) = (
+            "0190c1f2-0000-7000-8000-000000000001",
+            "0190c1f2-0000-7000-8000-000000000002",
+            "0190c1f2-0000-7000-8000-000000000003",
+        );
+        let all: StatusList = serde_json::from_value(json!({"success": true,
+            "running": {"demo": [r1]}, "queued": {"demo": [q1, q2], "other": 2}}))
+        .expect("a status list");
         let table = status_table(&all);
         let lines: Vec<&str> = table.lines().collect();
         assert_eq!(lines.len(), 5, "{table}");
         assert!(
-            lines[1].contains("running") && lines[1].ends_with("r1"),
+            lines[1].contains("running") && lines[1].ends_with(r1),
             "{table}"
         );
         assert!(
             lines[4].starts_with("other") && lines[4].contains("(2 runs)"),
             "{table}"
         );
-        assert_eq!(
-            status_table(&json!({"queued": {}, "running": {}})),
-            "nothing queued or running"
-        );
+        let empty: StatusList =
+            serde_json::from_value(json!({"queued": {}, "running": {}, "success": true}))
+                .expect("a status list");
+        assert_eq!(status_table(&empty), "nothing queued or running");
     }
 }

@@ -4,12 +4,17 @@
 
 use awc::error::{ConnectError, SendRequestError, WsClientError};
 use awc::http::StatusCode;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::error::ClientError;
 
 /// Decodes the JSON envelope: the reply on success, the typed error else.
-pub(super) fn envelope(url: &str, status: StatusCode, bytes: &[u8]) -> Result<Value, ClientError> {
+pub(super) fn envelope<T: DeserializeOwned>(
+    url: &str,
+    status: StatusCode,
+    bytes: &[u8],
+) -> Result<T, ClientError> {
     let value: Value = serde_json::from_slice(bytes).map_err(|_| ClientError::Decode {
         url: url.to_owned(),
         reason: format!("HTTP {status} with a body that is not JSON"),
@@ -17,9 +22,16 @@ pub(super) fn envelope(url: &str, status: StatusCode, bytes: &[u8]) -> Result<Va
     check_success(url, value)
 }
 
-pub(super) fn check_success(url: &str, value: Value) -> Result<Value, ClientError> {
+/// The reply as `T` when it says `success`, else the typed error.
+pub(super) fn check_success<T: DeserializeOwned>(
+    url: &str,
+    value: Value,
+) -> Result<T, ClientError> {
     if value.get("success") == Some(&Value::Bool(true)) {
-        return Ok(value);
+        return serde_json::from_value(value).map_err(|err| ClientError::Decode {
+            url: url.to_owned(),
+            reason: err.to_string(),
+        });
     }
     let field = |name: &str| value.get(name).and_then(Value::as_str).map(str::to_owned);
     match (field("errorcode"), field("error")) {

@@ -1,23 +1,11 @@
 //! The `scripts` table: each script this key may use with its exectab
 //! options, from `GET /scripts/v1/scripts`.
 
-use serde_json::{Map, Value};
+use crate::wire::{ScriptInfo, ScriptsReply};
 
-fn text<'a>(value: &'a Value, field: &str) -> &'a str {
-    value.get(field).and_then(Value::as_str).unwrap_or("")
-}
-
-fn int(value: &Value, field: &str) -> Option<i64> {
-    value.get(field).and_then(Value::as_i64)
-}
-
-/// The `scripts` table: each script with its exectab options.
-pub fn scripts_table(reply: &Value) -> String {
-    let empty = Map::new();
-    let scripts = reply
-        .get("scripts")
-        .and_then(Value::as_object)
-        .unwrap_or(&empty);
+/// The `scripts` table: name, options, command line.
+pub fn scripts_table(reply: &ScriptsReply) -> String {
+    let scripts = &reply.scripts;
     if scripts.is_empty() {
         return "no scripts: add lines to this user's exectab.txt".to_owned();
     }
@@ -35,47 +23,56 @@ pub fn scripts_table(reply: &Value) -> String {
     out
 }
 
-fn script_options(def: &Value) -> String {
+fn script_options(def: &ScriptInfo) -> String {
     let mut opts = Vec::new();
-    for (flag, field) in [("-i", "stdin"), ("-n", "noexec"), ("-r", "forget")] {
-        if def.get(field) == Some(&Value::Bool(true)) {
+    let (args, stdin, noexec) = match def {
+        ScriptInfo::Owner(def) => (def.args, def.stdin, def.noexec),
+        ScriptInfo::Guest(def) => (def.args, def.stdin, def.noexec),
+    };
+    let owner = match def {
+        ScriptInfo::Owner(def) => Some(def),
+        ScriptInfo::Guest(_) => None,
+    };
+    let forget = owner.is_some_and(|def| def.forget);
+    for (flag, set) in [("-i", stdin), ("-n", noexec), ("-r", forget)] {
+        if set {
             opts.push(flag.to_owned());
         }
     }
-    for (flag, field) in [
-        ("-s", "simultaneous"),
-        ("-m", "max_queued"),
-        ("-t", "timeout"),
-    ] {
-        if let Some(n) = int(def, field) {
-            opts.push(format!("{flag}={n}"));
+    if let Some(def) = owner {
+        for (flag, value) in [
+            ("-s", Some(u64::from(def.simultaneous))),
+            ("-m", def.max_queued.map(u64::from)),
+            ("-t", def.timeout),
+        ] {
+            if let Some(n) = value {
+                opts.push(format!("{flag}={n}"));
+            }
+        }
+        for (flag, value) in [("-u", &def.user), ("-g", &def.group), ("-d", &def.dir)] {
+            match value.as_deref() {
+                Some(value) if !value.is_empty() => opts.push(format!("{flag}={value}")),
+                _ => {}
+            }
         }
     }
-    for (flag, field) in [("-u", "user"), ("-g", "group"), ("-d", "dir")] {
-        let value = text(def, field);
-        if !value.is_empty() {
-            opts.push(format!("{flag}={value}"));
-        }
-    }
-    if let Some(n) = int(def, "args").filter(|n| *n > 0) {
-        opts.push(format!("args={n}"));
+    if args > 0 {
+        opts.push(format!("args={args}"));
     }
     opts.join(" ")
 }
 
-fn script_command(def: &Value) -> String {
-    match def.get("command").and_then(Value::as_array) {
-        Some(words) => words
+fn script_command(def: &ScriptInfo) -> String {
+    match def {
+        ScriptInfo::Owner(def) => def
+            .command
             .iter()
-            .map(|w| {
-                let w = w.as_str().unwrap_or_default();
-                match w.contains(char::is_whitespace) || w.is_empty() {
-                    true => format!("{w:?}"),
-                    false => w.to_owned(),
-                }
+            .map(|w| match w.contains(char::is_whitespace) || w.is_empty() {
+                true => format!("{w:?}"),
+                false => w.clone(),
             })
             .collect::<Vec<_>>()
             .join(" "),
-        None => String::new(),
+        ScriptInfo::Guest(_) => String::new(),
     }
 }

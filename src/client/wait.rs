@@ -3,12 +3,11 @@
 //! what makes it impossible to miss a push, even for a run that finishes at
 //! once. Ctrl-C detaches: the run goes on.
 
-use serde_json::Value;
-
 use super::api::{Client, Monitor, RunRequest};
 use super::display::Display;
 use super::error::ClientError;
 use super::follow::{LogTail, POLL_EVERY};
+use crate::wire::{Finished, RunStatus, WsReply};
 
 /// Reconnects in a row without a push before giving up.
 const MAX_RECONNECTS: usize = 3;
@@ -17,8 +16,9 @@ const RESTART_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// How a wait ended.
 pub enum Waited {
-    /// The run finished: its finished status.
-    Done(Value),
+    /// The run finished: its finished status (the push, or the status
+    /// reply when the push was missed).
+    Done(Box<WsReply<Finished>>),
     /// The user pressed Ctrl-C; the run goes on.
     Detached,
 }
@@ -38,14 +38,10 @@ pub async fn run_and_wait(
         })?;
     let reply = client.run(request).await?;
     display.id(&reply);
-    let id = reply
-        .get("id")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
+    let id = reply.id.to_string();
     let follow = follow(client, &request.name, &id, monitor, display);
     tokio::select! {
-        done = follow => done.map(Waited::Done),
+        done = follow => done.map(|done| Waited::Done(Box::new(done))),
         _ = tokio::signal::ctrl_c() => {
             display.detach(&id);
             Ok(Waited::Detached)
@@ -59,7 +55,7 @@ async fn follow(
     id: &str,
     mut monitor: Monitor,
     display: &mut Display,
-) -> Result<Value, ClientError> {
+) -> Result<WsReply<Finished>, ClientError> {
     let mut tail = LogTail::default();
     let mut tick = actix_web::rt::time::interval(POLL_EVERY);
     let mut last_seq = None;
@@ -87,14 +83,23 @@ async fn follow(
             continue;
         };
         reconnects = 0;
-        last_seq = push.get("seq").and_then(Value::as_i64).or(last_seq);
-        if push.get("id").and_then(Value::as_str) != Some(id) {
+        last_seq = push.body.seq().or(last_seq);
+        if push.body.id().to_string() != id {
             continue;
         }
-        if push.get("state").and_then(Value::as_str) == Some("done") {
-            return Ok(finish(client, id, &mut tail, display, push).await);
-        }
-        display.show(&push);
+        let WsReply {
+            api_sequence,
+            body: RunStatus::Done(done),
+        } = push
+        else {
+            display.show(&push);
+            continue;
+        };
+        let done = WsReply {
+            api_sequence,
+            body: *done,
+        };
+        return Ok(finish(client, id, &mut tail, display, done).await);
     }
 }
 
@@ -104,8 +109,8 @@ async fn finish(
     id: &str,
     tail: &mut LogTail,
     display: &mut Display,
-    done: Value,
-) -> Value {
+    done: WsReply<Finished>,
+) -> WsReply<Finished> {
     for line in tail.rest(client, id).await {
         display.output(&line);
     }
@@ -122,13 +127,15 @@ async fn reconnect(
     name: &str,
     id: &str,
     last_seq: Option<i64>,
-) -> Result<(Monitor, Option<Value>), ClientError> {
+) -> Result<(Monitor, Option<WsReply<Finished>>), ClientError> {
     let monitor =
         super::monitor::reconnect(client, name, true, last_seq, Some(RESTART_GRACE)).await?;
     let done = match client.status(id).await {
-        Ok(status) => {
-            (status.get("state").and_then(Value::as_str) == Some("done")).then_some(status)
-        }
+        Ok(RunStatus::Done(done)) => Some(WsReply {
+            api_sequence: None,
+            body: *done,
+        }),
+        Ok(_) => None,
         // A `-r` run is forgotten once it succeeded; the replay still has its push.
         Err(ClientError::UnknownId { .. }) => None,
         Err(err) => Err(err)?,

@@ -4,10 +4,12 @@
 //! computed here once; each backend holds only its SQL. All SQL lives
 //! under this module.
 
+pub mod account;
 pub mod chore;
 pub mod database;
 pub mod error;
 pub mod history;
+pub mod kind;
 pub mod postgres;
 pub mod projection;
 pub mod prune;

@@ -26,7 +26,5 @@ pub struct RunRow {
 
 /// An event as stored (kind, version, JSON), upcast and decoded.
 pub fn decode(kind: &str, version: i64, data: &str) -> Result<Event, StoreError> {
-    Ok(serde_json::from_str(&super::upcast::upcast(
-        kind, version, data,
-    ))?)
+    super::upcast::decode(kind, version, data)
 }

@@ -3,7 +3,7 @@
 //! Shipped variants are never edited: add optional fields with
 //! `#[serde(default)]`, or bump the version and upcast.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Serialize};
 
@@ -25,69 +25,13 @@ pub struct Origin {
     pub operator: Option<String>,
 }
 
-/// What a guest key may do with its one script.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GuestRights {
-    pub run: bool,
-    pub cancel: bool,
-    pub status: bool,
-    pub monitor: bool,
-}
+/// What a guest key may do with its one script (defined with the
+/// accounts, recorded in `GuestCreated`).
+pub use crate::accounts::GuestRights;
 
-/// How a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    Success,
-    Failed,
-    Killed,
-    Timeout,
-    Cancelled,
-    StartFailed,
-    Interrupted,
-    Noexec,
-}
-
-impl Outcome {
-    /// The wire name of this outcome.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Success => "success",
-            Outcome::Failed => "failed",
-            Outcome::Killed => "killed",
-            Outcome::Timeout => "timeout",
-            Outcome::Cancelled => "cancelled",
-            Outcome::StartFailed => "start_failed",
-            Outcome::Interrupted => "interrupted",
-            Outcome::Noexec => "noexec",
-        }
-    }
-
-    /// Whether `-r` forgets a run that ended this way.
-    pub fn forgettable(self) -> bool {
-        matches!(
-            self,
-            Outcome::Success | Outcome::Cancelled | Outcome::Noexec
-        )
-    }
-
-    /// Every outcome, in the order `/metrics` lists them.
-    pub const ALL: [Outcome; 8] = [
-        Outcome::Success,
-        Outcome::Failed,
-        Outcome::Killed,
-        Outcome::Timeout,
-        Outcome::Cancelled,
-        Outcome::StartFailed,
-        Outcome::Interrupted,
-        Outcome::Noexec,
-    ];
-
-    /// Parses a wire name.
-    pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|o| o.as_str() == text)
-    }
-}
+/// How a run ended (defined apart, so metrics can count outcomes
+/// without depending on the event log).
+pub use crate::outcome::Outcome;
 
 /// What a run will execute, fixed when it is queued so that a restart or
 /// a later exectab edit cannot change what was accepted.
@@ -188,7 +132,8 @@ pub struct ProgressSnapshot {
     pub subtaskpercent: u8,
 }
 
-/// Every state change scriptd records.
+/// Every state change scriptd records. The serde tag (the variant's name)
+/// is the kind's only spelling: [`Event::kind`] reads it back from serde.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind")]
 pub enum Event {
@@ -281,30 +226,25 @@ pub enum Event {
 }
 
 impl Event {
-    /// The `kind` column value; the same string as the serde tag.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Event::RunQueued { .. } => "RunQueued",
-            Event::RunStarted { .. } => "RunStarted",
-            Event::RunProgress { .. } => "RunProgress",
-            Event::RunFinished { .. } => "RunFinished",
-            Event::RunStartFailed { .. } => "RunStartFailed",
-            Event::RunCancelled { .. } => "RunCancelled",
-            Event::RunKillRequested { .. } => "RunKillRequested",
-            Event::RunSpawned { .. } => "RunSpawned",
-            Event::RunInterrupted { .. } => "RunInterrupted",
-            Event::RunForgotten { .. } => "RunForgotten",
-            Event::UserCreated { .. } => "UserCreated",
-            Event::UserRemoved { .. } => "UserRemoved",
-            Event::ApiKeyRotated { .. } => "ApiKeyRotated",
-            Event::GuestCreated { .. } => "GuestCreated",
-            Event::GuestDeleted { .. } => "GuestDeleted",
-        }
+    /// The field every event's kind is stored under (the serde tag).
+    pub const TAG: &'static str = "kind";
+
+    /// Every kind, as serde names them, in declaration order.
+    pub fn kinds() -> &'static [&'static str] {
+        static KINDS: OnceLock<&'static [&'static str]> = OnceLock::new();
+        KINDS.get_or_init(|| super::kind::variants::<Event>(Event::TAG))
     }
 
-    /// Schema version of this kind's payload.
+    /// The `kind` column value: the serde tag this event is written under.
+    pub fn kind(&self) -> &'static str {
+        // Every variant has a tag (a unit test walks them all).
+        super::kind::tag_of(self, Event::TAG, Event::kinds()).unwrap_or("Unknown")
+    }
+
+    /// Schema version of this kind's payload: one more than the upcasters
+    /// that lead to it (see [`super::upcast`]).
     pub fn version(&self) -> i64 {
-        1
+        super::upcast::current_version(self.kind())
     }
 
     /// The run this event belongs to, if it is a run event.

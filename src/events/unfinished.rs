@@ -6,8 +6,9 @@
 //!
 //! The query this replaces fetched every event of every unfinished run,
 //! sorted by `seq`, into one Vec of rows and then one Vec of parsed
-//! events before folding them: with 100k queued runs, a transient peak of
-//! several hundred MB that the allocator kept after startup. Here a row
+//! events before folding them: with 100k queued runs, a transient peak
+//! that the allocator kept after startup (BENCHMARKS.md § Restart with a
+//! deep queue). Here a row
 //! is parsed straight into the run's fields and dropped; nothing is
 //! sorted by SQLite (the caller orders each queue by `seq`).
 
@@ -17,7 +18,7 @@ use serde::Deserialize;
 
 use super::error::StoreError;
 use super::types::{Event, Origin, RunSpec};
-use super::upcast::upcast;
+use super::upcast::decode;
 use crate::ids::{RunId, ScriptName, UserId};
 
 /// The fields of a `RunQueued` event that replay keeps. Parsed on its
@@ -51,17 +52,15 @@ pub struct Unfinished {
 
 /// The process group and boot id of a `RunSpawned` event.
 pub fn pgid_and_boot(version: i64, data: &str) -> Result<Option<(u32, String)>, StoreError> {
-    Ok(
-        match serde_json::from_str(&upcast("RunSpawned", version, data))? {
-            Event::RunSpawned { pgid, boot, .. } => Some((pgid, boot)),
-            _ => None,
-        },
-    )
+    Ok(match decode("RunSpawned", version, data)? {
+        Event::RunSpawned { pgid, boot, .. } => Some((pgid, boot)),
+        _ => None,
+    })
 }
 
 /// A `RunQueued` event's JSON, parsed into what replay keeps.
 pub fn queued_run(version: i64, data: &str) -> Result<QueuedRun, StoreError> {
-    Ok(serde_json::from_str(&upcast("RunQueued", version, data))?)
+    decode("RunQueued", version, data)
 }
 
 /// Keeps one copy of each distinct `args.opts` object, as the live path

@@ -1,16 +1,17 @@
 //! Routes one [`ApiRequest`] (from HTTP or a WebSocket message) to its
 //! endpoint, after checking the key. The key is checked on every call.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::connection::ConnectionKey;
 use super::error::ApiError;
 use super::request::{parse_bool, parse_int, ApiRequest, Method, Transport};
 use super::{guests, history, runs, AppState};
 use crate::accounts::Principal;
-use crate::actors::Denial;
 use crate::clock;
 use crate::ids::ScriptName;
+use crate::rights::{self, Action};
+use crate::wire;
 
 /// A monitor (un)registration, handled by the WebSocket session.
 #[derive(Debug, Clone)]
@@ -23,7 +24,7 @@ pub struct MonitorRequest {
 
 /// What an endpoint answers.
 pub enum Reply {
-    Json(Map<String, Value>),
+    Json(wire::Reply),
     Text(String),
     Monitor(MonitorRequest),
 }
@@ -69,14 +70,7 @@ async fn monitor_request(
             return Err(ApiError::Invalid("name"));
         }
     }
-    if let Some(guest) = principal.guest() {
-        if !guest.rights.monitor {
-            return Err(ApiError::Denied(Denial::MissingRight("monitor")));
-        }
-        if name.as_ref() != Some(&guest.script) {
-            return Err(ApiError::Denied(Denial::OtherScript(guest.script.clone())));
-        }
-    }
+    rights::check(&principal, Action::Monitor(name.as_ref()))?;
     let verbose = match req.field("verbose") {
         None => false,
         Some(v) => parse_bool(v).ok_or(ApiError::Invalid("verbose"))?,
@@ -105,7 +99,6 @@ pub async fn dispatch(state: &AppState, req: &ApiRequest) -> Result<Reply, ApiEr
     let principal = authenticate(state, req).await?;
     let segments: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
     let path = req.path.as_str();
-    let json = |map: Map<String, Value>| Ok(Reply::Json(map));
     match segments.as_slice() {
         ["v1", "run"] => {
             require(req, Method::Post, path)?;
@@ -117,18 +110,22 @@ pub async fn dispatch(state: &AppState, req: &ApiRequest) -> Result<Reply, ApiEr
         }
         ["v1", "cancel", id] => {
             require(req, Method::Post, path)?;
+            rights::check(&principal, Action::Cancel)?;
             json(runs::cancel_run(state, &principal, req, id).await?)
         }
         ["v1", "kill", id] => {
             require(req, Method::Post, path)?;
+            rights::check(&principal, Action::Cancel)?;
             json(runs::kill_run(state, &principal, req, id).await?)
         }
         ["v1", "status"] => {
             require(req, Method::Get, path)?;
+            rights::check(&principal, Action::Status)?;
             json(runs::list_runs(state, &principal).await?)
         }
         ["v1", "status", id] => {
             require(req, Method::Get, path)?;
+            rights::check(&principal, Action::Status)?;
             json(runs::get_run(state, &principal, id).await?)
         }
         ["v1", "log", id] => {
@@ -139,6 +136,7 @@ pub async fn dispatch(state: &AppState, req: &ApiRequest) -> Result<Reply, ApiEr
                     .and_then(|n| u64::try_from(n).ok())
                     .ok_or(ApiError::Invalid("offset"))?,
             };
+            rights::check(&principal, Action::ReadLog)?;
             Ok(Reply::Text(
                 runs::get_log(state, &principal, id, offset).await?,
             ))
@@ -149,10 +147,12 @@ pub async fn dispatch(state: &AppState, req: &ApiRequest) -> Result<Reply, ApiEr
         }
         ["v1", "events"] => {
             require(req, Method::Get, path)?;
+            rights::check(&principal, Action::ReadEvents)?;
             json(history::list_events(state, &principal, req).await?)
         }
         ["v1", "runs"] => {
             require(req, Method::Get, path)?;
+            rights::check(&principal, Action::Status)?;
             json(super::prefix::runs_with_prefix(state, &principal, req).await?)
         }
         ["v1", "scripts"] => {
@@ -170,16 +170,19 @@ pub async fn dispatch(state: &AppState, req: &ApiRequest) -> Result<Reply, ApiEr
         }
         ["v1", "guest", "list"] => {
             require(req, Method::Get, path)?;
+            rights::check(&principal, Action::ManageGuests)?;
             json(guests::list_guests(state, &principal).await?)
         }
         ["v1", "guest", "create"] => {
             require(req, Method::Post, path)?;
+            rights::check(&principal, Action::ManageGuests)?;
             json(guests::create_guest(state, &principal, req).await?)
         }
         ["v1", "guest", "delete", id] => {
             if req.method != Method::Post {
                 require(req, Method::Delete, path)?;
             }
+            rights::check(&principal, Action::ManageGuests)?;
             json(guests::delete_guest(state, &principal, req, id).await?)
         }
         ["v1", "guest", "delete"] => {
@@ -190,4 +193,8 @@ pub async fn dispatch(state: &AppState, req: &ApiRequest) -> Result<Reply, ApiEr
         }
         _ => Err(ApiError::InvalidApiCall),
     }
+}
+
+fn json(reply: impl Into<wire::Reply>) -> Result<Reply, ApiError> {
+    Ok(Reply::Json(reply.into()))
 }

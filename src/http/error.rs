@@ -3,7 +3,6 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-use serde_json::json;
 
 use crate::actors::{Denial, RunError};
 use crate::events::StoreError;
@@ -90,6 +89,12 @@ impl From<RunError> for ApiError {
     }
 }
 
+impl From<Denial> for ApiError {
+    fn from(denial: Denial) -> Self {
+        ApiError::Denied(denial)
+    }
+}
+
 impl From<actix::MailboxError> for ApiError {
     fn from(err: actix::MailboxError) -> Self {
         tracing::error!(error = %err, "actor unavailable");
@@ -130,11 +135,11 @@ impl ApiError {
     }
 
     /// The JSON envelope body.
-    pub fn body(&self) -> serde_json::Map<String, serde_json::Value> {
-        let value = json!({"success": false, "error": self.to_string(), "errorcode": self.code()});
-        match value {
-            serde_json::Value::Object(map) => map,
-            _ => serde_json::Map::new(),
+    pub fn body(&self) -> crate::wire::ErrorReply {
+        crate::wire::ErrorReply {
+            error: self.to_string(),
+            errorcode: self.code(),
+            success: crate::wire::Failure,
         }
     }
 }

@@ -1,51 +1,43 @@
 //! `/scripts/v1/guest/*`: guest keys scoped to one script, managed by users
-//! that are allowed to.
-
-use serde_json::{json, Map, Value};
+//! that are allowed to (the dispatch checks [`crate::rights::Action::ManageGuests`]).
 
 use super::error::ApiError;
 use super::request::{parse_bool, parse_int, ApiRequest};
 use super::AppState;
-use crate::accounts::{generate_key, Guest, Principal, User};
-use crate::actors::Denial;
+use crate::accounts::{generate_key, Guest, Principal};
 use crate::clock;
+use crate::events::account::{AccountCommand, ChangeAccount};
 use crate::events::types::{GuestRights, Origin};
-use crate::events::{Append, Event, NewEvent};
 use crate::ids::{GuestId, ScriptName};
+use crate::wire::{self, Ack, Success};
 
-fn manager(principal: &Principal) -> Result<&User, ApiError> {
-    match principal {
-        Principal::User(user) if user.guests => Ok(user),
-        Principal::User(_) => Err(ApiError::Denied(Denial::NotManager)),
-        _ => Err(ApiError::Denied(Denial::OwnerOnly)),
-    }
-}
-
-fn info(guest: &Guest) -> Value {
-    json!({
-        "id": guest.id.to_string(),
-        "created": guest.created,
-        "expires": guest.expires,
-        "info": {
-            "name": guest.script.as_str(),
-            "run": guest.rights.run,
-            "cancel": guest.rights.cancel,
-            "status": guest.rights.status,
-            "monitor": guest.rights.monitor,
+fn info(guest: &Guest) -> wire::GuestInfo {
+    wire::GuestInfo {
+        apikey: None,
+        created: guest.created,
+        expires: guest.expires,
+        id: guest.id,
+        info: wire::GuestScope {
+            cancel: guest.rights.cancel,
+            monitor: guest.rights.monitor,
+            name: guest.script.as_str().to_owned(),
+            run: guest.rights.run,
+            status: guest.rights.status,
         },
-    })
+    }
 }
 
 /// `GET guest/list`: the user's guests, newest first.
 pub async fn list_guests(
     state: &AppState,
     principal: &Principal,
-) -> Result<Map<String, Value>, ApiError> {
-    let user = manager(principal)?;
-    let guests = state.readers.guests(user.id).await?;
-    let mut reply = Map::new();
-    reply.insert("guests".into(), guests.iter().map(info).collect());
-    Ok(reply)
+) -> Result<wire::GuestListReply, ApiError> {
+    let user = principal.user_id();
+    let guests = state.readers.guests(user).await?;
+    Ok(wire::GuestListReply {
+        guests: guests.iter().map(info).collect(),
+        success: Success,
+    })
 }
 
 fn right(req: &ApiRequest, field: &'static str) -> Result<bool, ApiError> {
@@ -58,8 +50,8 @@ pub async fn create_guest(
     state: &AppState,
     principal: &Principal,
     req: &ApiRequest,
-) -> Result<Map<String, Value>, ApiError> {
-    let user = manager(principal)?;
+) -> Result<wire::GuestCreateReply, ApiError> {
+    let user = principal.user_id();
     let name = req.field("name").ok_or(ApiError::Missing("name"))?;
     let script = name
         .as_str()
@@ -79,13 +71,14 @@ pub async fn create_guest(
     let key = generate_key();
     let guest = Guest {
         id: GuestId::new(),
-        user: user.id,
+        user,
         script,
         rights,
         created: now,
         expires,
     };
-    let event = Event::GuestCreated {
+    let command = AccountCommand::CreateGuest {
+        user,
         guest: guest.id,
         script: guest.script.clone(),
         rights,
@@ -98,20 +91,15 @@ pub async fn create_guest(
             addr: req.peer.clone(),
         },
     };
-    state
-        .store
-        .send(Append {
-            events: vec![NewEvent::new(user.id, event)],
-        })
-        .await??;
-    let mut shown = info(&guest);
-    if let Value::Object(map) = &mut shown {
-        map.insert("apikey".into(), Value::String(key.plain));
-    }
-    let mut reply = Map::new();
-    reply.insert("id".into(), Value::String(guest.id.to_string()));
-    reply.insert("info".into(), shown);
-    Ok(reply)
+    state.store.send(ChangeAccount { command }).await??;
+    Ok(wire::GuestCreateReply {
+        id: guest.id,
+        info: wire::GuestInfo {
+            apikey: Some(key.plain),
+            ..info(&guest)
+        },
+        success: Success,
+    })
 }
 
 /// `DELETE guest/delete/ID`: the key stops working at once.
@@ -120,13 +108,14 @@ pub async fn delete_guest(
     principal: &Principal,
     req: &ApiRequest,
     id: &str,
-) -> Result<Map<String, Value>, ApiError> {
-    let user = manager(principal)?;
+) -> Result<Ack, ApiError> {
+    let user = principal.user_id();
     let id = GuestId::parse(id).ok_or(ApiError::Invalid("id"))?;
-    if state.readers.guest(user.id, id).await?.is_none() {
+    if state.readers.guest(user, id).await?.is_none() {
         return Err(ApiError::Invalid("id"));
     }
-    let event = Event::GuestDeleted {
+    let command = AccountCommand::DeleteGuest {
+        user,
         guest: id,
         origin: Origin {
             operator: None,
@@ -134,11 +123,6 @@ pub async fn delete_guest(
             addr: req.peer.clone(),
         },
     };
-    state
-        .store
-        .send(Append {
-            events: vec![NewEvent::new(user.id, event)],
-        })
-        .await??;
-    Ok(Map::new())
+    state.store.send(ChangeAccount { command }).await??;
+    Ok(Ack { success: Success })
 }

@@ -3,10 +3,9 @@
 //! answers while degraded (reads work, and writes are retried), so this is
 //! a warning for operators, not an outage.
 
-use actix_web::{web, HttpResponse};
-use serde_json::json;
-
 use super::AppState;
+use crate::wire::{Health, HealthReply, Success};
+use actix_web::{web, HttpResponse};
 
 /// `/healthz`.
 pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
@@ -32,12 +31,13 @@ pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
             errno.desc()
         )),
     }
-    if reasons.is_empty() {
-        return HttpResponse::Ok().json(json!({"success": true, "status": "ok"}));
-    }
-    HttpResponse::Ok().json(json!({
-        "success": true,
-        "status": "degraded",
-        "reason": reasons.join("; "),
-    }))
+    let (status, reason) = match reasons.is_empty() {
+        true => (Health::Ok, None),
+        false => (Health::Degraded, Some(reasons.join("; "))),
+    };
+    HttpResponse::Ok().json(HealthReply {
+        reason,
+        status,
+        success: Success,
+    })
 }

@@ -1,20 +1,21 @@
 //! Audit endpoints: `GET history` (finished runs, newest first, with who
 //! requested, cancelled or killed them) and `GET events` (the raw log of
-//! the key's user, owner only). Parsing and rights here; SQL in
-//! `events::history` and `events::query`.
+//! the key's user, owner only). Parsing here; who may read what in
+//! [`crate::rights`]; SQL in `events::history` and `events::query`.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::error::ApiError;
 use super::reply_cap::{Budget, PAGE_ROWS};
 use super::request::{parse_int, ApiRequest};
 use super::AppState;
 use crate::accounts::{Principal, User};
-use crate::actors::Denial;
 use crate::events::history::{Actor, Cursor, HistoryQuery, HistoryRow};
 use crate::events::types::Outcome;
 use crate::ids::{RunId, ScriptName};
+use crate::rights::{self, Action};
 use crate::status;
+use crate::wire::{self, Success};
 
 /// Page size when `limit` is absent, and the most a page may hold.
 const DEFAULT_LIMIT: i64 = 100;
@@ -48,13 +49,9 @@ fn history_query(principal: &Principal, req: &ApiRequest) -> Result<HistoryQuery
     let mut name = text(req, "name")?
         .map(|n| ScriptName::parse(n).ok_or(ApiError::Invalid("name")))
         .transpose()?;
+    rights::check(principal, Action::History(name.as_ref()))?;
     if let Some(guest) = principal.guest() {
-        if !guest.rights.status {
-            return Err(ApiError::Denied(Denial::MissingRight("status")));
-        }
-        if name.as_ref().is_some_and(|n| *n != guest.script) {
-            return Err(ApiError::Denied(Denial::OtherScript(guest.script.clone())));
-        }
+        // A guest's history is its own script's, named or not.
         name = Some(guest.script.clone());
     }
     Ok(HistoryQuery {
@@ -74,30 +71,35 @@ fn history_query(principal: &Principal, req: &ApiRequest) -> Result<HistoryQuery
 
 /// `<verb>_by`, `<verb>_from`, and `<verb>_by_name` when the actor is the
 /// owner (`user:<id>`), so the history can show a name.
-fn put_actor(map: &mut Map<String, Value>, verb: &str, actor: &Actor, owner: &User) {
-    map.insert(format!("{verb}_by"), Value::String(actor.by.clone()));
-    if actor.by == format!("user:{}", owner.id) {
-        map.insert(format!("{verb}_by_name"), Value::String(owner.name.clone()));
-    }
-    if let Some(from) = &actor.from {
-        map.insert(format!("{verb}_from"), Value::String(from.clone()));
-    }
+type AuditFields = (Option<String>, Option<String>, Option<String>);
+
+fn audit(actor: Option<&Actor>, owner: &User) -> AuditFields {
+    let Some(actor) = actor else {
+        return (None, None, None);
+    };
+    let name = (actor.by == format!("user:{}", owner.id)).then(|| owner.name.clone());
+    (Some(actor.by.clone()), name, actor.from.clone())
 }
 
 /// The finished shape plus, for owners, `args` and the audit fields.
-fn history_shape(row: &HistoryRow, owner: Option<&User>) -> Value {
-    let mut map = status::finished(row.id, &row.record, owner.is_some());
-    map.remove("success");
+fn history_shape(row: &HistoryRow, owner: Option<&User>) -> wire::Finished {
+    let mut shape = status::finished(row.id, &row.record, owner.is_some());
+    shape.success = None;
     if let Some(owner) = owner {
-        put_actor(&mut map, "requested", &row.requested, owner);
-        if let Some(cancelled) = &row.cancelled {
-            put_actor(&mut map, "cancelled", cancelled, owner);
-        }
-        if let Some(killed) = &row.killed {
-            put_actor(&mut map, "killed", killed, owner);
-        }
+        (
+            shape.requested_by,
+            shape.requested_by_name,
+            shape.requested_from,
+        ) = audit(Some(&row.requested), owner);
+        (
+            shape.cancelled_by,
+            shape.cancelled_by_name,
+            shape.cancelled_from,
+        ) = audit(row.cancelled.as_ref(), owner);
+        (shape.killed_by, shape.killed_by_name, shape.killed_from) =
+            audit(row.killed.as_ref(), owner);
     }
-    Value::Object(map)
+    shape
 }
 
 /// `GET history`: one page of finished runs, newest first.
@@ -105,7 +107,7 @@ pub async fn list_history(
     state: &AppState,
     principal: &Principal,
     req: &ApiRequest,
-) -> Result<Map<String, Value>, ApiError> {
+) -> Result<wire::HistoryReply, ApiError> {
     let mut query = history_query(principal, req)?;
     let owner = match principal {
         Principal::User(user) => Some(user),
@@ -131,33 +133,34 @@ pub async fn list_history(
         query.before = last;
     }
     let next = match (more, last) {
-        (true, Some(last)) => Value::String(last.encode()),
-        _ => Value::Null,
+        (true, Some(last)) => Some(last.encode()),
+        _ => None,
     };
-    let mut reply = Map::new();
-    reply.insert("runs".into(), Value::Array(budget.rows));
-    reply.insert("next".into(), next);
-    Ok(reply)
+    Ok(wire::HistoryReply {
+        next,
+        runs: budget.rows,
+        success: Success,
+    })
 }
 
 /// One stored event as the wire shows it. Key hashes are credentials in
 /// all but name, so they never leave the server.
-fn event_shape(event: &crate::events::StoredEvent) -> Result<Value, ApiError> {
+fn event_shape(event: &crate::events::StoredEvent) -> Result<wire::EventRow, ApiError> {
     let mut data = serde_json::to_value(&event.event).map_err(|err| {
         tracing::error!(error = %err, seq = event.seq, "unencodable event");
         ApiError::Internal
     })?;
     if let Value::Object(map) = &mut data {
-        map.remove("kind");
+        map.remove(crate::events::Event::TAG);
         map.remove("key_hash");
     }
-    Ok(serde_json::json!({
-        "seq": event.seq,
-        "at": event.at,
-        "kind": event.event.kind(),
-        "run": event.event.run_id().map(|r| r.to_string()),
-        "data": data,
-    }))
+    Ok(wire::EventRow {
+        at: event.at,
+        data,
+        kind: event.event.kind().to_owned(),
+        run: event.event.run_id(),
+        seq: event.seq,
+    })
 }
 
 /// `GET events`: the user's log after `after`, oldest first; owner only.
@@ -165,10 +168,7 @@ pub async fn list_events(
     state: &AppState,
     principal: &Principal,
     req: &ApiRequest,
-) -> Result<Map<String, Value>, ApiError> {
-    if principal.guest().is_some() {
-        return Err(ApiError::Denied(Denial::OwnerOnly));
-    }
+) -> Result<wire::EventsReply, ApiError> {
     let after = int(req, "after")?.unwrap_or(0);
     if after < 0 {
         return Err(ApiError::Invalid("after"));
@@ -197,13 +197,10 @@ pub async fn list_events(
             break;
         }
     }
-    let next = if budget.rows.is_empty() {
-        Value::Null
-    } else {
-        Value::from(cursor)
-    };
-    let mut reply = Map::new();
-    reply.insert("events".into(), Value::Array(budget.rows));
-    reply.insert("next".into(), next);
-    Ok(reply)
+    let next = (!budget.rows.is_empty()).then_some(cursor);
+    Ok(wire::EventsReply {
+        events: budget.rows,
+        next,
+        success: Success,
+    })
 }

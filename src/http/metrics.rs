@@ -12,6 +12,7 @@ use super::request::{self, Transport};
 use super::{api, AppState};
 use crate::accounts::Principal;
 use crate::metrics::{Histogram, Metrics};
+use crate::rights::{self, Action};
 
 fn histogram(out: &mut String, name: &str, help: &str, h: &Histogram) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
@@ -103,10 +104,12 @@ async fn reader(state: &AppState, req: &HttpRequest) -> Result<Reader, ApiError>
         };
     }
     let probe = request::from_head(req, Transport::Http);
-    match api::authenticate(state, &probe).await? {
-        Principal::Guest(_) => Err(ApiError::AccessDenied),
+    let principal = api::authenticate(state, &probe).await?;
+    // Refused with the plain `Access denied.` this endpoint always gave.
+    rights::check(&principal, Action::ReadMetrics).map_err(|_| ApiError::AccessDenied)?;
+    match principal {
         Principal::User(user) if user.name == OPERATOR_USER => Ok(Reader::Operator),
-        Principal::User(user) => Ok(Reader::User(user.id)),
+        other => Ok(Reader::User(other.user_id())),
     }
 }
 

@@ -67,14 +67,6 @@ async fn outside() -> Result<HttpResponse, ApiError> {
     Err(ApiError::BadServerExtension)
 }
 
-/// Wraps a successful reply in the envelope.
-pub fn success(
-    mut map: serde_json::Map<String, serde_json::Value>,
-) -> serde_json::Map<String, serde_json::Value> {
-    map.insert("success".into(), serde_json::Value::Bool(true));
-    map
-}
-
 async fn scripts(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -86,7 +78,7 @@ async fn scripts(
     let rules = guard::admit_body(&state, &req).await?;
     let api_request = request::from_http(&req, payload, rules).await?;
     match api::dispatch(&state, &api_request).await? {
-        Reply::Json(map) => Ok(HttpResponse::Ok().json(success(map))),
+        Reply::Json(reply) => Ok(HttpResponse::Ok().json(reply)),
         Reply::Text(text) => Ok(HttpResponse::Ok()
             .content_type("text/plain; charset=utf-8")
             .body(text)),

@@ -3,13 +3,14 @@
 //! and docker do. Queued, running and finished runs alike; forgotten runs
 //! and, for a guest, other scripts' runs are left out.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::error::ApiError;
 use super::request::ApiRequest;
 use super::AppState;
 use crate::accounts::Principal;
-use crate::actors::Denial;
+use crate::rights;
+use crate::wire::{PrefixReply, Success};
 
 /// At most this many ids come back: enough to show an ambiguity.
 const MAX_MATCHES: u32 = 10;
@@ -28,10 +29,7 @@ pub async fn runs_with_prefix(
     state: &AppState,
     principal: &Principal,
     req: &ApiRequest,
-) -> Result<Map<String, Value>, ApiError> {
-    if principal.guest().is_some_and(|g| !g.rights.status) {
-        return Err(ApiError::Denied(Denial::MissingRight("status")));
-    }
+) -> Result<PrefixReply, ApiError> {
     let prefix = match req.field("prefix") {
         None => return Err(ApiError::Missing("prefix")),
         Some(Value::String(p)) => p.to_ascii_lowercase(),
@@ -46,10 +44,11 @@ pub async fn runs_with_prefix(
         .await?;
     let ids = runs
         .into_iter()
-        .filter(|(_, name)| principal.guest().is_none_or(|g| g.script == *name))
-        .map(|(id, _)| Value::String(id.to_string()))
+        .filter(|(_, name)| rights::sees_script(principal, name.as_str()))
+        .map(|(id, _)| id)
         .collect();
-    let mut reply = Map::new();
-    reply.insert("ids".into(), ids);
-    Ok(reply)
+    Ok(PrefixReply {
+        ids,
+        success: Success,
+    })
 }

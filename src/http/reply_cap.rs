@@ -3,21 +3,19 @@
 //! cap (at least one, so a cursor always moves), and the reply's cursor
 //! continues where the bytes ran out.
 
-use serde_json::Value;
-
 /// Rows read per database page while filling a reply.
 pub const PAGE_ROWS: u32 = 100;
 
 /// The rows of one reply and their size so far.
-pub struct Budget {
+pub struct Budget<T> {
     cap: usize,
     used: usize,
-    pub rows: Vec<Value>,
+    pub rows: Vec<T>,
     /// Set once a row did not fit.
     pub full: bool,
 }
 
-impl Budget {
+impl<T: serde::Serialize> Budget<T> {
     /// An empty reply that may hold `cap` bytes of rows.
     pub fn new(cap: usize) -> Self {
         Budget {
@@ -29,7 +27,7 @@ impl Budget {
     }
 
     /// Adds `row` if it fits (the first row always does); false when full.
-    pub fn push(&mut self, row: Value) -> bool {
+    pub fn push(&mut self, row: T) -> bool {
         let size = serde_json::to_string(&row).map_or(0, |text| text.len() + 1);
         if !self.rows.is_empty() && self.used + size > self.cap {
             self.full = true;
@@ -44,6 +42,7 @@ impl Budget {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     #[test]
     fn a_budget_takes_rows_until_the_cap_but_always_one() {

@@ -1,7 +1,9 @@
 //! Run endpoints: run, cancel, kill, status (one and all), log, scripts.
 
+use std::collections::BTreeMap;
+
 use actix::Addr;
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 
 use super::error::ApiError;
 use super::request::ApiRequest;
@@ -10,12 +12,14 @@ use crate::accounts::Principal;
 use crate::actors::account::{self, AccountSupervisor, RunRequest};
 use crate::actors::directory::GetAccount;
 use crate::actors::queue::{self, LiveRun, ScriptQueue};
-use crate::actors::{Denial, RunError};
+use crate::actors::RunError;
 use crate::events::query::{RowState, RunRow};
 use crate::events::types::{Origin, RunRecord};
 use crate::ids::{RunId, ScriptName};
 use crate::output::LogError;
+use crate::rights::{self, Action, View};
 use crate::status;
+use crate::wire::{self, Ack, IdsOrCount, RunStatus, StatusList, Success};
 
 async fn account(
     state: &AppState,
@@ -77,11 +81,11 @@ fn parse_run_request(principal: &Principal, req: &ApiRequest) -> Result<RunReque
             .ok_or(RunError::InvalidQueue),
     };
     Ok(RunRequest {
+        access: rights::check(principal, Action::Run(&name)),
         name,
         args,
         stdin,
         not_before,
-        guest: principal.guest().cloned(),
         origin: origin(principal, req),
     })
 }
@@ -91,7 +95,7 @@ pub async fn run_script(
     state: &AppState,
     principal: &Principal,
     req: &ApiRequest,
-) -> Result<Map<String, Value>, ApiError> {
+) -> Result<wire::RunReply, ApiError> {
     let request = parse_run_request(principal, req)?;
     let name = request.name.clone();
     let queued = account(state, principal)
@@ -126,10 +130,8 @@ async fn visible_run(
     id: RunId,
 ) -> Result<Option<RunRow>, ApiError> {
     let row = state.readers.run(principal.user_id(), id).await?;
-    if let (Some(row), Some(guest)) = (&row, principal.guest()) {
-        if row.name != guest.script {
-            return Err(ApiError::Denied(Denial::OtherScript(guest.script.clone())));
-        }
+    if let Some(row) = &row {
+        rights::check(principal, Action::UseRun(&row.name))?;
     }
     Ok(row)
 }
@@ -151,10 +153,7 @@ pub async fn cancel_run(
     principal: &Principal,
     req: &ApiRequest,
     id: &str,
-) -> Result<Map<String, Value>, ApiError> {
-    if principal.guest().is_some_and(|g| !g.rights.cancel) {
-        return Err(ApiError::Denied(Denial::MissingRight("cancel")));
-    }
+) -> Result<Ack, ApiError> {
     let id = RunId::parse(id).ok_or(RunError::NotQueuedOrRunning)?;
     let row = visible_run(state, principal, id)
         .await?
@@ -169,7 +168,7 @@ pub async fn cancel_run(
             origin: origin(principal, req),
         })
         .await??;
-    Ok(Map::new())
+    Ok(Ack { success: Success })
 }
 
 /// `POST kill/ID`: stop a running run.
@@ -178,10 +177,7 @@ pub async fn kill_run(
     principal: &Principal,
     req: &ApiRequest,
     id: &str,
-) -> Result<Map<String, Value>, ApiError> {
-    if principal.guest().is_some_and(|g| !g.rights.cancel) {
-        return Err(ApiError::Denied(Denial::MissingRight("cancel")));
-    }
+) -> Result<Ack, ApiError> {
     let id = RunId::parse(id).ok_or(RunError::NotRunning)?;
     let row = visible_run(state, principal, id)
         .await?
@@ -195,10 +191,10 @@ pub async fn kill_run(
             origin: origin(principal, req),
         })
         .await??;
-    Ok(Map::new())
+    Ok(Ack { success: Success })
 }
 
-fn finished_shape(row: &RunRow, owner: bool) -> Result<Map<String, Value>, ApiError> {
+fn finished_shape(row: &RunRow, owner: bool) -> Result<RunStatus, ApiError> {
     if row.forgotten {
         return Err(RunError::InvalidId.into());
     }
@@ -210,7 +206,9 @@ fn finished_shape(row: &RunRow, owner: bool) -> Result<Map<String, Value>, ApiEr
         tracing::error!(error = %err, run = %row.id, "unreadable run record");
         ApiError::Internal
     })?;
-    Ok(status::finished(row.id, &record, owner))
+    Ok(RunStatus::Done(Box::new(status::finished(
+        row.id, &record, owner,
+    ))))
 }
 
 /// `GET status/ID`: one run in its queued, running or finished shape.
@@ -218,11 +216,8 @@ pub async fn get_run(
     state: &AppState,
     principal: &Principal,
     id: &str,
-) -> Result<Map<String, Value>, ApiError> {
-    if principal.guest().is_some_and(|g| !g.rights.status) {
-        return Err(ApiError::Denied(Denial::MissingRight("status")));
-    }
-    let owner = principal.guest().is_none();
+) -> Result<RunStatus, ApiError> {
+    let owner = View::of(principal).is_owner();
     let id = RunId::parse(id).ok_or(RunError::InvalidId)?;
     let row = visible_run(state, principal, id)
         .await?
@@ -233,10 +228,14 @@ pub async fn get_run(
     if let Some(queue) = queue_of(state, principal, &row.name).await? {
         match queue.send(queue::GetRun { id }).await? {
             Some(LiveRun::Queued { queued, position }) => {
-                return Ok(status::queued(id, &row.name, queued, position))
+                return Ok(RunStatus::Queued(status::queued(
+                    id, &row.name, queued, position,
+                )))
             }
             Some(LiveRun::Running { started, progress }) => {
-                return Ok(status::running(id, &row.name, started, &progress))
+                return Ok(RunStatus::Running(status::running(
+                    id, &row.name, started, &progress,
+                )))
             }
             None => {}
         }
@@ -253,26 +252,17 @@ pub async fn get_run(
 
 /// `GET status`: queued and running ids per script; guests see ids of
 /// their own script only and counts for the others.
-pub async fn list_runs(
-    state: &AppState,
-    principal: &Principal,
-) -> Result<Map<String, Value>, ApiError> {
-    if principal.guest().is_some_and(|g| !g.rights.status) {
-        return Err(ApiError::Denied(Denial::MissingRight("status")));
-    }
+pub async fn list_runs(state: &AppState, principal: &Principal) -> Result<StatusList, ApiError> {
     let runs = account(state, principal)
         .await?
         .send(account::ListRuns)
         .await?;
-    let (mut queued, mut running) = (Map::new(), Map::new());
+    let (mut queued, mut running) = (BTreeMap::new(), BTreeMap::new());
     for (name, (q, r)) in runs {
-        let show_ids = principal.guest().is_none_or(|g| g.script == name);
-        let render = |ids: Vec<RunId>| -> Value {
-            if show_ids {
-                ids.iter().map(|id| Value::String(id.to_string())).collect()
-            } else {
-                Value::from(ids.len())
-            }
+        let show_ids = rights::sees_script(principal, name.as_str());
+        let render = |ids: Vec<RunId>| match show_ids {
+            true => IdsOrCount::Ids(ids),
+            false => IdsOrCount::Count(ids.len()),
         };
         if !q.is_empty() {
             queued.insert(name.to_string(), render(q));
@@ -281,10 +271,11 @@ pub async fn list_runs(
             running.insert(name.to_string(), render(r));
         }
     }
-    let mut reply = Map::new();
-    reply.insert("queued".into(), Value::Object(queued));
-    reply.insert("running".into(), Value::Object(running));
-    Ok(reply)
+    Ok(StatusList {
+        queued,
+        running,
+        success: Success,
+    })
 }
 
 /// `GET log/ID`: the captured output (owner only), from byte `offset` on
@@ -295,9 +286,6 @@ pub async fn get_log(
     id: &str,
     offset: u64,
 ) -> Result<String, ApiError> {
-    if principal.guest().is_some() {
-        return Err(ApiError::Denied(Denial::OwnerOnly));
-    }
     let id = RunId::parse(id).ok_or(RunError::InvalidId)?;
     let row = visible_run(state, principal, id)
         .await?
@@ -335,47 +323,45 @@ fn log_error(row: &RunRow) -> Option<String> {
 pub async fn list_scripts(
     state: &AppState,
     principal: &Principal,
-) -> Result<Map<String, Value>, ApiError> {
+) -> Result<wire::ScriptsReply, ApiError> {
     let defs = account(state, principal)
         .await?
         .send(account::ListScripts)
         .await??;
-    let mut scripts = Map::new();
+    let mut scripts = BTreeMap::new();
     for def in defs {
-        match principal.guest() {
-            Some(guest) if guest.script.as_str() != def.name => continue,
-            Some(_) => {
-                scripts.insert(
-                    def.name.clone(),
-                    json!({"stdin": def.stdin, "noexec": def.noexec, "args": def.required_args()}),
-                );
-            }
-            None => {
-                scripts.insert(
-                    def.name.clone(),
-                    json!({
-                        "command": def.command,
-                        "dir": def.dir,
-                        "user": def.user,
-                        "group": def.group,
-                        "stdin": def.stdin,
-                        "noexec": def.noexec,
-                        "forget": def.forget,
-                        "simultaneous": def.simultaneous,
-                        "max_queued": def.max_queued,
-                        "timeout": def.timeout_secs,
-                        "keep_children": def.resources.keep_children,
-                        "memory_max": def.resources.memory_max,
-                        "cpu_weight": def.resources.cpu_weight,
-                        "max_procs": def.resources.max_procs,
-                        "args": def.required_args(),
-                    }),
-                );
-            }
+        if !rights::sees_script(principal, &def.name) {
+            continue;
         }
+        let info = match View::of(principal) {
+            View::Guest => wire::ScriptInfo::Guest(wire::GuestScript {
+                args: def.required_args(),
+                noexec: def.noexec,
+                stdin: def.stdin,
+            }),
+            View::Owner => wire::ScriptInfo::Owner(wire::OwnerScript {
+                args: def.required_args(),
+                command: def.command.clone(),
+                cpu_weight: def.resources.cpu_weight,
+                dir: def.dir.clone(),
+                forget: def.forget,
+                group: def.group.clone(),
+                keep_children: def.resources.keep_children,
+                max_procs: def.resources.max_procs,
+                max_queued: def.max_queued,
+                memory_max: def.resources.memory_max,
+                noexec: def.noexec,
+                simultaneous: def.simultaneous,
+                stdin: def.stdin,
+                timeout: def.timeout_secs,
+                user: def.user.clone(),
+            }),
+        };
+        scripts.insert(def.name.clone(), info);
     }
-    let mut reply = Map::new();
-    reply.insert("scripts".into(), Value::Object(scripts));
-    reply.insert("access".into(), super::ui::access::describe(principal));
-    Ok(reply)
+    Ok(wire::ScriptsReply {
+        access: super::ui::access::describe(principal),
+        scripts,
+        success: Success,
+    })
 }

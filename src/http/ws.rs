@@ -15,15 +15,16 @@ use actix::prelude::*;
 use actix_web::dev::Extensions;
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web_actors::ws;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::api::{self, MonitorRequest, Reply};
 use super::error::ApiError;
 use super::request::{self, ApiRequest, Method, Transport};
 use super::sessions::{Revoke, SessionTicket};
-use super::{success, AppState};
+use super::AppState;
 use crate::actors::monitor::{Outlet, Push, SessionChanged, Subscribe, Unsubscribe};
 use crate::ids::{ScriptName, UserId};
+use crate::wire::{LogReply, MonitorReply, Success, WsReply};
 
 const PING_EVERY: Duration = Duration::from_secs(10);
 const PEER_TIMEOUT: Duration = Duration::from_secs(35);
@@ -147,16 +148,22 @@ fn cutter(req: &HttpRequest) -> Arc<dyn Fn() + Send + Sync> {
     }
 }
 
-fn send(ctx: &mut ws::WebsocketContext<WsSession>, map: Map<String, Value>) {
-    match serde_json::to_string(&map) {
+fn send(ctx: &mut ws::WebsocketContext<WsSession>, reply: &impl serde::Serialize) {
+    match serde_json::to_string(reply) {
         Ok(text) => ctx.text(text),
         Err(err) => tracing::error!(error = %err, "reply not serializable"),
     }
 }
 
-fn with_sequence(mut map: Map<String, Value>, sequence: i64) -> Map<String, Value> {
-    map.insert("api_sequence".into(), Value::from(sequence));
-    map
+/// Sends `body` with the `api_sequence` of the request it answers.
+fn answer<T: serde::Serialize>(ctx: &mut ws::WebsocketContext<WsSession>, body: T, seq: i64) {
+    send(
+        ctx,
+        &WsReply {
+            api_sequence: Some(seq),
+            body,
+        },
+    );
 }
 
 impl WsSession {
@@ -193,26 +200,29 @@ impl WsSession {
     fn on_text(&mut self, text: &str, ctx: &mut ws::WebsocketContext<Self>) {
         let (sequence, request) = match self.parse(text) {
             Ok(parsed) => parsed,
-            Err(err) => return send(ctx, err.body()),
+            Err(err) => return send(ctx, &err.body()),
         };
         let state = self.state.clone();
         let call = async move { api::dispatch(&state, &request).await };
         ctx.spawn(
             call.into_actor(self)
                 .map(move |result, act, ctx| match result {
-                    Ok(Reply::Json(map)) => send(ctx, with_sequence(success(map), sequence)),
-                    Ok(Reply::Text(text)) => {
-                        let mut map = Map::new();
-                        map.insert("log".into(), Value::String(text));
-                        send(ctx, with_sequence(success(map), sequence));
-                    }
+                    Ok(Reply::Json(reply)) => answer(ctx, reply, sequence),
+                    Ok(Reply::Text(log)) => answer(
+                        ctx,
+                        LogReply {
+                            log,
+                            success: Success,
+                        },
+                        sequence,
+                    ),
                     Ok(Reply::Monitor(request)) => act.toggle_monitor(request, sequence, ctx),
                     Err(ApiError::InvalidApiKey) => {
-                        send(ctx, with_sequence(ApiError::InvalidApiKey.body(), sequence));
+                        answer(ctx, ApiError::InvalidApiKey.body(), sequence);
                         ctx.close(Some(ws::CloseCode::Policy.into()));
                         ctx.stop();
                     }
-                    Err(err) => send(ctx, with_sequence(err.body(), sequence)),
+                    Err(err) => answer(ctx, err.body(), sequence),
                 }),
         );
     }
@@ -249,13 +259,12 @@ impl WsSession {
             });
             true
         };
-        let mut map = Map::new();
-        map.insert(
-            "name".into(),
-            Value::String(name.map(|n| n.to_string()).unwrap_or_default()),
-        );
-        map.insert("enabled".into(), Value::Bool(enabled));
-        send(ctx, with_sequence(success(map), sequence));
+        let reply = MonitorReply {
+            enabled,
+            name: name.map(|n| n.to_string()).unwrap_or_default(),
+            success: Success,
+        };
+        answer(ctx, reply, sequence);
     }
 }
 
@@ -294,7 +303,7 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for WsSession {
             Ok(ws::Message::Text(text)) => self.on_text(&text, ctx),
             Ok(ws::Message::Binary(bytes)) => match std::str::from_utf8(&bytes) {
                 Ok(text) => self.on_text(text, ctx),
-                Err(_) => send(ctx, ApiError::InvalidData("expected UTF-8 JSON").body()),
+                Err(_) => send(ctx, &ApiError::InvalidData("expected UTF-8 JSON").body()),
             },
             Ok(ws::Message::Ping(bytes)) => ctx.pong(&bytes),
             Ok(ws::Message::Close(reason)) => {
@@ -383,7 +392,7 @@ impl WsSession {
         if let Some((_, message)) = self.fragments.take() {
             match std::str::from_utf8(&message) {
                 Ok(text) => self.on_text(text, ctx),
-                Err(_) => send(ctx, ApiError::InvalidData("expected UTF-8 JSON").body()),
+                Err(_) => send(ctx, &ApiError::InvalidData("expected UTF-8 JSON").body()),
             }
         }
     }

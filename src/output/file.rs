@@ -4,8 +4,8 @@
 //!
 //! The file is created with the first line: a run that prints nothing has
 //! no log file, and `GET log` answers it with an empty log. Creating files
-//! is the dearest part of a short run on this machine's ext4 (inode
-//! allocation scans for recently deleted inodes), dearer than the fork.
+//! is the dearest part of a short run (BENCHMARKS.md § Profile-driven
+//! fixes, 10).
 
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};

@@ -195,9 +195,9 @@ async fn first_run_writes_a_private_key_file_and_a_demo_script() {
         std::fs::read_to_string(&key_file).expect("read").trim(),
         app.key
     );
-    let (_, scripts) = app.get("/scripts/v1/scripts").await;
+    let scripts = app.scripts().await;
     assert!(
-        scripts["scripts"]["demo"].is_object(),
+        scripts.scripts.contains_key("demo"),
         "demo seeded: {scripts}"
     );
     let exectab = std::fs::read_to_string(app.scripts_dir().join("exectab.txt")).expect("exectab");

@@ -1,12 +1,12 @@
 //! Keys from the command line: `guest create|list|delete`, and where the
 //! URL and API key come from (flags, environment, the admin key file).
-//! The harness is in `cli.rs`.
+//! The harness is in `helpers/cli.rs`.
 
 use std::path::Path;
 
 use serde_json::Value;
 
-use crate::cli::{app, bare, one_line_error, output, scriptd};
+use crate::helpers::cli::{app, bare, one_line_error, output, scriptd};
 
 #[actix_web::test]
 async fn guest_create_list_and_delete() {

@@ -1,8 +1,8 @@
 //! Command-line failures: an unreachable server, a bad key, unknown
 //! scripts and ids are each one clear line with exit 1; usage errors exit 2.
-//! The harness is in `cli.rs`.
+//! The harness is in `helpers/cli.rs`.
 
-use crate::cli::{app, bare, one_line_error, output, scriptd};
+use crate::helpers::cli::{app, bare, one_line_error, output, scriptd};
 
 #[actix_web::test]
 async fn connection_refused_is_one_clear_line() {

@@ -1,6 +1,6 @@
 //! Following runs from the command line: `run --wait` (piped lines, exit
 //! codes, a progress bar under a terminal), `kill` of a waited run, and
-//! `monitor`. The harness is in `cli.rs`.
+//! `monitor`. The harness is in `helpers/cli.rs`.
 
 use std::process::Stdio;
 
@@ -8,7 +8,7 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::Command;
 
-use crate::cli::{app, go, output, running_id, scriptd, Running};
+use crate::helpers::cli::{app, go, output, running_id, scriptd, Running};
 use crate::helpers::DEADLINE;
 
 #[actix_web::test]

@@ -1,10 +1,12 @@
 //! Errors that say what to do: each failure is one line naming the way
 //! out, or with `--json` a JSON object on stdout with the same exit code.
-//! The harness is in `cli.rs`.
+//! The harness is in `helpers/cli.rs`.
 
 use serde_json::Value;
 
-use crate::cli::{app, bare, one_line_error, output, running_id, scriptd, Finished, Running};
+use crate::helpers::cli::{
+    app, bare, one_line_error, output, running_id, scriptd, Finished, Running,
+};
 use crate::helpers::unix_now;
 
 fn json_error(out: &Finished, code: &str) -> Value {

@@ -1,14 +1,14 @@
 //! Seeing what a run does from the command line: `run --wait` prints the
 //! id and streams the script's output as it comes (piped and on a
 //! terminal), Ctrl-C detaches, `log` shows a running run's output and
-//! `log --follow` ends with the run. The harness is in `cli.rs`.
+//! `log --follow` ends with the run. The harness is in `helpers/cli.rs`.
 
 use std::process::Stdio;
 
 use tokio::io::AsyncReadExt;
 use tokio::process::Command;
 
-use crate::cli::{app, go, output, running_id, scriptd, Running};
+use crate::helpers::cli::{app, go, output, running_id, scriptd, Running};
 use crate::helpers::{eventually_async, DEADLINE};
 
 #[actix_web::test]

@@ -2,7 +2,7 @@
 //! first-run key goes, binding before creating anything, the storage the
 //! admin commands refuse, `rotate-key admin` and the key file, exectab
 //! warnings in the server's log, and `monitor` across a server restart.
-//! The client harness is in `cli.rs`.
+//! The client harness is in `helpers/cli.rs`.
 
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
@@ -12,7 +12,7 @@ use std::rc::Rc;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-use crate::cli::{bare, one_line_error, output, Running};
+use crate::helpers::cli::{bare, one_line_error, output, Running};
 use crate::helpers::{eventually, DEADLINE};
 
 /// A `scriptd serve` child and everything it logged so far.

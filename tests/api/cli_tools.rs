@@ -1,10 +1,10 @@
 //! Times, scripts, run-id prefixes, history columns and help from the
-//! command line. The harness is in `cli.rs`.
+//! command line. The harness is in `helpers/cli.rs`.
 
 use clap::CommandFactory;
 use serde_json::json;
 
-use crate::cli::{app, bare, one_line_error, output, scriptd};
+use crate::helpers::cli::{app, bare, one_line_error, output, scriptd};
 use crate::helpers::unix_now;
 
 #[actix_web::test]
@@ -12,7 +12,9 @@ async fn every_time_option_takes_relative_times_both_ways_and_dates() {
     let app = app().await;
     let id = app.run(json!({"name": "ok"})).await;
     app.wait_done(&id).await;
-    let count = |out: &crate::cli::Finished| out.stdout.lines().filter(|l| l.contains(&id)).count();
+    let count = |out: &crate::helpers::cli::Finished| {
+        out.stdout.lines().filter(|l| l.contains(&id)).count()
+    };
 
     let hour_ago = output(scriptd(&app, &["history", "--since=-1h"])).await;
     let spaced = output(scriptd(&app, &["history", "--since", "-1h"])).await;

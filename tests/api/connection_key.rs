@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::helpers::{spawn_app, spawn_app_with, unix_now, TestApp};
-use super::sdk_client::SdkClient;
+use crate::helpers::sdk::SdkClient;
 
 async fn status(sdk: &mut SdkClient) -> (u16, Value) {
     sdk.call("GET", "status", None).await

@@ -2,15 +2,18 @@
 //! script leaves behind is ended when it exits (unless `-k`), kill and
 //! timeout reach every process, and a child gets no descriptor but 0, 1, 2.
 //! The process-group tests run everywhere; the cgroup tests create a
-//! delegated cgroup v2 (root; see `cgroup_support`) and also catch
+//! delegated cgroup v2 (root; see `helpers::cgroup`) and also catch
 //! processes that left the group (`setsid`).
 
 use std::path::Path;
 
 use serde_json::json;
 
-use crate::cgroup_support::{cgroup_of, TestCgroup};
-use crate::durability::{assert_processes_die, process_gone};
+use scriptd::events::types::Outcome;
+use scriptd::wire::ScriptInfo;
+
+use crate::helpers::cgroup::{cgroup_of, TestCgroup};
+use crate::helpers::child::{assert_processes_die, process_gone};
 use crate::helpers::{eventually, spawn_app, spawn_app_with};
 
 fn read_pid(path: &Path) -> Option<i32> {
@@ -32,7 +35,7 @@ async fn a_background_child_is_ended_when_its_script_exits() {
     let done = app.wait_done(&id).await;
 
     // Assert: the run is over only once its leftover is.
-    assert_eq!(done["outcome"], "success", "{done}");
+    assert_eq!(done.outcome, Outcome::Success, "{done}");
     let pid = read_pid(&pid_file).expect("the script wrote its child's pid");
     assert!(
         process_gone(pid),
@@ -55,7 +58,7 @@ async fn a_script_marked_keep_children_leaves_them_running() {
     let done = app.wait_done(&id).await;
 
     // Assert
-    assert_eq!(done["outcome"], "success", "{done}");
+    assert_eq!(done.outcome, Outcome::Success, "{done}");
     let pid = read_pid(&pid_file).expect("pid");
     let alive = !process_gone(pid);
     let _ = nix::sys::signal::kill(
@@ -63,11 +66,12 @@ async fn a_script_marked_keep_children_leaves_them_running() {
         nix::sys::signal::Signal::SIGKILL,
     );
     assert!(alive, "-k keeps the background sleep running");
-    let (_, scripts) = app.get("/scripts/v1/scripts").await;
-    assert_eq!(
-        scripts["scripts"]["keep"]["keep_children"], true,
-        "{scripts}"
-    );
+    let scripts = app.scripts().await;
+    let keep = match &scripts.scripts["keep"] {
+        ScriptInfo::Owner(keep) => keep,
+        ScriptInfo::Guest(_) => panic!("the owner sees the options: {scripts}"),
+    };
+    assert!(keep.keep_children, "{scripts}");
 }
 
 #[actix_web::test]
@@ -143,7 +147,7 @@ async fn with_a_cgroup_a_setsid_daemon_is_ended_with_its_run() {
         inside.starts_with(&format!("{}/run-", cgroup.setting)),
         "the daemon left the process group but not the run's cgroup: {inside}"
     );
-    assert_eq!(done["outcome"], "success", "{done}");
+    assert_eq!(done.outcome, Outcome::Success, "{done}");
     assert!(
         process_gone(pid),
         "the setsid daemon {pid} was ended with the run"
@@ -176,13 +180,10 @@ async fn with_a_cgroup_kill_and_timeout_end_every_descendant() {
     let timed = app.run(json!({"name": "slow"})).await;
     let k = eventually("killme's daemon", || read_pid(&dir.join("k.pid"))).await;
     let t = eventually("slow's daemon", || read_pid(&dir.join("t.pid"))).await;
-    let (code, reply) = app
-        .post(&format!("/scripts/v1/kill/{killed}"), json!({}))
-        .await;
-    assert_eq!(code, 200, "{reply}");
+    app.kill(&killed).await;
 
     // Assert
-    assert_eq!(app.wait_done(&killed).await["outcome"], "killed");
-    assert_eq!(app.wait_done(&timed).await["outcome"], "timeout");
+    assert_eq!(app.wait_done(&killed).await.outcome, Outcome::Killed);
+    assert_eq!(app.wait_done(&timed).await.outcome, Outcome::Timeout);
     assert_processes_die(&[k, t], "daemons of killed and timed-out runs").await;
 }

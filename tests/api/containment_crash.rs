@@ -4,8 +4,10 @@
 
 use serde_json::json;
 
-use crate::cgroup_support::{cgroup_of, TestCgroup};
-use crate::durability::{assert_processes_die, process_gone, Fixture, Server};
+use scriptd::events::types::Outcome;
+
+use crate::helpers::cgroup::{cgroup_of, TestCgroup};
+use crate::helpers::child::{assert_processes_die, process_gone, Fixture, Server};
 use crate::helpers::{eventually, spawn_app_with};
 
 #[actix_web::test]
@@ -42,7 +44,7 @@ async fn a_restart_ends_a_setsid_daemon_of_a_run_the_crash_interrupted() {
 
     // Assert
     assert_processes_die(&[daemon], "after the restart").await;
-    assert_eq!(server.wait_done(&id).await["outcome"], "interrupted");
+    assert_eq!(server.wait_done(&id).await.outcome, Outcome::Interrupted);
     assert!(
         !cgroup.children().iter().any(|c| c.starts_with("run-")),
         "the crashed run's cgroup is gone: {:?}",

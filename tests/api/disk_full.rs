@@ -11,6 +11,8 @@ use std::process::Command;
 
 use serde_json::{json, Value};
 
+use scriptd::events::types::Outcome;
+
 use crate::helpers::{eventually, eventually_async, is_root, spawn_app_with, Api};
 
 /// A tmpfs mounted for one test, unmounted when dropped.
@@ -139,7 +141,7 @@ async fn a_full_disk_keeps_queue_order_marks_lost_logs_and_degrades_health() {
     })
     .await;
     for id in &ids {
-        assert_eq!(app.wait_done(id).await["outcome"], "success");
+        assert_eq!(app.wait_done(id).await.outcome, Outcome::Success);
     }
     let expected: Vec<String> = (1..=7).map(|n| n.to_string()).collect();
     assert_eq!(order(&out.join("order")), expected, "queue order kept");
@@ -148,16 +150,11 @@ async fn a_full_disk_keeps_queue_order_marks_lost_logs_and_degrades_health() {
         first["log_error"].as_str().is_some_and(|e| !e.is_empty()),
         "the lost output is on record: {first}"
     );
-    let (_, log) = app.get(&format!("/scripts/v1/log/{}", ids[0])).await;
-    let log = log.as_str().unwrap_or_default().to_owned();
+    let log = app.log(&ids[0]).await;
     assert!(
         log.contains("[scriptd: output missing"),
         "GET log says so: {log:?}"
     );
-    let (_, later) = app.get(&format!("/scripts/v1/log/{}", ids[6])).await;
-    assert_eq!(
-        later,
-        Value::String("output-of-7\n".into()),
-        "later logs are whole"
-    );
+    let later = app.log(&ids[6]).await;
+    assert_eq!(later, "output-of-7\n", "later logs are whole");
 }

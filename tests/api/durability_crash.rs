@@ -1,15 +1,16 @@
 //! Durability under SIGKILL: runs accepted, queued or running when the
 //! server is killed each end exactly once after the restart, and no script
 //! process (nor a grandchild of an interrupted run) outlives the server.
-//! The harness is in `durability.rs`.
+//! The harness is in `helpers/child.rs`.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::durability::{assert_processes_die, process_gone, Fixture, Server, Start};
-use crate::helpers::{eventually, unix_now, DEADLINE};
+use scriptd::events::types::Outcome;
+
+use crate::helpers::child::{assert_processes_die, process_gone, Fixture, Server, Start};
+use crate::helpers::{eventually, eventually_async, unix_now};
 
 /// Scripts of the crash workload. Each logs its start, then waits
 /// `$DUR_SLEEP` (long before a crash, short after it) via `exec`, so the
@@ -309,16 +310,14 @@ async fn a_restart_ends_the_grandchildren_an_interrupted_run_left_behind() {
         std::fs::read_to_string(&pid_file).ok()?.trim().parse().ok()
     })
     .await;
-    let start = Instant::now();
-    while !fixture
-        .run_events(&id)
-        .await
-        .iter()
-        .any(|k| k == "RunSpawned")
-    {
-        assert!(start.elapsed() < DEADLINE, "RunSpawned recorded");
-        actix_rt::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually_async("RunSpawned recorded", || async {
+        fixture
+            .run_events(&id)
+            .await
+            .iter()
+            .any(|k| k == "RunSpawned")
+    })
+    .await;
 
     // Act
     server.kill9();
@@ -330,5 +329,5 @@ async fn a_restart_ends_the_grandchildren_an_interrupted_run_left_behind() {
 
     // Assert
     assert_processes_die(&[grandchild], "after the restart").await;
-    assert_eq!(server.wait_done(&id).await["outcome"], "interrupted");
+    assert_eq!(server.wait_done(&id).await.outcome, Outcome::Interrupted);
 }

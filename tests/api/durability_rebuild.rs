@@ -1,6 +1,6 @@
 //! Durability of the read model: `scriptd admin rebuild` recreates the
 //! `runs` table from the event log, row for row, after a workload with every
-//! outcome, a crash and a shutdown. The harness is in `durability.rs`.
+//! outcome, a crash and a shutdown. The harness is in `helpers/child.rs`.
 
 use std::path::Path;
 use std::process::Command;
@@ -8,7 +8,7 @@ use std::process::Command;
 use serde_json::json;
 use sqlx::{Column, Row, TypeInfo, ValueRef};
 
-use crate::durability::{open_db, Fixture, Server};
+use crate::helpers::child::{open_db, Fixture, Server};
 use crate::helpers::unix_now;
 
 /// Every column of every `runs` row, as text, ordered by id.
@@ -94,14 +94,8 @@ missing /nonexistent/scriptd-test-binary
         .await;
     let cancelled = server.run(json!({"name": "hold", "args": ["h2"]})).await;
     fixture.wait_started("h1").await;
-    let (status, reply) = server
-        .post(&format!("/scripts/v1/cancel/{cancelled}"), json!({}))
-        .await;
-    assert_eq!(status, 200, "cancel: {reply}");
-    let (status, reply) = server
-        .post(&format!("/scripts/v1/kill/{killed}"), json!({}))
-        .await;
-    assert_eq!(status, 200, "kill: {reply}");
+    server.cancel(&cancelled).await;
+    server.kill(&killed).await;
     server.wait_done(&killed).await;
     server
         .run(json!({"name": "hold", "args": ["h3"], "stdin": "b"}))

@@ -1,11 +1,13 @@
 //! Durability at the edges of a server's life: a SIGTERM shutdown keeps
 //! queued runs, the storage lock refuses a second server or a rebuild, and
 //! a garbage database stops the server untouched. The harness is in
-//! `durability.rs`.
+//! `helpers/child.rs`.
 
 use serde_json::json;
 
-use crate::durability::{process_gone, spawn_scriptd, Fixture, Server};
+use scriptd::events::types::Outcome;
+
+use crate::helpers::child::{process_gone, spawn_scriptd, Fixture, Server};
 use crate::helpers::unix_now;
 
 #[actix_web::test]
@@ -44,7 +46,8 @@ later /bin/sh -c "echo $1 $DUR_GEN $$ >> OUT/starts.log" sh @@1
     for (id, arg) in [(&w2, "w2"), (&w3, "w3")] {
         let status = server.wait_done(id).await;
         assert_eq!(
-            status["outcome"], "success",
+            status.outcome,
+            Outcome::Success,
             "{arg} ran after the restart: {status}"
         );
     }

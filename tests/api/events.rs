@@ -5,8 +5,11 @@ use std::collections::HashSet;
 
 use serde_json::{json, Value};
 
+use scriptd::events::types::Outcome;
+use scriptd::wire::EventsRequest;
+
+use crate::helpers::history::{all_pages, ids, run_many};
 use crate::helpers::{spawn_app, unix_now};
-use crate::history::{all_pages, ids, run_many};
 
 #[actix_web::test]
 async fn events_page_through_the_users_log_in_order_without_key_hashes() {
@@ -65,22 +68,19 @@ async fn events_page_through_the_users_log_in_order_without_key_hashes() {
         "shape"
     );
 
-    let (_, one) = app
-        .get(&format!("/scripts/v1/events?run={}", runs[0]))
+    let one = app
+        .events(&EventsRequest {
+            run: Some(runs[0].clone()),
+            ..EventsRequest::default()
+        })
         .await;
-    let kinds: Vec<&str> = one["events"]
-        .as_array()
-        .expect("events")
-        .iter()
-        .map(|e| e["kind"].as_str().unwrap_or(""))
-        .collect();
+    let kinds: Vec<&str> = one.events.iter().map(|e| e.kind.as_str()).collect();
     assert_eq!(kinds.first(), Some(&"RunQueued"), "{one}");
     assert_eq!(kinds.last(), Some(&"RunFinished"), "{one}");
-    assert!(one["events"]
-        .as_array()
-        .expect("events")
+    assert!(one
+        .events
         .iter()
-        .all(|e| e["run"] == runs[0].as_str()));
+        .all(|e| e.run.map(|r| r.to_string()).as_ref() == Some(&runs[0])));
 }
 
 #[actix_web::test]
@@ -100,7 +100,7 @@ async fn prune_removes_old_events_and_logs_keeps_rows_unfinished_runs_and_accoun
         .await;
     let config = app.config();
     assert_eq!(
-        app.log_text(&old[0]).await,
+        app.log(&old[0]).await,
         "hello\n",
         "a finished run has a log before the prune"
     );
@@ -122,7 +122,7 @@ async fn prune_removes_old_events_and_logs_keeps_rows_unfinished_runs_and_accoun
     );
     assert!(report.events >= 4, "{report}");
     for id in &old {
-        assert_eq!(app.log_text(id).await, "", "log of {id} removed");
+        assert_eq!(app.log(id).await, "", "log of {id} removed");
         let (_, events) = app.get(&format!("/scripts/v1/events?run={id}")).await;
         assert_eq!(events["events"], json!([]), "events of {id} removed");
         assert_eq!(
@@ -170,11 +170,8 @@ async fn prune_removes_old_events_and_logs_keeps_rows_unfinished_runs_and_accoun
         "rows removed"
     );
     assert_eq!(app.status(&old[0]).await["errorcode"], "invalid_id");
-    let (code, reply) = app
-        .post(&format!("/scripts/v1/kill/{running}"), json!({}))
-        .await;
-    assert_eq!(code, 200, "{reply}");
-    assert_eq!(app.wait_done(&running).await["outcome"], "killed");
+    app.kill(&running).await;
+    assert_eq!(app.wait_done(&running).await.outcome, Outcome::Killed);
 }
 
 #[actix_web::test]
@@ -195,6 +192,7 @@ async fn admin_prune_on_an_idle_storage_reports_and_rejects_bad_dates() {
             .await
             .expect("new database"),
     );
+    drop(scriptd::lock::lock(dir.path()).expect("the storage's lock file"));
     assert!(
         scriptd(&["user", "add", "alice"]).status.success(),
         "user add"

@@ -5,6 +5,8 @@
 use futures_util::SinkExt;
 use serde_json::json;
 
+use scriptd::events::types::Outcome;
+
 use crate::helpers::spawn_app;
 
 const CUT: &str = "[scriptd: line cut at the line length cap]";
@@ -18,17 +20,16 @@ async fn a_huge_line_without_newline_is_cut_with_a_marker() {
     // Act
     let id = app.run(json!({"name": "long"})).await;
     let done = app.wait_done(&id).await;
-    let (_, log) = app.get(&format!("/scripts/v1/log/{id}")).await;
+    let log = app.log(&id).await;
 
     // Assert
-    let log = log.as_str().expect("text log").to_owned();
     assert!(
         log.ends_with(&format!(" {CUT}\n")),
         "the cut is marked: …{:?}",
         &log[log.len().saturating_sub(80)..]
     );
     assert_eq!(log.len(), 64 * 1024 + 1 + CUT.len() + 1, "64 KiB kept");
-    assert_eq!(done["outcome"], "success", "{done}");
+    assert_eq!(done.outcome, Outcome::Success, "{done}");
 }
 
 #[actix_web::test]

@@ -1,90 +1,15 @@
 //! History and audit: `GET history` (paging, filters, cursors, audit
 //! fields, guest rules) and the parameter checks it shares with `GET
-//! events`, against the real server. Its paging helpers are also used by
-//! `events.rs` and `history_cli.rs`.
+//! events`, against the real server (paging helpers: `helpers::history`).
 
 use std::collections::{BTreeMap, HashSet};
-use std::time::Instant;
 
-use futures_util::StreamExt;
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, unix_now, Api, TestApp, DEADLINE};
+use scriptd::wire::HistoryRequest;
 
-/// Queues `count` runs of `name` with at most 32 requests in flight.
-pub(super) async fn run_many(app: &TestApp, name: &str, count: usize) -> Vec<String> {
-    futures_util::stream::iter(0..count)
-        .map(|_| app.run(json!({"name": name})))
-        .buffer_unordered(32)
-        .collect()
-        .await
-}
-
-/// Every history row matching `query` (a query string without `before`),
-/// fetched in pages of `limit`, checking each page's size and cursor.
-pub(super) async fn all_pages(api: &Api, key: &str, query: &str, limit: usize) -> Vec<Value> {
-    let mut rows = Vec::new();
-    let mut before: Option<String> = None;
-    loop {
-        let cursor = before
-            .as_ref()
-            .map(|c| format!("&before={c}"))
-            .unwrap_or_default();
-        let path = format!("/scripts/v1/history?limit={limit}{query}{cursor}");
-        let (code, page) = api.call_with("GET", &path, Some(key), None).await;
-        assert_eq!(code, 200, "{path}: {page}");
-        let runs = page["runs"].as_array().expect("runs").clone();
-        assert!(runs.len() <= limit, "page within limit");
-        rows.extend(runs.iter().cloned());
-        match page["next"].as_str() {
-            Some(next) => {
-                assert_eq!(runs.len(), limit, "only full pages have a next cursor");
-                before = Some(next.to_owned());
-            }
-            None => return rows,
-        }
-    }
-}
-
-pub(super) fn ids(rows: &[Value]) -> Vec<String> {
-    rows.iter()
-        .map(|r| r["id"].as_str().expect("id").to_owned())
-        .collect()
-}
-
-/// Asserts newest first by (finished, id), strictly, so no row repeats.
-pub(super) fn assert_ordered(rows: &[Value], what: &str) {
-    for pair in rows.windows(2) {
-        let key = |r: &Value| {
-            (
-                r["finished"].as_f64().expect("finished"),
-                r["id"].as_str().expect("id").to_owned(),
-            )
-        };
-        let (a, b) = (key(&pair[0]), key(&pair[1]));
-        assert!(
-            a.0 > b.0 || (a.0 == b.0 && a.1 > b.1),
-            "{what}: {a:?} before {b:?}"
-        );
-    }
-}
-
-/// Polls history until `name` has `count` finished runs.
-pub(super) async fn wait_history_count(app: &TestApp, name: &str, count: usize) {
-    let start = Instant::now();
-    loop {
-        let rows = all_pages(app, &app.key, &format!("&name={name}"), 1000).await;
-        if rows.len() == count {
-            return;
-        }
-        assert!(
-            start.elapsed() < DEADLINE,
-            "{name}: {} of {count} runs in history",
-            rows.len()
-        );
-        actix_rt::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-}
+use crate::helpers::history::{all_pages, assert_ordered, ids, run_many, wait_history_count};
+use crate::helpers::{spawn_app, unix_now, Api};
 
 #[actix_web::test]
 async fn history_pages_and_filters_over_thousands_of_runs_without_duplicates_or_gaps() {
@@ -125,12 +50,8 @@ async fn history_pages_and_filters_over_thousands_of_runs_without_duplicates_or_
         };
         assert_eq!(unique, want, "limit {limit}: no gaps, nothing foreign");
     }
-    let first = app.get("/scripts/v1/history").await.1;
-    assert_eq!(
-        first["runs"].as_array().map(Vec::len),
-        Some(100),
-        "default limit"
-    );
+    let first = app.history(&HistoryRequest::default()).await;
+    assert_eq!(first.runs.len(), 100, "default limit");
     assert_eq!(
         first["runs"][0], full[0],
         "the default page starts at the newest run"
@@ -278,14 +199,8 @@ async fn history_names_who_requested_cancelled_and_killed_each_run() {
     let by_guest = runner_api.run(json!({"name": "fast"})).await;
 
     // Act: the admin cancels the queued run, the guest kills the running one.
-    let (code, reply) = app
-        .post(&format!("/scripts/v1/cancel/{waiting}"), json!({}))
-        .await;
-    assert_eq!(code, 200, "cancelled: {reply}");
-    let (code, reply) = guest_api
-        .post(&format!("/scripts/v1/kill/{running}"), json!({}))
-        .await;
-    assert_eq!(code, 200, "kill accepted: {reply}");
+    app.cancel(&waiting).await;
+    guest_api.kill(&running).await;
     app.wait_done(&running).await;
     runner_api.wait_done(&by_guest).await;
 

@@ -2,12 +2,11 @@
 //! the real binary as a child process against the in-process server.
 
 use std::collections::HashSet;
-use std::time::Instant;
 
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, TestApp, DEADLINE};
-use crate::history::{assert_ordered, run_many, wait_history_count};
+use crate::helpers::history::{assert_ordered, run_many, wait_history_count};
+use crate::helpers::{eventually, spawn_app, TestApp};
 
 fn scriptd_client(app: &TestApp, args: &[&str]) -> std::process::Command {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_scriptd"));
@@ -124,22 +123,19 @@ async fn events_follow_prints_events_recorded_after_it_started() {
     let next_kind = |want: &'static str, run: Option<String>| {
         let rx = &rx;
         async move {
-            let start = Instant::now();
-            loop {
+            eventually(&format!("a {want} line"), || loop {
                 match rx.try_recv() {
                     Ok(event)
                         if event["kind"] == want
                             && run.as_deref().is_none_or(|r| event["run"] == r) =>
                     {
-                        return event
+                        return Some(event)
                     }
                     Ok(_) => continue,
-                    Err(_) => {
-                        assert!(start.elapsed() < DEADLINE, "no {want} line");
-                        actix_rt::time::sleep(std::time::Duration::from_millis(20)).await;
-                    }
+                    Err(_) => return None,
                 }
-            }
+            })
+            .await
         }
     };
     next_kind("UserCreated", None).await;

@@ -3,103 +3,13 @@
 //! does. Limits are lowered in each test's config so that a handful of
 //! connections shows the limit and that other clients are still served.
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpSocket, TcpStream};
+use serde_json::json;
+use tokio::io::AsyncWriteExt;
 
-use crate::helpers::{spawn_app_with, TestApp, WsClient, DEADLINE};
-
-/// A parsed HTTP response from a raw connection.
-pub struct Raw {
-    pub status: u16,
-    pub head: String,
-    pub body: Value,
-}
-
-/// Reads one response (head, then the body by Content-Length or to EOF).
-pub async fn read_response(stream: &mut TcpStream) -> Raw {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 8192];
-    let deadline = Instant::now() + DEADLINE;
-    let head_end = loop {
-        if let Some(pos) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break pos + 4;
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        let n = tokio::time::timeout(left, stream.read(&mut chunk))
-            .await
-            .expect("a response before the deadline")
-            .expect("read");
-        assert!(
-            n > 0,
-            "connection closed before a response: {:?}",
-            String::from_utf8_lossy(&buf)
-        );
-        buf.extend_from_slice(&chunk[..n]);
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("status code");
-    let length = head.lines().find_map(|l| {
-        let (name, value) = l.split_once(':')?;
-        name.eq_ignore_ascii_case("content-length")
-            .then(|| value.trim().parse::<usize>().ok())?
-    });
-    let mut body = buf[head_end..].to_vec();
-    while length.is_none_or(|len| body.len() < len) {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let n = tokio::time::timeout(left, stream.read(&mut chunk))
-            .await
-            .expect("the body before the deadline")
-            .unwrap_or(0);
-        if n == 0 {
-            break;
-        }
-        body.extend_from_slice(&chunk[..n]);
-    }
-    let body = serde_json::from_slice(&body)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into()));
-    Raw { status, head, body }
-}
-
-/// Sends `request` on a new connection from `from` and reads the response.
-pub async fn raw_from(from: &str, port: u16, request: &[u8]) -> (TcpStream, Raw) {
-    let mut stream = connect_from(from, port).await;
-    stream.write_all(request).await.expect("write request");
-    let raw = read_response(&mut stream).await;
-    (stream, raw)
-}
-
-/// A connection to the server from the loopback address `from`.
-pub async fn connect_from(from: &str, port: u16) -> TcpStream {
-    let socket = TcpSocket::new_v4().expect("socket");
-    let local: SocketAddr = format!("{from}:0").parse().expect("address");
-    socket.bind(local).expect("bind a loopback source address");
-    socket
-        .connect(SocketAddr::from(([127, 0, 0, 1], port)))
-        .await
-        .expect("connect")
-}
-
-/// Whether the server closed the connection (EOF) within the deadline.
-pub async fn closed(stream: &mut TcpStream) -> bool {
-    let mut byte = [0u8; 1024];
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match tokio::time::timeout(left, stream.read(&mut byte)).await {
-            Ok(Ok(0)) | Ok(Err(_)) => return true,
-            Ok(Ok(_)) => continue,
-            Err(_) => return false,
-        }
-    }
-}
+use crate::helpers::raw::{closed, connect_from, raw_from, read_response};
+use crate::helpers::{eventually_ok, spawn_app_with, TestApp, WsClient, DEADLINE};
 
 fn healthz() -> &'static [u8] {
     b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
@@ -415,8 +325,8 @@ async fn connections_that_served_requests_give_their_places_back() {
 /// closed socket until it has noticed the close, which a loaded machine
 /// may delay; only that 503 is waited out.
 async fn ws_once_admitted(app: &TestApp) -> WsClient {
-    let start = Instant::now();
-    loop {
+    let what = "the server to let go of the closed sockets";
+    eventually_ok(what, || async {
         let attempt = app
             .client
             .ws(format!("ws://127.0.0.1:{}/scripts/v1", app.port))
@@ -424,14 +334,12 @@ async fn ws_once_admitted(app: &TestApp) -> WsClient {
             .connect()
             .await;
         match attempt {
-            Ok((_, framed)) => return WsClient { framed },
-            Err(awc::error::WsClientError::InvalidResponseStatus(status)) if status == 503 => {}
+            Ok((_, framed)) => Ok(WsClient { framed }),
+            Err(awc::error::WsClientError::InvalidResponseStatus(status)) if status == 503 => {
+                Err(status)
+            }
             Err(err) => panic!("websocket connects: {err}"),
         }
-        assert!(
-            start.elapsed() < DEADLINE,
-            "the server never let go of the closed sockets"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    })
+    .await
 }

@@ -3,13 +3,13 @@
 //! every socket on that key (with a reason), and a removed user's runs end
 //! on record.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use awc::ws::{CloseCode, CloseReason, Frame, Message};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 
-use crate::helpers::{spawn_app, Api, TestApp, WsClient, DEADLINE};
+use crate::helpers::{eventually_ok, spawn_app, Api, TestApp, WsClient, DEADLINE};
 
 struct Bob {
     api: Api,
@@ -140,18 +140,14 @@ async fn removing_a_user_in_another_process_ends_its_sockets_and_runs_on_record(
         before: None,
         limit: 10,
     };
-    let start = Instant::now();
-    let rows = loop {
+    let rows = eventually_ok("both runs of the removed user to end", || async {
         let page = db.readers.history(&query).await.expect("history");
-        if page.rows.len() == 2 {
-            break page.rows;
+        match page.rows.len() {
+            2 => Ok(page.rows),
+            n => Err(format!("{n} ended")),
         }
-        assert!(
-            start.elapsed() < DEADLINE,
-            "both runs of the removed user end"
-        );
-        actix_rt::time::sleep(Duration::from_millis(50)).await;
-    };
+    })
+    .await;
     let row = |id: &str| {
         rows.iter()
             .find(|r| r.id.to_string() == id)

@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::helpers::{Api, WsClient, DEADLINE};
+use crate::helpers::server::ServerSpec;
+use crate::helpers::{eventually_with, Api, Scheme, WsClient, DEADLINE};
 
 const FILE_LIMIT: u64 = 128;
 
@@ -36,12 +37,9 @@ fn serve_with_file_limit(storage: &std::path::Path) -> (Served, u16, String) {
     )
     .expect("config");
     let mut command = Command::new(env!("CARGO_BIN_EXE_scriptd"));
+    let config = config.to_str().expect("utf-8 temp path");
     command
-        .args(["serve", "--listen", "127.0.0.1:0", "--storage"])
-        .arg(storage)
-        .arg("--config")
-        .arg(&config)
-        .envs(crate::backend::database_env(storage))
+        .args(ServerSpec::new(storage, Scheme::Plain).serve_args(&["--config", config]))
         .env("RUST_LOG", "info")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -118,7 +116,8 @@ async fn out_of_descriptors_a_run_is_a_503_never_invalid_name_and_the_server_rec
         for _ in 0..16 {
             idle.push(std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect"));
         }
-        std::thread::sleep(Duration::from_millis(50));
+        // Paces the batches so the server has accepted them before the check.
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
         let reply = run_over(&mut ws, 2).await;
         assert_ne!(
             reply["errorcode"], "invalid_name",
@@ -136,17 +135,18 @@ async fn out_of_descriptors_a_run_is_a_503_never_invalid_name_and_the_server_rec
     assert_eq!(refused["errorcode"], "temporarily_unavailable", "{refused}");
 
     drop(idle);
-    let start = Instant::now();
-    loop {
-        let reply = run_over(&mut ws, 3).await;
-        if reply["success"] == true {
-            break;
-        }
-        assert_ne!(
-            reply["errorcode"], "invalid_name",
-            "a wrong answer: {reply}"
-        );
-        assert!(start.elapsed() < DEADLINE, "the server recovers: {reply}");
-        actix_rt::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually_with("the server to recover", &mut ws, |ws| {
+        Box::pin(async move {
+            let reply = run_over(ws, 3).await;
+            assert_ne!(
+                reply["errorcode"], "invalid_name",
+                "a wrong answer: {reply}"
+            );
+            match reply["success"] == true {
+                true => Ok(()),
+                false => Err(reply),
+            }
+        })
+    })
+    .await;
 }

@@ -9,8 +9,8 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use tokio::io::AsyncWriteExt;
 
+use crate::helpers::raw::{closed, connect_from, raw_from, read_response};
 use crate::helpers::{spawn_app, spawn_app_with, WsClient, DEADLINE};
-use crate::hostile::{closed, connect_from, raw_from, read_response};
 
 async fn send_fragments(ws: &mut WsClient, text: &str, pieces: usize) {
     let bytes = text.as_bytes();

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix::Addr;
 use futures_util::StreamExt;
@@ -17,7 +17,8 @@ use scriptd::config::Config;
 use scriptd::events::EventStore;
 use serde_json::{json, Value};
 
-use crate::helpers::{eventually, eventually_async, Api, DEADLINE};
+use crate::helpers::server::ServerSpec;
+use crate::helpers::{eventually, eventually_async, eventually_within, Api, Scheme, DEADLINE};
 
 /// A server built in this test, with its store.
 struct Served {
@@ -29,9 +30,7 @@ struct Served {
 /// Builds and starts a server on `storage`; `key` for a restored storage
 /// (a fresh one makes its own admin key).
 async fn serve_on(storage: &Path, key: Option<&str>, adjust: impl FnOnce(&mut Config)) -> Served {
-    let mut config = crate::helpers::config_for(storage);
-    config.listen = "127.0.0.1:0".into();
-    config.kill_grace = Duration::from_secs(2);
+    let mut config = ServerSpec::new(storage, Scheme::Plain).config();
     adjust(&mut config);
     let app = Application::build(config.clone())
         .await
@@ -79,8 +78,7 @@ async fn queue(api: &Api, name: &str, count: usize) -> Vec<String> {
 
 /// Waits until nothing is queued or running, within `limit`.
 async fn wait_idle(api: &Api, limit: Duration) {
-    let start = Instant::now();
-    loop {
+    eventually_within(limit, "nothing queued or running", || async {
         let (_, list) = api.get("/scripts/v1/status").await;
         let empty = |key: &str| {
             list[key].as_object().is_some_and(|m| {
@@ -88,12 +86,12 @@ async fn wait_idle(api: &Api, limit: Duration) {
                     .all(|v| v.as_array().is_some_and(|a| a.is_empty()))
             })
         };
-        if empty("queued") && empty("running") {
-            return;
+        match empty("queued") && empty("running") {
+            true => Ok(()),
+            false => Err(format!("still busy: {list}")),
         }
-        assert!(start.elapsed() < limit, "still busy: {list}");
-        actix_rt::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await
 }
 
 /// One value of `/metrics`.
@@ -121,7 +119,7 @@ async fn online_retention_removes_exactly_the_old_runs_while_runs_are_accepted()
     wait_idle(api, DEADLINE).await;
     let before = scriptd::clock::now();
     for id in &old {
-        assert_eq!(api.log_text(id).await, "hi\n", "old run {id} has a log");
+        assert_eq!(api.log(id).await, "hi\n", "old run {id} has a log");
     }
 
     // Act: prune through the server's store while 150 more runs are queued.
@@ -135,9 +133,10 @@ async fn online_retention_removes_exactly_the_old_runs_while_runs_are_accepted()
         }
     };
     let prune = async {
-        while accepted.load(Ordering::SeqCst) < 20 {
-            actix_rt::time::sleep(Duration::from_millis(5)).await;
-        }
+        eventually("20 runs accepted", || {
+            (accepted.load(Ordering::SeqCst) >= 20).then_some(())
+        })
+        .await;
         scriptd::retention::online::prune_pass(&server.store, &server.config, before, false).await
     };
     let ((), report) = futures_util::join!(submit, prune);
@@ -154,13 +153,13 @@ async fn online_retention_removes_exactly_the_old_runs_while_runs_are_accepted()
     let db = storage.path();
     for id in &old {
         assert_eq!(events_of(db, id), 0, "events of old run {id} pruned");
-        assert_eq!(api.log_text(id).await, "", "log of old run {id} removed");
+        assert_eq!(api.log(id).await, "", "log of old run {id} removed");
     }
     assert_eq!(newer.len(), 150);
     for id in &newer {
         assert!(events_of(db, id) >= 3, "newer run {id} keeps its events");
         assert_eq!(
-            api.log_text(id).await,
+            api.log(id).await,
             "hi\n",
             "newer run {id} keeps its log"
         );
@@ -238,7 +237,7 @@ async fn retention_days_prunes_in_the_running_server_by_itself() {
     let db = storage.path();
     // A log file goes right after its batch commits (database logs with it).
     eventually_async("the finished run's events and log pruned", || async {
-        events_of(db, &done) == 0 && api.log_text(&done).await.is_empty()
+        events_of(db, &done) == 0 && api.log(&done).await.is_empty()
     })
     .await;
     assert_eq!(
@@ -250,10 +249,7 @@ async fn retention_days_prunes_in_the_running_server_by_itself() {
         events_of(db, &running) >= 2,
         "a running run is never pruned"
     );
-    let (code, _) = api
-        .post(&format!("/scripts/v1/kill/{running}"), json!({}))
-        .await;
-    assert_eq!(code, 200);
+    api.kill(&running).await;
     api.wait_done(&running).await;
 }
 
@@ -350,9 +346,10 @@ async fn a_backup_taken_while_1000_runs_are_queued_restores_every_run_in_it() {
         }
     };
     let backup = async {
-        while acked.lock().expect("ids").len() < 300 {
-            actix_rt::time::sleep(Duration::from_millis(5)).await;
-        }
+        eventually("300 runs acknowledged", || {
+            (acked.lock().expect("ids").len() >= 300).then_some(())
+        })
+        .await;
         let before: HashSet<String> = acked.lock().expect("ids").iter().cloned().collect();
         let out = scriptd(
             &["admin", "backup", copy.to_str().expect("utf-8")],
@@ -436,7 +433,7 @@ async fn a_backup_taken_while_1000_runs_are_queued_restores_every_run_in_it() {
         };
         assert_eq!(outcome, want, "run {id}");
     }
-    let last: Value = second.api.status(&outcomes[0].0).await;
+    let last: Value = second.api.status(&outcomes[0].0).await.json;
     assert_eq!(last["state"], "done");
 }
 

@@ -30,18 +30,13 @@ async fn sample(app: &TestApp, series: &str) -> f64 {
 
 /// Polls until `series` has `want`, within the helpers' deadline.
 async fn wait_for(app: &TestApp, series: &str, want: f64) {
-    let start = std::time::Instant::now();
-    loop {
-        let got = sample(app, series).await;
-        if got == want {
-            return;
+    crate::helpers::eventually_ok(series, || async move {
+        match sample(app, series).await {
+            got if got == want => Ok(()),
+            got => Err(format!("want {want}, last {got}")),
         }
-        assert!(
-            start.elapsed() < crate::helpers::DEADLINE,
-            "{series}: want {want}, last {got}"
-        );
-        actix_rt::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    })
+    .await
 }
 
 #[actix_web::test]
@@ -78,16 +73,10 @@ async fn metrics_count_runs_by_outcome_and_show_queue_depth_and_running_per_scri
     wait_for(&app, depth, 2.0).await;
 
     // Act: cancel one waiting run, kill the running one
-    let (status, reply) = app
-        .post(&format!("/scripts/v1/cancel/{second}"), json!({}))
-        .await;
-    assert_eq!(status, 200, "cancelled: {reply}");
+    app.cancel(&second).await;
     wait_for(&app, depth, 1.0).await;
     wait_for(&app, cancelled, 1.0).await;
-    let (status, reply) = app
-        .post(&format!("/scripts/v1/kill/{first}"), json!({}))
-        .await;
-    assert_eq!(status, 200, "killed: {reply}");
+    app.kill(&first).await;
 
     // Assert: the third run took the slot, nothing waits any more
     app.wait_done(&first).await;

@@ -1,95 +1,13 @@
 //! The WebSocket monitor: push order and shapes, toggling, the empty name,
-//! verbose pushes and lossless reconnect with `after`. Holds the socket
-//! helpers `monitor_access` and `monitor_load` share.
+//! verbose pushes and lossless reconnect with `after`.
 
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, spawn_app_over, Scheme, WsClient};
-
-/// A monitor (un)registration request.
-pub(super) fn monitor(sequence: i64, name: &str) -> Value {
-    json!({
-        "api_method": "GET",
-        "api_path": "/scripts/v1/monitor",
-        "api_sequence": sequence,
-        "name": name,
-    })
-}
-
-/// Sends `request` and returns its reply; panics if a push came first.
-pub(super) async fn call_quiet(ws: &mut WsClient, request: Value) -> Value {
-    let mut pushes = Vec::new();
-    let reply = ws.call(request, &mut pushes).await;
-    assert!(
-        pushes.is_empty(),
-        "no push expected before the reply, got {pushes:?}"
-    );
-    reply
-}
-
-/// Registers a monitor and checks the reply shape exactly.
-pub(super) async fn subscribe(ws: &mut WsClient, request: Value) {
-    let sequence = request["api_sequence"].clone();
-    let name = request["name"].clone();
-    let reply = call_quiet(ws, request).await;
-    assert_eq!(
-        reply,
-        json!({"success": true, "name": name, "enabled": true, "api_sequence": sequence}),
-        "monitor registration reply"
-    );
-}
-
-/// Proves nothing was pushed to `ws` before now: a request sent now must be
-/// answered before any push. Pushes the hub already handed to the session
-/// are in its mailbox before this request arrives, so they would come first.
-async fn assert_no_push_pending(ws: &mut WsClient, what: &str) {
-    let request =
-        json!({"api_method": "GET", "api_path": "/scripts/v1/status", "api_sequence": 424242});
-    let mut pushes = Vec::new();
-    let reply = ws.call(request, &mut pushes).await;
-    assert_eq!(reply["success"], true, "status reply: {reply}");
-    assert!(pushes.is_empty(), "{what}: unexpected pushes {pushes:?}");
-}
-
-/// The next message, which must be a push (has `seq`).
-async fn next_push(ws: &mut WsClient) -> Value {
-    let push = ws.recv().await.expect("socket open");
-    assert!(push["seq"].is_i64(), "a push with an integer seq: {push}");
-    push
-}
-
-/// Receives pushes until the `done` push of run `id`; returns all of them.
-pub(super) async fn pushes_until_done(ws: &mut WsClient, id: &str) -> Vec<Value> {
-    let mut pushes = Vec::new();
-    loop {
-        let push = next_push(ws).await;
-        let done = push["id"] == id && push["state"] == "done";
-        pushes.push(push);
-        if done {
-            return pushes;
-        }
-    }
-}
-
-pub(super) fn of_run<'a>(pushes: &'a [Value], id: &str) -> Vec<&'a Value> {
-    pushes.iter().filter(|p| p["id"] == id).collect()
-}
-
-pub(super) fn states(pushes: &[&Value]) -> Vec<String> {
-    pushes
-        .iter()
-        .map(|p| p["state"].as_str().unwrap_or("?").to_owned())
-        .collect()
-}
-
-fn assert_seq_increasing(pushes: &[Value], after: i64) {
-    let mut last = after;
-    for push in pushes {
-        let seq = push["seq"].as_i64().expect("integer seq");
-        assert!(seq > last, "seq {seq} must exceed {last}: {pushes:?}");
-        last = seq;
-    }
-}
+use crate::helpers::ws::{
+    assert_no_push_pending, assert_seq_increasing, call_quiet, monitor, next_push, of_run,
+    pushes_until_done, states, subscribe,
+};
+use crate::helpers::{spawn_app, spawn_app_over, Scheme};
 
 #[actix_web::test]
 async fn a_monitor_gets_a_runs_start_push_before_its_finish_push_with_its_registration_sequence() {
@@ -205,14 +123,8 @@ async fn a_verbose_monitor_also_gets_queued_progress_and_cancelled_pushes() {
     app.wait_status(&holding, "hold running", |s| s["state"] == "running")
         .await;
     let waiting = app.run(json!({"name": "hold", "args": [30]})).await;
-    let (code, reply) = app
-        .post(&format!("/scripts/v1/cancel/{waiting}"), json!({}))
-        .await;
-    assert_eq!(code, 200, "cancelled: {reply}");
-    let (code, reply) = app
-        .post(&format!("/scripts/v1/kill/{holding}"), json!({}))
-        .await;
-    assert_eq!(code, 200, "killed: {reply}");
+    app.cancel(&waiting).await;
+    app.kill(&holding).await;
     app.wait_done(&holding).await;
     let steps = app.run(json!({"name": "steps"})).await;
 

@@ -6,8 +6,8 @@ use awc::ws::Message;
 use futures_util::SinkExt;
 use serde_json::{json, Value};
 
+use crate::helpers::ws::{call_quiet, monitor, of_run, pushes_until_done, states, subscribe};
 use crate::helpers::{spawn_app, unix_now, TestApp};
-use crate::monitor::{call_quiet, monitor, of_run, pushes_until_done, states, subscribe};
 
 /// A guest of the admin for `script` with the given monitor and status
 /// rights, valid for an hour.
@@ -149,8 +149,7 @@ async fn an_api_call_over_the_socket_answers_the_http_body_plus_its_api_sequence
     assert_eq!(error_ws["api_sequence"], 32, "{error_ws}");
     assert_eq!(monitor_code, 400, "{monitor_http}");
     assert_eq!(monitor_http["errorcode"], "use_websocket", "{monitor_http}");
-    let (code, reply) = app.post(&format!("/scripts/v1/kill/{id}"), json!({})).await;
-    assert_eq!(code, 200, "{reply}");
+    app.kill(&id).await;
 }
 
 #[actix_web::test]

@@ -9,8 +9,8 @@ use futures_util::future::join_all;
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, TestApp, WsClient, DEADLINE};
-use crate::monitor::{monitor, of_run, pushes_until_done, states, subscribe};
+use crate::helpers::ws::{monitor, of_run, pushes_until_done, states, subscribe};
+use crate::helpers::{eventually_ok, spawn_app, TestApp, WsClient, DEADLINE};
 
 /// Bytes in each large argument: its finish push carries it three times
 /// (`first`, `last` and `args`), so a few of them fill the kernel's socket
@@ -38,8 +38,7 @@ async fn run_many(app: &TestApp, name: &str, count: usize) -> Vec<String> {
 
 /// Polls the run list until nothing is queued or running.
 async fn wait_idle(app: &TestApp) {
-    let start = Instant::now();
-    loop {
+    eventually_ok("idle", || async {
         let (_, list) = app.get("/scripts/v1/status").await;
         let busy = ["queued", "running"].iter().any(|state| {
             list[state].as_object().is_some_and(|names| {
@@ -48,15 +47,12 @@ async fn wait_idle(app: &TestApp) {
                     .any(|ids| ids.as_array().is_some_and(|a| !a.is_empty()))
             })
         });
-        if list["success"] == true && !busy {
-            return;
+        match list["success"] == true && !busy {
+            true => Ok(()),
+            false => Err(list),
         }
-        assert!(
-            start.elapsed() < DEADLINE,
-            "timed out waiting for idle: {list}"
-        );
-        actix_rt::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    })
+    .await
 }
 
 #[actix_web::test]
@@ -133,23 +129,20 @@ async fn a_monitor_that_stops_reading_delays_neither_runs_nor_other_monitors_and
 
 /// Polls `/metrics` until `scriptd_monitors_connected` shows `want`.
 async fn wait_monitors_connected(app: &TestApp, want: u64) {
-    let start = Instant::now();
-    loop {
+    let what = format!("{want} monitors connected");
+    eventually_ok(&what, || async {
         let (_, text) = app.get("/metrics").await;
         let now = text.as_str().and_then(|t| {
             t.lines()
                 .find_map(|l| l.strip_prefix("scriptd_monitors_connected "))
                 .and_then(|v| v.trim().parse::<u64>().ok())
         });
-        if now == Some(want) {
-            return;
+        match now == Some(want) {
+            true => Ok(()),
+            false => Err(format!("last {now:?}")),
         }
-        assert!(
-            start.elapsed() < DEADLINE,
-            "monitors connected stayed at {now:?}, want {want}"
-        );
-        actix_rt::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    })
+    .await
 }
 
 /// Monitor sockets open at once in the fan-out test.

@@ -6,7 +6,9 @@
 
 use serde_json::json;
 
-use crate::cgroup_support::TestCgroup;
+use scriptd::events::types::Outcome;
+
+use crate::helpers::cgroup::TestCgroup;
 use crate::helpers::spawn_app_with;
 
 /// 100 MiB, zero-filled and resident, held for a moment.
@@ -106,7 +108,8 @@ async fn limits_go_through_the_cgroup_where_its_controllers_are_delegated() {
     // Assert
     if controllers.split_whitespace().any(|c| c == "memory") {
         assert_eq!(
-            done["outcome"], "killed",
+            done.outcome,
+            Outcome::Killed,
             "-M=32M stops a 100 MiB script: {done}"
         );
     } else {
@@ -115,7 +118,8 @@ async fn limits_go_through_the_cgroup_where_its_controllers_are_delegated() {
              hybrid system it is on v1): -M is not enforced, the run goes on, as documented"
         );
         assert_eq!(
-            done["outcome"], "success",
+            done.outcome,
+            Outcome::Success,
             "an unenforced limit does not fail the run"
         );
     }

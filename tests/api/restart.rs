@@ -10,9 +10,11 @@ use std::time::Duration;
 use futures_util::future::join_all;
 use scriptd::app::Application;
 use scriptd::config::{Config, StatusFileMode};
+use scriptd::wire::IdsOrCount;
 use serde_json::{json, Value};
 
-use crate::helpers::{eventually, eventually_async, unix_now, Api};
+use crate::helpers::server::ServerSpec;
+use crate::helpers::{eventually, eventually_async, unix_now, Api, Scheme};
 
 /// A server built in this process that can be stopped and built again.
 struct Life {
@@ -30,9 +32,7 @@ impl std::ops::Deref for Life {
 }
 
 fn config(storage: &Path, mode: StatusFileMode) -> Config {
-    let mut config = crate::helpers::config_for(storage);
-    config.listen = "127.0.0.1:0".into();
-    config.kill_grace = Duration::from_secs(2);
+    let mut config = ServerSpec::new(storage, Scheme::Plain).config();
     config.shutdown_grace = Duration::from_secs(2);
     config.status_files = mode;
     config
@@ -75,16 +75,11 @@ impl Life {
 
     /// `GET status`: the queued ids of `name`, in queue order.
     async fn queued_ids(&self, name: &str) -> Vec<String> {
-        let (code, reply) = self.get("/scripts/v1/status").await;
-        assert_eq!(code, 200, "{reply}");
-        reply["queued"][name]
-            .as_array()
-            .map(|ids| {
-                ids.iter()
-                    .map(|v| v.as_str().expect("id").to_owned())
-                    .collect()
-            })
-            .unwrap_or_default()
+        match self.status_all().await.queued.get(name) {
+            Some(IdsOrCount::Ids(ids)) => ids.iter().map(ToString::to_string).collect(),
+            Some(IdsOrCount::Count(n)) => panic!("the owner sees ids, not a count of {n}"),
+            None => Vec::new(),
+        }
     }
 }
 

@@ -5,6 +5,8 @@
 
 use serde_json::{json, Value};
 
+use scriptd::events::types::Outcome;
+
 use crate::helpers::{spawn_app, unix_now, TestApp};
 
 async fn error(app: &TestApp, path: &str, body: Value) -> String {
@@ -128,18 +130,12 @@ async fn cancel_kill_status_and_log_report_their_errors() {
             "{path}"
         );
     }
-    let (status, _) = app
-        .post(&format!("/scripts/v1/cancel/{queued}"), json!({}))
-        .await;
-    assert_eq!(status, 200);
+    app.cancel(&queued).await;
     assert_eq!(app.status(&queued).await["outcome"], "cancelled");
-    let (status, _) = app
-        .post(&format!("/scripts/v1/kill/{running}"), json!({}))
-        .await;
-    assert_eq!(status, 200);
+    app.kill(&running).await;
     let killed = app.wait_done(&running).await;
-    assert_eq!(killed["outcome"], "killed");
-    assert_eq!(killed["signal"], 15, "SIGTERM ended it");
+    assert_eq!(killed.outcome, Outcome::Killed);
+    assert_eq!(killed.signal, Some(15), "SIGTERM ended it");
 }
 
 #[actix_web::test]

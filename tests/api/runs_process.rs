@@ -4,6 +4,8 @@
 
 use serde_json::json;
 
+use scriptd::events::types::Outcome;
+
 use crate::helpers::{root_or_skip, spawn_app};
 
 #[actix_web::test]
@@ -18,12 +20,9 @@ async fn timeout_exit_codes_and_start_failures_are_recorded() {
     let nodir = app.run(json!({"name": "nodir"})).await;
     let noexec = app.run(json!({"name": "noexec", "args": ["hello"]})).await;
     let done = app.wait_done(&exit7).await;
-    assert_eq!(
-        (done["outcome"].as_str(), done["exit_code"].as_i64()),
-        (Some("failed"), Some(7))
-    );
+    assert_eq!((done.outcome, done.exit_code), (Outcome::Failed, Some(7)));
     let done = app.wait_done(&missing).await;
-    assert_eq!(done["outcome"], "start_failed");
+    assert_eq!(done.outcome, Outcome::StartFailed);
     assert!(
         done["error"]
             .as_str()
@@ -31,7 +30,7 @@ async fn timeout_exit_codes_and_start_failures_are_recorded() {
         "{done}"
     );
     let done = app.wait_done(&nodir).await;
-    assert_eq!(done["outcome"], "start_failed");
+    assert_eq!(done.outcome, Outcome::StartFailed);
     assert!(
         done["error"]
             .as_str()
@@ -39,10 +38,10 @@ async fn timeout_exit_codes_and_start_failures_are_recorded() {
         "{done}"
     );
     let done = app.wait_done(&noexec).await;
-    assert_eq!(done["outcome"], "noexec");
-    assert_eq!(done["last"], "/bin/echo hello", "-n substitutes @@N");
+    assert_eq!(done.outcome, Outcome::Noexec);
+    assert_eq!(done.last, "/bin/echo hello", "-n substitutes @@N");
     let done = app.wait_done(&slow).await;
-    assert_eq!(done["outcome"], "timeout");
+    assert_eq!(done.outcome, Outcome::Timeout);
     assert!(
         done["duration"]
             .as_f64()
@@ -65,19 +64,19 @@ async fn stdin_env_and_dir_reach_the_process() {
     let env = app.run(json!({"name": "env"})).await;
     app.wait_done(&cat).await;
     app.wait_done(&env).await;
-    let log = app.get(&format!("/scripts/v1/log/{cat}")).await.1;
+    let log = app.log(&cat).await;
     assert!(
-        log.as_str() == Some(input.as_str()),
+        log == input,
         "stdin passed through unchanged ({} bytes logged)",
-        log.as_str().map_or(0, str::len)
+        log.len()
     );
-    let log = app.get(&format!("/scripts/v1/log/{env}")).await.1;
+    let log = app.log(&env).await;
     let home = std::env::var("HOME").unwrap_or_default();
     let expected = format!(
         "{}\nhi_{home} x\nhidden=\n",
         dir.path().canonicalize().expect("dir").display()
     );
-    assert_eq!(log.as_str(), Some(expected.as_str()));
+    assert_eq!(log, expected);
 }
 
 #[actix_web::test]
@@ -97,12 +96,12 @@ async fn hostile_arguments_reach_the_script_literally() {
     ];
     let id = app.run(json!({"name": "args", "args": hostile})).await;
     app.wait_done(&id).await;
-    let log = app.get(&format!("/scripts/v1/log/{id}")).await.1;
+    let log = app.log(&id).await;
     let expected = format!(
         "{}|{}|{}|{}|{}|{}|",
         hostile[0], hostile[1], hostile[2], hostile[3], hostile[4], hostile[5]
     );
-    assert_eq!(log.as_str().map(str::trim_end), Some(expected.as_str()));
+    assert_eq!(log.trim_end(), expected);
     assert!(!marker.exists(), "no shell ran the arguments");
 }
 
@@ -115,12 +114,12 @@ async fn runs_as_nobody_have_nobodys_real_ids() {
     app.exectab("-u=nobody who /bin/sh -c \"id -u; id -ru; id -g; grep ^Uid /proc/self/status\"\n-u=no_such_user_x bad /bin/true\n");
     let id = app.run(json!({"name": "who"})).await;
     let done = app.wait_done(&id).await;
-    assert_eq!(done["outcome"], "success", "{done}");
+    assert_eq!(done.outcome, Outcome::Success, "{done}");
     let nobody = nix::unistd::User::from_name("nobody")
         .expect("lookup")
         .expect("nobody exists");
-    let log = app.get(&format!("/scripts/v1/log/{id}")).await.1;
-    let lines: Vec<&str> = log.as_str().expect("log").lines().collect();
+    let log = app.log(&id).await;
+    let lines: Vec<&str> = log.lines().collect();
     let uid = nobody.uid.to_string();
     assert_eq!(
         &lines[..3],
@@ -137,9 +136,9 @@ async fn runs_as_nobody_have_nobodys_real_ids() {
     let gid = group.gid.to_string();
     app.exectab("-g=nogroup grp /bin/sh -c \"id -u; id -g; id -rg; id -G\"\n");
     let id = app.run(json!({"name": "grp"})).await;
-    assert_eq!(app.wait_done(&id).await["outcome"], "success");
-    let log = app.get(&format!("/scripts/v1/log/{id}")).await.1;
-    let lines: Vec<&str> = log.as_str().expect("log").lines().collect();
+    assert_eq!(app.wait_done(&id).await.outcome, Outcome::Success);
+    let log = app.log(&id).await;
+    let lines: Vec<&str> = log.lines().collect();
     assert_eq!(
         lines,
         vec!["0", gid.as_str(), gid.as_str(), gid.as_str()],
@@ -148,7 +147,7 @@ async fn runs_as_nobody_have_nobodys_real_ids() {
     app.exectab("-u=no_such_user_x bad /bin/true\n");
     let bad = app.run(json!({"name": "bad"})).await;
     let done = app.wait_done(&bad).await;
-    assert_eq!(done["outcome"], "start_failed");
+    assert_eq!(done.outcome, Outcome::StartFailed);
     assert!(
         done["error"]
             .as_str()

@@ -6,6 +6,9 @@ use std::collections::HashSet;
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 
+use scriptd::events::types::Outcome;
+use scriptd::wire::Finished;
+
 use crate::helpers::spawn_app;
 
 #[actix_web::test]
@@ -34,7 +37,7 @@ async fn two_hundred_parallel_runs_never_exceed_the_simultaneous_limit() {
         .collect();
     assert_eq!(ids.len(), 200, "all ids distinct");
     for id in &ids {
-        assert_eq!(app.wait_done(id).await["outcome"], "success");
+        assert_eq!(app.wait_done(id).await.outcome, Outcome::Success);
     }
     let seen: Vec<usize> = std::fs::read_to_string(&counts)
         .expect("counts")
@@ -65,11 +68,10 @@ async fn max_queued_is_exact_under_concurrent_requests() {
         .iter()
         .filter(|(s, _)| *s != 200)
         .all(|(_, r)| r["errorcode"] == "queue_full"));
-    let positions: Vec<Value> =
-        futures_util::future::join_all(accepted.iter().map(|id| app.status(id))).await;
-    let mut queued_positions: Vec<i64> = positions
+    let statuses = futures_util::future::join_all(accepted.iter().map(|id| app.status(id))).await;
+    let mut queued_positions: Vec<usize> = statuses
         .iter()
-        .filter_map(|s| s["position"].as_i64())
+        .filter_map(|s| s.queued().map(|q| q.position))
         .collect();
     queued_positions.sort();
     assert_eq!(
@@ -92,15 +94,16 @@ async fn scheduled_runs_start_at_their_time_and_in_order() {
     let later = app.run(json!({"name": "at", "queue": now + 3})).await;
     let sooner = app.run(json!({"name": "at", "queue": now + 2})).await;
     let past = app.run(json!({"name": "at", "queue": now - 100})).await;
-    let queued = app.status(&later).await;
-    assert_eq!(queued["queued"], now + 3);
-    assert_eq!(queued["position"], 1, "behind the sooner run");
+    let status = app.status(&later).await;
+    let queued = status.queued().expect("queued");
+    assert_eq!(queued.queued, now + 3);
+    assert_eq!(queued.position, 1, "behind the sooner run");
     let (a, b, c) = (
         app.wait_done(&later).await,
         app.wait_done(&sooner).await,
         app.wait_done(&past).await,
     );
-    let started = |s: &Value| s["started"].as_f64().expect("started");
+    let started = |s: &Finished| s.started.expect("started");
     assert!(
         started(&a) >= (now + 3) as f64 && started(&b) >= (now + 2) as f64,
         "not early"

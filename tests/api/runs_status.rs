@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use scriptd::events::types::Outcome;
+
 use crate::helpers::{spawn_app, spawn_app_over, Scheme};
 
 #[actix_web::test]
@@ -53,20 +55,20 @@ async fn status_shapes(scheme: Scheme) {
 
     std::fs::write(&gate, b"").expect("gate");
     let done = app.wait_done(&a).await;
-    assert_eq!(done["outcome"], "failed");
-    assert_eq!(done["exit_code"], 3);
+    assert_eq!(done.outcome, Outcome::Failed);
+    assert_eq!(done.exit_code, Some(3));
     assert_eq!(done["signal"], Value::Null);
-    let tasks = done["tasks"].as_array().expect("tasks");
     assert_eq!(
-        tasks.iter().map(|t| t["task"].clone()).collect::<Vec<_>>(),
-        vec![json!("Copy"), json!("Check")]
+        done.tasks
+            .iter()
+            .map(|t| t.task.as_str())
+            .collect::<Vec<_>>(),
+        vec!["Copy", "Check"]
     );
-    assert!(tasks
-        .iter()
-        .all(|t| t["end"].as_f64() >= t["start"].as_f64()));
+    assert!(done.tasks.iter().all(|t| t.end >= t.start));
     assert_eq!(
-        (done["first"].as_str(), done["last"].as_str()),
-        (Some(""), Some("")),
+        (done.first.as_str(), done.last.as_str()),
+        ("", ""),
         "tasks replace first/last"
     );
     assert_eq!(done["args"]["params"], json!(["x"]));
@@ -103,7 +105,7 @@ async fn forgetting_scripts_answer_invalid_id_once_finished() {
         .await;
     assert_eq!(status["success"], false);
     let kept = app.wait_done(&fails).await;
-    assert_eq!(kept["outcome"], "failed", "failures are kept");
+    assert_eq!(kept.outcome, Outcome::Failed, "failures are kept");
     assert_eq!(kept["removelog"], true);
 }
 

@@ -4,6 +4,8 @@
 
 use serde_json::json;
 
+use scriptd::events::types::Outcome;
+
 use crate::helpers::{root_or_skip, spawn_app, spawn_app_with, TestApp};
 
 const SHOW: &str = r#"/bin/sh -c "echo HOME=$HOME; echo USER=$USER; echo LOGNAME=$LOGNAME; echo SHELL=$SHELL; echo PWD=$(pwd)""#;
@@ -11,7 +13,7 @@ const SHOW: &str = r#"/bin/sh -c "echo HOME=$HOME; echo USER=$USER; echo LOGNAME
 async fn log_of(app: &TestApp, name: &str) -> Vec<String> {
     let id = app.run(json!({"name": name})).await;
     let done = app.wait_done(&id).await;
-    assert_eq!(done["outcome"], "success", "{done}");
+    assert_eq!(done.outcome, Outcome::Success, "{done}");
     let log = app.get(&format!("/scripts/v1/log/{id}")).await.1;
     log.as_str()
         .expect("log")

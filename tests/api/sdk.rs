@@ -1,12 +1,12 @@
 //! The original PHP SDK's calls, sent exactly as it sends them (see
-//! `sdk_client.rs`), over plain HTTP and over TLS with GetSSLInfo() and
+//! `helpers/sdk.rs`), over plain HTTP and over TLS with GetSSLInfo() and
 //! pinning: one keep-alive connection per client, the key on its first
 //! request only.
 
 use serde_json::{json, Value};
 
-use super::helpers::{spawn_app_over, unix_now, Scheme, TestApp, DEADLINE};
-use super::sdk_client::{get_ssl_info, is_self_signed, pinned_config_tls12, SdkClient, SslInfo};
+use crate::helpers::sdk::{get_ssl_info, is_self_signed, pinned_config_tls12, SdkClient, SslInfo};
+use crate::helpers::{eventually_with, spawn_app_over, unix_now, Scheme, TestApp, DEADLINE};
 
 const EXECTAB: &str = "quick /bin/sh -c \"echo hello; echo bye\"\nhold /bin/sleep 30\n";
 
@@ -49,16 +49,20 @@ fn refused(what: &str, (status, reply): &(u16, Value), code: &str) {
 
 /// `GetStatus($id)` until `state` is `done`, as SDK users loop.
 async fn poll_done(sdk: &mut SdkClient, id: &str) -> Value {
-    let start = std::time::Instant::now();
-    loop {
-        let reply = sdk.call("GET", &format!("status/{id}"), None).await;
-        ok("status", &reply);
-        if reply.1["state"] == "done" {
-            return reply.1;
-        }
-        assert!(start.elapsed() < DEADLINE, "run {id} not done: {}", reply.1);
-        actix_rt::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    let what = format!("run {id} to be done");
+    let path = format!("status/{id}");
+    eventually_with(&what, sdk, |sdk| {
+        let path = path.clone();
+        Box::pin(async move {
+            let reply = sdk.call("GET", &path, None).await;
+            ok("status", &reply);
+            match reply.1["state"] == "done" {
+                true => Ok(reply.1),
+                false => Err(reply.1),
+            }
+        })
+    })
+    .await
 }
 
 async fn run(sdk: &mut SdkClient, name: &str) -> String {
@@ -221,14 +225,14 @@ async fn pinning_refuses_a_server_whose_leaf_is_not_the_saved_one() {
         .await
         .expect("connect");
     let name = rustls::pki_types::ServerName::IpAddress(std::net::Ipv4Addr::LOCALHOST.into());
-    let wrong_root = tokio_rustls::TlsConnector::from(super::sdk_client::pinned_config(&mixed))
+    let wrong_root = tokio_rustls::TlsConnector::from(crate::helpers::sdk::pinned_config(&mixed))
         .connect(name.clone(), tcp)
         .await;
     let tcp = tokio::net::TcpStream::connect(("127.0.0.1", second.port))
         .await
         .expect("connect");
     let wrong_leaf =
-        tokio_rustls::TlsConnector::from(super::sdk_client::pinned_config(&same_root_other_leaf))
+        tokio_rustls::TlsConnector::from(crate::helpers::sdk::pinned_config(&same_root_other_leaf))
             .connect(name, tcp)
             .await;
 

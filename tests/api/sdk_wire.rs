@@ -5,7 +5,9 @@
 use serde_json::{json, Value};
 
 use super::helpers::{spawn_app, TestApp};
-use super::monitor::{call_quiet, monitor, subscribe};
+use scriptd::events::types::Outcome;
+
+use crate::helpers::ws::{call_quiet, monitor, subscribe};
 
 /// POSTs `body` as JSON text with the admin key.
 async fn post_raw(app: &TestApp, path: &str, content_type: &str, body: &str) -> (u16, Value) {
@@ -132,7 +134,7 @@ async fn a_cancelled_queued_runs_finished_status_shows_cancel_as_first_and_last_
 
     // Assert
     assert_eq!(status, 200, "{reply}");
-    assert_eq!(done["outcome"], "cancelled", "{done}");
+    assert_eq!(done.outcome, Outcome::Cancelled, "{done}");
     assert_eq!(
         (&done["first"], &done["last"]),
         (&json!("[CANCEL]"), &json!("[CANCEL]")),

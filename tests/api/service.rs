@@ -16,7 +16,10 @@ use nix::sys::signal::{self, Signal};
 use nix::unistd::Pid;
 use serde_json::{json, Value};
 
-use crate::helpers::{eventually, Api, DEADLINE};
+use scriptd::events::types::Outcome;
+
+use crate::helpers::server::ServerSpec;
+use crate::helpers::{eventually, settles, Api, Scheme, DEADLINE};
 
 const EXECTAB: &str = "three /bin/sh -c \"echo working; exit 3\"\nenv /usr/bin/env\n";
 
@@ -30,10 +33,7 @@ fn serve(storage: &Path, extra: &[&str]) -> Command {
         }
     }
     command
-        .args(["serve", "--listen", "127.0.0.1:0", "--storage"])
-        .arg(storage)
-        .envs(crate::backend::database_env(storage))
-        .args(extra)
+        .args(ServerSpec::new(storage, Scheme::Plain).serve_args(extra))
         .stdin(Stdio::null())
         .stdout(Stdio::null());
     command
@@ -70,18 +70,18 @@ fn admin(storage: &Path, port: u16) -> Api {
 /// SIGTERM, then waits (polling, within the deadline) for the exit.
 async fn stop(child: &mut Child) {
     signal::kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).expect("SIGTERM");
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            assert!(status.success(), "graceful stop exits 0: {status:?}");
-            return;
-        }
-        if start.elapsed() > DEADLINE {
-            let _ = child.kill();
-            panic!("scriptd did not stop after SIGTERM");
-        }
-        actix_rt::time::sleep(Duration::from_millis(20)).await;
+    let mut status = None;
+    if !settles(|| {
+        status = child.try_wait().expect("try_wait");
+        status.is_some()
+    })
+    .await
+    {
+        let _ = child.kill();
+        panic!("scriptd did not stop after SIGTERM");
     }
+    let status = status.expect("exited");
+    assert!(status.success(), "graceful stop exits 0: {status:?}");
 }
 
 /// The JSON line for `run` with this message.
@@ -107,7 +107,7 @@ async fn json_logs_parse_and_carry_one_start_and_one_end_line_per_run() {
     let api = admin(storage.path(), port);
 
     let id = api.run(json!({"name": "three"})).await;
-    assert_eq!(api.wait_done(&id).await["outcome"], "failed");
+    assert_eq!(api.wait_done(&id).await.outcome, Outcome::Failed);
     let parsed = eventually("the run's end line", || {
         let parsed: Vec<Value> = lines
             .lock()

@@ -2,17 +2,16 @@
 //! rebuilt from the event log or ended on record; nothing accepted is lost,
 //! nothing runs twice, and other scripts and users carry on.
 
-use std::time::{Duration, Instant};
-
 use actix::Addr;
 use scriptd::actors::account::{self, AccountSupervisor};
 use scriptd::actors::directory::GetAccount;
 use scriptd::actors::queue::{GetProcess, ScriptQueue};
 use scriptd::actors::run::Crash;
+use scriptd::events::types::Outcome;
 use scriptd::ids::{RunId, ScriptName, UserId};
 use serde_json::json;
 
-use crate::helpers::{eventually, spawn_app, TestApp, DEADLINE};
+use crate::helpers::{eventually, eventually_ok, spawn_app, TestApp};
 
 async fn account(app: &TestApp, user: i64) -> Addr<AccountSupervisor> {
     app.directory
@@ -34,15 +33,15 @@ async fn queue(app: &TestApp, name: &str) -> Addr<ScriptQueue> {
 
 /// Polls until the admin's queue for `name` is a new, live actor.
 async fn wait_rebuilt(app: &TestApp, name: &str, old: &Addr<ScriptQueue>) -> Addr<ScriptQueue> {
-    let start = Instant::now();
-    loop {
+    let what = format!("queue {name} to be rebuilt");
+    eventually_ok(&what, || async move {
         let current = queue(app, name).await;
-        if current.connected() && current != *old {
-            return current;
+        match current.connected() && current != *old {
+            true => Ok(current),
+            false => Err("still the old actor"),
         }
-        assert!(start.elapsed() < DEADLINE, "queue {name} was not rebuilt");
-        actix_rt::time::sleep(Duration::from_millis(10)).await;
-    }
+    })
+    .await
 }
 
 #[actix_web::test]
@@ -75,8 +74,8 @@ async fn a_failed_queue_is_rebuilt_from_the_log_and_keeps_its_runs_and_limits() 
     assert!(!old.connected());
     let other = app.run(json!({"name": "other"})).await;
     assert_eq!(
-        app.wait_done(&other).await["outcome"],
-        "success",
+        app.wait_done(&other).await.outcome,
+        Outcome::Success,
         "other scripts carry on"
     );
     assert_eq!(app.status(&first).await["state"], "running");
@@ -95,7 +94,11 @@ async fn a_failed_queue_is_rebuilt_from_the_log_and_keeps_its_runs_and_limits() 
     );
     std::fs::write(&gate, b"").expect("open the gate");
     for id in [&first, &waiting[0], &waiting[1], &late] {
-        assert_eq!(app.wait_done(id).await["outcome"], "success", "run {id}");
+        assert_eq!(
+            app.wait_done(id).await.outcome,
+            Outcome::Success,
+            "run {id}"
+        );
     }
     let order = std::fs::read_to_string(&starts).expect("starts");
     assert_eq!(order, "a\nb\nc\nd\n", "each run started once, in order");
@@ -130,7 +133,7 @@ async fn a_failed_run_actor_kills_its_processes_and_ends_the_run_on_record() {
 
     // Assert
     let done = app.wait_done(&id).await;
-    assert_eq!(done["outcome"], "interrupted");
+    assert_eq!(done.outcome, Outcome::Interrupted);
     assert!(
         done["error"]
             .as_str()
@@ -182,29 +185,15 @@ async fn one_users_failed_queue_does_not_touch_another_users_runs() {
     let _ = old.send(Crash).await;
     wait_rebuilt(&app, "crashy", &old).await;
 
-    let (_, status) = app
-        .call_with(
-            "GET",
-            &format!("/scripts/v1/status/{bobs}"),
-            Some(&bob.apikey),
-            None,
-        )
-        .await;
-    let start = Instant::now();
-    let mut status = status;
-    while status["state"] != "done" {
-        assert!(start.elapsed() < DEADLINE, "bob's run finishes: {status}");
-        actix_rt::time::sleep(Duration::from_millis(20)).await;
-        status = app
-            .call_with(
-                "GET",
-                &format!("/scripts/v1/status/{bobs}"),
-                Some(&bob.apikey),
-                None,
-            )
-            .await
-            .1;
-    }
+    let path = format!("/scripts/v1/status/{bobs}");
+    let status = eventually_ok("bob's run to finish", || async {
+        let (_, status) = app.call_with("GET", &path, Some(&bob.apikey), None).await;
+        match status["state"] == "done" {
+            true => Ok(status),
+            false => Err(format!("last status {status}")),
+        }
+    })
+    .await;
     assert_eq!(status["outcome"], "success");
     assert_eq!(
         app.status(&crashy).await["state"],
@@ -214,8 +203,8 @@ async fn one_users_failed_queue_does_not_touch_another_users_runs() {
     app.post(&format!("/scripts/v1/kill/{crashy}"), json!({}))
         .await;
     assert_eq!(
-        app.wait_done(&crashy).await["outcome"],
-        "killed",
+        app.wait_done(&crashy).await.outcome,
+        Outcome::Killed,
         "kill reaches the adopted process"
     );
 }

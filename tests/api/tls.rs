@@ -8,9 +8,9 @@ use std::path::Path;
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use super::cli::{bare, output};
 use super::helpers::{spawn_app_over, spawn_app_with, Scheme, TestApp, DEADLINE};
-use super::sdk_client::{get_ssl_info, SdkClient};
+use crate::helpers::cli::{bare, output};
+use crate::helpers::sdk::{get_ssl_info, SdkClient};
 use scriptd::http::tls::{fingerprint, load_certs, server_tls, TlsMode, TlsSettings};
 
 fn tls_dir(app: &TestApp) -> std::path::PathBuf {

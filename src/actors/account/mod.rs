@@ -16,14 +16,14 @@ use serde_json::{Map, Value};
 
 pub use removal::EndAllRuns;
 
-use super::error::{Denial, RunError};
+use super::error::RunError;
 use super::queue::{self, Restored, ScriptQueue};
 use super::run::RunProcess;
 use super::Shared;
-use crate::accounts::Guest;
 use crate::events::types::{Origin, RunSpec};
 use crate::exectab::{long_opt_name, substitute, Exectab, OptValue, ScriptDef};
 use crate::ids::{RunId, ScriptName, UserId};
+use crate::rights::Denial;
 use crate::run::{Limits, PendingRun};
 
 /// The account actor of one user.
@@ -216,7 +216,9 @@ pub struct RunRequest {
     pub args: Result<Vec<String>, RunError>,
     pub stdin: Result<Option<Vec<u8>>, RunError>,
     pub not_before: Result<Option<i64>, RunError>,
-    pub guest: Option<Guest>,
+    /// The key's right to run this script (`rights::check`), reported after
+    /// the field errors.
+    pub access: Result<(), Denial>,
     pub origin: Origin,
 }
 
@@ -243,16 +245,7 @@ impl Handler<EnqueueRun> for AccountSupervisor {
             }
             let stdin = req.stdin?;
             let not_before = req.not_before?;
-            if let Some(guest) = &req.guest {
-                if guest.script != req.name {
-                    return Err(RunError::AccessDenied(Denial::OtherScript(
-                        guest.script.clone(),
-                    )));
-                }
-                if !guest.rights.run {
-                    return Err(RunError::AccessDenied(Denial::MissingRight("run")));
-                }
-            }
+            req.access.map_err(RunError::AccessDenied)?;
             let stdin = stdin.filter(|s| !s.is_empty());
             if stdin.is_some() && !def.stdin {
                 return Err(RunError::StdinNotAllowed);

@@ -21,6 +21,7 @@ use crate::clock;
 use crate::events::{Event, EventsCommitted, Readers, StoredEvent};
 use crate::ids::{ScriptName, UserId};
 use crate::metrics::Metrics;
+use crate::rights::View;
 
 /// Replayed events are read in pages of this many.
 const REPLAY_PAGE: i64 = 1000;
@@ -205,7 +206,7 @@ fn offer(sub: &mut Subscription, event: &StoredEvent) -> bool {
         .name
         .as_ref()
         .is_none_or(|name| event.event.script() == Some(name));
-    let owner = sub.guest.is_none();
+    let owner = View::of_guest(sub.guest.as_ref()).is_owner();
     let text = if matches {
         Rendered::default().get(event, sub.verbose, owner, sub.api_sequence)
     } else {
@@ -242,7 +243,7 @@ fn deliver(sub: &mut Subscription, event: &StoredEvent, rendered: &mut Rendered)
             return true;
         }
     }
-    let owner = sub.guest.is_none();
+    let owner = View::of_guest(sub.guest.as_ref()).is_owner();
     let Some(text) = rendered.get(event, sub.verbose, owner, sub.api_sequence) else {
         return true;
     };

@@ -5,36 +5,45 @@
 use std::collections::HashMap;
 
 use bytestring::ByteString;
-use serde_json::{Map, Value};
 
 use crate::events::StoredEvent;
 use crate::run::view::{self, Audience, View};
 use crate::status;
+use crate::wire::{self, Push};
 
 /// The push for an event, before `api_sequence` is added; `None` when this
 /// event is not pushed to this kind of subscription.
-fn render(event: &StoredEvent, verbose: bool, owner: bool) -> Option<Map<String, Value>> {
+fn render(event: &StoredEvent, verbose: bool, owner: bool) -> Option<Push> {
     let (view, audience) = view::pushed(&event.event)?;
     if audience == Audience::Verbose && !verbose {
         return None;
     }
-    let mut map = match view {
+    let seq = Some(event.seq);
+    let push = match view {
         View::Queued {
             id,
             name,
             queued,
             position,
-        } => status::queued(id, name, queued, position),
+        } => Push::Queued(wire::Queued {
+            seq,
+            ..status::queued(id, name, queued, position)
+        }),
         View::Running {
             id,
             name,
             started,
             progress,
-        } => status::running(id, name, started, &progress),
-        View::Done { id, record } => status::finished(id, record, owner),
+        } => Push::Running(wire::Running {
+            seq,
+            ..status::running(id, name, started, &progress)
+        }),
+        View::Done { id, record } => Push::Done(Box::new(wire::Finished {
+            seq,
+            ..status::finished(id, record, owner)
+        })),
     };
-    map.insert("seq".into(), Value::from(event.seq));
-    Some(map)
+    Some(push)
 }
 
 /// `text` (a JSON object) with `"api_sequence":N` added as its last member.
@@ -70,7 +79,7 @@ impl Rendered {
         }
         let bare = self.bare[slot]
             .get_or_insert_with(|| {
-                render(event, verbose, owner).and_then(|map| serde_json::to_string(&map).ok())
+                render(event, verbose, owner).and_then(|push| serde_json::to_string(&push).ok())
             })
             .as_deref()?;
         let text = with_sequence(bare, api_sequence)?;

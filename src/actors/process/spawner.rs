@@ -1,7 +1,7 @@
 //! The one thread that starts script processes. A launch blocks its
 //! caller until the child has exec'd (CLONE_VFORK); done on an actor
-//! thread, that stalled every actor once per spawn (profiled: the two slots
-//! of a `-s=2` script never overlapped). This thread lives as long as the
+//! thread, that stalled every actor once per spawn (BENCHMARKS.md §
+//! Profile-driven fixes, 5). This thread lives as long as the
 //! process on purpose: PR_SET_PDEATHSIG fires when the *thread* that
 //! created a child exits, so a pool thread (retired when idle) would take
 //! the scripts down with it.

@@ -13,14 +13,14 @@ use crate::status;
 /// Queued status files are rewritten at most this often after starts...
 const REFRESH_EVERY: Duration = Duration::from_millis(100);
 /// ...and a deep queue waits this long per file between rewrites: each
-/// rewrite creates a new inode (temp file + rename), and at 1000 queued runs
-/// ext4 inode allocation dominated the profile of a busy queue.
+/// rewrite creates a new inode (temp file + rename), and inode allocation
+/// dominated a busy queue's profile (BENCHMARKS.md § Profile-driven fixes, 1).
 const REFRESH_PER_FILE: Duration = Duration::from_millis(1);
 /// A restored queue checks its runs' files this many at a time...
 const SWEEP_CHUNK: usize = 1000;
 /// ...after the previous chunk is on disk, with this pause: one burst of
 /// 100k JSON texts and paths at startup was a large part of what kept a
-/// restarted server's memory at 3.4 KB per queued run.
+/// restarted server's memory high (BENCHMARKS.md § Restart with a deep queue).
 const SWEEP_EVERY: Duration = Duration::from_millis(50);
 
 impl ScriptQueue {

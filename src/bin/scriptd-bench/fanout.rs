@@ -26,7 +26,7 @@ const ROUNDS: usize = 30;
 /// Writer threads and reader threads (each).
 pub const THREADS: usize = 2;
 const MESSAGE: usize = 300;
-/// A round takes ~10 ms; this only stops a broken run from hanging.
+/// Far longer than a round takes; this only stops a broken run from hanging.
 const ROUND_DEADLINE: Duration = Duration::from_secs(5);
 
 /// Receive time − the round's first write, in seconds, for every message
@@ -164,7 +164,7 @@ fn write(
 /// Reads every socket on one current-thread runtime (epoll) and sends one
 /// batch of receive times per round, once each socket got its message:
 /// one wake-up of the main thread per round, not per socket, so the
-/// collector does not compete with the readers for the 2 cores.
+/// collector does not compete with the readers for the cores.
 fn read(sockets: Vec<TcpStream>, arrived: mpsc::Sender<Vec<Instant>>) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_io()

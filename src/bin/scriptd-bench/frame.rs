@@ -1,8 +1,9 @@
 //! A bare WebSocket monitor client for the push scenario: a tokio
 //! TcpStream, a hand-written upgrade request and a frame reader that only
 //! finds frame boundaries. awc's client (decoder, codec, actix service
-//! stack) cost ~13 µs of CPU per received push, on the same 2 cores as the
-//! server, so with 1000 sockets the load generator set the tail; this one
+//! stack) cost CPU per received push on the cores the server uses too, so
+//! with 1000 sockets the load generator set the tail (BENCHMARKS.md §
+//! Figures the code refers to); this one
 //! costs about a `recv` per push. It is not a general client: no
 //! fragmentation, no extensions, and close/errors simply end the stream.
 

@@ -1,8 +1,9 @@
 //! A bare HTTP/1.1 keep-alive client for the accept scenario: one tokio
 //! TcpStream per client, a pre-built request, and a reply reader that only
 //! finds the status, Content-Length and body. awc (service stack, codec,
-//! pool) was ~17 % of the samples of `accept`, on the same 2 cores as the
-//! server; this costs about a `send` and a `recv` per request, which is
+//! pool) was a large share of `accept`'s samples, on the cores the server
+//! uses too (BENCHMARKS.md § Profile-driven fixes, 15); this costs about a
+//! `send` and a `recv` per request, which is
 //! what a load generator such as wrk costs. It is not a general client:
 //! no chunked replies, no redirects.
 

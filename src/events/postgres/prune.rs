@@ -86,12 +86,11 @@ async fn prune(
         .rows_affected();
     }
     let stale = pruned.rows as i64;
-    // As on SQLite, the run holding the newest event waits for a later
-    // pass, so both backends prune the same runs.
+    // Unlike SQLite's rowid, an identity value is never handed out again,
+    // so the run holding the newest event need not wait for a later pass.
     let chosen = sqlx::query(
         "SELECT user_id, id FROM runs
          WHERE state = 'done' AND NOT pruned AND finished < $1
-           AND id IS DISTINCT FROM (SELECT stream FROM events ORDER BY seq DESC LIMIT 1)
          ORDER BY finished LIMIT $2",
     )
     .bind(before)

@@ -6,9 +6,9 @@
 //! `seq` numbers become visible in their order (a reader that has seen
 //! `seq` n never later finds a smaller one appear).
 //!
-//! A lost connection is dropped and made again at the next commit; the
-//! groups of a failed commit are answered with the error, never retried
-//! behind their callers' backs.
+//! After a failed call the connection is dropped and made again at the
+//! next commit; the groups of a failed commit are answered with the
+//! error, never retried behind their callers' backs.
 
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Executor, PgConnection, Row};
@@ -46,9 +46,11 @@ impl Writer {
         self.conn.as_mut().ok_or(StoreError::Closed)
     }
 
-    /// Forgets the connection after an error that says it is gone.
+    /// Forgets the connection after a failed call: it may be gone, or left
+    /// inside a transaction the error interrupted. (A refused group is not
+    /// an error of the call; it is answered in the group's result.)
     pub(super) fn check<T>(&mut self, result: Result<T, StoreError>) -> Result<T, StoreError> {
-        if result.as_ref().is_err_and(StoreError::is_unavailable) {
+        if result.is_err() {
             self.conn = None;
         }
         result

@@ -4,10 +4,9 @@
 //! connection of the calling thread.
 //!
 //! Through the sqlx pool, the check cost a round trip to a worker thread
-//! per query, about a fifth of the CPU of accepting a run (profiled:
-//! 120 → 95–105 µs per accepted run without it). The read itself is two
-//! indexed point lookups in pages the OS already caches, a few
-//! microseconds; WAL readers never wait for the writer. Results are not
+//! per query, a large share of accepting a run (BENCHMARKS.md §
+//! Profile-driven fixes, 12). The read itself is two indexed point lookups
+//! in pages the OS already caches; WAL readers never wait for the writer. Results are not
 //! cached: a key rotated or removed by `scriptd user …` in another process
 //! stops working at the next request.
 

@@ -30,9 +30,9 @@ pub fn rebuild(writer: &mut Writer) -> Result<usize, StoreError> {
         )?;
         let mut rows = select.query([])?;
         while let Some(row) = rows.next()? {
-            let kind: String = row.get(1)?;
-            let data: String = row.get(3)?;
-            let event = decode(&kind, row.get(2)?, &data)?;
+            let kind = row.get_ref(1)?.as_str().map_err(rusqlite::Error::from)?;
+            let data = row.get_ref(3)?.as_str().map_err(rusqlite::Error::from)?;
+            let event = decode(kind, row.get(2)?, data)?;
             let new = NewEvent {
                 user: UserId(row.get(0)?),
                 event,

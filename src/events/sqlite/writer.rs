@@ -3,9 +3,10 @@
 //! (see [`crate::events::store`]); offline commands (`admin`, `rebuild`,
 //! `prune`) use it directly.
 //!
-//! sqlx hands each statement to a worker thread and waits for the answer,
-//! about 45 µs of wake-ups per statement on this machine; a run's two
-//! events took six of them. Here a whole group commit is one call.
+//! sqlx hands each statement to a worker thread and waits for the answer;
+//! a run's two events took six of those round trips. Here a whole group
+//! commit is one call (the figures: BENCHMARKS.md § Profile-driven fixes,
+//! 7).
 
 use std::path::Path;
 use std::time::Duration;

@@ -1,29 +1,28 @@
 //! What a key may do, for clients that adapt to it (the dashboard hides
 //! what a key may not use). An additive extension of `GET scripts`.
 
-use serde_json::{json, Value};
-
 use crate::accounts::Principal;
+use crate::wire::{Access, GuestAccess, GuestKind, Rights, UserAccess, UserKind};
 
 /// `{"kind":"user","name","guests"}` or
 /// `{"kind":"guest","script","rights":{..},"expires"}`.
-pub fn describe(principal: &Principal) -> Value {
+pub fn describe(principal: &Principal) -> Access {
     match principal {
-        Principal::User(user) => json!({
-            "kind": "user",
-            "name": user.name,
-            "guests": user.guests,
+        Principal::User(user) => Access::User(UserAccess {
+            guests: user.guests,
+            kind: UserKind,
+            name: user.name.clone(),
         }),
-        Principal::Guest(guest) => json!({
-            "kind": "guest",
-            "script": guest.script.as_str(),
-            "rights": {
-                "run": guest.rights.run,
-                "cancel": guest.rights.cancel,
-                "status": guest.rights.status,
-                "monitor": guest.rights.monitor,
+        Principal::Guest(guest) => Access::Guest(GuestAccess {
+            expires: guest.expires,
+            kind: GuestKind,
+            rights: Rights {
+                cancel: guest.rights.cancel,
+                monitor: guest.rights.monitor,
+                run: guest.rights.run,
+                status: guest.rights.status,
             },
-            "expires": guest.expires,
+            script: guest.script.as_str().to_owned(),
         }),
     }
 }

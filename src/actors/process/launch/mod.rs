@@ -4,8 +4,8 @@
 //! working directory, parent-death signal) that `posix_spawn` cannot do.
 //!
 //! `fork` copies the page tables of the whole server, and every page the
-//! server writes afterwards faults once (copy-on-write); profiled, that was
-//! a fifth of the CPU of running `/bin/true` scripts back to back. With
+//! server writes afterwards faults once (copy-on-write), a large share of
+//! the CPU of short runs (BENCHMARKS.md § Profile-driven fixes, 9). With
 //! `CLONE_VM` the child borrows the parent's memory until `execve` and the
 //! calling thread waits meanwhile (`CLONE_VFORK`).
 //!

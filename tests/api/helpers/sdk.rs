@@ -39,7 +39,7 @@ use actix_codec::Framed;
 use awc::ws::Codec;
 use awc::BoxedSocket;
 
-use super::helpers::{WsClient, DEADLINE};
+use super::{WsClient, DEADLINE};
 
 /// RFC 6455's sample handshake key and the accept value it must produce
 /// (the SDK sends a random key and checks the same derivation).

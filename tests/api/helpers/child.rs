@@ -1,9 +1,7 @@
-//! Durability: the real `scriptd` binary as a child process, killed with
-//! SIGKILL or stopped with SIGTERM at chosen points and restarted on the same
-//! storage. No accepted run may be lost, run twice or outlive the server.
-//! This file is the harness the `durability_*` files share; the tests are
-//! in `durability_crash` (SIGKILL), `durability_shutdown` (SIGTERM, the
-//! storage lock, a broken database) and `durability_rebuild`.
+//! The real `scriptd` binary as a server in a child process, killed with
+//! SIGKILL or stopped with SIGTERM at chosen points and restarted on the
+//! same storage (configured by the same [`ServerSpec`] as in-process
+//! servers), and the fixture the `durability_*` tests share.
 //!
 //! Scripts log their own starts as `<arg> <generation> <pid>` lines, where the
 //! generation comes from the server's environment (children inherit it), so
@@ -14,17 +12,17 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use nix::sys::signal::{self, Signal};
 use nix::unistd::Pid;
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{Connection, SqliteConnection};
 
-use crate::helpers::{eventually, Api, DEADLINE};
+use super::server::{Scheme, ServerSpec};
+use super::{eventually, eventually_ok, settles, Api};
 
 /// A `scriptd serve` child process and a client for it.
-pub(super) struct Server {
+pub struct Server {
     child: Child,
     api: Api,
 }
@@ -38,7 +36,7 @@ impl std::ops::Deref for Server {
 }
 
 /// A spawned `scriptd` whose stderr is being collected.
-pub(super) struct Spawned {
+pub struct Spawned {
     child: Child,
     log: Arc<Mutex<String>>,
     port: Receiver<u16>,
@@ -65,7 +63,7 @@ fn strip_ansi(line: &str) -> String {
 
 /// Starts `scriptd` with `args`; `generation` and `sleep` go to the
 /// environment its scripts inherit (`DUR_GEN`, `DUR_SLEEP`).
-pub(super) fn spawn_scriptd(args: &[&str], generation: &str, sleep: &str) -> Spawned {
+pub fn spawn_scriptd(args: &[&str], generation: &str, sleep: &str) -> Spawned {
     let mut command = Command::new(env!("CARGO_BIN_EXE_scriptd"));
     for (name, _) in std::env::vars() {
         if name.starts_with("SCRIPTD_") {
@@ -114,7 +112,7 @@ pub(super) fn spawn_scriptd(args: &[&str], generation: &str, sleep: &str) -> Spa
 impl Spawned {
     /// Waits (polling, within the deadline) for the process to exit; returns
     /// its status and everything it wrote to stderr.
-    pub(super) async fn exit(mut self) -> (ExitStatus, String) {
+    pub async fn exit(mut self) -> (ExitStatus, String) {
         let status = wait_exit(&mut self.child).await;
         self.reader.join().expect("stderr reader");
         let log = self.log.lock().expect("log lock").clone();
@@ -122,53 +120,46 @@ impl Spawned {
     }
 }
 
-/// Polls `child` until it exits, within [`DEADLINE`].
+/// Polls `child` until it exits, within the deadline.
 async fn wait_exit(child: &mut Child) -> ExitStatus {
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            return status;
-        }
-        if start.elapsed() > DEADLINE {
-            let _ = child.kill();
-            panic!("scriptd did not exit in time");
-        }
-        actix_rt::time::sleep(Duration::from_millis(20)).await;
+    let mut status = None;
+    if !settles(|| {
+        status = child.try_wait().expect("try_wait");
+        status.is_some()
+    })
+    .await
+    {
+        let _ = child.kill();
+        panic!("scriptd did not exit in time");
     }
+    status.expect("exited")
 }
 
 impl Server {
     /// Serves `storage` on a free port, once it logged its address.
-    pub(super) async fn start(storage: &Path, generation: &str, sleep: &str) -> Server {
+    pub async fn start(storage: &Path, generation: &str, sleep: &str) -> Server {
         Server::start_with(storage, generation, sleep, &[]).await
     }
 
     /// [`Server::start`] with more arguments for `serve` (`--config …`).
-    pub(super) async fn start_with(
+    pub async fn start_with(
         storage: &Path,
         generation: &str,
         sleep: &str,
         extra: &[&str],
     ) -> Server {
-        let dir = storage.to_str().expect("utf-8 temp path");
-        let mut args = vec!["serve", "--storage", dir, "--listen", "127.0.0.1:0"];
-        args.extend_from_slice(extra);
+        let args = ServerSpec::new(storage, Scheme::Plain).serve_args(extra);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let mut spawned = spawn_scriptd(&args, generation, sleep);
-        let start = Instant::now();
-        let port = loop {
-            if let Ok(port) = spawned.port.try_recv() {
-                break port;
-            }
+        let port = eventually_ok("scriptd to log its address", || {
+            let port = spawned.port.try_recv().map_err(|_| "no address yet");
             if let Some(status) = spawned.child.try_wait().expect("try_wait") {
                 let log = spawned.log.lock().expect("log lock").clone();
                 panic!("scriptd exited before listening ({status}):\n{log}");
             }
-            assert!(
-                start.elapsed() < DEADLINE,
-                "scriptd did not log its address"
-            );
-            actix_rt::time::sleep(Duration::from_millis(20)).await;
-        };
+            async move { port }
+        })
+        .await;
         let key = std::fs::read_to_string(storage.join("admin.key")).expect("admin.key");
         Server {
             child: spawned.child,
@@ -177,13 +168,13 @@ impl Server {
     }
 
     /// SIGKILL, and reap it.
-    pub(super) fn kill9(mut self) {
+    pub fn kill9(mut self) {
         self.child.kill().expect("SIGKILL scriptd");
         self.child.wait().expect("reap scriptd");
     }
 
     /// SIGTERM, then wait for the exit; returns the status.
-    pub(super) async fn terminate(mut self) -> ExitStatus {
+    pub async fn terminate(mut self) -> ExitStatus {
         let pid = Pid::from_raw(self.child.id() as i32);
         signal::kill(pid, Signal::SIGTERM).expect("SIGTERM scriptd");
         wait_exit(&mut self.child).await
@@ -200,14 +191,14 @@ impl Drop for Server {
 }
 
 /// A storage directory plus a folder the scripts write into.
-pub(super) struct Fixture {
+pub struct Fixture {
     _temp: tempfile::TempDir,
-    pub(super) storage: PathBuf,
-    pub(super) out: PathBuf,
+    pub storage: PathBuf,
+    pub out: PathBuf,
 }
 
 impl Fixture {
-    pub(super) fn new() -> Fixture {
+    pub fn new() -> Fixture {
         let temp = tempfile::tempdir().expect("temp dir");
         let storage = temp.path().join("storage");
         let out = temp.path().join("out");
@@ -220,14 +211,14 @@ impl Fixture {
     }
 
     /// Writes the admin's exectab; `OUT` in `text` becomes the output folder.
-    pub(super) fn exectab(&self, text: &str) {
+    pub fn exectab(&self, text: &str) {
         let text = text.replace("OUT", self.out.to_str().expect("utf-8 temp path"));
         let path = self.storage.join("1").join("scripts").join("exectab.txt");
         std::fs::write(path, text).expect("write exectab");
     }
 
     /// The `<arg> <generation> <pid>` lines scripts appended to `starts.log`.
-    pub(super) fn starts(&self) -> Vec<Start> {
+    pub fn starts(&self) -> Vec<Start> {
         let text = std::fs::read_to_string(self.out.join("starts.log")).unwrap_or_default();
         text.lines()
             .map(|line| {
@@ -243,7 +234,7 @@ impl Fixture {
     }
 
     /// Waits until the script run with `arg` logged its start.
-    pub(super) async fn wait_started(&self, arg: &str) -> Start {
+    pub async fn wait_started(&self, arg: &str) -> Start {
         eventually(&format!("{arg} to start"), || {
             self.starts().into_iter().find(|s| s.arg == arg)
         })
@@ -251,20 +242,20 @@ impl Fixture {
     }
 
     /// `kind`s of the events of one run, in log order.
-    pub(super) async fn run_events(&self, id: &str) -> Vec<String> {
+    pub async fn run_events(&self, id: &str) -> Vec<String> {
         crate::backend::event_kinds(&self.storage, id)
     }
 }
 
 #[derive(Debug, Clone)]
-pub(super) struct Start {
-    pub(super) arg: String,
-    pub(super) generation: String,
-    pub(super) pid: i32,
+pub struct Start {
+    pub arg: String,
+    pub generation: String,
+    pub pid: i32,
 }
 
 /// A read-only connection to `storage`'s SQLite database.
-pub(super) async fn open_db(storage: &Path) -> SqliteConnection {
+pub async fn open_db(storage: &Path) -> SqliteConnection {
     let options = SqliteConnectOptions::new()
         .filename(storage.join("scriptd.db"))
         .read_only(true);
@@ -274,7 +265,7 @@ pub(super) async fn open_db(storage: &Path) -> SqliteConnection {
 }
 
 /// Whether `pid` is gone (absent, or a zombie nobody reaped yet).
-pub(super) fn process_gone(pid: i32) -> bool {
+pub fn process_gone(pid: i32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Err(_) => true,
         Ok(stat) => stat
@@ -284,13 +275,9 @@ pub(super) fn process_gone(pid: i32) -> bool {
 }
 
 /// Waits until every pid is gone; SIGKILLs survivors before failing.
-pub(super) async fn assert_processes_die(pids: &[i32], what: &str) {
-    let start = Instant::now();
-    while start.elapsed() < DEADLINE {
-        if pids.iter().all(|&pid| process_gone(pid)) {
-            return;
-        }
-        actix_rt::time::sleep(Duration::from_millis(20)).await;
+pub async fn assert_processes_die(pids: &[i32], what: &str) {
+    if settles(|| pids.iter().all(|&pid| process_gone(pid))).await {
+        return;
     }
     let alive: Vec<i32> = pids.iter().copied().filter(|&p| !process_gone(p)).collect();
     for &pid in &alive {

@@ -1,0 +1,88 @@
+//! `GET scripts` (extension): the scripts a key may use, and who the key is.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::literal::{GuestKind, Success, UserKind};
+
+/// A script as its owner sees it: its exectab options.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OwnerScript {
+    /// How many `args` it needs (its highest `@@N`).
+    pub args: usize,
+    pub command: Vec<String>,
+    pub cpu_weight: Option<u32>,
+    pub dir: Option<String>,
+    pub forget: bool,
+    pub group: Option<String>,
+    pub keep_children: bool,
+    pub max_procs: Option<u32>,
+    pub max_queued: Option<u32>,
+    pub memory_max: Option<u64>,
+    pub noexec: bool,
+    pub simultaneous: u32,
+    pub stdin: bool,
+    /// Seconds.
+    pub timeout: Option<u64>,
+    pub user: Option<String>,
+}
+
+/// A script as a guest sees it: no command line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GuestScript {
+    pub args: usize,
+    pub noexec: bool,
+    pub stdin: bool,
+}
+
+/// One entry of [`ScriptsReply::scripts`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ScriptInfo {
+    Owner(OwnerScript),
+    Guest(GuestScript),
+}
+
+/// A guest's rights.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rights {
+    pub cancel: bool,
+    pub monitor: bool,
+    pub run: bool,
+    pub status: bool,
+}
+
+/// The key belongs to a user.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserAccess {
+    /// Whether this user may manage guests.
+    pub guests: bool,
+    pub kind: UserKind,
+    pub name: String,
+}
+
+/// The key belongs to a guest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GuestAccess {
+    pub expires: i64,
+    pub kind: GuestKind,
+    pub rights: Rights,
+    pub script: String,
+}
+
+/// Who the key is (`kind` says which).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Access {
+    User(UserAccess),
+    Guest(GuestAccess),
+}
+
+/// Reply of `GET scripts`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScriptsReply {
+    pub access: Access,
+    pub scripts: BTreeMap<String, ScriptInfo>,
+    pub success: Success,
+}
