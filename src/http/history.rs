@@ -6,8 +6,8 @@
 use serde_json::Value;
 
 use super::error::ApiError;
-use super::reply_cap::{Budget, PAGE_ROWS};
 use super::parse;
+use super::reply_cap::{Budget, PAGE_ROWS};
 use super::request::ApiRequest;
 use super::AppState;
 use crate::accounts::{Principal, User};

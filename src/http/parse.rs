@@ -14,8 +14,8 @@ use super::error::ApiError;
 use super::request::{parse_bool, parse_int, ApiRequest};
 use crate::actors::RunError;
 use crate::events::history::Cursor;
-use crate::outcome::Outcome;
 use crate::ids::{RunId, ScriptName};
+use crate::outcome::Outcome;
 use crate::wire;
 
 /// Page size when `limit` is absent, and the most a page may hold.
