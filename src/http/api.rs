@@ -1,11 +1,10 @@
 //! Routes one [`ApiRequest`] (from HTTP or a WebSocket message) to its
 //! endpoint, after checking the key. The key is checked on every call.
 
-use serde_json::Value;
-
 use super::connection::ConnectionKey;
 use super::error::ApiError;
-use super::request::{parse_bool, parse_int, ApiRequest, Method, Transport};
+use super::parse;
+use super::request::{ApiRequest, Method, Transport};
 use super::{guests, history, runs, AppState};
 use crate::accounts::Principal;
 use crate::clock;
@@ -59,11 +58,11 @@ async fn monitor_request(
     principal: Principal,
     req: &ApiRequest,
 ) -> Result<MonitorRequest, ApiError> {
-    let name = match req.field("name") {
-        None => return Err(ApiError::Missing("name")),
-        Some(Value::String(s)) if s.is_empty() => None,
-        Some(Value::String(s)) => Some(ScriptName::parse(s).ok_or(ApiError::Invalid("name"))?),
-        Some(_) => return Err(ApiError::Invalid("name")),
+    let staged = parse::monitor(req)?;
+    // parse::monitor has checked the name's form; "" is every script.
+    let name = match staged.request.name.as_str() {
+        "" => None,
+        text => Some(ScriptName::parse(text).ok_or(ApiError::Invalid("name"))?),
     };
     if let Some(name) = &name {
         if !runs::is_script(state, &principal, name).await? {
@@ -71,18 +70,8 @@ async fn monitor_request(
         }
     }
     rights::check(&principal, Action::Monitor(name.as_ref()))?;
-    let verbose = match req.field("verbose") {
-        None => false,
-        Some(v) => parse_bool(v).ok_or(ApiError::Invalid("verbose"))?,
-    };
-    let after = match req.field("after") {
-        None => None,
-        Some(v) => Some(
-            parse_int(v)
-                .filter(|s| *s >= 0)
-                .ok_or(ApiError::Invalid("after"))?,
-        ),
-    };
+    staged.rest?;
+    let wire::MonitorRequest { after, verbose, .. } = staged.request;
     Ok(MonitorRequest {
         principal,
         name,
@@ -130,12 +119,7 @@ pub async fn dispatch(state: &AppState, req: &ApiRequest) -> Result<Reply, ApiEr
         }
         ["v1", "log", id] => {
             require(req, Method::Get, path)?;
-            let offset = match req.field("offset") {
-                None => 0,
-                Some(v) => parse_int(v)
-                    .and_then(|n| u64::try_from(n).ok())
-                    .ok_or(ApiError::Invalid("offset"))?,
-            };
+            let offset = parse::log(req)?.offset.unwrap_or(0);
             rights::check(&principal, Action::ReadLog)?;
             Ok(Reply::Text(
                 runs::get_log(state, &principal, id, offset).await?,

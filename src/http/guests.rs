@@ -2,7 +2,8 @@
 //! that are allowed to (the dispatch checks [`crate::rights::Action::ManageGuests`]).
 
 use super::error::ApiError;
-use super::request::{parse_bool, parse_int, ApiRequest};
+use super::parse;
+use super::request::ApiRequest;
 use super::AppState;
 use crate::accounts::{generate_key, Guest, Principal};
 use crate::clock;
@@ -40,11 +41,6 @@ pub async fn list_guests(
     })
 }
 
-fn right(req: &ApiRequest, field: &'static str) -> Result<bool, ApiError> {
-    let value = req.field(field).ok_or(ApiError::Missing(field))?;
-    parse_bool(value).ok_or(ApiError::Invalid(field))
-}
-
 /// `POST guest/create`: a new guest key, shown once in the reply.
 pub async fn create_guest(
     state: &AppState,
@@ -52,22 +48,20 @@ pub async fn create_guest(
     req: &ApiRequest,
 ) -> Result<wire::GuestCreateReply, ApiError> {
     let user = principal.user_id();
-    let name = req.field("name").ok_or(ApiError::Missing("name"))?;
-    let script = name
-        .as_str()
-        .and_then(ScriptName::parse)
-        .ok_or(ApiError::Invalid("name"))?;
+    let request = parse::guest_create(req)?;
+    // parse::guest_create has checked the name's form.
+    let script = ScriptName::parse(&request.name).ok_or(ApiError::Invalid("name"))?;
     let rights = GuestRights {
-        run: right(req, "run")?,
-        cancel: right(req, "cancel")?,
-        status: right(req, "status")?,
-        monitor: right(req, "monitor")?,
+        run: request.run,
+        cancel: request.cancel,
+        status: request.status,
+        monitor: request.monitor,
     };
     let now = clock::now_secs();
-    let expires = req.field("expires").ok_or(ApiError::Missing("expires"))?;
-    let expires = parse_int(expires)
-        .filter(|t| *t > now)
-        .ok_or(ApiError::Invalid("expires"))?;
+    if request.expires <= now {
+        return Err(ApiError::Invalid("expires"));
+    }
+    let expires = request.expires;
     let key = generate_key();
     let guest = Guest {
         id: GuestId::new(),

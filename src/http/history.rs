@@ -6,8 +6,9 @@
 use serde_json::Value;
 
 use super::error::ApiError;
+use super::parse;
 use super::reply_cap::{Budget, PAGE_ROWS};
-use super::request::{parse_int, ApiRequest};
+use super::request::ApiRequest;
 use super::AppState;
 use crate::accounts::{Principal, User};
 use crate::events::history::{Actor, Cursor, HistoryQuery, HistoryRow};
@@ -17,39 +18,18 @@ use crate::rights::{self, Action};
 use crate::status;
 use crate::wire::{self, Success};
 
-/// Page size when `limit` is absent, and the most a page may hold.
-const DEFAULT_LIMIT: i64 = 100;
-const MAX_LIMIT: i64 = 1000;
-
-/// A text field, with `""` counted as absent (forms send empty fields).
-fn text<'a>(req: &'a ApiRequest, field: &'static str) -> Result<Option<&'a str>, ApiError> {
-    match req.field(field) {
-        None => Ok(None),
-        Some(Value::String(s)) if s.is_empty() => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(ApiError::Invalid(field)),
-    }
-}
-
-fn int(req: &ApiRequest, field: &'static str) -> Result<Option<i64>, ApiError> {
-    req.field(field)
-        .map(|v| parse_int(v).ok_or(ApiError::Invalid(field)))
-        .transpose()
-}
-
-fn limit(req: &ApiRequest) -> Result<u32, ApiError> {
-    let limit = int(req, "limit")?.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::Invalid("limit"));
-    }
-    u32::try_from(limit).map_err(|_| ApiError::Invalid("limit"))
-}
-
 fn history_query(principal: &Principal, req: &ApiRequest) -> Result<HistoryQuery, ApiError> {
-    let mut name = text(req, "name")?
+    let staged = parse::history(req)?;
+    // parse::history has checked the forms of name, outcome and before.
+    let mut name = staged
+        .request
+        .name
+        .as_deref()
         .map(|n| ScriptName::parse(n).ok_or(ApiError::Invalid("name")))
         .transpose()?;
     rights::check(principal, Action::History(name.as_ref()))?;
+    staged.rest?;
+    let request = staged.request;
     if let Some(guest) = principal.guest() {
         // A guest's history is its own script's, named or not.
         name = Some(guest.script.clone());
@@ -57,15 +37,19 @@ fn history_query(principal: &Principal, req: &ApiRequest) -> Result<HistoryQuery
     Ok(HistoryQuery {
         user: principal.user_id(),
         name,
-        outcome: text(req, "outcome")?
+        outcome: request
+            .outcome
+            .as_deref()
             .map(|o| Outcome::parse(o).ok_or(ApiError::Invalid("outcome")))
             .transpose()?,
-        since: int(req, "since")?,
-        until: int(req, "until")?,
-        before: text(req, "before")?
+        since: request.since,
+        until: request.until,
+        before: request
+            .before
+            .as_deref()
             .map(|c| Cursor::decode(c).ok_or(ApiError::Invalid("before")))
             .transpose()?,
-        limit: limit(req)?,
+        limit: parse::page_size(request.limit),
     })
 }
 
@@ -169,12 +153,13 @@ pub async fn list_events(
     principal: &Principal,
     req: &ApiRequest,
 ) -> Result<wire::EventsReply, ApiError> {
-    let after = int(req, "after")?.unwrap_or(0);
-    if after < 0 {
-        return Err(ApiError::Invalid("after"));
-    }
-    let limit = limit(req)?;
-    let run = text(req, "run")?
+    let request = parse::events(req)?;
+    let after = request.after.unwrap_or(0);
+    let limit = parse::page_size(request.limit);
+    // parse::events has checked the run id's form.
+    let run = request
+        .run
+        .as_deref()
         .map(|r| RunId::parse(r).ok_or(ApiError::Invalid("run")))
         .transpose()?;
     let mut budget = Budget::new(state.config.limits.reply_cap_bytes);

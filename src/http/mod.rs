@@ -13,6 +13,7 @@ pub mod guests;
 pub mod health;
 pub mod history;
 pub mod metrics;
+pub mod parse;
 pub mod prefix;
 pub mod raw_args;
 pub mod reply_cap;

@@ -3,9 +3,8 @@
 //! and docker do. Queued, running and finished runs alike; forgotten runs
 //! and, for a guest, other scripts' runs are left out.
 
-use serde_json::Value;
-
 use super::error::ApiError;
+use super::parse;
 use super::request::ApiRequest;
 use super::AppState;
 use crate::accounts::Principal;
@@ -30,11 +29,7 @@ pub async fn runs_with_prefix(
     principal: &Principal,
     req: &ApiRequest,
 ) -> Result<PrefixReply, ApiError> {
-    let prefix = match req.field("prefix") {
-        None => return Err(ApiError::Missing("prefix")),
-        Some(Value::String(p)) => p.to_ascii_lowercase(),
-        Some(_) => return Err(ApiError::Invalid("prefix")),
-    };
+    let prefix = parse::prefix(req)?.prefix.to_ascii_lowercase();
     if !valid_prefix(&prefix) {
         return Err(ApiError::Invalid("prefix"));
     }

@@ -3,9 +3,9 @@
 use std::collections::BTreeMap;
 
 use actix::Addr;
-use serde_json::Value;
 
 use super::error::ApiError;
+use super::parse;
 use super::request::ApiRequest;
 use super::AppState;
 use crate::accounts::Principal;
@@ -42,50 +42,22 @@ fn origin(principal: &Principal, req: &ApiRequest) -> Origin {
     }
 }
 
-/// PHP's string conversion, which the original applied to each argument.
-fn arg_text(value: &Value) -> Option<String> {
-    match value {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(true) => Some("1".into()),
-        Value::Bool(false) => Some(String::new()),
-        _ => None,
-    }
-}
-
 fn parse_run_request(principal: &Principal, req: &ApiRequest) -> Result<RunRequest, ApiError> {
-    let name = req.field("name").ok_or(ApiError::Missing("name"))?;
-    let name = name
-        .as_str()
-        .and_then(ScriptName::parse)
-        .ok_or(RunError::UnknownScript)?;
-    let args = match req.field("args") {
-        None => Ok(Vec::new()),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(arg_text)
-            .collect::<Option<_>>()
-            .ok_or(RunError::InvalidArgs),
-        Some(_) => Err(RunError::InvalidArgs),
-    };
-    let stdin = match req.field("stdin") {
-        None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.as_bytes().to_vec())),
-        Some(_) => Err(RunError::InvalidStdin),
-    };
-    let not_before = match req.field("queue") {
-        None => Ok(None),
-        Some(value) => req
-            .integer("queue", value)
-            .map(Some)
-            .ok_or(RunError::InvalidQueue),
-    };
+    let fields = parse::run(req)?;
+    let wire::RunRequest {
+        args,
+        name,
+        queue,
+        stdin,
+    } = fields.request;
+    // parse::run has checked the name's form.
+    let name = ScriptName::parse(&name).ok_or(RunError::UnknownScript)?;
     Ok(RunRequest {
         access: rights::check(principal, Action::Run(&name)),
         name,
-        args,
-        stdin,
-        not_before,
+        args: fields.args.map(|()| args),
+        stdin: fields.stdin.map(|()| stdin.map(String::into_bytes)),
+        not_before: fields.queue.map(|()| queue),
         origin: origin(principal, req),
     })
 }

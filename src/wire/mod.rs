@@ -2,7 +2,8 @@
 //! one reply type per endpoint, shared by the server (HTTP and WebSocket
 //! replies, monitor pushes, status files), the CLI client and the tests.
 //! Data only: no actix, no storage, no rules; the server validates fields
-//! in the wire's order in `http/` and fills these types.
+//! in the wire's order in `http::parse`, which fills the request
+//! types before any handler reads a field.
 //!
 //! Fields are declared in alphabetical order on purpose: the replies were
 //! serialised from sorted maps before these types existed, and clients
