@@ -12,7 +12,7 @@ use scriptd::config::Config;
 use serde_json::{json, Value};
 
 use crate::helpers::{unix_now, Api};
-use crate::history::all_pages;
+use crate::helpers::history::all_pages;
 
 /// A server on `storage` (and `database`) that can be stopped.
 struct Server {
