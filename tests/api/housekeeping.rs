@@ -158,11 +158,7 @@ async fn online_retention_removes_exactly_the_old_runs_while_runs_are_accepted()
     assert_eq!(newer.len(), 150);
     for id in &newer {
         assert!(events_of(db, id) >= 3, "newer run {id} keeps its events");
-        assert_eq!(
-            api.log(id).await,
-            "hi\n",
-            "newer run {id} keeps its log"
-        );
+        assert_eq!(api.log(id).await, "hi\n", "newer run {id} keeps its log");
     }
     let rows = count(db, "SELECT COUNT(*) FROM runs WHERE state = 'done'");
     assert_eq!(rows, 300, "history rows stay");

@@ -11,8 +11,8 @@ use scriptd::app::Application;
 use scriptd::config::Config;
 use serde_json::{json, Value};
 
-use crate::helpers::{unix_now, Api};
 use crate::helpers::history::all_pages;
+use crate::helpers::{unix_now, Api};
 
 /// A server on `storage` (and `database`) that can be stopped.
 struct Server {
