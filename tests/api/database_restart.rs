@@ -10,7 +10,7 @@ use std::rc::Rc;
 
 use serde_json::{json, Value};
 
-use crate::helpers::{eventually, spawn_app_with, Api, TestApp};
+use crate::helpers::{eventually, spawn_app_on, Api, Database, Scheme, TestApp};
 use crate::private_postgres::PrivatePostgres;
 
 /// What the stream of `POST run` requests was answered.
@@ -109,7 +109,7 @@ async fn refused_while_down(app: &TestApp, stream: &RunStream, more: usize) {
 async fn runs_accepted_while_postgres_restarts_each_reach_one_final_state() {
     let pg = PrivatePostgres::start().await;
     let url = pg.url();
-    let app = spawn_app_with(move |config| config.database = Some(url)).await;
+    let app = spawn_app_on(Scheme::Plain, Database::Postgres(url), |_| {}).await;
     app.exectab("-s=4 quick /bin/echo hi\n");
     let stream = RunStream::start(&app);
     accepts_again(&stream, 5, "runs accepted before the stop").await;

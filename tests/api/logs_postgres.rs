@@ -7,11 +7,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use scriptd::app::Application;
-use scriptd::config::Config;
 use serde_json::json;
 use sqlx::Connection as _;
 
-use crate::helpers::Api;
+use crate::helpers::server::ServerSpec;
+use crate::helpers::{Api, Database, Scheme};
 
 /// A server on `storage` with its events in `database`.
 struct Node {
@@ -22,11 +22,10 @@ struct Node {
 
 impl Node {
     async fn start(storage: &Path, database: &str, key: Option<String>) -> Node {
-        let mut config = Config::new(storage);
-        config.database = Some(database.to_owned());
-        config.listen = "127.0.0.1:0".into();
+        let mut config = ServerSpec::new(storage, Scheme::Plain)
+            .on(Database::Postgres(database.to_owned()))
+            .config();
         config.log_cap_bytes = 64;
-        config.kill_grace = Duration::from_secs(2);
         config.shutdown_grace = Duration::from_secs(2);
         let app = Application::build(config).await.expect("app builds");
         let key = key.or(app.admin_key.clone()).expect("a key");
@@ -132,11 +131,9 @@ async fn logs_are_in_the_database_readable_by_another_node_capped_and_removed() 
     let newest = other.api.run(json!({"name": "fast"})).await;
     other.api.wait_done(&newest).await;
     let pruned = scriptd::retention::prune_storage(
-        &{
-            let mut config = Config::new(second.path());
-            config.database = Some(database.clone());
-            config
-        },
+        &ServerSpec::new(second.path(), Scheme::Plain)
+            .on(Database::Postgres(database.clone()))
+            .storage_config(),
         &(scriptd::clock::now_secs() + 10).to_string(),
         false,
     )

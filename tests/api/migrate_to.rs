@@ -8,11 +8,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use scriptd::app::Application;
-use scriptd::config::Config;
 use serde_json::{json, Value};
 
 use crate::helpers::history::all_pages;
-use crate::helpers::{unix_now, Api};
+use crate::helpers::server::ServerSpec;
+use crate::helpers::{unix_now, Api, Database, Scheme};
 
 /// A server on `storage` (and `database`) that can be stopped.
 struct Server {
@@ -22,11 +22,10 @@ struct Server {
 }
 
 impl Server {
-    async fn start(storage: &Path, database: Option<String>) -> Server {
-        let mut config = Config::new(storage);
-        config.database = database;
-        config.listen = "127.0.0.1:0".into();
-        config.kill_grace = Duration::from_secs(2);
+    async fn start(storage: &Path, database: Database) -> Server {
+        let mut config = ServerSpec::new(storage, Scheme::Plain)
+            .on(database)
+            .config();
         config.shutdown_grace = Duration::from_secs(2);
         let app = Application::build(config).await.expect("app builds");
         let key = match app.admin_key.clone() {
@@ -107,7 +106,7 @@ fn migrate(storage: &Path, url: &str) -> std::process::Output {
 #[actix_web::test]
 async fn migrate_to_keeps_history_events_accounts_queued_runs_and_logs() {
     let storage = tempfile::tempdir().expect("storage");
-    let sqlite = Server::start(storage.path(), None).await;
+    let sqlite = Server::start(storage.path(), Database::Sqlite).await;
     std::fs::write(
         storage.path().join("1/scripts/exectab.txt"),
         "-n fast /bin/true\necho /bin/sh -c \"echo out @@1; echo err @@1 >&2; exit @@2\"\n-i later /bin/cat\n",
@@ -158,7 +157,7 @@ async fn migrate_to_keeps_history_events_accounts_queued_runs_and_logs() {
         "the echo runs' logs: {report}"
     );
 
-    let postgres = Server::start(storage.path(), Some(database.clone())).await;
+    let postgres = Server::start(storage.path(), Database::Postgres(database.clone())).await;
     let after = replies(&postgres.api, &runs, &guest_key).await;
     assert_eq!(before.len(), after.len());
     for ((what, old), (_, new)) in before.iter().zip(&after) {

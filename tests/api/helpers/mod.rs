@@ -27,7 +27,9 @@ use std::time::{Duration, Instant};
 use futures_util::future::LocalBoxFuture;
 
 pub use api::Api;
-pub use server::{config_for, spawn_app, spawn_app_over, spawn_app_with, Scheme, TestApp};
+pub use server::{
+    config_for, spawn_app, spawn_app_on, spawn_app_over, spawn_app_with, Database, Scheme, TestApp,
+};
 pub use ws::WsClient;
 
 /// How long any wait in a test may take before it fails.

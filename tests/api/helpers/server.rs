@@ -20,21 +20,61 @@ pub struct ServerSpec {
     /// Storage directory (exectabs, logs, the SQLite database).
     pub storage: PathBuf,
     pub scheme: Scheme,
+    /// Where the events live.
+    pub database: Database,
+}
+
+/// Where a test server keeps its events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    /// This run's backend (see [`crate::backend`]): SQLite, or with
+    /// `SCRIPTD_TEST_DATABASE=postgres` a database of the storage's own.
+    ThisRun,
+    /// SQLite in the storage directory, whatever the run's backend (a
+    /// `migrate-to` source).
+    Sqlite,
+    /// This PostgreSQL database (shared by two nodes, or a private server).
+    Postgres(String),
 }
 
 impl ServerSpec {
-    /// A server on `storage`, over `scheme`.
+    /// A server on `storage`, over `scheme`, on this run's backend.
     pub fn new(storage: &Path, scheme: Scheme) -> Self {
         ServerSpec {
             storage: storage.to_owned(),
             scheme,
+            database: Database::ThisRun,
         }
+    }
+
+    /// The same server with its events in `database`.
+    pub fn on(mut self, database: Database) -> Self {
+        self.database = database;
+        self
+    }
+
+    /// The `--database` URL, if any (made for the storage on first use
+    /// when the run is on PostgreSQL).
+    fn database_url(&self) -> Option<String> {
+        match &self.database {
+            Database::ThisRun => crate::backend::database_url(&self.storage),
+            Database::Sqlite => None,
+            Database::Postgres(url) => Some(url.clone()),
+        }
+    }
+
+    /// The settings for opening this storage (and its database) from a
+    /// test, as its server does, without the serving ones.
+    pub fn storage_config(&self) -> Config {
+        let mut config = Config::new(&self.storage);
+        config.database = self.database_url();
+        config
     }
 
     /// The in-process server's settings: the only place a test `Config`
     /// is built. Loopback, a free port, a short kill grace.
     pub fn config(&self) -> Config {
-        let mut config = config_for(&self.storage);
+        let mut config = self.storage_config();
         config.listen = "127.0.0.1:0".into();
         config.kill_grace = Duration::from_secs(2);
         if self.scheme == Scheme::Tls {
@@ -51,7 +91,7 @@ impl ServerSpec {
         let mut args: Vec<String> = ["serve", "--storage", storage, "--listen", "127.0.0.1:0"]
             .map(str::to_owned)
             .to_vec();
-        if let Some(url) = crate::backend::database_url(&self.storage) {
+        if let Some(url) = self.database_url() {
             args.extend(["--database".to_owned(), url]);
         }
         if self.scheme == Scheme::Tls {
@@ -65,9 +105,7 @@ impl ServerSpec {
 /// Defaults for opening `storage` (and its database: this run's backend,
 /// see [`crate::backend`]) from a test, as its server does.
 pub fn config_for(storage: &Path) -> Config {
-    let mut config = Config::new(storage);
-    config.database = crate::backend::database_url(storage);
-    config
+    ServerSpec::new(storage, Scheme::Plain).storage_config()
 }
 
 /// Plain HTTP/WS or HTTPS/WSS: tests that must hold over both take one.
@@ -108,8 +146,19 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
 /// Like [`spawn_app_with`], serving `scheme`; the TLS client trusts the
 /// root the server made under its storage, as the CLI client does.
 pub async fn spawn_app_over(scheme: Scheme, adjust: impl FnOnce(&mut Config)) -> TestApp {
+    spawn_app_on(scheme, Database::ThisRun, adjust).await
+}
+
+/// Like [`spawn_app_over`], with the events in `database`.
+pub async fn spawn_app_on(
+    scheme: Scheme,
+    database: Database,
+    adjust: impl FnOnce(&mut Config),
+) -> TestApp {
     let storage = tempfile::tempdir().expect("temp dir");
-    let mut config = ServerSpec::new(storage.path(), scheme).config();
+    let mut config = ServerSpec::new(storage.path(), scheme)
+        .on(database)
+        .config();
     adjust(&mut config);
     if std::env::var("TEST_LOG").is_ok() {
         scriptd::telemetry::init();
