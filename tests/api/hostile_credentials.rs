@@ -31,16 +31,21 @@ async fn add_bob(app: &TestApp, exectab: &str) -> Bob {
     }
 }
 
-/// `scriptd user ARGS --storage …` as a separate process.
-fn user_cli(app: &TestApp, args: &[&str]) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_scriptd"))
+/// `scriptd user ARGS --storage …` as a separate process, waited for off
+/// the test's thread: the in-process server's actors share that thread and
+/// must keep running while the command talks to the database.
+async fn user_cli(app: &TestApp, args: &[&str]) {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_scriptd"));
+    command
         .arg("user")
         .args(args)
         .arg("--storage")
         .arg(app.storage.path())
         .envs(crate::backend::database_env(app.storage.path()))
-        .env("RUST_LOG", "warn")
-        .output()
+        .env("RUST_LOG", "warn");
+    let out = actix_web::rt::task::spawn_blocking(move || command.output())
+        .await
+        .expect("the waiting thread")
         .expect("scriptd runs");
     assert!(
         out.status.success(),
@@ -92,7 +97,7 @@ async fn rotating_a_key_in_another_process_closes_its_sockets_with_a_reason() {
     let mut admins = app.ws().await;
 
     let start = Instant::now();
-    user_cli(&app, &["rotate-key", "bob"]);
+    user_cli(&app, &["rotate-key", "bob"]).await;
     assert_policy_close(close_reason(&mut idle).await, "api key rotated");
     assert_policy_close(close_reason(&mut monitoring).await, "api key rotated");
     // Reported, not asserted: timing belongs in benchmarks.
@@ -124,7 +129,7 @@ async fn removing_a_user_in_another_process_ends_its_sockets_and_runs_on_record(
         .await;
     let mut socket = app.ws_with(&bob.api.key).await;
 
-    user_cli(&app, &["remove", "bob"]);
+    user_cli(&app, &["remove", "bob"]).await;
     assert_policy_close(close_reason(&mut socket).await, "user removed");
 
     let config = app.config();
