@@ -11,45 +11,19 @@ use serde_json::json;
 use sqlx::Connection as _;
 
 use crate::helpers::server::ServerSpec;
+use crate::helpers::server::Stoppable;
 use crate::helpers::{Api, Database, Scheme};
 
-/// A server on `storage` with its events in `database`.
-struct Node {
-    api: Api,
-    stop: tokio::sync::oneshot::Sender<()>,
-    stopped: tokio::sync::oneshot::Receiver<()>,
-}
-
-impl Node {
-    async fn start(storage: &Path, database: &str, key: Option<String>) -> Node {
-        let mut config = ServerSpec::new(storage, Scheme::Plain)
-            .on(Database::Postgres(database.to_owned()))
-            .config();
-        config.log_cap_bytes = 64;
-        config.shutdown_grace = Duration::from_secs(2);
-        let app = Application::build(config).await.expect("app builds");
-        let key = key.or(app.admin_key.clone()).expect("a key");
-        let api = Api::new(app.port(), key);
-        let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let (done, stopped) = tokio::sync::oneshot::channel();
-        actix::spawn(async move {
-            let _ = app
-                .run_until_stopped(async move {
-                    let _ = stop_rx.await;
-                })
-                .await;
-            let _ = done.send(());
-        });
-        Node { api, stop, stopped }
-    }
-
-    async fn stop(self) {
-        let _ = self.stop.send(());
-        actix_rt::time::timeout(crate::helpers::DEADLINE, self.stopped)
-            .await
-            .expect("the server stops in time")
-            .expect("the server task ends");
-    }
+async fn start(storage: &Path, database: &str, key: Option<String>) -> Stoppable {
+    let mut config = ServerSpec::new(storage, Scheme::Plain)
+        .on(Database::Postgres(database.to_owned()))
+        .config();
+    config.log_cap_bytes = 64;
+    config.shutdown_grace = Duration::from_secs(2);
+    let app = Application::build(config).await.expect("app builds");
+    let key = key.or(app.admin_key.clone()).expect("a key");
+    let api = Api::new(app.port(), key);
+    Stoppable::serve(app, api)
 }
 
 async fn chunks(database: &str, run: &str) -> i64 {
@@ -67,7 +41,7 @@ async fn chunks(database: &str, run: &str) -> i64 {
 async fn logs_are_in_the_database_readable_by_another_node_capped_and_removed() {
     let first = tempfile::tempdir().expect("storage");
     let database = crate::backend::fresh_postgres_database(first.path());
-    let node = Node::start(first.path(), &database, None).await;
+    let node = start(first.path(), &database, None).await;
     std::fs::write(
         first.path().join("1/scripts/exectab.txt"),
         "lines /bin/sh -c \"echo one; sleep 0.2; echo two >&2; sleep 0.3; echo three\"\n\
@@ -116,7 +90,7 @@ async fn logs_are_in_the_database_readable_by_another_node_capped_and_removed() 
 
     // Another node: its own storage directory, the same database.
     let second = tempfile::tempdir().expect("storage");
-    let other = Node::start(second.path(), &database, Some(key)).await;
+    let other = start(second.path(), &database, Some(key)).await;
     let (code, log) = other.api.get(&format!("/scripts/v1/log/{lines}")).await;
     assert_eq!(
         (code, log),

@@ -12,47 +12,21 @@ use serde_json::{json, Value};
 
 use crate::helpers::history::all_pages;
 use crate::helpers::server::ServerSpec;
+use crate::helpers::server::Stoppable;
 use crate::helpers::{unix_now, Api, Database, Scheme};
 
-/// A server on `storage` (and `database`) that can be stopped.
-struct Server {
-    api: Api,
-    stop: tokio::sync::oneshot::Sender<()>,
-    stopped: tokio::sync::oneshot::Receiver<()>,
-}
-
-impl Server {
-    async fn start(storage: &Path, database: Database) -> Server {
-        let mut config = ServerSpec::new(storage, Scheme::Plain)
-            .on(database)
-            .config();
-        config.shutdown_grace = Duration::from_secs(2);
-        let app = Application::build(config).await.expect("app builds");
-        let key = match app.admin_key.clone() {
-            Some(key) => key,
-            None => std::fs::read_to_string(storage.join("admin.key")).expect("admin.key"),
-        };
-        let api = Api::new(app.port(), key.trim().to_owned());
-        let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let (done, stopped) = tokio::sync::oneshot::channel();
-        actix::spawn(async move {
-            let _ = app
-                .run_until_stopped(async move {
-                    let _ = stop_rx.await;
-                })
-                .await;
-            let _ = done.send(());
-        });
-        Server { api, stop, stopped }
-    }
-
-    async fn stop(self) {
-        let _ = self.stop.send(());
-        actix_rt::time::timeout(crate::helpers::DEADLINE, self.stopped)
-            .await
-            .expect("the server stops in time")
-            .expect("the server task ends");
-    }
+async fn start(storage: &Path, database: Database) -> Stoppable {
+    let mut config = ServerSpec::new(storage, Scheme::Plain)
+        .on(database)
+        .config();
+    config.shutdown_grace = Duration::from_secs(2);
+    let app = Application::build(config).await.expect("app builds");
+    let key = match app.admin_key.clone() {
+        Some(key) => key,
+        None => std::fs::read_to_string(storage.join("admin.key")).expect("admin.key"),
+    };
+    let api = Api::new(app.port(), key.trim().to_owned());
+    Stoppable::serve(app, api)
 }
 
 /// Every reply the move must keep, by what was asked.
@@ -106,7 +80,7 @@ fn migrate(storage: &Path, url: &str) -> std::process::Output {
 #[actix_web::test]
 async fn migrate_to_keeps_history_events_accounts_queued_runs_and_logs() {
     let storage = tempfile::tempdir().expect("storage");
-    let sqlite = Server::start(storage.path(), Database::Sqlite).await;
+    let sqlite = start(storage.path(), Database::Sqlite).await;
     std::fs::write(
         storage.path().join("1/scripts/exectab.txt"),
         "-n fast /bin/true\necho /bin/sh -c \"echo out @@1; echo err @@1 >&2; exit @@2\"\n-i later /bin/cat\n",
@@ -157,7 +131,7 @@ async fn migrate_to_keeps_history_events_accounts_queued_runs_and_logs() {
         "the echo runs' logs: {report}"
     );
 
-    let postgres = Server::start(storage.path(), Database::Postgres(database.clone())).await;
+    let postgres = start(storage.path(), Database::Postgres(database.clone())).await;
     let after = replies(&postgres.api, &runs, &guest_key).await;
     assert_eq!(before.len(), after.len());
     for ((what, old), (_, new)) in before.iter().zip(&after) {

@@ -14,22 +14,8 @@ use scriptd::wire::IdsOrCount;
 use serde_json::{json, Value};
 
 use crate::helpers::server::ServerSpec;
+use crate::helpers::server::Stoppable;
 use crate::helpers::{eventually, eventually_async, unix_now, Api, Scheme};
-
-/// A server built in this process that can be stopped and built again.
-struct Life {
-    api: Api,
-    stop: tokio::sync::oneshot::Sender<()>,
-    stopped: tokio::sync::oneshot::Receiver<()>,
-}
-
-impl std::ops::Deref for Life {
-    type Target = Api;
-
-    fn deref(&self) -> &Api {
-        &self.api
-    }
-}
 
 fn config(storage: &Path, mode: StatusFileMode) -> Config {
     let mut config = ServerSpec::new(storage, Scheme::Plain).config();
@@ -38,48 +24,27 @@ fn config(storage: &Path, mode: StatusFileMode) -> Config {
     config
 }
 
-impl Life {
-    async fn start(storage: &Path, mode: StatusFileMode) -> Life {
-        if std::env::var("TEST_LOG").is_ok() {
-            scriptd::telemetry::init();
-        }
-        let app = Application::build(config(storage, mode))
-            .await
-            .expect("app builds");
-        let key = match app.admin_key.clone() {
-            Some(key) => key,
-            None => std::fs::read_to_string(storage.join("admin.key")).expect("admin.key"),
-        };
-        let api = Api::new(app.port(), key.trim().to_owned());
-        let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let (done, stopped) = tokio::sync::oneshot::channel();
-        actix::spawn(async move {
-            let _ = app
-                .run_until_stopped(async move {
-                    let _ = stop_rx.await;
-                })
-                .await;
-            let _ = done.send(());
-        });
-        Life { api, stop, stopped }
+async fn start(storage: &Path, mode: StatusFileMode) -> Stoppable {
+    if std::env::var("TEST_LOG").is_ok() {
+        scriptd::telemetry::init();
     }
+    let app = Application::build(config(storage, mode))
+        .await
+        .expect("app builds");
+    let key = match app.admin_key.clone() {
+        Some(key) => key,
+        None => std::fs::read_to_string(storage.join("admin.key")).expect("admin.key"),
+    };
+    let api = Api::new(app.port(), key.trim().to_owned());
+    Stoppable::serve(app, api)
+}
 
-    /// Graceful stop; returns once the storage lock is released.
-    async fn stop(self) {
-        let _ = self.stop.send(());
-        actix_rt::time::timeout(crate::helpers::DEADLINE, self.stopped)
-            .await
-            .expect("the server stops in time")
-            .expect("the server task ends");
-    }
-
-    /// `GET status`: the queued ids of `name`, in queue order.
-    async fn queued_ids(&self, name: &str) -> Vec<String> {
-        match self.status_all().await.queued.get(name) {
-            Some(IdsOrCount::Ids(ids)) => ids.iter().map(ToString::to_string).collect(),
-            Some(IdsOrCount::Count(n)) => panic!("the owner sees ids, not a count of {n}"),
-            None => Vec::new(),
-        }
+/// `GET status`: the queued ids of `name`, in queue order.
+async fn queued_ids(api: &Api, name: &str) -> Vec<String> {
+    match api.status_all().await.queued.get(name) {
+        Some(IdsOrCount::Ids(ids)) => ids.iter().map(ToString::to_string).collect(),
+        Some(IdsOrCount::Count(n)) => panic!("the owner sees ids, not a count of {n}"),
+        None => Vec::new(),
     }
 }
 
@@ -106,7 +71,7 @@ async fn a_restart_keeps_thousands_of_queued_runs_in_their_places_with_their_due
     // theirs).
     let temp = tempfile::tempdir().expect("temp dir");
     let storage = temp.path();
-    let life = Life::start(storage, StatusFileMode::All).await;
+    let life = start(storage, StatusFileMode::All).await;
     exectab(storage, "later /bin/true @@1\n");
     let base = unix_now() + 3600;
     let mut ids = Vec::new();
@@ -120,7 +85,7 @@ async fn a_restart_keeps_thousands_of_queued_runs_in_their_places_with_their_due
         });
         ids.extend(join_all(requests).await);
     }
-    let order = life.queued_ids("later").await;
+    let order = queued_ids(&life, "later").await;
     assert_eq!(order.len(), 3000, "every run is queued");
     let due_of: std::collections::HashMap<String, i64> = ids.iter().cloned().collect();
     let dues: Vec<i64> = order.iter().map(|id| due_of[id]).collect();
@@ -138,10 +103,10 @@ async fn a_restart_keeps_thousands_of_queued_runs_in_their_places_with_their_due
 
     // Act
     life.stop().await;
-    let life = Life::start(storage, StatusFileMode::All).await;
+    let life = start(storage, StatusFileMode::All).await;
 
     // Assert: same order, and each run's status is exact.
-    assert_eq!(life.queued_ids("later").await, order, "same queue order");
+    assert_eq!(queued_ids(&life, "later").await, order, "same queue order");
     for chunk in order.chunks(100).enumerate() {
         let (offset, chunk) = chunk;
         let statuses = join_all(chunk.iter().map(|id| life.status(id))).await;
@@ -239,7 +204,7 @@ async fn status_files_all_running_and_none_decide_which_runs_have_a_file() {
         let temp = tempfile::tempdir().expect("temp dir");
         let (storage, gates) = (temp.path().join("storage"), temp.path().join("gates"));
         std::fs::create_dir_all(&gates).expect("gates");
-        let life = Life::start(&storage, mode).await;
+        let life = start(&storage, mode).await;
         gated_exectab(&storage, &gates);
         let a = life.run(json!({"name": "held", "args": ["a"]})).await;
         life.wait_status(&a, "a running", |s| s["state"] == "running")
@@ -292,7 +257,7 @@ async fn a_restart_with_status_files_running_removes_the_files_of_queued_runs() 
     let temp = tempfile::tempdir().expect("temp dir");
     let (storage, gates) = (temp.path().join("storage"), temp.path().join("gates"));
     std::fs::create_dir_all(&gates).expect("gates");
-    let life = Life::start(&storage, StatusFileMode::All).await;
+    let life = start(&storage, StatusFileMode::All).await;
     gated_exectab(&storage, &gates);
     let queue = unix_now() + 3600;
     let ids = join_all(
@@ -309,14 +274,14 @@ async fn a_restart_with_status_files_running_removes_the_files_of_queued_runs() 
     life.stop().await;
 
     // Act
-    let life = Life::start(&storage, StatusFileMode::Running).await;
+    let life = start(&storage, StatusFileMode::Running).await;
 
     // Assert
     eventually_async("the queued runs' files removed", || async {
         ids.iter().all(|id| !status_file(&storage, id).exists())
     })
     .await;
-    for (position, id) in life.queued_ids("held").await.iter().enumerate() {
+    for (position, id) in queued_ids(&life, "held").await.iter().enumerate() {
         let status = life.status(id).await;
         assert_eq!(
             status["position"].as_u64(),

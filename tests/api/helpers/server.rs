@@ -217,3 +217,45 @@ impl TestApp {
         WsClient { framed }
     }
 }
+
+/// An in-process server a test stops gracefully and builds again on the
+/// same storage (restart and migration tests); derefs to its [`Api`].
+pub struct Stoppable {
+    pub api: Api,
+    stop: tokio::sync::oneshot::Sender<()>,
+    stopped: tokio::sync::oneshot::Receiver<()>,
+}
+
+impl std::ops::Deref for Stoppable {
+    type Target = Api;
+
+    fn deref(&self) -> &Api {
+        &self.api
+    }
+}
+
+impl Stoppable {
+    /// Serves `app` on this test's system until [`Stoppable::stop`].
+    pub fn serve(app: Application, api: Api) -> Stoppable {
+        let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let (done, stopped) = tokio::sync::oneshot::channel();
+        actix::spawn(async move {
+            let _ = app
+                .run_until_stopped(async move {
+                    let _ = stop_rx.await;
+                })
+                .await;
+            let _ = done.send(());
+        });
+        Stoppable { api, stop, stopped }
+    }
+
+    /// Graceful stop; returns once the storage lock is released.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        actix_rt::time::timeout(super::DEADLINE, self.stopped)
+            .await
+            .expect("the server stops in time")
+            .expect("the server task ends");
+    }
+}
