@@ -15,8 +15,10 @@ use crate::actors::account::Restore;
 use crate::actors::directory::{AccountDirectory, GetAccount, ShutdownAll};
 use crate::actors::monitor::MonitorHub;
 use crate::actors::process;
+use crate::actors::queue::FenceChanged;
 use crate::actors::status_file::StatusFiles;
 use crate::actors::Shared;
+use crate::cluster::{self, Fence, Joined};
 use crate::config::Config;
 use crate::events::store::{self, SetSubscriber};
 use crate::events::{Append, EventStore};
@@ -78,6 +80,16 @@ impl Application {
         let mut db = store::open(&location)
             .await
             .with_context(|| format!("cannot open the database {}", location.describe()))?;
+        let metrics = Metrics::default();
+        // Before anything is written: on a cluster node every commit checks
+        // the lease of the incarnation registered here.
+        let lease_times = config.lease_times()?;
+        let joined = cluster::join(&db.readers, &node_name(&config), lease_times, &metrics)
+            .await
+            .context("cannot join the cluster")?;
+        if let Some(joined) = &joined {
+            db.writer.guard(joined.guard());
+        }
         let admin_key = admin::bootstrap(&mut db, &config).await?;
         if admin_key.is_some() {
             // Never the key itself: logs are kept and shipped.
@@ -87,7 +99,7 @@ impl Application {
             );
         }
         let config = Arc::new(config);
-        let metrics = Metrics::default();
+        let fence = joined.as_ref().map(Joined::fence).unwrap_or_default();
         let readers = db.readers.clone();
         let logs = RunLogs::for_readers(&readers, &config);
         let store = EventStore::new(db.writer, metrics.clone()).start();
@@ -105,8 +117,14 @@ impl Application {
             metrics: metrics.clone(),
             tracking,
             logs: logs.clone(),
+            fence: fence.clone(),
         };
         let directory = AccountDirectory::new(shared.clone()).start();
+        if let Some(joined) = joined {
+            // Renewals start before replay, which may take long on a deep queue.
+            joined.start(store.clone());
+            actix::spawn(pass_fence_changes(fence, directory.clone()));
+        }
         restore(&shared, &directory).await?;
 
         let sessions = http::sessions::SessionRegistry::default();
@@ -217,6 +235,21 @@ fn max_connections(config: &Config, descriptors: Option<u64>) -> usize {
         let descriptors = descriptors.unwrap_or(1024).min(1 << 20) as usize;
         (descriptors / 4 * 3).max(64)
     })
+}
+
+/// TEMPORARY until `Config.node` lands on main (cluster foundation).
+fn node_name(_config: &Config) -> String {
+    "node".to_owned()
+}
+
+/// Tells the queues (through the directory) whenever the node's fence
+/// goes up (the lease is lost: stop the runs) or down (rejoined).
+async fn pass_fence_changes(fence: Fence, directory: Addr<AccountDirectory>) {
+    let mut changes = fence.subscribe();
+    while changes.changed().await.is_ok() {
+        let up = *changes.borrow_and_update();
+        directory.do_send(FenceChanged { up });
+    }
 }
 
 /// Makes the storage its owner's alone, saying so when it was not.

@@ -58,6 +58,12 @@ pub struct Config {
     pub keep_alive: Duration,
     /// HTTPS/WSS on the listener.
     pub tls: TlsSettings,
+    /// A cluster node renews its lease this often (`lease_renew_ms`,
+    /// `--lease-renew-ms`; PostgreSQL only).
+    pub lease_renew: Duration,
+    /// For this long (`lease_ms`, `--lease-ms`): a node silent for longer
+    /// is lost, and its running runs end `interrupted`.
+    pub lease_ttl: Duration,
 }
 
 impl Config {
@@ -86,7 +92,14 @@ impl Config {
             min_free_bytes: 64 * 1024 * 1024,
             keep_alive: Duration::from_secs(30),
             tls: TlsSettings::default(),
+            lease_renew: Duration::from_secs(1),
+            lease_ttl: Duration::from_secs(10),
         }
+    }
+
+    /// The lease settings, checked (a lease outlives a late renewal).
+    pub fn lease_times(&self) -> Result<crate::cluster::LeaseTimes, crate::cluster::BadLeaseTimes> {
+        crate::cluster::LeaseTimes::new(self.lease_renew, self.lease_ttl)
     }
 
     /// The SQLite database file (used when no `database` URL is set).
@@ -163,6 +176,10 @@ pub struct FileConfig {
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub tls_names: Option<Vec<String>>,
+    /// Cluster lease renewal interval, in milliseconds (default 1000).
+    pub lease_renew_ms: Option<u64>,
+    /// Cluster lease length, in milliseconds (default 10000).
+    pub lease_ms: Option<u64>,
 }
 
 /// Why a configuration file could not be used.
@@ -295,6 +312,12 @@ impl FileConfig {
         }
         if let Some(secs) = self.keep_alive_secs {
             config.keep_alive = seconds("keep_alive_secs", secs)?;
+        }
+        if let Some(ms) = self.lease_renew_ms {
+            config.lease_renew = Duration::from_millis(ms);
+        }
+        if let Some(ms) = self.lease_ms {
+            config.lease_ttl = Duration::from_millis(ms);
         }
         Ok(())
     }

@@ -52,7 +52,7 @@ pub fn fold_runs(events: Vec<StoredEvent>) -> Vec<RunState> {
 /// The state of an unfinished run, folded from the events its row gives:
 /// `RunQueued`, then `RunStarted` and `RunSpawned` once on record (its
 /// progress and kill requests change nothing a restart keeps).
-fn fold_unfinished(found: Unfinished) -> RunState {
+pub fn fold_unfinished(found: Unfinished) -> RunState {
     let Unfinished {
         queued,
         started,
@@ -150,21 +150,30 @@ impl FoldUnfinished for Recovery {
                     .push((seq, run));
             }
             state => {
-                let Some(started) = state.into_started() else {
-                    return; // ended meanwhile: nothing to do
-                };
-                let id = started.run.id;
-                let (name, run) = (&started.name, &started.run);
-                let record = record::interrupted(name, run, started.started, self.now, STOPPED);
-                let events = record::final_events(id, record, |run, record| {
-                    Event::RunInterrupted { run, record }
-                });
-                self.recovered
-                    .interrupted
-                    .extend(events.into_iter().map(|e| NewEvent::new(user, e)));
+                let events = interrupted_events(user, state, self.now, STOPPED);
+                self.recovered.interrupted.extend(events);
             }
         }
     }
+}
+
+/// The final events that end a started run `interrupted` at `now`, with
+/// `why` as its error; none for a run that is not started (queued, or
+/// ended meanwhile).
+pub fn interrupted_events(user: UserId, state: RunState, now: f64, why: &str) -> Vec<NewEvent> {
+    let Some(started) = state.into_started() else {
+        return Vec::new();
+    };
+    let id = started.run.id;
+    let (name, run) = (&started.name, &started.run);
+    let record = record::interrupted(name, run, started.started, now, why);
+    record::final_events(id, record, |run, record| Event::RunInterrupted {
+        run,
+        record,
+    })
+    .into_iter()
+    .map(|e| NewEvent::new(user, e))
+    .collect()
 }
 
 impl Recovery {

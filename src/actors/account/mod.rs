@@ -4,6 +4,7 @@
 //! `queue::Outlet` it hands them (`supervision.rs` rebuilds a failed one).
 
 mod enqueue;
+mod fence;
 mod quota;
 mod removal;
 mod supervision;

@@ -10,10 +10,13 @@
 //! next commit; the groups of a failed commit are answered with the
 //! error, never retried behind their callers' backs.
 
+use std::sync::Arc;
+
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Executor, PgConnection, Row};
 
 use super::apply;
+use super::guard::LeaseGuard;
 use crate::clock;
 use crate::events::error::StoreError;
 use crate::events::store::GroupResults;
@@ -27,6 +30,8 @@ pub const COMMIT_LOCK: i64 = 0x0073_6372_6970_7464;
 pub struct Writer {
     options: PgConnectOptions,
     conn: Option<PgConnection>,
+    /// A cluster node's lease, checked by every commit (none offline).
+    guard: Option<Arc<LeaseGuard>>,
 }
 
 impl Writer {
@@ -35,7 +40,13 @@ impl Writer {
         Writer {
             options,
             conn: None,
+            guard: None,
         }
+    }
+
+    /// From now on every commit checks this node's lease first.
+    pub fn guard(&mut self, guard: Arc<LeaseGuard>) {
+        self.guard = Some(guard);
     }
 
     /// The connection, made again if the last one was lost.
@@ -73,17 +84,28 @@ impl Writer {
     /// all-or-nothing on its own, so one refused group does not fail the
     /// others.
     pub async fn commit(&mut self, groups: &[Vec<NewEvent>]) -> Result<GroupResults, StoreError> {
+        let guard = self.guard.clone();
         let result = match self.connection().await {
-            Ok(conn) => commit_on(conn, groups).await,
+            Ok(conn) => commit_on(conn, groups, guard.as_deref()).await,
             Err(err) => Err(err),
         };
         self.check(result)
     }
 }
 
-/// Opens a group transaction: `BEGIN` and the commit lock in one round trip.
-pub(super) async fn begin(conn: &mut PgConnection) -> Result<(), StoreError> {
-    let sql = format!("BEGIN; SELECT pg_advisory_xact_lock({COMMIT_LOCK})");
+/// Opens a group transaction: `BEGIN`, the commit lock and, on a cluster
+/// node, the lease check, in one round trip. The check runs under the
+/// lock, so a rescuer that waits for the lock after the lease expired
+/// (see `nodes::barrier`) knows no commit of the lost node is in flight.
+pub(super) async fn begin(
+    conn: &mut PgConnection,
+    guard: Option<&LeaseGuard>,
+) -> Result<(), StoreError> {
+    let mut sql = format!("BEGIN; SELECT pg_advisory_xact_lock({COMMIT_LOCK})");
+    if let Some(guard) = guard {
+        sql.push_str("; ");
+        sql.push_str(&guard.check_sql());
+    }
     sqlx::raw_sql(&sql)
         .execute(conn)
         .await
@@ -103,6 +125,7 @@ pub(super) async fn end(conn: &mut PgConnection, sql: &'static str) -> Result<()
 async fn commit_on(
     conn: &mut PgConnection,
     groups: &[Vec<NewEvent>],
+    guard: Option<&LeaseGuard>,
 ) -> Result<GroupResults, StoreError> {
     let at = clock::now();
     let data: Vec<Vec<String>> = groups
@@ -112,7 +135,7 @@ async fn commit_on(
     // Groups are refused rarely (rules are checked by the actors), so the
     // batch first goes as a whole and is redone group by group, each in a
     // savepoint, only if something failed.
-    begin(conn).await?;
+    begin(conn, guard).await?;
     let all: Vec<&NewEvent> = groups.iter().flatten().collect();
     let texts: Vec<&str> = data.iter().flatten().map(String::as_str).collect();
     match append(conn, &all, &texts, at).await {
@@ -127,7 +150,7 @@ async fn commit_on(
         Err(err) if err.is_unavailable() => Err(err),
         Err(_) => {
             end(conn, "ROLLBACK").await?;
-            commit_isolated(conn, groups, &data, at).await
+            commit_isolated(conn, groups, &data, at, guard).await
         }
     }
 }
@@ -138,8 +161,9 @@ async fn commit_isolated(
     groups: &[Vec<NewEvent>],
     data: &[Vec<String>],
     at: f64,
+    guard: Option<&LeaseGuard>,
 ) -> Result<GroupResults, StoreError> {
-    begin(conn).await?;
+    begin(conn, guard).await?;
     let mut results = Vec::with_capacity(groups.len());
     for (group, data) in groups.iter().zip(data) {
         end(conn, "SAVEPOINT grp").await?;

@@ -1,0 +1,185 @@
+//! The lease loop of a cluster node: renews the node's lease every
+//! `lease_renew` for `lease_ttl`; when the lease is gone (the database
+//! says so, or it could not be renewed before it ran out by this node's
+//! own monotonic clock) it raises the fence (no run starts, running ones
+//! are stopped), then registers a new incarnation as soon as the
+//! database answers, ends what the former one left running, and lowers
+//! the fence.
+//!
+//! The local deadline is counted from *before* each renewal was sent, so
+//! it never ends later than the lease the database holds: a node always
+//! fences itself before anyone may rescue its runs.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::Addr;
+use tokio::time::{timeout_at, Instant, MissedTickBehavior};
+
+use super::fence::Fence;
+use super::rescue;
+use crate::events::postgres::guard::LeaseGuard;
+use crate::events::postgres::nodes::Nodes;
+use crate::events::{EventStore, StoreError};
+use crate::metrics::Metrics;
+
+/// How often a lease is renewed and for how long it holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeaseTimes {
+    pub renew: Duration,
+    pub ttl: Duration,
+}
+
+/// Why the lease settings cannot work.
+#[derive(Debug, thiserror::Error)]
+#[error("the lease ({ttl:?}) must last at least twice its renewal interval ({renew:?}), which must not be zero")]
+pub struct BadLeaseTimes {
+    renew: Duration,
+    ttl: Duration,
+}
+
+impl LeaseTimes {
+    /// Checked: a lease must survive one late renewal.
+    pub fn new(renew: Duration, ttl: Duration) -> Result<Self, BadLeaseTimes> {
+        if renew.is_zero() || ttl < renew * 2 {
+            return Err(BadLeaseTimes { renew, ttl });
+        }
+        Ok(LeaseTimes { renew, ttl })
+    }
+}
+
+/// A registered node: what its loops share.
+#[derive(Clone)]
+pub struct Member {
+    pub(super) nodes: Nodes,
+    pub(super) guard: Arc<LeaseGuard>,
+    pub(super) fence: Fence,
+    pub(super) times: LeaseTimes,
+    pub(super) metrics: Metrics,
+}
+
+impl Member {
+    /// This node's name.
+    pub fn node(&self) -> &str {
+        self.guard.node()
+    }
+}
+
+/// Where the lease stands, by this node's reckoning.
+enum Lease {
+    /// Valid until `deadline` at least.
+    Held { deadline: Instant },
+    /// Gone: the fence is up until a new incarnation is registered and
+    /// the former one's runs are ended.
+    Lost,
+}
+
+/// Runs the lease loop; `registered` is when the current incarnation's
+/// lease was granted (measured before the request was sent).
+pub async fn keep(member: Member, store: Addr<EventStore>, registered: Instant) {
+    let mut tick = tokio::time::interval(member.times.renew);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut lease = Lease::Held {
+        deadline: registered + member.times.ttl,
+    };
+    loop {
+        tick.tick().await;
+        lease = match lease {
+            Lease::Held { deadline } => renew(&member, deadline).await,
+            Lease::Lost => rejoin(&member, &store).await,
+        };
+    }
+}
+
+/// One renewal; a lease that cannot be renewed in time is lost.
+async fn renew(member: &Member, deadline: Instant) -> Lease {
+    let sent = Instant::now();
+    let (node, epoch) = (member.node(), member.guard.epoch());
+    let answer = timeout_at(deadline, member.nodes.renew(node, epoch, member.times.ttl)).await;
+    match answer {
+        Ok(Ok(Some(_))) => Lease::Held {
+            deadline: sent + member.times.ttl,
+        },
+        Ok(Ok(None)) => lose(
+            member,
+            "the database says this node's lease is no longer valid",
+        ),
+        Ok(Err(err)) if Instant::now() < deadline => {
+            tracing::warn!(error.cause_chain = ?err, "cannot renew this node's lease; retrying");
+            Lease::Held { deadline }
+        }
+        Ok(Err(_)) | Err(_) => lose(
+            member,
+            "this node's lease ran out before it could be renewed",
+        ),
+    }
+}
+
+/// Raises the fence: from now on this node starts nothing, and its
+/// running runs are stopped (their ends are the rescuer's to record).
+fn lose(member: &Member, why: &'static str) -> Lease {
+    if member.fence.raise() {
+        tracing::error!(
+            node = member.node(),
+            why,
+            "lease lost: stopping every run of this node"
+        );
+        member.metrics.update_cluster(member.node(), |c| {
+            c.fenced = true;
+            c.lease_losses += 1;
+        });
+    }
+    Lease::Lost
+}
+
+/// A new incarnation: registered, then the former one's running runs
+/// ended (nothing of this one runs yet: the fence is up), then the fence
+/// lowered. Any failure leaves the fence up until the next tick.
+async fn rejoin(member: &Member, store: &Addr<EventStore>) -> Lease {
+    match try_rejoin(member, store).await {
+        Ok(deadline) => {
+            member.fence.lower();
+            member
+                .metrics
+                .update_cluster(member.node(), |c| c.fenced = false);
+            tracing::info!(
+                node = member.node(),
+                epoch = member.guard.epoch(),
+                "rejoined the cluster with a new lease"
+            );
+            Lease::Held { deadline }
+        }
+        Err(err) => {
+            tracing::warn!(error.cause_chain = ?err, "cannot rejoin the cluster yet; retrying");
+            Lease::Lost
+        }
+    }
+}
+
+async fn try_rejoin(member: &Member, store: &Addr<EventStore>) -> Result<Instant, StoreError> {
+    let sent = Instant::now();
+    let epoch = member
+        .nodes
+        .register(member.node(), member.times.ttl)
+        .await?;
+    member.guard.set_epoch(epoch);
+    let leftovers = member.nodes.running_of(member.node()).await?;
+    let count = leftovers.len();
+    let ended = rescue::end_runs(store, leftovers).await;
+    if ended > 0 {
+        tracing::warn!(
+            runs = ended,
+            "ended the runs this node ran before it lost its lease"
+        );
+    }
+    // A run not ended now (the database failed again) would stay running
+    // forever once new runs start: try again instead.
+    if !member.nodes.running_of(member.node()).await?.is_empty() {
+        tracing::warn!(
+            runs = count,
+            "runs of the former incarnation are still running"
+        );
+        return Err(StoreError::LeaseLost);
+    }
+    Ok(sent + member.times.ttl)
+}

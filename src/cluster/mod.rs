@@ -1,0 +1,86 @@
+//! Cluster liveness, on PostgreSQL (a single PostgreSQL server is a
+//! cluster of one; SQLite has no nodes): each node holds a lease in the
+//! `nodes` table and renews it (`lease`); a node whose lease expired is
+//! marked lost by whichever live node takes the rescue lock, which ends
+//! its running runs `interrupted` (`rescue`, `view`); a node that finds
+//! its own lease gone raises its [`Fence`] (starts nothing, stops its
+//! runs) and rejoins as a new incarnation. The database refuses the
+//! commits of a node without a valid lease (`events::postgres::guard`),
+//! so none of this depends on a node noticing in time.
+//!
+//! The SQL is the store's (`events::postgres::nodes`); this module only
+//! decides when it runs. It knows no actor but the event store: the
+//! actors learn about the fence through [`Fence::subscribe`].
+
+mod fence;
+mod lease;
+mod rescue;
+mod view;
+
+use std::sync::Arc;
+
+use actix::Addr;
+use tokio::time::Instant;
+
+pub use fence::Fence;
+pub use lease::{BadLeaseTimes, LeaseTimes};
+pub use rescue::NODE_LOST;
+
+use crate::events::postgres::guard::LeaseGuard;
+use crate::events::{EventStore, Readers, StoreError};
+use crate::metrics::Metrics;
+use lease::Member;
+
+/// A node registered in the cluster, its loops not started yet.
+pub struct Joined {
+    member: Member,
+    registered: Instant,
+}
+
+/// Registers `node`'s new incarnation; `None` on SQLite (no cluster).
+/// Done first at startup: until then the node's commits would not pass
+/// the lease check, and replay ends the former incarnation's runs.
+pub async fn join(
+    readers: &Readers,
+    node: &str,
+    times: LeaseTimes,
+    metrics: &Metrics,
+) -> Result<Option<Joined>, StoreError> {
+    let Some(nodes) = readers.nodes() else {
+        return Ok(None);
+    };
+    let registered = Instant::now();
+    let epoch = nodes.register(node, times.ttl).await?;
+    tracing::info!(node, epoch, "joined the cluster");
+    metrics.update_cluster(node, |_| {});
+    Ok(Some(Joined {
+        member: Member {
+            nodes,
+            guard: Arc::new(LeaseGuard::new(node, epoch)),
+            fence: Fence::default(),
+            times,
+            metrics: metrics.clone(),
+        },
+        registered,
+    }))
+}
+
+impl Joined {
+    /// The lease check the writer makes on every commit.
+    pub fn guard(&self) -> Arc<LeaseGuard> {
+        self.member.guard.clone()
+    }
+
+    /// The node's fence (queues read it before starting a run).
+    pub fn fence(&self) -> Fence {
+        self.member.fence.clone()
+    }
+
+    /// Starts renewing the lease and the rescuer (on the current actix
+    /// System, for as long as it runs).
+    pub fn start(self, store: Addr<EventStore>) {
+        let Joined { member, registered } = self;
+        actix::spawn(view::watch(member.clone(), store.clone()));
+        actix::spawn(lease::keep(member, store, registered));
+    }
+}

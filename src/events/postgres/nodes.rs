@@ -1,0 +1,240 @@
+//! The `nodes` table of a cluster: registering an incarnation, renewing
+//! its lease, the rescuer's pass over expired nodes, and the cluster view
+//! of `/metrics`. Every time is the database's (`clock_timestamp()`), so
+//! the nodes' own clocks never decide whose lease holds. `crate::cluster`
+//! decides when to call these; the SQL is here.
+//!
+//! Locks, always taken in this order: the rescue lock (one rescuer at a
+//! time; a registration waits for a rescue in progress), then the commit
+//! lock (see `writer`), which the rescuer takes and drops at once as a
+//! barrier: every commit that passed a lost node's lease check is then
+//! visible.
+
+use std::time::Duration;
+
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::{Postgres, Row, Transaction};
+
+use super::query::{unfinished_from_row, UNFINISHED_COLUMNS, UNFINISHED_FROM};
+use super::reads::pg;
+use super::writer::COMMIT_LOCK;
+use super::{Readers, CONNECT_TIMEOUT};
+use crate::events::error::StoreError;
+use crate::events::unfinished::Unfinished;
+
+/// The key of the advisory lock of the rescuer and of registrations
+/// ("rescue" in ASCII).
+pub const RESCUE_LOCK: i64 = 0x7265_7363_7565;
+
+/// Connections of the cluster's own work: the lease's renewals must not
+/// wait behind a busy reader pool, nor behind a long rescue.
+const CONNECTIONS: u32 = 3;
+
+/// One node as the database sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeRow {
+    pub name: String,
+    pub epoch: i64,
+    /// When its lease ends, in seconds since the epoch (database clock).
+    pub lease_until: f64,
+    /// Its lease is valid now and the rescuer has not given it up.
+    pub alive: bool,
+    pub lost: bool,
+    /// Its runs in the `running` state.
+    pub running: i64,
+}
+
+/// The node table's connections.
+#[derive(Clone)]
+pub struct Nodes {
+    pool: PgPool,
+}
+
+/// The interval `$n` milliseconds, in SQL.
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+impl Nodes {
+    /// A small pool of its own on the readers' database (connected lazily).
+    pub fn open(readers: &Readers) -> Nodes {
+        let options = (*readers.pool.connect_options()).clone();
+        let pool = PgPoolOptions::new()
+            .max_connections(CONNECTIONS)
+            .acquire_timeout(CONNECT_TIMEOUT)
+            .connect_lazy_with(options);
+        Nodes { pool }
+    }
+
+    /// Registers a new incarnation of `node` with a lease of `ttl` and
+    /// answers its epoch. Waits for a rescue in progress, so no rescuer
+    /// still works on the incarnation this one replaces; then waits for
+    /// commits in flight, so the old incarnation's last commits are visible
+    /// to whoever cleans up after it.
+    pub async fn register(&self, node: &str, ttl: Duration) -> Result<i64, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(pg)?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(RESCUE_LOCK)
+            .execute(&mut *tx)
+            .await
+            .map_err(pg)?;
+        let epoch: i64 = sqlx::query_scalar(
+            "INSERT INTO nodes (name, epoch, lease_until, started, renewed, lost)
+             VALUES ($1, 1, clock_timestamp() + $2 * interval '1 millisecond',
+                     clock_timestamp(), clock_timestamp(), false)
+             ON CONFLICT (name) DO UPDATE SET
+                 epoch = nodes.epoch + 1, lease_until = EXCLUDED.lease_until,
+                 started = EXCLUDED.started, renewed = EXCLUDED.renewed, lost = false
+             RETURNING epoch",
+        )
+        .bind(node)
+        .bind(millis(ttl))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(pg)?;
+        barrier(&mut tx).await?;
+        tx.commit().await.map_err(pg)?;
+        Ok(epoch)
+    }
+
+    /// Extends the lease of `node`'s incarnation `epoch` by `ttl`, if it is
+    /// still valid; `None` when it is not (expired, lost or replaced).
+    pub async fn renew(
+        &self,
+        node: &str,
+        epoch: i64,
+        ttl: Duration,
+    ) -> Result<Option<f64>, StoreError> {
+        sqlx::query_scalar(
+            "UPDATE nodes
+             SET lease_until = clock_timestamp() + $3 * interval '1 millisecond',
+                 renewed = clock_timestamp()
+             WHERE name = $1 AND epoch = $2 AND NOT lost AND lease_until > clock_timestamp()
+             RETURNING extract(epoch FROM lease_until)::float8",
+        )
+        .bind(node)
+        .bind(epoch)
+        .bind(millis(ttl))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(pg)
+    }
+
+    /// The rescue lock, if no other node holds it; held until the
+    /// [`Rescue`] is finished or dropped.
+    pub async fn try_rescue(&self) -> Result<Option<Rescue>, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(pg)?;
+        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
+            .bind(RESCUE_LOCK)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(pg)?;
+        if !locked {
+            tx.rollback().await.map_err(pg)?;
+            return Ok(None);
+        }
+        Ok(Some(Rescue { tx }))
+    }
+
+    /// The running runs on record for `node` (its incarnation that just
+    /// registered has started none yet: they are a former one's).
+    pub async fn running_of(&self, node: &str) -> Result<Vec<Unfinished>, StoreError> {
+        let sql = format!(
+            "SELECT {UNFINISHED_COLUMNS} {UNFINISHED_FROM}
+             WHERE r.state = 'running' AND r.node = $1"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(node)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(pg)?;
+        rows.iter().map(unfinished_from_row).collect()
+    }
+
+    /// Every node, with its lease and its running runs.
+    pub async fn view(&self) -> Result<Vec<NodeRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT n.name, n.epoch, extract(epoch FROM n.lease_until)::float8,
+                    NOT n.lost AND n.lease_until > clock_timestamp(), n.lost,
+                    (SELECT count(*) FROM runs r WHERE r.node = n.name AND r.state = 'running')
+             FROM nodes n ORDER BY n.name",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(pg)?;
+        rows.iter()
+            .map(|row| {
+                Ok(NodeRow {
+                    name: row.try_get(0)?,
+                    epoch: row.try_get(1)?,
+                    lease_until: row.try_get(2)?,
+                    alive: row.try_get(3)?,
+                    lost: row.try_get(4)?,
+                    running: row.try_get(5)?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(pg)
+    }
+}
+
+/// Waits until no commit holds the commit lock: any commit that passed
+/// a lease check before the lease expired has then committed.
+async fn barrier(tx: &mut Transaction<'static, Postgres>) -> Result<(), StoreError> {
+    sqlx::raw_sql(&format!(
+        "SELECT pg_advisory_lock({COMMIT_LOCK}); SELECT pg_advisory_unlock({COMMIT_LOCK})"
+    ))
+    .execute(&mut **tx)
+    .await
+    .map_err(pg)?;
+    Ok(())
+}
+
+/// The rescuer's turn: the rescue lock is held until this is finished.
+pub struct Rescue {
+    tx: Transaction<'static, Postgres>,
+}
+
+impl Rescue {
+    /// Marks lost every node but `me` whose lease expired and answers the
+    /// running runs of lost nodes (those just marked and any a former
+    /// rescue did not finish), with their node's name.
+    pub async fn runs_of_lost_nodes(
+        &mut self,
+        me: &str,
+    ) -> Result<Vec<(String, Unfinished)>, StoreError> {
+        let marked: Vec<String> = sqlx::query_scalar(
+            "UPDATE nodes SET lost = true
+             WHERE NOT lost AND lease_until < clock_timestamp() AND name <> $1
+             RETURNING name",
+        )
+        .bind(me)
+        .fetch_all(&mut *self.tx)
+        .await
+        .map_err(pg)?;
+        if !marked.is_empty() {
+            tracing::warn!(nodes = ?marked, "node leases expired: their running runs end");
+            barrier(&mut self.tx).await?;
+        }
+        let sql = format!(
+            "SELECT {UNFINISHED_COLUMNS}, r.node AS node_name {UNFINISHED_FROM}
+             JOIN nodes n ON n.name = r.node AND n.lost
+             WHERE r.state = 'running'"
+        );
+        let rows = sqlx::query(&sql)
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(pg)?;
+        rows.iter()
+            .map(|row| {
+                let node: String = row.try_get("node_name").map_err(pg)?;
+                Ok((node, unfinished_from_row(row)?))
+            })
+            .collect()
+    }
+
+    /// Commits the marks and lets the next rescuer in.
+    pub async fn finish(self) -> Result<(), StoreError> {
+        self.tx.commit().await.map_err(pg)
+    }
+}
