@@ -121,6 +121,7 @@ impl Application {
         };
         let directory = AccountDirectory::new(shared.clone()).start();
         if let Some(joined) = joined {
+            end_leftovers(&joined.leftovers);
             // Renewals start before replay, which may take long on a deep queue.
             joined.start(store.clone());
             actix::spawn(pass_fence_changes(fence, directory.clone()));
@@ -240,6 +241,21 @@ fn max_connections(config: &Config, descriptors: Option<u64>) -> usize {
 /// TEMPORARY until `Config.node` lands on main (cluster foundation).
 fn node_name(_config: &Config) -> String {
     "node".to_owned()
+}
+
+/// Ends what runs of a former life of this node left behind, when a
+/// rescuer ended them while the node was gone (`cluster::Joined`).
+fn end_leftovers(groups: &[(u32, String)]) {
+    for (pgid, _) in groups.iter().filter(|(_, boot)| boot == process::boot_id()) {
+        match process::end_orphaned_group(*pgid) {
+            Ok(true) => tracing::info!(
+                pgid,
+                "ended what a run of this node's former life left running"
+            ),
+            Ok(false) => {}
+            Err(err) => tracing::warn!(pgid, error = %err, "cannot end a former run's processes"),
+        }
+    }
 }
 
 /// Tells the queues (through the directory) whenever the node's fence

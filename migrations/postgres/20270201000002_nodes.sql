@@ -28,3 +28,13 @@ BEGIN
     END IF;
 END
 $$;
+
+-- Process groups of a lost node's runs that the rescuer ended: that node,
+-- restarted under the same name on the same machine, ends whatever those
+-- runs left behind (as a single server's restart does) and forgets them.
+CREATE TABLE node_leftovers (
+    node TEXT   NOT NULL,
+    pgid BIGINT NOT NULL,
+    boot TEXT   NOT NULL
+);
+CREATE INDEX node_leftovers_by_node ON node_leftovers (node);

@@ -163,6 +163,9 @@ async fn try_rejoin(member: &Member, store: &Addr<EventStore>) -> Result<Instant
         .register(member.node(), member.times.ttl)
         .await?;
     member.guard.set_epoch(epoch);
+    // Its processes are this process's children, stopped by their run
+    // actors when the fence went up: nothing is left to end by group.
+    member.nodes.take_leftovers(member.node()).await?;
     let leftovers = member.nodes.running_of(member.node()).await?;
     let count = leftovers.len();
     let ended = rescue::end_runs(store, leftovers).await;

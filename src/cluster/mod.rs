@@ -35,6 +35,9 @@ use lease::Member;
 pub struct Joined {
     member: Member,
     registered: Instant,
+    /// Process groups (pgid, boot id) of this node's runs that a rescuer
+    /// ended while it was gone: what they left behind is to be ended.
+    pub leftovers: Vec<(u32, String)>,
 }
 
 /// Registers `node`'s new incarnation; `None` on SQLite (no cluster).
@@ -46,11 +49,12 @@ pub async fn join(
     times: LeaseTimes,
     metrics: &Metrics,
 ) -> Result<Option<Joined>, StoreError> {
-    let Some(nodes) = readers.nodes() else {
+    let Some(nodes) = readers.nodes(times.ttl) else {
         return Ok(None);
     };
     let registered = Instant::now();
     let epoch = nodes.register(node, times.ttl).await?;
+    let leftovers = nodes.take_leftovers(node).await?;
     tracing::info!(node, epoch, "joined the cluster");
     metrics.update_cluster(node, |_| {});
     Ok(Some(Joined {
@@ -62,6 +66,7 @@ pub async fn join(
             metrics: metrics.clone(),
         },
         registered,
+        leftovers,
     }))
 }
 
@@ -79,7 +84,9 @@ impl Joined {
     /// Starts renewing the lease and the rescuer (on the current actix
     /// System, for as long as it runs).
     pub fn start(self, store: Addr<EventStore>) {
-        let Joined { member, registered } = self;
+        let Joined {
+            member, registered, ..
+        } = self;
         actix::spawn(view::watch(member.clone(), store.clone()));
         actix::spawn(lease::keep(member, store, registered));
     }

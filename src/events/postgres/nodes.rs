@@ -57,8 +57,14 @@ fn millis(d: Duration) -> i64 {
 
 impl Nodes {
     /// A small pool of its own on the readers' database (connected lazily).
-    pub fn open(readers: &Readers) -> Nodes {
-        let options = (*readers.pool.connect_options()).clone();
+    pub fn open(readers: &Readers, ttl: Duration) -> Nodes {
+        // A rescuer paused inside its transaction (SIGSTOP, swapping) must
+        // not hold the rescue lock for longer than a lease: the server
+        // ends such a session, and the lock with it.
+        let idle = millis(ttl).to_string();
+        let options = (*readers.pool.connect_options())
+            .clone()
+            .options([("idle_in_transaction_session_timeout", idle.as_str())]);
         let pool = PgPoolOptions::new()
             .max_connections(CONNECTIONS)
             .acquire_timeout(CONNECT_TIMEOUT)
@@ -151,6 +157,24 @@ impl Nodes {
         rows.iter().map(unfinished_from_row).collect()
     }
 
+    /// Takes the process groups (pgid, boot id) of `node`'s runs that a
+    /// rescuer ended while the node was gone.
+    pub async fn take_leftovers(&self, node: &str) -> Result<Vec<(u32, String)>, StoreError> {
+        let rows: Vec<(i64, String)> =
+            sqlx::query_as("DELETE FROM node_leftovers WHERE node = $1 RETURNING pgid, boot")
+                .bind(node)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(pg)?;
+        let mut groups: Vec<(u32, String)> = rows
+            .into_iter()
+            .filter_map(|(pgid, boot)| Some((u32::try_from(pgid).ok()?, boot)))
+            .collect();
+        groups.sort_unstable();
+        groups.dedup();
+        Ok(groups)
+    }
+
     /// Every node, with its lease and its running runs.
     pub async fn view(&self) -> Result<Vec<NodeRow>, StoreError> {
         let rows = sqlx::query(
@@ -225,12 +249,41 @@ impl Rescue {
             .fetch_all(&mut *self.tx)
             .await
             .map_err(pg)?;
-        rows.iter()
+        let runs = rows
+            .iter()
             .map(|row| {
                 let node: String = row.try_get("node_name").map_err(pg)?;
                 Ok((node, unfinished_from_row(row)?))
             })
-            .collect()
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        self.keep_leftovers(&runs).await?;
+        Ok(runs)
+    }
+
+    /// Notes the process groups of `runs` for their node's next start.
+    async fn keep_leftovers(&mut self, runs: &[(String, Unfinished)]) -> Result<(), StoreError> {
+        let (mut nodes, mut pgids, mut boots) = (Vec::new(), Vec::new(), Vec::new());
+        for (node, run) in runs {
+            if let Some((pgid, boot)) = &run.spawned {
+                nodes.push(node.as_str());
+                pgids.push(i64::from(*pgid));
+                boots.push(boot.as_str());
+            }
+        }
+        if nodes.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "INSERT INTO node_leftovers (node, pgid, boot)
+             SELECT * FROM UNNEST($1::text[], $2::int8[], $3::text[])",
+        )
+        .bind(&nodes)
+        .bind(&pgids)
+        .bind(&boots)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(pg)?;
+        Ok(())
     }
 
     /// Commits the marks and lets the next rescuer in.
