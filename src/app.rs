@@ -18,7 +18,7 @@ use crate::actors::process;
 use crate::actors::queue::FenceChanged;
 use crate::actors::status_file::StatusFiles;
 use crate::actors::Shared;
-use crate::cluster::{self, Fence, Joined};
+use crate::cluster::{self, Fence, Joined, Loops};
 use crate::config::Config;
 use crate::events::store::{self, SetSubscriber};
 use crate::events::{Append, EventStore};
@@ -38,6 +38,8 @@ pub struct Application {
     config: Arc<Config>,
     /// The first-run admin key, when this start created it.
     pub admin_key: Option<String>,
+    /// A cluster node's lease and rescuer tasks, ended with the server.
+    _cluster: Loops,
     _lock: StorageLock,
 }
 
@@ -120,12 +122,16 @@ impl Application {
             fence: fence.clone(),
         };
         let directory = AccountDirectory::new(shared.clone()).start();
-        if let Some(joined) = joined {
-            end_leftovers(&joined.leftovers);
-            // Renewals start before replay, which may take long on a deep queue.
-            joined.start(store.clone());
-            actix::spawn(pass_fence_changes(fence, directory.clone()));
-        }
+        let cluster_loops = match joined {
+            Some(joined) => {
+                end_leftovers(&joined.leftovers);
+                // Renewals start before replay, which may take long on a deep queue.
+                joined
+                    .start(store.clone())
+                    .also(actix::spawn(pass_fence_changes(fence, directory.clone())))
+            }
+            None => Loops::none(),
+        };
         restore(&shared, &directory).await?;
 
         let sessions = http::sessions::SessionRegistry::default();
@@ -186,6 +192,7 @@ impl Application {
             store,
             config,
             admin_key,
+            _cluster: cluster_loops,
             _lock: storage_lock,
         })
     }

@@ -19,7 +19,7 @@ use tokio::time::{timeout_at, Instant, MissedTickBehavior};
 use super::fence::Fence;
 use super::rescue;
 use crate::events::postgres::guard::LeaseGuard;
-use crate::events::postgres::nodes::Nodes;
+use crate::events::postgres::nodes::{Nodes, Renewal};
 use crate::events::{EventStore, StoreError};
 use crate::metrics::Metrics;
 
@@ -72,6 +72,9 @@ enum Lease {
     /// Gone: the fence is up until a new incarnation is registered and
     /// the former one's runs are ended.
     Lost,
+    /// Another process registered under this node's name since: the
+    /// fence stays up for good (rejoining would take the lease from it).
+    Replaced,
 }
 
 /// Runs the lease loop; `registered` is when the current incarnation's
@@ -87,6 +90,7 @@ pub async fn keep(member: Member, store: Addr<EventStore>, registered: Instant) 
         lease = match lease {
             Lease::Held { deadline } => renew(&member, deadline).await,
             Lease::Lost => rejoin(&member, &store).await,
+            Lease::Replaced => Lease::Replaced,
         };
     }
 }
@@ -97,13 +101,21 @@ async fn renew(member: &Member, deadline: Instant) -> Lease {
     let (node, epoch) = (member.node(), member.guard.epoch());
     let answer = timeout_at(deadline, member.nodes.renew(node, epoch, member.times.ttl)).await;
     match answer {
-        Ok(Ok(Some(_))) => Lease::Held {
+        Ok(Ok(Renewal::Renewed)) => Lease::Held {
             deadline: sent + member.times.ttl,
         },
-        Ok(Ok(None)) => lose(
+        Ok(Ok(Renewal::Expired)) => lose(
             member,
             "the database says this node's lease is no longer valid",
         ),
+        Ok(Ok(Renewal::Replaced)) => {
+            lose(member, "another process registered under this node's name");
+            tracing::error!(
+                node = member.node(),
+                "this process stays fenced: give each node its own name (--node)"
+            );
+            Lease::Replaced
+        }
         Ok(Err(err)) if Instant::now() < deadline => {
             tracing::warn!(error.cause_chain = ?err, "cannot renew this node's lease; retrying");
             Lease::Held { deadline }

@@ -81,13 +81,40 @@ impl Joined {
         self.member.fence.clone()
     }
 
-    /// Starts renewing the lease and the rescuer (on the current actix
-    /// System, for as long as it runs).
-    pub fn start(self, store: Addr<EventStore>) {
+    /// Starts renewing the lease and the rescuer on the current actix
+    /// System, until the answered [`Loops`] is dropped.
+    pub fn start(self, store: Addr<EventStore>) -> Loops {
         let Joined {
             member, registered, ..
         } = self;
-        actix::spawn(view::watch(member.clone(), store.clone()));
-        actix::spawn(lease::keep(member, store, registered));
+        Loops(vec![
+            actix::spawn(view::watch(member.clone(), store.clone())),
+            actix::spawn(lease::keep(member, store, registered)),
+        ])
+    }
+}
+
+/// The cluster tasks of a running server; dropping it ends them (a server
+/// stopped in process must not go on renewing its lease).
+pub struct Loops(Vec<tokio::task::JoinHandle<()>>);
+
+impl Loops {
+    /// No tasks (SQLite).
+    pub fn none() -> Self {
+        Loops(Vec::new())
+    }
+
+    /// Ends these tasks too when dropped.
+    pub fn also(mut self, task: tokio::task::JoinHandle<()>) -> Self {
+        self.0.push(task);
+        self
+    }
+}
+
+impl Drop for Loops {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
     }
 }

@@ -44,6 +44,18 @@ pub struct NodeRow {
     pub running: i64,
 }
 
+/// What a renewal found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Renewal {
+    /// The lease holds for another lease time.
+    Renewed,
+    /// It had expired, or a rescuer marked the node lost.
+    Expired,
+    /// A newer incarnation registered under the same name (a restart, or
+    /// a second process given the same `--node`).
+    Replaced,
+}
+
 /// The node table's connections.
 #[derive(Clone)]
 pub struct Nodes {
@@ -104,14 +116,14 @@ impl Nodes {
     }
 
     /// Extends the lease of `node`'s incarnation `epoch` by `ttl`, if it is
-    /// still valid; `None` when it is not (expired, lost or replaced).
+    /// still valid.
     pub async fn renew(
         &self,
         node: &str,
         epoch: i64,
         ttl: Duration,
-    ) -> Result<Option<f64>, StoreError> {
-        sqlx::query_scalar(
+    ) -> Result<Renewal, StoreError> {
+        let renewed: Option<f64> = sqlx::query_scalar(
             "UPDATE nodes
              SET lease_until = clock_timestamp() + $3 * interval '1 millisecond',
                  renewed = clock_timestamp()
@@ -123,7 +135,19 @@ impl Nodes {
         .bind(millis(ttl))
         .fetch_optional(&self.pool)
         .await
-        .map_err(pg)
+        .map_err(pg)?;
+        if renewed.is_some() {
+            return Ok(Renewal::Renewed);
+        }
+        let newest: Option<i64> = sqlx::query_scalar("SELECT epoch FROM nodes WHERE name = $1")
+            .bind(node)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(pg)?;
+        Ok(match newest {
+            Some(newest) if newest > epoch => Renewal::Replaced,
+            _ => Renewal::Expired,
+        })
     }
 
     /// The rescue lock, if no other node holds it; held until the
