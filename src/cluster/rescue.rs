@@ -58,7 +58,7 @@ pub async fn end_runs(store: &Addr<EventStore>, runs: impl IntoIterator<Item = U
     for (run, append) in appends {
         match append.await {
             Ok(Ok(_)) => ended += 1,
-            Ok(Err(err)) if ended_already(&err) => {
+            Ok(Err(err)) if err.is_already_ended() => {
                 tracing::debug!(%run, "the run had already ended");
             }
             Ok(Err(err)) => {
@@ -68,13 +68,4 @@ pub async fn end_runs(store: &Addr<EventStore>, runs: impl IntoIterator<Item = U
         }
     }
     ended
-}
-
-/// Whether the database refused the end because the run has one already.
-fn ended_already(err: &StoreError) -> bool {
-    match err {
-        StoreError::Conflict(_) => true,
-        StoreError::Batch(inner) => ended_already(inner),
-        _ => false,
-    }
 }
