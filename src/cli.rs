@@ -113,6 +113,14 @@ pub struct ServeArgs {
     /// Another name (host or IP) for the made certificate; repeatable.
     #[arg(long = "tls-name", value_name = "NAME")]
     pub tls_names: Vec<String>,
+    /// This node's name when several servers share one PostgreSQL
+    /// database (config `node`; default: the host name).
+    #[arg(long, env = "SCRIPTD_NODE", value_name = "NAME", value_parser = node_arg)]
+    pub node: Option<String>,
+}
+
+fn node_arg(name: &str) -> Result<String, crate::config::ConfigError> {
+    crate::config::node_name(name.to_owned())
 }
 
 impl ServeArgs {
@@ -130,6 +138,9 @@ impl ServeArgs {
             config.tls.key = Some(key);
         }
         config.tls.names.extend(self.tls_names);
+        if let Some(node) = self.node {
+            config.node = node;
+        }
     }
 }
 

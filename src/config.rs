@@ -58,6 +58,10 @@ pub struct Config {
     pub keep_alive: Duration,
     /// HTTPS/WSS on the listener.
     pub tls: TlsSettings,
+    /// This node's name in a cluster (`node`, `--node`, `SCRIPTD_NODE`;
+    /// default the host name). Recorded with the runs it starts on
+    /// PostgreSQL; SQLite is always one node and records none.
+    pub node: String,
 }
 
 impl Config {
@@ -86,6 +90,7 @@ impl Config {
             min_free_bytes: 64 * 1024 * 1024,
             keep_alive: Duration::from_secs(30),
             tls: TlsSettings::default(),
+            node: host_name(),
         }
     }
 
@@ -131,6 +136,27 @@ impl Config {
     }
 }
 
+/// The host name, the default node name ("localhost" if it cannot be read).
+pub fn host_name() -> String {
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|name| name.into_string().ok())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned())
+}
+
+/// A `node` value: a short printable name without spaces.
+pub fn node_name(name: String) -> Result<String, ConfigError> {
+    let valid = !name.is_empty() && name.len() <= 128 && name.chars().all(|c| c.is_ascii_graphic());
+    match valid {
+        true => Ok(name),
+        false => Err(ConfigError::Value {
+            key: "node",
+            why: "must be 1 to 128 printable ASCII characters without spaces",
+        }),
+    }
+}
+
 /// The TOML file's shape; every key optional.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -163,6 +189,8 @@ pub struct FileConfig {
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub tls_names: Option<Vec<String>>,
+    /// This node's name in a cluster (default: the host name).
+    pub node: Option<String>,
 }
 
 /// Why a configuration file could not be used.
@@ -295,6 +323,9 @@ impl FileConfig {
         }
         if let Some(secs) = self.keep_alive_secs {
             config.keep_alive = seconds("keep_alive_secs", secs)?;
+        }
+        if let Some(node) = self.node {
+            config.node = node_name(node)?;
         }
         Ok(())
     }

@@ -70,6 +70,7 @@ fn fold_unfinished(found: Unfinished) -> RunState {
             run,
             name: name.clone(),
             started,
+            node: None,
         });
         if let Some((pgid, boot)) = spawned {
             state.apply(&Event::RunSpawned {
