@@ -44,6 +44,8 @@ fn own_repository() -> bool {
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
+    // `sqlx::migrate!` embeds the migrations: a new file must rebuild.
+    println!("cargo:rerun-if-changed=migrations");
     println!("cargo:rerun-if-env-changed=SCRIPTD_GIT_COMMIT");
     let commit = match std::env::var("SCRIPTD_GIT_COMMIT") {
         Ok(commit) if !commit.trim().is_empty() => commit.trim().to_owned(),

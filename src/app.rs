@@ -250,7 +250,7 @@ async fn restore(shared: &Shared, directory: &Addr<AccountDirectory>) -> anyhow:
         }
     }
     if !recovered.interrupted.is_empty() {
-        for new in &recovered.interrupted {
+        for new in recovered.interrupted.iter().flatten() {
             if let Some(run) = new.event.run_id() {
                 shared.status_files.remove(new.user, run);
             }
@@ -259,12 +259,18 @@ async fn restore(shared: &Shared, directory: &Addr<AccountDirectory>) -> anyhow:
             runs = recovered.interrupted.len(),
             "marking runs interrupted by the last stop"
         );
-        shared
-            .store
-            .send(Append {
-                events: recovered.interrupted,
-            })
-            .await??;
+        // One append per run (group commit still makes them one commit),
+        // so a run that has ended meanwhile is refused alone.
+        let appends = recovered
+            .interrupted
+            .into_iter()
+            .map(|events| shared.store.send(Append { events }));
+        for result in futures_util::future::join_all(appends).await {
+            match result? {
+                Err(err) if !err.is_already_ended() => return Err(err.into()),
+                _ => {}
+            }
+        }
     }
     for (user, runs) in recovered.pending {
         let count: usize = runs.values().map(Vec::len).sum();

@@ -21,8 +21,9 @@ const STOPPED: &str = "the server stopped while the run was running";
 pub struct Recovered {
     /// Runs still waiting, per user and script, in their queue order.
     pub pending: BTreeMap<UserId, BTreeMap<ScriptName, Vec<PendingRun>>>,
-    /// Final events for runs that were running when the server stopped.
-    pub interrupted: Vec<NewEvent>,
+    /// Final events for runs that were running when the server stopped,
+    /// one group per run.
+    pub interrupted: Vec<Vec<NewEvent>>,
     /// Process groups of those runs, from this boot: what their scripts left
     /// behind (a grandchild has no parent-death signal) is ended at start.
     pub orphan_groups: Vec<u32>,
@@ -162,7 +163,7 @@ impl FoldUnfinished for Recovery {
                 });
                 self.recovered
                     .interrupted
-                    .extend(events.into_iter().map(|e| NewEvent::new(user, e)));
+                    .push(events.into_iter().map(|e| NewEvent::new(user, e)).collect());
             }
         }
     }

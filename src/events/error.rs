@@ -2,6 +2,10 @@
 
 use std::sync::Arc;
 
+/// The PostgreSQL index that lets a run have one final event only
+/// (migrations/postgres/…_one_final_event_per_run.sql).
+const ONE_FINAL_EVENT: &str = "events_one_final";
+
 /// Why an append or a read of the store failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -28,6 +32,11 @@ pub enum StoreError {
     /// The operation exists only on the other backend.
     #[error("{0}")]
     Unsupported(&'static str),
+    /// The run already has its final event: the first one wins (the
+    /// database refuses a second). Whoever appended it learns the run
+    /// ended, by this append or by an earlier one.
+    #[error("the run already ended")]
+    AlreadyEnded,
 }
 
 impl StoreError {
@@ -63,6 +72,15 @@ impl StoreError {
         }
     }
 
+    /// Whether the append was refused because its run had already ended.
+    pub fn is_already_ended(&self) -> bool {
+        match self {
+            StoreError::AlreadyEnded => true,
+            StoreError::Batch(inner) => inner.is_already_ended(),
+            _ => false,
+        }
+    }
+
     /// Classifies an error of a PostgreSQL call: a lost or refused
     /// connection is [`StoreError::Unavailable`], a unique violation is
     /// the conflict `what` (when not empty, as SQLite maps the same
@@ -75,6 +93,9 @@ impl StoreError {
             | sqlx::Error::PoolClosed
             | sqlx::Error::WorkerCrashed => StoreError::Unavailable(err),
             sqlx::Error::Database(db) => match db.code().as_deref() {
+                Some("23505") if db.constraint() == Some(ONE_FINAL_EVENT) => {
+                    StoreError::AlreadyEnded
+                }
                 Some("23505") if !what.is_empty() => StoreError::Conflict(what),
                 // Class 08: connection exceptions; 57P01-03: the server is
                 // shutting down, was stopped, or cannot accept connections yet.
@@ -84,6 +105,25 @@ impl StoreError {
                 _ => StoreError::Sqlx(err),
             },
             _ => StoreError::Sqlx(err),
+        }
+    }
+
+    /// Classifies a failed insert into SQLite's `events`: the only unique
+    /// rule it can break (stream numbers are drawn inside the insert) is
+    /// the one final event per run (`events_one_final`, which SQLite names
+    /// by its column).
+    pub(crate) fn from_event_insert(err: rusqlite::Error) -> Self {
+        let one_final = match &err {
+            rusqlite::Error::SqliteFailure(e, Some(message)) => {
+                e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                    && message.ends_with("events.stream")
+            }
+            _ => false,
+        };
+        if one_final {
+            StoreError::AlreadyEnded
+        } else {
+            StoreError::Sqlite(err)
         }
     }
 

@@ -197,3 +197,70 @@ async fn concurrent_appends_are_all_committed_in_order_without_gaps() {
         "no gaps, no duplicates"
     );
 }
+
+#[actix_web::test]
+async fn the_store_refuses_a_second_final_event_of_a_run() {
+    use actix::Actor;
+    use scriptd::events::types::Event;
+    use scriptd::events::{store, Append, EventStore, NewEvent};
+    use scriptd::ids::{RunId, UserId};
+
+    let app = spawn_app().await;
+    app.exectab("echo /bin/echo hi\n");
+    let id = app.run(json!({"name": "echo"})).await;
+    app.wait_done(&id).await;
+    let run = RunId::parse(&id).expect("run id");
+
+    let db = store::open(&app.config().database()).await.expect("db");
+    let readers = db.readers.clone();
+    let store = EventStore::new(db.writer, scriptd::metrics::Metrics::default()).start();
+    let finals = || async {
+        readers
+            .events_after(UserId(1), 0, 1000, Some(run))
+            .await
+            .expect("events")
+            .into_iter()
+            .filter(|e| e.event.final_record().is_some())
+            .collect::<Vec<_>>()
+    };
+    let first = finals().await;
+    assert_eq!(first.len(), 1, "the run ended once: {first:?}");
+    let Event::RunFinished { record, .. } = first[0].event.clone() else {
+        panic!("a finished run: {first:?}");
+    };
+
+    // The same end again (a retry after a lost COMMIT answer) and another
+    // one (a rescuer's `interrupted`) are refused, each on its own, while
+    // a group beside them in the same commit goes in.
+    let again = NewEvent::new(UserId(1), first[0].event.clone());
+    let interrupted = NewEvent::new(UserId(1), Event::RunInterrupted { run, record });
+    let other = NewEvent::new(
+        UserId(1),
+        Event::RunKillRequested {
+            run: RunId::new(),
+            name: scriptd::ids::ScriptName::parse("echo").expect("name"),
+            origin: Default::default(),
+        },
+    );
+    let (again, interrupted, other) = futures_util::join!(
+        store.send(Append {
+            events: vec![again]
+        }),
+        store.send(Append {
+            events: vec![interrupted]
+        }),
+        store.send(Append {
+            events: vec![other]
+        }),
+    );
+    for (what, result) in [("repeat", again), ("interrupted", interrupted)] {
+        let err = result.expect("mailbox").expect_err(what);
+        assert!(err.is_already_ended(), "{what}: {err:?}");
+    }
+    other
+        .expect("mailbox")
+        .expect("the unrelated group commits");
+    assert_eq!(finals().await.len(), 1, "still one final event");
+    let status = app.wait_done(&id).await;
+    assert_eq!(status.json["outcome"], "success", "the first end stands");
+}

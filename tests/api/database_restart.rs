@@ -105,12 +105,9 @@ async fn refused_while_down(app: &TestApp, stream: &RunStream, more: usize) {
     );
 }
 
-// Known defect, reproduced by this test about one run in three: when the
-// connection drops during the COMMIT of a run's final event, the commit may
-// have landed; the run actor retries and the run gets two final events.
-// The fix is the database refusing a second final event of a run (issue 16
-// stays open until it lands); run it with `-- --ignored`.
-#[ignore = "known defect: a final event retried after a lost COMMIT can be stored twice (issue 16 open)"]
+// A connection can drop during the COMMIT of a run's final event after the
+// commit landed; the run actor then retries, and the database refuses the
+// second final event (events_one_final), so each run still ends once.
 #[actix_web::test]
 async fn runs_accepted_while_postgres_restarts_each_reach_one_final_state() {
     let pg = PrivatePostgres::start().await;

@@ -35,7 +35,7 @@ pub use supervision::Restored;
 use super::run::{self, RunProcess};
 use super::Shared;
 use crate::clock;
-use crate::events::{Append, Event, NewEvent};
+use crate::events::{Append, Event, NewEvent, StoreError};
 use crate::ids::{RunId, ScriptName, UserId};
 use crate::metrics::QueueGauge;
 use crate::run::{flatten, record, Admission, Limits, PendingRun, StopReason};
@@ -241,7 +241,7 @@ impl ScriptQueue {
         self.running
             .insert(Running::new(run.clone(), started, Stage::Ending(None)));
         ctx.spawn(self.append(events).into_actor(self).map(move |result, act, ctx| {
-            if let Err(err) = flatten(result) {
+            if let Err(err) = flatten(result).or_else(ended_already) {
                 tracing::error!(error.cause_chain = ?err, run = %id, "could not record noexec run; retrying");
                 act.running.remove(id);
                 act.pending.put_back(place, run);
@@ -265,6 +265,16 @@ impl ScriptQueue {
             }
         }
         self.try_start(ctx);
+    }
+}
+
+/// A refused second final event means an earlier append of it landed
+/// (its answer was lost): the run has ended, which is what was wanted.
+fn ended_already<T: Default>(err: StoreError) -> Result<T, StoreError> {
+    if err.is_already_ended() {
+        Ok(T::default())
+    } else {
+        Err(err)
     }
 }
 

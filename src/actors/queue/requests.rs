@@ -127,17 +127,26 @@ impl Handler<Cancel> for ScriptQueue {
             self.append(events)
                 .into_actor(self)
                 .map(move |result, act, ctx| {
-                    if let Err(err) = flatten(result) {
-                        if let Some(run) = act.pending.get_mut(id) {
-                            run.admission = Admission::Accepted;
+                    let ended_elsewhere = match flatten(result) {
+                        Ok(_) => false,
+                        // It ended before this cancel (in a cluster, on
+                        // another node): it leaves the queue all the same.
+                        Err(err) if err.is_already_ended() => true,
+                        Err(err) => {
+                            if let Some(run) = act.pending.get_mut(id) {
+                                run.admission = Admission::Accepted;
+                            }
+                            act.try_start(ctx);
+                            return Err(RunError::Store(err));
                         }
-                        act.try_start(ctx);
-                        return Err(RunError::Store(err));
-                    }
+                    };
                     act.pending.remove(id);
                     act.shared.status_files.remove(act.user, id);
                     act.refresh_positions();
                     act.try_start(ctx);
+                    if ended_elsewhere {
+                        return Err(RunError::NotQueuedOrRunning);
+                    }
                     Ok(())
                 }),
         )

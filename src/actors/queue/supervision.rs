@@ -101,7 +101,7 @@ impl ScriptQueue {
             record,
         });
         ctx.spawn(self.append(events).into_actor(self).map(move |result, act, ctx| {
-            if let Err(err) = flatten(result) {
+            if let Err(err) = flatten(result).or_else(super::ended_already) {
                 tracing::error!(error.cause_chain = ?err, run = %id, "could not record a failed run; retrying");
                 ctx.run_later(std::time::Duration::from_secs(1), move |act, ctx| act.record_failure(id, ctx));
                 return;

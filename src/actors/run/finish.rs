@@ -134,10 +134,19 @@ impl RunProcess {
             events: events.into_iter().map(|e| NewEvent::new(user, e)).collect(),
         });
         ctx.spawn(append.into_actor(self).map(move |result, act, ctx| {
-            if let Err(err) = flatten(result) {
-                tracing::error!(error.cause_chain = ?err, run = %id, "could not record the end of a run; retrying");
-                ctx.run_later(Duration::from_secs(1), move |act, ctx| act.record_end(record, ctx));
-                return;
+            match flatten(result) {
+                Ok(_) => {}
+                // An earlier try of this append landed although its answer
+                // was lost (PostgreSQL connection cut during COMMIT), or
+                // another node ended the run: either way it has ended.
+                Err(err) if err.is_already_ended() => {
+                    tracing::info!(run = %id, "the end of this run was already recorded");
+                }
+                Err(err) => {
+                    tracing::error!(error.cause_chain = ?err, run = %id, "could not record the end of a run; retrying");
+                    ctx.run_later(Duration::from_secs(1), move |act, ctx| act.record_end(record, ctx));
+                    return;
+                }
             }
             if record.forgotten() {
                 let logs = act.start.shared.logs.clone();

@@ -138,7 +138,8 @@ fn append_one(conn: &Connection, new: &NewEvent, at: f64) -> Result<StoredEvent,
         new.event.kind(),
         new.event.version(),
         data,
-    ])?;
+    ])
+    .map_err(StoreError::from_event_insert)?;
     let seq = conn.last_insert_rowid();
     apply(conn, new, &data)?;
     Ok(StoredEvent {
