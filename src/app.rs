@@ -86,7 +86,7 @@ impl Application {
         // Before anything is written: on a cluster node every commit checks
         // the lease of the incarnation registered here.
         let lease_times = config.lease_times()?;
-        let joined = cluster::join(&db.readers, &node_name(&config), lease_times, &metrics)
+        let joined = cluster::join(&db.readers, &config.node, lease_times, &metrics)
             .await
             .context("cannot join the cluster")?;
         if let Some(joined) = &joined {
@@ -245,11 +245,6 @@ fn max_connections(config: &Config, descriptors: Option<u64>) -> usize {
     })
 }
 
-/// TEMPORARY until `Config.node` lands on main (cluster foundation).
-fn node_name(_config: &Config) -> String {
-    "node".to_owned()
-}
-
 /// Ends what runs of a former life of this node left behind, when a
 /// rescuer ended them while the node was gone (`cluster::Joined`).
 fn end_leftovers(groups: &[(u32, String)]) {
@@ -295,7 +290,9 @@ fn storage_permissions(config: &Config) {
 /// Replays unfinished runs: records the interrupted ones, hands the
 /// pending ones back to their queues.
 async fn restore(shared: &Shared, directory: &Addr<AccountDirectory>) -> anyhow::Result<()> {
-    let recovered = replay::recover(&shared.readers, process::boot_id()).await?;
+    let config = &shared.config;
+    let node = config.on_postgres().then_some(config.node.as_str());
+    let recovered = replay::recover(&shared.readers, process::boot_id(), node).await?;
     for pgid in &recovered.orphan_groups {
         match process::end_orphaned_group(*pgid) {
             Ok(true) => tracing::info!(pgid, "ended whatever an interrupted run left running"),

@@ -122,6 +122,14 @@ pub struct ServeArgs {
     /// `lease_ms`, default 10000; at least twice --lease-renew-ms).
     #[arg(long, env = "SCRIPTD_LEASE_MS", value_name = "MS")]
     pub lease_ms: Option<u64>,
+    /// This node's name when several servers share one PostgreSQL
+    /// database (config `node`; default: the host name).
+    #[arg(long, env = "SCRIPTD_NODE", value_name = "NAME", value_parser = node_arg)]
+    pub node: Option<String>,
+}
+
+fn node_arg(name: &str) -> Result<String, crate::config::ConfigError> {
+    crate::config::node_name(name.to_owned())
 }
 
 impl ServeArgs {
@@ -144,6 +152,9 @@ impl ServeArgs {
         }
         if let Some(ms) = self.lease_ms {
             config.lease_ttl = std::time::Duration::from_millis(ms);
+        }
+        if let Some(node) = self.node {
+            config.node = node;
         }
     }
 }

@@ -64,6 +64,10 @@ pub struct Config {
     /// For this long (`lease_ms`, `--lease-ms`): a node silent for longer
     /// is lost, and its running runs end `interrupted`.
     pub lease_ttl: Duration,
+    /// This node's name in a cluster (`node`, `--node`, `SCRIPTD_NODE`;
+    /// default the host name). Recorded with the runs it starts on
+    /// PostgreSQL; SQLite is always one node and records none.
+    pub node: String,
 }
 
 impl Config {
@@ -94,6 +98,7 @@ impl Config {
             tls: TlsSettings::default(),
             lease_renew: Duration::from_secs(1),
             lease_ttl: Duration::from_secs(10),
+            node: host_name(),
         }
     }
 
@@ -144,6 +149,27 @@ impl Config {
     }
 }
 
+/// The host name, the default node name ("localhost" if it cannot be read).
+pub fn host_name() -> String {
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|name| name.into_string().ok())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned())
+}
+
+/// A `node` value: a short printable name without spaces.
+pub fn node_name(name: String) -> Result<String, ConfigError> {
+    let valid = !name.is_empty() && name.len() <= 128 && name.chars().all(|c| c.is_ascii_graphic());
+    match valid {
+        true => Ok(name),
+        false => Err(ConfigError::Value {
+            key: "node",
+            why: "must be 1 to 128 printable ASCII characters without spaces",
+        }),
+    }
+}
+
 /// The TOML file's shape; every key optional.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -180,6 +206,8 @@ pub struct FileConfig {
     pub lease_renew_ms: Option<u64>,
     /// Cluster lease length, in milliseconds (default 10000).
     pub lease_ms: Option<u64>,
+    /// This node's name in a cluster (default: the host name).
+    pub node: Option<String>,
 }
 
 /// Why a configuration file could not be used.
@@ -318,6 +346,9 @@ impl FileConfig {
         }
         if let Some(ms) = self.lease_ms {
             config.lease_ttl = Duration::from_millis(ms);
+        }
+        if let Some(node) = self.node {
+            config.node = node_name(node)?;
         }
         Ok(())
     }

@@ -38,3 +38,6 @@ CREATE TABLE node_leftovers (
     boot TEXT   NOT NULL
 );
 CREATE INDEX node_leftovers_by_node ON node_leftovers (node);
+
+-- The rescuer's and the cluster view's reads: a node's running runs.
+CREATE INDEX runs_running_by_node ON runs (node) WHERE state = 'running';

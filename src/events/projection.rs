@@ -15,8 +15,12 @@ pub enum Change<'a> {
     Nothing,
     /// A new `runs` row in state `queued`, and its stdin when it has one.
     QueueRun(QueuedRow<'a>),
-    /// The run is running since `started`.
-    StartRun { id: String, started: f64 },
+    /// The run is running since `started`, on `node` (PostgreSQL).
+    StartRun {
+        id: String,
+        started: f64,
+        node: Option<&'a str>,
+    },
     /// The stored stdin goes (the process has it).
     DropStdin { id: String },
     /// The run is done: its final row, and who cancelled it if it was.
@@ -113,9 +117,12 @@ pub fn change<'a>(new: &'a NewEvent, data: &'a str) -> Result<Change<'a>, StoreE
         }),
         // The stdin stays until the process exists: it is read after
         // RunStarted is durable.
-        Event::RunStarted { run, started, .. } => Change::StartRun {
+        Event::RunStarted {
+            run, started, node, ..
+        } => Change::StartRun {
             id: run.to_string(),
             started: *started,
+            node: node.as_deref(),
         },
         // The process has been handed its stdin (the rest of it is in the
         // server's memory, on its way down the pipe). Nothing can start

@@ -156,6 +156,10 @@ pub enum Event {
         run: RunId,
         name: ScriptName,
         started: f64,
+        /// The node that started it (PostgreSQL clusters; never set on
+        /// SQLite, whose events stay byte for byte as they were).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        node: Option<String>,
     },
     RunProgress {
         run: RunId,

@@ -75,6 +75,7 @@ impl Run {
             run: self.run.id,
             name: name(),
             started: STARTED,
+            node: None,
         }
     }
 

@@ -42,7 +42,9 @@ pub enum Audience {
 /// for events no monitor is told about.
 pub fn pushed(event: &Event) -> Option<(View<'_>, Audience)> {
     Some(match event {
-        Event::RunStarted { run, name, started } => (
+        Event::RunStarted {
+            run, name, started, ..
+        } => (
             View::Running {
                 id: *run,
                 name,
@@ -111,6 +113,7 @@ mod tests {
                     run,
                     name: name.clone(),
                     started: 1.0,
+                    node: None,
                 },
                 Some(Audience::All),
             ),

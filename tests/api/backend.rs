@@ -193,8 +193,11 @@ fn admin(sql: String) {
 }
 
 /// [`database_env`] for a command line that names its storage with
-/// `--storage DIR` (none when it names none).
+/// `--storage DIR` (none when it names none, or names its `--database`).
 pub fn database_env_for_args<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Vec<(&'static str, String)> {
+    if args.iter().any(|arg| arg.as_ref() == "--database") {
+        return Vec::new();
+    }
     let mut args = args.iter().map(AsRef::as_ref);
     while let Some(arg) = args.next() {
         if arg == "--storage" {

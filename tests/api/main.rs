@@ -14,6 +14,7 @@ mod cli_messages;
 mod cli_output;
 mod cli_serve;
 mod cli_tools;
+mod cluster_basics;
 mod cluster_liveness_lease;
 mod connection_key;
 mod containment;

@@ -110,6 +110,13 @@ impl ScriptQueue {
         })
     }
 
+    /// The node name its starts record: PostgreSQL only (a cluster), so
+    /// SQLite's events stay as they were.
+    fn node(&self) -> Option<String> {
+        let config = &self.shared.config;
+        config.on_postgres().then(|| config.node.clone())
+    }
+
     fn shutting_down(&self) -> bool {
         matches!(self.phase, Phase::Stopping { .. })
     }
@@ -180,6 +187,7 @@ impl ScriptQueue {
             run: run.id,
             name: self.name.clone(),
             started,
+            node: self.node(),
         };
         // RunStarted is durable before the process exists, so a crash can
         // never make a replay start the same run twice.

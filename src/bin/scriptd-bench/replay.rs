@@ -66,6 +66,7 @@ fn finished(run: RunId, name: &ScriptName, at: f64) -> [Event; 3] {
             run,
             name: name.clone(),
             started: at,
+            node: None,
         },
         Event::RunFinished { run, record },
     ]

@@ -69,19 +69,27 @@ async fn queue(conn: &mut PgConnection, changes: Vec<Change<'_>>) -> Result<(), 
 }
 
 async fn start(conn: &mut PgConnection, changes: Vec<Change<'_>>) -> Result<(), StoreError> {
-    let (mut ids, mut started) = (vec![], vec![]);
+    let (mut ids, mut started, mut nodes) = (vec![], vec![], vec![]);
     for change in changes {
-        if let Change::StartRun { id, started: at } = change {
+        if let Change::StartRun {
+            id,
+            started: at,
+            node,
+        } = change
+        {
             ids.push(id);
             started.push(at);
+            nodes.push(node);
         }
     }
     sqlx::query(
-        "UPDATE runs r SET state = 'running', started = u.started
-         FROM UNNEST($1::text[], $2::float8[]) AS u(id, started) WHERE r.id = u.id",
+        "UPDATE runs r SET state = 'running', started = u.started, node = u.node
+         FROM UNNEST($1::text[], $2::float8[], $3::text[]) AS u(id, started, node)
+         WHERE r.id = u.id",
     )
     .bind(&ids)
     .bind(&started)
+    .bind(&nodes)
     .execute(conn)
     .await
     .map_err(failed(""))?;

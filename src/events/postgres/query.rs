@@ -116,7 +116,7 @@ impl Readers {
 /// stream needs no second query); see [`unfinished_from_row`].
 pub(super) const UNFINISHED_COLUMNS: &str =
     "e.seq, r.user_id, r.started, e.version, e.data::text AS data,
-     s.version AS spawned_version, s.data::text AS spawned";
+     s.version AS spawned_version, s.data::text AS spawned, r.node AS started_on";
 
 /// The `FROM` of [`UNFINISHED_COLUMNS`], before a `WHERE` on `r` (runs).
 pub(super) const UNFINISHED_FROM: &str = "FROM runs r
@@ -145,5 +145,6 @@ pub(super) fn unfinished_from_row(row: &PgRow) -> Result<Unfinished, StoreError>
         queued,
         started,
         spawned,
+        node: row.try_get("started_on").map_err(pg)?,
     })
 }

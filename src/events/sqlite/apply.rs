@@ -33,7 +33,8 @@ pub fn apply(conn: &Connection, new: &NewEvent, data: &str) -> Result<(), StoreE
                     .execute(params![row.id, stdin])?;
             }
         }
-        Change::StartRun { id, started } => {
+        // SQLite is one node: no `node` column.
+        Change::StartRun { id, started, .. } => {
             conn.prepare_cached("UPDATE runs SET state = 'running', started = ? WHERE id = ?")?
                 .execute(params![started, id])?;
         }

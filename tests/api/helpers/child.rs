@@ -25,6 +25,8 @@ use super::{eventually, eventually_ok, settles, Api};
 pub struct Server {
     child: Child,
     api: Api,
+    /// What it wrote to stderr so far.
+    log: Arc<Mutex<String>>,
 }
 
 impl std::ops::Deref for Server {
@@ -149,6 +151,12 @@ impl Server {
         extra: &[&str],
     ) -> Server {
         let args = ServerSpec::new(storage, Scheme::Plain).serve_args(extra);
+        Server::launch(storage, &args, generation, sleep).await
+    }
+
+    /// Starts `scriptd` with these `serve` arguments, on `storage`, once
+    /// it logged its address; the client uses `storage`'s `admin.key`.
+    pub async fn launch(storage: &Path, args: &[String], generation: &str, sleep: &str) -> Server {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let mut spawned = spawn_scriptd(&args, generation, sleep);
         let port = eventually_ok("scriptd to log its address", || {
@@ -164,7 +172,18 @@ impl Server {
         Server {
             child: spawned.child,
             api: Api::new(port, key.trim().to_owned()),
+            log: spawned.log,
         }
+    }
+
+    /// Its process id (to pause it with SIGSTOP, say).
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// Everything it wrote to stderr so far (for failure messages).
+    pub fn stderr(&self) -> String {
+        self.log.lock().expect("log lock").clone()
     }
 
     /// SIGKILL, and reap it.

@@ -15,6 +15,7 @@ pub mod api;
 pub mod cgroup;
 pub mod child;
 pub mod cli;
+pub mod cluster;
 pub mod history;
 pub mod raw;
 pub mod sdk;
