@@ -15,6 +15,7 @@ mod cli_output;
 mod cli_serve;
 mod cli_tools;
 mod cluster_basics;
+mod cluster_liveness;
 mod cluster_liveness_lease;
 mod connection_key;
 mod containment;
