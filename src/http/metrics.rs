@@ -11,7 +11,7 @@ use super::error::ApiError;
 use super::request::{self, Transport};
 use super::{api, AppState};
 use crate::accounts::Principal;
-use crate::metrics::{ClusterGauges, Histogram, Metrics};
+use crate::metrics::{ClusterGauges, Histogram, Metrics, NodeGauge};
 use crate::rights::{self, Action};
 
 fn histogram(out: &mut String, name: &str, help: &str, h: &Histogram) {
@@ -165,6 +165,9 @@ fn operator_series(out: &mut String, m: &Metrics) {
     }
 }
 
+/// A per-node gauge: its name, its help, and its value for a node.
+type NodeSeries = (&'static str, &'static str, fn(&NodeGauge) -> f64);
+
 /// The cluster view: this node's lease, then every node as the database
 /// last showed it (refreshed every lease renewal, not per scrape).
 fn cluster_series(out: &mut String, c: &ClusterGauges) {
@@ -189,7 +192,7 @@ fn cluster_series(out: &mut String, c: &ClusterGauges) {
         out,
         "# HELP scriptd_cluster_nodes_alive Nodes holding a valid lease.\n# TYPE scriptd_cluster_nodes_alive gauge\nscriptd_cluster_nodes_alive {alive}"
     );
-    let series: [(&str, &str, fn(&crate::metrics::NodeGauge) -> f64); 4] = [
+    let series: [NodeSeries; 4] = [
         (
             "scriptd_cluster_node_alive",
             "1 while the node holds a valid lease.",
