@@ -102,9 +102,12 @@ impl Config {
         }
     }
 
-    /// The lease settings, checked (a lease outlives a late renewal).
+    /// The lease settings, checked (a lease outlives a late renewal). A
+    /// node that rejoins after losing its lease gives the runs it stopped
+    /// the kill grace and two seconds to record their own ends.
     pub fn lease_times(&self) -> Result<crate::cluster::LeaseTimes, crate::cluster::BadLeaseTimes> {
-        crate::cluster::LeaseTimes::new(self.lease_renew, self.lease_ttl)
+        let settle = self.kill_grace + Duration::from_secs(2);
+        crate::cluster::LeaseTimes::new(self.lease_renew, self.lease_ttl, settle)
     }
 
     /// The SQLite database file (used when no `database` URL is set).

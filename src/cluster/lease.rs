@@ -28,6 +28,9 @@ use crate::metrics::Metrics;
 pub struct LeaseTimes {
     pub renew: Duration,
     pub ttl: Duration,
+    /// How long a rejoining node waits for its former runs' actors to
+    /// record their ends before it ends the rest `interrupted`.
+    pub settle: Duration,
 }
 
 /// Why the lease settings cannot work.
@@ -39,12 +42,13 @@ pub struct BadLeaseTimes {
 }
 
 impl LeaseTimes {
-    /// Checked: a lease must survive one late renewal.
-    pub fn new(renew: Duration, ttl: Duration) -> Result<Self, BadLeaseTimes> {
+    /// Checked: a lease must survive one late renewal. A rejoining node
+    /// waits `settle` for its stopped runs to record their ends.
+    pub fn new(renew: Duration, ttl: Duration, settle: Duration) -> Result<Self, BadLeaseTimes> {
         if renew.is_zero() || ttl < renew * 2 {
             return Err(BadLeaseTimes { renew, ttl });
         }
-        Ok(LeaseTimes { renew, ttl })
+        Ok(LeaseTimes { renew, ttl, settle })
     }
 }
 
@@ -72,6 +76,15 @@ enum Lease {
     /// Gone: the fence is up until a new incarnation is registered and
     /// the former one's runs are ended.
     Lost,
+    /// A new incarnation is registered (valid until `deadline`); the
+    /// fence stays up while the former one's runs end. Their run actors
+    /// record their real ends (a process that exited while the database
+    /// was away ended as it did, not "node lost"); what is still running
+    /// on record at `settle_by` is ended `interrupted`.
+    Rejoining {
+        deadline: Instant,
+        settle_by: Instant,
+    },
     /// Another process registered under this node's name since: the
     /// fence stays up for good (rejoining would take the lease from it).
     Replaced,
@@ -89,7 +102,14 @@ pub async fn keep(member: Member, store: Addr<EventStore>, registered: Instant) 
         tick.tick().await;
         lease = match lease {
             Lease::Held { deadline } => renew(&member, deadline).await,
-            Lease::Lost => rejoin(&member, &store).await,
+            Lease::Lost => register(&member).await,
+            Lease::Rejoining {
+                deadline,
+                settle_by,
+            } => match renew(&member, deadline).await {
+                Lease::Held { deadline } => settle(&member, &store, deadline, settle_by).await,
+                other => other,
+            },
             Lease::Replaced => Lease::Replaced,
         };
     }
@@ -144,22 +164,27 @@ fn lose(member: &Member, why: &'static str) -> Lease {
     Lease::Lost
 }
 
-/// A new incarnation: registered, then the former one's running runs
-/// ended (nothing of this one runs yet: the fence is up), then the fence
-/// lowered. Any failure leaves the fence up until the next tick.
-async fn rejoin(member: &Member, store: &Addr<EventStore>) -> Lease {
-    match try_rejoin(member, store).await {
-        Ok(deadline) => {
-            member.fence.lower();
-            member
-                .metrics
-                .update_cluster(member.node(), |c| c.fenced = false);
-            tracing::info!(
-                node = member.node(),
-                epoch = member.guard.epoch(),
-                "rejoined the cluster with a new lease"
-            );
-            Lease::Held { deadline }
+/// Registers a new incarnation (the fence stays up).
+async fn register(member: &Member) -> Lease {
+    let sent = Instant::now();
+    let registered = async {
+        let epoch = member
+            .nodes
+            .register(member.node(), member.times.ttl)
+            .await?;
+        member.guard.set_epoch(epoch);
+        // Its processes are this process's children, stopped by their run
+        // actors when the fence went up: nothing is left to end by group.
+        member.nodes.take_leftovers(member.node()).await?;
+        Ok::<_, StoreError>(epoch)
+    };
+    match registered.await {
+        Ok(epoch) => {
+            tracing::info!(node = member.node(), epoch, "registered a new incarnation");
+            Lease::Rejoining {
+                deadline: sent + member.times.ttl,
+                settle_by: Instant::now() + member.times.settle,
+            }
         }
         Err(err) => {
             tracing::warn!(error.cause_chain = ?err, "cannot rejoin the cluster yet; retrying");
@@ -168,33 +193,46 @@ async fn rejoin(member: &Member, store: &Addr<EventStore>) -> Lease {
     }
 }
 
-async fn try_rejoin(member: &Member, store: &Addr<EventStore>) -> Result<Instant, StoreError> {
-    let sent = Instant::now();
-    let epoch = member
-        .nodes
-        .register(member.node(), member.times.ttl)
-        .await?;
-    member.guard.set_epoch(epoch);
-    // Its processes are this process's children, stopped by their run
-    // actors when the fence went up: nothing is left to end by group.
-    member.nodes.take_leftovers(member.node()).await?;
-    let leftovers = member.nodes.running_of(member.node()).await?;
-    let count = leftovers.len();
-    let ended = rescue::end_runs(store, leftovers).await;
-    if ended > 0 {
+/// Lowers the fence once no run of a former incarnation is running on
+/// record, ending those left at `settle_by`; until then, rejoining.
+async fn settle(
+    member: &Member,
+    store: &Addr<EventStore>,
+    deadline: Instant,
+    settle_by: Instant,
+) -> Lease {
+    let rejoining = Lease::Rejoining {
+        deadline,
+        settle_by,
+    };
+    let former = match member.nodes.running_of(member.node()).await {
+        Ok(former) => former,
+        Err(err) => {
+            tracing::warn!(error.cause_chain = ?err, "cannot read this node's runs; retrying");
+            return rejoining;
+        }
+    };
+    if !former.is_empty() {
+        if Instant::now() < settle_by {
+            return rejoining;
+        }
+        let ended = rescue::end_runs(store, former).await;
         tracing::warn!(
             runs = ended,
             "ended the runs this node ran before it lost its lease"
         );
+        // One not ended now would stay running on record for good once
+        // new runs start: check again at the next tick.
+        return rejoining;
     }
-    // A run not ended now (the database failed again) would stay running
-    // forever once new runs start: try again instead.
-    if !member.nodes.running_of(member.node()).await?.is_empty() {
-        tracing::warn!(
-            runs = count,
-            "runs of the former incarnation are still running"
-        );
-        return Err(StoreError::LeaseLost);
-    }
-    Ok(sent + member.times.ttl)
+    member.fence.lower();
+    member
+        .metrics
+        .update_cluster(member.node(), |c| c.fenced = false);
+    tracing::info!(
+        node = member.node(),
+        epoch = member.guard.epoch(),
+        "rejoined the cluster"
+    );
+    Lease::Held { deadline }
 }
