@@ -10,6 +10,7 @@ pub mod apply;
 pub mod apply_batch;
 pub mod apply_single;
 pub mod chunks;
+mod doubt;
 pub mod guard;
 pub mod history;
 pub mod import;

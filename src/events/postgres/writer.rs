@@ -8,7 +8,9 @@
 //!
 //! After a failed call the connection is dropped and made again at the
 //! next commit; the groups of a failed commit are answered with the
-//! error, never retried behind their callers' backs.
+//! error, never retried behind their callers' backs. A `COMMIT` whose
+//! answer was lost is settled first (see `doubt`): its groups are
+//! answered as stored if it landed.
 
 use std::sync::Arc;
 
@@ -16,6 +18,7 @@ use sqlx::postgres::PgConnectOptions;
 use sqlx::{Executor, PgConnection, Row};
 
 use super::apply;
+use super::doubt::{self, Failed, InDoubt};
 use super::guard::LeaseGuard;
 use crate::clock;
 use crate::events::error::StoreError;
@@ -85,11 +88,19 @@ impl Writer {
     /// others.
     pub async fn commit(&mut self, groups: &[Vec<NewEvent>]) -> Result<GroupResults, StoreError> {
         let guard = self.guard.clone();
-        let result = match self.connection().await {
+        let attempt = match self.connection().await {
             Ok(conn) => commit_on(conn, groups, guard.as_deref()).await,
-            Err(err) => Err(err),
+            Err(err) => Err(Failed::Store(err)),
         };
-        self.check(result)
+        match attempt {
+            Ok(results) => Ok(results),
+            Err(Failed::Store(err)) => self.check(Err(err)),
+            Err(Failed::InDoubt(doubt)) => {
+                self.conn = None;
+                let options = &self.options;
+                doubt::settle(doubt, || super::connect(options)).await
+            }
+        }
     }
 }
 
@@ -126,12 +137,13 @@ async fn commit_on(
     conn: &mut PgConnection,
     groups: &[Vec<NewEvent>],
     guard: Option<&LeaseGuard>,
-) -> Result<GroupResults, StoreError> {
+) -> Result<GroupResults, Failed> {
     let at = clock::now();
     let data: Vec<Vec<String>> = groups
         .iter()
         .map(|group| group.iter().map(json).collect())
-        .collect::<Result<_, _>>()?;
+        .collect::<Result<_, _>>()
+        .map_err(StoreError::from)?;
     // Groups are refused rarely (rules are checked by the actors), so the
     // batch first goes as a whole and is redone group by group, each in a
     // savepoint, only if something failed.
@@ -140,14 +152,14 @@ async fn commit_on(
     let texts: Vec<&str> = data.iter().flatten().map(String::as_str).collect();
     match append(conn, &all, &texts, at).await {
         Ok(stored) => {
-            end(conn, "COMMIT").await?;
             let mut stored = stored.into_iter();
-            Ok(groups
+            let results = groups
                 .iter()
                 .map(|group| Ok(stored.by_ref().take(group.len()).collect()))
-                .collect())
+                .collect();
+            commit(conn, results).await
         }
-        Err(err) if err.is_unavailable() => Err(err),
+        Err(err) if err.is_unavailable() => Err(err.into()),
         Err(_) => {
             end(conn, "ROLLBACK").await?;
             commit_isolated(conn, groups, &data, at, guard).await
@@ -162,7 +174,7 @@ async fn commit_isolated(
     data: &[Vec<String>],
     at: f64,
     guard: Option<&LeaseGuard>,
-) -> Result<GroupResults, StoreError> {
+) -> Result<GroupResults, Failed> {
     begin(conn, guard).await?;
     let mut results = Vec::with_capacity(groups.len());
     for (group, data) in groups.iter().zip(data) {
@@ -171,14 +183,25 @@ async fn commit_isolated(
         let texts: Vec<&str> = data.iter().map(String::as_str).collect();
         let appended = append(conn, &events, &texts, at).await;
         match &appended {
-            Err(err) if err.is_unavailable() => return appended.map(|_| Vec::new()),
+            Err(err) if err.is_unavailable() => {}
             Err(_) => end(conn, "ROLLBACK TO SAVEPOINT grp").await?,
             Ok(_) => end(conn, "RELEASE SAVEPOINT grp").await?,
         }
-        results.push(appended);
+        match appended {
+            Err(err) if err.is_unavailable() => return Err(err.into()),
+            appended => results.push(appended),
+        }
     }
-    end(conn, "COMMIT").await?;
-    Ok(results)
+    commit(conn, results).await
+}
+
+/// Sends `COMMIT`; a lost answer leaves the groups in doubt (see `doubt`).
+async fn commit(conn: &mut PgConnection, results: GroupResults) -> Result<GroupResults, Failed> {
+    match end(conn, "COMMIT").await {
+        Ok(()) => Ok(results),
+        Err(err) if err.is_unavailable() => Err(Failed::InDoubt(InDoubt { results, err })),
+        Err(err) => Err(Failed::Store(err)),
+    }
 }
 
 /// Inserts `events` (with their JSON `data`) in one statement and updates
