@@ -24,6 +24,9 @@ pub async fn rescue_lost(
     store: &Addr<EventStore>,
     me: &str,
 ) -> Result<u64, StoreError> {
+    if !nodes.anything_to_rescue(me).await? {
+        return Ok(0);
+    }
     let Some(mut rescue) = nodes.try_rescue().await? else {
         return Ok(0);
     };

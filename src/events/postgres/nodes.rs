@@ -150,6 +150,24 @@ impl Nodes {
         })
     }
 
+    /// Whether a rescuer has work: a node but `me` whose lease expired,
+    /// or a lost node with runs still running. One autocommit read, so an
+    /// idle cluster's rescuers open no transaction at every renewal.
+    pub async fn anything_to_rescue(&self, me: &str) -> Result<bool, StoreError> {
+        sqlx::query_scalar(
+            "SELECT EXISTS (
+                        SELECT 1 FROM nodes
+                        WHERE NOT lost AND lease_until < clock_timestamp() AND name <> $1)
+                    OR EXISTS (
+                        SELECT 1 FROM runs r JOIN nodes n ON n.name = r.node
+                        WHERE n.lost AND r.state = 'running')",
+        )
+        .bind(me)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(pg)
+    }
+
     /// The rescue lock, if no other node holds it; held until the
     /// [`Rescue`] is finished or dropped.
     pub async fn try_rescue(&self) -> Result<Option<Rescue>, StoreError> {
