@@ -124,7 +124,7 @@ impl Application {
         let directory = AccountDirectory::new(shared.clone()).start();
         let cluster_loops = match joined {
             Some(joined) => {
-                end_leftovers(&joined.leftovers);
+                end_leftovers(&shared, &joined.leftovers);
                 // Renewals start before replay, which may take long on a deep queue.
                 joined
                     .start(store.clone())
@@ -245,10 +245,15 @@ fn max_connections(config: &Config, descriptors: Option<u64>) -> usize {
     })
 }
 
-/// Ends what runs of a former life of this node left behind, when a
-/// rescuer ended them while the node was gone (`cluster::Joined`).
-fn end_leftovers(groups: &[(u32, String)]) {
-    for (pgid, _) in groups.iter().filter(|(_, boot)| boot == process::boot_id()) {
+/// Cleans up after the runs of a former life of this node that a rescuer
+/// ended while the node was gone (`cluster::Joined`): their status files
+/// go, and what their processes left behind is ended.
+fn end_leftovers(shared: &Shared, leftovers: &[cluster::Leftover]) {
+    for leftover in leftovers {
+        shared.status_files.remove(leftover.user, leftover.run);
+    }
+    let groups = leftovers.iter().filter_map(|l| l.group.as_ref());
+    for (pgid, _) in groups.filter(|(_, boot)| boot == process::boot_id()) {
         match process::end_orphaned_group(*pgid) {
             Ok(true) => tracing::info!(
                 pgid,

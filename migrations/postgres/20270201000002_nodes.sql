@@ -29,13 +29,16 @@ BEGIN
 END
 $$;
 
--- Process groups of a lost node's runs that the rescuer ended: that node,
--- restarted under the same name on the same machine, ends whatever those
--- runs left behind (as a single server's restart does) and forgets them.
+-- The runs of a lost node that the rescuer ended, with their process
+-- groups once spawned: that node, restarted under the same name, removes
+-- their status files from its storage and ends whatever their processes
+-- left behind (as a single server's restart does), then forgets them.
 CREATE TABLE node_leftovers (
-    node TEXT   NOT NULL,
-    pgid BIGINT NOT NULL,
-    boot TEXT   NOT NULL
+    node    TEXT   NOT NULL,
+    user_id BIGINT NOT NULL,
+    run_id  TEXT   NOT NULL,
+    pgid    BIGINT,
+    boot    TEXT
 );
 CREATE INDEX node_leftovers_by_node ON node_leftovers (node);
 

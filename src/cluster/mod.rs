@@ -27,6 +27,7 @@ pub use lease::{BadLeaseTimes, LeaseTimes};
 pub use rescue::NODE_LOST;
 
 use crate::events::postgres::guard::LeaseGuard;
+pub use crate::events::postgres::nodes::Leftover;
 use crate::events::{EventStore, Readers, StoreError};
 use crate::metrics::Metrics;
 use lease::Member;
@@ -35,9 +36,9 @@ use lease::Member;
 pub struct Joined {
     member: Member,
     registered: Instant,
-    /// Process groups (pgid, boot id) of this node's runs that a rescuer
-    /// ended while it was gone: what they left behind is to be ended.
-    pub leftovers: Vec<(u32, String)>,
+    /// This node's runs that a rescuer ended while it was gone: their
+    /// status files and what their processes left behind are to go.
+    pub leftovers: Vec<Leftover>,
 }
 
 /// Registers `node`'s new incarnation; `None` on SQLite (no cluster).

@@ -80,6 +80,16 @@ async fn a_killed_nodes_running_runs_end_interrupted_once_on_another_node_and_it
         assert_eq!(row(&cluster.database, id)["node"], "n1");
     }
 
+    let status_file =
+        |storage: &std::path::Path, id: &str| storage.join(format!("1/scripts/status/{id}.json"));
+    let a_storage = cluster.node(0).storage.clone();
+    for id in &ids {
+        assert!(
+            status_file(&a_storage, id).exists(),
+            "n1 wrote {id}'s status file"
+        );
+    }
+
     // Act: SIGKILL n1.
     let (name, storage) = cluster.kill9(0);
     let killed = Instant::now();
@@ -131,9 +141,14 @@ async fn a_killed_nodes_running_runs_end_interrupted_once_on_another_node_and_it
     // Act: n1 starts again under its name.
     cluster.restart(name, storage).await;
 
-    // Assert: what its runs left behind is ended; nothing is ended twice.
+    // Assert: what its runs left behind is ended, their status files are
+    // gone; nothing is ended twice.
     assert_processes_die(&grandchildren, "after n1 restarted").await;
     for id in &ids {
+        assert!(
+            !status_file(&a_storage, id).exists(),
+            "{id}'s status file is gone"
+        );
         assert_eq!(finals(&cluster.database, id).len(), 1, "{}", cluster.logs());
     }
 }

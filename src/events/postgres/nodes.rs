@@ -21,6 +21,7 @@ use super::writer::COMMIT_LOCK;
 use super::{Readers, CONNECT_TIMEOUT};
 use crate::events::error::StoreError;
 use crate::events::unfinished::Unfinished;
+use crate::ids::{RunId, UserId};
 
 /// The key of the advisory lock of the rescuer and of registrations
 /// ("rescue" in ASCII).
@@ -54,6 +55,15 @@ pub enum Renewal {
     /// A newer incarnation registered under the same name (a restart, or
     /// a second process given the same `--node`).
     Replaced,
+}
+
+/// A run of a node that a rescuer ended while the node was gone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Leftover {
+    pub user: UserId,
+    pub run: RunId,
+    /// Its process group and boot id, if it was spawned.
+    pub group: Option<(u32, String)>,
 }
 
 /// The node table's connections.
@@ -199,22 +209,32 @@ impl Nodes {
         rows.iter().map(unfinished_from_row).collect()
     }
 
-    /// Takes the process groups (pgid, boot id) of `node`'s runs that a
-    /// rescuer ended while the node was gone.
-    pub async fn take_leftovers(&self, node: &str) -> Result<Vec<(u32, String)>, StoreError> {
-        let rows: Vec<(i64, String)> =
-            sqlx::query_as("DELETE FROM node_leftovers WHERE node = $1 RETURNING pgid, boot")
-                .bind(node)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(pg)?;
-        let mut groups: Vec<(u32, String)> = rows
+    /// Takes the runs of `node` that a rescuer ended while it was gone.
+    pub async fn take_leftovers(&self, node: &str) -> Result<Vec<Leftover>, StoreError> {
+        let rows: Vec<(i64, String, Option<i64>, Option<String>)> = sqlx::query_as(
+            "DELETE FROM node_leftovers WHERE node = $1 RETURNING user_id, run_id, pgid, boot",
+        )
+        .bind(node)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(pg)?;
+        let mut leftovers: Vec<Leftover> = rows
             .into_iter()
-            .filter_map(|(pgid, boot)| Some((u32::try_from(pgid).ok()?, boot)))
+            .filter_map(|(user, run, pgid, boot)| {
+                Some(Leftover {
+                    user: UserId(user),
+                    run: RunId::parse(&run)?,
+                    group: match (pgid.and_then(|p| u32::try_from(p).ok()), boot) {
+                        (Some(pgid), Some(boot)) => Some((pgid, boot)),
+                        _ => None,
+                    },
+                })
+            })
             .collect();
-        groups.sort_unstable();
-        groups.dedup();
-        Ok(groups)
+        // A pass that failed after noting its runs noted them again.
+        leftovers.sort_unstable_by_key(|l| l.run);
+        leftovers.dedup_by_key(|l| l.run);
+        Ok(leftovers)
     }
 
     /// Every node, with its lease and its running runs.
@@ -302,24 +322,30 @@ impl Rescue {
         Ok(runs)
     }
 
-    /// Notes the process groups of `runs` for their node's next start.
+    /// Notes `runs` (and their process groups) for their node's next start.
     async fn keep_leftovers(&mut self, runs: &[(String, Unfinished)]) -> Result<(), StoreError> {
-        let (mut nodes, mut pgids, mut boots) = (Vec::new(), Vec::new(), Vec::new());
-        for (node, run) in runs {
-            if let Some((pgid, boot)) = &run.spawned {
-                nodes.push(node.as_str());
-                pgids.push(i64::from(*pgid));
-                boots.push(boot.as_str());
-            }
-        }
-        if nodes.is_empty() {
+        if runs.is_empty() {
             return Ok(());
         }
+        let nodes: Vec<&str> = runs.iter().map(|(node, _)| node.as_str()).collect();
+        let users: Vec<i64> = runs.iter().map(|(_, run)| run.user.0).collect();
+        let ids: Vec<String> = runs
+            .iter()
+            .map(|(_, run)| run.queued.run.to_string())
+            .collect();
+        let spawned = runs.iter().map(|(_, run)| run.spawned.as_ref());
+        let pgids: Vec<Option<i64>> = spawned
+            .clone()
+            .map(|s| s.map(|(pgid, _)| i64::from(*pgid)))
+            .collect();
+        let boots: Vec<Option<&str>> = spawned.map(|s| s.map(|(_, boot)| boot.as_str())).collect();
         sqlx::query(
-            "INSERT INTO node_leftovers (node, pgid, boot)
-             SELECT * FROM UNNEST($1::text[], $2::int8[], $3::text[])",
+            "INSERT INTO node_leftovers (node, user_id, run_id, pgid, boot)
+             SELECT * FROM UNNEST($1::text[], $2::int8[], $3::text[], $4::int8[], $5::text[])",
         )
         .bind(&nodes)
+        .bind(&users)
+        .bind(&ids)
         .bind(&pgids)
         .bind(&boots)
         .execute(&mut *self.tx)
