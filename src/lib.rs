@@ -22,6 +22,8 @@
 //!   progress lines.
 //! - [`output`]: runs' captured output (`GET log`), in files or database
 //!   chunks.
+//! - [`cluster`]: PostgreSQL's many nodes: the follower that tails the
+//!   log for every node's commits (claims are `events::expect`).
 //! - [`replay`]: startup recovery of unfinished runs (folded with
 //!   `run::RunState`), and a failed queue's rebuild.
 //! - [`retention`]: `admin prune` and the server's own `retention_days`,
@@ -54,6 +56,7 @@ pub mod check;
 pub mod cli;
 pub mod client;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod events;
 pub mod exectab;

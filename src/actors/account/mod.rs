@@ -4,6 +4,7 @@
 //! `queue::Outlet` it hands them (`supervision.rs` rebuilds a failed one).
 
 mod enqueue;
+mod observe;
 mod quota;
 mod removal;
 mod supervision;
@@ -14,6 +15,7 @@ use std::sync::Arc;
 use actix::prelude::*;
 use serde_json::{Map, Value};
 
+pub use observe::Observed;
 pub use removal::EndAllRuns;
 
 use super::error::RunError;

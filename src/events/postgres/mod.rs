@@ -10,6 +10,8 @@ pub mod apply;
 pub mod apply_batch;
 pub mod apply_single;
 pub mod chunks;
+pub mod claim;
+pub mod follow;
 pub mod history;
 pub mod import;
 pub mod prune;
