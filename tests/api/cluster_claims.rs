@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde_json::json;
 
 use crate::helpers::cluster::{query_json, Cluster};
-use crate::helpers::{eventually_async, unix_now};
+use crate::helpers::{eventually_async, eventually_ok, unix_now};
 
 const SLOTS: &str = r#"-s=2 slot /bin/sh -c "for i in 1 2; do if mkdir OUT/lock-$i 2>/dev/null; then echo $1 >> OUT/started; sleep 0.2; rmdir OUT/lock-$i; exit 0; fi; done; echo $1 >> OUT/violations; exit 1" sh @@1
 "#;
@@ -76,6 +76,30 @@ async fn simultaneous_runs_never_exceed_s_on_the_whole_cluster() {
         let done = cluster.node(2).status(id).await;
         assert_eq!(done["state"], "done", "{done}");
     }
+    // Each node counts the runs it ended: together, each run once.
+    eventually_ok("the nodes' counts of ended runs to add up", || async {
+        let mut counted = 0.0;
+        for node in &cluster.nodes {
+            counted += successes(node).await;
+        }
+        match counted == 18.0 {
+            true => Ok(()),
+            false => Err(format!("{counted} runs counted")),
+        }
+    })
+    .await;
+}
+
+/// A node's `scriptd_runs_total{outcome="success"}`.
+async fn successes(node: &crate::helpers::cluster::Node) -> f64 {
+    let (status, body) = node.get("/metrics").await;
+    assert_eq!(status, 200, "{body}");
+    let series = "scriptd_runs_total{outcome=\"success\"} ";
+    body.as_str()
+        .expect("text")
+        .lines()
+        .find_map(|line| line.strip_prefix(series))
+        .map_or(0.0, |value| value.parse().expect("a number"))
 }
 
 #[actix_web::test]

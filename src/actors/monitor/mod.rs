@@ -276,11 +276,6 @@ impl Handler<EventsCommitted> for MonitorHub {
             let user = event.user;
             let mut rendered = Rendered::default();
             match &event.event {
-                // Every final event passes here exactly once, after its commit.
-                Event::RunFinished { record, .. }
-                | Event::RunStartFailed { record, .. }
-                | Event::RunInterrupted { record, .. }
-                | Event::RunCancelled { record, .. } => self.metrics.run_ended(record.outcome),
                 Event::GuestDeleted { guest, .. } => self.drop_guest(user, |g| g.id == *guest),
                 // The reasons the key watch gives too: on PostgreSQL both
                 // see a change made anywhere, and either may close first.
