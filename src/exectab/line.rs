@@ -60,10 +60,7 @@ fn apply_option_token(def: &mut ScriptDef, token: &str) -> Result<(), String> {
         (Some(&(letter, _, false)), Some(_)) => Err(format!(
             "option -{letter} is a flag and takes no value ('{token}')"
         )),
-        (Some(&(letter, _, false)), None) => {
-            set_flag(def, letter);
-            Ok(())
-        }
+        (Some(&(letter, _, false)), None) => set_flag(def, letter),
         (None, _) => {
             // Combined flags such as `-inr`; every letter must be a known flag.
             if key.is_empty() {
@@ -83,21 +80,22 @@ fn apply_option_token(def: &mut ScriptDef, token: &str) -> Result<(), String> {
             if value.is_some() {
                 return Err(format!("combined flags take no value ('{token}')"));
             }
-            key.chars().for_each(|c| set_flag(def, c));
-            Ok(())
+            key.chars().try_for_each(|c| set_flag(def, c))
         }
     }
 }
 
 /// Set the flag option `letter` (`i`, `k`, `n` or `r`).
-fn set_flag(def: &mut ScriptDef, letter: char) {
+fn set_flag(def: &mut ScriptDef, letter: char) -> Result<(), String> {
     match letter {
         'i' => def.stdin = true,
         'n' => def.noexec = true,
         'r' => def.forget = true,
         'k' => def.resources.keep_children = true,
-        _ => unreachable!("only flag letters reach set_flag"),
+        // OPTIONS lists the flag letters; no other gets here.
+        _ => return Err(format!("unknown option -{letter}")),
     }
+    Ok(())
 }
 
 /// Validate and store the value of option `letter`; a repeated option overrides, except `-e`.
@@ -144,7 +142,8 @@ fn apply_value(def: &mut ScriptDef, letter: char, v: &str) -> Result<(), String>
             Some(n) if (1..=10_000).contains(&n) => def.resources.cpu_weight = Some(n),
             _ => return Err(format!("-W={v} is not a CPU weight from 1 to 10000")),
         },
-        _ => unreachable!("only value letters reach apply_value"),
+        // OPTIONS lists the letters that take a value; no other gets here.
+        _ => return Err(format!("unknown option -{letter}")),
     }
     Ok(())
 }

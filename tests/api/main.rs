@@ -22,6 +22,7 @@ mod connection_key;
 mod containment;
 mod containment_crash;
 mod dashboard;
+mod database_doubt;
 mod database_restart;
 mod disk_full;
 mod durability_crash;

@@ -82,11 +82,18 @@ fn strip_ansi(line: &str) -> String {
 impl Scriptd {
     /// Spawns `binary serve` on `storage` and waits until it listens.
     pub fn start(binary: &Path, storage: &Path) -> anyhow::Result<Scriptd> {
+        Scriptd::start_with(binary, storage, &[])
+    }
+
+    /// Like [`Scriptd::start`], with more `serve` flags (`--database`,
+    /// `--node`, lease settings for a cluster node).
+    pub fn start_with(binary: &Path, storage: &Path, extra: &[String]) -> anyhow::Result<Scriptd> {
         let config = config_file(storage)?;
         let mut command = Command::new(binary);
         command
             .args(["serve", "--listen", "127.0.0.1:0", "--storage"])
             .arg(storage)
+            .args(extra)
             .env("RUST_LOG", "warn,scriptd::app=info,scriptd::http=info")
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
@@ -133,6 +140,13 @@ impl Scriptd {
     /// VmRSS of the server, KiB.
     pub fn rss(&self) -> u64 {
         rss_kib(&self.child.id().to_string())
+    }
+
+    /// SIGKILL (a node dying), then waits for the exit.
+    pub fn kill(mut self) -> anyhow::Result<()> {
+        self.child.kill()?;
+        self.child.wait()?;
+        Ok(())
     }
 
     /// SIGTERM (a graceful stop), then waits for the exit.

@@ -7,11 +7,13 @@
 //! all; exhaust (the connection-exhaustion attack, not part of all); and
 //! append (the store's append throughput). `--database postgres://…/postgres`
 //! names a PostgreSQL server: accept, e2e and append then run on SQLite
-//! and on PostgreSQL (a fresh database each) in the same run.
+//! and on PostgreSQL (a fresh database each) in the same run. `cluster`
+//! (1, 2 and 3 nodes) and `failover` (kill -9 of a node) need it.
 
 mod accept;
 mod append;
 mod child;
+mod cluster;
 mod database;
 mod e2e;
 mod exhaust;
@@ -45,6 +47,9 @@ async fn scenario(name: &str) -> anyhow::Result<()> {
         "exhaust" => exhaust::run().await,
         // Not in `all`: a store benchmark, not a server scenario.
         "append" => append::run().await,
+        // Not in `all`: they need --database and start nodes as processes.
+        "cluster" => cluster::run().await,
+        "failover" => cluster::failover().await,
         other => anyhow::bail!("unknown scenario {other}; one of {SCENARIOS:?} or all"),
     }
 }
@@ -67,7 +72,7 @@ fn main() -> anyhow::Result<()> {
     }
     let Some(which) = args.first() else {
         anyhow::bail!(
-            "usage: scriptd-bench [--database URL] <{}|all|exhaust|append>",
+            "usage: scriptd-bench [--database URL] <{}|all|exhaust|append|cluster|failover>",
             SCENARIOS.join("|")
         );
     };

@@ -11,6 +11,7 @@ pub mod apply_batch;
 pub mod apply_single;
 pub mod chunks;
 pub mod claim;
+mod doubt;
 pub mod follow;
 pub mod history;
 pub mod import;

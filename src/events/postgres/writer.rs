@@ -8,12 +8,15 @@
 //!
 //! After a failed call the connection is dropped and made again at the
 //! next commit; the groups of a failed commit are answered with the
-//! error, never retried behind their callers' backs.
+//! error, never retried behind their callers' backs. A `COMMIT` whose
+//! answer was lost is settled first (see `doubt`): its groups are
+//! answered as stored if it landed.
 
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Executor, PgConnection, Row};
 
 use super::apply;
+use super::doubt::{self, Failed, InDoubt};
 use crate::clock;
 use crate::events::error::StoreError;
 use crate::events::store::GroupResults;
@@ -73,11 +76,19 @@ impl Writer {
     /// all-or-nothing on its own, so one refused group does not fail the
     /// others.
     pub async fn commit(&mut self, groups: &[Vec<NewEvent>]) -> Result<GroupResults, StoreError> {
-        let result = match self.connection().await {
+        let attempt = match self.connection().await {
             Ok(conn) => commit_on(conn, groups).await,
-            Err(err) => Err(err),
+            Err(err) => Err(Failed::Store(err)),
         };
-        self.check(result)
+        match attempt {
+            Ok(results) => Ok(results),
+            Err(Failed::Store(err)) => self.check(Err(err)),
+            Err(Failed::InDoubt(doubt)) => {
+                self.conn = None;
+                let options = &self.options;
+                doubt::settle(doubt, || super::connect(options)).await
+            }
+        }
     }
 }
 
@@ -107,12 +118,13 @@ pub(super) async fn end(conn: &mut PgConnection, sql: &'static str) -> Result<()
 async fn commit_on(
     conn: &mut PgConnection,
     groups: &[Vec<NewEvent>],
-) -> Result<GroupResults, StoreError> {
+) -> Result<GroupResults, Failed> {
     let at = clock::now();
     let data: Vec<Vec<String>> = groups
         .iter()
         .map(|group| group.iter().map(json).collect())
-        .collect::<Result<_, _>>()?;
+        .collect::<Result<_, _>>()
+        .map_err(StoreError::from)?;
     // Groups are refused rarely (rules are checked by the actors), so the
     // batch first goes as a whole and is redone group by group, each in a
     // savepoint, only if something failed.
@@ -126,14 +138,14 @@ async fn commit_on(
     let texts: Vec<&str> = data.iter().flatten().map(String::as_str).collect();
     match append(conn, &all, &texts, at).await {
         Ok(stored) => {
-            end(conn, "COMMIT").await?;
             let mut stored = stored.into_iter();
-            Ok(groups
+            let results = groups
                 .iter()
                 .map(|group| Ok(stored.by_ref().take(group.len()).collect()))
-                .collect())
+                .collect();
+            commit(conn, results).await
         }
-        Err(err) if err.is_unavailable() => Err(err),
+        Err(err) if err.is_unavailable() => Err(err.into()),
         Err(_) => {
             end(conn, "ROLLBACK").await?;
             commit_isolated(conn, groups, &data, at).await
@@ -147,7 +159,7 @@ async fn commit_isolated(
     groups: &[Vec<NewEvent>],
     data: &[Vec<String>],
     at: f64,
-) -> Result<GroupResults, StoreError> {
+) -> Result<GroupResults, Failed> {
     begin(conn).await?;
     commit_groups(conn, groups, data, at, false).await
 }
@@ -163,7 +175,7 @@ async fn commit_groups(
     data: &[Vec<String>],
     at: f64,
     together: bool,
-) -> Result<GroupResults, StoreError> {
+) -> Result<GroupResults, Failed> {
     let claimed = |group: &Vec<NewEvent>| group.iter().any(|e| e.expect.is_some());
     let mut results = Vec::with_capacity(groups.len());
     let mut next = 0;
@@ -192,12 +204,12 @@ async fn commit_groups(
         }
         next = alone_until;
     }
-    end(conn, "COMMIT").await?;
-    Ok(results)
+    commit(conn, results).await
 }
 
 /// Groups without claims in one statement, in a savepoint: their
-/// results, or `None` (rolled back) if one of them was refused.
+/// results, or `None` (rolled back) if one of them was refused. An
+/// unavailable database fails the whole commit.
 async fn append_together(
     conn: &mut PgConnection,
     groups: &[Vec<NewEvent>],
@@ -227,7 +239,8 @@ async fn append_together(
 }
 
 /// One group in a savepoint, after its claims: its result (appended,
-/// or refused alone), or the error that ends the whole commit.
+/// or refused alone), or the error that fails the whole commit (an
+/// unavailable database).
 async fn append_group(
     conn: &mut PgConnection,
     group: &[NewEvent],
@@ -263,6 +276,15 @@ async fn claims(conn: &mut PgConnection, group: &[NewEvent]) -> Result<(), Store
         }
     }
     Ok(())
+}
+
+/// Sends `COMMIT`; a lost answer leaves the groups in doubt (see `doubt`).
+async fn commit(conn: &mut PgConnection, results: GroupResults) -> Result<GroupResults, Failed> {
+    match end(conn, "COMMIT").await {
+        Ok(()) => Ok(results),
+        Err(err) if err.is_unavailable() => Err(Failed::InDoubt(InDoubt { results, err })),
+        Err(err) => Err(Failed::Store(err)),
+    }
 }
 
 /// Inserts `events` (with their JSON `data`) in one statement and updates

@@ -1,0 +1,203 @@
+//! A `COMMIT` whose answer is lost: the connection to PostgreSQL is cut
+//! right after the server committed, before its answer reaches scriptd.
+//! The writer settles the doubt on a new connection, so the client is
+//! told the truth (accepted) and the run is in the log once; a client
+//! answered "unavailable" would post the same run again.
+//!
+//! The cut is a real one: a TCP proxy between scriptd and PostgreSQL
+//! forwards a `COMMIT` query, waits for the server's answer and then
+//! closes both sides instead of passing the answer on.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use serde_json::json;
+
+use crate::helpers::{spawn_app_on, Database, Scheme};
+
+/// The simple-query message `COMMIT` as sqlx sends it: 'Q', the length
+/// (4 + "COMMIT\0"), the text.
+const COMMIT_QUERY: &[u8] = b"Q\0\0\0\x0bCOMMIT\0";
+
+/// Where the next `COMMIT` is cut.
+#[derive(Clone, Copy)]
+#[repr(u8)]
+enum Cut {
+    Off = 0,
+    /// The server committed; its answer never reaches scriptd.
+    AfterTheAnswer = 1,
+    /// The query never reaches the server.
+    BeforeTheServer = 2,
+}
+
+/// A proxy to PostgreSQL that, once armed, cuts the next connection that
+/// sends `COMMIT`.
+struct CommitCutter {
+    port: u16,
+    armed: Arc<AtomicU8>,
+    cuts: Arc<AtomicUsize>,
+}
+
+impl CommitCutter {
+    fn start(upstream: String) -> CommitCutter {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("proxy listens");
+        let port = listener.local_addr().expect("address").port();
+        let armed = Arc::new(AtomicU8::new(Cut::Off as u8));
+        let cuts = Arc::new(AtomicUsize::new(0));
+        let (arm, count) = (armed.clone(), cuts.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let Ok(server) = TcpStream::connect(&upstream) else {
+                    continue;
+                };
+                pump_pair(client, server, arm.clone(), count.clone());
+            }
+        });
+        CommitCutter { port, armed, cuts }
+    }
+
+    fn arm(&self, cut: Cut) {
+        self.armed.store(cut as u8, Ordering::SeqCst);
+    }
+
+    fn cuts(&self) -> usize {
+        self.cuts.load(Ordering::SeqCst)
+    }
+}
+
+/// Two threads copying bytes each way; the client-to-server one marks the
+/// connection when it forwards an armed `COMMIT`, and the server-to-client
+/// one then swallows the answer and shuts both sockets.
+fn pump_pair(client: TcpStream, server: TcpStream, armed: Arc<AtomicU8>, cuts: Arc<AtomicUsize>) {
+    let cut_next = Arc::new(AtomicBool::new(false));
+    let (mut from_client, mut to_server) = (
+        client.try_clone().expect("clone"),
+        server.try_clone().expect("clone"),
+    );
+    let (mark, cuts_before) = (cut_next.clone(), cuts.clone());
+    std::thread::spawn(move || {
+        let cuts = cuts_before;
+        let mut buf = vec![0u8; 64 * 1024];
+        while let Ok(n) = from_client.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            let commit = buf[..n]
+                .windows(COMMIT_QUERY.len())
+                .any(|w| w == COMMIT_QUERY);
+            if commit {
+                match armed.swap(Cut::Off as u8, Ordering::SeqCst) {
+                    1 => mark.store(true, Ordering::SeqCst),
+                    2 => {
+                        cuts.fetch_add(1, Ordering::SeqCst);
+                        let _ = from_client.shutdown(Shutdown::Both);
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+            if to_server.write_all(&buf[..n]).is_err() {
+                break;
+            }
+        }
+        let _ = to_server.shutdown(Shutdown::Both);
+    });
+    let (mut from_server, mut to_client) = (server, client);
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 64 * 1024];
+        while let Ok(n) = from_server.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            if cut_next.load(Ordering::SeqCst) {
+                // The server has answered the COMMIT: it is committed.
+                cuts.fetch_add(1, Ordering::SeqCst);
+                break;
+            }
+            if to_client.write_all(&buf[..n]).is_err() {
+                break;
+            }
+        }
+        let _ = to_client.shutdown(Shutdown::Both);
+        let _ = from_server.shutdown(Shutdown::Both);
+    });
+}
+
+/// A server on a fresh database, reached through a [`CommitCutter`].
+async fn app_behind_cutter() -> (crate::helpers::TestApp, CommitCutter, tempfile::TempDir) {
+    let holder = tempfile::tempdir().expect("temp dir");
+    let direct = crate::backend::fresh_postgres_database(holder.path());
+    let mut url = url::Url::parse(&direct).expect("database URL");
+    let upstream = format!(
+        "{}:{}",
+        url.host_str().expect("host"),
+        url.port().unwrap_or(5432)
+    );
+    let cutter = CommitCutter::start(upstream);
+    url.set_host(Some("127.0.0.1")).expect("host");
+    url.set_port(Some(cutter.port)).expect("port");
+    // The proxy reads the protocol: no TLS on this leg.
+    url.query_pairs_mut().append_pair("sslmode", "disable");
+    let app = spawn_app_on(Scheme::Plain, Database::Postgres(url.to_string()), |_| {}).await;
+    app.exectab("-n noop /bin/true\n");
+    (app, cutter, holder)
+}
+
+#[actix_web::test]
+async fn a_run_whose_commit_answer_was_lost_is_accepted_once() {
+    let (app, cutter, _database) = app_behind_cutter().await;
+    cutter.arm(Cut::AfterTheAnswer);
+    let (status, reply) = app.post("/scripts/v1/run", json!({"name": "noop"})).await;
+    assert_eq!(cutter.cuts(), 1, "the COMMIT of the run was cut: {reply}");
+    assert_eq!(
+        (status, reply["success"].as_bool()),
+        (200, Some(true)),
+        "the run was committed, so it is accepted: {reply}"
+    );
+    let id = reply["id"].as_str().expect("id").to_owned();
+    let done = app.wait_done(&id).await;
+    assert_eq!(done.json["outcome"], "noexec", "{}", done.json);
+
+    // The log holds the run once: one RunQueued, one final event.
+    let (status, events) = app.get(&format!("/scripts/v1/events?run={id}")).await;
+    assert_eq!(status, 200, "{events}");
+    let kinds: Vec<&str> = events["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["kind"].as_str())
+        .collect();
+    let count = |kind: &str| kinds.iter().filter(|k| **k == kind).count();
+    assert_eq!(
+        (count("RunQueued"), count("RunFinished")),
+        (1, 1),
+        "{kinds:?}"
+    );
+}
+
+#[actix_web::test]
+async fn a_run_whose_commit_never_reached_the_server_is_refused_and_not_stored() {
+    let (app, cutter, _database) = app_behind_cutter().await;
+    cutter.arm(Cut::BeforeTheServer);
+    let (status, reply) = app.post("/scripts/v1/run", json!({"name": "noop"})).await;
+    assert_eq!(cutter.cuts(), 1, "the COMMIT of the run was cut: {reply}");
+    assert_eq!(
+        (status, reply["errorcode"].as_str()),
+        (503, Some("database_unavailable")),
+        "nothing was committed, so nothing is accepted: {reply}"
+    );
+    let (status, events) = app.get("/scripts/v1/events").await;
+    assert_eq!(status, 200, "{events}");
+    let queued = events["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["kind"] == "RunQueued")
+        .count();
+    assert_eq!(queued, 0, "no run in the log: {events}");
+    // And the server goes on: the next run is accepted and runs.
+    let id = app.run(json!({"name": "noop"})).await;
+    app.wait_done(&id).await;
+}
