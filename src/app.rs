@@ -18,10 +18,10 @@ use crate::actors::process;
 use crate::actors::queue::FenceChanged;
 use crate::actors::status_file::StatusFiles;
 use crate::actors::Shared;
-use crate::cluster::{self, Fence, Joined, Loops};
+use crate::cluster::{self, Fence, Follower, Joined, Loops};
 use crate::config::Config;
 use crate::events::store::{self, SetSubscriber};
-use crate::events::{Append, EventStore};
+use crate::events::{Append, EventStore, Readers};
 use crate::http::{self, AppState};
 use crate::lock::{self, StorageLock};
 use crate::metrics::Metrics;
@@ -106,11 +106,20 @@ impl Application {
         let logs = RunLogs::for_readers(&readers, &config);
         let store = EventStore::new(db.writer, metrics.clone()).start();
         let hub = MonitorHub::new(readers.clone(), metrics.clone()).start();
-        store
-            .send(SetSubscriber {
-                subscriber: hub.clone().recipient(),
-            })
-            .await?;
+        // SQLite is one node: the hub hears its commits from the writer.
+        // On PostgreSQL every node's commits reach it through the
+        // follower, which starts after replay from the log's end now.
+        let tail = match &readers {
+            Readers::Sqlite(_) => {
+                store
+                    .send(SetSubscriber {
+                        subscriber: hub.clone().recipient(),
+                    })
+                    .await?;
+                None
+            }
+            Readers::Postgres(pg) => Some((pg.clone(), readers.last_seq().await?)),
+        };
         let shared = Shared {
             store: store.clone(),
             readers: readers.clone(),
@@ -133,6 +142,16 @@ impl Application {
             None => Loops::none(),
         };
         restore(&shared, &directory).await?;
+        if let Some((pg, last)) = tail {
+            let subscribers = vec![hub.clone().recipient(), directory.clone().recipient()];
+            let follower = Follower::new(pg.clone(), last, subscribers).start();
+            store
+                .send(SetSubscriber {
+                    subscriber: follower.clone().recipient(),
+                })
+                .await?;
+            cluster::listener::start(pg.pool.connect_options().as_ref().clone(), follower);
+        }
 
         let sessions = http::sessions::SessionRegistry::default();
         http::revocation::KeyWatch::new(readers.clone(), sessions.clone(), directory.clone())

@@ -1,11 +1,12 @@
 //! AccountDirectory: finds (or starts) the AccountSupervisor of a user.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use actix::prelude::*;
 
 use super::account::{self, AccountSupervisor};
 use super::Shared;
+use crate::events::{EventsCommitted, StoredEvent};
 use crate::ids::UserId;
 
 /// The registry of account actors.
@@ -51,6 +52,30 @@ impl Handler<GetAccount> for AccountDirectory {
                 .or_insert_with(|| AccountSupervisor::new(msg.user, shared.clone()).start())
                 .clone(),
         )
+    }
+}
+
+/// Every node's commits, in log order (PostgreSQL's follower): each
+/// user's run events go to its account, started if need be, whose
+/// queues mirror what other nodes do with their runs.
+impl Handler<EventsCommitted> for AccountDirectory {
+    type Result = ();
+
+    fn handle(&mut self, msg: EventsCommitted, _ctx: &mut Context<Self>) {
+        if self.stopping {
+            return;
+        }
+        let mut by_user: BTreeMap<UserId, Vec<StoredEvent>> = BTreeMap::new();
+        for stored in msg.events.iter().filter(|e| e.event.script().is_some()) {
+            by_user.entry(stored.user).or_default().push(stored.clone());
+        }
+        let shared = &self.shared;
+        for (user, events) in by_user {
+            self.accounts
+                .entry(user)
+                .or_insert_with(|| AccountSupervisor::new(user, shared.clone()).start())
+                .do_send(account::Observed { events });
+        }
     }
 }
 

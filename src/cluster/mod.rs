@@ -1,121 +1,34 @@
-//! Cluster liveness, on PostgreSQL (a single PostgreSQL server is a
-//! cluster of one; SQLite has no nodes): each node holds a lease in the
-//! `nodes` table and renews it (`lease`); a node whose lease expired is
-//! marked lost by whichever live node takes the rescue lock, which ends
-//! its running runs `interrupted` (`rescue`, `view`); a node that finds
-//! its own lease gone raises its [`Fence`] (starts nothing, stops its
-//! runs) and rejoins as a new incarnation. The database refuses the
-//! commits of a node without a valid lease (`events::postgres::guard`),
-//! so none of this depends on a node noticing in time.
+//! The cluster (PostgreSQL only; a single PostgreSQL server is a cluster
+//! of one node). How a node learns what every node commits: the
+//! [`follower::Follower`] tails the event log by `seq`, woken by the
+//! commits' `NOTIFY` ([`listener`]) and by a slow poll, and hands every
+//! event, in log order, to the monitor hub and to the account directory
+//! (whose queues mirror other nodes' runs). Claims themselves are
+//! conditional appends (`events::expect`).
 //!
-//! The SQL is the store's (`events::postgres::nodes`); this module only
-//! decides when it runs. It knows no actor but the event store: the
-//! actors learn about the fence through [`Fence::subscribe`].
+//! Liveness: each node holds a lease in the `nodes` table and renews it
+//! (`lease`); a node whose lease expired is marked lost by whichever live
+//! node takes the rescue lock, which ends its running runs `interrupted`
+//! (`rescue`, `view`); a node that finds its own lease gone raises its
+//! [`Fence`] (starts nothing, stops its runs) and rejoins as a new
+//! incarnation (`join` registers the first one at start). The database
+//! refuses the commits of a node without a valid lease
+//! (`events::postgres::guard`), so none of this depends on a node
+//! noticing in time. The actors learn about the fence through
+//! [`Fence::subscribe`]. SQL stays in `events::postgres`.
 
 mod fence;
+pub mod follower;
+mod join;
 mod lease;
+pub mod listener;
 mod rescue;
 mod view;
 
-use std::sync::Arc;
-
-use actix::Addr;
-use tokio::time::Instant;
-
 pub use fence::Fence;
+pub use follower::{Follower, Wake};
+pub use join::{join, Joined, Loops};
 pub use lease::{BadLeaseTimes, LeaseTimes};
 pub use rescue::NODE_LOST;
 
-use crate::events::postgres::guard::LeaseGuard;
 pub use crate::events::postgres::nodes::Leftover;
-use crate::events::{EventStore, Readers, StoreError};
-use crate::metrics::Metrics;
-use lease::Member;
-
-/// A node registered in the cluster, its loops not started yet.
-pub struct Joined {
-    member: Member,
-    registered: Instant,
-    /// This node's runs that a rescuer ended while it was gone: their
-    /// status files and what their processes left behind are to go.
-    pub leftovers: Vec<Leftover>,
-}
-
-/// Registers `node`'s new incarnation; `None` on SQLite (no cluster).
-/// Done first at startup: until then the node's commits would not pass
-/// the lease check, and replay ends the former incarnation's runs.
-pub async fn join(
-    readers: &Readers,
-    node: &str,
-    times: LeaseTimes,
-    metrics: &Metrics,
-) -> Result<Option<Joined>, StoreError> {
-    let Some(nodes) = readers.nodes(times.ttl) else {
-        return Ok(None);
-    };
-    let registered = Instant::now();
-    let epoch = nodes.register(node, times.ttl).await?;
-    let leftovers = nodes.take_leftovers(node).await?;
-    tracing::info!(node, epoch, "joined the cluster");
-    metrics.update_cluster(node, |_| {});
-    Ok(Some(Joined {
-        member: Member {
-            nodes,
-            guard: Arc::new(LeaseGuard::new(node, epoch)),
-            fence: Fence::default(),
-            times,
-            metrics: metrics.clone(),
-        },
-        registered,
-        leftovers,
-    }))
-}
-
-impl Joined {
-    /// The lease check the writer makes on every commit.
-    pub fn guard(&self) -> Arc<LeaseGuard> {
-        self.member.guard.clone()
-    }
-
-    /// The node's fence (queues read it before starting a run).
-    pub fn fence(&self) -> Fence {
-        self.member.fence.clone()
-    }
-
-    /// Starts renewing the lease and the rescuer on the current actix
-    /// System, until the answered [`Loops`] is dropped.
-    pub fn start(self, store: Addr<EventStore>) -> Loops {
-        let Joined {
-            member, registered, ..
-        } = self;
-        Loops(vec![
-            actix::spawn(view::watch(member.clone(), store.clone())),
-            actix::spawn(lease::keep(member, store, registered)),
-        ])
-    }
-}
-
-/// The cluster tasks of a running server; dropping it ends them (a server
-/// stopped in process must not go on renewing its lease).
-pub struct Loops(Vec<tokio::task::JoinHandle<()>>);
-
-impl Loops {
-    /// No tasks (SQLite).
-    pub fn none() -> Self {
-        Loops(Vec::new())
-    }
-
-    /// Ends these tasks too when dropped.
-    pub fn also(mut self, task: tokio::task::JoinHandle<()>) -> Self {
-        self.0.push(task);
-        self
-    }
-}
-
-impl Drop for Loops {
-    fn drop(&mut self) {
-        for task in &self.0 {
-            task.abort();
-        }
-    }
-}

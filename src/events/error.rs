@@ -31,6 +31,10 @@ pub enum StoreError {
     /// server shutting down): nothing was written; it may come back.
     #[error("database unavailable")]
     Unavailable(#[source] sqlx::Error),
+    /// The append's expectation did not hold (a claim the database
+    /// refused): nothing was written, and nothing is wrong.
+    #[error("refused: {0}")]
+    Refused(#[from] super::expect::Refusal),
     /// The operation exists only on the other backend.
     #[error("{0}")]
     Unsupported(&'static str),

@@ -8,6 +8,7 @@ pub mod account;
 pub mod chore;
 pub mod database;
 pub mod error;
+pub mod expect;
 pub mod history;
 pub mod kind;
 pub mod postgres;
@@ -25,6 +26,7 @@ pub mod upcast;
 pub mod watch;
 
 pub use error::StoreError;
+pub use expect::{Expect, Refusal};
 pub use readers::Readers;
 pub use store::{Append, Database, EventStore, EventsCommitted, Location};
 pub use types::{Event, NewEvent, StoredEvent};

@@ -184,6 +184,21 @@ impl Readers {
         }
     }
 
+    /// The running runs of one script, and those of `queued` that still
+    /// are (PostgreSQL: a queue's periodic sweep; SQLite's one node
+    /// needs none).
+    pub async fn live_runs_of(
+        &self,
+        user: UserId,
+        name: &ScriptName,
+        queued: &[RunId],
+    ) -> Result<Vec<postgres::follow::LiveRow>, StoreError> {
+        match self {
+            Readers::Sqlite(_) => Err(StoreError::Unsupported("a cluster needs PostgreSQL")),
+            Readers::Postgres(r) => r.live_runs_of(user, name, queued).await,
+        }
+    }
+
     /// The stdin kept for a queued run.
     pub async fn stdin(&self, run: RunId) -> Result<Option<Vec<u8>>, StoreError> {
         match self {

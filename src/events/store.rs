@@ -164,7 +164,7 @@ fn write_loop(mut writer: sqlite::Writer, queue: mpsc::Receiver<Job>, metrics: M
             let result = writer.commit(&round.groups);
             metrics.record_commit(round.waiters.len(), started.elapsed());
             metrics.set_store_error(write_failure(&result));
-            answer(round.waiters, result, subscriber.as_ref());
+            answer(round.waiters, result, subscriber.as_ref(), &metrics);
         }
         if let Some(chore) = round.chore {
             chore.run(writer.connection(), &metrics);
@@ -226,11 +226,14 @@ fn describe(error: &StoreError) -> String {
     text
 }
 
-/// Answers each caller and tells the subscriber what was committed.
+/// Answers each caller, counts the runs this commit ended (each final
+/// event is committed once, by one node: a cluster's nodes each count
+/// their own) and tells the subscriber what was committed.
 pub(super) fn answer(
     waiters: Vec<Waiter>,
     result: Result<GroupResults, StoreError>,
     subscriber: Option<&Recipient<EventsCommitted>>,
+    metrics: &Metrics,
 ) {
     match result {
         Ok(results) => {
@@ -243,6 +246,9 @@ pub(super) fn answer(
             }
             // After the answers: the log lines never delay a caller.
             runlog::committed(&committed);
+            for record in committed.iter().filter_map(|e| e.event.final_record()) {
+                metrics.run_ended(record.outcome);
+            }
             if let (Some(sub), false) = (subscriber, committed.is_empty()) {
                 sub.do_send(EventsCommitted {
                     events: Arc::new(committed),

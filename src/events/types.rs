@@ -299,6 +299,9 @@ pub struct NewEvent {
     pub event: Event,
     /// A queued run's stdin, kept beside its `RunQueued` until it starts.
     pub stdin: Option<Vec<u8>>,
+    /// What must hold for it to be appended (a claim; see
+    /// [`super::expect`]); its group is refused otherwise.
+    pub expect: Option<super::expect::Expect>,
 }
 
 impl NewEvent {
@@ -308,7 +311,14 @@ impl NewEvent {
             user,
             event,
             stdin: None,
+            expect: None,
         }
+    }
+
+    /// The same event, appended only if `expect` holds.
+    pub fn expecting(mut self, expect: super::expect::Expect) -> Self {
+        self.expect = Some(expect);
+        self
     }
 
     /// The stream the event belongs to: the run id, or `user:<id>`.

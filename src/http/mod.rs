@@ -4,6 +4,7 @@
 //! presented ([`connection`]) and TLS on the listener ([`tls`], [`cert`]).
 
 pub mod api;
+pub mod catch_up;
 pub mod cert;
 pub mod conn_limit;
 pub mod connection;

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use actix::Addr;
 
+use super::catch_up;
 use super::error::ApiError;
 use super::parse;
 use super::request::ApiRequest;
@@ -127,20 +128,27 @@ pub async fn cancel_run(
     id: &str,
 ) -> Result<Ack, ApiError> {
     let id = RunId::parse(id).ok_or(RunError::NotQueuedOrRunning)?;
-    let row = visible_run(state, principal, id)
-        .await?
-        .filter(|row| row.state != RowState::Done)
-        .ok_or(RunError::NotQueuedOrRunning)?;
-    let queue = queue_of(state, principal, &row.name)
-        .await?
-        .ok_or(RunError::NotQueuedOrRunning)?;
-    queue
-        .send(queue::Cancel {
-            id,
-            origin: origin(principal, req),
-        })
-        .await??;
-    Ok(Ack { success: Success })
+    let mut tries = 0;
+    loop {
+        let row = visible_run(state, principal, id)
+            .await?
+            .filter(|row| row.state != RowState::Done)
+            .ok_or(RunError::NotQueuedOrRunning)?;
+        let answer = match queue_of(state, principal, &row.name).await? {
+            Some(queue) => {
+                let origin = origin(principal, req);
+                queue.send(queue::Cancel { id, origin }).await?
+            }
+            None => Err(RunError::NotQueuedOrRunning),
+        };
+        match answer {
+            Err(RunError::NotQueuedOrRunning) if catch_up::again(state, &mut tries).await => {}
+            answer => {
+                answer?;
+                return Ok(Ack { success: Success });
+            }
+        }
+    }
 }
 
 /// `POST kill/ID`: stop a running run.
@@ -151,19 +159,27 @@ pub async fn kill_run(
     id: &str,
 ) -> Result<Ack, ApiError> {
     let id = RunId::parse(id).ok_or(RunError::NotRunning)?;
-    let row = visible_run(state, principal, id)
-        .await?
-        .ok_or(RunError::NotRunning)?;
-    let queue = queue_of(state, principal, &row.name)
-        .await?
-        .ok_or(RunError::NotRunning)?;
-    queue
-        .send(queue::Kill {
-            id,
-            origin: origin(principal, req),
-        })
-        .await??;
-    Ok(Ack { success: Success })
+    let mut tries = 0;
+    loop {
+        let row = visible_run(state, principal, id)
+            .await?
+            .ok_or(RunError::NotRunning)?;
+        let answer = match queue_of(state, principal, &row.name).await? {
+            Some(queue) => {
+                let origin = origin(principal, req);
+                queue.send(queue::Kill { id, origin }).await?
+            }
+            None => Err(RunError::NotRunning),
+        };
+        match answer {
+            Err(RunError::NotRunning)
+                if row.state == RowState::Running && catch_up::again(state, &mut tries).await => {}
+            answer => {
+                answer?;
+                return Ok(Ack { success: Success });
+            }
+        }
+    }
 }
 
 fn finished_shape(row: &RunRow, owner: bool) -> Result<RunStatus, ApiError> {
@@ -191,25 +207,19 @@ pub async fn get_run(
 ) -> Result<RunStatus, ApiError> {
     let owner = View::of(principal).is_owner();
     let id = RunId::parse(id).ok_or(RunError::InvalidId)?;
-    let row = visible_run(state, principal, id)
-        .await?
-        .ok_or(RunError::InvalidId)?;
-    if row.state == RowState::Done {
-        return finished_shape(&row, owner);
-    }
-    if let Some(queue) = queue_of(state, principal, &row.name).await? {
-        match queue.send(queue::GetRun { id }).await? {
-            Some(LiveRun::Queued { queued, position }) => {
-                return Ok(RunStatus::Queued(status::queued(
-                    id, &row.name, queued, position,
-                )))
-            }
-            Some(LiveRun::Running { started, progress }) => {
-                return Ok(RunStatus::Running(status::running(
-                    id, &row.name, started, &progress,
-                )))
-            }
-            None => {}
+    let mut tries = 0;
+    loop {
+        let row = visible_run(state, principal, id)
+            .await?
+            .ok_or(RunError::InvalidId)?;
+        if row.state == RowState::Done {
+            return finished_shape(&row, owner);
+        }
+        if let Some(live) = live_run(state, principal, &row.name, id).await? {
+            return Ok(live);
+        }
+        if !catch_up::again(state, &mut tries).await {
+            break;
         }
     }
     // It ended between the two reads: its final state is on record now.
@@ -220,6 +230,27 @@ pub async fn get_run(
         RowState::Done => finished_shape(&row, owner),
         _ => Err(RunError::InvalidId.into()),
     }
+}
+
+/// A live run's queued or running shape, if its queue holds it.
+async fn live_run(
+    state: &AppState,
+    principal: &Principal,
+    name: &ScriptName,
+    id: RunId,
+) -> Result<Option<RunStatus>, ApiError> {
+    let Some(queue) = queue_of(state, principal, name).await? else {
+        return Ok(None);
+    };
+    Ok(match queue.send(queue::GetRun { id }).await? {
+        Some(LiveRun::Queued { queued, position }) => Some(RunStatus::Queued(status::queued(
+            id, name, queued, position,
+        ))),
+        Some(LiveRun::Running { started, progress }) => Some(RunStatus::Running(status::running(
+            id, name, started, &progress,
+        ))),
+        None => None,
+    })
 }
 
 /// `GET status`: queued and running ids per script; guests see ids of

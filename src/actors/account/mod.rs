@@ -5,6 +5,7 @@
 
 mod enqueue;
 mod fence;
+mod observe;
 mod quota;
 mod removal;
 mod supervision;
@@ -15,6 +16,7 @@ use std::sync::Arc;
 use actix::prelude::*;
 use serde_json::{Map, Value};
 
+pub use observe::Observed;
 pub use removal::EndAllRuns;
 
 use super::error::RunError;

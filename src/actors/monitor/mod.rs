@@ -276,13 +276,11 @@ impl Handler<EventsCommitted> for MonitorHub {
             let user = event.user;
             let mut rendered = Rendered::default();
             match &event.event {
-                // Every final event passes here exactly once, after its commit.
-                Event::RunFinished { record, .. }
-                | Event::RunStartFailed { record, .. }
-                | Event::RunInterrupted { record, .. }
-                | Event::RunCancelled { record, .. } => self.metrics.run_ended(record.outcome),
                 Event::GuestDeleted { guest, .. } => self.drop_guest(user, |g| g.id == *guest),
-                Event::UserRemoved { .. } | Event::ApiKeyRotated { .. } => self.drop_user(user),
+                // The reasons the key watch gives too: on PostgreSQL both
+                // see a change made anywhere, and either may close first.
+                Event::UserRemoved { .. } => self.drop_user(user, "user removed"),
+                Event::ApiKeyRotated { .. } => self.drop_user(user, "api key rotated"),
                 _ => {}
             }
             let Some(subs) = self.subs.get_mut(&user) else {
@@ -329,7 +327,7 @@ impl MonitorHub {
 
     /// A user's key changed or the user is gone: owner sessions must
     /// re-authenticate, so close them; guests of a removed user go too.
-    fn drop_user(&mut self, user: UserId) {
+    fn drop_user(&mut self, user: UserId, reason: &'static str) {
         let sessions: Vec<u64> = self
             .subs
             .get(&user)
@@ -341,7 +339,7 @@ impl MonitorHub {
             })
             .unwrap_or_default();
         for session in sessions {
-            self.close_session(user, session, "api key changed");
+            self.close_session(user, session, reason);
         }
     }
 }

@@ -22,6 +22,7 @@ impl Handler<ProcessEnded> for ScriptQueue {
 
     fn handle(&mut self, msg: ProcessEnded, ctx: &mut Context<Self>) {
         if self.running.end(msg.id) {
+            self.claims_blocked = false;
             self.try_start(ctx);
         }
     }

@@ -11,7 +11,9 @@
 //! taking over runs on a restore or a rebuild).
 
 mod fence;
+mod foreign;
 mod lifecycle;
+mod observe;
 mod outlet;
 mod pending;
 mod refresh;
@@ -25,7 +27,9 @@ use std::time::Duration;
 use actix::prelude::*;
 
 pub use fence::FenceChanged;
+use foreign::{Foreign, Recent};
 pub use lifecycle::Shutdown;
+pub use observe::Observed;
 pub use outlet::{Outlet, ProcessGone, ProcessSpawned, QueueFailed};
 use pending::{Pending, Place};
 pub use requests::{Cancel, Enqueue, GetRun, Kill, ListRuns, LiveRun, Queued};
@@ -37,7 +41,7 @@ pub use supervision::Restored;
 use super::run::{self, RunProcess};
 use super::Shared;
 use crate::clock;
-use crate::events::{Append, Event, NewEvent, StoreError};
+use crate::events::{Append, Event, Expect, NewEvent, Refusal, StoreError};
 use crate::ids::{RunId, ScriptName, UserId};
 use crate::metrics::QueueGauge;
 use crate::run::{flatten, record, Admission, Limits, PendingRun, StopReason};
@@ -69,7 +73,20 @@ pub struct ScriptQueue {
     outlet: Outlet,
     /// Handed to every run this queue starts: where its notices go.
     runs_outlet: Arc<run::Outlet>,
+    /// Runs of this script running on other nodes (PostgreSQL).
+    foreign: Foreign,
+    /// Runs this queue let go lately (see `observe`).
+    gone: Recent,
+    /// A claim found every `-s` slot taken, cluster-wide: no start is
+    /// tried until an event or the sweep says one may be free.
+    claims_blocked: bool,
+    /// How many batches of cluster events it took in (see `sweep`).
+    observed: u64,
 }
+
+/// How soon a claim refused because another transaction held the
+/// script's slot row is tried again.
+const SLOT_BUSY_RETRY: Duration = Duration::from_millis(50);
 
 impl ScriptQueue {
     /// Starts the queue of `name`, taking over `restored` runs (from a
@@ -97,6 +114,10 @@ impl ScriptQueue {
                 phase: Phase::Serving,
                 outlet,
                 runs_outlet: Arc::new(run::Outlet::of(&ctx.address())),
+                foreign: Foreign::default(),
+                gone: Recent::default(),
+                claims_blocked: false,
+                observed: 0,
             };
             queue.adopt(restored);
             queue
@@ -110,6 +131,22 @@ impl ScriptQueue {
         })
     }
 
+    /// Appends `events` only if `expect` holds for each (a claim; on
+    /// PostgreSQL the database decides, SQLite trusts this queue).
+    fn append_expecting(
+        &self,
+        events: Vec<Event>,
+        expect: Expect,
+    ) -> Request<crate::events::EventStore, Append> {
+        let user = self.user;
+        self.shared.store.send(Append {
+            events: events
+                .into_iter()
+                .map(|e| NewEvent::new(user, e).expecting(expect))
+                .collect(),
+        })
+    }
+
     /// The node name its starts record: PostgreSQL only (a cluster), so
     /// SQLite's events stay as they were.
     fn node(&self) -> Option<String> {
@@ -119,6 +156,11 @@ impl ScriptQueue {
 
     fn shutting_down(&self) -> bool {
         matches!(self.phase, Phase::Stopping { .. })
+    }
+
+    /// How many runs of this script run on other nodes only.
+    fn foreign_elsewhere(&self) -> usize {
+        self.foreign.besides(|id| self.running.contains(id))
     }
 
     /// Publishes queue depth and running count (two atomic stores).
@@ -145,8 +187,9 @@ impl ScriptQueue {
         }
         let mut started = false;
         while let Some(front) = self.pending.front() {
-            let busy = self.running.busy();
-            if !front.spec.noexec && busy >= self.limits.simultaneous as usize {
+            let busy = self.running.busy() + self.foreign_elsewhere();
+            let full = busy >= self.limits.simultaneous as usize || self.claims_blocked;
+            if !front.spec.noexec && full {
                 break;
             }
             let now = clock::now();
@@ -190,10 +233,14 @@ impl ScriptQueue {
             node: self.node(),
         };
         // RunStarted is durable before the process exists, so a crash can
-        // never make a replay start the same run twice.
-        let append = self.append(vec![event]);
+        // never make a replay start the same run twice. It is a claim: on
+        // PostgreSQL the database appends it only if the run is still
+        // queued and a slot is free on the whole cluster.
+        let simultaneous = self.limits.simultaneous;
+        let append = self.append_expecting(vec![event], Expect::Start { simultaneous });
         ctx.spawn(append.into_actor(self).map(move |result, act, ctx| match flatten(result) {
             Ok(_) => act.spawn_process(run, started),
+            Err(StoreError::Refused(refusal)) => act.claim_refused(run, place, refusal, ctx),
             Err(err) => {
                 tracing::error!(error.cause_chain = ?err, run = %run.id, "could not record start; retrying");
                 act.running.remove(run.id);
@@ -201,6 +248,35 @@ impl ScriptQueue {
                 ctx.run_later(Duration::from_secs(1), |act, ctx| act.try_start(ctx));
             }
         }));
+    }
+
+    /// A start the database refused: the run started or ended on another
+    /// node (it is let go), or every slot is taken (it waits for a
+    /// wake-up), or the slot row was busy (it is tried again shortly).
+    fn claim_refused(
+        &mut self,
+        run: PendingRun,
+        place: Place,
+        refusal: Refusal,
+        ctx: &mut Context<Self>,
+    ) {
+        tracing::debug!(run = %run.id, script = %self.name, %refusal, "claim refused");
+        self.running.remove(run.id);
+        match refusal {
+            Refusal::SlotsFull => {
+                self.pending.put_back(place, run);
+                self.claims_blocked = true;
+            }
+            Refusal::SlotBusy => {
+                self.pending.put_back(place, run);
+                ctx.run_later(SLOT_BUSY_RETRY, |act, ctx| act.try_start(ctx));
+            }
+            Refusal::NotQueued { .. } | Refusal::QueueFull | Refusal::NotRunning => {
+                self.shared.status_files.remove(self.user, run.id);
+                self.gone.insert(run.id);
+            }
+        }
+        self.try_start(ctx);
     }
 
     fn spawn_process(&mut self, run: PendingRun, started: f64) {
@@ -244,19 +320,25 @@ impl ScriptQueue {
         let id = run.id;
         self.running
             .insert(Running::new(run.clone(), started, Stage::Ending(None)));
-        ctx.spawn(self.append(events).into_actor(self).map(move |result, act, ctx| {
-            if let Err(err) = flatten(result).or_else(ended_already) {
-                tracing::error!(error.cause_chain = ?err, run = %id, "could not record noexec run; retrying");
-                act.running.remove(id);
-                act.pending.put_back(place, run);
-                ctx.run_later(Duration::from_secs(1), |act, ctx| act.try_start(ctx));
-                return;
+        // A claim too: another node may end the same queued run.
+        let append = self.append_expecting(events, Expect::Queued);
+        ctx.spawn(append.into_actor(self).map(move |result, act, ctx| {
+            match flatten(result).or_else(ended_already) {
+                Ok(_) => act.run_gone(id, ctx),
+                Err(StoreError::Refused(refusal)) => act.claim_refused(run, place, refusal, ctx),
+                Err(err) => {
+                    tracing::error!(error.cause_chain = ?err, run = %id, "could not record noexec run; retrying");
+                    act.running.remove(id);
+                    act.pending.put_back(place, run);
+                    ctx.run_later(Duration::from_secs(1), |act, ctx| act.try_start(ctx));
+                }
             }
-            act.run_gone(id, ctx);
         }));
     }
 
     fn run_gone(&mut self, id: RunId, ctx: &mut Context<Self>) {
+        self.gone.insert(id);
+        self.claims_blocked = false;
         if self.running.remove(id).is_some_and(|r| r.actor().is_some()) {
             self.outlet.gone.do_send(ProcessGone { id });
         }
@@ -289,6 +371,9 @@ impl Actor for ScriptQueue {
         tracing::debug!(user = %self.user, script = %self.name, "queue started");
         self.take_over(ctx);
         self.sweep_restored(0, ctx);
+        if self.shared.config.on_postgres() {
+            ctx.run_interval(observe::SWEEP_EVERY, |act, ctx| act.sweep(ctx));
+        }
         self.try_start(ctx);
     }
 

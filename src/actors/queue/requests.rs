@@ -9,7 +9,7 @@ use super::{Phase, ScriptQueue};
 use crate::actors::error::RunError;
 use crate::clock;
 use crate::events::types::{Origin, ProgressSnapshot, RunSpec};
-use crate::events::{Append, Event, NewEvent};
+use crate::events::{Append, Event, Expect, NewEvent, Refusal, StoreError};
 use crate::ids::RunId;
 use crate::run::{flatten, record, Admission, Limits, PendingRun, StopReason};
 
@@ -42,7 +42,7 @@ impl Handler<Enqueue> for ScriptQueue {
         if let Phase::Stopping { .. } = self.phase {
             return Box::pin(fut::ready(Err(RunError::ShuttingDown)));
         }
-        let total = self.pending.len() + self.running.len();
+        let total = self.pending.len() + self.running.len() + self.foreign_elsewhere();
         if let Some(limit) = msg.limits.max_queued.filter(|max| total >= *max as usize) {
             return Box::pin(fut::ready(Err(RunError::QueueFull { limit })));
         }
@@ -67,17 +67,25 @@ impl Handler<Enqueue> for ScriptQueue {
             return Box::pin(fut::ready(Err(RunError::NotQueuedOrRunning)));
         };
         let event = run.queued_event(&self.name, position);
-        let append = self.shared.store.send(Append {
-            events: vec![NewEvent {
-                user: self.user,
-                event,
-                stdin: msg.stdin,
-            }],
-        });
+        let mut new = NewEvent::new(self.user, event);
+        new.stdin = msg.stdin;
+        // `-m` holds on the whole cluster: the database counts under the
+        // script's slot lock (SQLite trusts the count above).
+        let max_queued = msg.limits.max_queued;
+        if let Some(max_queued) = max_queued {
+            new = new.expecting(Expect::Room { max_queued });
+        }
+        let append = self.shared.store.send(Append { events: vec![new] });
         Box::pin(append.into_actor(self).map(move |result, act, ctx| {
             if let Err(err) = flatten(result) {
                 act.pending.remove(id);
-                return Err(RunError::Store(err));
+                return Err(match (err, max_queued) {
+                    (StoreError::Refused(Refusal::QueueFull), Some(limit)) => {
+                        RunError::QueueFull { limit }
+                    }
+                    (StoreError::Refused(_), _) => RunError::Unavailable,
+                    (err, _) => RunError::Store(err),
+                });
             }
             act.pending.mark_durable(id);
             act.refresh_positions_from(id);
@@ -104,7 +112,7 @@ impl Handler<Cancel> for ScriptQueue {
     type Result = ResponseActFuture<Self, Result<(), RunError>>;
 
     fn handle(&mut self, msg: Cancel, _ctx: &mut Context<Self>) -> Self::Result {
-        if self.running.contains(msg.id) {
+        if self.running.contains(msg.id) || self.foreign.contains(msg.id) {
             return Box::pin(fut::ready(Err(RunError::Running)));
         }
         let Some(run) = self
@@ -123,8 +131,10 @@ impl Handler<Cancel> for ScriptQueue {
             origin: origin.clone(),
         });
         let id = msg.id;
+        // Under the slot lock on PostgreSQL: refused if another node
+        // started (or ended) it meanwhile.
         Box::pin(
-            self.append(events)
+            self.append_expecting(events, Expect::Queued)
                 .into_actor(self)
                 .map(move |result, act, ctx| {
                     let ended_elsewhere = match flatten(result) {
@@ -132,12 +142,19 @@ impl Handler<Cancel> for ScriptQueue {
                         // It ended before this cancel (in a cluster, on
                         // another node): it leaves the queue all the same.
                         Err(err) if err.is_already_ended() => true,
+                        Err(StoreError::Refused(Refusal::NotQueued { running: false })) => true,
                         Err(err) => {
+                            // Started elsewhere: the log moves it to the
+                            // runs of other nodes.
                             if let Some(run) = act.pending.get_mut(id) {
                                 run.admission = Admission::Accepted;
                             }
                             act.try_start(ctx);
-                            return Err(RunError::Store(err));
+                            return Err(match err {
+                                StoreError::Refused(Refusal::NotQueued { .. }) => RunError::Running,
+                                StoreError::Refused(_) => RunError::Unavailable,
+                                err => RunError::Store(err),
+                            });
                         }
                     };
                     act.pending.remove(id);
@@ -165,7 +182,8 @@ impl Handler<Kill> for ScriptQueue {
     type Result = ResponseActFuture<Self, Result<(), RunError>>;
 
     fn handle(&mut self, msg: Kill, _ctx: &mut Context<Self>) -> Self::Result {
-        if !self.running.contains(msg.id) {
+        let here = self.running.contains(msg.id);
+        if !here && !self.foreign.contains(msg.id) {
             return Box::pin(fut::ready(Err(RunError::NotRunning)));
         }
         let event = Event::RunKillRequested {
@@ -174,11 +192,19 @@ impl Handler<Kill> for ScriptQueue {
             origin: msg.origin,
         };
         let id = msg.id;
+        // A run of another node is stopped there, when its node reads
+        // this event; on PostgreSQL it is recorded only while it runs.
         Box::pin(
-            self.append(vec![event])
+            self.append_expecting(vec![event], Expect::Running)
                 .into_actor(self)
                 .map(move |result, act, _ctx| {
-                    flatten(result)?;
+                    match flatten(result) {
+                        Err(StoreError::Refused(_)) => return Err(RunError::NotRunning),
+                        other => other?,
+                    };
+                    if !here {
+                        return Ok(());
+                    }
                     if !act.running.stop(id, StopReason::Killed) {
                         return Err(RunError::NotRunning); // it ended while the audit event was written
                     }
@@ -218,6 +244,12 @@ impl Handler<GetRun> for ScriptQueue {
                 progress: running.progress.clone(),
             });
         }
+        if let Some(running) = self.foreign.get(msg.id) {
+            return Some(LiveRun::Running {
+                started: running.started,
+                progress: running.progress.clone(),
+            });
+        }
         let run = self.pending.get(msg.id).filter(|r| r.accepted())?;
         Some(LiveRun::Queued {
             queued: run.queued,
@@ -236,6 +268,12 @@ impl Handler<ListRuns> for ScriptQueue {
 
     fn handle(&mut self, _msg: ListRuns, _ctx: &mut Context<Self>) -> Self::Result {
         let queued = self.pending.accepted().map(|r| r.id).collect();
-        MessageResult((queued, self.running.by_start()))
+        let mut running: Vec<(f64, RunId)> = self
+            .running
+            .starts()
+            .chain(self.foreign.by_start())
+            .collect();
+        running.sort_by(|a, b| a.0.total_cmp(&b.0));
+        MessageResult((queued, running.into_iter().map(|(_, id)| id).collect()))
     }
 }

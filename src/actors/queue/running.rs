@@ -162,11 +162,9 @@ impl Runs {
         }
     }
 
-    /// The ids, in the order the runs started.
-    pub fn by_start(&self) -> Vec<RunId> {
-        let mut running: Vec<_> = self.map.iter().map(|(id, r)| (r.started, *id)).collect();
-        running.sort_by(|a, b| a.0.total_cmp(&b.0));
-        running.into_iter().map(|(_, id)| id).collect()
+    /// `(started, id)` of each, in no order.
+    pub fn starts(&self) -> impl Iterator<Item = (f64, RunId)> + '_ {
+        self.map.iter().map(|(id, r)| (r.started, *id))
     }
 
     /// The ids of the runs at [`Stage::Lost`].

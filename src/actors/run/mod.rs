@@ -303,6 +303,9 @@ impl RunProcess {
                 self.stop.get_or_insert(reason);
                 return;
             }
+            // Asked again (a kill is also read back from the log): one
+            // SIGTERM, one SIGKILL timer.
+            Phase::Running { .. } if self.stop.is_some() => return,
             Phase::Running { .. } => {}
             Phase::Exited { .. } | Phase::Finishing { .. } => return,
         }

@@ -167,6 +167,7 @@ async fn rebuild(conn: &mut PgConnection) -> Result<usize, StoreError> {
                 user: UserId(row.try_get(1).map_err(pg)?),
                 event: decode(kind, row.try_get(3).map_err(pg)?, data)?,
                 stdin: None,
+                expect: None,
             });
         }
         // Same text as the original append, for the rows that keep it.

@@ -15,9 +15,10 @@ use crate::events::unfinished::{pgid_and_boot, queued_run, Unfinished};
 use crate::ids::{RunId, ScriptName, UserId};
 
 /// The event columns [`stored_from_row`] reads.
-const EVENT_COLUMNS: &str = "e.seq, e.at, e.user_id, e.kind, e.version, e.data::text AS data";
+pub(super) const EVENT_COLUMNS: &str =
+    "e.seq, e.at, e.user_id, e.kind, e.version, e.data::text AS data";
 
-fn stored_from_row(row: &PgRow) -> Result<StoredEvent, StoreError> {
+pub(super) fn stored_from_row(row: &PgRow) -> Result<StoredEvent, StoreError> {
     let data: &str = row.try_get("data").map_err(pg)?;
     let kind: &str = row.try_get("kind").map_err(pg)?;
     Ok(StoredEvent {

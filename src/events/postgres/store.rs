@@ -33,7 +33,7 @@ async fn write_loop(mut writer: Writer, mut queue: UnboundedReceiver<Job>, metri
             let result = writer.commit(&round.groups).await;
             metrics.record_commit(round.waiters.len(), started.elapsed());
             metrics.set_store_error(write_failure(&result));
-            answer(round.waiters, result, subscriber.as_ref());
+            answer(round.waiters, result, subscriber.as_ref(), &metrics);
         }
         if let Some(chore) = round.chore {
             chore.run_postgres(&mut writer, &metrics).await;

@@ -37,6 +37,7 @@ pub fn rebuild(writer: &mut Writer) -> Result<usize, StoreError> {
                 user: UserId(row.get(0)?),
                 event,
                 stdin: None,
+                expect: None,
             };
             // Same text as the original append, for the rows that keep it.
             apply(&tx, &new, &serde_json::to_string(&new.event)?)?;

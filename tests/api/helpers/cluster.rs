@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use super::child::Server;
 use super::server::{Database, Scheme, ServerSpec};
+use super::ws::WsClient;
 
 /// One node: its name, its storage and the server (derefs to its `Api`).
 pub struct Node {
@@ -21,6 +22,24 @@ impl std::ops::Deref for Node {
 
     fn deref(&self) -> &Server {
         &self.server
+    }
+}
+
+impl Node {
+    /// A WebSocket to this node with the admin key.
+    pub async fn ws(&self) -> WsClient {
+        let (_resp, framed) = self
+            .client
+            .ws(format!(
+                "{}/scripts/v1",
+                self.base.replacen("http", "ws", 1)
+            ))
+            .set_header("X-APIKey", self.key.as_str())
+            .max_frame_size(16 * 1024 * 1024)
+            .connect()
+            .await
+            .expect("websocket connects");
+        WsClient { framed }
     }
 }
 
@@ -41,22 +60,40 @@ impl Cluster {
     /// Starts `n` nodes on a fresh database, each with `exectab` as the
     /// admin's exectab (`OUT` in it becomes [`Cluster::out`]).
     pub async fn start(n: usize, exectab: &str) -> Cluster {
-        Cluster::start_with(n, exectab, &[]).await
+        Cluster::start_each(&vec![exectab; n]).await
     }
 
     /// [`Cluster::start`] with more `serve` flags for every node.
     pub async fn start_with(n: usize, exectab: &str, extra: &[&str]) -> Cluster {
-        assert!(n >= 1, "a cluster has a node");
+        Cluster::start_each_with(&vec![exectab; n], extra).await
+    }
+
+    /// Starts one node per exectab text (a node only runs the scripts
+    /// its own exectab defines).
+    pub async fn start_each(exectabs: &[&str]) -> Cluster {
+        Cluster::start_each_with(exectabs, &[]).await
+    }
+
+    /// [`Cluster::start_each`], each node with the `serve` flags `extra`.
+    pub async fn start_each_with(exectabs: &[&str], extra: &[&str]) -> Cluster {
+        assert!(!exectabs.is_empty(), "a cluster has a node");
         let extra: Vec<String> = extra.iter().map(|a| (*a).to_owned()).collect();
         let temp = tempfile::tempdir().expect("temp dir");
         let database = crate::backend::fresh_postgres_database(temp.path());
         let out = temp.path().join("out");
         std::fs::create_dir_all(&out).expect("out dir");
-        let exectab = exectab.replace("OUT", out.to_str().expect("utf-8 temp path"));
-        let first = launch(temp.path(), &database, 1, &exectab, None, &extra).await;
+        let out_text = out.to_str().expect("utf-8 temp path");
+        let texts: Vec<String> = exectabs
+            .iter()
+            .map(|t| t.replace("OUT", out_text))
+            .collect();
+        let first = launch(temp.path(), &database, 1, &texts[0], None, &extra).await;
         let key = first.server.key.clone();
-        let others =
-            (2..=n).map(|i| launch(temp.path(), &database, i, &exectab, Some(&key), &extra));
+        let others = texts
+            .iter()
+            .enumerate()
+            .skip(1)
+            .map(|(i, text)| launch(temp.path(), &database, i + 1, text, Some(&key), &extra));
         let mut nodes = vec![first];
         nodes.extend(futures_util::future::join_all(others).await);
         Cluster {
