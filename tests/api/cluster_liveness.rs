@@ -67,8 +67,9 @@ fn row(database: &str, run: &str) -> Value {
 #[actix_web::test]
 async fn a_killed_nodes_running_runs_end_interrupted_once_on_another_node_and_its_restart_ends_their_leftovers(
 ) {
-    // Arrange: two runs running on n1, each with a grandchild.
-    let mut cluster = Cluster::start_with(2, ORPHAN, &LEASE).await;
+    // Arrange: two runs running on n1 (only n1 defines the script), each
+    // with a grandchild.
+    let mut cluster = Cluster::start_each_with(&[ORPHAN, ""], &LEASE).await;
     let a = cluster.node(0);
     let ids = [
         a.run(json!({"name": "orphan", "args": ["a1"]})).await,
@@ -145,10 +146,11 @@ async fn a_killed_nodes_running_runs_end_interrupted_once_on_another_node_and_it
     // gone; nothing is ended twice.
     assert_processes_die(&grandchildren, "after n1 restarted").await;
     for id in &ids {
-        assert!(
-            !status_file(&a_storage, id).exists(),
-            "{id}'s status file is gone"
-        );
+        let file = status_file(&a_storage, id);
+        eventually(&format!("{id}'s status file to go"), || {
+            (!file.exists()).then_some(())
+        })
+        .await;
         assert_eq!(finals(&cluster.database, id).len(), 1, "{}", cluster.logs());
     }
 }
@@ -163,10 +165,11 @@ async fn eventually_async_row(database: &str, run: &str, state: &str) {
 
 #[actix_web::test]
 async fn a_node_paused_past_its_lease_starts_and_ends_nothing_on_its_own_and_kills_its_processes() {
-    // Arrange: on n1, one run running (its script sleeps on while n1 is
-    // paused: only the server stops) and one queued behind it (-s=1).
-    let exectab = "hold /bin/sh -c \"echo $$ > OUT/@@1; exec sleep 300\"\n";
-    let cluster = Cluster::start_with(2, exectab, &LEASE).await;
+    // Arrange: a script only n1 defines (so only n1 may start its runs):
+    // one run running (its script sleeps on while n1 is paused: only the
+    // server stops) and one queued behind it (-s=1).
+    let hold = "-s=1 hold /bin/sh -c \"echo $$ > OUT/@@1; exec sleep 300\"\n";
+    let cluster = Cluster::start_each_with(&[hold, ""], &LEASE).await;
     let (a, b) = (cluster.node(0), cluster.node(1));
     let first = a.run(json!({"name": "hold", "args": ["first"]})).await;
     let script = pid_in(&cluster, "first").await;
@@ -218,9 +221,13 @@ async fn a_node_paused_past_its_lease_starts_and_ends_nothing_on_its_own_and_kil
     );
     let starts = query_json(
         &cluster.database,
-        &format!("SELECT at FROM events WHERE stream = '{second}' AND kind = 'RunStarted'"),
+        &format!(
+            "SELECT at, data->>'node' AS node FROM events
+             WHERE stream = '{second}' AND kind = 'RunStarted'"
+        ),
     );
     assert_eq!(starts.len(), 1, "started once: {starts:?}");
+    assert!(starts[0].contains(r#""node":"n1""#), "{starts:?}");
     let at: Value = serde_json::from_str(&starts[0]).expect("row json");
     let at = at["at"].as_f64().expect("at");
     assert!(
@@ -278,10 +285,10 @@ fn node_incarnation(database: &str, node: &str) -> (i64, f64) {
 
 #[actix_web::test]
 async fn a_node_restarted_under_its_name_leaves_the_other_nodes_runs_alone() {
-    // Arrange: a run on each node.
-    let exectab = "hold /bin/sh -c \"echo $$ > OUT/@@1; exec sleep 300\"\n\
-                   hold2 /bin/sh -c \"echo $$ > OUT/@@1; exec sleep 300\"\n";
-    let mut cluster = Cluster::start_with(2, exectab, &LEASE).await;
+    // Arrange: a run on each node (each alone defines its script).
+    let on_n1 = "hold /bin/sh -c \"echo $$ > OUT/@@1; exec sleep 300\"\n";
+    let on_n2 = "hold2 /bin/sh -c \"echo $$ > OUT/@@1; exec sleep 300\"\n";
+    let mut cluster = Cluster::start_each_with(&[on_n1, on_n2], &LEASE).await;
     let on_a = cluster
         .node(0)
         .run(json!({"name": "hold", "args": ["a"]}))

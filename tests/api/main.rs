@@ -18,6 +18,7 @@ mod cluster_basics;
 mod cluster_claims;
 mod cluster_control;
 mod cluster_liveness;
+mod cluster_liveness_failover;
 mod cluster_liveness_lease;
 mod cluster_monitor;
 mod connection_key;
