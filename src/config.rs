@@ -431,4 +431,23 @@ mod tests {
         assert!(apply("retention_days = 0").is_err(), "0 days is refused");
         assert!(toml::from_str::<FileConfig>("log_format = \"xml\"").is_err());
     }
+
+    #[test]
+    fn lease_times_default_to_one_and_ten_seconds_and_are_read_in_milliseconds() {
+        let config = apply("").expect("empty file");
+        assert_eq!(
+            (config.lease_renew, config.lease_ttl),
+            (Duration::from_secs(1), Duration::from_secs(10))
+        );
+        let config = apply("lease_renew_ms = 200\nlease_ms = 2000\n").expect("file");
+        assert_eq!(
+            (config.lease_renew, config.lease_ttl),
+            (Duration::from_millis(200), Duration::from_millis(2000))
+        );
+        let short = apply("lease_renew_ms = 200\nlease_ms = 300\n").expect("file");
+        assert!(
+            short.lease_times().is_err(),
+            "a lease shorter than two renewals"
+        );
+    }
 }

@@ -236,3 +236,26 @@ async fn settle(
     );
     Lease::Held { deadline }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lease_must_outlast_two_renewals_of_a_nonzero_interval() {
+        let ms = Duration::from_millis;
+        let settle = Duration::from_secs(7);
+        for (renew, ttl, ok) in [
+            (ms(1000), ms(10_000), true),
+            (ms(200), ms(400), true),
+            (ms(200), ms(399), false),
+            (ms(0), ms(1000), false),
+        ] {
+            assert_eq!(
+                LeaseTimes::new(renew, ttl, settle).is_ok(),
+                ok,
+                "renew {renew:?}, lease {ttl:?}"
+            );
+        }
+    }
+}
