@@ -90,7 +90,7 @@ impl Application {
             .await
             .context("cannot join the cluster")?;
         if let Some(joined) = &joined {
-            db.writer.guard(joined.guard());
+            db.writer.guard(joined.guard(), lease_times.ttl);
         }
         let admin_key = admin::bootstrap(&mut db, &config).await?;
         if admin_key.is_some() {

@@ -42,9 +42,14 @@ pub enum Writer {
 impl Writer {
     /// From now on every commit checks this cluster node's lease (SQLite
     /// has no cluster: nothing to check).
-    pub fn guard(&mut self, guard: std::sync::Arc<postgres::guard::LeaseGuard>) {
+    /// `ttl` is the lease time (see [`postgres::Writer::guard`]).
+    pub fn guard(
+        &mut self,
+        guard: std::sync::Arc<postgres::guard::LeaseGuard>,
+        ttl: std::time::Duration,
+    ) {
         if let Writer::Postgres(w) = self {
-            w.guard(guard);
+            w.guard(guard, ttl);
         }
     }
 

@@ -53,7 +53,7 @@ async fn a_node_whose_lease_ran_out_commits_nothing_until_it_registers_again() {
     let registered = Instant::now();
     let epoch = nodes.register("n1", ttl).await.expect("registers");
     let guard = Arc::new(LeaseGuard::new("n1", epoch));
-    db.writer.guard(guard.clone());
+    db.writer.guard(guard.clone(), ttl);
     commit(&mut db, user_created(10))
         .await
         .expect("a node holding its lease commits");
@@ -101,7 +101,7 @@ async fn a_second_process_under_the_same_name_replaces_the_first_which_commits_n
     let nodes = db.readers.nodes(ttl).expect("PostgreSQL has nodes");
     let first = nodes.register("n1", ttl).await.expect("registers");
     let guard = Arc::new(LeaseGuard::new("n1", first));
-    db.writer.guard(guard.clone());
+    db.writer.guard(guard.clone(), ttl);
     commit(&mut db, user_created(10)).await.expect("commits");
 
     // Act: n1 registers again (a restart under the same name).

@@ -47,8 +47,17 @@ impl Writer {
         }
     }
 
-    /// From now on every commit checks this node's lease first.
-    pub fn guard(&mut self, guard: Arc<LeaseGuard>) {
+    /// From now on every commit checks this node's lease first. A node
+    /// paused inside a commit (SIGSTOP, a stalled VM) holds the commit
+    /// lock every node needs: the server ends such a transaction once it
+    /// has idled for `ttl`, the lease time, so the cluster goes on.
+    pub fn guard(&mut self, guard: Arc<LeaseGuard>, ttl: std::time::Duration) {
+        let idle = ttl.as_millis().to_string();
+        self.options = self
+            .options
+            .clone()
+            .options([("idle_in_transaction_session_timeout", idle.as_str())]);
+        self.conn = None;
         self.guard = Some(guard);
     }
 
