@@ -39,6 +39,8 @@ impl Handler<Enqueue> for ScriptQueue {
 
     fn handle(&mut self, msg: Enqueue, _ctx: &mut Context<Self>) -> Self::Result {
         self.limits = msg.limits;
+        // The account found the script in this node's exectab.
+        self.starts = true;
         if let Phase::Stopping { .. } = self.phase {
             return Box::pin(fut::ready(Err(RunError::ShuttingDown)));
         }
