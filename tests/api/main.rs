@@ -18,6 +18,7 @@ mod cluster_basics;
 mod cluster_claims;
 mod cluster_control;
 mod cluster_monitor;
+mod cluster_store;
 mod connection_key;
 mod containment;
 mod containment_crash;
