@@ -1,7 +1,8 @@
 //! Runs are controlled from any node: the status of a run shows its
 //! progress on the nodes it does not run on, a queued run is cancelled
 //! from another node, and a kill asked on one node stops the run on the
-//! node that runs it.
+//! node that runs it; also from a node whose exectab lacks the script
+//! (it never starts its runs, and still shows and controls them).
 
 use serde_json::json;
 
@@ -13,7 +14,9 @@ const WORK: &str = r#"work /bin/sh -c "echo '[1/2] Loading'; echo '[50%] half'; 
 
 #[actix_web::test]
 async fn progress_shows_on_every_node_and_cancel_and_kill_work_from_other_nodes() {
-    let cluster = Cluster::start(3, WORK).await;
+    // A and B define `work`; C does not.
+    let cluster = Cluster::start_each(&[WORK, WORK, ""]).await;
+    let bare = 2;
     let id = cluster.node(0).run(json!({"name": "work"})).await;
     let database = cluster.database.clone();
     let owner = eventually("the run to start on some node", || {
@@ -26,8 +29,10 @@ async fn progress_shows_on_every_node_and_cancel_and_kill_work_from_other_nodes(
     .await;
     let owner: serde_json::Value = serde_json::from_str(&owner).expect("json");
     let owner = owner["node"].as_str().expect("a node").to_owned();
+    assert_ne!(owner, "n3", "C does not define the script");
     let others: Vec<usize> = (0..3).filter(|i| cluster.node(*i).name != owner).collect();
     assert_eq!(others.len(), 2, "owner {owner}");
+    let other = others[0];
     let at_owner = (0..3)
         .find(|i| cluster.node(*i).name == owner)
         .expect("owner");
@@ -60,14 +65,19 @@ async fn progress_shows_on_every_node_and_cancel_and_kill_work_from_other_nodes(
         assert_eq!(listed["running"]["work"], json!([id]), "{listed}");
     }
 
-    // A second run waits behind the first (-s=1); another node cancels it.
-    let queued = cluster.node(others[0]).run(json!({"name": "work"})).await;
-    cluster.node(others[1]).cancel(&queued).await;
-    let cancelled = cluster.node(0).wait_done(&queued).await;
+    // A second run waits behind the first (-s=1); C cancels it.
+    let queued = cluster.node(other).run(json!({"name": "work"})).await;
+    let waiting = cluster
+        .node(bare)
+        .wait_status(&queued, "C to see it queued", |s| s["state"] == "queued")
+        .await;
+    assert_eq!(waiting["position"], 0, "{waiting}");
+    cluster.node(bare).cancel(&queued).await;
+    let cancelled = cluster.node(at_owner).wait_done(&queued).await;
     assert_eq!(cancelled["outcome"], "cancelled", "{cancelled}");
 
-    cluster.node(others[0]).kill(&id).await;
-    let killed = cluster.node(others[1]).wait_done(&id).await;
+    cluster.node(bare).kill(&id).await;
+    let killed = cluster.node(other).wait_done(&id).await;
     assert_eq!(killed["outcome"], "killed", "{killed}");
     let audit = query_json(
         &cluster.database,
@@ -77,5 +87,13 @@ async fn progress_shows_on_every_node_and_cancel_and_kill_work_from_other_nodes(
         audit,
         [format!(r#"{{"killed_by":"user:1","node":"{owner}"}}"#)],
         "killed on its node, by the request made on another"
+    );
+    let nodes = query_json(
+        &cluster.database,
+        "SELECT DISTINCT node FROM runs WHERE node IS NOT NULL",
+    );
+    assert!(
+        !nodes.iter().any(|n| n.contains("n3")),
+        "C started nothing: {nodes:?}"
     );
 }

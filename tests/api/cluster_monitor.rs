@@ -102,3 +102,51 @@ async fn a_monitor_on_c_sees_runs_of_a_and_b_once_in_order_and_resumes_on_b_with
     assert_seq_increasing(&all, last_seq);
     assert_no_push_pending(&mut resumed, "after the live push").await;
 }
+
+#[actix_web::test]
+async fn a_monitor_gets_every_start_and_end_of_concurrent_runs_on_three_nodes_in_log_order() {
+    // Each node alone defines its script: every node starts runs.
+    let cluster = Cluster::start_each(&[
+        "-s=2 q0 /bin/sh -c \"exit 0\"\n",
+        "-s=2 q1 /bin/sh -c \"exit 0\"\n",
+        "-s=2 q2 /bin/sh -c \"exit 0\"\n",
+    ])
+    .await;
+    let mut watch = cluster.node(2).ws().await;
+    subscribe(&mut watch, monitor(1, "")).await;
+
+    // Twenty-four runs asked at once, eight on each node.
+    let asks = (0..24).map(|i| {
+        let name = format!("q{}", i % 3);
+        cluster.node(i % 3).run(json!({ "name": name }))
+    });
+    let ids: Vec<String> = futures_util::future::join_all(asks).await;
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let pushes = pushes_until_all_done(&mut watch, &refs).await;
+
+    for id in &ids {
+        assert_eq!(
+            states(&of_run(&pushes, id)),
+            ["running", "done"],
+            "run {id}"
+        );
+    }
+    assert_eq!(pushes.len(), 2 * ids.len(), "nothing twice: {pushes:?}");
+    assert_seq_increasing(&pushes, 0);
+    // The pushes are the log's starts and ends, every one of them.
+    let logged = query_json(
+        &cluster.database,
+        "SELECT seq FROM events WHERE kind IN ('RunStarted', 'RunFinished') ORDER BY seq",
+    );
+    let pushed: Vec<String> = pushes
+        .iter()
+        .map(|p| format!(r#"{{"seq":{}}}"#, p["seq"]))
+        .collect();
+    assert_eq!(pushed, logged, "no gap, no duplicate");
+    let nodes = query_json(
+        &cluster.database,
+        "SELECT DISTINCT node FROM runs ORDER BY node",
+    );
+    assert_eq!(nodes.len(), 3, "started on every node: {nodes:?}");
+    assert_no_push_pending(&mut watch, "after the last end").await;
+}

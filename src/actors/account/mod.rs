@@ -157,6 +157,12 @@ impl AccountSupervisor {
         ctx: &Context<Self>,
     ) -> Addr<ScriptQueue> {
         let outlet = queue::Outlet::of(&ctx.address());
+        // On PostgreSQL a node starts only the scripts its own exectab
+        // defines; a queue of another node's script mirrors its runs
+        // (status, cancel, kill) and starts none. SQLite's one node still
+        // runs the accepted runs of a script removed since.
+        let starts =
+            !self.shared.config.on_postgres() || self.exectab.1.get(name.as_str()).is_some();
         ScriptQueue::launch(
             self.user,
             name,
@@ -164,6 +170,7 @@ impl AccountSupervisor {
             limits,
             restored,
             outlet,
+            starts,
         )
     }
 }

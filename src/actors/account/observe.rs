@@ -1,7 +1,8 @@
 //! The run events any node committed for this user (PostgreSQL's
 //! follower, in log order), handed to the queue of each script. A run
-//! queued on another node makes the queue here if this node's exectab
-//! defines the script: a node only starts runs of scripts it defines.
+//! queued on another node makes the queue here; if this node's exectab
+//! does not define the script, the queue only mirrors its runs (a node
+//! starts only the scripts it defines).
 
 use std::collections::BTreeMap;
 
@@ -36,13 +37,10 @@ impl Handler<Observed> for AccountSupervisor {
                     let queued = events
                         .iter()
                         .any(|e| matches!(e.event, Event::RunQueued { .. }));
-                    let defined = queued
-                        && self
-                            .exectab()
-                            .is_ok_and(|exectab| exectab.get(name.as_str()).is_some());
-                    if !defined {
+                    if !queued {
                         continue;
                     }
+                    // Read now, so the queue knows whether it may start them.
                     let limits = self.limits_of(&name);
                     self.queue(&name, limits, ctx)
                 }

@@ -82,6 +82,10 @@ pub struct ScriptQueue {
     claims_blocked: bool,
     /// How many batches of cluster events it took in (see `sweep`).
     observed: u64,
+    /// Whether this node may start the script's runs: false for a queue
+    /// that mirrors a script this node does not define (PostgreSQL),
+    /// until a request here shows it is defined.
+    starts: bool,
 }
 
 /// How soon a claim refused because another transaction held the
@@ -90,7 +94,8 @@ const SLOT_BUSY_RETRY: Duration = Duration::from_millis(50);
 
 impl ScriptQueue {
     /// Starts the queue of `name`, taking over `restored` runs (from a
-    /// replay or a rebuild); it reports to its account through `outlet`.
+    /// replay or a rebuild); it reports to its account through `outlet`,
+    /// and starts runs if `starts` (see the field).
     pub fn launch(
         user: UserId,
         name: ScriptName,
@@ -98,6 +103,7 @@ impl ScriptQueue {
         limits: Limits,
         restored: Restored,
         outlet: Outlet,
+        starts: bool,
     ) -> Addr<Self> {
         ScriptQueue::create(move |ctx| {
             let gauge = shared.metrics.queue_gauge(user, &name);
@@ -118,6 +124,7 @@ impl ScriptQueue {
                 gone: Recent::default(),
                 claims_blocked: false,
                 observed: 0,
+                starts,
             };
             queue.adopt(restored);
             queue
@@ -179,7 +186,7 @@ impl ScriptQueue {
     fn start_due(&mut self, ctx: &mut Context<Self>) {
         // A fenced node (lease lost) starts nothing; `FenceChanged` calls
         // again when it rejoins.
-        if self.shutting_down() || self.shared.fence.is_up() {
+        if self.shutting_down() || !self.starts || self.shared.fence.is_up() {
             return;
         }
         if let Some(timer) = self.timer.take() {

@@ -39,6 +39,8 @@ impl Handler<Enqueue> for ScriptQueue {
 
     fn handle(&mut self, msg: Enqueue, _ctx: &mut Context<Self>) -> Self::Result {
         self.limits = msg.limits;
+        // The account found the script in this node's exectab.
+        self.starts = true;
         if let Phase::Stopping { .. } = self.phase {
             return Box::pin(fut::ready(Err(RunError::ShuttingDown)));
         }
@@ -192,25 +194,26 @@ impl Handler<Kill> for ScriptQueue {
             origin: msg.origin,
         };
         let id = msg.id;
-        // A run of another node is stopped there, when its node reads
-        // this event; on PostgreSQL it is recorded only while it runs.
-        Box::pin(
-            self.append_expecting(vec![event], Expect::Running)
-                .into_actor(self)
-                .map(move |result, act, _ctx| {
-                    match flatten(result) {
-                        Err(StoreError::Refused(_)) => return Err(RunError::NotRunning),
-                        other => other?,
-                    };
-                    if !here {
-                        return Ok(());
-                    }
-                    if !act.running.stop(id, StopReason::Killed) {
-                        return Err(RunError::NotRunning); // it ended while the audit event was written
-                    }
-                    Ok(())
-                }),
-        )
+        // A run of this node is this queue's to stop (its start may still
+        // be committing). A run of another node is stopped there, when
+        // its node reads this event; it is recorded only while it runs.
+        let append = match here {
+            true => self.append(vec![event]),
+            false => self.append_expecting(vec![event], Expect::Running),
+        };
+        Box::pin(append.into_actor(self).map(move |result, act, _ctx| {
+            match flatten(result) {
+                Err(StoreError::Refused(_)) => return Err(RunError::NotRunning),
+                other => other?,
+            };
+            if !here {
+                return Ok(());
+            }
+            if !act.running.stop(id, StopReason::Killed) {
+                return Err(RunError::NotRunning); // it ended while the audit event was written
+            }
+            Ok(())
+        }))
     }
 }
 

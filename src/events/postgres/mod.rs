@@ -13,6 +13,7 @@ pub mod chunks;
 pub mod claim;
 mod doubt;
 pub mod follow;
+mod groups;
 pub mod guard;
 pub mod history;
 pub mod import;

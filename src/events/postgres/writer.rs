@@ -4,7 +4,10 @@
 //! one statement per kind of change, `COMMIT`. The transaction-level
 //! advisory lock serialises commits of every node on the database, so
 //! `seq` numbers become visible in their order (a reader that has seen
-//! `seq` n never later finds a smaller one appear).
+//! `seq` n never later finds a smaller one appear), which is what lets
+//! every node tail the log by `seq` (`crate::cluster`); each commit also
+//! `NOTIFY`s them. A batch that carries claims goes group by group
+//! (`groups`).
 //!
 //! After a failed call the connection is dropped and made again at the
 //! next commit; the groups of a failed commit are answered with the
@@ -164,7 +167,7 @@ async fn commit_on(
     if groups.iter().flatten().any(|e| e.expect.is_some()) {
         // Claims are checked group by group, each against what the
         // groups before it changed.
-        return commit_groups(conn, groups, &data, at, true).await;
+        return super::groups::commit_groups(conn, groups, &data, at, true).await;
     }
     let all: Vec<&NewEvent> = groups.iter().flatten().collect();
     let texts: Vec<&str> = data.iter().flatten().map(String::as_str).collect();
@@ -194,125 +197,14 @@ async fn commit_isolated(
     guard: Option<&LeaseGuard>,
 ) -> Result<GroupResults, Failed> {
     begin(conn, guard).await?;
-    commit_groups(conn, groups, data, at, false).await
-}
-
-/// Inside an open group transaction: the groups in order, each refused
-/// alone, then `COMMIT`. With `together`, a run of groups without
-/// claims goes in as one statement (redone group by group if it fails);
-/// a claimed group always goes alone, checked against what the groups
-/// before it changed.
-async fn commit_groups(
-    conn: &mut PgConnection,
-    groups: &[Vec<NewEvent>],
-    data: &[Vec<String>],
-    at: f64,
-    together: bool,
-) -> Result<GroupResults, Failed> {
-    let claimed = |group: &Vec<NewEvent>| group.iter().any(|e| e.expect.is_some());
-    let mut results = Vec::with_capacity(groups.len());
-    let mut next = 0;
-    while next < groups.len() {
-        let plain_until = match together {
-            true => groups[next..]
-                .iter()
-                .position(claimed)
-                .map_or(groups.len(), |p| next + p),
-            false => next,
-        };
-        if plain_until > next + 1 {
-            let (run, texts) = (&groups[next..plain_until], &data[next..plain_until]);
-            if let Some(stored) = append_together(conn, run, texts, at).await? {
-                results.extend(stored);
-                next = plain_until;
-                continue;
-            }
-        }
-        let alone_until = plain_until.max(next + 1);
-        for (group, texts) in groups[next..alone_until]
-            .iter()
-            .zip(&data[next..alone_until])
-        {
-            results.push(append_group(conn, group, texts, at).await?);
-        }
-        next = alone_until;
-    }
-    commit(conn, results).await
-}
-
-/// Groups without claims in one statement, in a savepoint: their
-/// results, or `None` (rolled back) if one of them was refused. An
-/// unavailable database fails the whole commit.
-async fn append_together(
-    conn: &mut PgConnection,
-    groups: &[Vec<NewEvent>],
-    data: &[Vec<String>],
-    at: f64,
-) -> Result<Option<GroupResults>, StoreError> {
-    end(conn, "SAVEPOINT grp").await?;
-    let all: Vec<&NewEvent> = groups.iter().flatten().collect();
-    let texts: Vec<&str> = data.iter().flatten().map(String::as_str).collect();
-    match append(conn, &all, &texts, at).await {
-        Ok(stored) => {
-            end(conn, "RELEASE SAVEPOINT grp").await?;
-            let mut stored = stored.into_iter();
-            Ok(Some(
-                groups
-                    .iter()
-                    .map(|group| Ok(stored.by_ref().take(group.len()).collect()))
-                    .collect(),
-            ))
-        }
-        Err(err) if err.is_unavailable() => Err(err),
-        Err(_) => {
-            end(conn, "ROLLBACK TO SAVEPOINT grp").await?;
-            Ok(None)
-        }
-    }
-}
-
-/// One group in a savepoint, after its claims: its result (appended,
-/// or refused alone), or the error that fails the whole commit (an
-/// unavailable database).
-async fn append_group(
-    conn: &mut PgConnection,
-    group: &[NewEvent],
-    data: &[String],
-    at: f64,
-) -> Result<Result<Vec<StoredEvent>, StoreError>, StoreError> {
-    end(conn, "SAVEPOINT grp").await?;
-    let events: Vec<&NewEvent> = group.iter().collect();
-    let texts: Vec<&str> = data.iter().map(String::as_str).collect();
-    let appended = match claims(conn, group).await {
-        Ok(()) => append(conn, &events, &texts, at).await,
-        Err(err) => Err(err),
-    };
-    match appended {
-        Err(err) if err.is_unavailable() => Err(err),
-        Err(err) => {
-            end(conn, "ROLLBACK TO SAVEPOINT grp").await?;
-            Ok(Err(err))
-        }
-        Ok(stored) => {
-            end(conn, "RELEASE SAVEPOINT grp").await?;
-            Ok(Ok(stored))
-        }
-    }
-}
-
-/// Checks the expectations of a group's events: a refusal is
-/// [`StoreError::Refused`].
-async fn claims(conn: &mut PgConnection, group: &[NewEvent]) -> Result<(), StoreError> {
-    for new in group {
-        if let Some(expect) = new.expect {
-            super::claim::check(conn, new, expect).await??;
-        }
-    }
-    Ok(())
+    super::groups::commit_groups(conn, groups, data, at, false).await
 }
 
 /// Sends `COMMIT`; a lost answer leaves the groups in doubt (see `doubt`).
-async fn commit(conn: &mut PgConnection, results: GroupResults) -> Result<GroupResults, Failed> {
+pub(super) async fn commit(
+    conn: &mut PgConnection,
+    results: GroupResults,
+) -> Result<GroupResults, Failed> {
     match end(conn, "COMMIT").await {
         Ok(()) => Ok(results),
         Err(err) if err.is_unavailable() => Err(Failed::InDoubt(InDoubt { results, err })),
@@ -322,7 +214,7 @@ async fn commit(conn: &mut PgConnection, results: GroupResults) -> Result<GroupR
 
 /// Inserts `events` (with their JSON `data`) in one statement and updates
 /// the read model; answers them as stored, in order.
-async fn append(
+pub(super) async fn append(
     conn: &mut PgConnection,
     events: &[&NewEvent],
     data: &[&str],

@@ -1,0 +1,126 @@
+//! Claims in the store itself, on a PostgreSQL database of the test's
+//! own: an append whose expectation does not hold is refused with its
+//! reason (not failed), each group is checked against what the groups
+//! before it in the same commit changed, and the others commit.
+
+use scriptd::events::store::{self, Location};
+use scriptd::events::types::{Origin, RunSpec};
+use scriptd::events::{Event, Expect, NewEvent, Refusal, StoreError};
+use scriptd::ids::{RunId, ScriptName, UserId};
+
+const USER: UserId = UserId(1);
+
+fn name() -> ScriptName {
+    ScriptName::parse("claimed").expect("a name")
+}
+
+fn queued(run: RunId, max_queued: u32) -> NewEvent {
+    let event = Event::RunQueued {
+        run,
+        name: name(),
+        queued: 0,
+        requested: 0.0,
+        params: Vec::new(),
+        spec: RunSpec::default(),
+        stdin_len: 0,
+        position: 0,
+        origin: Origin::default(),
+    };
+    NewEvent::new(USER, event).expecting(Expect::Room { max_queued })
+}
+
+fn started(run: RunId, simultaneous: u32) -> NewEvent {
+    let event = Event::RunStarted {
+        run,
+        name: name(),
+        started: 1.0,
+        node: Some("n1".to_owned()),
+    };
+    NewEvent::new(USER, event).expecting(Expect::Start { simultaneous })
+}
+
+/// An event that changes no row, carrying `expect` (what a cancel or a
+/// kill of `run` would carry).
+fn probe(run: RunId, expect: Expect) -> NewEvent {
+    let event = Event::RunKillRequested {
+        run,
+        name: name(),
+        origin: Origin::default(),
+    };
+    NewEvent::new(USER, event).expecting(expect)
+}
+
+/// Each group's outcome: `Ok` or the refusal; any other error fails.
+fn outcomes(
+    results: Vec<Result<Vec<scriptd::events::StoredEvent>, StoreError>>,
+) -> Vec<Result<(), Refusal>> {
+    results
+        .into_iter()
+        .map(|result| match result {
+            Ok(_) => Ok(()),
+            Err(StoreError::Refused(refusal)) => Err(refusal),
+            Err(other) => panic!("a failure, not a refusal: {other:?}"),
+        })
+        .collect()
+}
+
+#[actix_web::test]
+async fn claims_are_refused_with_their_reason_and_the_rest_of_the_commit_goes_in() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = crate::backend::fresh_postgres_database(dir.path());
+    let mut db = store::open(&Location::Postgres(url)).await.expect("open");
+    let (a, b, c) = (RunId::new(), RunId::new(), RunId::new());
+
+    let queueing = db
+        .writer
+        .commit(&[vec![queued(a, 2)], vec![queued(b, 2)], vec![queued(c, 2)]])
+        .await
+        .expect("commit");
+    assert_eq!(
+        outcomes(queueing),
+        [Ok(()), Ok(()), Err(Refusal::QueueFull)],
+        "-m=2: the third of one commit finds two before it"
+    );
+
+    let starting = db
+        .writer
+        .commit(&[
+            vec![started(a, 1)],
+            vec![started(b, 1)],
+            vec![started(a, 1)],
+        ])
+        .await
+        .expect("commit");
+    assert_eq!(
+        outcomes(starting),
+        [
+            Ok(()),
+            Err(Refusal::SlotsFull),
+            Err(Refusal::NotQueued { running: true })
+        ],
+        "-s=1: one start; a run never starts twice"
+    );
+
+    let probing = db
+        .writer
+        .commit(&[
+            vec![probe(a, Expect::Queued)],
+            vec![probe(b, Expect::Queued)],
+            vec![probe(b, Expect::Running)],
+            vec![probe(a, Expect::Running)],
+            vec![started(b, 2)],
+        ])
+        .await
+        .expect("commit");
+    assert_eq!(
+        outcomes(probing),
+        [
+            Err(Refusal::NotQueued { running: true }),
+            Ok(()),
+            Err(Refusal::NotRunning),
+            Ok(()),
+            Ok(()),
+        ],
+        "a cancel needs a queued run, a kill a running one; -s=2 lets b start"
+    );
+}
