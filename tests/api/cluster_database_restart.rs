@@ -40,15 +40,16 @@ impl Stream {
                 let api = &apis[turn % apis.len()];
                 turn += 1;
                 let (status, reply) = api.post("/scripts/v1/run", json!({"name": "quick"})).await;
-                let mut answers = record.borrow_mut();
-                match (status, reply["errorcode"].as_str()) {
-                    (200, _) if reply["success"] == true => answers
-                        .accepted
-                        .push(reply["id"].as_str().unwrap_or("").to_owned()),
-                    (503, Some("database_unavailable")) => answers.unavailable += 1,
-                    _ => answers.other.push(format!("{status} {reply}")),
+                {
+                    let mut answers = record.borrow_mut();
+                    match (status, reply["errorcode"].as_str()) {
+                        (200, _) if reply["success"] == true => answers
+                            .accepted
+                            .push(reply["id"].as_str().unwrap_or("").to_owned()),
+                        (503, Some("database_unavailable")) => answers.unavailable += 1,
+                        _ => answers.other.push(format!("{status} {reply}")),
+                    }
                 }
-                drop(answers);
                 // Down, a refusal is immediate: do not spin.
                 if status == 503 {
                     actix_rt::time::sleep(std::time::Duration::from_millis(20)).await;
