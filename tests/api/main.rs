@@ -17,6 +17,7 @@ mod cli_tools;
 mod cluster_basics;
 mod cluster_claims;
 mod cluster_control;
+mod cluster_database_restart;
 mod cluster_liveness;
 mod cluster_liveness_failover;
 mod cluster_liveness_lease;

@@ -76,10 +76,21 @@ impl Cluster {
 
     /// [`Cluster::start_each`], each node with the `serve` flags `extra`.
     pub async fn start_each_with(exectabs: &[&str], extra: &[&str]) -> Cluster {
+        Cluster::start_all(None, exectabs, extra).await
+    }
+
+    /// [`Cluster::start_with`] on `database` (a private server's) instead
+    /// of a fresh one on the shared server.
+    pub async fn start_on(database: String, n: usize, exectab: &str, extra: &[&str]) -> Cluster {
+        Cluster::start_all(Some(database), &vec![exectab; n], extra).await
+    }
+
+    async fn start_all(database: Option<String>, exectabs: &[&str], extra: &[&str]) -> Cluster {
         assert!(!exectabs.is_empty(), "a cluster has a node");
         let extra: Vec<String> = extra.iter().map(|a| (*a).to_owned()).collect();
         let temp = tempfile::tempdir().expect("temp dir");
-        let database = crate::backend::fresh_postgres_database(temp.path());
+        let database =
+            database.unwrap_or_else(|| crate::backend::fresh_postgres_database(temp.path()));
         let out = temp.path().join("out");
         std::fs::create_dir_all(&out).expect("out dir");
         let out_text = out.to_str().expect("utf-8 temp path");
