@@ -132,6 +132,16 @@ impl Nodes {
     }
 }
 
+/// A scenario that fails leaves no node behind (each holds a dozen
+/// database connections).
+impl Drop for Nodes {
+    fn drop(&mut self) {
+        for node in self.nodes.drain(..).flatten() {
+            let _ = node.kill();
+        }
+    }
+}
+
 /// Accept and end-to-end rates with 1, 2 and 3 nodes.
 pub async fn run() -> anyhow::Result<()> {
     let mut rates = Vec::new();

@@ -3,8 +3,27 @@
 //! exectab text, on one PostgreSQL database made for the test, whatever
 //! this run's backend (a cluster is PostgreSQL or nothing). `n1` starts
 //! first and creates the admin user; the others start with its key.
+//!
+//! One cluster lives at a time in the test process: three nodes (a dozen
+//! database connections each, under PostgreSQL's default limit of 100)
+//! are load enough for two cores, while other tests go on beside them.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// The right to run a cluster (see the module comment).
+static ONE_AT_A_TIME: std::sync::OnceLock<Arc<Semaphore>> = std::sync::OnceLock::new();
+
+async fn turn() -> OwnedSemaphorePermit {
+    ONE_AT_A_TIME
+        .get_or_init(|| Arc::new(Semaphore::new(1)))
+        .clone()
+        .acquire_owned()
+        .await
+        .expect("the semaphore is never closed")
+}
 
 use super::child::Server;
 use super::server::{Database, Scheme, ServerSpec};
@@ -52,8 +71,10 @@ pub struct Cluster {
     pub out: PathBuf,
     /// More `serve` flags every node gets (lease times, say).
     extra: Vec<String>,
-    // Last: the database is dropped once this directory is gone.
+    // Last: the database is dropped once this directory is gone, and
+    // the next cluster may start after that.
     _temp: tempfile::TempDir,
+    _turn: OwnedSemaphorePermit,
 }
 
 impl Cluster {
@@ -87,6 +108,7 @@ impl Cluster {
 
     async fn start_all(database: Option<String>, exectabs: &[&str], extra: &[&str]) -> Cluster {
         assert!(!exectabs.is_empty(), "a cluster has a node");
+        let turn = turn().await;
         let extra: Vec<String> = extra.iter().map(|a| (*a).to_owned()).collect();
         let temp = tempfile::tempdir().expect("temp dir");
         let database =
@@ -113,6 +135,7 @@ impl Cluster {
             out,
             extra,
             _temp: temp,
+            _turn: turn,
         }
     }
 
