@@ -326,18 +326,20 @@ async fn one_failover(nodes: &mut Nodes, db: &mut sqlx::PgConnection) -> anyhow:
     // Back to three nodes, and the slot free for the next sample.
     nodes.restart(index)?;
     let alive = nodes.targets();
-    let kill = crate::server::bytes_body::Body::json(serde_json::json!({"id": waiting}));
     let mut resp = client
-        .post(alive[0].url("/scripts/v1/kill"))
+        .post(alive[0].url(&format!("/scripts/v1/kill/{waiting}")))
         .insert_header(("X-APIKey", alive[0].key.as_str()))
-        .insert_header(("Content-Type", "application/json"))
-        .send_body(kill.0.clone())
+        .send()
         .await
         .map_err(|e| anyhow::anyhow!("kill request: {e}"))?;
-    let _ = resp.body().await;
+    let reply = resp.body().await.unwrap_or_default();
     let deadline = Instant::now() + Duration::from_secs(60);
     while state_of(db, &waiting).await?.0 != "done" {
-        anyhow::ensure!(Instant::now() < deadline, "the killed run did not end");
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the killed run did not end; the kill was answered {}",
+            String::from_utf8_lossy(&reply)
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     Ok(took)
