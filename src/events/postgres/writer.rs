@@ -20,6 +20,7 @@ use sqlx::{Executor, PgConnection, Row};
 
 use super::apply;
 use super::doubt::{self, Failed, InDoubt};
+use super::groups;
 use crate::clock;
 use crate::events::error::StoreError;
 use crate::events::store::GroupResults;
@@ -135,7 +136,13 @@ async fn commit_on(
     if groups.iter().flatten().any(|e| e.expect.is_some()) {
         // Claims are checked group by group, each against what the
         // groups before it changed.
-        return super::groups::commit_groups(conn, groups, &data, at, true).await;
+        return match groups::commit_claimed(conn, groups, &data, at).await {
+            groups::Pass::Done(result) => result,
+            groups::Pass::Redo => {
+                end(conn, "ROLLBACK").await?;
+                commit_isolated(conn, groups, &data, at).await
+            }
+        };
     }
     let all: Vec<&NewEvent> = groups.iter().flatten().collect();
     let texts: Vec<&str> = data.iter().flatten().map(String::as_str).collect();
@@ -164,7 +171,7 @@ async fn commit_isolated(
     at: f64,
 ) -> Result<GroupResults, Failed> {
     begin(conn).await?;
-    super::groups::commit_groups(conn, groups, data, at, false).await
+    groups::commit_isolated(conn, groups, data, at).await
 }
 
 /// Sends `COMMIT`; a lost answer leaves the groups in doubt (see `doubt`).
