@@ -29,7 +29,11 @@ const RETRY: Duration = Duration::from_millis(500);
 /// Something may have been committed: read the log's tail.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct Wake;
+pub struct Wake {
+    /// The last `seq` of the commit that woke it, when known: nothing to
+    /// read if it was passed on already.
+    pub seq: Option<i64>,
+}
 
 /// The follower actor.
 pub struct Follower {
@@ -110,7 +114,10 @@ impl Actor for Follower {
 impl Handler<Wake> for Follower {
     type Result = ();
 
-    fn handle(&mut self, _msg: Wake, ctx: &mut Context<Self>) {
+    fn handle(&mut self, msg: Wake, ctx: &mut Context<Self>) {
+        if msg.seq.is_some_and(|seq| seq <= self.last) {
+            return;
+        }
         self.read(ctx);
     }
 }

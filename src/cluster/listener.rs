@@ -46,15 +46,19 @@ async fn listen(options: PgConnectOptions, follower: Addr<Follower>) {
             }
         };
         // Made (again): what was missed meanwhile is read now.
-        follower.do_send(Wake);
+        follower.do_send(Wake { seq: None });
         while follower.connected() {
             match tokio::time::timeout(CHECK, listener.try_recv()).await {
                 Err(_) => {}
-                // A notification, or a lost connection made again.
-                Ok(Ok(_)) => follower.do_send(Wake),
+                // A commit (its payload is its last `seq`).
+                Ok(Ok(Some(notification))) => follower.do_send(Wake {
+                    seq: notification.payload().parse().ok(),
+                }),
+                // The connection was lost and made again.
+                Ok(Ok(None)) => follower.do_send(Wake { seq: None }),
                 Ok(Err(err)) => {
                     tracing::warn!(error.cause_chain = ?err, "lost the commit notifications; listening again");
-                    follower.do_send(Wake);
+                    follower.do_send(Wake { seq: None });
                     tokio::time::sleep(CHECK).await;
                     break;
                 }

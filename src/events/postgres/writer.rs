@@ -96,13 +96,9 @@ impl Writer {
     }
 }
 
-/// Opens a group transaction: `BEGIN`, the commit lock and the `NOTIFY`
-/// that wakes every node's follower once it commits, in one round trip.
+/// Opens a group transaction: `BEGIN` and the commit lock in one round trip.
 pub(super) async fn begin(conn: &mut PgConnection) -> Result<(), StoreError> {
-    let sql = format!(
-        "BEGIN; SELECT pg_advisory_xact_lock({COMMIT_LOCK}); NOTIFY {}",
-        super::follow::CHANNEL
-    );
+    let sql = format!("BEGIN; SELECT pg_advisory_xact_lock({COMMIT_LOCK})");
     sqlx::raw_sql(&sql)
         .execute(conn)
         .await
@@ -179,7 +175,24 @@ pub(super) async fn commit(
     conn: &mut PgConnection,
     results: GroupResults,
 ) -> Result<GroupResults, Failed> {
-    match end(conn, "COMMIT").await {
+    // The `NOTIFY` that wakes every node's follower at COMMIT names the
+    // commit's last `seq`, so a node that has passed it on already (its
+    // own commit) reads nothing again. In the same round trip.
+    let last = results
+        .iter()
+        .filter_map(|group| group.as_ref().ok()?.last())
+        .map(|event| event.seq)
+        .max();
+    let sql = match last {
+        Some(seq) => format!("NOTIFY {}, '{seq}'; COMMIT", super::follow::CHANNEL),
+        None => "COMMIT".to_owned(),
+    };
+    let ended = sqlx::raw_sql(&sql)
+        .execute(&mut *conn)
+        .await
+        .map(drop)
+        .map_err(|e| StoreError::from_pg(e, ""));
+    match ended {
         Ok(()) => Ok(results),
         Err(err) if err.is_unavailable() => Err(Failed::InDoubt(InDoubt { results, err })),
         Err(err) => Err(Failed::Store(err)),
