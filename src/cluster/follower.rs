@@ -29,11 +29,7 @@ const RETRY: Duration = Duration::from_millis(500);
 /// Something may have been committed: read the log's tail.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct Wake {
-    /// The last `seq` of the commit that woke it, when known: nothing to
-    /// read if it was passed on already.
-    pub seq: Option<i64>,
-}
+pub struct Wake;
 
 /// The follower actor.
 pub struct Follower {
@@ -114,10 +110,7 @@ impl Actor for Follower {
 impl Handler<Wake> for Follower {
     type Result = ();
 
-    fn handle(&mut self, msg: Wake, ctx: &mut Context<Self>) {
-        if msg.seq.is_some_and(|seq| seq <= self.last) {
-            return;
-        }
+    fn handle(&mut self, _msg: Wake, ctx: &mut Context<Self>) {
         self.read(ctx);
     }
 }

@@ -34,6 +34,8 @@ pub const COMMIT_LOCK: i64 = 0x0073_6372_6970_7464;
 pub struct Writer {
     options: PgConnectOptions,
     conn: Option<PgConnection>,
+    /// Names this writer in the commits' notifications (see `begin`).
+    token: String,
 }
 
 impl Writer {
@@ -42,7 +44,13 @@ impl Writer {
         Writer {
             options,
             conn: None,
+            token: uuid::Uuid::now_v7().simple().to_string(),
         }
+    }
+
+    /// What its commits' notifications carry (see `begin`).
+    pub fn token(&self) -> &str {
+        &self.token
     }
 
     /// The connection, made again if the last one was lost.
@@ -80,8 +88,9 @@ impl Writer {
     /// all-or-nothing on its own, so one refused group does not fail the
     /// others.
     pub async fn commit(&mut self, groups: &[Vec<NewEvent>]) -> Result<GroupResults, StoreError> {
+        let token = self.token.clone();
         let attempt = match self.connection().await {
-            Ok(conn) => commit_on(conn, groups).await,
+            Ok(conn) => commit_on(conn, groups, &token).await,
             Err(err) => Err(Failed::Store(err)),
         };
         match attempt {
@@ -96,9 +105,15 @@ impl Writer {
     }
 }
 
-/// Opens a group transaction: `BEGIN` and the commit lock in one round trip.
-pub(super) async fn begin(conn: &mut PgConnection) -> Result<(), StoreError> {
-    let sql = format!("BEGIN; SELECT pg_advisory_xact_lock({COMMIT_LOCK})");
+/// Opens a group transaction: `BEGIN`, the commit lock and the `NOTIFY`
+/// that wakes every node's follower once it commits, in one round trip.
+/// The notification names this writer (`token`), so this node's own
+/// follower, which its writer tells directly, does not read again.
+pub(super) async fn begin(conn: &mut PgConnection, token: &str) -> Result<(), StoreError> {
+    let sql = format!(
+        "BEGIN; SELECT pg_advisory_xact_lock({COMMIT_LOCK}); NOTIFY {}, '{token}'",
+        super::follow::CHANNEL
+    );
     sqlx::raw_sql(&sql)
         .execute(conn)
         .await
@@ -118,6 +133,7 @@ pub(super) async fn end(conn: &mut PgConnection, sql: &'static str) -> Result<()
 async fn commit_on(
     conn: &mut PgConnection,
     groups: &[Vec<NewEvent>],
+    token: &str,
 ) -> Result<GroupResults, Failed> {
     let at = clock::now();
     let data: Vec<Vec<String>> = groups
@@ -128,7 +144,7 @@ async fn commit_on(
     // Groups are refused rarely (rules are checked by the actors), so the
     // batch first goes as a whole and is redone group by group, each in a
     // savepoint, only if something failed.
-    begin(conn).await?;
+    begin(conn, token).await?;
     if groups.iter().flatten().any(|e| e.expect.is_some()) {
         // Claims are checked group by group, each against what the
         // groups before it changed.
@@ -136,7 +152,7 @@ async fn commit_on(
             groups::Pass::Done(result) => result,
             groups::Pass::Redo => {
                 end(conn, "ROLLBACK").await?;
-                commit_isolated(conn, groups, &data, at).await
+                commit_isolated(conn, groups, &data, at, token).await
             }
         };
     }
@@ -154,7 +170,7 @@ async fn commit_on(
         Err(err) if err.is_unavailable() => Err(err.into()),
         Err(_) => {
             end(conn, "ROLLBACK").await?;
-            commit_isolated(conn, groups, &data, at).await
+            commit_isolated(conn, groups, &data, at, token).await
         }
     }
 }
@@ -165,8 +181,9 @@ async fn commit_isolated(
     groups: &[Vec<NewEvent>],
     data: &[Vec<String>],
     at: f64,
+    token: &str,
 ) -> Result<GroupResults, Failed> {
-    begin(conn).await?;
+    begin(conn, token).await?;
     groups::commit_isolated(conn, groups, data, at).await
 }
 
@@ -175,24 +192,7 @@ pub(super) async fn commit(
     conn: &mut PgConnection,
     results: GroupResults,
 ) -> Result<GroupResults, Failed> {
-    // The `NOTIFY` that wakes every node's follower at COMMIT names the
-    // commit's last `seq`, so a node that has passed it on already (its
-    // own commit) reads nothing again. In the same round trip.
-    let last = results
-        .iter()
-        .filter_map(|group| group.as_ref().ok()?.last())
-        .map(|event| event.seq)
-        .max();
-    let sql = match last {
-        Some(seq) => format!("NOTIFY {}, '{seq}'; COMMIT", super::follow::CHANNEL),
-        None => "COMMIT".to_owned(),
-    };
-    let ended = sqlx::raw_sql(&sql)
-        .execute(&mut *conn)
-        .await
-        .map(drop)
-        .map_err(|e| StoreError::from_pg(e, ""));
-    match ended {
+    match end(conn, "COMMIT").await {
         Ok(()) => Ok(results),
         Err(err) if err.is_unavailable() => Err(Failed::InDoubt(InDoubt { results, err })),
         Err(err) => Err(Failed::Store(err)),
