@@ -15,9 +15,10 @@ use crate::actors::account::Restore;
 use crate::actors::directory::{AccountDirectory, GetAccount, ShutdownAll};
 use crate::actors::monitor::MonitorHub;
 use crate::actors::process;
+use crate::actors::queue::FenceChanged;
 use crate::actors::status_file::StatusFiles;
 use crate::actors::Shared;
-use crate::cluster::{self, Follower};
+use crate::cluster::{self, Fence, Follower, Joined, Loops};
 use crate::config::Config;
 use crate::events::store::{self, SetSubscriber};
 use crate::events::{Append, EventStore, Readers};
@@ -37,6 +38,8 @@ pub struct Application {
     config: Arc<Config>,
     /// The first-run admin key, when this start created it.
     pub admin_key: Option<String>,
+    /// A cluster node's lease and rescuer tasks, ended with the server.
+    _cluster: Loops,
     _lock: StorageLock,
 }
 
@@ -79,6 +82,16 @@ impl Application {
         let mut db = store::open(&location)
             .await
             .with_context(|| format!("cannot open the database {}", location.describe()))?;
+        let metrics = Metrics::default();
+        // Before anything is written: on a cluster node every commit checks
+        // the lease of the incarnation registered here.
+        let lease_times = config.lease_times()?;
+        let joined = cluster::join(&db.readers, &config.node, lease_times, &metrics)
+            .await
+            .context("cannot join the cluster")?;
+        if let Some(joined) = &joined {
+            db.writer.guard(joined.guard(), lease_times.ttl);
+        }
         let admin_key = admin::bootstrap(&mut db, &config).await?;
         if admin_key.is_some() {
             // Never the key itself: logs are kept and shipped.
@@ -88,7 +101,7 @@ impl Application {
             );
         }
         let config = Arc::new(config);
-        let metrics = Metrics::default();
+        let fence = joined.as_ref().map(Joined::fence).unwrap_or_default();
         let readers = db.readers.clone();
         let logs = RunLogs::for_readers(&readers, &config);
         // Its commits' notifications name it (see `cluster::listener`).
@@ -120,8 +133,19 @@ impl Application {
             metrics: metrics.clone(),
             tracking,
             logs: logs.clone(),
+            fence: fence.clone(),
         };
         let directory = AccountDirectory::new(shared.clone()).start();
+        let cluster_loops = match joined {
+            Some(joined) => {
+                end_leftovers(&shared, &joined.leftovers);
+                // Renewals start before replay, which may take long on a deep queue.
+                joined
+                    .start(store.clone())
+                    .also(actix::spawn(pass_fence_changes(fence, directory.clone())))
+            }
+            None => Loops::none(),
+        };
         restore(&shared, &directory).await?;
         if let Some((pg, last)) = tail {
             let subscribers = vec![hub.clone().recipient(), directory.clone().recipient()];
@@ -193,6 +217,7 @@ impl Application {
             store,
             config,
             admin_key,
+            _cluster: cluster_loops,
             _lock: storage_lock,
         })
     }
@@ -245,6 +270,36 @@ fn max_connections(config: &Config, descriptors: Option<u64>) -> usize {
     })
 }
 
+/// Cleans up after the runs of a former life of this node that a rescuer
+/// ended while the node was gone (`cluster::Joined`): their status files
+/// go, and what their processes left behind is ended.
+fn end_leftovers(shared: &Shared, leftovers: &[cluster::Leftover]) {
+    for leftover in leftovers {
+        shared.status_files.remove(leftover.user, leftover.run);
+    }
+    let groups = leftovers.iter().filter_map(|l| l.group.as_ref());
+    for (pgid, _) in groups.filter(|(_, boot)| boot == process::boot_id()) {
+        match process::end_orphaned_group(*pgid) {
+            Ok(true) => tracing::info!(
+                pgid,
+                "ended what a run of this node's former life left running"
+            ),
+            Ok(false) => {}
+            Err(err) => tracing::warn!(pgid, error = %err, "cannot end a former run's processes"),
+        }
+    }
+}
+
+/// Tells the queues (through the directory) whenever the node's fence
+/// goes up (the lease is lost: stop the runs) or down (rejoined).
+async fn pass_fence_changes(fence: Fence, directory: Addr<AccountDirectory>) {
+    let mut changes = fence.subscribe();
+    while changes.changed().await.is_ok() {
+        let up = *changes.borrow_and_update();
+        directory.do_send(FenceChanged { up });
+    }
+}
+
 /// Makes the storage its owner's alone, saying so when it was not.
 fn storage_permissions(config: &Config) {
     match storage::tighten(&config.storage) {
@@ -265,7 +320,9 @@ fn storage_permissions(config: &Config) {
 /// Replays unfinished runs: records the interrupted ones, hands the
 /// pending ones back to their queues.
 async fn restore(shared: &Shared, directory: &Addr<AccountDirectory>) -> anyhow::Result<()> {
-    let recovered = replay::recover(&shared.readers, process::boot_id()).await?;
+    let config = &shared.config;
+    let node = config.on_postgres().then_some(config.node.as_str());
+    let recovered = replay::recover(&shared.readers, process::boot_id(), node).await?;
     for pgid in &recovered.orphan_groups {
         match process::end_orphaned_group(*pgid) {
             Ok(true) => tracing::info!(pgid, "ended whatever an interrupted run left running"),

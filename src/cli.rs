@@ -113,6 +113,15 @@ pub struct ServeArgs {
     /// Another name (host or IP) for the made certificate; repeatable.
     #[arg(long = "tls-name", value_name = "NAME")]
     pub tls_names: Vec<String>,
+    /// Cluster (PostgreSQL): renew this node's lease every MS milliseconds
+    /// (config `lease_renew_ms`, default 1000).
+    #[arg(long, env = "SCRIPTD_LEASE_RENEW_MS", value_name = "MS")]
+    pub lease_renew_ms: Option<u64>,
+    /// Cluster (PostgreSQL): a node whose lease was not renewed for MS
+    /// milliseconds is lost and its running runs end interrupted (config
+    /// `lease_ms`, default 10000; at least twice --lease-renew-ms).
+    #[arg(long, env = "SCRIPTD_LEASE_MS", value_name = "MS")]
+    pub lease_ms: Option<u64>,
     /// This node's name when several servers share one PostgreSQL
     /// database (config `node`; default: the host name).
     #[arg(long, env = "SCRIPTD_NODE", value_name = "NAME", value_parser = node_arg)]
@@ -138,6 +147,12 @@ impl ServeArgs {
             config.tls.key = Some(key);
         }
         config.tls.names.extend(self.tls_names);
+        if let Some(ms) = self.lease_renew_ms {
+            config.lease_renew = std::time::Duration::from_millis(ms);
+        }
+        if let Some(ms) = self.lease_ms {
+            config.lease_ttl = std::time::Duration::from_millis(ms);
+        }
         if let Some(node) = self.node {
             config.node = node;
         }

@@ -58,6 +58,12 @@ pub struct Config {
     pub keep_alive: Duration,
     /// HTTPS/WSS on the listener.
     pub tls: TlsSettings,
+    /// A cluster node renews its lease this often (`lease_renew_ms`,
+    /// `--lease-renew-ms`; PostgreSQL only).
+    pub lease_renew: Duration,
+    /// For this long (`lease_ms`, `--lease-ms`): a node silent for longer
+    /// is lost, and its running runs end `interrupted`.
+    pub lease_ttl: Duration,
     /// This node's name in a cluster (`node`, `--node`, `SCRIPTD_NODE`;
     /// default the host name). Recorded with the runs it starts on
     /// PostgreSQL; SQLite is always one node and records none.
@@ -90,8 +96,18 @@ impl Config {
             min_free_bytes: 64 * 1024 * 1024,
             keep_alive: Duration::from_secs(30),
             tls: TlsSettings::default(),
+            lease_renew: Duration::from_secs(1),
+            lease_ttl: Duration::from_secs(10),
             node: host_name(),
         }
+    }
+
+    /// The lease settings, checked (a lease outlives a late renewal). A
+    /// node that rejoins after losing its lease gives the runs it stopped
+    /// the kill grace and two seconds to record their own ends.
+    pub fn lease_times(&self) -> Result<crate::cluster::LeaseTimes, crate::cluster::BadLeaseTimes> {
+        let settle = self.kill_grace + Duration::from_secs(2);
+        crate::cluster::LeaseTimes::new(self.lease_renew, self.lease_ttl, settle)
     }
 
     /// The SQLite database file (used when no `database` URL is set).
@@ -189,6 +205,10 @@ pub struct FileConfig {
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub tls_names: Option<Vec<String>>,
+    /// Cluster lease renewal interval, in milliseconds (default 1000).
+    pub lease_renew_ms: Option<u64>,
+    /// Cluster lease length, in milliseconds (default 10000).
+    pub lease_ms: Option<u64>,
     /// This node's name in a cluster (default: the host name).
     pub node: Option<String>,
 }
@@ -324,6 +344,12 @@ impl FileConfig {
         if let Some(secs) = self.keep_alive_secs {
             config.keep_alive = seconds("keep_alive_secs", secs)?;
         }
+        if let Some(ms) = self.lease_renew_ms {
+            config.lease_renew = Duration::from_millis(ms);
+        }
+        if let Some(ms) = self.lease_ms {
+            config.lease_ttl = Duration::from_millis(ms);
+        }
         if let Some(node) = self.node {
             config.node = node_name(node)?;
         }
@@ -404,5 +430,24 @@ mod tests {
         assert!(config.retention_all);
         assert!(apply("retention_days = 0").is_err(), "0 days is refused");
         assert!(toml::from_str::<FileConfig>("log_format = \"xml\"").is_err());
+    }
+
+    #[test]
+    fn lease_times_default_to_one_and_ten_seconds_and_are_read_in_milliseconds() {
+        let config = apply("").expect("empty file");
+        assert_eq!(
+            (config.lease_renew, config.lease_ttl),
+            (Duration::from_secs(1), Duration::from_secs(10))
+        );
+        let config = apply("lease_renew_ms = 200\nlease_ms = 2000\n").expect("file");
+        assert_eq!(
+            (config.lease_renew, config.lease_ttl),
+            (Duration::from_millis(200), Duration::from_millis(2000))
+        );
+        let short = apply("lease_renew_ms = 200\nlease_ms = 300\n").expect("file");
+        assert!(
+            short.lease_times().is_err(),
+            "a lease shorter than two renewals"
+        );
     }
 }

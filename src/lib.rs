@@ -23,7 +23,9 @@
 //! - [`output`]: runs' captured output (`GET log`), in files or database
 //!   chunks.
 //! - [`cluster`]: PostgreSQL's many nodes: the follower that tails the
-//!   log for every node's commits (claims are `events::expect`).
+//!   log for every node's commits (claims are `events::expect`), the
+//!   nodes' leases, the rescuer of lost nodes' runs and the fence of a
+//!   node that lost its lease.
 //! - [`replay`]: startup recovery of unfinished runs (folded with
 //!   `run::RunState`), and a failed queue's rebuild.
 //! - [`retention`]: `admin prune` and the server's own `retention_days`,

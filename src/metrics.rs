@@ -32,6 +32,35 @@ struct Inner {
     queues: Mutex<Vec<Arc<QueueGauge>>>,
     /// Why the last commit could not write, until one succeeds.
     store_error: Mutex<Option<String>>,
+    /// The cluster as this node last saw it (PostgreSQL only).
+    cluster: Mutex<Option<ClusterGauges>>,
+}
+
+/// One node of the cluster, as last read from the database.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeGauge {
+    pub name: String,
+    pub epoch: i64,
+    /// When its lease ends, in seconds since the epoch (database clock).
+    pub lease_until: f64,
+    /// Its lease is valid and the rescuer has not given it up.
+    pub alive: bool,
+    /// Its runs in the `running` state.
+    pub running: i64,
+}
+
+/// This node's view of the cluster, refreshed by `crate::cluster`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ClusterGauges {
+    /// This node's name.
+    pub node: String,
+    /// This node holds no valid lease: it starts nothing.
+    pub fenced: bool,
+    /// Times this node found its lease lost.
+    pub lease_losses: u64,
+    /// Runs of lost nodes this node's rescuer ended.
+    pub rescued: u64,
+    pub nodes: Vec<NodeGauge>,
 }
 
 /// Queue depth and running count of one script, written by its ScriptQueue.
@@ -101,6 +130,25 @@ impl Metrics {
         if let Ok(mut slot) = self.0.store_error.lock() {
             *slot = error;
         }
+    }
+
+    /// Changes the cluster view (made on first use for this `node`).
+    pub fn update_cluster(&self, node: &str, change: impl FnOnce(&mut ClusterGauges)) {
+        let mut slot = self.0.cluster.lock().unwrap_or_else(|e| e.into_inner());
+        let gauges = slot.get_or_insert_with(|| ClusterGauges {
+            node: node.to_owned(),
+            ..ClusterGauges::default()
+        });
+        change(gauges);
+    }
+
+    /// The cluster view, on a cluster node.
+    pub fn cluster(&self) -> Option<ClusterGauges> {
+        self.0
+            .cluster
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Why the store cannot write, while it cannot.

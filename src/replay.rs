@@ -53,7 +53,7 @@ pub fn fold_runs(events: Vec<StoredEvent>) -> Vec<RunState> {
 /// The state of an unfinished run, folded from the events its row gives:
 /// `RunQueued`, then `RunStarted` and `RunSpawned` once on record (its
 /// progress and kill requests change nothing a restart keeps).
-fn fold_unfinished(found: Unfinished) -> RunState {
+pub fn fold_unfinished(found: Unfinished) -> RunState {
     let Unfinished {
         queued,
         started,
@@ -113,12 +113,21 @@ fn queued_event(queued: QueuedRun) -> Event {
 }
 
 /// What startup does with the unfinished runs of the database; `boot` is
-/// this machine's boot id. The rows are streamed (on SQLite on a blocking
+/// this machine's boot id, `node` this node's name on a cluster: runs
+/// another node started are that node's (a live one runs them, a lost
+/// one's are the rescuer's), so only this node's are interrupted and
+/// their processes ended; a run on record with no node (started before
+/// nodes were recorded) counts as this node's. The rows are streamed (on SQLite on a blocking
 /// thread), never held all at once.
-pub async fn recover(readers: &Readers, boot: &str) -> Result<Recovered, StoreError> {
+pub async fn recover(
+    readers: &Readers,
+    boot: &str,
+    node: Option<&str>,
+) -> Result<Recovered, StoreError> {
     let recovery = Recovery {
         now: clock::now(),
         boot: boot.to_owned(),
+        node: node.map(str::to_owned),
         recovered: Recovered::default(),
         queues: BTreeMap::new(),
         opts: SharedOpts::default(),
@@ -130,6 +139,7 @@ pub async fn recover(readers: &Readers, boot: &str) -> Result<Recovered, StoreEr
 struct Recovery {
     now: f64,
     boot: String,
+    node: Option<String>,
     recovered: Recovered,
     queues: BTreeMap<(UserId, ScriptName), Vec<(i64, PendingRun)>>,
     opts: SharedOpts,
@@ -138,6 +148,9 @@ struct Recovery {
 impl FoldUnfinished for Recovery {
     /// A queued run goes back to its queue; a started one is interrupted.
     fn add(&mut self, found: Unfinished) {
+        if found.started.is_some() && !self.is_mine(found.node.as_deref()) {
+            return;
+        }
         let (seq, user) = (found.seq, found.user);
         let state = fold_unfinished(found);
         if let Some(process) = state.process().filter(|p| p.boot == self.boot) {
@@ -152,24 +165,43 @@ impl FoldUnfinished for Recovery {
                     .push((seq, run));
             }
             state => {
-                let Some(started) = state.into_started() else {
-                    return; // ended meanwhile: nothing to do
-                };
-                let id = started.run.id;
-                let (name, run) = (&started.name, &started.run);
-                let record = record::interrupted(name, run, started.started, self.now, STOPPED);
-                let events = record::final_events(id, record, |run, record| {
-                    Event::RunInterrupted { run, record }
-                });
-                self.recovered
-                    .interrupted
-                    .push(events.into_iter().map(|e| NewEvent::new(user, e)).collect());
+                let events = interrupted_events(user, state, self.now, STOPPED);
+                if !events.is_empty() {
+                    self.recovered.interrupted.push(events);
+                }
             }
         }
     }
 }
 
+/// The final events that end a started run `interrupted` at `now`, with
+/// `why` as its error; none for a run that is not started (queued, or
+/// ended meanwhile).
+pub fn interrupted_events(user: UserId, state: RunState, now: f64, why: &str) -> Vec<NewEvent> {
+    let Some(started) = state.into_started() else {
+        return Vec::new();
+    };
+    let id = started.run.id;
+    let (name, run) = (&started.name, &started.run);
+    let record = record::interrupted(name, run, started.started, now, why);
+    record::final_events(id, record, |run, record| Event::RunInterrupted {
+        run,
+        record,
+    })
+    .into_iter()
+    .map(|e| NewEvent::new(user, e))
+    .collect()
+}
+
 impl Recovery {
+    /// Whether a run started on `started_on` is this node's to clean up.
+    fn is_mine(&self, started_on: Option<&str>) -> bool {
+        match (&self.node, started_on) {
+            (Some(me), Some(node)) => me == node,
+            _ => true,
+        }
+    }
+
     fn finish(mut self) -> Recovered {
         for ((user, name), mut runs) in self.queues {
             // Log order is arrival order: runs due at the same second keep it.
@@ -206,6 +238,7 @@ mod tests {
             },
             started,
             spawned,
+            node: None,
         }
     }
 

@@ -96,3 +96,14 @@ impl Handler<ShutdownAll> for AccountDirectory {
         })
     }
 }
+
+impl Handler<super::queue::FenceChanged> for AccountDirectory {
+    type Result = ();
+
+    /// Passed on to every account, and from there to every queue.
+    fn handle(&mut self, msg: super::queue::FenceChanged, _ctx: &mut Context<Self>) {
+        for account in self.accounts.values() {
+            account.do_send(msg);
+        }
+    }
+}

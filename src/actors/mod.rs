@@ -38,4 +38,6 @@ pub struct Shared {
     pub tracking: Arc<process::Tracking>,
     /// Where runs' captured output goes (files or database chunks).
     pub logs: crate::output::RunLogs,
+    /// Up while this cluster node holds no valid lease: nothing starts.
+    pub fence: crate::cluster::Fence,
 }

@@ -40,6 +40,19 @@ pub enum Writer {
 }
 
 impl Writer {
+    /// From now on every commit checks this cluster node's lease (SQLite
+    /// has no cluster: nothing to check).
+    /// `ttl` is the lease time (see [`postgres::Writer::guard`]).
+    pub fn guard(
+        &mut self,
+        guard: std::sync::Arc<postgres::guard::LeaseGuard>,
+        ttl: std::time::Duration,
+    ) {
+        if let Writer::Postgres(w) = self {
+            w.guard(guard, ttl);
+        }
+    }
+
     /// Appends groups of events in one transaction; each group is
     /// all-or-nothing on its own. For the offline commands; the server
     /// appends through the [`super::EventStore`].

@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use super::postgres;
+
 /// The PostgreSQL index that lets a run have one final event only
 /// (migrations/postgres/…_one_final_event_per_run.sql).
 const ONE_FINAL_EVENT: &str = "events_one_final";
@@ -41,6 +43,11 @@ pub enum StoreError {
     /// ended, by this append or by an earlier one.
     #[error("the run already ended")]
     AlreadyEnded,
+    /// This cluster node's lease expired, was marked lost or belongs to a
+    /// newer incarnation: the database refused the commit, nothing was
+    /// written (see `crate::cluster`).
+    #[error("this node's lease is not valid")]
+    LeaseLost,
 }
 
 impl StoreError {
@@ -67,10 +74,12 @@ impl StoreError {
         }
     }
 
-    /// Whether the database server could not be reached (PostgreSQL).
+    /// Whether the database server could not be reached (PostgreSQL),
+    /// or refused this node for its lease: either way nothing was
+    /// written, and it may pass (clients try again, or another node).
     pub fn is_unavailable(&self) -> bool {
         match self {
-            StoreError::Unavailable(_) => true,
+            StoreError::Unavailable(_) | StoreError::LeaseLost => true,
             StoreError::Batch(inner) => inner.is_unavailable(),
             _ => false,
         }
@@ -101,6 +110,8 @@ impl StoreError {
                     StoreError::AlreadyEnded
                 }
                 Some("23505") if !what.is_empty() => StoreError::Conflict(what),
+                // Raised by `scriptd_lease_check` (migrations/postgres).
+                Some(postgres::guard::LEASE_LOST) => StoreError::LeaseLost,
                 // Class 08: connection exceptions; 57P01-03: the server is
                 // shutting down, was stopped, or cannot accept connections yet.
                 Some(code) if code.starts_with("08") || code.starts_with("57P") => {

@@ -30,6 +30,16 @@ pub trait FoldUnfinished: Send + 'static {
 }
 
 impl Readers {
+    /// The cluster's node table, on PostgreSQL (a connection pool of its
+    /// own); `None` on SQLite, which has no cluster.
+    /// `ttl` is the nodes' lease time.
+    pub fn nodes(&self, ttl: std::time::Duration) -> Option<postgres::nodes::Nodes> {
+        match self {
+            Readers::Sqlite(_) => None,
+            Readers::Postgres(r) => Some(postgres::nodes::Nodes::open(r, ttl)),
+        }
+    }
+
     /// Who the key with this hash belongs to, if it is valid at `now`.
     pub async fn principal(
         &self,

@@ -48,6 +48,9 @@ pub struct Unfinished {
     pub started: Option<f64>,
     /// Process group and boot id, once `RunSpawned` is on record.
     pub spawned: Option<(u32, String)>,
+    /// The node that started it (PostgreSQL; none on SQLite, or for a run
+    /// started before nodes were recorded).
+    pub node: Option<String>,
 }
 
 /// The process group and boot id of a `RunSpawned` event.

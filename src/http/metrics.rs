@@ -11,7 +11,7 @@ use super::error::ApiError;
 use super::request::{self, Transport};
 use super::{api, AppState};
 use crate::accounts::Principal;
-use crate::metrics::{Histogram, Metrics};
+use crate::metrics::{ClusterGauges, Histogram, Metrics, NodeGauge};
 use crate::rights::{self, Action};
 
 fn histogram(out: &mut String, name: &str, help: &str, h: &Histogram) {
@@ -160,4 +160,69 @@ fn operator_series(out: &mut String, m: &Metrics) {
         "# HELP scriptd_housekeeping_max_seconds Longest retention or vacuum step.\n# TYPE scriptd_housekeeping_max_seconds gauge\nscriptd_housekeeping_max_seconds {}",
         m.chore_max().as_secs_f64()
     );
+    if let Some(cluster) = m.cluster() {
+        cluster_series(out, &cluster);
+    }
+}
+
+/// A per-node gauge: its name, its help, and its value for a node.
+type NodeSeries = (&'static str, &'static str, fn(&NodeGauge) -> f64);
+
+/// The cluster view: this node's lease, then every node as the database
+/// last showed it (refreshed every lease renewal, not per scrape).
+fn cluster_series(out: &mut String, c: &ClusterGauges) {
+    let me = label(&c.node);
+    let alive = c.nodes.iter().filter(|n| n.alive).count();
+    let _ = writeln!(
+        out,
+        "# HELP scriptd_cluster_fenced 1 while this node holds no valid lease and starts nothing.\n# TYPE scriptd_cluster_fenced gauge\nscriptd_cluster_fenced{{node=\"{me}\"}} {}",
+        u8::from(c.fenced)
+    );
+    let _ = writeln!(
+        out,
+        "# HELP scriptd_cluster_lease_losses_total Times this node found its lease lost.\n# TYPE scriptd_cluster_lease_losses_total counter\nscriptd_cluster_lease_losses_total{{node=\"{me}\"}} {}",
+        c.lease_losses
+    );
+    let _ = writeln!(
+        out,
+        "# HELP scriptd_cluster_rescued_runs_total Running runs of lost nodes this node ended interrupted.\n# TYPE scriptd_cluster_rescued_runs_total counter\nscriptd_cluster_rescued_runs_total{{node=\"{me}\"}} {}",
+        c.rescued
+    );
+    let _ = writeln!(
+        out,
+        "# HELP scriptd_cluster_nodes_alive Nodes holding a valid lease.\n# TYPE scriptd_cluster_nodes_alive gauge\nscriptd_cluster_nodes_alive {alive}"
+    );
+    let series: [NodeSeries; 4] = [
+        (
+            "scriptd_cluster_node_alive",
+            "1 while the node holds a valid lease.",
+            |n| f64::from(u8::from(n.alive)),
+        ),
+        (
+            "scriptd_cluster_node_lease_expiry_seconds",
+            "When the node's lease ends (Unix time, database clock).",
+            |n| n.lease_until,
+        ),
+        (
+            "scriptd_cluster_node_runs_running",
+            "Runs running on the node, on record.",
+            |n| n.running as f64,
+        ),
+        (
+            "scriptd_cluster_node_epoch",
+            "The node's incarnation (one more at each start or rejoin).",
+            |n| n.epoch as f64,
+        ),
+    ];
+    for (name, help, value) in series {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+        for node in &c.nodes {
+            let _ = writeln!(
+                out,
+                "{name}{{node=\"{}\"}} {}",
+                label(&node.name),
+                value(node)
+            );
+        }
+    }
 }

@@ -4,6 +4,7 @@
 //! `queue::Outlet` it hands them (`supervision.rs` rebuilds a failed one).
 
 mod enqueue;
+mod fence;
 mod observe;
 mod quota;
 mod removal;

@@ -4,12 +4,13 @@
 //!
 //! This file holds the actor and its start/finish path. Beside it:
 //! `requests.rs` (enqueue, cancel, kill, status queries), `lifecycle.rs`
-//! (notices from RunProcess, Shutdown), `refresh.rs` (queued status files),
+//! (notices from RunProcess, Shutdown), `fence.rs` (the node's lease lost), `refresh.rs` (queued status files),
 //! `pending.rs` (the pending runs, pure data), `running.rs` (the started
 //! runs and their stages), `outlet.rs` (the notices it sends up to its
 //! account, through recipients) and `supervision.rs` (surviving panics,
 //! taking over runs on a restore or a rebuild).
 
+mod fence;
 mod foreign;
 mod lifecycle;
 mod observe;
@@ -25,6 +26,7 @@ use std::time::Duration;
 
 use actix::prelude::*;
 
+pub use fence::FenceChanged;
 use foreign::{Foreign, Recent};
 pub use lifecycle::Shutdown;
 pub use observe::Observed;
@@ -182,7 +184,9 @@ impl ScriptQueue {
     }
 
     fn start_due(&mut self, ctx: &mut Context<Self>) {
-        if self.shutting_down() || !self.starts {
+        // A fenced node (lease lost) starts nothing; `FenceChanged` calls
+        // again when it rejoins.
+        if self.shutting_down() || !self.starts || self.shared.fence.is_up() {
             return;
         }
         if let Some(timer) = self.timer.take() {

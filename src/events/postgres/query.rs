@@ -103,40 +103,49 @@ impl Readers {
         &self,
         mut each: impl FnMut(Unfinished),
     ) -> Result<(), StoreError> {
-        // The latest RunSpawned of a started run comes along in the same
-        // row (a lateral join), so the stream needs no second query.
-        let mut rows = sqlx::query(
-            "SELECT e.seq, r.user_id, r.started, e.version, e.data::text AS data,
-                    s.version AS spawned_version, s.data::text AS spawned
-             FROM runs r
-             JOIN events e ON e.stream = r.id AND e.kind = 'RunQueued'
-             LEFT JOIN LATERAL (
-                 SELECT version, data FROM events
-                 WHERE stream = r.id AND kind = 'RunSpawned' ORDER BY seq DESC LIMIT 1
-             ) s ON r.started IS NOT NULL
-             WHERE r.state <> 'done'",
-        )
-        .fetch(&self.pool);
+        let sql = format!("SELECT {UNFINISHED_COLUMNS} {UNFINISHED_FROM} WHERE r.state <> 'done'");
+        let mut rows = sqlx::query(&sql).fetch(&self.pool);
         while let Some(row) = rows.try_next().await.map_err(pg)? {
-            let queued = queued_run(
-                row.try_get(3).map_err(pg)?,
-                row.try_get("data").map_err(pg)?,
-            )?;
-            let started: Option<f64> = row.try_get(2).map_err(pg)?;
-            let spawned_version: Option<i64> = row.try_get("spawned_version").map_err(pg)?;
-            let spawned: Option<&str> = row.try_get("spawned").map_err(pg)?;
-            let spawned = match (spawned_version, spawned) {
-                (Some(version), Some(data)) => pgid_and_boot(version, data)?,
-                _ => None,
-            };
-            each(Unfinished {
-                seq: row.try_get(0).map_err(pg)?,
-                user: UserId(row.try_get(1).map_err(pg)?),
-                queued,
-                started,
-                spawned,
-            });
+            each(unfinished_from_row(&row)?);
         }
         Ok(())
     }
+}
+
+/// The unfinished runs' read: each run's row, its `RunQueued` event and,
+/// for a started run, its latest `RunSpawned` (a lateral join, so the
+/// stream needs no second query); see [`unfinished_from_row`].
+pub(super) const UNFINISHED_COLUMNS: &str =
+    "e.seq, r.user_id, r.started, e.version, e.data::text AS data,
+     s.version AS spawned_version, s.data::text AS spawned, r.node AS started_on";
+
+/// The `FROM` of [`UNFINISHED_COLUMNS`], before a `WHERE` on `r` (runs).
+pub(super) const UNFINISHED_FROM: &str = "FROM runs r
+     JOIN events e ON e.stream = r.id AND e.kind = 'RunQueued'
+     LEFT JOIN LATERAL (
+         SELECT version, data FROM events
+         WHERE stream = r.id AND kind = 'RunSpawned' ORDER BY seq DESC LIMIT 1
+     ) s ON r.started IS NOT NULL";
+
+/// One row of [`UNFINISHED_COLUMNS`].
+pub(super) fn unfinished_from_row(row: &PgRow) -> Result<Unfinished, StoreError> {
+    let queued = queued_run(
+        row.try_get(3).map_err(pg)?,
+        row.try_get("data").map_err(pg)?,
+    )?;
+    let started: Option<f64> = row.try_get(2).map_err(pg)?;
+    let spawned_version: Option<i64> = row.try_get("spawned_version").map_err(pg)?;
+    let spawned: Option<&str> = row.try_get("spawned").map_err(pg)?;
+    let spawned = match (spawned_version, spawned) {
+        (Some(version), Some(data)) => pgid_and_boot(version, data)?,
+        _ => None,
+    };
+    Ok(Unfinished {
+        seq: row.try_get(0).map_err(pg)?,
+        user: UserId(row.try_get(1).map_err(pg)?),
+        queued,
+        started,
+        spawned,
+        node: row.try_get("started_on").map_err(pg)?,
+    })
 }

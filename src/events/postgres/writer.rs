@@ -15,12 +15,15 @@
 //! answer was lost is settled first (see `doubt`): its groups are
 //! answered as stored if it landed.
 
+use std::sync::Arc;
+
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Executor, PgConnection, Row};
 
 use super::apply;
 use super::doubt::{self, Failed, InDoubt};
 use super::groups;
+use super::guard::LeaseGuard;
 use crate::clock;
 use crate::events::error::StoreError;
 use crate::events::store::GroupResults;
@@ -34,6 +37,8 @@ pub const COMMIT_LOCK: i64 = 0x0073_6372_6970_7464;
 pub struct Writer {
     options: PgConnectOptions,
     conn: Option<PgConnection>,
+    /// A cluster node's lease, checked by every commit (none offline).
+    guard: Option<Arc<LeaseGuard>>,
     /// Names this writer in the commits' notifications (see `begin`).
     token: String,
 }
@@ -44,6 +49,7 @@ impl Writer {
         Writer {
             options,
             conn: None,
+            guard: None,
             token: uuid::Uuid::now_v7().simple().to_string(),
         }
     }
@@ -51,6 +57,20 @@ impl Writer {
     /// What its commits' notifications carry (see `begin`).
     pub fn token(&self) -> &str {
         &self.token
+    }
+
+    /// From now on every commit checks this node's lease first. A node
+    /// paused inside a commit (SIGSTOP, a stalled VM) holds the commit
+    /// lock every node needs: the server ends such a transaction once it
+    /// has idled for `ttl`, the lease time, so the cluster goes on.
+    pub fn guard(&mut self, guard: Arc<LeaseGuard>, ttl: std::time::Duration) {
+        let idle = ttl.as_millis().to_string();
+        self.options = self
+            .options
+            .clone()
+            .options([("idle_in_transaction_session_timeout", idle.as_str())]);
+        self.conn = None;
+        self.guard = Some(guard);
     }
 
     /// The connection, made again if the last one was lost.
@@ -88,9 +108,9 @@ impl Writer {
     /// all-or-nothing on its own, so one refused group does not fail the
     /// others.
     pub async fn commit(&mut self, groups: &[Vec<NewEvent>]) -> Result<GroupResults, StoreError> {
-        let token = self.token.clone();
+        let (guard, token) = (self.guard.clone(), self.token.clone());
         let attempt = match self.connection().await {
-            Ok(conn) => commit_on(conn, groups, &token).await,
+            Ok(conn) => commit_on(conn, groups, guard.as_deref(), &token).await,
             Err(err) => Err(Failed::Store(err)),
         };
         match attempt {
@@ -105,15 +125,26 @@ impl Writer {
     }
 }
 
-/// Opens a group transaction: `BEGIN`, the commit lock and the `NOTIFY`
-/// that wakes every node's follower once it commits, in one round trip.
+/// Opens a group transaction: `BEGIN`, the commit lock, the `NOTIFY`
+/// that wakes every node's follower once it commits and, on a cluster
+/// node, the lease check, in one round trip. The check runs under the
+/// lock, so a rescuer that waits for the lock after the lease expired
+/// (see `nodes::barrier`) knows no commit of the lost node is in flight.
 /// The notification names this writer (`token`), so this node's own
 /// follower, which its writer tells directly, does not read again.
-pub(super) async fn begin(conn: &mut PgConnection, token: &str) -> Result<(), StoreError> {
-    let sql = format!(
+pub(super) async fn begin(
+    conn: &mut PgConnection,
+    guard: Option<&LeaseGuard>,
+    token: &str,
+) -> Result<(), StoreError> {
+    let mut sql = format!(
         "BEGIN; SELECT pg_advisory_xact_lock({COMMIT_LOCK}); NOTIFY {}, '{token}'",
         super::follow::CHANNEL
     );
+    if let Some(guard) = guard {
+        sql.push_str("; ");
+        sql.push_str(&guard.check_sql());
+    }
     sqlx::raw_sql(&sql)
         .execute(conn)
         .await
@@ -133,6 +164,7 @@ pub(super) async fn end(conn: &mut PgConnection, sql: &'static str) -> Result<()
 async fn commit_on(
     conn: &mut PgConnection,
     groups: &[Vec<NewEvent>],
+    guard: Option<&LeaseGuard>,
     token: &str,
 ) -> Result<GroupResults, Failed> {
     let at = clock::now();
@@ -144,7 +176,7 @@ async fn commit_on(
     // Groups are refused rarely (rules are checked by the actors), so the
     // batch first goes as a whole and is redone group by group, each in a
     // savepoint, only if something failed.
-    begin(conn, token).await?;
+    begin(conn, guard, token).await?;
     if groups.iter().flatten().any(|e| e.expect.is_some()) {
         // Claims are checked group by group, each against what the
         // groups before it changed.
@@ -152,7 +184,7 @@ async fn commit_on(
             groups::Pass::Done(result) => result,
             groups::Pass::Redo => {
                 end(conn, "ROLLBACK").await?;
-                commit_isolated(conn, groups, &data, at, token).await
+                commit_isolated(conn, groups, &data, at, guard, token).await
             }
         };
     }
@@ -170,7 +202,7 @@ async fn commit_on(
         Err(err) if err.is_unavailable() => Err(err.into()),
         Err(_) => {
             end(conn, "ROLLBACK").await?;
-            commit_isolated(conn, groups, &data, at, token).await
+            commit_isolated(conn, groups, &data, at, guard, token).await
         }
     }
 }
@@ -181,9 +213,10 @@ async fn commit_isolated(
     groups: &[Vec<NewEvent>],
     data: &[Vec<String>],
     at: f64,
+    guard: Option<&LeaseGuard>,
     token: &str,
 ) -> Result<GroupResults, Failed> {
-    begin(conn, token).await?;
+    begin(conn, guard, token).await?;
     groups::commit_isolated(conn, groups, data, at).await
 }
 

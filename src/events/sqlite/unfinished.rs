@@ -48,6 +48,7 @@ pub fn for_each(path: &Path, mut each: impl FnMut(Unfinished)) -> Result<(), Sto
             queued,
             started,
             spawned,
+            node: None,
         });
     }
     Ok(())

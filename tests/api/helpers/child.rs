@@ -176,6 +176,11 @@ impl Server {
         }
     }
 
+    /// Its process id (to pause it with SIGSTOP, say).
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
     /// Everything it wrote to stderr so far (for failure messages).
     pub fn stderr(&self) -> String {
         self.log.lock().expect("log lock").clone()

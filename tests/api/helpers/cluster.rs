@@ -50,6 +50,8 @@ pub struct Cluster {
     pub database: String,
     /// `OUT` in the exectab text: a folder shared by every node's scripts.
     pub out: PathBuf,
+    /// More `serve` flags every node gets (lease times, say).
+    extra: Vec<String>,
     // Last: the database is dropped once this directory is gone.
     _temp: tempfile::TempDir,
 }
@@ -61,12 +63,34 @@ impl Cluster {
         Cluster::start_each(&vec![exectab; n]).await
     }
 
+    /// [`Cluster::start`] with more `serve` flags for every node.
+    pub async fn start_with(n: usize, exectab: &str, extra: &[&str]) -> Cluster {
+        Cluster::start_each_with(&vec![exectab; n], extra).await
+    }
+
     /// Starts one node per exectab text (a node only runs the scripts
     /// its own exectab defines).
     pub async fn start_each(exectabs: &[&str]) -> Cluster {
+        Cluster::start_each_with(exectabs, &[]).await
+    }
+
+    /// [`Cluster::start_each`], each node with the `serve` flags `extra`.
+    pub async fn start_each_with(exectabs: &[&str], extra: &[&str]) -> Cluster {
+        Cluster::start_all(None, exectabs, extra).await
+    }
+
+    /// [`Cluster::start_with`] on `database` (a private server's) instead
+    /// of a fresh one on the shared server.
+    pub async fn start_on(database: String, n: usize, exectab: &str, extra: &[&str]) -> Cluster {
+        Cluster::start_all(Some(database), &vec![exectab; n], extra).await
+    }
+
+    async fn start_all(database: Option<String>, exectabs: &[&str], extra: &[&str]) -> Cluster {
         assert!(!exectabs.is_empty(), "a cluster has a node");
+        let extra: Vec<String> = extra.iter().map(|a| (*a).to_owned()).collect();
         let temp = tempfile::tempdir().expect("temp dir");
-        let database = crate::backend::fresh_postgres_database(temp.path());
+        let database =
+            database.unwrap_or_else(|| crate::backend::fresh_postgres_database(temp.path()));
         let out = temp.path().join("out");
         std::fs::create_dir_all(&out).expect("out dir");
         let out_text = out.to_str().expect("utf-8 temp path");
@@ -74,21 +98,47 @@ impl Cluster {
             .iter()
             .map(|t| t.replace("OUT", out_text))
             .collect();
-        let first = launch(temp.path(), &database, 1, &texts[0], None).await;
+        let first = launch(temp.path(), &database, 1, &texts[0], None, &extra).await;
         let key = first.server.key.clone();
         let others = texts
             .iter()
             .enumerate()
             .skip(1)
-            .map(|(i, text)| launch(temp.path(), &database, i + 1, text, Some(&key)));
+            .map(|(i, text)| launch(temp.path(), &database, i + 1, text, Some(&key), &extra));
         let mut nodes = vec![first];
         nodes.extend(futures_util::future::join_all(others).await);
         Cluster {
             nodes,
             database,
             out,
+            extra,
             _temp: temp,
         }
+    }
+
+    /// Kills node `i` (0-based) with SIGKILL; it leaves the list, its
+    /// storage stays. Answers its name and storage (see [`Cluster::restart`]).
+    pub fn kill9(&mut self, i: usize) -> (String, PathBuf) {
+        let Node {
+            name,
+            storage,
+            server,
+        } = self.nodes.remove(i);
+        server.kill9();
+        (name, storage)
+    }
+
+    /// Starts a node again under `name` on its `storage` (after
+    /// [`Cluster::kill9`]), last in the list.
+    pub async fn restart(&mut self, name: String, storage: PathBuf) -> &Node {
+        let args = node_args(&storage, &self.database, &name, &self.extra);
+        let server = Server::launch(&storage, &args, &name, "0").await;
+        self.nodes.push(Node {
+            name,
+            storage,
+            server,
+        });
+        self.nodes.last().expect("just pushed")
     }
 
     /// Node `i` (0-based).
@@ -107,7 +157,14 @@ impl Cluster {
 
 /// Starts node `i`: its storage is made first with the exectab (and, for
 /// a node after the first, the admin key the first one created).
-async fn launch(root: &Path, database: &str, i: usize, exectab: &str, key: Option<&str>) -> Node {
+async fn launch(
+    root: &Path,
+    database: &str,
+    i: usize,
+    exectab: &str,
+    key: Option<&str>,
+    extra: &[String],
+) -> Node {
     let name = format!("n{i}");
     let storage = root.join(&name);
     let scripts = storage.join("1").join("scripts");
@@ -116,9 +173,7 @@ async fn launch(root: &Path, database: &str, i: usize, exectab: &str, key: Optio
     if let Some(key) = key {
         std::fs::write(storage.join("admin.key"), format!("{key}\n")).expect("admin.key");
     }
-    let args = ServerSpec::new(&storage, Scheme::Plain)
-        .on(Database::Postgres(database.to_owned()))
-        .serve_args(&["--node", &name]);
+    let args = node_args(&storage, database, &name, extra);
     let server = Server::launch(&storage, &args, &name, "0").await;
     // The first node wrote the demo exectab only if there was none: ours stays.
     Node {
@@ -126,6 +181,15 @@ async fn launch(root: &Path, database: &str, i: usize, exectab: &str, key: Optio
         storage,
         server,
     }
+}
+
+/// The `serve` arguments of node `name`.
+fn node_args(storage: &Path, database: &str, name: &str, extra: &[String]) -> Vec<String> {
+    let mut flags = vec!["--node", name];
+    flags.extend(extra.iter().map(String::as_str));
+    ServerSpec::new(storage, Scheme::Plain)
+        .on(Database::Postgres(database.to_owned()))
+        .serve_args(&flags)
 }
 
 /// Runs one query on the cluster's database and returns its rows as

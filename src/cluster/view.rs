@@ -1,0 +1,54 @@
+//! The rescuer's loop and the cluster view: every renewal interval, a
+//! node that holds its lease tries to be the rescuer (see `rescue`), then
+//! reads the `nodes` table for `/metrics`, so a scrape costs no query.
+
+use actix::Addr;
+use tokio::time::MissedTickBehavior;
+
+use super::lease::Member;
+use super::rescue;
+use crate::events::EventStore;
+use crate::metrics::NodeGauge;
+
+/// Runs the loop for good.
+pub async fn watch(member: Member, store: Addr<EventStore>) {
+    let mut tick = tokio::time::interval(member.times.renew);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        // A fenced node's appends are refused anyway; it rescues nobody.
+        if !member.fence.is_up() {
+            match rescue::rescue_lost(&member.nodes, &store, member.node()).await {
+                Ok(0) => {}
+                Ok(ended) => member
+                    .metrics
+                    .update_cluster(member.node(), |c| c.rescued += ended),
+                Err(err) => {
+                    tracing::warn!(error.cause_chain = ?err, "the rescuer's pass failed; next tick retries")
+                }
+            }
+        }
+        refresh(&member).await;
+    }
+}
+
+async fn refresh(member: &Member) {
+    match member.nodes.view().await {
+        Ok(rows) => {
+            let nodes = rows
+                .into_iter()
+                .map(|row| NodeGauge {
+                    name: row.name,
+                    epoch: row.epoch,
+                    lease_until: row.lease_until,
+                    alive: row.alive,
+                    running: row.running,
+                })
+                .collect();
+            member
+                .metrics
+                .update_cluster(member.node(), |c| c.nodes = nodes);
+        }
+        Err(err) => tracing::debug!(error.cause_chain = ?err, "cannot read the cluster's nodes"),
+    }
+}
