@@ -294,6 +294,15 @@ async fn admin_prune_works_while_a_server_runs_and_accepts_runs() {
             .then_some(())
     })
     .await;
+    // Prune never takes the run that holds the log's newest event (see
+    // prune_batch); make that something else, or whether the last old
+    // run goes depends on how soon the new runs below are queued.
+    api.create_guest(
+        "echo",
+        [true, false, true, false],
+        crate::helpers::unix_now() + 3600,
+    )
+    .await;
     let before = rfc3339(scriptd::clock::now());
 
     let args = ["admin", "prune", "--before", before.as_str()];

@@ -35,7 +35,7 @@ const MEASURE: Duration = Duration::from_secs(5);
 const BATCH: usize = 1000;
 const KILLS: usize = 10;
 
-const EXECTAB: &str = "later /bin/true\nt -s=16 /bin/true\nhold -s=1 /bin/sleep 3600\n";
+const EXECTAB: &str = "later /bin/true\n-s=16 t /bin/true\n-s=1 hold /bin/sleep 3600\n";
 /// The load queues far more runs than the per-user default allows.
 const CONFIG: &str = "[limits]\nmax_queued_runs_per_user = 1000000000\n\
                       max_queued_bytes_per_user = 100000000000\n";
@@ -258,12 +258,12 @@ async fn e2e_rate(targets: &[Target], db: &mut sqlx::PgConnection) -> anyhow::Re
 }
 
 async fn done_runs(db: &mut sqlx::PgConnection, name: &str) -> anyhow::Result<i64> {
-    Ok(
-        sqlx::query_scalar("SELECT count(*) FROM runs WHERE name = $1 AND state = 'done'")
-            .bind(name)
-            .fetch_one(db)
-            .await?,
+    Ok(sqlx::query_scalar(
+        "SELECT count(*) FROM runs WHERE name = $1 AND state = 'done' AND outcome = 'success'",
     )
+    .bind(name)
+    .fetch_one(db)
+    .await?)
 }
 
 /// Failover times with the default lease and with a short one.
@@ -300,7 +300,7 @@ async fn one_failover(nodes: &mut Nodes, db: &mut sqlx::PgConnection) -> anyhow:
     let client = targets[0].client(1);
     let body = crate::server::bytes_body::Body::json(serde_json::json!({"name": "hold"}));
     let holder = targets[0].run(&client, &body).await?;
-    let owner = running_on(db, &holder).await?;
+    let owner = running_on(db, &holder).await.context("the holding run")?;
     let waiting = targets[1 % targets.len()].run(&client, &body).await?;
     let index: usize = owner
         .strip_prefix('n')
@@ -309,7 +309,9 @@ async fn one_failover(nodes: &mut Nodes, db: &mut sqlx::PgConnection) -> anyhow:
         - 1;
     nodes.kill(index)?;
     let killed = Instant::now();
-    running_on(db, &waiting).await?;
+    running_on(db, &waiting)
+        .await
+        .context("the waiting run, after the kill")?;
     let took = killed.elapsed().as_secs_f64();
     // Back to three nodes, and the slot free for the next sample.
     nodes.restart(index)?;

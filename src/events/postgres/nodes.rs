@@ -27,9 +27,10 @@ use crate::ids::{RunId, UserId};
 /// ("rescue" in ASCII).
 pub const RESCUE_LOCK: i64 = 0x7265_7363_7565;
 
-/// Connections of the cluster's own work: the lease's renewals must not
-/// wait behind a busy reader pool, nor behind a long rescue.
-const CONNECTIONS: u32 = 3;
+/// Connections of the cluster's own work, one per loop (the lease's, the
+/// rescuer's): renewals must not wait behind a busy reader pool, nor
+/// behind a long rescue.
+const CONNECTIONS: u32 = 2;
 
 /// One node as the database sees it.
 #[derive(Debug, Clone, PartialEq)]
