@@ -104,6 +104,11 @@ impl Application {
         let fence = joined.as_ref().map(Joined::fence).unwrap_or_default();
         let readers = db.readers.clone();
         let logs = RunLogs::for_readers(&readers, &config);
+        // Its commits' notifications name it (see `cluster::listener`).
+        let token = match &db.writer {
+            store::Writer::Postgres(writer) => writer.token().to_owned(),
+            store::Writer::Sqlite(_) => String::new(),
+        };
         let store = EventStore::new(db.writer, metrics.clone()).start();
         let hub = MonitorHub::new(readers.clone(), metrics.clone()).start();
         // SQLite is one node: the hub hears its commits from the writer.
@@ -150,7 +155,8 @@ impl Application {
                     subscriber: follower.clone().recipient(),
                 })
                 .await?;
-            cluster::listener::start(pg.pool.connect_options().as_ref().clone(), follower);
+            let options = pg.pool.connect_options().as_ref().clone();
+            cluster::listener::start(options, token, follower);
         }
 
         let sessions = http::sessions::SessionRegistry::default();

@@ -17,15 +17,16 @@ use crate::events::postgres;
 /// before listening again after a failure.
 const CHECK: Duration = Duration::from_secs(1);
 
-/// Starts the thread; it listens with a connection made from `options`.
-pub fn start(options: PgConnectOptions, follower: Addr<Follower>) {
+/// Starts the thread; it listens with a connection made from `options`,
+/// and ignores the notifications of this node's writer (token `own`).
+pub fn start(options: PgConnectOptions, own: String, follower: Addr<Follower>) {
     let thread = std::thread::Builder::new().name("scriptd-listen".into());
     let spawned = thread.spawn(move || {
         match tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
         {
-            Ok(runtime) => runtime.block_on(listen(options, follower)),
+            Ok(runtime) => runtime.block_on(listen(options, own, follower)),
             Err(err) => tracing::error!(error = %err, "cannot start the listener's runtime"),
         }
     });
@@ -35,7 +36,7 @@ pub fn start(options: PgConnectOptions, follower: Addr<Follower>) {
     }
 }
 
-async fn listen(options: PgConnectOptions, follower: Addr<Follower>) {
+async fn listen(options: PgConnectOptions, own: String, follower: Addr<Follower>) {
     while follower.connected() {
         let mut listener = match postgres::follow::listen(&options).await {
             Ok(listener) => listener,
@@ -50,8 +51,15 @@ async fn listen(options: PgConnectOptions, follower: Addr<Follower>) {
         while follower.connected() {
             match tokio::time::timeout(CHECK, listener.try_recv()).await {
                 Err(_) => {}
-                // A notification, or a lost connection made again.
-                Ok(Ok(_)) => follower.do_send(Wake),
+                // Another writer's commit (this node's own writer tells
+                // the follower directly).
+                Ok(Ok(Some(notification))) => {
+                    if notification.payload() != own {
+                        follower.do_send(Wake);
+                    }
+                }
+                // The connection was lost and made again.
+                Ok(Ok(None)) => follower.do_send(Wake),
                 Ok(Err(err)) => {
                     tracing::warn!(error.cause_chain = ?err, "lost the commit notifications; listening again");
                     follower.do_send(Wake);

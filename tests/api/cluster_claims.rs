@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde_json::json;
 
 use crate::helpers::cluster::{query_json, Cluster};
-use crate::helpers::{eventually_async, eventually_ok, unix_now};
+use crate::helpers::{eventually_ok, unix_now};
 
 const SLOTS: &str = r#"-s=2 slot /bin/sh -c "for i in 1 2; do if mkdir OUT/lock-$i 2>/dev/null; then echo $1 >> OUT/started; sleep 0.2; rmdir OUT/lock-$i; exit 0; fi; done; echo $1 >> OUT/violations; exit 1" sh @@1
 "#;
@@ -24,17 +24,11 @@ fn lines(path: &std::path::Path) -> BTreeMap<String, usize> {
     counted
 }
 
-/// Waits until no run of the cluster's database is queued or running.
-async fn all_done(cluster: &Cluster) {
-    let database = cluster.database.clone();
-    eventually_async("every run to end", || {
-        let rows = query_json(
-            &database,
-            "SELECT count(*) AS n FROM runs WHERE state <> 'done'",
-        );
-        async move { rows == vec![r#"{"n":0}"#.to_owned()] }
-    })
-    .await;
+/// Waits until every run of `ids` has ended (asking node 0 over HTTP).
+async fn all_done(cluster: &Cluster, ids: &[String]) {
+    for id in ids {
+        cluster.node(0).wait_done(id).await;
+    }
 }
 
 #[actix_web::test]
@@ -48,7 +42,7 @@ async fn simultaneous_runs_never_exceed_s_on_the_whole_cluster() {
                 .await,
         );
     }
-    all_done(&cluster).await;
+    all_done(&cluster, &ids).await;
 
     let violations = lines(&cluster.out.join("violations"));
     assert!(
@@ -64,14 +58,13 @@ async fn simultaneous_runs_never_exceed_s_on_the_whole_cluster() {
         "SELECT outcome, count(*) AS n FROM runs GROUP BY outcome",
     );
     assert_eq!(outcomes, vec![r#"{"outcome":"success","n":18}"#.to_owned()]);
+    // Which node wins the claims depends on timing (a loaded machine may
+    // let one node take them all); reported, not asserted.
     let nodes = query_json(
         &cluster.database,
-        "SELECT DISTINCT node FROM runs ORDER BY node",
+        "SELECT node, count(*) AS runs FROM runs GROUP BY node ORDER BY node",
     );
-    assert!(
-        nodes.len() >= 2,
-        "the runs were claimed by more than one node: {nodes:?}"
-    );
+    eprintln!("runs started per node: {nodes:?}");
     for id in &ids {
         let done = cluster.node(2).status(id).await;
         assert_eq!(done["state"], "done", "{done}");
@@ -129,7 +122,7 @@ async fn max_queued_holds_across_nodes_and_frees_up_when_runs_end() {
     );
 
     std::fs::write(cluster.out.join("release"), "").expect("release");
-    all_done(&cluster).await;
+    all_done(&cluster, &accepted).await;
     let id = cluster.node(1).run(json!({"name": "hold"})).await;
     cluster.node(2).wait_done(&id).await;
 }
@@ -142,12 +135,13 @@ async fn a_scheduled_run_starts_once_on_one_node_at_its_time() {
     )
     .await;
     let at = unix_now() + 2;
+    let mut ids = Vec::new();
     for i in 0..6 {
         let node = cluster.node(i % 3);
-        node.run(json!({"name": "at", "args": [i.to_string()], "queue": at}))
-            .await;
+        let request = json!({"name": "at", "args": [i.to_string()], "queue": at});
+        ids.push(node.run(request).await);
     }
-    all_done(&cluster).await;
+    all_done(&cluster, &ids).await;
     let text = std::fs::read_to_string(cluster.out.join("at")).unwrap_or_default();
     let mut runs: Vec<(String, i64)> = text
         .lines()

@@ -18,10 +18,15 @@ async fn progress_shows_on_every_node_and_cancel_and_kill_work_from_other_nodes(
     let cluster = Cluster::start_each(&[WORK, WORK, ""]).await;
     let bare = 2;
     let id = cluster.node(0).run(json!({"name": "work"})).await;
-    let database = cluster.database.clone();
-    let owner = eventually("the run to start on some node", || {
+    cluster
+        .node(0)
+        .wait_status(&id, "the run to start", |s| s["state"] == "running")
+        .await;
+    // Its start may still be committing on its node: once it is, the
+    // row names that node.
+    let owner = eventually("the start on record", || {
         let rows = query_json(
-            &database,
+            &cluster.database,
             &format!("SELECT node FROM runs WHERE id = '{id}' AND state = 'running'"),
         );
         rows.first().cloned()

@@ -85,10 +85,12 @@ async fn a_killed_nodes_running_runs_end_interrupted_once_on_another_node_and_it
         |storage: &std::path::Path, id: &str| storage.join(format!("1/scripts/status/{id}.json"));
     let a_storage = cluster.node(0).storage.clone();
     for id in &ids {
-        assert!(
-            status_file(&a_storage, id).exists(),
-            "n1 wrote {id}'s status file"
-        );
+        // Status files are written off the run's path: wait for it.
+        let path = status_file(&a_storage, id);
+        eventually(&format!("n1 to write {id}'s status file"), || {
+            path.exists().then_some(())
+        })
+        .await;
     }
 
     // Act: SIGKILL n1.

@@ -123,4 +123,28 @@ async fn claims_are_refused_with_their_reason_and_the_rest_of_the_commit_goes_in
         ],
         "a cancel needs a queued run, a kill a running one; -s=2 lets b start"
     );
+
+    // A group that fails (a run id used again) spoils the first pass: the
+    // commit is redone group by group, and the claims still hold.
+    let mut again = queued(a, 99);
+    again.expect = None;
+    let redone = db
+        .writer
+        .commit(&[
+            vec![again],
+            vec![probe(b, Expect::Running)],
+            vec![started(c, 9)],
+        ])
+        .await
+        .expect("commit");
+    assert!(
+        matches!(&redone[0], Err(StoreError::Conflict(_))),
+        "the bad group fails alone: {:?}",
+        redone[0]
+    );
+    assert_eq!(
+        outcomes(redone.into_iter().skip(1).collect()),
+        [Ok(()), Err(Refusal::NotQueued { running: false })],
+        "c was never queued: refused, not started"
+    );
 }

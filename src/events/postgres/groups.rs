@@ -1,9 +1,10 @@
-//! A group commit group by group, inside the writer's transaction: each
-//! group in a savepoint, so a refused one fails alone. Groups that carry
-//! claims (see `crate::events::expect`) are checked, one at a time, under
-//! their script's slot lock against what the groups before them in the
-//! same commit changed; runs of groups without claims between them still
-//! go in as one statement.
+//! A group commit that goes group by group, inside the writer's
+//! transaction. Groups that carry claims (see `crate::events::expect`)
+//! are checked one at a time, under their script's slot lock, against
+//! what the groups before them in the same commit changed; runs of groups
+//! without claims between them go in as one statement. A first pass takes
+//! no savepoints; if an append fails, the batch is redone with a
+//! savepoint per group, so a refused group fails alone.
 
 use sqlx::PgConnection;
 
@@ -13,78 +14,82 @@ use crate::events::error::StoreError;
 use crate::events::store::GroupResults;
 use crate::events::types::{NewEvent, StoredEvent};
 
-/// Inside an open group transaction: the groups in order, each refused
-/// alone, then `COMMIT`. With `together`, a run of groups without
-/// claims goes in as one statement (redone group by group if it fails);
-/// a claimed group always goes alone, checked against what the groups
-/// before it changed.
-pub(super) async fn commit_groups(
-    conn: &mut PgConnection,
-    groups: &[Vec<NewEvent>],
-    data: &[Vec<String>],
-    at: f64,
-    together: bool,
-) -> Result<GroupResults, Failed> {
-    let claimed = |group: &Vec<NewEvent>| group.iter().any(|e| e.expect.is_some());
-    let mut results = Vec::with_capacity(groups.len());
-    let mut next = 0;
-    while next < groups.len() {
-        let plain_until = match together {
-            true => groups[next..]
-                .iter()
-                .position(claimed)
-                .map_or(groups.len(), |p| next + p),
-            false => next,
-        };
-        if plain_until > next + 1 {
-            let (run, texts) = (&groups[next..plain_until], &data[next..plain_until]);
-            if let Some(stored) = append_together(conn, run, texts, at).await? {
-                results.extend(stored);
-                next = plain_until;
-                continue;
-            }
-        }
-        let alone_until = plain_until.max(next + 1);
-        for (group, texts) in groups[next..alone_until]
-            .iter()
-            .zip(&data[next..alone_until])
-        {
-            results.push(append_group(conn, group, texts, at).await?);
-        }
-        next = alone_until;
-    }
-    commit(conn, results).await
+/// How the first pass over a batch with claims ended.
+pub(super) enum Pass {
+    /// Each group appended or refused by its claim, and the commit's end.
+    Done(Result<GroupResults, Failed>),
+    /// An append failed and spoiled the transaction: redo the batch group
+    /// by group.
+    Redo,
 }
 
-/// Groups without claims in one statement, in a savepoint: their
-/// results, or `None` (rolled back) if one of them was refused. An
-/// unavailable database fails the whole commit.
-async fn append_together(
+/// Inside an open group transaction, the first pass over a batch with
+/// claims: no savepoints (a claim that does not hold writes nothing to
+/// undo), each run of groups without claims as one statement, each
+/// claimed group checked against what the groups before it changed; then
+/// `COMMIT`. A failed append (a refused group) asks for [`Pass::Redo`].
+pub(super) async fn commit_claimed(
     conn: &mut PgConnection,
     groups: &[Vec<NewEvent>],
     data: &[Vec<String>],
     at: f64,
-) -> Result<Option<GroupResults>, StoreError> {
-    end(conn, "SAVEPOINT grp").await?;
-    let all: Vec<&NewEvent> = groups.iter().flatten().collect();
-    let texts: Vec<&str> = data.iter().flatten().map(String::as_str).collect();
-    match append(conn, &all, &texts, at).await {
-        Ok(stored) => {
-            end(conn, "RELEASE SAVEPOINT grp").await?;
-            let mut stored = stored.into_iter();
-            Ok(Some(
-                groups
-                    .iter()
-                    .map(|group| Ok(stored.by_ref().take(group.len()).collect()))
-                    .collect(),
-            ))
+) -> Pass {
+    let claimed = |group: &Vec<NewEvent>| group.iter().any(|e| e.expect.is_some());
+    let mut results: GroupResults = Vec::with_capacity(groups.len());
+    let mut next = 0;
+    while next < groups.len() {
+        let plain_until = groups[next..]
+            .iter()
+            .position(claimed)
+            .map_or(groups.len(), |p| next + p);
+        let until = plain_until.max(next + 1);
+        let run = &groups[next..until];
+        if plain_until == next {
+            match claims(conn, &groups[next]).await {
+                Ok(()) => {}
+                Err(refused @ StoreError::Refused(_)) => {
+                    results.push(Err(refused));
+                    next = until;
+                    continue;
+                }
+                Err(err) if err.is_unavailable() => return Pass::Done(Err(err.into())),
+                Err(_) => return Pass::Redo,
+            }
         }
-        Err(err) if err.is_unavailable() => Err(err),
-        Err(_) => {
-            end(conn, "ROLLBACK TO SAVEPOINT grp").await?;
-            Ok(None)
+        let all: Vec<&NewEvent> = run.iter().flatten().collect();
+        let texts: Vec<&str> = data[next..until]
+            .iter()
+            .flatten()
+            .map(String::as_str)
+            .collect();
+        match append(conn, &all, &texts, at).await {
+            Ok(stored) => {
+                let mut stored = stored.into_iter();
+                for group in run {
+                    results.push(Ok(stored.by_ref().take(group.len()).collect()));
+                }
+            }
+            Err(err) if err.is_unavailable() => return Pass::Done(Err(err.into())),
+            Err(_) => return Pass::Redo,
         }
+        next = until;
     }
+    Pass::Done(commit(conn, results).await)
+}
+
+/// Inside an open group transaction: each group in a savepoint, after
+/// its claims, so a refused group fails alone; then `COMMIT`.
+pub(super) async fn commit_isolated(
+    conn: &mut PgConnection,
+    groups: &[Vec<NewEvent>],
+    data: &[Vec<String>],
+    at: f64,
+) -> Result<GroupResults, Failed> {
+    let mut results = Vec::with_capacity(groups.len());
+    for (group, texts) in groups.iter().zip(data) {
+        results.push(append_group(conn, group, texts, at).await?);
+    }
+    commit(conn, results).await
 }
 
 /// One group in a savepoint, after its claims: its result (appended,

@@ -22,6 +22,7 @@ use sqlx::{Executor, PgConnection, Row};
 
 use super::apply;
 use super::doubt::{self, Failed, InDoubt};
+use super::groups;
 use super::guard::LeaseGuard;
 use crate::clock;
 use crate::events::error::StoreError;
@@ -38,6 +39,8 @@ pub struct Writer {
     conn: Option<PgConnection>,
     /// A cluster node's lease, checked by every commit (none offline).
     guard: Option<Arc<LeaseGuard>>,
+    /// Names this writer in the commits' notifications (see `begin`).
+    token: String,
 }
 
 impl Writer {
@@ -47,7 +50,13 @@ impl Writer {
             options,
             conn: None,
             guard: None,
+            token: uuid::Uuid::now_v7().simple().to_string(),
         }
+    }
+
+    /// What its commits' notifications carry (see `begin`).
+    pub fn token(&self) -> &str {
+        &self.token
     }
 
     /// From now on every commit checks this node's lease first. A node
@@ -99,9 +108,9 @@ impl Writer {
     /// all-or-nothing on its own, so one refused group does not fail the
     /// others.
     pub async fn commit(&mut self, groups: &[Vec<NewEvent>]) -> Result<GroupResults, StoreError> {
-        let guard = self.guard.clone();
+        let (guard, token) = (self.guard.clone(), self.token.clone());
         let attempt = match self.connection().await {
-            Ok(conn) => commit_on(conn, groups, guard.as_deref()).await,
+            Ok(conn) => commit_on(conn, groups, guard.as_deref(), &token).await,
             Err(err) => Err(Failed::Store(err)),
         };
         match attempt {
@@ -121,12 +130,15 @@ impl Writer {
 /// node, the lease check, in one round trip. The check runs under the
 /// lock, so a rescuer that waits for the lock after the lease expired
 /// (see `nodes::barrier`) knows no commit of the lost node is in flight.
+/// The notification names this writer (`token`), so this node's own
+/// follower, which its writer tells directly, does not read again.
 pub(super) async fn begin(
     conn: &mut PgConnection,
     guard: Option<&LeaseGuard>,
+    token: &str,
 ) -> Result<(), StoreError> {
     let mut sql = format!(
-        "BEGIN; SELECT pg_advisory_xact_lock({COMMIT_LOCK}); NOTIFY {}",
+        "BEGIN; SELECT pg_advisory_xact_lock({COMMIT_LOCK}); NOTIFY {}, '{token}'",
         super::follow::CHANNEL
     );
     if let Some(guard) = guard {
@@ -153,6 +165,7 @@ async fn commit_on(
     conn: &mut PgConnection,
     groups: &[Vec<NewEvent>],
     guard: Option<&LeaseGuard>,
+    token: &str,
 ) -> Result<GroupResults, Failed> {
     let at = clock::now();
     let data: Vec<Vec<String>> = groups
@@ -163,11 +176,17 @@ async fn commit_on(
     // Groups are refused rarely (rules are checked by the actors), so the
     // batch first goes as a whole and is redone group by group, each in a
     // savepoint, only if something failed.
-    begin(conn, guard).await?;
+    begin(conn, guard, token).await?;
     if groups.iter().flatten().any(|e| e.expect.is_some()) {
         // Claims are checked group by group, each against what the
         // groups before it changed.
-        return super::groups::commit_groups(conn, groups, &data, at, true).await;
+        return match groups::commit_claimed(conn, groups, &data, at).await {
+            groups::Pass::Done(result) => result,
+            groups::Pass::Redo => {
+                end(conn, "ROLLBACK").await?;
+                commit_isolated(conn, groups, &data, at, guard, token).await
+            }
+        };
     }
     let all: Vec<&NewEvent> = groups.iter().flatten().collect();
     let texts: Vec<&str> = data.iter().flatten().map(String::as_str).collect();
@@ -183,7 +202,7 @@ async fn commit_on(
         Err(err) if err.is_unavailable() => Err(err.into()),
         Err(_) => {
             end(conn, "ROLLBACK").await?;
-            commit_isolated(conn, groups, &data, at, guard).await
+            commit_isolated(conn, groups, &data, at, guard, token).await
         }
     }
 }
@@ -195,9 +214,10 @@ async fn commit_isolated(
     data: &[Vec<String>],
     at: f64,
     guard: Option<&LeaseGuard>,
+    token: &str,
 ) -> Result<GroupResults, Failed> {
-    begin(conn, guard).await?;
-    super::groups::commit_groups(conn, groups, data, at, false).await
+    begin(conn, guard, token).await?;
+    groups::commit_isolated(conn, groups, data, at).await
 }
 
 /// Sends `COMMIT`; a lost answer leaves the groups in doubt (see `doubt`).

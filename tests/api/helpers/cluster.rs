@@ -226,9 +226,19 @@ pub fn query_json(database: &str, sql: &str) -> Vec<String> {
             .expect("runtime");
         runtime.block_on(async {
             use sqlx::Connection as _;
-            let mut conn = sqlx::PgConnection::connect(&database)
-                .await
-                .expect("connect");
+            // The server may be short of connections a moment (other
+            // tests' nodes): try again within the deadline.
+            let start = std::time::Instant::now();
+            let mut conn = loop {
+                match sqlx::PgConnection::connect(&database).await {
+                    Ok(conn) => break conn,
+                    Err(err) if start.elapsed() < super::DEADLINE => {
+                        eprintln!("connecting to the cluster's database: {err}; retrying");
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    }
+                    Err(err) => panic!("connect: {err}"),
+                }
+            };
             let sql = format!("SELECT row_to_json(q)::text FROM ({sql}) q");
             sqlx::query_scalar::<_, String>(&sql)
                 .fetch_all(&mut conn)
