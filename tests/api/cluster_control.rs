@@ -102,3 +102,22 @@ async fn progress_shows_on_every_node_and_cancel_and_kill_work_from_other_nodes(
         "C started nothing: {nodes:?}"
     );
 }
+
+#[actix_web::test]
+async fn a_node_started_after_a_run_began_elsewhere_kills_it_at_once() {
+    // A runs `work`; B does not define it, and comes back from a kill -9
+    // after the run started, so it never saw the start go by.
+    let mut cluster = Cluster::start_each(&[WORK, ""]).await;
+    let id = cluster.node(0).run(json!({"name": "work"})).await;
+    cluster
+        .node(0)
+        .wait_status(&id, "the run to start", |s| s["state"] == "running")
+        .await;
+    let (name, storage) = cluster.kill9(1);
+    let b = cluster.restart(name, storage).await;
+
+    let (status, reply) = b.post(&format!("/scripts/v1/kill/{id}"), json!({})).await;
+    assert_eq!(status, 200, "the restarted node kills A's run: {reply}");
+    let done = cluster.node(0).wait_done(&id).await;
+    assert_eq!(done["outcome"], "killed", "{done}");
+}

@@ -300,7 +300,8 @@ impl Handler<EnqueueRun> for AccountSupervisor {
     }
 }
 
-/// The queue of a script name, if one exists.
+/// The queue of a script name: the one that exists, or on PostgreSQL a
+/// new one (see the handler).
 #[derive(Message)]
 #[rtype(result = "Option<Addr<ScriptQueue>>")]
 pub struct GetQueue {
@@ -310,8 +311,19 @@ pub struct GetQueue {
 impl Handler<GetQueue> for AccountSupervisor {
     type Result = Option<Addr<ScriptQueue>>;
 
-    fn handle(&mut self, msg: GetQueue, _ctx: &mut Context<Self>) -> Self::Result {
-        self.queues.get(&msg.name).cloned()
+    fn handle(&mut self, msg: GetQueue, ctx: &mut Context<Self>) -> Self::Result {
+        if let Some(queue) = self.queues.get(&msg.name) {
+            return Some(queue.clone());
+        }
+        // On a cluster a run of this script may live on another node
+        // while none of its events came by here (this node has just
+        // started): a queue made now mirrors it, and the database
+        // decides what it answers for.
+        if !self.shared.config.on_postgres() {
+            return None;
+        }
+        let limits = self.limits_of(&msg.name);
+        Some(self.queue(&msg.name, limits, ctx))
     }
 }
 

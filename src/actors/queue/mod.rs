@@ -379,6 +379,9 @@ impl Actor for ScriptQueue {
         self.take_over(ctx);
         self.sweep_restored(0, ctx);
         if self.shared.config.on_postgres() {
+            // At once too: a node (re)started while other nodes run this
+            // script's runs learns them now, not a sweep later.
+            self.sweep(ctx);
             ctx.run_interval(observe::SWEEP_EVERY, |act, ctx| act.sweep(ctx));
         }
         self.try_start(ctx);

@@ -185,7 +185,10 @@ impl Handler<Kill> for ScriptQueue {
 
     fn handle(&mut self, msg: Kill, _ctx: &mut Context<Self>) -> Self::Result {
         let here = self.running.contains(msg.id);
-        if !here && !self.foreign.contains(msg.id) {
+        // A run this node has not heard of may still run on another node
+        // (this one just started, say): on PostgreSQL the database decides.
+        let elsewhere = self.foreign.contains(msg.id) || self.shared.config.on_postgres();
+        if !here && !elsewhere {
             return Box::pin(fut::ready(Err(RunError::NotRunning)));
         }
         let event = Event::RunKillRequested {
