@@ -4,99 +4,18 @@
 //! accepted is lost; once it is back the server reconnects by itself and
 //! every accepted run reaches exactly one final state.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
-use std::rc::Rc;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use crate::helpers::{eventually, spawn_app_on, Api, Database, Scheme, TestApp};
+use crate::helpers::run_stream::RunStream;
+use crate::helpers::{spawn_app_on, Api, Database, Scheme, TestApp};
 use crate::private_postgres::PrivatePostgres;
-
-/// What the stream of `POST run` requests was answered.
-#[derive(Default)]
-struct Answers {
-    accepted: Vec<String>,
-    unavailable: usize,
-    /// Anything else: (HTTP status, body) or a client error.
-    other: Vec<String>,
-}
-
-/// Posts runs one after another until told to stop.
-struct RunStream {
-    answers: Rc<RefCell<Answers>>,
-    stop: Rc<std::cell::Cell<bool>>,
-    done: tokio::sync::oneshot::Receiver<()>,
-}
-
-impl RunStream {
-    fn start(app: &TestApp) -> RunStream {
-        let api = Api::new(app.port, app.key.clone());
-        let answers = Rc::new(RefCell::new(Answers::default()));
-        let stop = Rc::new(std::cell::Cell::new(false));
-        let (tx, done) = tokio::sync::oneshot::channel();
-        let (record, stopped) = (answers.clone(), stop.clone());
-        actix::spawn(async move {
-            while !stopped.get() {
-                let (status, reply) = api.post("/scripts/v1/run", json!({"name": "quick"})).await;
-                let mut answers = record.borrow_mut();
-                match (status, reply["errorcode"].as_str()) {
-                    (200, _) if reply["success"] == true => {
-                        answers
-                            .accepted
-                            .push(reply["id"].as_str().unwrap_or("").to_owned());
-                    }
-                    // The envelope of API.md; anything else is reported below
-                    // (a panic here would not fail the test).
-                    (503, Some("database_unavailable"))
-                        if reply["success"] == false && reply["error"].is_string() =>
-                    {
-                        answers.unavailable += 1;
-                    }
-                    _ => answers.other.push(format!("{status} {reply}")),
-                }
-            }
-            let _ = tx.send(());
-        });
-        RunStream {
-            answers,
-            stop,
-            done,
-        }
-    }
-
-    fn accepted(&self) -> usize {
-        self.answers.borrow().accepted.len()
-    }
-
-    fn unavailable(&self) -> usize {
-        self.answers.borrow().unavailable
-    }
-
-    async fn finish(self) -> Answers {
-        self.stop.set(true);
-        let _ = self.done.await;
-        Rc::try_unwrap(self.answers)
-            .ok()
-            .expect("the stream is over")
-            .into_inner()
-    }
-}
-
-/// Waits until the stream has had `more` further runs accepted.
-async fn accepts_again(stream: &RunStream, more: usize, why: &str) {
-    let want = stream.accepted() + more;
-    eventually(why, || (stream.accepted() >= want).then_some(())).await;
-}
 
 /// Waits for `more` further 503s and checks a read that needs the
 /// database is refused the same way.
 async fn refused_while_down(app: &TestApp, stream: &RunStream, more: usize) {
-    let want = stream.unavailable() + more;
-    eventually("runs refused with database_unavailable", || {
-        (stream.unavailable() >= want).then_some(())
-    })
-    .await;
+    stream.refused_more(more).await;
     let (status, reply) = app.get("/scripts/v1/history").await;
     assert_eq!(
         (status, reply["errorcode"].as_str()),
@@ -114,18 +33,24 @@ async fn runs_accepted_while_postgres_restarts_each_reach_one_final_state() {
     let url = pg.url();
     let app = spawn_app_on(Scheme::Plain, Database::Postgres(url), |_| {}).await;
     app.exectab("-s=4 quick /bin/echo hi\n");
-    let stream = RunStream::start(&app);
-    accepts_again(&stream, 5, "runs accepted before the stop").await;
+    let stream = RunStream::start(vec![Api::new(app.port, app.key.clone())], "quick");
+    stream
+        .accepts_more(5, "runs accepted before the stop")
+        .await;
 
     pg.stop_immediate().await;
     refused_while_down(&app, &stream, 3).await;
     pg.start_again().await;
-    accepts_again(&stream, 5, "runs accepted after pg_ctl stop -m immediate").await;
+    stream
+        .accepts_more(5, "runs accepted after pg_ctl stop -m immediate")
+        .await;
 
     pg.kill_postmaster().await;
     refused_while_down(&app, &stream, 3).await;
     pg.start_again().await;
-    accepts_again(&stream, 5, "runs accepted after kill -9 of the postmaster").await;
+    stream
+        .accepts_more(5, "runs accepted after kill -9 of the postmaster")
+        .await;
 
     let answers = stream.finish().await;
     assert!(

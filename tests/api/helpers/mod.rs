@@ -18,6 +18,7 @@ pub mod cli;
 pub mod cluster;
 pub mod history;
 pub mod raw;
+pub mod run_stream;
 pub mod sdk;
 pub mod server;
 pub mod ws;
