@@ -20,6 +20,8 @@
 //!   dashboard page (`http::ui`).
 //! - [`exectab`], [`progress`]: pure parsers of the script table and of
 //!   progress lines.
+//! - [`hook`]: webhooks' pure parts so far: the signature header, which
+//!   targets a hook may reach (SSRF), and the backoff of retries.
 //! - [`output`]: runs' captured output (`GET log`), in files or database
 //!   chunks.
 //! - [`cluster`]: PostgreSQL's many nodes: the follower that tails the
@@ -62,6 +64,7 @@ pub mod cluster;
 pub mod config;
 pub mod events;
 pub mod exectab;
+pub mod hook;
 pub mod http;
 pub mod ids;
 pub mod limits;
