@@ -15,8 +15,17 @@ use crate::helpers::child::{assert_processes_die, process_gone, Fixture, Server}
 use crate::helpers::server::{config_for, Stoppable};
 use crate::helpers::{eventually, spawn_app, Api};
 
-/// The cgroup `auto` makes for the servers of a SQLite test.
-const OWN: &str = "/scriptd/s-";
+/// Whether `cgroup` is a run's in a cgroup `auto` made: `/scriptd/s-…`
+/// (SQLite) or `/scriptd-<node>/s-…` (a node on PostgreSQL).
+fn in_own(cgroup: &str) -> bool {
+    let mut parts = cgroup.trim_start_matches('/').split('/');
+    let top = parts.next().unwrap_or_default();
+    let instance = parts.next().unwrap_or_default();
+    let run = parts.next().unwrap_or_default();
+    (top == "scriptd" || top.starts_with("scriptd-"))
+        && instance.starts_with("s-")
+        && run.starts_with("run-")
+}
 
 fn read_pid(path: &std::path::Path) -> Option<i32> {
     std::fs::read_to_string(path).ok()?.trim().parse().ok()
@@ -26,7 +35,7 @@ fn read_pid(path: &std::path::Path) -> Option<i32> {
 async fn in_own_run_cgroup(pid: i32) -> String {
     let inside = eventually("the daemon in a cgroup", || cgroup_of(pid)).await;
     assert!(
-        inside.starts_with(OWN) && inside.contains("/run-"),
+        in_own(&inside),
         "THIS TEST NEEDS ROOT AND A WRITABLE cgroup v2: with cgroup = \"auto\" the \
          server made no cgroup of its own, the daemon is in {inside:?}"
     );
@@ -171,4 +180,37 @@ async fn by_default_as_root_a_restart_ends_the_setsid_daemon_of_a_run_the_crash_
     // Assert
     assert_processes_die(&[daemon], "after the restart").await;
     assert_eq!(server.wait_done(&id).await.outcome, Outcome::Interrupted);
+}
+
+#[actix_web::test]
+async fn nodes_of_a_cluster_on_one_host_get_cgroups_of_their_own() {
+    // Arrange: two nodes, each with a script whose daemon escapes its group.
+    if !crate::helpers::root_or_skip("nodes_of_a_cluster_on_one_host_get_cgroups_of_their_own") {
+        return;
+    }
+    let cluster = crate::helpers::cluster::Cluster::start_each(&[
+        "d1 /bin/sh -c \"setsid sleep 305 & echo $! > OUT/d1.pid; exec sleep 300\"\n",
+        "d2 /bin/sh -c \"setsid sleep 305 & echo $! > OUT/d2.pid; exec sleep 300\"\n",
+    ])
+    .await;
+    let (n1, n2) = (cluster.node(0), cluster.node(1));
+    let first = n1.run(json!({"name": "d1"})).await;
+    let second = n2.run(json!({"name": "d2"})).await;
+    let d1 = eventually("d1's daemon", || read_pid(&cluster.out.join("d1.pid"))).await;
+    let d2 = eventually("d2's daemon", || read_pid(&cluster.out.join("d2.pid"))).await;
+    let c1 = in_own_run_cgroup(d1).await;
+    let c2 = in_own_run_cgroup(d2).await;
+
+    // Act
+    n1.kill(&first).await;
+
+    // Assert
+    let top = |cgroup: &str| cgroup.split('/').nth(1).unwrap_or_default().to_owned();
+    assert_eq!(top(&c1), format!("scriptd-{}", n1.name), "{c1}");
+    assert_eq!(top(&c2), format!("scriptd-{}", n2.name), "{c2}");
+    assert_processes_die(&[d1], "the killed run's daemon").await;
+    let alive = !process_gone(d2);
+    n2.kill(&second).await;
+    assert!(alive, "the other node's daemon lives on");
+    assert_processes_die(&[d2], "after its own kill").await;
 }
