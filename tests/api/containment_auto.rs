@@ -214,3 +214,52 @@ async fn nodes_of_a_cluster_on_one_host_get_cgroups_of_their_own() {
     assert!(alive, "the other node's daemon lives on");
     assert_processes_die(&[d2], "after its own kill").await;
 }
+
+#[actix_web::test]
+async fn a_server_whose_idle_cgroup_a_newer_server_swept_makes_it_again() {
+    // Arrange: the first server's cgroup, empty between runs.
+    if !crate::helpers::root_or_skip(
+        "a_server_whose_idle_cgroup_a_newer_server_swept_makes_it_again",
+    ) {
+        return;
+    }
+    let first = spawn_app().await;
+    let dir = first.storage.path().to_owned();
+    first.exectab(&format!(
+        "where /bin/sh -c \"cat /proc/self/cgroup > {d}/where\"\n\
+         daemon /bin/sh -c \"setsid sleep 305 & echo $! > {d}/daemon.pid; sleep 0.2\"\n",
+        d = dir.display()
+    ));
+    let id = first.run(json!({"name": "where"})).await;
+    first.wait_done(&id).await;
+    let text = std::fs::read_to_string(dir.join("where")).expect("where");
+    let run = text
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .expect("a v2 line");
+    let instance = run
+        .rsplit_once("/run-")
+        .expect("in a run cgroup")
+        .0
+        .to_owned();
+    let instance_dir = unified_mount()
+        .expect("cgroup v2")
+        .join(instance.trim_start_matches('/'));
+
+    // Act: a second server starts beside it and sweeps empty cgroups.
+    let _second = spawn_app().await;
+    let swept = !instance_dir.exists();
+    let id = first.run(json!({"name": "daemon"})).await;
+    let daemon = eventually("the daemon's pid", || read_pid(&dir.join("daemon.pid"))).await;
+    let inside = in_own_run_cgroup(daemon).await;
+    let done = first.wait_done(&id).await;
+
+    // Assert
+    assert!(swept, "the idle {instance} was swept");
+    assert!(
+        inside.starts_with(&format!("{instance}/run-")),
+        "made again: {inside}"
+    );
+    assert_eq!(done.outcome, Outcome::Success, "{done}");
+    assert_processes_die(&[daemon], "the daemon of a run in the remade cgroup").await;
+}

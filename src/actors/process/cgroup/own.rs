@@ -46,7 +46,26 @@ pub(super) fn make(unified: &Unified, owner: Owner<'_>) -> Result<PathBuf, Strin
     }
     // The top cgroup holds no process, so it may hand controllers down.
     super::enable_controllers(&top);
+    sweep(&top, &dir);
     Ok(dir)
+}
+
+/// Removes the empty instance cgroups of servers that ended without
+/// removing theirs (killed, crashed: tests kill theirs by the dozen). An
+/// empty one may also be a live server's between runs: rmdir refuses any
+/// with a process or a run cgroup in it, and a server whose empty cgroup
+/// went makes it again for its next run (`RunCgroup::create`).
+fn sweep(top: &Path, own: &Path) {
+    let Ok(entries) = fs::read_dir(top) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let instance = entry.file_name().to_string_lossy().starts_with("s-");
+        if instance && path != own && path.is_dir() {
+            let _ = fs::remove_dir(&path);
+        }
+    }
 }
 
 /// `scriptd`, or `scriptd-<node>` with the node's name made a safe folder
