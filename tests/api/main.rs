@@ -18,6 +18,7 @@ mod cluster_basics;
 mod cluster_claims;
 mod cluster_control;
 mod cluster_database_restart;
+mod cluster_fence;
 mod cluster_liveness;
 mod cluster_liveness_failover;
 mod cluster_liveness_lease;
