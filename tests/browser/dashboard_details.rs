@@ -82,6 +82,7 @@ async fn a_run_has_its_own_address_with_zoned_times_its_requesters_name_and_task
                  return l.length === 3 ? l.map((t) => t.textContent) : null",
             )
             .await;
+        page.snapshot("details_run").await;
         page.click("#detail-close").await;
         let closed = page.js("return location.hash").await;
         page.goto("about:blank").await;
@@ -161,6 +162,7 @@ async fn the_duration_chart_has_time_ticks_and_a_log_scale_and_runs_come_first_o
                  const y = (id) => Number(svg.querySelector('circle[data-run=\"' + id + '\"]').getAttribute('cy')); \
                  return y('one') - y('three');")
             .await;
+        page.snapshot("details_chart").await;
         page.client.set_window_size(390, 844).await.expect("resize");
         let order = page
             .wait_js(
@@ -170,6 +172,8 @@ async fn the_duration_chart_has_time_ticks_and_a_log_scale_and_runs_come_first_o
                  return [top('runs'), top('scripts')]",
             )
             .await;
+
+        page.snapshot("details_phone").await;
 
         // Assert
         assert_eq!(ticks[0], json!("log"), "{ticks}");

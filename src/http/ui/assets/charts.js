@@ -30,11 +30,13 @@ const Charts = {
   DURATION_TICKS: [[0, '0'], [1, '1 s'], [10, '10 s'], [60, '1 min'], [600, '10 min'],
     [3600, '1 h'], [36000, '10 h'], [86400, '1 d']],
 
-  // A time tick: the hour within two days, else the date.
+  // A time tick: the date past two days, else the time of day (with
+  // seconds within ten minutes, so that no two ticks read the same).
   timeTick(secs, span) {
     if (span > 2 * 86400) return fmtDate(secs).slice(5);
     const d = new Date(secs * 1000);
-    return pad2(d.getHours()) + ':' + pad2(d.getMinutes());
+    const hm = pad2(d.getHours()) + ':' + pad2(d.getMinutes());
+    return span < 600 ? hm + ':' + pad2(d.getSeconds()) : hm;
   },
 
   // Durations on a log scale (of 1 + seconds), so that one 300 s run does
