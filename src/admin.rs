@@ -99,18 +99,22 @@ pub async fn add_user(
     })
 }
 
+/// The user's folders and exectab, owner-only whatever the umask of the
+/// command that makes them (`user add` runs outside the server).
 fn init_scripts(config: &Config, user: UserId) -> std::io::Result<PathBuf> {
+    use std::os::unix::fs::DirBuilderExt;
     let dir = config.scripts_dir(user);
     for sub in ["status", "logs"] {
-        std::fs::create_dir_all(dir.join(sub))?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir.join(sub))?;
     }
     let exectab = dir.join("exectab.txt");
     if !exectab.exists() {
         let template = config.storage.join("user_init").join("exectab.txt");
-        match std::fs::read(&template) {
-            Ok(bytes) => std::fs::write(&exectab, bytes)?,
-            Err(_) => std::fs::write(&exectab, b"")?,
-        }
+        let bytes = std::fs::read(&template).unwrap_or_default();
+        write_private(&exectab, &bytes)?;
     }
     Ok(exectab)
 }
@@ -183,14 +187,19 @@ pub fn update_key_file(config: &Config, user: &KeyedUser) -> std::io::Result<Opt
 }
 
 fn write_key_file(path: &Path, key: &str) -> std::io::Result<()> {
+    write_private(path, format!("{key}\n").as_bytes())
+}
+
+/// Writes `bytes` to `path`, mode 0600 (also when it existed with another).
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .mode(0o600)
         .open(path)?;
-    file.write_all(key.as_bytes())?;
-    file.write_all(b"\n")
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    file.write_all(bytes)
 }

@@ -40,7 +40,19 @@ pub struct Application {
     pub admin_key: Option<String>,
     /// A cluster node's lease and rescuer tasks, ended with the server.
     _cluster: Loops,
+    /// Declared before the lock: the server's own cgroup goes while the
+    /// storage is still locked, before a new server may make it again.
+    _cgroup: ReleaseCgroup,
     _lock: StorageLock,
+}
+
+/// Removes the cgroup the server made for itself, when it goes.
+struct ReleaseCgroup(Arc<process::Tracking>);
+
+impl Drop for ReleaseCgroup {
+    fn drop(&mut self) {
+        self.0.release();
+    }
 }
 
 impl Application {
@@ -64,7 +76,12 @@ impl Application {
         let storage_lock = lock::lock(&config.storage)?;
         // Only once the storage is ours: a second server refused by the lock
         // must not end the runs of the one that holds it.
-        let tracking = Arc::new(process::Tracking::detect(&config.cgroup));
+        let owner = process::cgroup::Owner {
+            storage: &config.storage,
+            node: config.on_postgres().then_some(config.node.as_str()),
+        };
+        let tracking = Arc::new(process::Tracking::detect(&config.cgroup, owner));
+        let cgroup_release = ReleaseCgroup(tracking.clone());
         tracing::info!(
             "tracking the processes of runs with {}",
             tracking.describe()
@@ -191,6 +208,7 @@ impl Application {
                     Err(req) => futures_util::future::Either::Right(srv.call(req)),
                 })
                 .configure(http::configure)
+                .wrap(http::no_store())
         })
         .workers(2)
         // Pushes and replies are small writes; with Nagle on, one that
@@ -218,6 +236,7 @@ impl Application {
             config,
             admin_key,
             _cluster: cluster_loops,
+            _cgroup: cgroup_release,
             _lock: storage_lock,
         })
     }

@@ -44,6 +44,10 @@ fn main() -> ExitCode {
         }
     };
     scriptd::telemetry::init_with(&config.log);
+    // Whatever a command makes in or from the storage (a user's folders,
+    // a backup, the database) is its owner's alone, whatever the caller's
+    // umask; `serve` gives its scripts the original one back.
+    scriptd::actors::process::umask::restrict();
     let system = actix::System::new();
     // Client commands pick their own exit code (`run --wait` passes the run's on).
     let command = match cli.command {

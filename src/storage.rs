@@ -18,26 +18,14 @@ use crate::ids::{RunId, UserId};
 /// Mode bits only the owner may have in the storage.
 const NOT_OWNER: u32 = 0o077;
 
-/// Makes `storage` and what is in it readable by the owner only. The
-/// whole tree is walked only when the storage folder itself was open to
-/// others (an old storage); otherwise only its top level, where the
-/// database lives. Returns how many paths changed.
+/// Makes `storage` and everything in it readable by the owner only. The
+/// whole tree is walked at every start: a folder made open by a command
+/// run under a loose umask, or by hand, is closed even when the storage
+/// folder itself is not open. Returns how many paths changed.
 pub fn tighten(storage: &Path) -> io::Result<usize> {
     let meta = fs::symlink_metadata(storage)?;
-    let open = meta.mode() & NOT_OWNER != 0;
-    let mut changed = usize::from(restrict(storage, &meta)?);
-    if open {
-        changed += tighten_tree(storage)?;
-    } else {
-        for entry in fs::read_dir(storage)? {
-            let entry = entry?;
-            let meta = entry.metadata()?;
-            if meta.is_file() {
-                changed += usize::from(restrict(&entry.path(), &meta)?);
-            }
-        }
-    }
-    Ok(changed)
+    let changed = usize::from(restrict(storage, &meta)?);
+    Ok(changed + tighten_tree(storage)?)
 }
 
 fn tighten_tree(dir: &Path) -> io::Result<usize> {
@@ -215,6 +203,28 @@ mod tests {
         assert_eq!(mode(&logs), 0o700);
         assert_eq!(mode(&logs.join("a.log")), 0o600);
         assert_eq!(tighten(&storage).expect("again"), 0, "nothing left to do");
+    }
+
+    #[test]
+    fn open_paths_deep_in_a_closed_storage_are_closed_too() {
+        let dir = tempfile::tempdir().expect("dir");
+        let storage = dir.path().join("s");
+        let status = storage.join("2/scripts/status");
+        fs::create_dir_all(&status).expect("mkdir");
+        fs::write(storage.join("2/scripts/exectab.txt"), b"").expect("exectab");
+        for (path, m) in [
+            (storage.clone(), 0o700),
+            (storage.join("2"), 0o755),
+            (storage.join("2/scripts"), 0o700),
+            (status.clone(), 0o755),
+            (storage.join("2/scripts/exectab.txt"), 0o644),
+        ] {
+            fs::set_permissions(&path, Permissions::from_mode(m)).expect("chmod");
+        }
+        assert_eq!(tighten(&storage).expect("tighten"), 3);
+        assert_eq!(mode(&storage.join("2")), 0o700);
+        assert_eq!(mode(&status), 0o700);
+        assert_eq!(mode(&storage.join("2/scripts/exectab.txt")), 0o600);
     }
 
     #[test]

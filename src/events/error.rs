@@ -85,6 +85,16 @@ impl StoreError {
         }
     }
 
+    /// Whether this node's lease is gone (it is fenced): the fence is
+    /// logged once where it goes up, so its refusals are retried quietly.
+    pub fn is_lease_lost(&self) -> bool {
+        match self {
+            StoreError::LeaseLost => true,
+            StoreError::Batch(inner) => inner.is_lease_lost(),
+            _ => false,
+        }
+    }
+
     /// Whether the append was refused because its run had already ended.
     pub fn is_already_ended(&self) -> bool {
         match self {

@@ -256,7 +256,11 @@ pub(super) fn answer(
             }
         }
         Err(err) => {
-            tracing::error!(error.cause_chain = ?err, "group commit failed");
+            if err.is_lease_lost() {
+                tracing::debug!("group commit refused: this node is fenced");
+            } else {
+                tracing::error!(error.cause_chain = ?err, "group commit failed");
+            }
             let shared = Arc::new(err);
             for waiter in waiters {
                 let _ = waiter.send(Err(StoreError::Batch(shared.clone())));

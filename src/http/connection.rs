@@ -80,9 +80,39 @@ impl ConnectionKey {
     }
 }
 
-/// The connection key of the connection that carried `req`.
+/// The connection key of the connection that carried `req`, unless the
+/// request comes from another site's page: a browser (or a pooling proxy)
+/// may carry such a request over a connection a keyed client opened, so
+/// it must bring its own key. The PHP SDK sends neither header.
 pub fn of(req: &HttpRequest) -> Option<ConnectionKey> {
+    if from_another_site(req.headers()) {
+        return None;
+    }
     req.conn_data::<ConnectionKey>().cloned()
+}
+
+/// `Sec-Fetch-Site` other than same-origin or none (typed by a person),
+/// or an `Origin` whose host and port are not the `Host` the request went
+/// to (`null` included).
+fn from_another_site(headers: &actix_web::http::header::HeaderMap) -> bool {
+    let text = |name: &str| headers.get(name).map(|v| v.to_str().unwrap_or("?"));
+    if let Some(site) = text("sec-fetch-site") {
+        if !site.eq_ignore_ascii_case("same-origin") && !site.eq_ignore_ascii_case("none") {
+            return true;
+        }
+    }
+    match text("origin") {
+        None => false,
+        Some(origin) => {
+            let authority = origin
+                .split_once("://")
+                .map(|(_, rest)| rest.trim_end_matches('/'));
+            match (authority, text("host")) {
+                (Some(authority), Some(host)) => !authority.eq_ignore_ascii_case(host),
+                _ => true,
+            }
+        }
+    }
 }
 
 /// `HttpServer::on_connect` hook: a fresh, empty key slot per connection,
@@ -95,6 +125,63 @@ pub fn on_connect(conn: &dyn Any, ext: &mut Extensions) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.insert(
+                HeaderName::from_static(name),
+                HeaderValue::from_static(value),
+            );
+        }
+        map
+    }
+
+    #[test]
+    fn only_same_origin_and_headerless_requests_may_borrow_the_connections_key() {
+        for (case, pairs, foreign) in [
+            ("the PHP SDK: no Origin", vec![("host", "h:1")], false),
+            (
+                "same origin",
+                vec![("host", "h:1"), ("origin", "http://h:1")],
+                false,
+            ),
+            (
+                "fetch metadata same-origin",
+                vec![("sec-fetch-site", "same-origin")],
+                false,
+            ),
+            ("typed by a person", vec![("sec-fetch-site", "none")], false),
+            (
+                "another site",
+                vec![("host", "h:1"), ("origin", "https://evil.example")],
+                true,
+            ),
+            (
+                "another port",
+                vec![("host", "h:1"), ("origin", "http://h:2")],
+                true,
+            ),
+            (
+                "an opaque origin",
+                vec![("host", "h:1"), ("origin", "null")],
+                true,
+            ),
+            (
+                "fetch metadata cross-site",
+                vec![("sec-fetch-site", "cross-site")],
+                true,
+            ),
+            (
+                "fetch metadata same-site",
+                vec![("sec-fetch-site", "same-site")],
+                true,
+            ),
+        ] {
+            assert_eq!(from_another_site(&headers(&pairs)), foreign, "{case}");
+        }
+    }
 
     #[test]
     fn a_presented_key_wins_and_is_remembered_only_when_valid() {

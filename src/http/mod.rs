@@ -65,6 +65,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .default_service(web::to(outside));
 }
 
+/// `Cache-Control: no-store` on every reply that sets none itself (the
+/// dashboard's files do): replies carry keys (`guest/create`) and output
+/// (`log/ID`), which no browser or proxy cache may keep. Wraps the whole
+/// app, so refusals before routing get it too.
+pub fn no_store() -> actix_web::middleware::DefaultHeaders {
+    actix_web::middleware::DefaultHeaders::new().add((
+        actix_web::http::header::CACHE_CONTROL,
+        actix_web::http::header::HeaderValue::from_static("no-store"),
+    ))
+}
+
 async fn outside() -> Result<HttpResponse, ApiError> {
     Err(ApiError::BadServerExtension)
 }

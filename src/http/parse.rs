@@ -76,7 +76,8 @@ pub fn run(req: &ApiRequest) -> Result<RunFields, ApiError> {
         None => Ok(Vec::new()),
         Some(Value::Array(items)) => items
             .iter()
-            .map(arg_text)
+            // A NUL cannot reach a process's argv: refused now, not at start.
+            .map(|item| arg_text(item).filter(|text| !text.contains('\0')))
             .collect::<Option<_>>()
             .ok_or(RunError::InvalidArgs),
         Some(_) => Err(RunError::InvalidArgs),

@@ -101,6 +101,8 @@ fn run_keeps_each_later_field_error_apart() {
     assert!(matches!(fields.queue, Err(RunError::InvalidQueue)));
     let fields = run(&json_req(json!({"name": "job", "args": "a"}))).unwrap();
     assert!(matches!(fields.args, Err(RunError::InvalidArgs)));
+    let fields = run(&json_req(json!({"name": "job", "args": ["ok", "a\u{0}b"]}))).unwrap();
+    assert!(matches!(fields.args, Err(RunError::InvalidArgs)), "a NUL");
     assert!(fields.stdin.is_ok() && fields.queue.is_ok());
 }
 

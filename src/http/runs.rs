@@ -339,8 +339,12 @@ pub async fn list_scripts(
         let info = match View::of(principal) {
             View::Guest => wire::ScriptInfo::Guest(wire::GuestScript {
                 args: def.required_args(),
+                forget: def.forget,
+                max_queued: def.max_queued,
                 noexec: def.noexec,
+                simultaneous: Some(def.simultaneous),
                 stdin: def.stdin,
+                timeout: def.timeout_secs,
             }),
             View::Owner => wire::ScriptInfo::Owner(wire::OwnerScript {
                 args: def.required_args(),

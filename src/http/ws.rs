@@ -85,7 +85,9 @@ pub async fn start(
         cut: cutter(req),
     };
     let (addr, response) = ws::WsResponseBuilder::new(session, req, payload)
-        .frame_size(4 * 1024 * 1024)
+        // No frame bigger than a whole message may be: the codec refuses
+        // it unread (Overflow, closed with 1009 below).
+        .frame_size(message_cap)
         .protocols(super::ui::subprotocol::ACCEPTED)
         .start_with_addr()?;
     registry.attach(id, addr.recipient());
@@ -300,6 +302,8 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for WsSession {
     fn handle(&mut self, msg: Result<ws::Message, ws::ProtocolError>, ctx: &mut Self::Context) {
         self.last_seen = Instant::now();
         match msg {
+            Ok(ws::Message::Text(text)) if text.len() > self.message_cap => self.too_big(ctx),
+            Ok(ws::Message::Binary(bytes)) if bytes.len() > self.message_cap => self.too_big(ctx),
             Ok(ws::Message::Text(text)) => self.on_text(&text, ctx),
             Ok(ws::Message::Binary(bytes)) => match std::str::from_utf8(&bytes) {
                 Ok(text) => self.on_text(text, ctx),
@@ -312,6 +316,7 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for WsSession {
             }
             Ok(ws::Message::Continuation(item)) => self.on_fragment(item, ctx),
             Ok(ws::Message::Pong(_) | ws::Message::Nop) => {}
+            Err(ws::ProtocolError::Overflow) => self.too_big(ctx),
             Err(err) => {
                 tracing::debug!(session = self.id, error = %err, "WebSocket protocol error");
                 ctx.close(Some(ws::CloseReason {
@@ -358,6 +363,16 @@ impl Handler<Revoke> for WsSession {
 }
 
 impl WsSession {
+    /// A message over the cap, however it was framed: 1009 and the end.
+    fn too_big(&mut self, ctx: &mut ws::WebsocketContext<Self>) {
+        self.fragments = None;
+        ctx.close(Some(ws::CloseReason {
+            code: ws::CloseCode::Size,
+            description: Some(format!("message larger than {} bytes", self.message_cap)),
+        }));
+        ctx.stop();
+    }
+
     /// Assembles a fragmented message (FIN=0, then continuation frames) up
     /// to the message cap; a bigger one closes the session with 1009.
     fn on_fragment(&mut self, item: actix_http::ws::Item, ctx: &mut ws::WebsocketContext<Self>) {
@@ -377,12 +392,7 @@ impl WsSession {
             return; // a continuation with no first frame: the codec refuses it
         };
         if buffer.len() + bytes.len() > self.message_cap {
-            self.fragments = None;
-            ctx.close(Some(ws::CloseReason {
-                code: ws::CloseCode::Size,
-                description: Some(format!("message larger than {} bytes", self.message_cap)),
-            }));
-            ctx.stop();
+            self.too_big(ctx);
             return;
         }
         buffer.extend_from_slice(&bytes);

@@ -28,12 +28,22 @@ pub struct OwnerScript {
     pub user: Option<String>,
 }
 
-/// A script as a guest sees it: no command line.
+/// A script as a guest sees it: no command line, nor who it runs as or
+/// where; how it is queued and timed, which a guest's runs meet too.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GuestScript {
     pub args: usize,
+    #[serde(default)]
+    pub forget: bool,
+    #[serde(default)]
+    pub max_queued: Option<u32>,
     pub noexec: bool,
+    #[serde(default)]
+    pub simultaneous: Option<u32>,
     pub stdin: bool,
+    /// Seconds.
+    #[serde(default)]
+    pub timeout: Option<u64>,
 }
 
 /// One entry of [`ScriptsReply::scripts`].

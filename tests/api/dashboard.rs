@@ -144,6 +144,8 @@ async fn scripts_tell_a_key_what_it_is_and_guests_how_many_arguments_to_give() {
     );
     assert_eq!(
         guest["scripts"],
-        json!({"two": {"stdin": false, "noexec": false, "args": 2}})
+        json!({"two": {"stdin": false, "noexec": false, "args": 2, "simultaneous": 1,
+                       "max_queued": null, "timeout": null, "forget": false}}),
+        "a guest sees how its script is queued and timed, not its command line"
     );
 }

@@ -9,3 +9,4 @@ mod server;
 
 mod dashboard;
 mod dashboard_access;
+mod dashboard_details;

@@ -23,6 +23,7 @@ impl Handler<ProcessEnded> for ScriptQueue {
     fn handle(&mut self, msg: ProcessEnded, ctx: &mut Context<Self>) {
         if self.running.end(msg.id) {
             self.claims_blocked = false;
+            self.answer_idle_waiters();
             self.try_start(ctx);
         }
     }
@@ -57,11 +58,10 @@ impl Handler<Shutdown> for ScriptQueue {
         }
         self.running.stop_all(StopReason::Interrupted);
         let (tx, rx) = tokio::sync::oneshot::channel();
-        if self.running.is_empty() {
-            let _ = tx.send(());
-        } else if let Phase::Stopping { idle_waiters } = &mut self.phase {
+        if let Phase::Stopping { idle_waiters } = &mut self.phase {
             idle_waiters.push(tx);
         }
+        self.answer_idle_waiters();
         Box::pin(async move {
             let _ = rx.await;
         })

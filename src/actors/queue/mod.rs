@@ -350,14 +350,23 @@ impl ScriptQueue {
             self.outlet.gone.do_send(ProcessGone { id });
         }
         self.shared.status_files.remove(self.user, id);
-        if self.running.is_empty() {
+        self.answer_idle_waiters();
+        self.try_start(ctx);
+    }
+
+    /// Answers a stopping queue's Shutdown once no run is left; on a
+    /// fenced node, once no process is left: the ends it cannot record are
+    /// recorded by another node's rescuer, or replay at the next start.
+    fn answer_idle_waiters(&mut self) {
+        let idle =
+            self.running.is_empty() || (self.shared.fence.is_up() && self.running.busy() == 0);
+        if idle {
             if let Phase::Stopping { idle_waiters } = &mut self.phase {
                 for waiter in idle_waiters.drain(..) {
                     let _ = waiter.send(());
                 }
             }
         }
-        self.try_start(ctx);
     }
 }
 

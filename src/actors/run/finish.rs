@@ -143,7 +143,13 @@ impl RunProcess {
                     tracing::info!(run = %id, "the end of this run was already recorded");
                 }
                 Err(err) => {
-                    tracing::error!(error.cause_chain = ?err, run = %id, "could not record the end of a run; retrying");
+                    // Fenced: logged once by the lease loop; the end is
+                    // recorded on rejoining, or by another node's rescuer.
+                    if err.is_lease_lost() {
+                        tracing::debug!(run = %id, "fenced: the end of this run waits for the lease");
+                    } else {
+                        tracing::error!(error.cause_chain = ?err, run = %id, "could not record the end of a run; retrying");
+                    }
                     ctx.run_later(Duration::from_secs(1), move |act, ctx| act.record_end(record, ctx));
                     return;
                 }

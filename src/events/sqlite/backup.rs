@@ -42,9 +42,6 @@ pub enum BackupError {
 
 /// Copies the database at `from` to the new file `to` and makes it durable.
 pub fn backup(from: &Path, to: &Path) -> Result<Copied, BackupError> {
-    if to.exists() {
-        return Err(BackupError::Exists(to.display().to_string()));
-    }
     let target = to
         .to_str()
         .ok_or_else(|| BackupError::Path(to.display().to_string()))?;
@@ -56,9 +53,27 @@ pub fn backup(from: &Path, to: &Path) -> Result<Copied, BackupError> {
     source
         .busy_timeout(Duration::from_secs(10))
         .map_err(StoreError::from)?;
-    source
-        .execute("VACUUM INTO ?1", [target])
-        .map_err(StoreError::from)?;
+    // Made empty and 0600 first (VACUUM INTO fills an empty file): the copy
+    // holds every key hash and argument, whatever the caller's umask.
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let made = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(to);
+        match made {
+            Ok(file) => file.set_permissions(std::fs::Permissions::from_mode(0o600))?,
+            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(BackupError::Exists(to.display().to_string()))
+            }
+            Err(err) => return Err(err.into()),
+        }
+    }
+    if let Err(err) = source.execute("VACUUM INTO ?1", [target]) {
+        let _ = std::fs::remove_file(to);
+        return Err(StoreError::from(err).into());
+    }
     drop(source);
     // VACUUM INTO does not sync what it wrote.
     std::fs::File::open(to)?.sync_all()?;

@@ -62,10 +62,11 @@ const ASSETS: &[Asset] = &[
     },
 ];
 
-/// Registers `/` and `/ui/...`; call before the catch-all default service.
+/// Registers `/`, `/ui`, `/ui/` and `/ui/...`; call before the catch-all default service.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(index))
         .route("/ui", web::get().to(index))
+        .route("/ui/", web::get().to(index))
         .route("/ui/{file}", web::get().to(asset));
 }
 

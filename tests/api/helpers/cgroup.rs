@@ -15,7 +15,7 @@ pub struct TestCgroup {
 }
 
 /// The mount point of the unified hierarchy.
-fn unified_mount() -> Option<PathBuf> {
+pub fn unified_mount() -> Option<PathBuf> {
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
     mountinfo.lines().find_map(|line| {
         let (before, after) = line.split_once(" - ")?;

@@ -192,6 +192,15 @@ impl Server {
         self.child.wait().expect("reap scriptd");
     }
 
+    /// SIGTERM, then wait for the exit; the status and all it wrote to
+    /// stderr.
+    pub async fn terminate_logged(self) -> (ExitStatus, String) {
+        let log = self.log.clone();
+        let status = self.terminate().await;
+        let text = log.lock().expect("log lock").clone();
+        (status, text)
+    }
+
     /// SIGTERM, then wait for the exit; returns the status.
     pub async fn terminate(mut self) -> ExitStatus {
         let pid = Pid::from_raw(self.child.id() as i32);

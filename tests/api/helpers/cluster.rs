@@ -164,6 +164,12 @@ impl Cluster {
         self.nodes.last().expect("just pushed")
     }
 
+    /// Stops node `i` (0-based) with SIGTERM; it leaves the list.
+    /// Answers its exit status and everything it wrote to stderr.
+    pub async fn terminate(&mut self, i: usize) -> (std::process::ExitStatus, String) {
+        self.nodes.remove(i).server.terminate_logged().await
+    }
+
     /// Node `i` (0-based).
     pub fn node(&self, i: usize) -> &Node {
         &self.nodes[i]

@@ -7,12 +7,16 @@
 //! The base is the server's own cgroup when the system delegates it
 //! (systemd `Delegate=yes`), or a cgroup named in the configuration
 //! (`cgroup = "/scriptd"`, relative to the unified hierarchy, which root
-//! may create). It belongs to one server: at start, every run cgroup left
-//! in it is a run of a previous life of this server, and is ended.
+//! may create), or, with `auto` and nothing delegated, one that a server
+//! running as root makes for itself (`own`). It belongs to one server: at
+//! start, every run cgroup left in it is a run of a previous life of this
+//! server, and is ended.
 //!
-//! Layout: `mountinfo` finds the hierarchy, `run` is one run's cgroup.
+//! Layout: `mountinfo` finds the hierarchy, `own` the self-made base,
+//! `run` is one run's cgroup.
 
 mod mountinfo;
+mod own;
 mod run;
 
 use std::fs;
@@ -20,6 +24,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+pub use self::own::Owner;
 pub use self::run::{CgroupUsage, RunCgroup};
 
 /// Prefix of the run cgroups in the base.
@@ -43,6 +48,9 @@ pub struct Controllers {
 pub struct CgroupBase {
     pub dir: PathBuf,
     pub controllers: Controllers,
+    /// The server made it for itself (`auto`, as root, nothing delegated),
+    /// so it removes it at exit ([`Tracking::release`]).
+    pub made: bool,
 }
 
 /// How the runs' processes are tracked.
@@ -57,9 +65,10 @@ pub enum Tracking {
 impl Tracking {
     /// Finds out how runs can be tracked under `setting` (the `cgroup`
     /// configuration key: `auto`, `off`, or a cgroup path such as
-    /// `/scriptd`), preparing the base when there is one.
-    pub fn detect(setting: &str) -> Tracking {
-        match detect_base(setting) {
+    /// `/scriptd`), preparing the base when there is one; `owner` names the
+    /// cgroup `auto` makes when it must make its own.
+    pub fn detect(setting: &str, owner: Owner<'_>) -> Tracking {
+        match detect_base(setting, owner) {
             Ok(base) => Tracking::Cgroup(base),
             Err(why) => Tracking::ProcessGroup { why },
         }
@@ -75,8 +84,13 @@ impl Tracking {
                     .filter(|(_, on)| *on)
                     .map(|(name, _)| *name)
                     .collect::<Vec<_>>();
+                let made = if base.made {
+                    " (made for this server: cgroup = \"auto\", root, no delegated cgroup)"
+                } else {
+                    ""
+                };
                 format!(
-                    "cgroup v2: one cgroup per run under {} (controllers: {})",
+                    "cgroup v2: one cgroup per run under {}{made} (controllers: {})",
                     base.dir.display(),
                     if on.is_empty() {
                         "none".to_owned()
@@ -98,9 +112,17 @@ impl Tracking {
             Tracking::ProcessGroup { .. } => None,
         }
     }
+
+    /// At the server's exit: a base it made for itself goes, with the run
+    /// cgroups still in it (blocking, bounded). Others stay, as found.
+    pub fn release(&self) {
+        if let Some(base) = self.base().filter(|base| base.made) {
+            own::release(&base.dir);
+        }
+    }
 }
 
-fn detect_base(setting: &str) -> Result<CgroupBase, String> {
+fn detect_base(setting: &str, owner: Owner<'_>) -> Result<CgroupBase, String> {
     if setting == "off" {
         return Err("cgroup = \"off\" in the configuration".into());
     }
@@ -117,37 +139,15 @@ fn detect_base(setting: &str) -> Result<CgroupBase, String> {
         .map_err(|e| format!("cannot read /proc/self/mountinfo: {e}"))?;
     let unified =
         mountinfo::find_unified(&mountinfo).ok_or("no cgroup v2 (unified) hierarchy is mounted")?;
+    let mut made = false;
     let dir = if setting == "auto" {
-        let own = fs::read_to_string("/proc/self/cgroup")
-            .ok()
-            .and_then(|text| mountinfo::own_cgroup(&text))
-            .ok_or("this process is in no cgroup v2")?;
-        if own == "/" || own.is_empty() {
-            return Err(format!(
-                "the server runs in the root cgroup, which is not its own; run it \
-                 under systemd with Delegate=yes, or set cgroup = \"/scriptd\" \
-                 (as root) to have one created in {}",
-                unified.mount.display()
-            ));
-        }
-        let mut dir = unified
-            .dir_of(&own)
-            .ok_or_else(|| format!("the server's cgroup {own} is not visible here"))?;
-        // Already in the leaf an earlier start (or server) made: its
-        // parent is the base.
-        if dir.file_name().is_some_and(|name| name == SERVER_LEAF) {
-            if let Some(parent) = dir.parent().filter(|p| writable(p)) {
-                dir = parent.to_owned();
+        match delegated(&unified) {
+            Ok(dir) => dir,
+            Err(why) => {
+                made = true;
+                own::make(&unified, owner).map_err(|cannot| format!("{why}; {cannot}"))?
             }
         }
-        if !writable(&dir) {
-            return Err(format!(
-                "the server's cgroup {own} is not delegated to it (no write access); \
-                 use systemd's Delegate=yes, or set cgroup = \"/scriptd\" as root"
-            ));
-        }
-        leave_for_leaf(&dir)?;
-        dir
     } else {
         let dir = unified.mount.join(setting.trim_start_matches('/'));
         fs::create_dir_all(&dir)
@@ -158,7 +158,45 @@ fn detect_base(setting: &str) -> Result<CgroupBase, String> {
         dir
     };
     let controllers = enable_controllers(&dir);
-    Ok(CgroupBase { dir, controllers })
+    Ok(CgroupBase {
+        dir,
+        controllers,
+        made,
+    })
+}
+
+/// The server's own cgroup when the system delegated it; the server moves
+/// into a leaf of it.
+fn delegated(unified: &mountinfo::Unified) -> Result<PathBuf, String> {
+    let own = fs::read_to_string("/proc/self/cgroup")
+        .ok()
+        .and_then(|text| mountinfo::own_cgroup(&text))
+        .ok_or("this process is in no cgroup v2")?;
+    if own == "/" || own.is_empty() {
+        return Err(format!(
+            "the server runs in the root cgroup of {} (none delegated: systemd \
+             Delegate=yes, or cgroup = \"/scriptd\")",
+            unified.mount.display()
+        ));
+    }
+    let mut dir = unified
+        .dir_of(&own)
+        .ok_or_else(|| format!("the server's cgroup {own} is not visible here"))?;
+    // Already in the leaf an earlier start (or server) made: its
+    // parent is the base.
+    if dir.file_name().is_some_and(|name| name == SERVER_LEAF) {
+        if let Some(parent) = dir.parent().filter(|p| writable(p)) {
+            dir = parent.to_owned();
+        }
+    }
+    if !writable(&dir) {
+        return Err(format!(
+            "the server's cgroup {own} is not delegated to it (no write access); \
+             use systemd's Delegate=yes, or set cgroup = \"/scriptd\" as root"
+        ));
+    }
+    leave_for_leaf(&dir)?;
+    Ok(dir)
 }
 
 fn writable(dir: &Path) -> bool {
@@ -225,13 +263,8 @@ impl CgroupBase {
                 continue;
             }
             let cgroup = RunCgroup::existing(entry.path());
-            if cgroup.populated() {
+            if kill_and_wait(&cgroup) {
                 ended += 1;
-                cgroup.kill();
-                let deadline = Instant::now() + Duration::from_secs(5);
-                while cgroup.populated() && Instant::now() < deadline {
-                    std::thread::sleep(Duration::from_millis(10));
-                }
             }
             if let Err(err) = cgroup.remove() {
                 tracing::warn!(cgroup = %entry.path().display(), error = %err, "cannot remove a left-over run cgroup");
@@ -239,6 +272,20 @@ impl CgroupBase {
         }
         ended
     }
+}
+
+/// SIGKILLs what is in `cgroup` and waits (5 s at most) until it is
+/// empty. Blocking. Returns whether anything was there.
+fn kill_and_wait(cgroup: &RunCgroup) -> bool {
+    if !cgroup.populated() {
+        return false;
+    }
+    cgroup.kill();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while cgroup.populated() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    true
 }
 
 #[cfg(test)]
@@ -254,7 +301,11 @@ mod tests {
             ("/", "neither"),
             ("//", "neither"),
         ] {
-            match Tracking::detect(setting) {
+            let owner = Owner {
+                storage: Path::new("/nonexistent"),
+                node: None,
+            };
+            match Tracking::detect(setting, owner) {
                 Tracking::ProcessGroup { why: reason } => {
                     assert!(reason.contains(why), "{setting}: {reason}")
                 }

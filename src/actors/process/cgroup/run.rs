@@ -35,7 +35,16 @@ impl RunCgroup {
         resources: &Resources,
     ) -> io::Result<(RunCgroup, Vec<String>)> {
         let dir = base.run_dir(run);
-        fs::create_dir(&dir)?;
+        match fs::create_dir(&dir) {
+            // A self-made base is removed while empty by a server starting
+            // beside this one (`own::sweep`): made again, with its controllers.
+            Err(err) if err.kind() == io::ErrorKind::NotFound && base.made => {
+                fs::create_dir_all(&base.dir)?;
+                super::enable_controllers(&base.dir);
+                fs::create_dir(&dir)?;
+            }
+            other => other?,
+        }
         let cgroup = RunCgroup { dir };
         let c = base.controllers;
         let mut unenforced = Vec::new();

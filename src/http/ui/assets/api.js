@@ -184,9 +184,37 @@ function labelCells(root) {
 
 function now() { return Date.now() / 1000; }
 
+function pad2(n) { return String(n).padStart(2, '0'); }
+
+// The browser's time zone as it names it ("UTC", "CET", "GMT+1"), else
+// its offset: every time the page shows says which zone it is in.
+function zoneName(date) {
+  try {
+    const parts = new Intl.DateTimeFormat('en-US', { timeZoneName: 'short' }).formatToParts(date);
+    const zone = parts.find((p) => p.type === 'timeZoneName');
+    if (zone) return zone.value;
+  } catch (err) {
+    // No Intl time zone names: the offset below.
+  }
+  const off = -date.getTimezoneOffset();
+  if (!off) return 'UTC';
+  const a = Math.abs(off);
+  return 'UTC' + (off < 0 ? '-' : '+') + pad2(Math.floor(a / 60)) + ':' + pad2(a % 60);
+}
+
+// "2026-12-06" in the browser's zone.
+function fmtDate(secs) {
+  const d = new Date(secs * 1000);
+  return d.getFullYear() + '-' + pad2(d.getMonth() + 1) + '-' + pad2(d.getDate());
+}
+
+// "2026-12-06 23:47:16 UTC": the command line's format, in the browser's
+// zone, named.
 function fmtTime(secs) {
   if (typeof secs !== 'number' || !secs) return '—';
-  return new Date(secs * 1000).toLocaleString();
+  const d = new Date(secs * 1000);
+  return fmtDate(secs) + ' ' + pad2(d.getHours()) + ':' + pad2(d.getMinutes()) + ':' +
+    pad2(d.getSeconds()) + ' ' + zoneName(d);
 }
 
 function fmtDuration(secs) {

@@ -76,6 +76,7 @@ function signOut(message) {
   State.scripts = {};
   State.active.clear();
   State.lastOutcome = {};
+  document.getElementById('guests-body').dataset.seen = '';
   document.getElementById('dash').hidden = true;
   document.getElementById('signin').hidden = false;
   document.getElementById('signout').hidden = true;
@@ -130,11 +131,17 @@ function showDashboard() {
   } else {
     setConn('off', 'This key may not monitor: updates every 5 s');
   }
+  let ticks = 0;
   State.ticker = setInterval(() => {
+    ticks++;
     if (!can.monitor()) refresh();
     else if (State.active.size) render();
+    // Guests change from elsewhere (the command line, another tab) and
+    // push nothing: their list is read again every 5 s.
+    if (can.monitor() && ticks % 5 === 0) Views.loadGuests().catch(failed);
   }, can.monitor() ? 1000 : 5000);
   refresh();
+  Detail.route();
 }
 
 // Reloads everything the page shows (at sign-in and after a reconnect).

@@ -26,30 +26,55 @@ const Charts = {
       s('title', {}, title), s('desc', {}, desc));
   },
 
-  axes(svg, yLabel, yMax, x0, x1) {
-    const { W, H, PAD } = Charts;
-    svg.append(
-      s('line', { x1: PAD, y1: H - PAD, x2: W - 8, y2: H - PAD, class: 'axis' }),
-      s('line', { x1: PAD, y1: 8, x2: PAD, y2: H - PAD, class: 'axis' }),
-      s('text', { x: 4, y: 16, class: 'label' }, yLabel + ' ≤ ' + yMax),
-      s('text', { x: PAD, y: H - 10, class: 'label' }, new Date(x0 * 1000).toLocaleDateString()),
-      s('text', { x: W - 8, y: H - 10, class: 'label end' }, new Date(x1 * 1000).toLocaleDateString()));
+  // Duration ticks: 1 s, 10 s, 1 min, 10 min, 1 h, 10 h, 1 d.
+  DURATION_TICKS: [[0, '0'], [1, '1 s'], [10, '10 s'], [60, '1 min'], [600, '10 min'],
+    [3600, '1 h'], [36000, '10 h'], [86400, '1 d']],
+
+  // A time tick: the date past two days, else the time of day (with
+  // seconds within ten minutes, so that no two ticks read the same).
+  timeTick(secs, span) {
+    if (span > 2 * 86400) return fmtDate(secs).slice(5);
+    const d = new Date(secs * 1000);
+    const hm = pad2(d.getHours()) + ':' + pad2(d.getMinutes());
+    return span < 600 ? hm + ':' + pad2(d.getSeconds()) : hm;
   },
 
+  // Durations on a log scale (of 1 + seconds), so that one 300 s run does
+  // not flatten the 2 s ones; time ticks across, in the browser's zone.
   durations(runs) {
-    const svg = Charts.frame('Run durations over time', 'Each dot is a finished run: time across, duration up, colour by outcome.');
+    const svg = Charts.frame('Run durations over time', 'Each dot is a finished run: time across, duration up (log scale), colour by outcome.');
     svg.id = 'chart-durations';
+    svg.setAttribute('data-scale', 'log');
     const done = runs.filter((r) => typeof r.finished === 'number');
     if (!done.length) return Charts.empty(svg);
     const { W, H, PAD } = Charts;
+    const left = 60;
     const x0 = Math.min(...done.map((r) => r.finished));
-    const x1 = Math.max(x0 + 1, ...done.map((r) => r.finished));
-    const yMax = Math.max(1, ...done.map((r) => r.duration || 0));
-    Charts.axes(svg, 'duration s', Math.ceil(yMax), x0, x1);
+    const x1 = Math.max(x0 + 60, ...done.map((r) => r.finished));
+    const yMax = Math.max(10, ...done.map((r) => r.duration || 0));
+    const top = Math.log10(1 + yMax);
+    const xOf = (t) => left + (t - x0) / (x1 - x0) * (W - left - 16);
+    const yOf = (d) => H - PAD - Math.log10(1 + Math.max(0, d || 0)) / top * (H - PAD - 16);
+    svg.append(
+      s('line', { x1: left, y1: H - PAD, x2: W - 8, y2: H - PAD, class: 'axis' }),
+      s('line', { x1: left, y1: 8, x2: left, y2: H - PAD, class: 'axis' }),
+      s('text', { x: W - 8, y: 16, class: 'label end' }, 'times in ' + zoneName(new Date(x1 * 1000))));
+    for (const [secs, label] of Charts.DURATION_TICKS) {
+      if (secs > yMax) break;
+      const y = yOf(secs).toFixed(1);
+      svg.append(s('line', { x1: left - 4, y1: y, x2: W - 8, y2: y, class: 'grid' }),
+        s('text', { x: left - 6, y: (Number(y) + 4).toFixed(1), class: 'label end tick y' }, label));
+    }
+    const ticks = 4;
+    for (let i = 0; i <= ticks; i++) {
+      const t = x0 + (x1 - x0) * i / ticks;
+      const x = xOf(t).toFixed(1);
+      const anchor = i === 0 ? '' : i === ticks ? ' end' : ' mid';
+      svg.append(s('line', { x1: x, y1: H - PAD, x2: x, y2: H - PAD + 4, class: 'axis' }),
+        s('text', { x, y: H - 18, class: 'label tick x' + anchor }, Charts.timeTick(t, x1 - x0)));
+    }
     for (const r of done) {
-      const x = PAD + (r.finished - x0) / (x1 - x0) * (W - PAD - 16);
-      const y = H - PAD - (r.duration || 0) / yMax * (H - PAD - 16);
-      svg.append(s('circle', { cx: x.toFixed(1), cy: y.toFixed(1), r: 4, class: 'o-' + r.outcome, 'data-run': r.id },
+      svg.append(s('circle', { cx: xOf(r.finished).toFixed(1), cy: yOf(r.duration).toFixed(1), r: 4, class: 'o-' + r.outcome, 'data-run': r.id },
         s('title', {}, r.name + ' ' + r.outcome + ', ' + fmtDuration(r.duration) + ', ' + fmtTime(r.finished))));
     }
     return svg;
@@ -61,7 +86,7 @@ const Charts = {
     const days = new Map();
     for (const r of runs) {
       if (typeof r.finished !== 'number') continue;
-      const day = new Date(r.finished * 1000).toLocaleDateString();
+      const day = fmtDate(r.finished);
       if (!days.has(day)) days.set(day, {});
       days.get(day)[r.outcome] = (days.get(day)[r.outcome] || 0) + 1;
     }

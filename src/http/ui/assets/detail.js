@@ -18,6 +18,9 @@ const Detail = {
   },
 
   async open(id, known) {
+    // Its own address (#/run/ID), so a run can be linked and Back closes it.
+    const hash = '#/run/' + encodeURIComponent(id);
+    if (location.hash !== hash) history.pushState(null, '', hash);
     Detail.id = id;
     Detail.run = known || State.active.get(id) || null;
     Detail.audit = known && known.requested_by !== undefined ? known : null;
@@ -31,10 +34,25 @@ const Detail = {
   },
 
   close() {
+    if (Detail.linked()) history.pushState(null, '', location.pathname + location.search);
     Detail.id = null;
     Detail.run = null;
     clearTimeout(Detail.logTimer);
     document.getElementById('detail').hidden = true;
+  },
+
+  // The run the address names (#/run/ID), if any.
+  linked() {
+    const m = /^#\/run\/([^/]+)$/.exec(location.hash);
+    return m ? decodeURIComponent(m[1]) : null;
+  },
+
+  // Follows the address: a run link opens its detail, no link closes it.
+  route() {
+    if (!State.access) return;
+    const id = Detail.linked();
+    if (id && id !== Detail.id) Detail.open(id);
+    else if (!id && !location.hash && Detail.id) Detail.close();
   },
 
   async reload() {
@@ -120,16 +138,24 @@ const Detail = {
     const audit = Detail.audit || {};
     for (const [label, by, from] of [['Requested by', 'requested_by', 'requested_from'],
       ['Cancelled by', 'cancelled_by', 'cancelled_from'], ['Killed by', 'killed_by', 'killed_from']]) {
-      if (audit[by]) rows.push([label, audit[by] + (audit[from] ? ' from ' + audit[from] : '')]);
+      if (audit[by]) rows.push([label, Detail.who(audit[by], audit[by + '_name']) + (audit[from] ? ' from ' + audit[from] : '')]);
     }
     return rows;
+  },
+
+  // "admin (user:1)", "guest 0192…": a person reads a name, not an id.
+  who(by, name) {
+    if (name) return name + ' (' + by + ')';
+    if (by.startsWith('guest:')) return 'guest ' + by.slice(6);
+    return by;
   },
 
   timeline(run) {
     const tasks = run.tasks || [];
     if (!tasks.length) return null;
-    const items = tasks.map((t, i) => h('li', {},
-      h('span', { class: 'task', text: (i + 1) + '. ' + t.task }),
+    // The list numbers the tasks; the names go in as they are.
+    const items = tasks.map((t) => h('li', {},
+      h('span', { class: 'task', text: t.task }),
       ' started +' + fmtDuration(t.start - run.started) + ', took ' + fmtDuration(t.end - t.start)));
     return [h('h3', { text: 'Tasks' }), Charts.timeline(run), h('ol', { class: 'timeline' }, items)];
   },
@@ -147,5 +173,7 @@ const Detail = {
 
   wire() {
     document.getElementById('detail-close').addEventListener('click', Detail.close);
+    window.addEventListener('hashchange', Detail.route);
+    window.addEventListener('popstate', Detail.route);
   },
 };

@@ -26,7 +26,7 @@ const Views = {
     if (opts.noexec) parts.push('-n no process');
     if (opts.forget) parts.push('-r forgotten when done');
     if (opts.args) parts.push(opts.args + ' argument' + (opts.args === 1 ? '' : 's'));
-    return parts.length ? parts.join(', ') : 'defaults';
+    return parts.length ? parts.join(', ') : 'no options';
   },
 
   scripts() {
@@ -228,7 +228,7 @@ const Views = {
       for (let i = 1; i <= need; i++) {
         fields.push(h('div', { class: 'field' },
           h('label', { for: 'start-arg-' + i, text: 'Argument ' + i + ' (@@' + i + ')' }),
-          h('input', { id: 'start-arg-' + i, type: 'text', class: 'arg', spellcheck: 'false' })));
+          h('input', { id: 'start-arg-' + i, type: 'text', class: 'arg', spellcheck: 'false', required: true })));
       }
       box.replaceChildren(...fields);
     }
@@ -239,7 +239,15 @@ const Views = {
     event.preventDefault();
     const result = document.getElementById('start-result');
     const name = document.getElementById('start-name').value;
-    const body = { name, args: [...document.querySelectorAll('#start-args input')].map((i) => i.value) };
+    const inputs = [...document.querySelectorAll('#start-args input')];
+    // Every @@N is needed: an empty one is refused here, not run.
+    const empty = inputs.findIndex((i) => !i.value);
+    if (empty >= 0) {
+      result.textContent = 'Argument ' + (empty + 1) + ' (@@' + (empty + 1) + ') is required.';
+      inputs[empty].focus();
+      return;
+    }
+    const body = { name, args: inputs.map((i) => i.value) };
     if (State.scripts[name] && State.scripts[name].stdin) body.stdin = document.getElementById('start-stdin').value;
     const when = parseWhen(document.getElementById('start-at').value);
     if (when === undefined) {
@@ -260,7 +268,14 @@ const Views = {
   async loadGuests() {
     if (!can.guests()) return;
     const reply = await Api.get('/scripts/v1/guest/list');
-    const rows = (reply.guests || []).map((g) => {
+    const guests = reply.guests || [];
+    // Read every 5 s: redrawn only when something changed, so a focused
+    // Delete button stays where it is.
+    const seen = JSON.stringify(guests);
+    const body = document.getElementById('guests-body');
+    if (body.dataset.seen === seen) return;
+    body.dataset.seen = seen;
+    const rows = guests.map((g) => {
       const rights = ['run', 'cancel', 'status', 'monitor'].filter((r) => g.info && g.info[r]);
       return h('tr', { 'data-guest': g.id },
         h('td', { text: g.id }),
@@ -268,11 +283,11 @@ const Views = {
         h('td', { text: rights.join(', ') || 'none' }),
         h('td', { text: fmtTime(g.expires) }),
         h('td', {}, h('button', {
-          type: 'button', class: 'danger', text: 'Delete', 'aria-label': 'Delete guest ' + g.id,
+          type: 'button', class: 'danger', id: 'guest-delete-' + g.id, text: 'Delete', 'aria-label': 'Delete guest ' + g.id,
           onclick: () => Views.deleteGuest(g.id),
         })));
     });
-    replace(document.getElementById('guests-body'), rows.length
+    replace(body, rows.length
       ? h('table', {}, h('thead', {}, h('tr', {}, ['Guest', 'Script', 'Rights', 'Expires', 'Action']
         .map((t) => h('th', { scope: 'col', text: t })))), h('tbody', {}, rows))
       : h('p', { text: 'No guests.' }));
