@@ -98,7 +98,8 @@ mod tests {
         let (secret, body, t) = (b"s3cret".as_slice(), b"{\"run\":1}".as_slice(), 1_000);
         let h = header(secret, t, body).expect("signed");
         assert_eq!(verify(secret, &h, body, t + 10, 300), Ok(()));
-        let cases: [(&str, &[u8], &[u8], i64, SignatureError); 4] = [
+        type Case<'a> = (&'a str, &'a [u8], &'a [u8], i64, SignatureError);
+        let cases: [Case; 4] = [
             (
                 "other body",
                 secret,
