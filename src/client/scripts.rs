@@ -23,6 +23,15 @@ pub fn scripts_table(reply: &ScriptsReply) -> String {
     out
 }
 
+/// How many arguments (`@@1`…) the script takes.
+pub fn arg_count(def: &ScriptInfo) -> usize {
+    let args = match def {
+        ScriptInfo::Owner(def) => def.args,
+        ScriptInfo::Guest(def) => def.args,
+    };
+    usize::try_from(args).unwrap_or(0)
+}
+
 fn script_options(def: &ScriptInfo) -> String {
     let mut opts = Vec::new();
     let (args, stdin, noexec) = match def {
