@@ -25,11 +25,10 @@ pub fn scripts_table(reply: &ScriptsReply) -> String {
 
 /// How many arguments (`@@1`…) the script takes.
 pub fn arg_count(def: &ScriptInfo) -> usize {
-    let args = match def {
+    match def {
         ScriptInfo::Owner(def) => def.args,
         ScriptInfo::Guest(def) => def.args,
-    };
-    usize::try_from(args).unwrap_or(0)
+    }
 }
 
 fn script_options(def: &ScriptInfo) -> String {
