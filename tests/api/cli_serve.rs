@@ -129,6 +129,8 @@ async fn client_commands_go_to_the_configured_listen_address_with_the_key_file()
     .await;
     // The running server's record wins over a configured port 0.
     let recorded = output(at(&storage, "127.0.0.1:0", &["status"])).await;
+    let dashboard = format!("dashboard: http://{}/ui", served.listen);
+    let named = served.log.borrow().contains(&dashboard);
     served.stop().await;
     // Stopped, its record is gone: port 0 names no server, nothing is sent.
     let free_port = output(at(&storage, "127.0.0.1:0", &["status"])).await;
