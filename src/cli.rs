@@ -20,8 +20,11 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Options every command takes.
+/// Options every command takes. Listed under their own heading, after
+/// a command's own options: for a client command, its connection options
+/// come first.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct Global {
     /// Storage directory (SQLite database, per-user scripts, status
     /// files, logs).

@@ -74,15 +74,15 @@ async fn dispatch(client: &Client, command: ClientCommand) -> Result<u8, ClientE
         }
         ClientCommand::Cancel { id, .. } => {
             let id = run_id::resolve(client, &id).await?;
-            let reply = client
-                .cancel(&id)
-                .await
-                .map_err(|err| match err.is("script_running") {
-                    true => {
+            let reply = match client.cancel(&id).await {
+                Ok(reply) => reply,
+                Err(err) if err.is("script_running") => {
+                    return Err(
                         err.with_hint(format!("it has started; stop it with `scriptd kill {id}`"))
-                    }
-                    false => err,
-                })?;
+                    )
+                }
+                Err(err) => return Err(not_live(client, &id, err).await),
+            };
             print(json, &reply, |_| format!("cancelled {id}"))
         }
         ClientCommand::Kill { id, .. } => {
@@ -148,7 +148,19 @@ async fn kill_hint(client: &Client, id: &str, err: ClientError) -> ClientError {
         Ok(RunStatus::Queued(_)) => err.with_hint(format!(
             "it has not started; remove it with `scriptd cancel {id}`"
         )),
+        _ => not_live(client, id, err).await,
+    }
+}
+
+/// A `cancel` or `kill` the server refused as "not queued or running":
+/// an unknown id says so, a finished run says it has finished.
+async fn not_live(client: &Client, id: &str, err: ClientError) -> ClientError {
+    if !(err.is("script_not_queued_running") || err.is("script_not_running")) {
+        return err;
+    }
+    match client.status(id).await {
         Ok(RunStatus::Done(_)) => err.with_hint("it has already finished"),
+        Err(unknown @ ClientError::UnknownId { .. }) => unknown,
         _ => err,
     }
 }

@@ -98,6 +98,9 @@ async fn a_too_short_or_unknown_id_says_so() {
     let short_cancel = output(scriptd(&app, &["cancel", "01a"])).await;
     let unknown_cancel = output(scriptd(&app, &["cancel", "ffffffffffff"])).await;
     let unknown_json = output(scriptd(&app, &["cancel", "ffffffffffff", "--json"])).await;
+    let whole = "01a22408-4d82-772f-a637-f93192a1ae5f";
+    let unknown_whole = output(scriptd(&app, &["cancel", whole])).await;
+    let kill_unknown = output(scriptd(&app, &["kill", whole])).await;
 
     one_line_error(&short_cancel, "run id '01a' is too short");
     one_line_error(
