@@ -90,3 +90,69 @@ async fn head_of_the_root_answers_as_get() {
 
     assert_eq!(head.status().as_u16(), 200);
 }
+
+#[actix_web::test]
+async fn monitor_prints_why_the_server_closed_it() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+
+    // Arrange: a monitor on a guest key.
+    let app = app().await;
+    let expires = crate::helpers::unix_now() + 3600;
+    let (guest, key) = app
+        .create_guest("ok", [false, false, false, true], expires)
+        .await;
+    let mut monitor = bare(&["monitor", "ok", "--url", &app.base, "--api-key", &key])
+        .spawn()
+        .expect("monitor starts");
+    let stderr = monitor.stderr.take().expect("piped stderr");
+    let mut notes = BufReader::new(stderr).lines();
+    let first = actix_rt::time::timeout(crate::helpers::DEADLINE, notes.next_line()).await;
+    assert!(
+        matches!(&first, Ok(Ok(Some(line))) if line.starts_with("monitoring")),
+        "{first:?}"
+    );
+
+    // Act: the key goes.
+    app.delete_guest(&guest).await;
+
+    // Assert
+    let mut seen = Vec::new();
+    let read = async {
+        while let Ok(Some(line)) = notes.next_line().await {
+            seen.push(line);
+        }
+    };
+    let _ = actix_rt::time::timeout(crate::helpers::DEADLINE, read).await;
+    let _ = monitor.kill().await;
+    assert!(
+        seen.iter()
+            .any(|l| l.contains("closed the connection: guest key deleted")),
+        "{seen:?}"
+    );
+}
+
+#[test]
+fn client_commands_read_the_system_config_when_no_config_is_given() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let system = dir.path().join("scriptd.toml");
+    std::fs::write(&system, "listen = \"127.0.0.1:19893\"\n").expect("config");
+    let mut global = scriptd::cli::Global {
+        storage: None,
+        database: None,
+        listen: None,
+        config: None,
+        log_format: None,
+        log_level: None,
+    };
+
+    let followed = global.config_or(Some(&system)).expect("config");
+    let missing = global
+        .config_or(Some(&dir.path().join("absent.toml")))
+        .expect("config");
+    global.config = Some(dir.path().join("absent.toml"));
+    let named = global.config_or(Some(&system));
+
+    assert_eq!(followed.listen, "127.0.0.1:19893");
+    assert_eq!(missing.listen, "127.0.0.1:9893", "no file, the default");
+    assert!(named.is_err(), "--config wins, and must exist");
+}
