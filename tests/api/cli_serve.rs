@@ -139,6 +139,7 @@ async fn client_commands_go_to_the_configured_listen_address_with_the_key_file()
         assert_eq!(out.code(), 0, "{out}");
         assert_eq!(out.stdout.trim(), "nothing queued or running", "{out}");
     }
+    assert!(named, "serve names its dashboard: {dashboard}");
     assert!(
         !storage.join("server.json").exists(),
         "removed on a clean stop"

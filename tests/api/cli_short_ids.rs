@@ -115,6 +115,14 @@ async fn a_too_short_or_unknown_id_says_so() {
         message.contains("starts or ends with 'ffffffffffff'"),
         "{unknown_json}"
     );
+    one_line_error(
+        &unknown_whole,
+        &format!("unknown run id '{whole}' (invalid_id)"),
+    );
+    one_line_error(
+        &kill_unknown,
+        &format!("unknown run id '{whole}' (invalid_id)"),
+    );
 }
 
 #[actix_web::test]
