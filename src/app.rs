@@ -18,6 +18,7 @@ use crate::actors::process;
 use crate::actors::queue::FenceChanged;
 use crate::actors::status_file::StatusFiles;
 use crate::actors::Shared;
+use crate::address::{self, AdvertGuard, Advertised};
 use crate::cluster::{self, Fence, Follower, Joined, Loops};
 use crate::config::Config;
 use crate::events::store::{self, SetSubscriber};
@@ -40,6 +41,8 @@ pub struct Application {
     pub admin_key: Option<String>,
     /// A cluster node's lease and rescuer tasks, ended with the server.
     _cluster: Loops,
+    /// `<storage>/server.json`, removed when the server is dropped.
+    _advert: Option<AdvertGuard>,
     /// Declared before the lock: the server's own cgroup goes while the
     /// storage is still locked, before a new server may make it again.
     _cgroup: ReleaseCgroup,
@@ -228,6 +231,7 @@ impl Application {
         }
         .run();
         listening.log(&address);
+        let advert = advertise(&config, &listening, address);
         Ok(Application {
             port: address.port(),
             server,
@@ -236,6 +240,7 @@ impl Application {
             config,
             admin_key,
             _cluster: cluster_loops,
+            _advert: advert,
             _cgroup: cgroup_release,
             _lock: storage_lock,
         })
@@ -316,6 +321,28 @@ async fn pass_fence_changes(fence: Fence, directory: Addr<AccountDirectory>) {
     while changes.changed().await.is_ok() {
         let up = *changes.borrow_and_update();
         directory.do_send(FenceChanged { up });
+    }
+}
+
+/// Records where this server listens in its storage for the clients on
+/// this host, and names the dashboard. A failure costs only that record.
+fn advertise(
+    config: &Config,
+    listening: &http::tls::Listening,
+    bound: std::net::SocketAddr,
+) -> Option<AdvertGuard> {
+    let advert = Advertised::new(bound, listening.is_tls(), listening.ca_file());
+    tracing::info!("dashboard: {}/ui", advert.url);
+    match address::write(&config.storage, &advert) {
+        Ok(guard) => Some(guard),
+        Err(err) => {
+            tracing::warn!(
+                error = %err,
+                file = %config.storage.join(address::FILE).display(),
+                "cannot record the listen address for clients"
+            );
+            None
+        }
     }
 }
 

@@ -20,8 +20,11 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Options every command takes.
+/// Options every command takes. Listed under their own heading, after
+/// a command's own options: for a client command, its connection options
+/// come first.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct Global {
     /// Storage directory (SQLite database, per-user scripts, status
     /// files, logs).
@@ -253,8 +256,15 @@ pub fn usage_error(err: clap::Error) -> std::process::ExitCode {
     if !err.use_stderr() || !json {
         err.exit();
     }
-    let text = err.to_string();
-    let message = text.lines().next().unwrap_or_default();
+    // The whole text but clap's trailing "For more information" line:
+    // a usage error's second line often says what was missing.
+    let text = err.render().to_string();
+    let message = text
+        .lines()
+        .map(str::trim_end)
+        .filter(|line| !line.is_empty() && !line.starts_with("For more information"))
+        .collect::<Vec<_>>()
+        .join("\n");
     let message = message.trim_start_matches("error: ").to_owned();
     println!(
         "{}",
@@ -277,11 +287,26 @@ pub fn admin_failed(err: &AdminError, json: bool) -> std::process::ExitCode {
     std::process::ExitCode::FAILURE
 }
 
+/// The config a package installs; client commands read it when no
+/// `--config` is given, so they follow the packaged server's `listen` and
+/// `tls`.
+pub const SYSTEM_CONFIG: &str = "/etc/scriptd/scriptd.toml";
+
 impl Global {
     /// Defaults, then the config file, then env and flags.
     pub fn config(&self) -> Result<Config, crate::config::ConfigError> {
+        self.config_or(None)
+    }
+
+    /// As [`Global::config`], reading `fallback` when no `--config` is
+    /// given and that file exists (the client's [`SYSTEM_CONFIG`]).
+    pub fn config_or(
+        &self,
+        fallback: Option<&std::path::Path>,
+    ) -> Result<Config, crate::config::ConfigError> {
         let mut config = Config::new("scriptd-data");
-        if let Some(path) = &self.config {
+        let fallback = fallback.filter(|path| path.is_file());
+        if let Some(path) = self.config.as_deref().or(fallback) {
             FileConfig::load(path)?.apply(&mut config)?;
         }
         if let Some(storage) = &self.storage {

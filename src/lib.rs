@@ -46,13 +46,15 @@
 //! - [`ids`]: the identifier newtypes (`RunId`, `UserId`, `ScriptName`…);
 //!   [`clock`]: the server's one notion of now; [`lock`]: the storage's
 //!   single-server lock.
-//! - [`client`]: the client commands that talk to a running server.
+//! - [`client`]: the client commands that talk to a running server;
+//!   [`address`]: where a running server listens, recorded in its storage.
 //! - [`wire`]: one request and one reply type per endpoint, shared by the
 //!   server, the WebSocket path, monitor pushes, the client and the tests;
 //!   [`status`] fills the run shapes from a record.
 
 pub mod accounts;
 pub mod actors;
+pub mod address;
 pub mod admin;
 pub mod app;
 pub mod backup;

@@ -13,7 +13,7 @@ pub struct StorageLock {
 /// Why the storage directory could not be locked.
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
-    #[error("another scriptd server is using the storage directory {0}")]
+    #[error("another scriptd server is using the storage directory {0}: stop the server first (or use another --storage)")]
     Busy(String),
     #[error("cannot lock the storage directory {path}: {source}")]
     Io {

@@ -12,7 +12,9 @@ use scriptd::client;
 fn main() -> ExitCode {
     // First, while there is one thread: scripts must not inherit these.
     let notifier = scriptd::service::Notifier::from_env();
-    let cli = match Cli::try_parse() {
+    // `scriptd --url U status` as well as `scriptd status --url U`.
+    let args = client::hoist::hoist(std::env::args_os().collect());
+    let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(err) => return cli::usage_error(err),
     };
@@ -36,7 +38,13 @@ fn main() -> ExitCode {
         }
         None => {}
     }
-    let config = match cli.global.config() {
+    // A client on a packaged install follows the server's own settings.
+    let fallback = matches!(
+        cli.command,
+        Command::Client(_) | Command::History(_) | Command::Events(_)
+    )
+    .then(|| std::path::Path::new(cli::SYSTEM_CONFIG));
+    let config = match cli.global.config_or(fallback) {
         Ok(config) => config,
         Err(err) => {
             eprintln!("scriptd: {err}");

@@ -31,13 +31,23 @@ pub type RunRequest = wire::RunRequest;
 /// A `POST guest/create` request.
 pub type GuestRequest = wire::GuestCreateRequest;
 
+/// Where a client's URL and key came from, in the words errors use
+/// (`--url or SCRIPTD_URL`, `read from scriptd-data/admin.key`).
+#[derive(Debug, Clone, Default)]
+pub struct Origins {
+    /// Where the URL came from.
+    pub url: String,
+    /// Where the key came from.
+    pub key: String,
+}
+
 /// A client for one server and one key.
 #[derive(Clone)]
 pub struct Client {
     url: String,
     key: String,
-    /// The file the key was read from, named when the server refuses it.
-    key_file: Option<String>,
+    /// Where the URL and the key came from, named in errors.
+    origins: Origins,
     http: awc::Client,
 }
 
@@ -57,7 +67,7 @@ impl Client {
         Client {
             url: url.trim_end_matches('/').to_owned(),
             key: key.to_owned(),
-            key_file: None,
+            origins: Origins::default(),
             http: awc::Client::builder()
                 .timeout(TIMEOUT)
                 .connector(connector)
@@ -65,17 +75,35 @@ impl Client {
         }
     }
 
-    /// Notes that the key came from `path` (the first-run admin key file).
-    pub fn key_from_file(mut self, path: &std::path::Path) -> Self {
-        self.key_file = Some(path.display().to_string());
+    /// Notes where the URL and the key came from, for the errors.
+    pub fn origins(mut self, origins: Origins) -> Self {
+        self.origins = origins;
         self
     }
 
-    /// A refused key read from a file says which file.
+    /// A refused key or an unreachable server says which server, and
+    /// where the URL and the key came from.
     fn key_error(&self, err: ClientError) -> ClientError {
-        match (err, &self.key_file) {
-            (ClientError::BadKey, Some(path)) => ClientError::BadKeyFile { path: path.clone() },
-            (other, _) => other,
+        let from = self.origins.url.clone();
+        match err {
+            ClientError::BadKey => ClientError::KeyRefused {
+                url: self.url.clone(),
+                url_from: from,
+                key_from: match self.origins.key.as_str() {
+                    "" => "it was given".into(),
+                    key => key.to_owned(),
+                },
+            },
+            ClientError::Connect { url, reason, .. } => ClientError::Connect { url, from, reason },
+            ClientError::WrongScheme {
+                url, tried, speaks, ..
+            } => ClientError::WrongScheme {
+                url,
+                from,
+                tried,
+                speaks,
+            },
+            other => other,
         }
     }
 
@@ -154,6 +182,15 @@ impl Client {
         Ok(reply.ids.iter().map(ToString::to_string).collect())
     }
 
+    /// The ids of this key's runs that end with `suffix` (a few at most).
+    pub async fn runs_with_suffix(&self, suffix: &str) -> Result<Vec<String>, ClientError> {
+        let query = wire::SuffixRequest {
+            suffix: suffix.to_owned(),
+        };
+        let reply: wire::PrefixReply = self.get("runs", &query).await?;
+        Ok(reply.ids.iter().map(ToString::to_string).collect())
+    }
+
     /// This user's guests, newest first.
     pub async fn guest_list(&self) -> Result<wire::GuestListReply, ClientError> {
         self.json(Method::GET, "guest/list", None::<&()>).await
@@ -206,7 +243,10 @@ impl Client {
             .connect()
             .await
             .map_err(|err| self.key_error(ws_error(&self.url, err)))?;
-        let mut monitor = Monitor { framed };
+        let mut monitor = Monitor {
+            framed,
+            close_reason: None,
+        };
         let request = WsRequest {
             api_method: "GET".into(),
             api_path: "/scripts/v1/monitor".into(),
@@ -293,6 +333,8 @@ impl Client {
 /// A monitor subscription: the pushes of the registered monitor.
 pub struct Monitor {
     framed: Framed<BoxedSocket, Codec>,
+    /// Why the server closed the connection, when it said.
+    close_reason: Option<String>,
 }
 
 impl Monitor {
@@ -313,6 +355,12 @@ impl Monitor {
                 None => return Ok(None),
             }
         }
+    }
+
+    /// Why the server closed the connection (`guest key deleted`), once
+    /// it has.
+    pub fn close_reason(&self) -> Option<&str> {
+        self.close_reason.as_deref()
     }
 
     /// The pushes as a stream, ending when the server closes.
@@ -352,7 +400,12 @@ impl Monitor {
                     // The server drops peers that stop answering its pings.
                     let _ = self.framed.send(Message::Pong(bytes)).await;
                 }
-                Ok(Frame::Close(_)) | Err(_) => return Ok(None),
+                Ok(Frame::Close(reason)) => {
+                    self.close_reason =
+                        reason.and_then(|r| r.description).filter(|d| !d.is_empty());
+                    return Ok(None);
+                }
+                Err(_) => return Ok(None),
                 Ok(Frame::Pong(_) | Frame::Continuation(_)) => {}
             }
         }

@@ -11,9 +11,10 @@ use super::when;
 /// Where the server is, which key to use, and how to print.
 #[derive(Debug, Clone, Args)]
 pub struct Remote {
-    /// Server URL, or host:port for http://host:port (default: the address
-    /// the server is configured to listen on: --listen, SCRIPTD_LISTEN or
-    /// the config file, else 127.0.0.1:9893).
+    /// Server URL, or host:port for http://host:port (default: where the
+    /// server running on STORAGE listens, as its STORAGE/server.json says;
+    /// else the address it is configured to listen on: --listen,
+    /// SCRIPTD_LISTEN or the config file, else 127.0.0.1:9893).
     #[arg(long, env = "SCRIPTD_URL")]
     pub url: Option<String>,
     /// API key (default: STORAGE/admin.key when it exists).

@@ -12,7 +12,7 @@ use super::args::{ClientCommand, GuestCommand, RunArgs};
 use super::display::Display;
 use super::error::ClientError;
 use super::wait::Waited;
-use super::{follow, render, run_id, scripts, wait};
+use super::{follow, render, run_id, scripts, status_table, wait};
 use crate::config::Config;
 use crate::wire::{self, RunStatus, Success};
 
@@ -65,19 +65,24 @@ async fn dispatch(client: &Client, command: ClientCommand) -> Result<u8, ClientE
             print(json, &client.status(&id).await?, render::run_details)
         }
         ClientCommand::Status { id: None, .. } => {
-            print(json, &client.status_all().await?, render::status_table)
+            let all = client.status_all().await?;
+            let details = match json {
+                true => Default::default(),
+                false => status_details(client, &all).await,
+            };
+            print(json, &all, |all| status_table::status_table(all, &details))
         }
         ClientCommand::Cancel { id, .. } => {
             let id = run_id::resolve(client, &id).await?;
-            let reply = client
-                .cancel(&id)
-                .await
-                .map_err(|err| match err.is("script_running") {
-                    true => {
+            let reply = match client.cancel(&id).await {
+                Ok(reply) => reply,
+                Err(err) if err.is("script_running") => {
+                    return Err(
                         err.with_hint(format!("it has started; stop it with `scriptd kill {id}`"))
-                    }
-                    false => err,
-                })?;
+                    )
+                }
+                Err(err) => return Err(not_live(client, &id, err).await),
+            };
             print(json, &reply, |_| format!("cancelled {id}"))
         }
         ClientCommand::Kill { id, .. } => {
@@ -115,6 +120,25 @@ async fn dispatch(client: &Client, command: ClientCommand) -> Result<u8, ClientE
     Ok(0)
 }
 
+/// Each listed run's status, for the table's details; a run that ended
+/// meanwhile, or a table too long to ask about, shows none.
+async fn status_details(
+    client: &Client,
+    all: &wire::StatusList,
+) -> std::collections::HashMap<String, RunStatus> {
+    let ids = status_table::ids(all);
+    let mut details = std::collections::HashMap::new();
+    if ids.len() > status_table::MAX_DETAILS {
+        return details;
+    }
+    for id in ids {
+        if let Ok(status) = client.status(&id).await {
+            details.insert(id, status);
+        }
+    }
+    details
+}
+
 /// `kill` of a run that is not running: say what to do for a queued one.
 async fn kill_hint(client: &Client, id: &str, err: ClientError) -> ClientError {
     if !err.is("script_not_running") {
@@ -124,7 +148,19 @@ async fn kill_hint(client: &Client, id: &str, err: ClientError) -> ClientError {
         Ok(RunStatus::Queued(_)) => err.with_hint(format!(
             "it has not started; remove it with `scriptd cancel {id}`"
         )),
+        _ => not_live(client, id, err).await,
+    }
+}
+
+/// A `cancel` or `kill` the server refused as "not queued or running":
+/// an unknown id says so, a finished run says it has finished.
+async fn not_live(client: &Client, id: &str, err: ClientError) -> ClientError {
+    if !(err.is("script_not_queued_running") || err.is("script_not_running")) {
+        return err;
+    }
+    match client.status(id).await {
         Ok(RunStatus::Done(_)) => err.with_hint("it has already finished"),
+        Err(unknown @ ClientError::UnknownId { .. }) => unknown,
         _ => err,
     }
 }
@@ -137,14 +173,44 @@ async fn run(client: &Client, args: RunArgs) -> Result<u8, ClientError> {
         queue: args.at,
     };
     if !args.wait {
-        let reply = client.run(&request).await?;
+        let reply = match client.run(&request).await {
+            Ok(reply) => reply,
+            Err(err) => return Err(usage_hint(client, &request.name, err).await),
+        };
         print(args.remote.json, &reply, |r| r.id.to_string());
         return Ok(0);
     }
     let mut display = Display::new(args.remote.json);
-    match wait::run_and_wait(client, &request, &mut display).await? {
-        Waited::Done(done) => Ok(render::exit_code(&done.body)),
-        Waited::Detached => Ok(EXIT_DETACHED),
+    match wait::run_and_wait(client, &request, &mut display).await {
+        Ok(Waited::Done(done)) => Ok(render::exit_code(&done.body)),
+        Ok(Waited::Detached) => Ok(EXIT_DETACHED),
+        Err(err) => Err(usage_hint(client, &request.name, err).await),
+    }
+}
+
+/// Missing arguments name the script's usage (`scriptd run greet A B`).
+async fn usage_hint(client: &Client, name: &str, err: ClientError) -> ClientError {
+    if !err.is("invalid_args") {
+        return err;
+    }
+    let count = match client.scripts().await {
+        Ok(reply) => reply.scripts.get(name).map(scripts::arg_count),
+        Err(_) => None,
+    };
+    match count {
+        Some(count) if count > 0 => {
+            let names: Vec<String> = (0..count).map(arg_placeholder).collect();
+            err.with_hint(format!("usage: scriptd run {name} {}", names.join(" ")))
+        }
+        _ => err,
+    }
+}
+
+/// `A`, `B`, … `Z`, then `ARG27`…: one placeholder per `@@N`.
+fn arg_placeholder(n: usize) -> String {
+    match u8::try_from(n).ok().filter(|n| *n < 26) {
+        Some(n) => char::from(b'A' + n).to_string(),
+        None => format!("ARG{}", n + 1),
     }
 }
 
@@ -174,6 +240,29 @@ pub(super) async fn known_script(client: &Client, name: &str) -> Result<(), Clie
     }
 }
 
+/// The guest `text` names: a whole id, or the one guest whose id starts
+/// or ends with it (as run ids, from `guest list`).
+async fn guest_id(client: &Client, text: &str) -> Result<String, ClientError> {
+    let part = text.trim().to_ascii_lowercase();
+    if part.len() >= 36 || part.len() < 4 {
+        return Ok(text.to_owned());
+    }
+    let guests = client.guest_list().await?.guests;
+    let ids: Vec<String> = guests
+        .iter()
+        .map(|guest| guest.id.to_string())
+        .filter(|id| id.starts_with(&part) || (part.len() >= 6 && id.ends_with(&part)))
+        .collect();
+    match ids.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => Ok(text.to_owned()),
+        many => Err(ClientError::AmbiguousId {
+            prefix: text.to_owned(),
+            matches: many.join(", "),
+        }),
+    }
+}
+
 async fn guest_command(
     client: &Client,
     command: GuestCommand,
@@ -195,6 +284,15 @@ async fn guest_command(
                     message: "a guest with no rights could do nothing: give at least one of --run, --cancel, --status, --monitor".into(),
                 });
             }
+            if expires <= crate::clock::now_secs() {
+                return Err(ClientError::Refused {
+                    code: "invalid_expires",
+                    message: format!(
+                        "--expires {} is in the past: a guest key must expire later (+1d, 2030-01-02…)",
+                        super::when::show(expires as f64)
+                    ),
+                });
+            }
             known_script(client, &name).await?;
             let request = GuestRequest {
                 name,
@@ -212,6 +310,7 @@ async fn guest_command(
         }
         GuestCommand::List { .. } => print(json, &client.guest_list().await?, render::guest_table),
         GuestCommand::Delete { id, .. } => {
+            let id = guest_id(client, &id).await?;
             let reply = client.guest_delete(&id).await.map_err(|err| match err {
                 ClientError::UnknownId { id, server } => ClientError::UnknownGuest { id, server },
                 other => other,

@@ -174,16 +174,35 @@ impl Bar {
                     None => (label, String::new()),
                 };
                 bar.set_prefix(prefix);
-                bar.set_message(match running.subtask.as_deref() {
+                // The subtask's own percent beside its title; the bar is the
+                // whole run's, as the dashboard shows it.
+                let sub = running
+                    .subtask
+                    .as_deref()
+                    .map(|sub| format!("{sub} {}%", running.subtaskpercent.min(100)));
+                bar.set_message(match sub {
                     Some(sub) if !title.is_empty() => format!("{title} — {sub}"),
-                    Some(sub) => sub.to_owned(),
+                    Some(sub) => sub,
                     None => title,
                 });
-                bar.set_position(u64::from(running.subtaskpercent.min(100)));
+                bar.set_position(overall_percent(running));
             }
             RunStatus::Done(_) => {}
         }
     }
+}
+
+/// The whole run's percent: task k of n plus the subtask's share of it
+/// (the dashboard's figure); the subtask's percent without a task count.
+/// The server resets the subtask when a task starts, so a new task
+/// starts at its own beginning.
+pub fn overall_percent(running: &crate::wire::Running) -> u64 {
+    let sub = f64::from(running.subtaskpercent.min(100)) / 100.0;
+    let whole = match running.maxtasks {
+        max if max > 0 => (f64::from(running.tasknum) + sub) / f64::from(max),
+        _ => sub,
+    };
+    (whole * 100.0).round().clamp(0.0, 100.0) as u64
 }
 
 /// The plain lines a push adds: the queue state and the start; progress
@@ -206,6 +225,20 @@ mod tests {
     use super::*;
     use crate::client::render::tests::shape;
     use serde_json::{json, Value};
+
+    #[test]
+    fn the_bar_shows_the_whole_runs_progress() {
+        let running = |tasknum: u32, percent: u8| match shape(json!({"state": "running",
+            "task": "T", "tasknum": tasknum, "maxtasks": 4, "subtask": "S",
+            "subtaskpercent": percent}))
+        {
+            RunStatus::Running(running) => running,
+            other => panic!("a running shape: {other:?}"),
+        };
+        assert_eq!(overall_percent(&running(0, 0)), 0, "first task, start");
+        assert_eq!(overall_percent(&running(1, 50)), 38, "task 2 of 4, half");
+        assert_eq!(overall_percent(&running(3, 100)), 100, "last task, done");
+    }
 
     #[test]
     fn plain_lines_print_the_queue_and_the_start_once() {

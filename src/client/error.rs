@@ -5,18 +5,43 @@
 /// A failed client call.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    /// Nothing answered at the URL.
-    #[error("cannot connect to {url}: {reason} — is `scriptd serve` running?")]
-    Connect { url: String, reason: String },
+    /// Nothing answered at the URL; `from` says where the URL came from.
+    #[error(
+        "cannot connect to {url}{}: {reason} — is `scriptd serve` running?",
+        from_note(from)
+    )]
+    Connect {
+        url: String,
+        from: String,
+        reason: String,
+    },
+    /// The server speaks the other scheme (`https` to a plain server, or
+    /// `http` to a TLS one).
+    #[error(
+        "{url} did not answer as {tried}{}: this server speaks {speaks} (try --url {speaks}://…)",
+        from_note(from)
+    )]
+    WrongScheme {
+        url: String,
+        from: String,
+        tried: &'static str,
+        speaks: &'static str,
+    },
     /// An `https://` server that cannot be verified (or no CA to verify it).
     #[error("cannot connect securely to {url}: {reason}")]
     Tls { url: String, reason: String },
-    /// The server refused the key (`invalid_missing_apikey`).
+    /// The server refused the key (`invalid_missing_apikey`), before the
+    /// client says which server and which key.
     #[error("the server refused the API key (invalid_missing_apikey) — check --api-key or SCRIPTD_API_KEY")]
     BadKey,
-    /// The server refused the key read from the admin key file.
-    #[error("the server refused the API key read from {path} (invalid_missing_apikey) — the key was rotated or belongs to another server; pass --api-key or fix that file")]
-    BadKeyFile { path: String },
+    /// The server at `url` refused the key; `key_from` says where the key
+    /// came from, `url_from` where the URL did.
+    #[error("the server at {url}{} refused the API key {key_from} (invalid_missing_apikey) — the key was rotated or belongs to another server; pass --api-key, or --url to reach the right server", from_note(url_from))]
+    KeyRefused {
+        url: String,
+        url_from: String,
+        key_from: String,
+    },
     /// No key was given and no `admin.key` was found.
     #[error("no API key: pass --api-key, set SCRIPTD_API_KEY, or run on the server's host where {path} exists")]
     NoKey { path: String },
@@ -73,13 +98,22 @@ pub enum ClientError {
     Output(#[from] std::io::Error),
 }
 
+/// ` (from …)` when the origin is known.
+fn from_note(from: &str) -> String {
+    match from {
+        "" => String::new(),
+        from => format!(" (from {from})"),
+    }
+}
+
 impl ClientError {
     /// The stable code: the server's `errorcode`, or a client-side one.
     pub fn code(&self) -> &str {
         match self {
             ClientError::Connect { .. } => "connect_failed",
             ClientError::Tls { .. } => "tls_failed",
-            ClientError::BadKey | ClientError::BadKeyFile { .. } => "invalid_missing_apikey",
+            ClientError::WrongScheme { .. } => "wrong_scheme",
+            ClientError::BadKey | ClientError::KeyRefused { .. } => "invalid_missing_apikey",
             ClientError::NoKey { .. } => "no_api_key",
             ClientError::NoUrl(_) => "no_url",
             ClientError::UnknownScript { .. } => "invalid_name",

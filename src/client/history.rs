@@ -13,6 +13,7 @@ use clap::Args;
 
 use super::args::Remote;
 use super::error::ClientError;
+use super::run_id::short;
 use super::target::client_for;
 use super::when;
 use crate::config::Config;
@@ -58,7 +59,8 @@ pub struct EventsArgs {
     /// How many events per request (at most 1000).
     #[arg(long, default_value_t = 100)]
     pub limit: u32,
-    /// Only events of this run (its full id).
+    /// Only events of this run: its id, a unique prefix, or its last 6 or
+    /// more hex digits.
     #[arg(long, value_name = "ID")]
     pub run: Option<String>,
     /// Keep printing new events as they are recorded.
@@ -122,6 +124,10 @@ pub async fn events(
     out: &mut dyn Write,
 ) -> Result<(), ClientError> {
     let server = client_for(&args.remote, config)?;
+    let run = match &args.run {
+        Some(text) => Some(super::run_id::resolve(&server, text).await?),
+        None => None,
+    };
     let mut after = args.after;
     let mut monitor = None;
     if !args.remote.json {
@@ -131,7 +137,7 @@ pub async fn events(
         let query = EventsRequest {
             after: Some(after),
             limit: Some(args.limit),
-            run: args.run.clone(),
+            run: run.clone(),
         };
         let page = server.events(&query).await?;
         let events = page.events;
@@ -146,6 +152,10 @@ pub async fn events(
             after = next;
         }
         if !args.follow {
+            // A full page may have more behind it, as `history` says.
+            if events.len() >= args.limit as usize && !args.remote.json {
+                writeln!(out, "(more: --after {after})")?;
+            }
             return Ok(());
         }
         // A full page means more are waiting: fetch at once.
@@ -200,7 +210,7 @@ fn history_cells(run: &Finished) -> Vec<String> {
         }
     }
     vec![
-        run.id.to_string(),
+        short(&run.id.to_string()).to_owned(),
         run.name.to_string(),
         run.outcome.as_str().to_owned(),
         utc(run.finished),
@@ -239,7 +249,7 @@ fn render_table(header: &[&str], rows: &[Vec<String>]) -> String {
 
 fn render_events_header() -> String {
     format!(
-        "{:>8}  {:<23}  {:<16}  {:<36}  {}",
+        "{:>8}  {:<23}  {:<16}  {:<12}  {}",
         "SEQ", "AT", "KIND", "RUN", "DETAIL"
     )
 }
@@ -257,13 +267,13 @@ fn render_event(event: &EventRow) -> String {
     .collect::<Vec<_>>()
     .join(" ");
     format!(
-        "{:>8}  {:<23}  {:<16}  {:<36}  {}",
+        "{:>8}  {:<23}  {:<16}  {:<12}  {}",
         event.seq,
         utc(event.at),
         event.kind,
         event
             .run
-            .map_or_else(|| "-".to_owned(), |run| run.to_string()),
+            .map_or_else(|| "-".to_owned(), |run| short(&run.to_string()).to_owned()),
         detail
     )
 }

@@ -8,13 +8,15 @@
 //!   turns answers and failures into [`ClientError`]s.
 //! - [`history`]: `history` and `events` (audit queries, `--follow`).
 //! - [`error`]: [`ClientError`], the one-line messages the CLI prints.
-//! - [`args`]: the clap arguments of the client commands.
+//! - [`args`]: the clap arguments of the client commands; [`hoist`]:
+//!   their connection options also before the subcommand.
 //! - [`command`]: runs one client command and picks the exit code.
 //! - [`wait`], [`display`], [`follow`]: `run --wait` and `log --follow`:
 //!   follow one run, its output and its progress.
 //! - [`monitor`]: `monitor`, reconnecting across server restarts.
 //! - [`run_id`]: unique run-id prefixes.
-//! - [`render`], [`scripts`]: human-readable tables and lines.
+//! - [`render`], [`scripts`], [`status_table`]: human-readable tables
+//!   and lines (tables show the short id: its last 12 hex digits).
 //! - [`tls`]: which CA an `https://` server is verified against.
 //! - [`when`]: the one parser and printer of times.
 
@@ -25,11 +27,13 @@ pub mod display;
 pub mod error;
 pub mod follow;
 pub mod history;
+pub mod hoist;
 pub mod monitor;
 pub mod render;
 mod reply;
 pub mod run_id;
 pub mod scripts;
+pub mod status_table;
 pub mod target;
 pub mod tls;
 pub mod wait;

@@ -34,10 +34,15 @@ pub async fn monitor(
             if json {
                 println!("{}", serde_json::to_string(&push).unwrap_or_default());
             } else {
-                println!("{}", render::push_line(&push.body));
+                // When it was seen: a monitor is read long after.
+                let at = super::when::show(crate::clock::now());
+                println!("{at} {}", render::push_line(&push.body));
             }
         }
-        eprintln!("connection to the server lost; reconnecting…");
+        match live.close_reason() {
+            Some(reason) => eprintln!("the server closed the connection: {reason}; reconnecting…"),
+            None => eprintln!("connection to the server lost; reconnecting…"),
+        }
         live = reconnect(client, name, verbose, last_seq, None).await?;
         eprintln!("monitoring {what} again");
     }

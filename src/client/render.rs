@@ -1,13 +1,10 @@
-//! Human-readable text for the server's replies: the status table, one
+//! Human-readable text for the server's replies: one
 //! run's details, monitor lines, the outcome line and the exit code a
 //! finished run maps to. Pure functions of the wire types, so they are
 //! unit-tested here.
 
 use crate::events::types::Outcome;
-use crate::wire::{
-    Finished, GuestCreateReply, GuestListReply, IdsOrCount, Push, Queued, RunStatus, Running,
-    StatusList,
-};
+use crate::wire::{Finished, GuestCreateReply, GuestListReply, Push, Queued, RunStatus, Running};
 
 /// Exit code for a `timeout` outcome (as coreutils `timeout`).
 pub const EXIT_TIMEOUT: u8 = 124;
@@ -117,36 +114,6 @@ pub fn push_line(push: &Push) -> String {
     format!("{head} {rest}")
 }
 
-fn ids(list: &IdsOrCount) -> Vec<String> {
-    match list {
-        IdsOrCount::Ids(ids) => ids.iter().map(ToString::to_string).collect(),
-        // A guest sees only a count for scripts other than its own.
-        IdsOrCount::Count(count) => vec![format!("({count} runs)")],
-    }
-}
-
-/// The `status` table: one row per queued or running run, per script.
-pub fn status_table(all: &StatusList) -> String {
-    let mut rows = Vec::new();
-    for (state, section) in [("running", &all.running), ("queued", &all.queued)] {
-        for (name, list) in section {
-            for id in ids(list) {
-                rows.push((name.clone(), state, id));
-            }
-        }
-    }
-    if rows.is_empty() {
-        return "nothing queued or running".to_owned();
-    }
-    rows.sort_by(|a, b| a.0.cmp(&b.0));
-    let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(0).max(6);
-    let mut out = format!("{:<width$}  {:<7}  ID", "SCRIPT", "STATE");
-    for (name, state, id) in rows {
-        out.push_str(&format!("\n{name:<width$}  {state:<7}  {id}"));
-    }
-    out
-}
-
 /// One run's status as `key: value` lines.
 pub fn run_details(run: &RunStatus) -> String {
     let mut lines = vec![
@@ -166,6 +133,8 @@ pub fn run_details(run: &RunStatus) -> String {
         },
         RunStatus::Running(running) => {
             add("started", time(running.started));
+            let elapsed = (crate::clock::now() - running.started).max(0.0);
+            add("elapsed", super::when::span(elapsed));
             add("task", task_label(running).unwrap_or_else(|| "-".into()));
             add(
                 "subtask",
@@ -191,7 +160,9 @@ fn finished_details(run: &Finished, add: &mut impl FnMut(&str, String)) {
         add("task", format!("{}. {}{took}", n + 1, task.task));
     }
     for (field, line) in [("first", &run.first), ("last", &run.last)] {
-        if !line.is_empty() {
+        // `[CANCEL]` is the SDK's marker; a person reads the outcome.
+        let marker = run.outcome == Outcome::Cancelled && line == "[CANCEL]";
+        if !line.is_empty() && !marker {
             add(field, line.clone());
         }
     }
@@ -348,32 +319,5 @@ pub(crate) mod tests {
         let fresh = running(json!({"state": "running", "task": false, "subtask": false}));
         assert_eq!(task_label(&fresh), None);
         assert_eq!(subtask_label(&fresh), None);
-    }
-
-    #[test]
-    fn status_table_lists_running_before_queued_per_script() {
-        let (r1, q1, q2) = (
-            "0190c1f2-0000-7000-8000-000000000001",
-            "0190c1f2-0000-7000-8000-000000000002",
-            "0190c1f2-0000-7000-8000-000000000003",
-        );
-        let all: StatusList = serde_json::from_value(json!({"success": true,
-            "running": {"demo": [r1]}, "queued": {"demo": [q1, q2], "other": 2}}))
-        .expect("a status list");
-        let table = status_table(&all);
-        let lines: Vec<&str> = table.lines().collect();
-        assert_eq!(lines.len(), 5, "{table}");
-        assert!(
-            lines[1].contains("running") && lines[1].ends_with(r1),
-            "{table}"
-        );
-        assert!(
-            lines[4].starts_with("other") && lines[4].contains("(2 runs)"),
-            "{table}"
-        );
-        let empty: StatusList =
-            serde_json::from_value(json!({"queued": {}, "running": {}, "success": true}))
-                .expect("a status list");
-        assert_eq!(status_table(&empty), "nothing queued or running");
     }
 }

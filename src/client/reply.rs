@@ -2,6 +2,7 @@
 //! a typed [`ClientError`]: the JSON envelope, unknown names and ids,
 //! connection failures.
 
+use actix_http::error::ParseError;
 use awc::error::{ConnectError, SendRequestError, WsClientError};
 use awc::http::StatusCode;
 use serde::de::DeserializeOwned;
@@ -86,6 +87,14 @@ pub(super) fn id_error(err: ClientError, id: &str) -> ClientError {
 }
 
 pub(super) fn send_error(url: &str, err: SendRequestError) -> ClientError {
+    if let Some(speaks) = other_scheme(url, &err) {
+        return ClientError::WrongScheme {
+            url: url.to_owned(),
+            from: String::new(),
+            tried: if speaks == "https" { "http" } else { "https" },
+            speaks,
+        };
+    }
     match err {
         SendRequestError::Connect(ConnectError::Io(io)) if super::tls::describe(&io).is_some() => {
             ClientError::Tls {
@@ -95,12 +104,28 @@ pub(super) fn send_error(url: &str, err: SendRequestError) -> ClientError {
         }
         SendRequestError::Connect(connect) => ClientError::Connect {
             url: url.to_owned(),
+            from: String::new(),
             reason: connect_reason(&connect),
         },
         other => ClientError::Http {
             url: url.to_owned(),
             reason: other.to_string(),
         },
+    }
+}
+
+/// The scheme the server speaks when `err` shows it answered the other
+/// one: a TLS server's alert read as an HTTP reply, or a plain server's
+/// HTTP reply read as a TLS record.
+fn other_scheme(url: &str, err: &SendRequestError) -> Option<&'static str> {
+    let https = url.to_ascii_lowercase().starts_with("https://");
+    match err {
+        SendRequestError::Response(ParseError::Version) if !https => Some("https"),
+        SendRequestError::Connect(ConnectError::Io(io)) if https => {
+            let tls = io.get_ref()?.downcast_ref::<rustls::Error>()?;
+            matches!(tls, rustls::Error::InvalidMessage(_)).then_some("http")
+        }
+        _ => None,
     }
 }
 

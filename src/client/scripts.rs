@@ -23,6 +23,14 @@ pub fn scripts_table(reply: &ScriptsReply) -> String {
     out
 }
 
+/// How many arguments (`@@1`…) the script takes.
+pub fn arg_count(def: &ScriptInfo) -> usize {
+    match def {
+        ScriptInfo::Owner(def) => def.args,
+        ScriptInfo::Guest(def) => def.args,
+    }
+}
+
 fn script_options(def: &ScriptInfo) -> String {
     let mut opts = Vec::new();
     let (args, stdin, noexec) = match def {

@@ -1,16 +1,20 @@
-//! Where a client command goes and which key it sends. The address is the
-//! one the user named (`--url` / `SCRIPTD_URL`) or configured for the
-//! server (`--listen` / `SCRIPTD_LISTEN` / the config file's `listen`); a
-//! key is never sent anywhere else. The scheme follows the server's own
-//! TLS decision for that address (`https` unless plain on loopback). The key is `--api-key` /
-//! `SCRIPTD_API_KEY`, else the first-run `<storage>/admin.key`.
+//! Where a client command goes and which key it sends. The address is,
+//! first to last: the one the user named (`--url` / `SCRIPTD_URL`), the
+//! one a running server recorded in the storage (`<storage>/server.json`,
+//! see [`crate::address`]), or the one configured for the server
+//! (`--listen` / `SCRIPTD_LISTEN` / the config file's `listen`); a key is
+//! never sent anywhere else. With the configured address the scheme
+//! follows the server's own TLS decision for it (`https` unless plain on
+//! loopback). The key is `--api-key` / `SCRIPTD_API_KEY`, else the
+//! first-run `<storage>/admin.key`. Errors name both origins.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::path::Path;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
 
-use super::api::Client;
+use super::api::{Client, Origins};
 use super::args::Remote;
 use super::error::ClientError;
+use crate::address;
 use crate::config::Config;
 use crate::http::tls::Decision;
 
@@ -31,7 +35,11 @@ pub fn resolve_url(flag: Option<&str>, config: &Config) -> Result<String, Client
         Ok(addr) if addr.port() == 0 => Err(ClientError::NoUrl(format!(
             "the configured listen address {listen} picks a free port"
         ))),
-        Ok(addr) => Ok(format!("{}://{}", scheme(config, &addr), connectable(addr))),
+        Ok(addr) => Ok(format!(
+            "{}://{}",
+            scheme(config, &addr),
+            address::connectable(addr)
+        )),
         // A host name (`localhost:9893`) connects as it binds.
         Err(_) => match listen.rsplit_once(':') {
             Some((host, _)) => {
@@ -58,29 +66,45 @@ fn scheme(config: &Config, addr: &SocketAddr) -> &'static str {
     }
 }
 
-/// A wildcard bind address is reached on the loopback of its family.
-fn connectable(addr: SocketAddr) -> SocketAddr {
-    match addr.ip() {
-        IpAddr::V4(ip) if ip.is_unspecified() => {
-            SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), addr.port())
-        }
-        IpAddr::V6(ip) if ip.is_unspecified() => {
-            SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), addr.port())
-        }
-        _ => addr,
-    }
-}
-
 /// The client for `remote`: its URL, and the key from the flag or
 /// environment, else the first-run admin key of a server on this host.
 pub fn client_for(remote: &Remote, config: &Config) -> Result<Client, ClientError> {
-    let url = resolve_url(remote.url.as_deref(), config)?;
-    let tls = super::tls::client_config(&url, remote.ca.as_deref(), &config.storage)?;
+    let (url, url_from, ca) = target(remote, config)?;
+    let tls = super::tls::client_config(&url, ca.as_deref(), &config.storage)?;
     if let Some(key) = &remote.api_key {
-        return Ok(Client::with_tls(&url, key, tls));
+        let origins = Origins {
+            url: url_from,
+            key: "from --api-key or SCRIPTD_API_KEY".into(),
+        };
+        return Ok(Client::with_tls(&url, key, tls).origins(origins));
     }
     let path = config.storage.join("admin.key");
-    read_key(&path).map(|key| Client::with_tls(&url, &key, tls).key_from_file(&path))
+    let key = read_key(&path)?;
+    let origins = Origins {
+        url: url_from,
+        key: format!("read from {}", path.display()),
+    };
+    Ok(Client::with_tls(&url, &key, tls).origins(origins))
+}
+
+/// The URL, where it came from, and the CA to verify it with.
+fn target(
+    remote: &Remote,
+    config: &Config,
+) -> Result<(String, String, Option<PathBuf>), ClientError> {
+    let named = remote.url.as_deref().map(str::trim);
+    if named.is_some_and(|u| !u.is_empty()) {
+        let url = resolve_url(named, config)?;
+        return Ok((url, "--url or SCRIPTD_URL".into(), remote.ca.clone()));
+    }
+    if let Some(advert) = address::read(&config.storage) {
+        let from = config.storage.join(address::FILE).display().to_string();
+        let from = format!("the running server's record {from}");
+        return Ok((advert.url, from, remote.ca.clone().or(advert.ca)));
+    }
+    let url = resolve_url(None, config)?;
+    let from = format!("the configured listen address {}", config.listen.trim());
+    Ok((url, from, remote.ca.clone()))
 }
 
 fn read_key(path: &Path) -> Result<String, ClientError> {

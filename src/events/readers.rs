@@ -73,6 +73,20 @@ impl Readers {
         }
     }
 
+    /// A user's not forgotten runs whose ids end with `suffix` (lowercase
+    /// hex and '-'), with their script names; at most `limit`.
+    pub async fn runs_with_suffix(
+        &self,
+        user: UserId,
+        suffix: &str,
+        limit: u32,
+    ) -> Result<Vec<(RunId, ScriptName)>, StoreError> {
+        match self {
+            Readers::Sqlite(r) => r.lookup.runs_with_suffix(user, suffix, limit),
+            Readers::Postgres(r) => r.runs_with_suffix(user, suffix, limit).await,
+        }
+    }
+
     /// A user by name.
     pub async fn user_by_name(&self, name: &str) -> Result<Option<User>, StoreError> {
         match self {

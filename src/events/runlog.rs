@@ -11,6 +11,12 @@ use super::types::{Event, StoredEvent};
 /// The log target of run lines.
 pub const TARGET: &str = "scriptd::run";
 
+/// Seconds rounded to the millisecond: `5.968`, not `5.967582702636719`
+/// (still a number for a log shipper).
+fn to_millis(secs: f64) -> f64 {
+    (secs * 1000.0).round() / 1000.0
+}
+
 /// Logs the starts and ends among freshly committed events.
 pub fn committed(events: &[StoredEvent]) {
     if !tracing::enabled!(target: TARGET, tracing::Level::INFO) {
@@ -39,7 +45,7 @@ pub fn committed(events: &[StoredEvent]) {
                     user,
                     script = %record.name,
                     outcome = record.outcome.as_str(),
-                    duration = record.duration,
+                    duration = record.duration.map(to_millis),
                     exit_code = record.exit_code,
                     signal = record.signal,
                     seq = stored.seq,
@@ -47,5 +53,14 @@ pub fn committed(events: &[StoredEvent]) {
                 );
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn durations_are_logged_to_the_millisecond() {
+        assert_eq!(super::to_millis(5.967_582_702_636_719), 5.968);
+        assert_eq!(super::to_millis(0.000_4), 0.0);
     }
 }

@@ -120,6 +120,15 @@ pub fn log(req: &ApiRequest) -> Result<wire::LogRequest, ApiError> {
     Ok(wire::LogRequest { offset })
 }
 
+/// `GET runs`: `suffix`, when given (its form is the handler's to judge).
+pub fn suffix(req: &ApiRequest) -> Result<Option<wire::SuffixRequest>, ApiError> {
+    match req.field("suffix") {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(wire::SuffixRequest { suffix: s.clone() })),
+        Some(_) => Err(ApiError::Invalid("suffix")),
+    }
+}
+
 /// `GET runs`: `prefix`, a string (its form is the handler's to judge).
 pub fn prefix(req: &ApiRequest) -> Result<wire::PrefixRequest, ApiError> {
     match req.field("prefix") {

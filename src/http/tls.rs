@@ -127,6 +127,16 @@ impl Listening {
         self.tls.as_ref().map(|tls| tls.config.clone())
     }
 
+    /// True when serving TLS.
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    /// The root clients verify this server with, when scriptd made it.
+    pub fn ca_file(&self) -> Option<&Path> {
+        self.tls.as_ref().and_then(|tls| tls.ca_file.as_deref())
+    }
+
     /// Logs `listening on http(s)://ADDR`, why, and the root fingerprint.
     pub fn log(&self, addr: &SocketAddr) {
         match (&self.decision, &self.tls) {

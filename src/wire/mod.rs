@@ -16,7 +16,7 @@
 //! | `GET status/ID` | id in the path | [`RunStatus`] |
 //! | `GET status` | none | [`StatusList`] |
 //! | `GET log/ID` | [`LogRequest`] | text (HTTP), [`LogReply`] (WebSocket) |
-//! | `GET runs` | [`PrefixRequest`] | [`PrefixReply`] |
+//! | `GET runs` | [`PrefixRequest`] or [`SuffixRequest`] | [`PrefixReply`] |
 //! | `GET scripts` | none | [`ScriptsReply`] |
 //! | `GET history` | [`HistoryRequest`] | [`HistoryReply`] |
 //! | `GET events` | [`EventsRequest`] | [`EventsReply`] |
@@ -44,6 +44,7 @@ pub use literal::{Done, Failure, GuestKind, QueuedState, RunningState, Success, 
 pub use monitor::{MonitorReply, MonitorRequest, Push};
 pub use runs::{
     Health, HealthReply, LogReply, LogRequest, PrefixReply, PrefixRequest, RunReply, RunRequest,
+    SuffixRequest,
 };
 pub use scripts::{
     Access, GuestAccess, GuestScript, OwnerScript, Rights, ScriptInfo, ScriptsReply, UserAccess,

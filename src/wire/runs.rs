@@ -44,6 +44,13 @@ pub struct PrefixRequest {
     pub prefix: String,
 }
 
+/// `GET runs?suffix=` (query, extension): ids ending with `suffix`, the
+/// short form the dashboard and the CLI's tables show.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SuffixRequest {
+    pub suffix: String,
+}
+
 /// Reply of `GET runs`: at most a few matching ids.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PrefixReply {

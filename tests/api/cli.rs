@@ -96,7 +96,11 @@ async fn run_at_schedules_and_cancel_removes_the_queued_run() {
     let at = queued["queued"].as_i64().expect("queued time");
     assert!((before + 3600..=before + 3700).contains(&at), "{queued}");
     let table = output(scriptd(&app, &["status"])).await;
-    let row = table.stdout.lines().find(|l| l.contains(&id));
+    // Tables show the short id, its last 12 hex digits.
+    let row = table
+        .stdout
+        .lines()
+        .find(|l| l.contains(&id[id.len() - 12..]));
     assert!(
         row.is_some_and(|r| r.starts_with("ok") && r.contains("queued")),
         "{table}"

@@ -20,7 +20,7 @@ async fn connection_refused_is_one_clear_line() {
         let out = output(bare(&all)).await;
         one_line_error(
             &out,
-            &format!("cannot connect to {url}: connection refused — is `scriptd serve` running?"),
+            &format!("cannot connect to {url} (from --url or SCRIPTD_URL): connection refused — is `scriptd serve` running?"),
         );
     }
 }
@@ -39,7 +39,10 @@ async fn a_bad_key_is_one_clear_line() {
         let out = output(bare(&all)).await;
         one_line_error(
             &out,
-            "the server refused the API key (invalid_missing_apikey)",
+            &format!(
+                "the server at {} (from --url or SCRIPTD_URL) refused the API key from --api-key or SCRIPTD_API_KEY (invalid_missing_apikey)",
+                app.base
+            ),
         );
     }
 }

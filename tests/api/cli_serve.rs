@@ -127,15 +127,24 @@ async fn client_commands_go_to_the_configured_listen_address_with_the_key_file()
         &served.listen,
     ]))
     .await;
-    // Port 0 names no server: refused, nothing sent anywhere.
+    // The running server's record wins over a configured port 0.
+    let recorded = output(at(&storage, "127.0.0.1:0", &["status"])).await;
+    let dashboard = format!("dashboard: http://{}/ui", served.listen);
+    let named = served.log.borrow().contains(&dashboard);
+    served.stop().await;
+    // Stopped, its record is gone: port 0 names no server, nothing is sent.
     let free_port = output(at(&storage, "127.0.0.1:0", &["status"])).await;
 
-    for out in [&by_flag, &by_env, &by_config, &bare_url] {
+    for out in [&by_flag, &by_env, &by_config, &bare_url, &recorded] {
         assert_eq!(out.code(), 0, "{out}");
         assert_eq!(out.stdout.trim(), "nothing queued or running", "{out}");
     }
+    assert!(named, "serve names its dashboard: {dashboard}");
+    assert!(
+        !storage.join("server.json").exists(),
+        "removed on a clean stop"
+    );
     one_line_error(&free_port, "no server address");
-    served.stop().await;
 }
 
 #[actix_web::test]

@@ -13,7 +13,11 @@ async fn every_time_option_takes_relative_times_both_ways_and_dates() {
     let id = app.run(json!({"name": "ok"})).await;
     app.wait_done(&id).await;
     let count = |out: &crate::helpers::cli::Finished| {
-        out.stdout.lines().filter(|l| l.contains(&id)).count()
+        // Tables show the short id, its last 12 hex digits.
+        out.stdout
+            .lines()
+            .filter(|l| l.contains(&id[id.len() - 12..]))
+            .count()
     };
 
     let hour_ago = output(scriptd(&app, &["history", "--since=-1h"])).await;
@@ -64,7 +68,10 @@ async fn printed_times_state_their_zone_the_same_way_in_every_command() {
 
     let started = status.stdout.lines().find(|l| l.starts_with("started:"));
     assert!(started.is_some_and(|l| l.ends_with(&zone)), "{status}");
-    let row = history.stdout.lines().find(|l| l.contains(&id));
+    let row = history
+        .stdout
+        .lines()
+        .find(|l| l.contains(&id[id.len() - 12..]));
     assert!(
         row.is_some_and(|r| r.contains(&format!(" {zone} "))),
         "{history}"

@@ -485,4 +485,5 @@ async fn admin_vacuum_converts_an_older_database_but_not_under_a_server() {
     let stderr = String::from_utf8_lossy(&busy.stderr);
     assert!(!busy.status.success(), "refused while a server runs");
     assert!(stderr.contains("another scriptd server"), "{stderr}");
+    assert!(stderr.contains("stop the server first"), "{stderr}");
 }

@@ -148,6 +148,35 @@ impl Readers {
         Ok(runs)
     }
 
+    /// A user's not forgotten runs whose ids end with `suffix` (lowercase
+    /// hex and '-', so no LIKE wildcard); a scan of the user's runs.
+    pub async fn runs_with_suffix(
+        &self,
+        user: UserId,
+        suffix: &str,
+        limit: u32,
+    ) -> Result<Vec<(RunId, ScriptName)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, name FROM runs WHERE user_id = $1 AND NOT forgotten
+             AND id LIKE $2 ORDER BY id LIMIT $3",
+        )
+        .bind(user.0)
+        .bind(format!("%{suffix}"))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(pg)?;
+        let mut runs = Vec::new();
+        for row in rows {
+            let (id, name): (&str, &str) =
+                (row.try_get(0).map_err(pg)?, row.try_get(1).map_err(pg)?);
+            if let (Some(id), Some(name)) = (RunId::parse(id), ScriptName::parse(name)) {
+                runs.push((id, name));
+            }
+        }
+        Ok(runs)
+    }
+
     /// A user by name.
     pub async fn user_by_name(&self, name: &str) -> Result<Option<User>, StoreError> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE name = $1");

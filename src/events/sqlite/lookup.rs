@@ -176,6 +176,36 @@ impl Lookup {
         })
     }
 
+    /// The ids of a user's runs that end with `suffix` (lowercase hex and
+    /// '-', so no LIKE wildcard), with their script names; forgotten runs
+    /// are left out. At most `limit`. A scan of the user's runs: the short
+    /// form is typed by a person, not by a loop.
+    pub fn runs_with_suffix(
+        &self,
+        user: UserId,
+        suffix: &str,
+        limit: u32,
+    ) -> Result<Vec<(RunId, ScriptName)>, StoreError> {
+        let pattern = format!("%{suffix}");
+        self.with(|conn| {
+            let mut statement = conn.prepare_cached(
+                "SELECT id, name FROM runs WHERE user_id = ? AND forgotten = 0 \
+                 AND id LIKE ? ORDER BY id LIMIT ?",
+            )?;
+            let rows = statement.query_map(params![user.0, pattern, limit], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+            })?;
+            let mut runs = Vec::new();
+            for row in rows {
+                let (id, name) = row?;
+                if let (Some(id), Some(name)) = (RunId::parse(&id), ScriptName::parse(&name)) {
+                    runs.push((id, name));
+                }
+            }
+            Ok(runs)
+        })
+    }
+
     /// A user by name.
     pub fn user_by_name(&self, name: &str) -> Result<Option<User>, StoreError> {
         self.with(|conn| {

@@ -62,9 +62,11 @@ const ASSETS: &[Asset] = &[
     },
 ];
 
-/// Registers `/`, `/ui`, `/ui/` and `/ui/...`; call before the catch-all default service.
+/// Registers `/` (GET and HEAD, as a probe sends), `/ui`, `/ui/` and
+/// `/ui/...`; call before the catch-all default service.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(index))
+        .route("/", web::head().to(index))
         .route("/ui", web::get().to(index))
         .route("/ui/", web::get().to(index))
         .route("/ui/{file}", web::get().to(asset));
