@@ -16,6 +16,7 @@ use std::time::Duration;
 use actix::Addr;
 use tokio::time::{timeout_at, Instant, MissedTickBehavior};
 
+use super::contact::Contact;
 use super::fence::Fence;
 use super::rescue;
 use crate::events::postgres::guard::LeaseGuard;
@@ -58,6 +59,8 @@ pub struct Member {
     pub(super) nodes: Nodes,
     pub(super) guard: Arc<LeaseGuard>,
     pub(super) fence: Fence,
+    /// Unbroken renewals since when (the rescuer waits a lease of them).
+    pub(super) contact: Contact,
     pub(super) times: LeaseTimes,
     pub(super) metrics: Metrics,
 }
@@ -117,18 +120,23 @@ pub async fn keep(member: Member, store: Addr<EventStore>, registered: Instant) 
 
 /// One renewal; a lease that cannot be renewed in time is lost.
 async fn renew(member: &Member, deadline: Instant) -> Lease {
-    let sent = Instant::now();
     let (node, epoch) = (member.node(), member.guard.epoch());
     let answer = timeout_at(deadline, member.nodes.renew(node, epoch, member.times.ttl)).await;
+    if !matches!(answer, Ok(Ok((Renewal::Renewed, _)))) {
+        member.contact.broken();
+    }
     match answer {
-        Ok(Ok(Renewal::Renewed)) => Lease::Held {
-            deadline: sent + member.times.ttl,
-        },
-        Ok(Ok(Renewal::Expired)) => lose(
+        Ok(Ok((Renewal::Renewed, sent))) => {
+            member.contact.granted(sent);
+            Lease::Held {
+                deadline: sent + member.times.ttl,
+            }
+        }
+        Ok(Ok((Renewal::Expired, _))) => lose(
             member,
             "the database says this node's lease is no longer valid",
         ),
-        Ok(Ok(Renewal::Replaced)) => {
+        Ok(Ok((Renewal::Replaced, _))) => {
             lose(member, "another process registered under this node's name");
             tracing::error!(
                 node = member.node(),
@@ -166,9 +174,8 @@ fn lose(member: &Member, why: &'static str) -> Lease {
 
 /// Registers a new incarnation (the fence stays up).
 async fn register(member: &Member) -> Lease {
-    let sent = Instant::now();
     let registered = async {
-        let epoch = member
+        let (epoch, sent) = member
             .nodes
             .register(member.node(), member.times.ttl)
             .await?;
@@ -176,10 +183,11 @@ async fn register(member: &Member) -> Lease {
         // Its processes are this process's children, stopped by their run
         // actors when the fence went up: nothing is left to end by group.
         member.nodes.take_leftovers(member.node()).await?;
-        Ok::<_, StoreError>(epoch)
+        Ok::<_, StoreError>((epoch, sent))
     };
     match registered.await {
-        Ok(epoch) => {
+        Ok((epoch, sent)) => {
+            member.contact.granted(sent);
             tracing::info!(node = member.node(), epoch, "registered a new incarnation");
             Lease::Rejoining {
                 deadline: sent + member.times.ttl,
