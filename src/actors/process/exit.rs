@@ -131,7 +131,7 @@ mod tests {
     #[test]
     fn an_exited_child_is_seen_without_being_reaped() {
         let mut child = std::process::Command::new("/bin/sh")
-            .args(["-c", "read line"])
+            .args(["-c", "read line; exit 7"])
             .stdin(std::process::Stdio::piped())
             .spawn()
             .expect("spawn sh");
@@ -147,6 +147,6 @@ mod tests {
         }
         assert!(has_exited(child.id()), "still there to reap");
         let status = child.wait().expect("reaped by its owner");
-        assert!(status.success(), "{status}");
+        assert_eq!(status.code(), Some(7), "its status is kept for the reaper");
     }
 }
