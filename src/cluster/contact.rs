@@ -40,6 +40,26 @@ impl Contact {
     }
 }
 
+/// When the rescuer may next have work, as the last renewal said (it
+/// reads the other nodes' leases in the same statement): until then the
+/// rescuer's loop asks the database nothing.
+#[derive(Clone, Default)]
+pub struct Due(Arc<Mutex<Option<Instant>>>);
+
+impl Due {
+    /// The next instant another node's lease may run out (none: no other
+    /// node holds one).
+    pub fn set(&self, next: Option<Instant>) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = next;
+    }
+
+    /// Whether that instant has come.
+    pub fn has_come(&self) -> bool {
+        let next = *self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        next.is_some_and(|next| Instant::now() >= next)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

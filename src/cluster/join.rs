@@ -7,7 +7,7 @@ use std::sync::Arc;
 use actix::Addr;
 use tokio::time::Instant;
 
-use super::contact::Contact;
+use super::contact::{Contact, Due};
 use super::fence::Fence;
 use super::lease::{self, LeaseTimes, Member};
 use super::view;
@@ -51,6 +51,7 @@ pub async fn join(
             guard: Arc::new(LeaseGuard::new(node, epoch)),
             fence: Fence::default(),
             contact,
+            due: Due::default(),
             times,
             metrics: metrics.clone(),
         },

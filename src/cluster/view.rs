@@ -22,7 +22,12 @@ pub async fn watch(member: Member, store: Addr<EventStore>) {
         // (an outage, its own start) for a lease: the others may be
         // coming back from the same outage, and their runs' real ends
         // are on their way.
-        if !member.fence.is_up() && member.contact.steady_for(member.times.ttl) {
+        // And only once the last renewal said another node's lease may
+        // have run out: an idle cluster's rescuers ask nothing.
+        if !member.fence.is_up()
+            && member.contact.steady_for(member.times.ttl)
+            && member.due.has_come()
+        {
             match rescue::rescue_lost(&member.nodes, &store, member.node()).await {
                 Ok(0) => {}
                 Ok(ended) => member

@@ -85,7 +85,7 @@ async fn a_node_whose_lease_ran_out_commits_nothing_until_it_registers_again() {
             .renew("n1", epoch, ttl)
             .await
             .expect("renew answers")
-            .0,
+            .renewal,
         Renewal::Expired
     );
     let again = nodes.register("n1", ttl).await.expect("registers again").0;
@@ -123,7 +123,7 @@ async fn a_second_process_under_the_same_name_replaces_the_first_which_commits_n
             .renew("n1", first, ttl)
             .await
             .expect("renew answers")
-            .0,
+            .renewal,
         Renewal::Replaced
     );
     assert_eq!(
@@ -131,7 +131,7 @@ async fn a_second_process_under_the_same_name_replaces_the_first_which_commits_n
             .renew("n1", second, ttl)
             .await
             .expect("renew answers")
-            .0,
+            .renewal,
         Renewal::Renewed
     );
     guard.set_epoch(second);

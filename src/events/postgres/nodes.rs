@@ -59,6 +59,18 @@ pub enum Renewal {
     Replaced,
 }
 
+/// A renewal's answer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Renewed {
+    pub renewal: Renewal,
+    /// An instant before the lease was extended (not before the wait for
+    /// a connection): the holder's deadline counts from it.
+    pub sent: Instant,
+    /// When renewed: how soon another node's lease runs out (zero when a
+    /// rescue is due now); none when no other node holds one.
+    pub next_expiry: Option<Duration>,
+}
+
 /// A run of a node that a rescuer ended while the node was gone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Leftover {
@@ -134,22 +146,28 @@ impl Nodes {
     }
 
     /// Extends the lease of `node`'s incarnation `epoch` by `ttl`, if it is
-    /// still valid; answers with an instant before it was extended (as
-    /// [`Nodes::register`], not before the wait for a connection).
+    /// still valid; the same statement tells how soon a rescuer may have
+    /// work, so an idle node's rescuer asks nothing more (issue 29).
     pub async fn renew(
         &self,
         node: &str,
         epoch: i64,
         ttl: Duration,
-    ) -> Result<(Renewal, Instant), StoreError> {
+    ) -> Result<Renewed, StoreError> {
         let mut conn = self.pool.acquire().await.map_err(pg)?;
         let sent = Instant::now();
-        let renewed: Option<f64> = sqlx::query_scalar(
+        let renewed: Option<Option<f64>> = sqlx::query_scalar(
             "UPDATE nodes
              SET lease_until = clock_timestamp() + $3 * interval '1 millisecond',
                  renewed = clock_timestamp()
              WHERE name = $1 AND epoch = $2 AND NOT lost AND lease_until > clock_timestamp()
-             RETURNING extract(epoch FROM lease_until)::float8",
+             RETURNING CASE
+                 WHEN EXISTS (SELECT 1 FROM runs r JOIN nodes n ON n.name = r.node
+                              WHERE n.lost AND r.state = 'running') THEN 0::float8
+                 ELSE (SELECT greatest(0, extract(epoch FROM
+                                  min(o.lease_until) - clock_timestamp()))::float8
+                       FROM nodes o WHERE NOT o.lost AND o.name <> $1)
+             END",
         )
         .bind(node)
         .bind(epoch)
@@ -157,8 +175,12 @@ impl Nodes {
         .fetch_optional(&mut *conn)
         .await
         .map_err(pg)?;
-        if renewed.is_some() {
-            return Ok((Renewal::Renewed, sent));
+        if let Some(next) = renewed {
+            return Ok(Renewed {
+                renewal: Renewal::Renewed,
+                sent,
+                next_expiry: next.map(|s| Duration::from_secs_f64(s.max(0.0))),
+            });
         }
         let newest: Option<i64> = sqlx::query_scalar("SELECT epoch FROM nodes WHERE name = $1")
             .bind(node)
@@ -169,7 +191,11 @@ impl Nodes {
             Some(newest) if newest > epoch => Renewal::Replaced,
             _ => Renewal::Expired,
         };
-        Ok((renewal, sent))
+        Ok(Renewed {
+            renewal,
+            sent,
+            next_expiry: None,
+        })
     }
 
     /// Whether a rescuer has work: a node but `me` whose lease expired,
