@@ -20,6 +20,7 @@ mod cluster_commit_stall;
 mod cluster_control;
 mod cluster_database_outage;
 mod cluster_database_restart;
+mod cluster_idle;
 mod cluster_liveness;
 mod cluster_liveness_failover;
 mod cluster_liveness_lease;
