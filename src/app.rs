@@ -167,8 +167,21 @@ impl Application {
             None => Loops::none(),
         };
         restore(&shared, &directory).await?;
+        let sessions = http::sessions::SessionRegistry::default();
+        let key_watch =
+            http::revocation::KeyWatch::new(readers.clone(), sessions.clone(), directory.clone())
+                .await;
+        let key_watch = match tail {
+            Some(_) => key_watch.told_commits(),
+            None => key_watch,
+        }
+        .start();
         if let Some((pg, last)) = tail {
-            let subscribers = vec![hub.clone().recipient(), directory.clone().recipient()];
+            let subscribers = vec![
+                hub.clone().recipient(),
+                directory.clone().recipient(),
+                key_watch.recipient(),
+            ];
             let follower = Follower::new(pg.clone(), last, subscribers).start();
             store
                 .send(SetSubscriber {
@@ -179,10 +192,6 @@ impl Application {
             cluster::listener::start(options, token, follower);
         }
 
-        let sessions = http::sessions::SessionRegistry::default();
-        http::revocation::KeyWatch::new(readers.clone(), sessions.clone(), directory.clone())
-            .await
-            .start();
         let conn_limits = http::conn_limit::ConnLimits::new(
             max_connections(&config, descriptors),
             config.limits.max_connections_per_address,

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use actix::Addr;
 use tokio::time::Instant;
 
+use super::contact::{Contact, Due};
 use super::fence::Fence;
 use super::lease::{self, LeaseTimes, Member};
 use super::view;
@@ -36,16 +37,21 @@ pub async fn join(
     let Some(nodes) = readers.nodes(times.ttl) else {
         return Ok(None);
     };
-    let registered = Instant::now();
-    let epoch = nodes.register(node, times.ttl).await?;
+    let (epoch, registered) = nodes.register(node, times.ttl).await?;
     let leftovers = nodes.take_leftovers(node).await?;
     tracing::info!(node, epoch, "joined the cluster");
     metrics.update_cluster(node, |_| {});
+    // A node that starts is one coming back: the others may be coming
+    // back from the same outage, so it rescues nobody for a lease.
+    let contact = Contact::default();
+    contact.granted(registered);
     Ok(Some(Joined {
         member: Member {
             nodes,
             guard: Arc::new(LeaseGuard::new(node, epoch)),
             fence: Fence::default(),
+            contact,
+            due: Due::default(),
             times,
             metrics: metrics.clone(),
         },

@@ -16,6 +16,7 @@ use std::time::Duration;
 use actix::Addr;
 use tokio::time::{timeout_at, Instant, MissedTickBehavior};
 
+use super::contact::{Contact, Due};
 use super::fence::Fence;
 use super::rescue;
 use crate::events::postgres::guard::LeaseGuard;
@@ -58,6 +59,10 @@ pub struct Member {
     pub(super) nodes: Nodes,
     pub(super) guard: Arc<LeaseGuard>,
     pub(super) fence: Fence,
+    /// Unbroken renewals since when (the rescuer waits a lease of them).
+    pub(super) contact: Contact,
+    /// When the rescuer may have work next, by the last renewal.
+    pub(super) due: Due,
     pub(super) times: LeaseTimes,
     pub(super) metrics: Metrics,
 }
@@ -117,34 +122,50 @@ pub async fn keep(member: Member, store: Addr<EventStore>, registered: Instant) 
 
 /// One renewal; a lease that cannot be renewed in time is lost.
 async fn renew(member: &Member, deadline: Instant) -> Lease {
-    let sent = Instant::now();
     let (node, epoch) = (member.node(), member.guard.epoch());
     let answer = timeout_at(deadline, member.nodes.renew(node, epoch, member.times.ttl)).await;
-    match answer {
-        Ok(Ok(Renewal::Renewed)) => Lease::Held {
-            deadline: sent + member.times.ttl,
-        },
-        Ok(Ok(Renewal::Expired)) => lose(
-            member,
-            "the database says this node's lease is no longer valid",
-        ),
-        Ok(Ok(Renewal::Replaced)) => {
-            lose(member, "another process registered under this node's name");
-            tracing::error!(
-                node = member.node(),
-                "this process stays fenced: give each node its own name (--node)"
-            );
-            Lease::Replaced
+    let renewed = match answer {
+        Ok(Ok(renewed)) if renewed.renewal == Renewal::Renewed => renewed,
+        Ok(Ok(other)) => {
+            member.contact.broken();
+            return refused(member, other.renewal);
         }
         Ok(Err(err)) if Instant::now() < deadline => {
+            member.contact.broken();
             tracing::warn!(error.cause_chain = ?err, "cannot renew this node's lease; retrying");
-            Lease::Held { deadline }
+            return Lease::Held { deadline };
         }
-        Ok(Err(_)) | Err(_) => lose(
-            member,
-            "this node's lease ran out before it could be renewed",
-        ),
+        Ok(Err(_)) | Err(_) => {
+            member.contact.broken();
+            return lose(
+                member,
+                "this node's lease ran out before it could be renewed",
+            );
+        }
+    };
+    member.contact.granted(renewed.sent);
+    member
+        .due
+        .set(renewed.next_expiry.map(|after| renewed.sent + after));
+    Lease::Held {
+        deadline: renewed.sent + member.times.ttl,
     }
+}
+
+/// The database refused a renewal: the lease is gone.
+fn refused(member: &Member, renewal: Renewal) -> Lease {
+    if renewal != Renewal::Replaced {
+        return lose(
+            member,
+            "the database says this node's lease is no longer valid",
+        );
+    }
+    lose(member, "another process registered under this node's name");
+    tracing::error!(
+        node = member.node(),
+        "this process stays fenced: give each node its own name (--node)"
+    );
+    Lease::Replaced
 }
 
 /// Raises the fence: from now on this node starts nothing, and its
@@ -166,9 +187,8 @@ fn lose(member: &Member, why: &'static str) -> Lease {
 
 /// Registers a new incarnation (the fence stays up).
 async fn register(member: &Member) -> Lease {
-    let sent = Instant::now();
     let registered = async {
-        let epoch = member
+        let (epoch, sent) = member
             .nodes
             .register(member.node(), member.times.ttl)
             .await?;
@@ -176,10 +196,11 @@ async fn register(member: &Member) -> Lease {
         // Its processes are this process's children, stopped by their run
         // actors when the fence went up: nothing is left to end by group.
         member.nodes.take_leftovers(member.node()).await?;
-        Ok::<_, StoreError>(epoch)
+        Ok::<_, StoreError>((epoch, sent))
     };
     match registered.await {
-        Ok(epoch) => {
+        Ok((epoch, sent)) => {
+            member.contact.granted(sent);
             tracing::info!(node = member.node(), epoch, "registered a new incarnation");
             Lease::Rejoining {
                 deadline: sent + member.times.ttl,

@@ -9,7 +9,9 @@
 //! Liveness: each node holds a lease in the `nodes` table and renews it
 //! (`lease`); a node whose lease expired is marked lost by whichever live
 //! node takes the rescue lock, which ends its running runs `interrupted`
-//! (`rescue`, `view`); a node that finds its own lease gone raises its
+//! (`rescue`, `view`), but only once the rescuer itself has held its
+//! lease unbroken for a lease time (`contact`: after a database outage
+//! every node gets a lease to come back); a node that finds its own lease gone raises its
 //! [`Fence`] (starts nothing, stops its runs) and rejoins as a new
 //! incarnation (`join` registers the first one at start). The database
 //! refuses the commits of a node without a valid lease
@@ -17,6 +19,7 @@
 //! noticing in time. The actors learn about the fence through
 //! [`Fence::subscribe`]. SQL stays in `events::postgres`.
 
+mod contact;
 mod fence;
 pub mod follower;
 mod join;

@@ -1,6 +1,7 @@
 //! The rescuer's loop and the cluster view: every renewal interval, a
-//! node that holds its lease tries to be the rescuer (see `rescue`), then
-//! reads the `nodes` table for `/metrics`, so a scrape costs no query.
+//! node that has held its lease unbroken for a lease time tries to be the
+//! rescuer (see `rescue`), then reads the `nodes` table for `/metrics`,
+//! so a scrape costs no query.
 
 use actix::Addr;
 use tokio::time::MissedTickBehavior;
@@ -17,7 +18,16 @@ pub async fn watch(member: Member, store: Addr<EventStore>) {
     loop {
         tick.tick().await;
         // A fenced node's appends are refused anyway; it rescues nobody.
-        if !member.fence.is_up() {
+        // Nor does one back from a break in its contact with the database
+        // (an outage, its own start) for a lease: the others may be
+        // coming back from the same outage, and their runs' real ends
+        // are on their way.
+        // And only once the last renewal said another node's lease may
+        // have run out: an idle cluster's rescuers ask nothing.
+        if !member.fence.is_up()
+            && member.contact.steady_for(member.times.ttl)
+            && member.due.has_come()
+        {
             match rescue::rescue_lost(&member.nodes, &store, member.node()).await {
                 Ok(0) => {}
                 Ok(ended) => member

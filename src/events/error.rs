@@ -8,6 +8,10 @@ use super::postgres;
 /// (migrations/postgres/…_one_final_event_per_run.sql).
 const ONE_FINAL_EVENT: &str = "events_one_final";
 
+/// PostgreSQL's SQLSTATE for a session ended by
+/// `idle_in_transaction_session_timeout`.
+const IDLED_OUT: &str = "25P03";
+
 /// Why an append or a read of the store failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -95,6 +99,18 @@ impl StoreError {
         }
     }
 
+    /// Whether the database ended the session because it idled inside a
+    /// transaction: nothing of that transaction was written.
+    pub fn is_idle_timeout(&self) -> bool {
+        match self {
+            StoreError::Unavailable(sqlx::Error::Database(db)) => {
+                db.code().as_deref() == Some(IDLED_OUT)
+            }
+            StoreError::Batch(inner) => inner.is_idle_timeout(),
+            _ => false,
+        }
+    }
+
     /// Whether the append was refused because its run had already ended.
     pub fn is_already_ended(&self) -> bool {
         match self {
@@ -123,8 +139,12 @@ impl StoreError {
                 // Raised by `scriptd_lease_check` (migrations/postgres).
                 Some(postgres::guard::LEASE_LOST) => StoreError::LeaseLost,
                 // Class 08: connection exceptions; 57P01-03: the server is
-                // shutting down, was stopped, or cannot accept connections yet.
-                Some(code) if code.starts_with("08") || code.starts_with("57P") => {
+                // shutting down, was stopped, or cannot accept connections
+                // yet; 25P03: it ended the session for idling in a
+                // transaction (see `postgres::writer::COMMIT_IDLE_LIMIT`).
+                Some(code)
+                    if code.starts_with("08") || code.starts_with("57P") || code == IDLED_OUT =>
+                {
                     StoreError::Unavailable(err)
                 }
                 _ => StoreError::Sqlx(err),

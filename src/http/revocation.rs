@@ -6,7 +6,11 @@
 //!
 //! It polls the end of the event log (one indexed read of `max(seq)`),
 //! reads only the account events past its cursor, and re-checks only the
-//! sessions of the users those events touch. Guest expiry needs no event:
+//! sessions of the users those events touch. On PostgreSQL it is told
+//! every commit of every process instead (through the cluster's
+//! follower, which hears other processes' `NOTIFY`), and reads only when
+//! the log moved: an idle node then costs the database no query for it
+//! (issue 29; five a second before). Guest expiry needs no event:
 //! expired guest sessions are closed on the next tick.
 
 use std::collections::BTreeMap;
@@ -21,7 +25,7 @@ use crate::actors::directory::{AccountDirectory, GetAccount};
 use crate::clock;
 use crate::events::types::Origin;
 use crate::events::watch::{AccountChange, AccountChangeKind};
-use crate::events::{Readers, StoreError};
+use crate::events::{EventsCommitted, Readers, StoreError};
 use crate::ids::UserId;
 
 /// How often the log's end is looked at.
@@ -39,6 +43,9 @@ pub struct KeyWatch {
     cursor: i64,
     /// A look at the log is in flight; ticks meanwhile are skipped.
     busy: bool,
+    /// The log's end as told by [`EventsCommitted`], when it is told
+    /// every commit ([`KeyWatch::told_commits`]); else it polls.
+    told: Option<i64>,
 }
 
 impl KeyWatch {
@@ -54,7 +61,15 @@ impl KeyWatch {
             sessions,
             directory,
             busy: false,
+            told: None,
         }
+    }
+
+    /// From now on it is told every commit (by the follower, on
+    /// PostgreSQL) and looks at the log only when it moved.
+    pub fn told_commits(mut self) -> Self {
+        self.told = Some(self.cursor);
+        self
     }
 
     fn end_runs_of(&self, user: UserId) {
@@ -73,7 +88,7 @@ impl KeyWatch {
 
     fn tick(&mut self, ctx: &mut Context<Self>) {
         self.close_expired();
-        if self.busy {
+        if self.busy || self.told.is_some_and(|end| end <= self.cursor) {
             return;
         }
         self.busy = true;
@@ -154,6 +169,16 @@ async fn recheck(
             };
             tracing::info!(session = session.id, reason, "closing a revoked session");
             session.closer.do_send(Revoke { reason });
+        }
+    }
+}
+
+impl Handler<EventsCommitted> for KeyWatch {
+    type Result = ();
+
+    fn handle(&mut self, msg: EventsCommitted, _ctx: &mut Context<Self>) {
+        if let (Some(told), Some(last)) = (self.told.as_mut(), msg.events.last()) {
+            *told = (*told).max(last.seq);
         }
     }
 }

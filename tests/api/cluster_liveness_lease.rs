@@ -51,7 +51,7 @@ async fn a_node_whose_lease_ran_out_commits_nothing_until_it_registers_again() {
     let ttl = Duration::from_millis(1000);
     let nodes = db.readers.nodes(ttl).expect("PostgreSQL has nodes");
     let registered = Instant::now();
-    let epoch = nodes.register("n1", ttl).await.expect("registers");
+    let epoch = nodes.register("n1", ttl).await.expect("registers").0;
     let guard = Arc::new(LeaseGuard::new("n1", epoch));
     db.writer.guard(guard.clone(), ttl);
     commit(&mut db, user_created(10))
@@ -81,10 +81,14 @@ async fn a_node_whose_lease_ran_out_commits_nothing_until_it_registers_again() {
         "refused after {refused_after:?}, before the lease of {ttl:?} ran out"
     );
     assert_eq!(
-        nodes.renew("n1", epoch, ttl).await.expect("renew answers"),
+        nodes
+            .renew("n1", epoch, ttl)
+            .await
+            .expect("renew answers")
+            .renewal,
         Renewal::Expired
     );
-    let again = nodes.register("n1", ttl).await.expect("registers again");
+    let again = nodes.register("n1", ttl).await.expect("registers again").0;
     assert_eq!(again, epoch + 1, "a new incarnation");
     guard.set_epoch(again);
     commit(&mut db, user_created(1000))
@@ -99,13 +103,13 @@ async fn a_second_process_under_the_same_name_replaces_the_first_which_commits_n
     let mut db = open(temp.path()).await;
     let ttl = Duration::from_secs(60);
     let nodes = db.readers.nodes(ttl).expect("PostgreSQL has nodes");
-    let first = nodes.register("n1", ttl).await.expect("registers");
+    let first = nodes.register("n1", ttl).await.expect("registers").0;
     let guard = Arc::new(LeaseGuard::new("n1", first));
     db.writer.guard(guard.clone(), ttl);
     commit(&mut db, user_created(10)).await.expect("commits");
 
     // Act: n1 registers again (a restart under the same name).
-    let second = nodes.register("n1", ttl).await.expect("registers again");
+    let second = nodes.register("n1", ttl).await.expect("registers again").0;
 
     // Assert: the first incarnation's lease is gone at once, although it
     // had almost a minute left, and its renewal says why.
@@ -115,11 +119,19 @@ async fn a_second_process_under_the_same_name_replaces_the_first_which_commits_n
         Err(StoreError::LeaseLost)
     ));
     assert_eq!(
-        nodes.renew("n1", first, ttl).await.expect("renew answers"),
+        nodes
+            .renew("n1", first, ttl)
+            .await
+            .expect("renew answers")
+            .renewal,
         Renewal::Replaced
     );
     assert_eq!(
-        nodes.renew("n1", second, ttl).await.expect("renew answers"),
+        nodes
+            .renew("n1", second, ttl)
+            .await
+            .expect("renew answers")
+            .renewal,
         Renewal::Renewed
     );
     guard.set_epoch(second);

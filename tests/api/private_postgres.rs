@@ -68,6 +68,11 @@ impl PrivatePostgres {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
     }
 
+    /// Its server log so far (statements too, once `log_statement` is set).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
     fn data(&self) -> String {
         self.dir.path().join("data").display().to_string()
     }

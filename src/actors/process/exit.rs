@@ -53,6 +53,22 @@ pub async fn wait_exit(pid: u32) -> io::Result<ExitInfo> {
     }
 }
 
+/// Whether child `pid` has exited and awaits reaping (by [`wait_exit`]),
+/// without reaping it: a script that ended on its own before it was
+/// asked to stop keeps its own end (issue 29: a node resumed after a
+/// database outage stops its runs, some of which had exited meanwhile).
+pub fn has_exited(pid: u32) -> bool {
+    // SAFETY: all-zero is a valid `siginfo_t`, which waitid fills in.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    let flags = libc::WEXITED | libc::WNOHANG | libc::WNOWAIT;
+    // SAFETY: a valid pointer to a local; WNOHANG and WNOWAIT make this a
+    // non-blocking peek that leaves the child to its reaper.
+    let ret = unsafe { libc::waitid(libc::P_PID, pid, &mut info, flags) };
+    // SAFETY: waitid succeeded, so `info` is initialised; si_pid is 0 when
+    // the child has not exited.
+    ret == 0 && unsafe { info.si_pid() } != 0
+}
+
 /// Opens a pidfd for `pid` (Linux >= 5.3), with close-on-exec set by the kernel.
 fn pidfd_open(pid: libc::pid_t) -> io::Result<OwnedFd> {
     // SAFETY: plain syscall with integer arguments.
@@ -106,4 +122,31 @@ fn try_reap(pid: libc::pid_t) -> io::Result<Option<ExitInfo>> {
 
 fn timeval_secs(tv: libc::timeval) -> f64 {
     tv.tv_sec as f64 + tv.tv_usec as f64 / 1_000_000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_exited_child_is_seen_without_being_reaped() {
+        let mut child = std::process::Command::new("/bin/sh")
+            .args(["-c", "read line; exit 7"])
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn sh");
+        assert!(!has_exited(child.id()), "waiting for input");
+        drop(child.stdin.take());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !has_exited(child.id()) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the child never exits"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert!(has_exited(child.id()), "still there to reap");
+        let status = child.wait().expect("reaped by its owner");
+        assert_eq!(status.code(), Some(7), "its status is kept for the reaper");
+    }
 }

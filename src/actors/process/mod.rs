@@ -20,7 +20,7 @@ pub mod umask;
 pub use boot::boot_id;
 pub use cgroup::{CgroupUsage, RunCgroup, Tracking};
 pub use descendants::Descendants;
-pub use exit::{wait_exit, ExitInfo, ExitStatusKind};
+pub use exit::{has_exited, wait_exit, ExitInfo, ExitStatusKind};
 pub use output::{read_lines, OutputReader, ReadSummary, Stream, CUT_MARKER};
 pub use signal::{end_orphaned_group, signal_group};
 pub use spawn::{spawn, SpawnError, SpawnRequest, Spawned};

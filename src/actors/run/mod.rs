@@ -309,7 +309,11 @@ impl RunProcess {
             Phase::Running { .. } => {}
             Phase::Exited { .. } | Phase::Finishing { .. } => return,
         }
-        self.stop.get_or_insert(reason);
+        // A process that already exited on its own ended as it did, not
+        // by this stop (its group is still signalled, for what it left).
+        if !self.phase.pid().is_some_and(process::has_exited) {
+            self.stop.get_or_insert(reason);
+        }
         self.signal_all(Signal::SIGTERM);
         let grace = self.start.shared.config.kill_grace;
         ctx.run_later(grace, move |act, _ctx| {

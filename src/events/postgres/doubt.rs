@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use sqlx::PgConnection;
+use sqlx::{PgConnection, Row};
 
 use super::writer::COMMIT_LOCK;
 use crate::events::error::StoreError;
@@ -88,23 +88,18 @@ where
     }
 }
 
-/// Whether `seq` is in the log, once no commit is in flight.
+/// Whether `seq` is in the log, once no commit is in flight: one round
+/// trip, so the commit lock is never held while the database waits on
+/// this process (each statement of a simple query reads afresh, so the
+/// read sees what the lock waited for).
 async fn landed(conn: &mut PgConnection, seq: i64) -> Result<bool, StoreError> {
-    let failed = |e| StoreError::from_pg(e, "");
-    sqlx::raw_sql(&format!(
-        "BEGIN; SELECT pg_advisory_xact_lock({COMMIT_LOCK})"
+    let rows = sqlx::raw_sql(&format!(
+        "BEGIN; SELECT pg_advisory_xact_lock({COMMIT_LOCK});
+         SELECT EXISTS (SELECT 1 FROM events WHERE seq = {seq}); COMMIT"
     ))
-    .execute(&mut *conn)
+    .fetch_all(&mut *conn)
     .await
-    .map_err(failed)?;
-    let found: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM events WHERE seq = $1)")
-        .bind(seq)
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(failed)?;
-    sqlx::raw_sql("COMMIT")
-        .execute(&mut *conn)
-        .await
-        .map_err(failed)?;
-    Ok(found)
+    .map_err(|e| StoreError::from_pg(e, ""))?;
+    let found = rows.last().ok_or(StoreError::Closed)?;
+    found.try_get(0).map_err(|e| StoreError::from_pg(e, ""))
 }

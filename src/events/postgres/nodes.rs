@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{Postgres, Row, Transaction};
+use tokio::time::Instant;
 
 use super::query::{unfinished_from_row, UNFINISHED_COLUMNS, UNFINISHED_FROM};
 use super::reads::pg;
@@ -58,6 +59,18 @@ pub enum Renewal {
     Replaced,
 }
 
+/// A renewal's answer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Renewed {
+    pub renewal: Renewal,
+    /// An instant before the lease was extended (not before the wait for
+    /// a connection): the holder's deadline counts from it.
+    pub sent: Instant,
+    /// When renewed: how soon another node's lease runs out (zero when a
+    /// rescue is due now); none when no other node holds one.
+    pub next_expiry: Option<Duration>,
+}
+
 /// A run of a node that a rescuer ended while the node was gone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Leftover {
@@ -96,17 +109,23 @@ impl Nodes {
     }
 
     /// Registers a new incarnation of `node` with a lease of `ttl` and
-    /// answers its epoch. Waits for a rescue in progress, so no rescuer
+    /// answers its epoch and an instant before the lease was granted
+    /// (the holder's deadline counts from it). Waits for a rescue in progress, so no rescuer
     /// still works on the incarnation this one replaces; then waits for
     /// commits in flight, so the old incarnation's last commits are visible
     /// to whoever cleans up after it.
-    pub async fn register(&self, node: &str, ttl: Duration) -> Result<i64, StoreError> {
+    pub async fn register(&self, node: &str, ttl: Duration) -> Result<(i64, Instant), StoreError> {
         let mut tx = self.pool.begin().await.map_err(pg)?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(RESCUE_LOCK)
             .execute(&mut *tx)
             .await
             .map_err(pg)?;
+        // Counted from here, not from before the waits for a connection
+        // and the lock: after an outage those can take most of a lease,
+        // and a deadline counted from before them ran out at once (a
+        // second incarnation 200 ms after the first, issue 29).
+        let sent = Instant::now();
         let epoch: i64 = sqlx::query_scalar(
             "INSERT INTO nodes (name, epoch, lease_until, started, renewed, lost)
              VALUES ($1, 1, clock_timestamp() + $2 * interval '1 millisecond',
@@ -123,41 +142,59 @@ impl Nodes {
         .map_err(pg)?;
         barrier(&mut tx).await?;
         tx.commit().await.map_err(pg)?;
-        Ok(epoch)
+        Ok((epoch, sent))
     }
 
     /// Extends the lease of `node`'s incarnation `epoch` by `ttl`, if it is
-    /// still valid.
+    /// still valid; the same statement tells how soon a rescuer may have
+    /// work, so an idle node's rescuer asks nothing more (issue 29).
     pub async fn renew(
         &self,
         node: &str,
         epoch: i64,
         ttl: Duration,
-    ) -> Result<Renewal, StoreError> {
-        let renewed: Option<f64> = sqlx::query_scalar(
+    ) -> Result<Renewed, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(pg)?;
+        let sent = Instant::now();
+        let renewed: Option<Option<f64>> = sqlx::query_scalar(
             "UPDATE nodes
              SET lease_until = clock_timestamp() + $3 * interval '1 millisecond',
                  renewed = clock_timestamp()
              WHERE name = $1 AND epoch = $2 AND NOT lost AND lease_until > clock_timestamp()
-             RETURNING extract(epoch FROM lease_until)::float8",
+             RETURNING CASE
+                 WHEN EXISTS (SELECT 1 FROM runs r JOIN nodes n ON n.name = r.node
+                              WHERE n.lost AND r.state = 'running') THEN 0::float8
+                 ELSE (SELECT greatest(0, extract(epoch FROM
+                                  min(o.lease_until) - clock_timestamp()))::float8
+                       FROM nodes o WHERE NOT o.lost AND o.name <> $1)
+             END",
         )
         .bind(node)
         .bind(epoch)
         .bind(millis(ttl))
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *conn)
         .await
         .map_err(pg)?;
-        if renewed.is_some() {
-            return Ok(Renewal::Renewed);
+        if let Some(next) = renewed {
+            return Ok(Renewed {
+                renewal: Renewal::Renewed,
+                sent,
+                next_expiry: next.map(|s| Duration::from_secs_f64(s.max(0.0))),
+            });
         }
         let newest: Option<i64> = sqlx::query_scalar("SELECT epoch FROM nodes WHERE name = $1")
             .bind(node)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *conn)
             .await
             .map_err(pg)?;
-        Ok(match newest {
+        let renewal = match newest {
             Some(newest) if newest > epoch => Renewal::Replaced,
             _ => Renewal::Expired,
+        };
+        Ok(Renewed {
+            renewal,
+            sent,
+            next_expiry: None,
         })
     }
 

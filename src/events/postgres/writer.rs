@@ -33,6 +33,14 @@ use crate::events::types::{NewEvent, StoredEvent};
 /// ASCII): all writers of one database share it.
 pub const COMMIT_LOCK: i64 = 0x0073_6372_6970_7464;
 
+/// How long a cluster node's group commit may leave the database waiting
+/// between its round trips: past it the server ends the session, and the
+/// commit lock with it, so a node paused mid-commit (SIGSTOP, a stalled
+/// VM, swapping) stalls every node's commits for this long, not for a
+/// lease (issue 29; measured in BENCHMARKS.md). A commit ended so is
+/// committed again once, on a new connection (nothing of it was written).
+pub const COMMIT_IDLE_LIMIT: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// The writing connection, made on first use.
 pub struct Writer {
     options: PgConnectOptions,
@@ -59,10 +67,10 @@ impl Writer {
         &self.token
     }
 
-    /// From now on every commit checks this node's lease first. A node
-    /// paused inside a commit (SIGSTOP, a stalled VM) holds the commit
-    /// lock every node needs: the server ends such a transaction once it
-    /// has idled for `ttl`, the lease time, so the cluster goes on.
+    /// From now on every commit checks this node's lease first, and may
+    /// idle for [`COMMIT_IDLE_LIMIT`] at most. Other transactions of the
+    /// writer (retention) hold no lock another node needs: the server
+    /// ends them once they idled for `ttl`, the lease time.
     pub fn guard(&mut self, guard: Arc<LeaseGuard>, ttl: std::time::Duration) {
         let idle = ttl.as_millis().to_string();
         self.options = self
@@ -106,8 +114,22 @@ impl Writer {
 
     /// Appends groups of events in one transaction. Each group is
     /// all-or-nothing on its own, so one refused group does not fail the
-    /// others.
+    /// others. A commit the database ended for idling (this process was
+    /// paused or starved mid-commit) wrote nothing: it is made once more.
     pub async fn commit(&mut self, groups: &[Vec<NewEvent>]) -> Result<GroupResults, StoreError> {
+        match self.commit_once(groups).await {
+            Err(err) if err.is_idle_timeout() => {
+                tracing::warn!(
+                    limit_ms = COMMIT_IDLE_LIMIT.as_millis() as u64,
+                    "a group commit idled past its limit and was ended; committing it again"
+                );
+                self.commit_once(groups).await
+            }
+            other => other,
+        }
+    }
+
+    async fn commit_once(&mut self, groups: &[Vec<NewEvent>]) -> Result<GroupResults, StoreError> {
         let (guard, token) = (self.guard.clone(), self.token.clone());
         let attempt = match self.connection().await {
             Ok(conn) => commit_on(conn, groups, guard.as_deref(), &token).await,
@@ -127,9 +149,10 @@ impl Writer {
 
 /// Opens a group transaction: `BEGIN`, the commit lock, the `NOTIFY`
 /// that wakes every node's follower once it commits and, on a cluster
-/// node, the lease check, in one round trip. The check runs under the
-/// lock, so a rescuer that waits for the lock after the lease expired
-/// (see `nodes::barrier`) knows no commit of the lost node is in flight.
+/// node, the idle limit and the lease check, in one round trip. The
+/// check runs under the lock, so a rescuer that waits for the lock after
+/// the lease expired (see `nodes::barrier`) knows no commit of the lost
+/// node is in flight.
 /// The notification names this writer (`token`), so this node's own
 /// follower, which its writer tells directly, does not read again.
 pub(super) async fn begin(
@@ -142,7 +165,11 @@ pub(super) async fn begin(
         super::follow::CHANNEL
     );
     if let Some(guard) = guard {
-        sql.push_str("; ");
+        // For this transaction only: retention's may idle longer.
+        sql.push_str(&format!(
+            "; SET LOCAL idle_in_transaction_session_timeout = {}; ",
+            COMMIT_IDLE_LIMIT.as_millis()
+        ));
         sql.push_str(&guard.check_sql());
     }
     sqlx::raw_sql(&sql)

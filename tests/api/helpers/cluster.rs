@@ -106,6 +106,11 @@ impl Cluster {
         Cluster::start_all(Some(database), &vec![exectab; n], extra).await
     }
 
+    /// [`Cluster::start_each_with`] on `database` (a private server's).
+    pub async fn start_each_on(database: String, exectabs: &[&str], extra: &[&str]) -> Cluster {
+        Cluster::start_all(Some(database), exectabs, extra).await
+    }
+
     async fn start_all(database: Option<String>, exectabs: &[&str], extra: &[&str]) -> Cluster {
         assert!(!exectabs.is_empty(), "a cluster has a node");
         let turn = turn().await;
