@@ -245,15 +245,25 @@ impl Page {
         el.send_keys(text).await.expect("type");
     }
 
+    /// Chooses `value` in the select `css`. The dashboard refills its
+    /// script selects whenever the script list is read again (keeping the
+    /// choice), which can make a found option stale: found anew until the
+    /// deadline.
     pub async fn select(&self, css: &str, value: &str) {
-        let el = self
-            .client
-            .find(Locator::Css(css))
-            .await
-            .unwrap_or_else(|err| panic!("no {css}: {err}"));
-        el.select_by_value(value)
-            .await
-            .unwrap_or_else(|err| panic!("select {value} in {css}: {err}"));
+        let start = Instant::now();
+        loop {
+            let chosen = match self.client.find(Locator::Css(css)).await {
+                Ok(el) => el.select_by_value(value).await,
+                Err(err) => Err(err),
+            };
+            match chosen {
+                Ok(()) => return,
+                Err(err) if start.elapsed() > DEADLINE => {
+                    panic!("select {value} in {css}: {err}")
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
     }
 
     /// The text of the first element matching `css`, or null.
