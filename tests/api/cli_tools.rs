@@ -292,9 +292,12 @@ async fn client_help_lists_client_options_first_and_no_server_ones() {
         for name in server_only {
             assert_eq!(at(name), None, "{command:?} shows {name}: {out}");
         }
-        let (Some(url), Some(key), Some(storage), Some(config)) =
-            (at("--url"), at("--api-key"), at("--storage"), at("--config"))
-        else {
+        let (Some(url), Some(key), Some(storage), Some(config)) = (
+            at("--url"),
+            at("--api-key"),
+            at("--storage"),
+            at("--config"),
+        ) else {
             panic!("{command:?}: client options missing: {options:?}");
         };
         assert!(

@@ -87,8 +87,11 @@ impl Tracking {
                     .map(|(name, _)| *name)
                     .collect::<Vec<_>>();
                 let mut notes = Vec::new();
-                if !missing.is_empty() {
-                    notes.push(format!("no {} controller", missing.join(", ")));
+                match missing.len() {
+                    0 => {}
+                    3 => notes.push("no controllers".to_owned()),
+                    1 => notes.push(format!("no {} controller", missing[0])),
+                    _ => notes.push(format!("no {} controllers", missing.join(", "))),
                 }
                 if base.made {
                     notes.push("made by scriptd".to_owned());
@@ -140,8 +143,7 @@ fn detect_base(setting: &str, owner: Owner<'_>) -> Result<CgroupBase, String> {
     }
     let mountinfo = fs::read_to_string("/proc/self/mountinfo")
         .map_err(|e| format!("cannot read /proc/self/mountinfo: {e}"))?;
-    let unified =
-        mountinfo::find_unified(&mountinfo).ok_or("no cgroup v2 mounted")?;
+    let unified = mountinfo::find_unified(&mountinfo).ok_or("no cgroup v2 mounted")?;
     let mut made = false;
     let dir = if setting == "auto" {
         match delegated(&unified) {
@@ -153,8 +155,7 @@ fn detect_base(setting: &str, owner: Owner<'_>) -> Result<CgroupBase, String> {
         }
     } else {
         let dir = unified.mount.join(setting.trim_start_matches('/'));
-        fs::create_dir_all(&dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         if !writable(&dir) {
             return Err(format!("{} not writable", dir.display()));
         }

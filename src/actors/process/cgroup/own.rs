@@ -39,8 +39,7 @@ pub(super) fn make(unified: &Unified, owner: Owner<'_>) -> Result<PathBuf, Strin
     let dir = top.join(instance_name(owner.storage));
     // One call creates both: a top cgroup another server removes meanwhile
     // cannot make this fail halfway.
-    fs::create_dir_all(&dir)
-        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     if !super::writable(&top) || !super::writable(&dir) {
         return Err(format!("{} not writable", dir.display()));
     }
