@@ -85,10 +85,7 @@ impl Application {
         };
         let tracking = Arc::new(process::Tracking::detect(&config.cgroup, owner));
         let cgroup_release = ReleaseCgroup(tracking.clone());
-        tracing::info!(
-            "tracking the processes of runs with {}",
-            tracking.describe()
-        );
+        tracing::info!("{}", tracking.describe());
         if let Some(base) = tracking.base() {
             let ended = base.end_orphans();
             if ended > 0 {

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use serde_json::json;
 
 use crate::admin::{self, AdminError};
@@ -18,6 +18,21 @@ pub struct Cli {
     pub global: Global,
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// The command line as parsed and documented (help, man pages,
+    /// completions): a client command's help shows only what a client
+    /// uses ([`crate::client::help`]).
+    pub fn shaped() -> clap::Command {
+        crate::client::help::for_clients(Cli::command())
+    }
+
+    /// Parses `args` (program name first) with [`Cli::shaped`].
+    pub fn parse_args(args: Vec<std::ffi::OsString>) -> Result<Cli, clap::Error> {
+        let matches = Cli::shaped().try_get_matches_from(args)?;
+        Cli::from_arg_matches(&matches).map_err(|err| err.format(&mut Cli::shaped()))
+    }
 }
 
 /// Options every command takes. Listed under their own heading, after

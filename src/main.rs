@@ -4,7 +4,6 @@ use std::process::ExitCode;
 
 use std::io::IsTerminal;
 
-use clap::Parser;
 use scriptd::app::Application;
 use scriptd::cli::{self, Cli, Command};
 use scriptd::client;
@@ -14,7 +13,7 @@ fn main() -> ExitCode {
     let notifier = scriptd::service::Notifier::from_env();
     // `scriptd --url U status` as well as `scriptd status --url U`.
     let args = client::hoist::hoist(std::env::args_os().collect());
-    let cli = match Cli::try_parse_from(args) {
+    let cli = match Cli::parse_args(args) {
         Ok(cli) => cli,
         Err(err) => return cli::usage_error(err),
     };

@@ -21,11 +21,11 @@ const GLOBAL_VALUED: &[&str] = &[
     "--log-level",
 ];
 /// The subcommands that take the client options.
-const CLIENT: &[&str] = &[
+pub(crate) const CLIENT: &[&str] = &[
     "run", "status", "cancel", "kill", "log", "monitor", "scripts", "history", "events",
 ];
 /// Client subcommands with subcommands of their own.
-const NESTED: &[&str] = &["guest"];
+pub(crate) const NESTED: &[&str] = &["guest"];
 
 /// `args` (program name first) with client options that come before a
 /// client subcommand moved to just after it.

@@ -26,6 +26,7 @@ pub mod command;
 pub mod display;
 pub mod error;
 pub mod follow;
+pub mod help;
 pub mod history;
 pub mod hoist;
 pub mod monitor;

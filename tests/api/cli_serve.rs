@@ -148,6 +148,24 @@ async fn client_commands_go_to_the_configured_listen_address_with_the_key_file()
 }
 
 #[actix_web::test]
+async fn serve_says_how_it_tracks_processes_in_one_short_line() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let served = Served::start(&dir.path().join("data"), "127.0.0.1:0").await;
+    let log = served.log();
+    served.stop().await;
+
+    let lines: Vec<&str> = log.lines().filter(|l| l.contains("processes: ")).collect();
+    assert_eq!(lines.len(), 1, "one line: {log}");
+    let notice = lines[0].split("processes: ").nth(1).unwrap_or_default();
+    assert!(
+        notice.starts_with("cgroup v2 per run under /")
+            || notice.starts_with("process groups (no cgroup: "),
+        "{notice}"
+    );
+    assert!(notice.len() < 160, "short: {notice}");
+}
+
+#[actix_web::test]
 async fn serve_on_a_busy_port_creates_no_storage() {
     let busy = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let listen = busy.local_addr().expect("addr").to_string();

@@ -1,7 +1,6 @@
 //! Times, scripts, run-id prefixes, history columns and help from the
 //! command line. The harness is in `helpers/cli.rs`.
 
-use clap::CommandFactory;
 use serde_json::json;
 
 use crate::helpers::cli::{app, bare, one_line_error, output, scriptd};
@@ -251,7 +250,7 @@ fn every_argument_and_flag_has_a_help_line() {
         }
     }
     let mut missing = Vec::new();
-    walk(&scriptd::cli::Cli::command(), "scriptd", &mut missing);
+    walk(&scriptd::cli::Cli::shaped(), "scriptd", &mut missing);
     assert!(missing.is_empty(), "no help line: {missing:?}");
 }
 
@@ -263,4 +262,67 @@ async fn run_help_lists_the_exit_codes() {
     for code in ["124", "125", "127", "128+N", "75", "130"] {
         assert!(out.stdout.contains(code), "{code}: {out}");
     }
+}
+
+/// The options a help text lists, in order (`--url`, `--storage`, …).
+fn listed_options(help: &str) -> Vec<String> {
+    help.lines()
+        .map(str::trim_start)
+        .map(|line| line.strip_prefix("-h, ").unwrap_or(line))
+        .filter(|line| line.starts_with("--"))
+        .filter_map(|line| line.split([' ', '=']).next())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[actix_web::test]
+async fn client_help_lists_client_options_first_and_no_server_ones() {
+    let server_only = ["--database", "--listen", "--log-format", "--log-level"];
+    for command in [
+        &["run", "--help"][..],
+        &["status", "--help"],
+        &["events", "--help"],
+        &["guest", "create", "--help"],
+    ] {
+        let out = output(bare(command)).await;
+
+        assert_eq!(out.code(), 0, "{command:?}: {out}");
+        let options = listed_options(&out.stdout);
+        let at = |name: &str| options.iter().position(|o| o == name);
+        for name in server_only {
+            assert_eq!(at(name), None, "{command:?} shows {name}: {out}");
+        }
+        let (Some(url), Some(key), Some(storage), Some(config)) = (
+            at("--url"),
+            at("--api-key"),
+            at("--storage"),
+            at("--config"),
+        ) else {
+            panic!("{command:?}: client options missing: {options:?}");
+        };
+        assert!(
+            url < storage && key < storage && url < config,
+            "{command:?}: client options first: {options:?}"
+        );
+    }
+    let serve = output(bare(&["serve", "--help"])).await;
+    let options = listed_options(&serve.stdout);
+    for name in ["--database", "--listen", "--tls"] {
+        assert!(options.iter().any(|o| o == name), "serve: {name}: {serve}");
+    }
+}
+
+#[actix_web::test]
+async fn a_hidden_option_still_works_for_a_client() {
+    let out = output(bare(&[
+        "status",
+        "--listen",
+        "127.0.0.1:1",
+        "--api-key",
+        "k",
+    ]))
+    .await;
+
+    assert_eq!(out.code(), 1, "not a usage error: {out}");
+    assert!(out.stderr.contains("http://127.0.0.1:1"), "{out}");
 }

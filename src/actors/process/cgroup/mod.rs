@@ -74,33 +74,39 @@ impl Tracking {
         }
     }
 
-    /// One line for the start-up log.
+    /// The one short start-up line (the README explains the modes):
+    /// `processes: cgroup v2 per run under DIR` or `processes: process
+    /// groups (no cgroup: WHY)`.
     pub fn describe(&self) -> String {
         match self {
             Tracking::Cgroup(base) => {
                 let c = base.controllers;
-                let on = [("memory", c.memory), ("cpu", c.cpu), ("pids", c.pids)]
+                let missing = [("memory", c.memory), ("cpu", c.cpu), ("pids", c.pids)]
                     .iter()
-                    .filter(|(_, on)| *on)
+                    .filter(|(_, on)| !*on)
                     .map(|(name, _)| *name)
                     .collect::<Vec<_>>();
-                let made = if base.made {
-                    " (made for this server: cgroup = \"auto\", root, no delegated cgroup)"
-                } else {
-                    ""
+                let mut notes = Vec::new();
+                match missing.len() {
+                    0 => {}
+                    3 => notes.push("no controllers".to_owned()),
+                    1 => notes.push(format!("no {} controller", missing[0])),
+                    _ => notes.push(format!("no {} controllers", missing.join(", "))),
+                }
+                if base.made {
+                    notes.push("made by scriptd".to_owned());
+                }
+                let notes = match notes.is_empty() {
+                    true => String::new(),
+                    false => format!(" ({})", notes.join("; ")),
                 };
                 format!(
-                    "cgroup v2: one cgroup per run under {}{made} (controllers: {})",
-                    base.dir.display(),
-                    if on.is_empty() {
-                        "none".to_owned()
-                    } else {
-                        on.join(", ")
-                    }
+                    "processes: cgroup v2 per run under {}{notes}",
+                    base.dir.display()
                 )
             }
             Tracking::ProcessGroup { why } => {
-                format!("process groups (a process that leaves its group escapes): {why}")
+                format!("processes: process groups (no cgroup: {why})")
             }
         }
     }
@@ -124,7 +130,7 @@ impl Tracking {
 
 fn detect_base(setting: &str, owner: Owner<'_>) -> Result<CgroupBase, String> {
     if setting == "off" {
-        return Err("cgroup = \"off\" in the configuration".into());
+        return Err("cgroup = \"off\"".into());
     }
     // A cgroup of its own: not the root of the hierarchy, nothing above it.
     let path_like = setting.starts_with('/')
@@ -132,28 +138,26 @@ fn detect_base(setting: &str, owner: Owner<'_>) -> Result<CgroupBase, String> {
         && !setting.split('/').any(|part| part == "..");
     if setting != "auto" && !path_like {
         return Err(format!(
-            "cgroup = {setting:?} is neither \"auto\", \"off\" nor a path starting with /"
+            "cgroup = {setting:?} is neither \"auto\", \"off\" nor a /path"
         ));
     }
     let mountinfo = fs::read_to_string("/proc/self/mountinfo")
         .map_err(|e| format!("cannot read /proc/self/mountinfo: {e}"))?;
-    let unified =
-        mountinfo::find_unified(&mountinfo).ok_or("no cgroup v2 (unified) hierarchy is mounted")?;
+    let unified = mountinfo::find_unified(&mountinfo).ok_or("no cgroup v2 mounted")?;
     let mut made = false;
     let dir = if setting == "auto" {
         match delegated(&unified) {
             Ok(dir) => dir,
             Err(why) => {
                 made = true;
-                own::make(&unified, owner).map_err(|cannot| format!("{why}; {cannot}"))?
+                own::make(&unified, owner).map_err(|cannot| format!("{why}, and {cannot}"))?
             }
         }
     } else {
         let dir = unified.mount.join(setting.trim_start_matches('/'));
-        fs::create_dir_all(&dir)
-            .map_err(|e| format!("cannot create the cgroup {}: {e}", dir.display()))?;
+        fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         if !writable(&dir) {
-            return Err(format!("no write access to the cgroup {}", dir.display()));
+            return Err(format!("{} not writable", dir.display()));
         }
         dir
     };
@@ -171,17 +175,14 @@ fn delegated(unified: &mountinfo::Unified) -> Result<PathBuf, String> {
     let own = fs::read_to_string("/proc/self/cgroup")
         .ok()
         .and_then(|text| mountinfo::own_cgroup(&text))
-        .ok_or("this process is in no cgroup v2")?;
+        .ok_or("in no cgroup v2")?;
     if own == "/" || own.is_empty() {
-        return Err(format!(
-            "the server runs in the root cgroup of {} (none delegated: systemd \
-             Delegate=yes, or cgroup = \"/scriptd\")",
-            unified.mount.display()
-        ));
+        // Short: the README says what to do (Delegate=yes, cgroup = "/path").
+        return Err("none delegated".to_owned());
     }
     let mut dir = unified
         .dir_of(&own)
-        .ok_or_else(|| format!("the server's cgroup {own} is not visible here"))?;
+        .ok_or_else(|| format!("own cgroup {own} not visible"))?;
     // Already in the leaf an earlier start (or server) made: its
     // parent is the base.
     if dir.file_name().is_some_and(|name| name == SERVER_LEAF) {
@@ -190,10 +191,7 @@ fn delegated(unified: &mountinfo::Unified) -> Result<PathBuf, String> {
         }
     }
     if !writable(&dir) {
-        return Err(format!(
-            "the server's cgroup {own} is not delegated to it (no write access); \
-             use systemd's Delegate=yes, or set cgroup = \"/scriptd\" as root"
-        ));
+        return Err(format!("own cgroup {own} not delegated (not writable)"));
     }
     leave_for_leaf(&dir)?;
     Ok(dir)

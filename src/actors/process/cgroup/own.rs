@@ -33,16 +33,15 @@ pub struct Owner<'a> {
 /// saying why, when not root or the hierarchy is not writable.
 pub(super) fn make(unified: &Unified, owner: Owner<'_>) -> Result<PathBuf, String> {
     if !nix::unistd::geteuid().is_root() {
-        return Err("not running as root, so it cannot make a cgroup of its own".into());
+        return Err("not root to make one".into());
     }
     let top = unified.mount.join(top_name(owner.node));
     let dir = top.join(instance_name(owner.storage));
     // One call creates both: a top cgroup another server removes meanwhile
     // cannot make this fail halfway.
-    fs::create_dir_all(&dir)
-        .map_err(|e| format!("cannot create the cgroup {}: {e}", dir.display()))?;
+    fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     if !super::writable(&top) || !super::writable(&dir) {
-        return Err(format!("no write access to the cgroup {}", dir.display()));
+        return Err(format!("{} not writable", dir.display()));
     }
     // The top cgroup holds no process, so it may hand controllers down.
     super::enable_controllers(&top);
