@@ -13,6 +13,7 @@ pub mod process;
 pub mod queue;
 pub mod run;
 pub mod status_file;
+pub mod timer;
 
 use std::sync::Arc;
 

@@ -57,6 +57,8 @@ mod runs_process;
 mod runs_queue;
 mod runs_status;
 mod runs_user_env;
+mod schedules;
+mod schedules_restart;
 mod sdk;
 mod sdk_wire;
 mod service;

@@ -19,6 +19,8 @@ pub(super) struct Checked {
     pub not_before: i64,
     pub origin: Origin,
     pub bytes: u64,
+    /// A schedule's catch-up run: the missed ticks it stands for.
+    pub missed: Option<crate::schedule::Missed>,
 }
 
 impl AccountSupervisor {
@@ -36,6 +38,7 @@ impl AccountSupervisor {
             not_before,
             origin,
             bytes,
+            missed,
         } = checked;
         if let Err(err) = self.quota.reserve(&self.shared.config.limits, bytes) {
             return Box::pin(fut::ready(Err(err)));
@@ -54,6 +57,7 @@ impl AccountSupervisor {
             not_before,
             limits: limits(&def),
             origin,
+            missed,
         };
         let sent = async move {
             queue

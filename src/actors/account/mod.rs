@@ -9,6 +9,7 @@ mod observe;
 mod quota;
 mod removal;
 mod supervision;
+mod tick;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use serde_json::{Map, Value};
 
 pub use observe::Observed;
 pub use removal::EndAllRuns;
+pub use tick::EnqueueTick;
 
 use super::error::RunError;
 use super::queue::{self, Restored, ScriptQueue};
@@ -281,6 +283,7 @@ impl Handler<EnqueueRun> for AccountSupervisor {
             not_before,
             origin: req.origin,
             bytes,
+            missed: None,
         };
         if !self.quota.needs_count() {
             return self.enqueue_checked(checked, ctx);

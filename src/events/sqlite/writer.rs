@@ -17,7 +17,7 @@ use super::apply::apply;
 use crate::clock;
 use crate::events::error::StoreError;
 use crate::events::store::GroupResults;
-use crate::events::types::{NewEvent, StoredEvent};
+use crate::events::types::{Event, NewEvent, StoredEvent};
 
 /// Statements kept prepared; the store uses fewer than twenty.
 const STATEMENT_CACHE: usize = 64;
@@ -139,7 +139,11 @@ fn append_one(conn: &Connection, new: &NewEvent, at: f64) -> Result<StoredEvent,
         new.event.version(),
         data,
     ])
-    .map_err(StoreError::from_event_insert)?;
+    .map_err(|err| match (StoreError::from_event_insert(err), &new.event) {
+        // SQLite names both partial unique indexes by their column.
+        (StoreError::AlreadyEnded, Event::ScheduleTicked { .. }) => StoreError::TickTaken,
+        (err, _) => err,
+    })?;
     let seq = conn.last_insert_rowid();
     apply(conn, new, &data)?;
     Ok(StoredEvent {
@@ -153,7 +157,6 @@ fn append_one(conn: &Connection, new: &NewEvent, at: f64) -> Result<StoredEvent,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::events::types::Event;
     use crate::ids::UserId;
 
     fn user(id: i64, name: &str) -> NewEvent {
