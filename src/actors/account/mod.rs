@@ -285,21 +285,7 @@ impl Handler<EnqueueRun> for AccountSupervisor {
             bytes,
             missed: None,
         };
-        if !self.quota.needs_count() {
-            return self.enqueue_checked(checked, ctx);
-        }
-        // No other message is handled until the count is in, so parallel
-        // requests cannot slip past the cap together.
-        let (readers, user) = (self.shared.readers.clone(), self.user);
-        let count = async move { readers.queued_load(user).await };
-        ctx.wait(
-            count
-                .into_actor(self)
-                .map(|counted, act, _ctx| act.quota.set_count(counted)),
-        );
-        Box::pin(
-            fut::ready(()).then(move |(), act: &mut Self, ctx| act.enqueue_checked(checked, ctx)),
-        )
+        self.enqueue_counted(checked, ctx)
     }
 }
 

@@ -46,6 +46,6 @@ impl Handler<EnqueueTick> for AccountSupervisor {
             bytes: 0,
             missed: msg.missed,
         };
-        self.enqueue_checked(checked, ctx)
+        self.enqueue_counted(checked, ctx)
     }
 }
