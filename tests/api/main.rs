@@ -21,6 +21,7 @@ mod cluster_database_restart;
 mod cluster_liveness;
 mod cluster_liveness_failover;
 mod cluster_liveness_lease;
+mod cluster_schedules;
 mod cluster_monitor;
 mod cluster_store;
 mod connection_key;
