@@ -237,3 +237,35 @@ async fn a_tick_that_finds_the_queue_full_is_recorded_as_skipped() {
     }
     api.kill(id).await;
 }
+
+#[actix_web::test]
+async fn exectab_check_names_file_line_and_why_for_bad_schedules() {
+    use crate::helpers::cli::{bare, output};
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("exectab.txt");
+    std::fs::write(
+        &file,
+        "-n -c=\"*/5 * * * *\" -z=Europe/Berlin good\n\
+         -n -c=\"99 * * * *\" badcron\n\
+         -n -c=@daily -z=Atlantis/Capital badzone\n\
+         -c=@hourly needsargs /bin/echo @@1\n",
+    )
+    .expect("write");
+
+    let checked = output(bare(&["exectab", "check", file.to_str().expect("path")])).await;
+
+    assert_eq!(checked.code(), 1, "{checked}");
+    let name = file.display().to_string();
+    for (line, why) in [
+        (2, "bad cron expression"),
+        (3, "unknown time zone 'Atlantis/Capital'"),
+        (4, "cannot be scheduled"),
+    ] {
+        let found = checked
+            .stdout
+            .lines()
+            .any(|l| l.starts_with(&format!("{name}:{line}: ")) && l.contains(why));
+        assert!(found, "line {line} says {why:?}: {checked}");
+    }
+    assert!(checked.stdout.contains("1 script(s), 3 problem(s)"), "{checked}");
+}
