@@ -213,4 +213,43 @@ mod tests {
             .collect();
         assert!(seqs[0] < seqs[1], "answers carry the stored seqs: {seqs:?}");
     }
+
+    fn tick(name: &str, tick: i64) -> NewEvent {
+        NewEvent::new(
+            UserId(1),
+            Event::ScheduleTicked {
+                name: crate::ids::ScriptName::parse(name).expect("name"),
+                tick,
+                run: None,
+                skipped: Some(crate::schedule::TickSkip::Missed),
+                missed: None,
+                late: 0.0,
+            },
+        )
+    }
+
+    #[tokio::test]
+    async fn the_store_refuses_a_second_record_of_one_tick() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut db = crate::events::sqlite::open(&dir.path().join("t.db"))
+            .await
+            .expect("db")
+            .0;
+        let results = db
+            .commit(&[
+                vec![tick("beat", 100)],
+                vec![tick("beat", 100)],
+                vec![tick("beat", 101)],
+                vec![tick("other", 100)],
+            ])
+            .expect("commit");
+        assert!(results[0].is_ok() && results[2].is_ok() && results[3].is_ok());
+        assert!(
+            matches!(results[1], Err(StoreError::TickTaken)),
+            "{:?}",
+            results[1]
+        );
+        let again = db.commit(&[vec![tick("beat", 100)]]).expect("commit");
+        assert!(matches!(again[0], Err(StoreError::TickTaken)), "{again:?}");
+    }
 }
