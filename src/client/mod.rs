@@ -29,6 +29,7 @@ pub mod monitor;
 pub mod render;
 mod reply;
 pub mod run_id;
+pub mod schedules;
 pub mod scripts;
 pub mod target;
 pub mod tls;

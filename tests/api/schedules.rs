@@ -269,3 +269,35 @@ async fn exectab_check_names_file_line_and_why_for_bad_schedules() {
     }
     assert!(checked.stdout.contains("1 script(s), 3 problem(s)"), "{checked}");
 }
+
+#[actix_web::test]
+async fn the_cli_lists_schedules_and_pauses_and_resumes_them() {
+    use crate::helpers::cli::{output, scriptd};
+    let app = spawn_app().await;
+    app.exectab("-n -c=@hourly -z=Europe/Berlin hourly\n");
+    let api = &app.api;
+    eventually_async("the timer to read the exectab", || async {
+        let (_, reply) = api.get("/scripts/v1/schedules").await;
+        reply["schedules"].as_array().is_some_and(|s| s.len() == 1)
+    })
+    .await;
+
+    let listed = output(scriptd(&app, &["schedules"])).await;
+    let paused = output(scriptd(&app, &["schedule", "pause", "hourly"])).await;
+    let listed_paused = output(scriptd(&app, &["schedules", "--json"])).await;
+    let resumed = output(scriptd(&app, &["schedule", "resume", "hourly"])).await;
+    let unknown = output(scriptd(&app, &["schedule", "pause", "nosuch"])).await;
+
+    assert_eq!(listed.code(), 0, "{listed}");
+    let row = listed.stdout.lines().nth(1).unwrap_or_default().to_owned();
+    assert!(row.starts_with("hourly"), "{listed}");
+    assert!(row.contains("@hourly (Europe/Berlin, -C=once)"), "{listed}");
+    assert!(row.contains("(in "), "the next start from now: {listed}");
+    assert_eq!(paused.code(), 0, "{paused}");
+    assert!(paused.stdout.contains("paused the schedule of hourly"), "{paused}");
+    assert_eq!(listed_paused.json()["schedules"][0]["paused"], true, "{listed_paused}");
+    assert_eq!(resumed.code(), 0, "{resumed}");
+    let (_, reply) = api.get("/scripts/v1/schedules").await;
+    assert_eq!(reply["schedules"][0]["paused"], false, "{reply}");
+    assert_ne!(unknown.code(), 0, "{unknown}");
+}
