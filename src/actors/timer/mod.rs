@@ -65,6 +65,9 @@ pub struct Timer {
     /// The armed wake-up and the instant it is for.
     armed: Option<(i64, SpawnHandle)>,
     scanning: bool,
+    /// Pauses and resumes made on this node; a scan that began before
+    /// one of them read the pauses too early to overrule it.
+    switches: u64,
 }
 
 impl Timer {
@@ -77,6 +80,7 @@ impl Timer {
             heap: BinaryHeap::new(),
             armed: None,
             scanning: false,
+            switches: 0,
         }
     }
 

@@ -114,6 +114,7 @@ impl Handler<PauseSchedule> for Timer {
         let paused = msg.paused;
         Box::pin(append.into_actor(self).map(move |result, act, ctx| {
             crate::run::flatten(result)?;
+            act.switches += 1;
             let phase = act.entries.get(&key).map(|e| e.phase);
             match (phase, paused) {
                 (Some(Phase::Paused), false) => act.adopt(key, TickSkip::Paused, ctx),

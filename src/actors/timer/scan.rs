@@ -63,18 +63,20 @@ impl Timer {
             return;
         }
         self.scanning = true;
+        let switches = self.switches;
         let read = read_all(self.shared.readers.clone(), self.shared.config.clone());
-        ctx.spawn(read.into_actor(self).map(|found, act, ctx| {
+        ctx.spawn(read.into_actor(self).map(move |found, act, ctx| {
             act.scanning = false;
             match found {
-                Ok(found) => act.apply(found, ctx),
+                Ok(found) => act.apply(found, switches != act.switches, ctx),
                 Err(err) => tracing::warn!(error.cause_chain = ?err, "cannot read the schedules"),
             }
         }));
     }
 
-    /// Brings the entries in line with a scan.
-    fn apply(&mut self, found: Found, ctx: &mut Context<Self>) {
+    /// Brings the entries in line with a scan; `stale_pauses` when a
+    /// pause or resume was made here since the scan read them.
+    fn apply(&mut self, found: Found, stale_pauses: bool, ctx: &mut Context<Self>) {
         let mut seen = HashMap::with_capacity(found.schedules.len());
         for (key, def) in found.schedules {
             let zone = def.zone.as_deref().unwrap_or(&self.shared.config.timezone);
@@ -85,7 +87,10 @@ impl Timer {
                     continue;
                 }
             };
-            let paused = found.paused.contains(&key);
+            let paused = match (stale_pauses, self.entries.get(&key)) {
+                (true, Some(entry)) => entry.phase == Phase::Paused,
+                _ => found.paused.contains(&key),
+            };
             seen.insert(key.clone(), ());
             self.update(key, cron, def, paused, ctx);
         }
