@@ -268,7 +268,11 @@ impl Metrics {
 
     /// A schedule's tick was recorded as skipped, for `reason`.
     pub fn tick_skipped(&self, reason: &'static str) {
-        let mut skipped = self.0.ticks_skipped.lock().unwrap_or_else(|e| e.into_inner());
+        let mut skipped = self
+            .0
+            .ticks_skipped
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         match skipped.iter_mut().find(|(r, _)| *r == reason) {
             Some((_, n)) => *n += 1,
             None => skipped.push((reason, 1)),

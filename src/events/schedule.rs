@@ -92,7 +92,14 @@ impl Readers {
                 .await
                 .map_err(StoreError::Sqlx)?
                 .iter()
-                .map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, row.try_get(3)?)))
+                .map(|row| {
+                    Ok((
+                        row.try_get(0)?,
+                        row.try_get(1)?,
+                        row.try_get(2)?,
+                        row.try_get(3)?,
+                    ))
+                })
                 .collect::<Result<_, sqlx::Error>>()
                 .map_err(StoreError::Sqlx)?,
             Readers::Postgres(r) => sqlx::query(SWITCHES_PG)
@@ -100,7 +107,14 @@ impl Readers {
                 .await
                 .map_err(|e| StoreError::from_pg(e, ""))?
                 .iter()
-                .map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, row.try_get(3)?)))
+                .map(|row| {
+                    Ok((
+                        row.try_get(0)?,
+                        row.try_get(1)?,
+                        row.try_get(2)?,
+                        row.try_get(3)?,
+                    ))
+                })
                 .collect::<Result<_, sqlx::Error>>()
                 .map_err(|e| StoreError::from_pg(e, ""))?,
         };

@@ -250,10 +250,16 @@ pub enum Event {
         late: f64,
     },
     /// A schedule was paused: no tick starts a run until it is resumed.
-    SchedulePaused { name: ScriptName, origin: Origin },
+    SchedulePaused {
+        name: ScriptName,
+        origin: Origin,
+    },
     /// A paused schedule runs again; its ticks missed meanwhile are
     /// caught up by its `-C` mode.
-    ScheduleResumed { name: ScriptName, origin: Origin },
+    ScheduleResumed {
+        name: ScriptName,
+        origin: Origin,
+    },
 }
 
 impl Event {

@@ -21,8 +21,8 @@ mod token;
 use std::collections::BTreeMap;
 use std::fmt;
 
-use line::parse_line;
 pub use crate::schedule::CatchUp;
+use line::parse_line;
 pub use resources::{parse_size, Resources};
 use substitution::placeholders;
 pub use substitution::{expand_env, substitute};

@@ -114,13 +114,25 @@ mod tests {
     #[test]
     fn bad_schedules_make_bad_lines_that_say_why() {
         let cases = [
-            ("a bad expression", "-c=\"61 * * * *\" -n x", "bad cron expression"),
+            (
+                "a bad expression",
+                "-c=\"61 * * * *\" -n x",
+                "bad cron expression",
+            ),
             ("four fields", "-c=\"* * * *\" -n x", "4 fields"),
-            ("an unknown zone", "-c=@daily -z=Mars/Base -n x", "unknown time zone"),
+            (
+                "an unknown zone",
+                "-c=@daily -z=Mars/Base -n x",
+                "unknown time zone",
+            ),
             ("a bad mode", "-c=@daily -C=twice -n x", "-C=twice"),
             ("a zone without -c", "-z=UTC -n x", "need a schedule"),
             ("an empty -c", "-c= -n x", "needs a value"),
-            ("@@N arguments", "-c=@daily x /bin/echo @@1", "cannot be scheduled"),
+            (
+                "@@N arguments",
+                "-c=@daily x /bin/echo @@1",
+                "cannot be scheduled",
+            ),
         ];
         for (desc, line, why) in cases {
             let (tab, warnings) = Exectab::parse(line);

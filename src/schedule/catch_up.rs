@@ -57,7 +57,12 @@ impl FromStr for CatchUp {
 pub enum MissedPlan {
     /// One record, keyed by the first missed tick, stands for all of
     /// them (`super::Missed`); it starts one run if `run`.
-    Summary { first: i64, last: i64, count: u64, run: bool },
+    Summary {
+        first: i64,
+        last: i64,
+        count: u64,
+        run: bool,
+    },
     /// Each missed tick starts a run of its own, oldest first.
     Each(Vec<i64>),
 }

@@ -55,7 +55,11 @@ fn interval_schedules_follow_real_time_through_both_transitions() {
     let seconds = Cron::parse("*/5 * * * * *", "Europe/Berlin").expect("parses");
     let from = utc(2026, 10, 25, 0, 59);
     let want: Vec<i64> = (1..=24).map(|k| from + k * 5).collect();
-    assert_eq!(seconds.upcoming(from, 24), want, "every 5 s across 03:00 CEST → 02:00 CET");
+    assert_eq!(
+        seconds.upcoming(from, 24),
+        want,
+        "every 5 s across 03:00 CEST → 02:00 CET"
+    );
 }
 
 #[test]
@@ -66,7 +70,11 @@ fn utc_and_aliases_and_names() {
         ("0 9 * * MON", utc(2026, 1, 1, 10, 0), utc(2026, 1, 5, 9, 0)),
         ("0 0 1 JAN *", utc(2026, 1, 1, 10, 0), utc(2027, 1, 1, 0, 0)),
         ("0 12 L * *", utc(2026, 2, 1, 0, 0), utc(2026, 2, 28, 12, 0)),
-        ("0 12 * * FRI#2", utc(2026, 1, 1, 0, 0), utc(2026, 1, 9, 12, 0)),
+        (
+            "0 12 * * FRI#2",
+            utc(2026, 1, 1, 0, 0),
+            utc(2026, 1, 9, 12, 0),
+        ),
     ];
     for (expr, now, want) in cases {
         let cron = Cron::parse(expr, "UTC").unwrap_or_else(|e| panic!("{expr}: {e}"));

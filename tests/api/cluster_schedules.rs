@@ -32,12 +32,19 @@ async fn three_nodes_tick_each_instant_once_and_survive_a_kill_9() {
     let ticks: BTreeSet<i64> = records.iter().filter_map(|r| r["tick"].as_i64()).collect();
     assert_eq!(ticks.len(), records.len(), "no tick twice: {records:#?}");
     let runs: BTreeSet<&str> = records.iter().filter_map(|r| r["run"].as_str()).collect();
-    assert_eq!(runs.len(), records.len(), "every tick queued one run: {records:#?}");
+    assert_eq!(
+        runs.len(),
+        records.len(),
+        "every tick queued one run: {records:#?}"
+    );
     for record in records.iter().filter(|r| r["tick"].as_i64() > Some(killed)) {
         let late = record["late"].as_f64().expect("late");
         // The default lease is 10 s: a tick that waited for it would show.
         assert!(late < 5.0, "no tick waits for a lease: {record}");
     }
-    let from_n3 = wait_ticks(cluster.node(1), "beat", |found| found.len() >= records.len()).await;
+    let from_n3 = wait_ticks(cluster.node(1), "beat", |found| {
+        found.len() >= records.len()
+    })
+    .await;
     assert_contiguous(&from_n3);
 }

@@ -74,7 +74,12 @@ async fn an_every_second_schedule_runs_once_per_tick_with_consecutive_ticks() {
     }
     let runs: BTreeSet<String> = five
         .iter()
-        .map(|r| r["run"].as_str().expect("each tick queued a run").to_owned())
+        .map(|r| {
+            r["run"]
+                .as_str()
+                .expect("each tick queued a run")
+                .to_owned()
+        })
         .collect();
     assert_eq!(runs.len(), 5, "distinct runs: {five:?}");
     let run = runs.iter().next().expect("a run");
@@ -133,7 +138,11 @@ async fn get_schedules_shows_expression_zone_mode_next_instants_and_last_tick() 
     assert_eq!(code, 200, "{reply}");
     let list = reply["schedules"].as_array().expect("schedules");
     let names: Vec<&str> = list.iter().filter_map(|s| s["name"].as_str()).collect();
-    assert_eq!(names, ["every", "nightly"], "only scheduled scripts: {reply}");
+    assert_eq!(
+        names,
+        ["every", "nightly"],
+        "only scheduled scripts: {reply}"
+    );
     let every = &list[0];
     assert_eq!(every["cron"], "* * * * * *");
     assert_eq!(every["zone"], "UTC", "the server's default zone");
@@ -141,7 +150,10 @@ async fn get_schedules_shows_expression_zone_mode_next_instants_and_last_tick() 
     assert_eq!(every["paused"], false);
     let next: Vec<i64> = serde_json::from_value(every["next"].clone()).expect("next");
     assert_eq!(next.len(), 3, "{every}");
-    assert!(next[0] >= unix_now() - 1 && next[1] == next[0] + 1, "{next:?}");
+    assert!(
+        next[0] >= unix_now() - 1 && next[1] == next[0] + 1,
+        "{next:?}"
+    );
     assert!(every["last"]["tick"].is_i64(), "{every}");
     assert!(every["last"]["id"].is_string(), "{every}");
     let nightly = &list[1];
@@ -168,7 +180,9 @@ async fn a_paused_schedule_starts_nothing_and_resuming_records_the_missed_ticks(
     assert_eq!(shown["schedules"][0]["paused"], true, "{shown}");
     clock_past(paused_at + 3).await;
     let during = ticks(api, "beat").await;
-    let (code, reply) = api.post("/scripts/v1/schedule/resume/beat", json!({})).await;
+    let (code, reply) = api
+        .post("/scripts/v1/schedule/resume/beat", json!({}))
+        .await;
     assert_eq!((code, &reply["success"]), (200, &json!(true)), "{reply}");
 
     // Assert: nothing ticked while paused (a tick already firing when the
@@ -180,7 +194,10 @@ async fn a_paused_schedule_starts_nothing_and_resuming_records_the_missed_ticks(
         .iter()
         .find(|r| r["skipped"] == "paused")
         .unwrap_or_else(|| panic!("the missed ticks are recorded: {records:?}"));
-    assert!(summary["run"].is_null(), "skip mode starts nothing: {summary}");
+    assert!(
+        summary["run"].is_null(),
+        "skip mode starts nothing: {summary}"
+    );
     assert!(
         summary["missed"]["count"].as_u64().expect("count") >= 2,
         "{summary}"
@@ -199,13 +216,20 @@ async fn pausing_a_script_without_a_schedule_or_as_a_guest_is_refused() {
         reply["schedules"].as_array().is_some_and(|s| s.len() == 1)
     })
     .await;
-    let (code, reply) = api.post("/scripts/v1/schedule/pause/plain", json!({})).await;
+    let (code, reply) = api
+        .post("/scripts/v1/schedule/pause/plain", json!({}))
+        .await;
     assert_eq!(reply["errorcode"], "invalid_name", "{code} {reply}");
     let (_, guest_key) = api
         .create_guest("hourly", [true, true, true, true], unix_now() + 3600)
         .await;
     let (_, reply) = api
-        .call_with("POST", "/scripts/v1/schedule/pause/hourly", Some(&guest_key), Some(json!({})))
+        .call_with(
+            "POST",
+            "/scripts/v1/schedule/pause/hourly",
+            Some(&guest_key),
+            Some(json!({})),
+        )
         .await;
     assert_eq!(reply["errorcode"], "access_denied", "owner only: {reply}");
     let (code, reply) = api
@@ -267,7 +291,10 @@ async fn exectab_check_names_file_line_and_why_for_bad_schedules() {
             .any(|l| l.starts_with(&format!("{name}:{line}: ")) && l.contains(why));
         assert!(found, "line {line} says {why:?}: {checked}");
     }
-    assert!(checked.stdout.contains("1 script(s), 3 problem(s)"), "{checked}");
+    assert!(
+        checked.stdout.contains("1 script(s), 3 problem(s)"),
+        "{checked}"
+    );
 }
 
 #[actix_web::test]
@@ -294,8 +321,15 @@ async fn the_cli_lists_schedules_and_pauses_and_resumes_them() {
     assert!(row.contains("@hourly (Europe/Berlin, -C=once)"), "{listed}");
     assert!(row.contains("(in "), "the next start from now: {listed}");
     assert_eq!(paused.code(), 0, "{paused}");
-    assert!(paused.stdout.contains("paused the schedule of hourly"), "{paused}");
-    assert_eq!(listed_paused.json()["schedules"][0]["paused"], true, "{listed_paused}");
+    assert!(
+        paused.stdout.contains("paused the schedule of hourly"),
+        "{paused}"
+    );
+    assert_eq!(
+        listed_paused.json()["schedules"][0]["paused"],
+        true,
+        "{listed_paused}"
+    );
     assert_eq!(resumed.code(), 0, "{resumed}");
     let (_, reply) = api.get("/scripts/v1/schedules").await;
     assert_eq!(reply["schedules"][0]["paused"], false, "{reply}");

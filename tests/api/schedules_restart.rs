@@ -80,7 +80,9 @@ async fn once_starts_one_run_for_all_the_missed_ticks() {
 async fn all_starts_one_run_per_missed_tick() {
     let records = crash_and_restart("all").await;
     assert!(
-        records.iter().all(|r| r["run"].is_string() && r["missed"].is_null()),
+        records
+            .iter()
+            .all(|r| r["run"].is_string() && r["missed"].is_null()),
         "each tick its own run: {records:#?}"
     );
 }

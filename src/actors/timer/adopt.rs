@@ -50,7 +50,14 @@ impl Timer {
     }
 
     /// Records (and starts, by `-C`) the ticks due in `(since, now]`.
-    fn catch_up(&mut self, key: &Key, since: i64, now: i64, why: TickSkip, ctx: &mut Context<Self>) {
+    fn catch_up(
+        &mut self,
+        key: &Key,
+        since: i64,
+        now: i64,
+        why: TickSkip,
+        ctx: &mut Context<Self>,
+    ) {
         let Some(entry) = self.entries.get(key) else {
             return;
         };

@@ -46,8 +46,7 @@ fn read_exectabs(config: &Config, users: &[UserId]) -> Vec<(Key, ScheduleDef)> {
         };
         let (exectab, _) = Exectab::parse(&text);
         for def in exectab.scripts() {
-            let (Some(schedule), Some(name)) = (&def.schedule, ScriptName::parse(&def.name))
-            else {
+            let (Some(schedule), Some(name)) = (&def.schedule, ScriptName::parse(&def.name)) else {
                 continue;
             };
             out.push(((*user, name), schedule.clone()));
@@ -107,11 +106,17 @@ impl Timer {
         ctx: &mut Context<Self>,
     ) {
         let same = self.entries.get(&key).is_some_and(|e| {
-            e.cron.expr() == cron.expr() && e.cron.zone() == cron.zone() && e.catch_up == def.catch_up
+            e.cron.expr() == cron.expr()
+                && e.cron.zone() == cron.zone()
+                && e.catch_up == def.catch_up
         });
         let phase = self.entries.get(&key).map(|e| e.phase);
         if !same {
-            let phase = if paused { Phase::Paused } else { Phase::Adopting };
+            let phase = if paused {
+                Phase::Paused
+            } else {
+                Phase::Adopting
+            };
             let entry = Entry {
                 cron,
                 catch_up: def.catch_up,

@@ -139,11 +139,13 @@ fn append_one(conn: &Connection, new: &NewEvent, at: f64) -> Result<StoredEvent,
         new.event.version(),
         data,
     ])
-    .map_err(|err| match (StoreError::from_event_insert(err), &new.event) {
-        // SQLite names both partial unique indexes by their column.
-        (StoreError::AlreadyEnded, Event::ScheduleTicked { .. }) => StoreError::TickTaken,
-        (err, _) => err,
-    })?;
+    .map_err(
+        |err| match (StoreError::from_event_insert(err), &new.event) {
+            // SQLite names both partial unique indexes by their column.
+            (StoreError::AlreadyEnded, Event::ScheduleTicked { .. }) => StoreError::TickTaken,
+            (err, _) => err,
+        },
+    )?;
     let seq = conn.last_insert_rowid();
     apply(conn, new, &data)?;
     Ok(StoredEvent {
