@@ -116,6 +116,9 @@ pub struct RunRecord {
     pub run_user: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_group: Option<String>,
+    /// The due instant of the schedule tick that queued the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tick: Option<i64>,
 }
 
 impl RunRecord {

@@ -85,6 +85,12 @@ async fn an_every_second_schedule_runs_once_per_tick_with_consecutive_ticks() {
     let run = runs.iter().next().expect("a run");
     let done = api.wait_done(run).await;
     assert_eq!(done["outcome"], "noexec");
+    let its_tick = five
+        .iter()
+        .find(|r| r["run"] == run.as_str())
+        .map(tick_of)
+        .expect("its tick");
+    assert_eq!(done["tick"], its_tick, "status carries the tick: {done}");
     let events = all_events(api).await;
     let queued = events
         .iter()
@@ -98,10 +104,12 @@ async fn an_every_second_schedule_runs_once_per_tick_with_consecutive_ticks() {
     let (code, history) = api.get("/scripts/v1/history?name=beat").await;
     assert_eq!(code, 200, "{history}");
     let rows = history["runs"].as_array().expect("history rows");
-    assert!(
-        rows.iter().any(|r| r["requested_by"] == "schedule"),
-        "history says who asked: {history}"
-    );
+    let row = rows
+        .iter()
+        .find(|r| r["id"] == run.as_str())
+        .unwrap_or_else(|| panic!("the run is in history: {history}"));
+    assert_eq!(row["requested_by"], "schedule", "{row}");
+    assert_eq!(row["tick"], its_tick, "{row}");
 }
 
 /// Waits until `name` has at least `n` tick records, and returns them.
