@@ -17,6 +17,7 @@ use crate::actors::monitor::MonitorHub;
 use crate::actors::process;
 use crate::actors::queue::FenceChanged;
 use crate::actors::status_file::StatusFiles;
+use crate::actors::timer::Timer;
 use crate::actors::Shared;
 use crate::address::{self, AdvertGuard, Advertised};
 use crate::cluster::{self, Fence, Follower, Joined, Loops};
@@ -173,6 +174,8 @@ impl Application {
             None => key_watch,
         }
         .start();
+        // After the replay: a tick's run joins a queue that holds its elders.
+        let timer = Timer::new(shared.clone(), directory.clone()).start();
         if let Some((pg, last)) = tail {
             let subscribers = vec![
                 hub.clone().recipient(),
@@ -208,6 +211,7 @@ impl Application {
             metrics,
             sessions,
             logs,
+            timer,
         };
         let server = HttpServer::new(move || {
             App::new()

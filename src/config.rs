@@ -68,6 +68,9 @@ pub struct Config {
     /// default the host name). Recorded with the runs it starts on
     /// PostgreSQL; SQLite is always one node and records none.
     pub node: String,
+    /// The IANA zone schedules are read in when their line has no `-z`
+    /// (`timezone`; default UTC).
+    pub timezone: String,
 }
 
 impl Config {
@@ -99,6 +102,7 @@ impl Config {
             lease_renew: Duration::from_secs(1),
             lease_ttl: Duration::from_secs(10),
             node: host_name(),
+            timezone: "UTC".to_owned(),
         }
     }
 
@@ -211,6 +215,8 @@ pub struct FileConfig {
     pub lease_ms: Option<u64>,
     /// This node's name in a cluster (default: the host name).
     pub node: Option<String>,
+    /// The IANA zone of schedules without `-z` (default UTC).
+    pub timezone: Option<String>,
 }
 
 /// Why a configuration file could not be used.
@@ -276,6 +282,15 @@ impl FileConfig {
         }
         if let Some(listen) = self.listen {
             config.listen = listen;
+        }
+        if let Some(zone) = self.timezone {
+            if crate::schedule::Cron::parse("@daily", &zone).is_err() {
+                return Err(ConfigError::Value {
+                    key: "timezone",
+                    why: "must be an IANA time zone such as Europe/Berlin",
+                });
+            }
+            config.timezone = zone;
         }
         if let Some(secs) = self.kill_grace_secs {
             config.kill_grace = seconds("kill_grace_secs", secs)?;

@@ -32,6 +32,8 @@
 //!   `run::RunState`), and a failed queue's rebuild.
 //! - [`retention`]: `admin prune` and the server's own `retention_days`,
 //!   removing old runs' events and logs a batch at a time.
+//! - [`schedule`]: recurring schedules' pure model (cron expression in a
+//!   zone, next instants, catch-up plans); `actors::timer` fires them.
 //! - [`service`]: systemd notifications (READY, STOPPING, watchdog).
 //! - [`manual`]: `completions` and `man`, generated from the clap types.
 //! - [`admin`], [`cli`]: the command line; [`check`]: `exectab check`.
@@ -81,6 +83,7 @@ pub mod replay;
 pub mod retention;
 pub mod rights;
 pub mod run;
+pub mod schedule;
 pub mod service;
 pub mod status;
 pub mod status_mode;

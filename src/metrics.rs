@@ -34,6 +34,12 @@ struct Inner {
     store_error: Mutex<Option<String>>,
     /// The cluster as this node last saw it (PostgreSQL only).
     cluster: Mutex<Option<ClusterGauges>>,
+    /// Schedule ticks this node started a run for, and their lateness.
+    ticks_started: AtomicU64,
+    tick_late: [AtomicU64; LATENCY_BUCKETS.len() + 1],
+    tick_late_sum_us: AtomicU64,
+    /// Ticks this node recorded as skipped, by reason.
+    ticks_skipped: Mutex<Vec<(&'static str, u64)>>,
 }
 
 /// One node of the cluster, as last read from the database.
@@ -246,6 +252,45 @@ impl Metrics {
     pub fn queue_gauges(&self) -> Vec<Arc<QueueGauge>> {
         self.0
             .queues
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// A schedule's tick queued its run, `late` seconds after its due instant.
+    pub fn tick_started(&self, late: f64) {
+        let inner = &self.0;
+        inner.ticks_started.fetch_add(1, Ordering::Relaxed);
+        inner.tick_late[bucket(&LATENCY_BUCKETS, late)].fetch_add(1, Ordering::Relaxed);
+        let us = (late.max(0.0) * 1e6) as u64;
+        inner.tick_late_sum_us.fetch_add(us, Ordering::Relaxed);
+    }
+
+    /// A schedule's tick was recorded as skipped, for `reason`.
+    pub fn tick_skipped(&self, reason: &'static str) {
+        let mut skipped = self
+            .0
+            .ticks_skipped
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        match skipped.iter_mut().find(|(r, _)| *r == reason) {
+            Some((_, n)) => *n += 1,
+            None => skipped.push((reason, 1)),
+        }
+    }
+
+    /// Lateness of started ticks (due instant to queued run).
+    pub fn tick_lateness(&self) -> Histogram {
+        let inner = &self.0;
+        let count = inner.ticks_started.load(Ordering::Relaxed);
+        let sum = inner.tick_late_sum_us.load(Ordering::Relaxed) as f64 / 1e6;
+        read(&LATENCY_BUCKETS, &inner.tick_late, sum, count)
+    }
+
+    /// Skipped ticks by reason.
+    pub fn ticks_skipped(&self) -> Vec<(&'static str, u64)> {
+        self.0
+            .ticks_skipped
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()

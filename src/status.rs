@@ -91,6 +91,7 @@ pub fn finished(id: RunId, record: &RunRecord, with_args: bool) -> wire::Finishe
                 task: t.task.clone(),
             })
             .collect(),
+        tick: record.tick,
     }
 }
 

@@ -48,6 +48,7 @@ fn record() -> RunRecord {
         log_error: None,
         run_user: None,
         run_group: None,
+        tick: None,
     }
 }
 

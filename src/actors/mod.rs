@@ -3,7 +3,8 @@
 //! A parent owns its children's `Addr`s; a child reports up through the
 //! `Outlet` of recipients it was handed at start, so modules depend one
 //! way (run ← queue ← account ← directory). What a run *is* lives in
-//! `crate::run`, with no actor in it.
+//! `crate::run`, with no actor in it. The `timer` fires schedules' ticks
+//! into the accounts, like run requests.
 
 pub mod account;
 pub mod directory;
@@ -13,6 +14,7 @@ pub mod process;
 pub mod queue;
 pub mod run;
 pub mod status_file;
+pub mod timer;
 
 use std::sync::Arc;
 

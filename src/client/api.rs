@@ -191,6 +191,19 @@ impl Client {
         Ok(reply.ids.iter().map(ToString::to_string).collect())
     }
 
+    /// The scheduled scripts this key sees.
+    pub async fn schedules(&self) -> Result<wire::SchedulesReply, ClientError> {
+        self.json(Method::GET, "schedules", None::<&()>).await
+    }
+
+    /// Pauses (or resumes) the schedule of `name`.
+    pub async fn schedule_pause(&self, name: &str, paused: bool) -> Result<wire::Ack, ClientError> {
+        let verb = if paused { "pause" } else { "resume" };
+        let path = format!("schedule/{verb}/{name}");
+        self.json(Method::POST, &path, Some(&serde_json::json!({})))
+            .await
+    }
+
     /// This user's guests, newest first.
     pub async fn guest_list(&self) -> Result<wire::GuestListReply, ClientError> {
         self.json(Method::GET, "guest/list", None::<&()>).await

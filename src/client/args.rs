@@ -100,6 +100,35 @@ pub enum ClientCommand {
         #[command(flatten)]
         remote: Remote,
     },
+    /// List the scheduled scripts: expression, zone, next starts (in
+    /// your time) and the last tick.
+    Schedules {
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Pause or resume a script's schedule (owner only).
+    #[command(subcommand)]
+    Schedule(ScheduleCommand),
+}
+
+/// `scriptd schedule …`
+#[derive(Debug, Subcommand)]
+pub enum ScheduleCommand {
+    /// Stop starting the script by its schedule, on every node, until resumed.
+    Pause {
+        /// The scheduled script.
+        name: String,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Start the script by its schedule again; the ticks missed while
+    /// paused are caught up as its `-C` says.
+    Resume {
+        /// The scheduled script.
+        name: String,
+        #[command(flatten)]
+        remote: Remote,
+    },
 }
 
 /// `scriptd run …`
@@ -173,7 +202,11 @@ impl ClientCommand {
             | ClientCommand::Kill { remote, .. }
             | ClientCommand::Log { remote, .. }
             | ClientCommand::Monitor { remote, .. }
-            | ClientCommand::Scripts { remote } => remote,
+            | ClientCommand::Scripts { remote }
+            | ClientCommand::Schedules { remote } => remote,
+            ClientCommand::Schedule(
+                ScheduleCommand::Pause { remote, .. } | ScheduleCommand::Resume { remote, .. },
+            ) => remote,
             ClientCommand::Guest(
                 GuestCommand::Create { remote, .. }
                 | GuestCommand::List { remote }

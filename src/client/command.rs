@@ -8,11 +8,11 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use super::api::{Client, GuestRequest, RunRequest};
-use super::args::{ClientCommand, GuestCommand, RunArgs};
+use super::args::{ClientCommand, GuestCommand, RunArgs, ScheduleCommand};
 use super::display::Display;
 use super::error::ClientError;
 use super::wait::Waited;
-use super::{follow, render, run_id, scripts, status_table, wait};
+use super::{follow, render, run_id, schedules, scripts, status_table, wait};
 use crate::config::Config;
 use crate::wire::{self, RunStatus, Success};
 
@@ -115,6 +115,20 @@ async fn dispatch(client: &Client, command: ClientCommand) -> Result<u8, ClientE
         ClientCommand::Guest(guest) => return guest_command(client, guest, json).await,
         ClientCommand::Scripts { .. } => {
             print(json, &client.scripts().await?, scripts::scripts_table)
+        }
+        ClientCommand::Schedules { .. } => {
+            let now = crate::clock::now();
+            let reply = client.schedules().await?;
+            print(json, &reply, |r| schedules::schedules_table(r, now))
+        }
+        ClientCommand::Schedule(command) => {
+            let (name, paused) = match command {
+                ScheduleCommand::Pause { name, .. } => (name, true),
+                ScheduleCommand::Resume { name, .. } => (name, false),
+            };
+            let reply = client.schedule_pause(&name, paused).await?;
+            let verb = if paused { "paused" } else { "resumed" };
+            print(json, &reply, |_| format!("{verb} the schedule of {name}"))
         }
     }
     Ok(0)

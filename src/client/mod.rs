@@ -33,6 +33,7 @@ pub mod monitor;
 pub mod render;
 mod reply;
 pub mod run_id;
+pub mod schedules;
 pub mod scripts;
 pub mod status_table;
 pub mod target;

@@ -12,6 +12,10 @@ const ONE_FINAL_EVENT: &str = "events_one_final";
 /// `idle_in_transaction_session_timeout`.
 const IDLED_OUT: &str = "25P03";
 
+/// The index that lets a schedule have one tick record per instant
+/// (migrations/…_schedule_ticks.sql).
+const ONE_TICK: &str = "events_one_tick";
+
 /// Why an append or a read of the store failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -52,6 +56,11 @@ pub enum StoreError {
     /// written (see `crate::cluster`).
     #[error("this node's lease is not valid")]
     LeaseLost,
+    /// This schedule's tick of this instant is already recorded (by an
+    /// earlier attempt, or by another node): the database refuses a
+    /// second one, and nothing was written.
+    #[error("the tick is already recorded")]
+    TickTaken,
 }
 
 impl StoreError {
@@ -111,6 +120,15 @@ impl StoreError {
         }
     }
 
+    /// Whether the append was refused because its tick was recorded before.
+    pub fn is_tick_taken(&self) -> bool {
+        match self {
+            StoreError::TickTaken => true,
+            StoreError::Batch(inner) => inner.is_tick_taken(),
+            _ => false,
+        }
+    }
+
     /// Whether the append was refused because its run had already ended.
     pub fn is_already_ended(&self) -> bool {
         match self {
@@ -135,6 +153,7 @@ impl StoreError {
                 Some("23505") if db.constraint() == Some(ONE_FINAL_EVENT) => {
                     StoreError::AlreadyEnded
                 }
+                Some("23505") if db.constraint() == Some(ONE_TICK) => StoreError::TickTaken,
                 Some("23505") if !what.is_empty() => StoreError::Conflict(what),
                 // Raised by `scriptd_lease_check` (migrations/postgres).
                 Some(postgres::guard::LEASE_LOST) => StoreError::LeaseLost,

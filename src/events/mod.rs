@@ -17,6 +17,7 @@ pub mod prune;
 pub mod query;
 pub mod readers;
 pub mod runlog;
+pub mod schedule;
 pub mod sqlite;
 pub mod store;
 pub mod transfer;

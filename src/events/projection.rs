@@ -154,7 +154,11 @@ pub fn change<'a>(new: &'a NewEvent, data: &'a str) -> Result<Change<'a>, StoreE
         Event::RunForgotten { run } => Change::Forget {
             id: run.to_string(),
         },
-        Event::RunProgress { .. } => Change::Nothing,
+        // Schedules read their state from the log (its tick index).
+        Event::RunProgress { .. }
+        | Event::ScheduleTicked { .. }
+        | Event::SchedulePaused { .. }
+        | Event::ScheduleResumed { .. } => Change::Nothing,
         Event::UserCreated {
             user,
             name,
@@ -223,6 +227,9 @@ fn audit(origin: &Origin, user: UserId) -> Audit<'_> {
 fn actor(origin: &Origin, user: UserId) -> String {
     if let Some(operator) = &origin.operator {
         return format!("operator:{operator}");
+    }
+    if origin.tick.is_some() {
+        return "schedule".to_owned();
     }
     match origin.guest {
         Some(guest) => format!("guest:{guest}"),

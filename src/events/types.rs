@@ -23,6 +23,10 @@ pub struct Origin {
     /// ending the runs of a user removed with `scriptd user remove`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operator: Option<String>,
+    /// Set when a schedule queued the run: the due instant it is for
+    /// (`requested_by: "schedule"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tick: Option<i64>,
 }
 
 /// What a guest key may do with its one script (defined with the
@@ -112,6 +116,9 @@ pub struct RunRecord {
     pub run_user: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_group: Option<String>,
+    /// The due instant of the schedule tick that queued the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tick: Option<i64>,
 }
 
 impl RunRecord {
@@ -227,6 +234,35 @@ pub enum Event {
         guest: GuestId,
         origin: Origin,
     },
+    /// A schedule's due instant, decided: committed with the run it
+    /// queues (`run`), or with why it started none (`skipped`). The store
+    /// refuses a second one for the same script and instant, so a tick is
+    /// never doubled, whatever restarts or however many nodes race for it.
+    ScheduleTicked {
+        name: ScriptName,
+        /// The due instant (UNIX seconds).
+        tick: i64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        run: Option<RunId>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        skipped: Option<crate::schedule::TickSkip>,
+        /// Earlier ticks that were missed and that this record stands for.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        missed: Option<crate::schedule::Missed>,
+        /// Seconds from the due instant to the decision.
+        late: f64,
+    },
+    /// A schedule was paused: no tick starts a run until it is resumed.
+    SchedulePaused {
+        name: ScriptName,
+        origin: Origin,
+    },
+    /// A paused schedule runs again; its ticks missed meanwhile are
+    /// caught up by its `-C` mode.
+    ScheduleResumed {
+        name: ScriptName,
+        origin: Origin,
+    },
 }
 
 impl Event {
@@ -321,13 +357,30 @@ impl NewEvent {
         self
     }
 
-    /// The stream the event belongs to: the run id, or `user:<id>`.
+    /// The stream the event belongs to: the run id, a schedule tick's
+    /// own (see [`tick_stream`]), or `user:<id>`.
     pub fn stream(&self) -> String {
+        if let Event::ScheduleTicked { name, tick, .. } = &self.event {
+            return tick_stream(self.user, name, *tick);
+        }
         match self.event.run_id() {
             Some(run) => run.to_string(),
             None => format!("user:{}", self.user),
         }
     }
+}
+
+/// The stream of one tick of a schedule: `tick/<user>/<name>/<instant>`,
+/// the instant zero-padded so that the streams of one schedule sort by
+/// time (names hold no `/`). Unique among `ScheduleTicked` events: the
+/// `events_one_tick` index refuses a second tick of one instant.
+pub fn tick_stream(user: UserId, name: &ScriptName, tick: i64) -> String {
+    format!("{}{tick:012}", tick_prefix(user, name))
+}
+
+/// The prefix every tick stream of one schedule starts with.
+pub fn tick_prefix(user: UserId, name: &ScriptName) -> String {
+    format!("tick/{user}/{name}/")
 }
 
 /// An event as stored, with its place in the log.

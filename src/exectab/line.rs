@@ -1,6 +1,7 @@
 //! Turning one tokenized line into a [`ScriptDef`]: option tokens (`-s=2`,
 //! `-ir`, long names), their validation, the script name and the command.
 
+use super::schedule::{timing_option, Timing};
 use super::token::tokenize;
 use super::{ScriptDef, OPTIONS};
 
@@ -12,11 +13,15 @@ pub(super) fn parse_line(line: &str) -> Result<ScriptDef, String> {
     }
 
     let mut def = ScriptDef::with_name(String::new());
+    let mut timing = Timing::default();
     let mut iter = tokens.into_iter();
     let name = loop {
         match iter.next() {
             None => return Err("options but no script name".to_string()),
-            Some(t) if t.option_like => apply_option_token(&mut def, &t.text)?,
+            Some(t) if t.option_like => match timing_option(&mut timing, &t.text) {
+                Some(result) => result?,
+                None => apply_option_token(&mut def, &t.text)?,
+            },
             Some(t) => break t.text,
         }
     };
@@ -34,6 +39,14 @@ pub(super) fn parse_line(line: &str) -> Result<ScriptDef, String> {
         return Err(format!(
             "script '{}' has no command (use -n for a script without a process)",
             def.name
+        ));
+    }
+    def.schedule = timing.into_schedule()?;
+    if def.schedule.is_some() && def.required_args() > 0 {
+        return Err(format!(
+            "script '{}' needs @@{} arguments and cannot be scheduled (-c)",
+            def.name,
+            def.required_args()
         ));
     }
     Ok(def)

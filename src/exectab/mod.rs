@@ -14,12 +14,14 @@
 
 mod line;
 mod resources;
+mod schedule;
 mod substitution;
 mod token;
 
 use std::collections::BTreeMap;
 use std::fmt;
 
+pub use crate::schedule::CatchUp;
 use line::parse_line;
 pub use resources::{parse_size, Resources};
 use substitution::placeholders;
@@ -54,6 +56,19 @@ pub struct ScriptDef {
     pub resources: Resources,
     /// Executable followed by params, unquoted; empty only when `noexec`.
     pub command: Vec<String>,
+    /// `-c`, `-z`, `-C`: when the script starts by itself, if ever.
+    pub schedule: Option<ScheduleDef>,
+}
+
+/// A script's recurring schedule as written (checked when parsed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduleDef {
+    /// `-c`: the cron expression.
+    pub cron: String,
+    /// `-z`: its IANA zone; `None` is the server's `timezone`.
+    pub zone: Option<String>,
+    /// `-C`: what missed ticks do.
+    pub catch_up: CatchUp,
 }
 
 /// A skipped or overridden line, reported instead of failing the whole file.
@@ -91,6 +106,8 @@ pub enum OptValue {
 /// Short option letter, the long key the original PHP used in `args.opts`,
 /// and whether the option takes a `=value`.
 const OPTIONS: &[(char, &str, bool)] = &[
+    ('c', "cron", true),
+    ('C', "catchup", true),
     ('d', "dir", true),
     ('e', "envvar", true),
     ('g', "group", true),
@@ -105,6 +122,7 @@ const OPTIONS: &[(char, &str, bool)] = &[
     ('M', "memorymax", true),
     ('P', "maxprocs", true),
     ('W', "cpuweight", true),
+    ('z', "timezone", true),
 ];
 
 /// The long key the original PHP used in status `args.opts` for a short key like `"-s"`.
@@ -211,6 +229,7 @@ impl ScriptDef {
             timeout_secs: None,
             resources: Resources::default(),
             command: Vec::new(),
+            schedule: None,
         }
     }
 
@@ -233,6 +252,10 @@ impl ScriptDef {
     pub fn opts(&self) -> Vec<(String, OptValue)> {
         let mut out: Vec<(String, OptValue)> = Vec::new();
         let mut push = |key: &str, v: OptValue| out.push((key.to_string(), v));
+        if let Some(schedule) = &self.schedule {
+            push("-c", OptValue::Value(schedule.cron.clone()));
+            push("-C", OptValue::Value(schedule.catch_up.to_string()));
+        }
         if let Some(d) = &self.dir {
             push("-d", OptValue::Value(d.clone()));
         }
@@ -273,6 +296,9 @@ impl ScriptDef {
         }
         if let Some(weight) = self.resources.cpu_weight {
             push("-W", OptValue::Value(weight.to_string()));
+        }
+        if let Some(zone) = self.schedule.as_ref().and_then(|s| s.zone.as_ref()) {
+            push("-z", OptValue::Value(zone.clone()));
         }
         out
     }

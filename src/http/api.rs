@@ -5,7 +5,7 @@ use super::connection::ConnectionKey;
 use super::error::ApiError;
 use super::parse;
 use super::request::{ApiRequest, Method, Transport};
-use super::{guests, history, runs, AppState};
+use super::{guests, history, runs, schedules, AppState};
 use crate::accounts::Principal;
 use crate::clock;
 use crate::ids::ScriptName;
@@ -151,6 +151,16 @@ pub async fn dispatch(state: &AppState, req: &ApiRequest) -> Result<Reply, ApiEr
                     monitor_request(state, principal, req).await?,
                 )),
             }
+        }
+        ["v1", "schedules"] => {
+            require(req, Method::Get, path)?;
+            rights::check(&principal, Action::Status)?;
+            json(schedules::list_schedules(state, &principal).await?)
+        }
+        ["v1", "schedule", verb @ ("pause" | "resume"), name] => {
+            require(req, Method::Post, path)?;
+            let paused = *verb == "pause";
+            json(schedules::pause_schedule(state, &principal, req, name, paused).await?)
         }
         ["v1", "guest", "list"] => {
             require(req, Method::Get, path)?;

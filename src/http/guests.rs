@@ -80,9 +80,8 @@ pub async fn create_guest(
         created: now,
         expires,
         origin: Origin {
-            operator: None,
-            guest: None,
             addr: req.peer.clone(),
+            ..Origin::default()
         },
     };
     state.store.send(ChangeAccount { command }).await??;
@@ -112,9 +111,8 @@ pub async fn delete_guest(
         user,
         guest: id,
         origin: Origin {
-            operator: None,
-            guest: None,
             addr: req.peer.clone(),
+            ..Origin::default()
         },
     };
     state.store.send(ChangeAccount { command }).await??;

@@ -160,9 +160,36 @@ fn operator_series(out: &mut String, m: &Metrics) {
         "# HELP scriptd_housekeeping_max_seconds Longest retention or vacuum step.\n# TYPE scriptd_housekeeping_max_seconds gauge\nscriptd_housekeeping_max_seconds {}",
         m.chore_max().as_secs_f64()
     );
+    ticks(out, m);
     if let Some(cluster) = m.cluster() {
         cluster_series(out, &cluster);
     }
+}
+
+/// Schedules: ticks this node started and skipped, and their lateness.
+fn ticks(out: &mut String, m: &Metrics) {
+    let late = m.tick_lateness();
+    let _ = writeln!(
+        out,
+        "# HELP scriptd_schedule_ticks_started_total Schedule ticks that queued a run on this node.\n# TYPE scriptd_schedule_ticks_started_total counter\nscriptd_schedule_ticks_started_total {}",
+        late.count
+    );
+    let _ = writeln!(
+        out,
+        "# HELP scriptd_schedule_ticks_skipped_total Schedule ticks recorded without a run, by reason.\n# TYPE scriptd_schedule_ticks_skipped_total counter"
+    );
+    for (reason, count) in m.ticks_skipped() {
+        let _ = writeln!(
+            out,
+            "scriptd_schedule_ticks_skipped_total{{reason=\"{reason}\"}} {count}"
+        );
+    }
+    histogram(
+        out,
+        "scriptd_schedule_tick_lateness_seconds",
+        "From a tick's due instant to its run queued.",
+        &late,
+    );
 }
 
 /// A per-node gauge: its name, its help, and its value for a node.

@@ -21,6 +21,7 @@ pub mod reply_cap;
 pub mod request;
 pub mod revocation;
 pub mod runs;
+pub mod schedules;
 pub mod sessions;
 pub mod tls;
 pub mod ui;
@@ -52,6 +53,8 @@ pub struct AppState {
     pub sessions: sessions::SessionRegistry,
     /// Where runs' captured output is read from.
     pub logs: crate::output::RunLogs,
+    /// The schedules' timer.
+    pub timer: Addr<crate::actors::timer::Timer>,
 }
 
 /// Registers every route.

@@ -40,6 +40,7 @@ fn origin(principal: &Principal, req: &ApiRequest) -> Origin {
         operator: None,
         guest: principal.guest().map(|g| g.id),
         addr: req.peer.clone(),
+        tick: None,
     }
 }
 

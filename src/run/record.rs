@@ -40,6 +40,7 @@ pub fn base(
         log_error: None,
         run_user: run.spec.user.clone(),
         run_group: run.spec.group.clone(),
+        tick: run.origin.tick,
     }
 }
 

@@ -95,7 +95,10 @@ pub fn pushed(event: &Event) -> Option<(View<'_>, Audience)> {
         | Event::UserRemoved { .. }
         | Event::ApiKeyRotated { .. }
         | Event::GuestCreated { .. }
-        | Event::GuestDeleted { .. } => return None,
+        | Event::GuestDeleted { .. }
+        | Event::ScheduleTicked { .. }
+        | Event::SchedulePaused { .. }
+        | Event::ScheduleResumed { .. } => return None,
     })
 }
 

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::literal::{Failure, Success};
 use super::{
     EventsReply, GuestCreateReply, GuestListReply, HistoryReply, LogReply, MonitorReply,
-    PrefixReply, RunReply, RunStatus, ScriptsReply, StatusList,
+    PrefixReply, RunReply, RunStatus, SchedulesReply, ScriptsReply, StatusList,
 };
 
 /// Reply of `cancel`, `kill` and `guest/delete`: `{"success": true}`.
@@ -63,6 +63,7 @@ pub enum Reply {
     GuestList(GuestListReply),
     GuestCreate(Box<GuestCreateReply>),
     Monitor(MonitorReply),
+    Schedules(SchedulesReply),
 }
 
 macro_rules! into_reply {
@@ -88,4 +89,5 @@ into_reply!(
     GuestList(GuestListReply),
     GuestCreate(GuestCreateReply),
     Monitor(MonitorReply),
+    Schedules(SchedulesReply),
 );

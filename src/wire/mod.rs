@@ -23,6 +23,8 @@
 //! | `GET guest/list` | none | [`GuestListReply`] |
 //! | `POST guest/create` | [`GuestCreateRequest`] | [`GuestCreateReply`] |
 //! | `DELETE guest/delete/ID` | id in the path | [`Ack`] |
+//! | `GET schedules` | none | [`SchedulesReply`] |
+//! | `POST schedule/pause/NAME`, `POST schedule/resume/NAME` | name in the path | [`Ack`] |
 //! | `GET monitor` (WebSocket) | [`MonitorRequest`] | [`MonitorReply`], then [`Push`]es |
 //! | any, over WebSocket | [`WsRequest`] | [`WsReply`] |
 //! | `GET /healthz` | none | [`HealthReply`] |
@@ -34,6 +36,7 @@ mod guests;
 mod literal;
 mod monitor;
 mod runs;
+mod schedules;
 mod scripts;
 mod status;
 
@@ -46,6 +49,7 @@ pub use runs::{
     Health, HealthReply, LogReply, LogRequest, PrefixReply, PrefixRequest, RunReply, RunRequest,
     SuffixRequest,
 };
+pub use schedules::{LastTick, ScheduleInfo, SchedulesReply};
 pub use scripts::{
     Access, GuestAccess, GuestScript, OwnerScript, Rights, ScriptInfo, ScriptsReply, UserAccess,
 };

@@ -160,6 +160,9 @@ pub struct Finished {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub success: Option<Success>,
     pub tasks: Vec<TaskSpan>,
+    /// A schedule's run: the due instant of its tick (extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tick: Option<i64>,
 }
 
 /// Reply of `GET status/ID`: one of the three shapes.

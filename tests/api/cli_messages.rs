@@ -183,7 +183,7 @@ async fn with_json_errors_are_json_on_stdout_with_the_same_exit_code() {
 #[actix_web::test]
 async fn a_script_on_a_skipped_exectab_line_is_named_with_the_line_and_why() {
     let app = app().await;
-    app.exectab("ok /bin/true\n-z=1 broken /bin/true\n");
+    app.exectab("ok /bin/true\n-q=1 broken /bin/true\n");
 
     let out = output(scriptd(&app, &["run", "broken"])).await;
     let (code, reply) = app
@@ -192,7 +192,7 @@ async fn a_script_on_a_skipped_exectab_line_is_named_with_the_line_and_why() {
 
     one_line_error(
         &out,
-        "exectab.txt line 2 names it but was skipped (unknown option -z",
+        "exectab.txt line 2 names it but was skipped (unknown option -q",
     );
     assert!(out.stderr.contains("scriptd exectab check"), "{out}");
     assert_eq!(code, 400, "{reply}");

@@ -327,7 +327,7 @@ async fn malformed_exectab_lines_are_logged_once_per_change_of_the_file() {
     let exectab = storage.join("1").join("scripts").join("exectab.txt");
     let warned = |log: &str, what: &str| log.lines().filter(|l| l.contains(what)).count();
 
-    std::fs::write(&exectab, "ok /bin/true\n-z=1 broken /bin/true\n").expect("exectab");
+    std::fs::write(&exectab, "ok /bin/true\n-x=1 broken /bin/true\n").expect("exectab");
     for _ in 0..3 {
         let out = output(at(&storage, &served.listen, &["run", "ok"])).await;
         assert_eq!(out.code(), 0, "{out}");
@@ -343,8 +343,8 @@ async fn malformed_exectab_lines_are_logged_once_per_change_of_the_file() {
     .await;
     served.stop().await;
 
-    assert_eq!(warned(&once, "-z=1'"), 1, "{once}");
-    assert_eq!(warned(&changed, "-z=1'"), 1, "not again: {changed}");
+    assert_eq!(warned(&once, "-x=1'"), 1, "{once}");
+    assert_eq!(warned(&changed, "-x=1'"), 1, "not again: {changed}");
 }
 
 #[actix_web::test]

@@ -19,9 +19,35 @@ pub(super) struct Checked {
     pub not_before: i64,
     pub origin: Origin,
     pub bytes: u64,
+    /// A schedule's catch-up run: the missed ticks it stands for.
+    pub missed: Option<crate::schedule::Missed>,
 }
 
 impl AccountSupervisor {
+    /// Counts the user's queued runs first when the quota needs a fresh
+    /// count, then enqueues.
+    pub(super) fn enqueue_counted(
+        &mut self,
+        checked: Checked,
+        ctx: &mut Context<Self>,
+    ) -> ResponseActFuture<Self, Result<queue::Queued, RunError>> {
+        if !self.quota.needs_count() {
+            return self.enqueue_checked(checked, ctx);
+        }
+        // No other message is handled until the count is in, so parallel
+        // requests cannot slip past the cap together.
+        let (readers, user) = (self.shared.readers.clone(), self.user);
+        let count = async move { readers.queued_load(user).await };
+        ctx.wait(
+            count
+                .into_actor(self)
+                .map(|counted, act, _ctx| act.quota.set_count(counted)),
+        );
+        Box::pin(
+            fut::ready(()).then(move |(), act: &mut Self, ctx| act.enqueue_checked(checked, ctx)),
+        )
+    }
+
     /// Reserves the run's room in the user's quota and hands it to its queue.
     pub(super) fn enqueue_checked(
         &mut self,
@@ -36,6 +62,7 @@ impl AccountSupervisor {
             not_before,
             origin,
             bytes,
+            missed,
         } = checked;
         if let Err(err) = self.quota.reserve(&self.shared.config.limits, bytes) {
             return Box::pin(fut::ready(Err(err)));
@@ -54,6 +81,7 @@ impl AccountSupervisor {
             not_before,
             limits: limits(&def),
             origin,
+            missed,
         };
         let sent = async move {
             queue

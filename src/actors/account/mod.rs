@@ -9,6 +9,7 @@ mod observe;
 mod quota;
 mod removal;
 mod supervision;
+mod tick;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use serde_json::{Map, Value};
 
 pub use observe::Observed;
 pub use removal::EndAllRuns;
+pub use tick::EnqueueTick;
 
 use super::error::RunError;
 use super::queue::{self, Restored, ScriptQueue};
@@ -281,22 +283,9 @@ impl Handler<EnqueueRun> for AccountSupervisor {
             not_before,
             origin: req.origin,
             bytes,
+            missed: None,
         };
-        if !self.quota.needs_count() {
-            return self.enqueue_checked(checked, ctx);
-        }
-        // No other message is handled until the count is in, so parallel
-        // requests cannot slip past the cap together.
-        let (readers, user) = (self.shared.readers.clone(), self.user);
-        let count = async move { readers.queued_load(user).await };
-        ctx.wait(
-            count
-                .into_actor(self)
-                .map(|counted, act, _ctx| act.quota.set_count(counted)),
-        );
-        Box::pin(
-            fut::ready(()).then(move |(), act: &mut Self, ctx| act.enqueue_checked(checked, ctx)),
-        )
+        self.enqueue_counted(checked, ctx)
     }
 }
 

@@ -32,6 +32,9 @@ pub struct Enqueue {
     pub required_args: usize,
     pub limits: Limits,
     pub origin: Origin,
+    /// A schedule's run (`origin.tick` set) that also stands for these
+    /// missed ticks.
+    pub missed: Option<crate::schedule::Missed>,
 }
 
 impl Handler<Enqueue> for ScriptQueue {
@@ -53,6 +56,7 @@ impl Handler<Enqueue> for ScriptQueue {
                 expected: msg.required_args,
             })));
         }
+        let tick = msg.origin.tick;
         let run = PendingRun::reserve(
             clock::now(),
             msg.not_before,
@@ -69,6 +73,21 @@ impl Handler<Enqueue> for ScriptQueue {
             return Box::pin(fut::ready(Err(RunError::NotQueuedOrRunning)));
         };
         let event = run.queued_event(&self.name, position);
+        // A schedule's run is committed with its tick record, which the
+        // store accepts once per instant: never queued twice.
+        let tick = tick.map(|tick| {
+            NewEvent::new(
+                self.user,
+                Event::ScheduleTicked {
+                    name: self.name.clone(),
+                    tick,
+                    run: Some(id),
+                    skipped: None,
+                    missed: msg.missed,
+                    late: (clock::now() - tick as f64).max(0.0),
+                },
+            )
+        });
         let mut new = NewEvent::new(self.user, event);
         new.stdin = msg.stdin;
         // `-m` holds on the whole cluster: the database counts under the
@@ -77,7 +96,8 @@ impl Handler<Enqueue> for ScriptQueue {
         if let Some(max_queued) = max_queued {
             new = new.expecting(Expect::Room { max_queued });
         }
-        let append = self.shared.store.send(Append { events: vec![new] });
+        let events = tick.into_iter().chain([new]).collect();
+        let append = self.shared.store.send(Append { events });
         Box::pin(append.into_actor(self).map(move |result, act, ctx| {
             if let Err(err) = flatten(result) {
                 act.pending.remove(id);

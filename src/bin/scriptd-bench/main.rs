@@ -9,6 +9,7 @@
 //! names a PostgreSQL server: accept, e2e and append then run on SQLite
 //! and on PostgreSQL (a fresh database each) in the same run. `cluster`
 //! (1, 2 and 3 nodes) and `failover` (kill -9 of a node) need it.
+//! `schedules`: every-second schedules, their lateness and misses.
 
 mod accept;
 mod append;
@@ -25,6 +26,7 @@ mod machine;
 mod memory;
 mod push;
 mod replay;
+mod schedules;
 mod server;
 mod stats;
 mod status;
@@ -50,6 +52,8 @@ async fn scenario(name: &str) -> anyhow::Result<()> {
         // Not in `all`: they need --database and start nodes as processes.
         "cluster" => cluster::run().await,
         "failover" => cluster::failover().await,
+        // Not in `all`: it takes a minute (SCRIPTD_BENCH_SECS).
+        "schedules" => schedules::run().await,
         other => anyhow::bail!("unknown scenario {other}; one of {SCENARIOS:?} or all"),
     }
 }
@@ -72,7 +76,7 @@ fn main() -> anyhow::Result<()> {
     }
     let Some(which) = args.first() else {
         anyhow::bail!(
-            "usage: scriptd-bench [--database URL] <{}|all|exhaust|append|cluster|failover>",
+            "usage: scriptd-bench [--database URL] <{}|all|exhaust|append|cluster|failover|schedules>",
             SCENARIOS.join("|")
         );
     };

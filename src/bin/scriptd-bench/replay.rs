@@ -59,6 +59,7 @@ fn finished(run: RunId, name: &ScriptName, at: f64) -> [Event; 3] {
         log_error: None,
         run_user: None,
         run_group: None,
+        tick: None,
     };
     [
         queued(run, name, at as i64),

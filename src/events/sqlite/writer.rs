@@ -17,7 +17,7 @@ use super::apply::apply;
 use crate::clock;
 use crate::events::error::StoreError;
 use crate::events::store::GroupResults;
-use crate::events::types::{NewEvent, StoredEvent};
+use crate::events::types::{Event, NewEvent, StoredEvent};
 
 /// Statements kept prepared; the store uses fewer than twenty.
 const STATEMENT_CACHE: usize = 64;
@@ -139,7 +139,13 @@ fn append_one(conn: &Connection, new: &NewEvent, at: f64) -> Result<StoredEvent,
         new.event.version(),
         data,
     ])
-    .map_err(StoreError::from_event_insert)?;
+    .map_err(
+        |err| match (StoreError::from_event_insert(err), &new.event) {
+            // SQLite names both partial unique indexes by their column.
+            (StoreError::AlreadyEnded, Event::ScheduleTicked { .. }) => StoreError::TickTaken,
+            (err, _) => err,
+        },
+    )?;
     let seq = conn.last_insert_rowid();
     apply(conn, new, &data)?;
     Ok(StoredEvent {
@@ -153,7 +159,6 @@ fn append_one(conn: &Connection, new: &NewEvent, at: f64) -> Result<StoredEvent,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::events::types::Event;
     use crate::ids::UserId;
 
     fn user(id: i64, name: &str) -> NewEvent {
@@ -209,5 +214,44 @@ mod tests {
             .flat_map(|group| group.iter().map(|e| e.seq))
             .collect();
         assert!(seqs[0] < seqs[1], "answers carry the stored seqs: {seqs:?}");
+    }
+
+    fn tick(name: &str, tick: i64) -> NewEvent {
+        NewEvent::new(
+            UserId(1),
+            Event::ScheduleTicked {
+                name: crate::ids::ScriptName::parse(name).expect("name"),
+                tick,
+                run: None,
+                skipped: Some(crate::schedule::TickSkip::Missed),
+                missed: None,
+                late: 0.0,
+            },
+        )
+    }
+
+    #[tokio::test]
+    async fn the_store_refuses_a_second_record_of_one_tick() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut db = crate::events::sqlite::open(&dir.path().join("t.db"))
+            .await
+            .expect("db")
+            .0;
+        let results = db
+            .commit(&[
+                vec![tick("beat", 100)],
+                vec![tick("beat", 100)],
+                vec![tick("beat", 101)],
+                vec![tick("other", 100)],
+            ])
+            .expect("commit");
+        assert!(results[0].is_ok() && results[2].is_ok() && results[3].is_ok());
+        assert!(
+            matches!(results[1], Err(StoreError::TickTaken)),
+            "{:?}",
+            results[1]
+        );
+        let again = db.commit(&[vec![tick("beat", 100)]]).expect("commit");
+        assert!(matches!(again[0], Err(StoreError::TickTaken)), "{again:?}");
     }
 }

@@ -1,0 +1,155 @@
+//! The Timer: one actor per node that fires every schedule's ticks. It
+//! holds one heap of (due instant, schedule) and one timer armed for the
+//! earliest entry, not a task per schedule polling the clock. Once a
+//! second it reads the users' exectabs and the schedules' pauses
+//! (`scan`), adopts new or changed schedules (catching up the ticks they
+//! missed, `adopt`), and fires what is due (`fire`): each tick goes to
+//! its account like a run request, and its record is committed with the
+//! run it queues; the store refuses a second record of one tick, so every
+//! node of a cluster may fire the same tick and exactly one run starts.
+
+mod adopt;
+mod fire;
+mod query;
+mod scan;
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::time::Duration;
+
+use actix::prelude::*;
+
+pub use query::{ListSchedules, PauseSchedule, ScheduleError, ScheduleView};
+
+use super::directory::AccountDirectory;
+use super::Shared;
+use crate::clock;
+use crate::ids::{ScriptName, UserId};
+use crate::schedule::{CatchUp, Cron};
+
+/// One schedule: the user and the script.
+pub(crate) type Key = (UserId, ScriptName);
+
+/// How often the exectabs and pauses are read again.
+const SCAN_EVERY: Duration = Duration::from_secs(1);
+
+/// Where a schedule stands on this node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Its latest tick is being read, to catch up what it missed.
+    Adopting,
+    /// Its next tick is in the heap.
+    Ticking,
+    /// Paused: nothing fires until it is resumed.
+    Paused,
+    /// Its latest tick could not be read: adopted again at the next scan.
+    Unadopted,
+}
+
+/// A schedule as the timer keeps it.
+#[derive(Debug, Clone)]
+struct Entry {
+    cron: Cron,
+    catch_up: CatchUp,
+    phase: Phase,
+    /// The next due instant (in the heap while ticking).
+    next: Option<i64>,
+}
+
+/// The schedules' timer actor.
+pub struct Timer {
+    shared: Shared,
+    directory: Addr<AccountDirectory>,
+    entries: HashMap<Key, Entry>,
+    heap: BinaryHeap<Reverse<(i64, Key)>>,
+    /// The armed wake-up and the instant it is for.
+    armed: Option<(i64, SpawnHandle)>,
+    scanning: bool,
+    /// Pauses and resumes made on this node; a scan that began before
+    /// one of them read the pauses too early to overrule it.
+    switches: u64,
+}
+
+impl Timer {
+    /// A timer with no schedule yet; the first scan runs at start.
+    pub fn new(shared: Shared, directory: Addr<AccountDirectory>) -> Self {
+        Timer {
+            shared,
+            directory,
+            entries: HashMap::new(),
+            heap: BinaryHeap::new(),
+            armed: None,
+            scanning: false,
+            switches: 0,
+        }
+    }
+
+    /// Puts `key`'s next tick after `after` in the heap.
+    fn plan_next(&mut self, key: &Key, after: i64, ctx: &mut Context<Self>) {
+        let Some(entry) = self.entries.get_mut(key) else {
+            return;
+        };
+        entry.phase = Phase::Ticking;
+        entry.next = entry.cron.next_after(after);
+        if let Some(next) = entry.next {
+            self.heap.push(Reverse((next, key.clone())));
+        }
+        self.arm(ctx);
+    }
+
+    /// Arms the wake-up for the earliest entry of the heap.
+    fn arm(&mut self, ctx: &mut Context<Self>) {
+        let Some(Reverse((due, _))) = self.heap.peek() else {
+            return;
+        };
+        let due = *due;
+        if matches!(self.armed, Some((armed, _)) if armed <= due) {
+            return;
+        }
+        if let Some((_, handle)) = self.armed.take() {
+            ctx.cancel_future(handle);
+        }
+        let wait = Duration::try_from_secs_f64(due as f64 - clock::now()).unwrap_or_default();
+        let handle = ctx.run_later(wait, |act, ctx| {
+            act.armed = None;
+            act.fire_due(ctx);
+        });
+        self.armed = Some((due, handle));
+    }
+
+    /// Fires every tick that is due now, then arms for the next one.
+    fn fire_due(&mut self, ctx: &mut Context<Self>) {
+        let now = clock::now();
+        while let Some(Reverse((due, _))) = self.heap.peek() {
+            if *due as f64 > now {
+                break;
+            }
+            let Some(Reverse((due, key))) = self.heap.pop() else {
+                break;
+            };
+            // Entries of schedules changed, paused or removed since stay
+            // in the heap until they come up, and are dropped here.
+            let current = self
+                .entries
+                .get(&key)
+                .is_some_and(|e| e.phase == Phase::Ticking && e.next == Some(due));
+            if !current {
+                continue;
+            }
+            self.fire(key.clone(), due, None, None, ctx);
+            // From the expression, not from the run: nothing drifts.
+            self.plan_next(&key, due, ctx);
+        }
+        self.arm(ctx);
+    }
+}
+
+impl Actor for Timer {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        tracing::debug!("schedule timer started");
+        self.scan(ctx);
+        ctx.run_interval(SCAN_EVERY, |act, ctx| act.scan(ctx));
+    }
+}

@@ -1,0 +1,132 @@
+//! What clients ask of the timer: the schedules of a user (with their
+//! next instants and latest tick), and pausing or resuming one. A pause
+//! is an event, so it survives restarts and holds on every node (each
+//! node's timer reads the pauses at its next scan).
+
+use actix::prelude::*;
+
+use super::{Phase, Timer};
+use crate::clock;
+use crate::events::schedule::LastTick;
+use crate::events::types::Origin;
+use crate::events::{Append, Event, NewEvent, StoreError};
+use crate::ids::{ScriptName, UserId};
+use crate::schedule::TickSkip;
+
+/// How many next instants a schedule shows.
+const NEXT_SHOWN: usize = 3;
+
+/// One schedule as `GET schedules` shows it.
+#[derive(Debug, Clone)]
+pub struct ScheduleView {
+    pub name: ScriptName,
+    pub cron: String,
+    pub zone: &'static str,
+    pub catch_up: &'static str,
+    pub paused: bool,
+    pub next: Vec<i64>,
+    /// The schedule in words.
+    pub description: String,
+    pub last: Option<LastTick>,
+}
+
+/// Why a schedule command was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ScheduleError {
+    #[error("Invalid 'name'.  The script has no schedule.")]
+    NotScheduled,
+    #[error("A database error occurred.")]
+    Store(#[from] StoreError),
+}
+
+/// The schedules of `user` (only `only`'s, for a guest).
+#[derive(Message)]
+#[rtype(result = "Result<Vec<ScheduleView>, StoreError>")]
+pub struct ListSchedules {
+    pub user: UserId,
+    pub only: Option<ScriptName>,
+}
+
+impl Handler<ListSchedules> for Timer {
+    type Result = ResponseFuture<Result<Vec<ScheduleView>, StoreError>>;
+
+    fn handle(&mut self, msg: ListSchedules, _ctx: &mut Context<Self>) -> Self::Result {
+        let now = clock::now_secs();
+        let mut views: Vec<ScheduleView> = self
+            .entries
+            .iter()
+            .filter(|((user, name), _)| {
+                *user == msg.user && msg.only.as_ref().is_none_or(|only| only == name)
+            })
+            .map(|((_, name), entry)| ScheduleView {
+                name: name.clone(),
+                cron: entry.cron.expr().to_owned(),
+                zone: entry.cron.zone(),
+                catch_up: entry.catch_up.as_str(),
+                paused: entry.phase == Phase::Paused,
+                next: entry.cron.upcoming(now, NEXT_SHOWN),
+                description: entry.cron.describe(),
+                last: None,
+            })
+            .collect();
+        views.sort_by(|a, b| a.name.cmp(&b.name));
+        let readers = self.shared.readers.clone();
+        Box::pin(async move {
+            for view in &mut views {
+                view.last = readers.last_tick(msg.user, &view.name).await?;
+            }
+            Ok(views)
+        })
+    }
+}
+
+/// Pause (or resume) the schedule of `name`.
+#[derive(Message)]
+#[rtype(result = "Result<(), ScheduleError>")]
+pub struct PauseSchedule {
+    pub user: UserId,
+    pub name: ScriptName,
+    pub paused: bool,
+    pub origin: Origin,
+}
+
+impl Handler<PauseSchedule> for Timer {
+    type Result = ResponseActFuture<Self, Result<(), ScheduleError>>;
+
+    fn handle(&mut self, msg: PauseSchedule, _ctx: &mut Context<Self>) -> Self::Result {
+        let key = (msg.user, msg.name.clone());
+        if !self.entries.contains_key(&key) {
+            return Box::pin(fut::ready(Err(ScheduleError::NotScheduled)));
+        }
+        let event = match msg.paused {
+            true => Event::SchedulePaused {
+                name: msg.name,
+                origin: msg.origin,
+            },
+            false => Event::ScheduleResumed {
+                name: msg.name,
+                origin: msg.origin,
+            },
+        };
+        let append = self.shared.store.send(Append {
+            events: vec![NewEvent::new(msg.user, event)],
+        });
+        let paused = msg.paused;
+        Box::pin(append.into_actor(self).map(move |result, act, ctx| {
+            crate::run::flatten(result)?;
+            act.switches += 1;
+            let phase = act.entries.get(&key).map(|e| e.phase);
+            match (phase, paused) {
+                (Some(Phase::Paused), false) => act.adopt(key, TickSkip::Paused, ctx),
+                (Some(_), true) => {
+                    if let Some(entry) = act.entries.get_mut(&key) {
+                        entry.phase = Phase::Paused;
+                        entry.next = None;
+                    }
+                }
+                _ => {}
+            }
+            Ok(())
+        }))
+    }
+}
