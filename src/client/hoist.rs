@@ -22,10 +22,19 @@ const GLOBAL_VALUED: &[&str] = &[
 ];
 /// The subcommands that take the client options.
 pub(crate) const CLIENT: &[&str] = &[
-    "run", "status", "cancel", "kill", "log", "monitor", "scripts", "history", "events",
+    "run",
+    "status",
+    "cancel",
+    "kill",
+    "log",
+    "monitor",
+    "scripts",
+    "history",
+    "events",
+    "schedules",
 ];
 /// Client subcommands with subcommands of their own.
-pub(crate) const NESTED: &[&str] = &["guest"];
+pub(crate) const NESTED: &[&str] = &["guest", "schedule"];
 
 /// `args` (program name first) with client options that come before a
 /// client subcommand moved to just after it.
@@ -86,6 +95,24 @@ fn place(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_lists_name_every_client_subcommand() {
+        // `history` and `events` are listed too; they are declared beside
+        // the admin commands in `cli.rs`.
+        use clap::Subcommand;
+        let command = super::super::ClientCommand::augment_subcommands(clap::Command::new("x"));
+        for sub in command.get_subcommands() {
+            let name = sub.get_name();
+            let nested = sub.has_subcommands();
+            let listed = if nested { NESTED } else { CLIENT };
+            assert!(
+                listed.contains(&name),
+                "{name} is missing from {}",
+                if nested { "NESTED" } else { "CLIENT" }
+            );
+        }
+    }
 
     fn words(line: &str) -> Vec<OsString> {
         line.split_whitespace().map(OsString::from).collect()
