@@ -302,10 +302,7 @@ pub fn admin_failed(err: &AdminError, json: bool) -> std::process::ExitCode {
     std::process::ExitCode::FAILURE
 }
 
-/// The config a package installs; client commands read it when no
-/// `--config` is given, so they follow the packaged server's `listen` and
-/// `tls`.
-pub const SYSTEM_CONFIG: &str = "/etc/scriptd/scriptd.toml";
+pub use crate::config::SYSTEM_CONFIG;
 
 impl Global {
     /// Defaults, then the config file, then env and flags.

@@ -8,6 +8,11 @@ use serde::Deserialize;
 
 pub use crate::status_mode::StatusFileMode;
 
+/// The config a package installs; client commands read it when no
+/// `--config` is given, so they follow the packaged server's `listen` and
+/// `tls`.
+pub const SYSTEM_CONFIG: &str = "/etc/scriptd/scriptd.toml";
+
 /// Default listen address of the original server.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9893";
 

@@ -57,7 +57,7 @@ fn client_view(arg: Arg) -> Arg {
             .help(format!(
                 "The server's TOML configuration: its `listen` and `tls` say \
                  where to connect (default: {} when it exists)",
-                crate::cli::SYSTEM_CONFIG
+                crate::config::SYSTEM_CONFIG
             ))
             .long_help(None),
         _ => arg.hide(true),
