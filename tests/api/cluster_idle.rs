@@ -57,8 +57,11 @@ async fn an_idle_node_asks_its_database_a_few_statements_a_second_and_none_for_k
         window.join("\n")
     );
     let per_second = window.len() as f64 / WINDOW.as_secs_f64();
+    // About 5 a second: the lease's renewal and the rescuer's look, the
+    // follower's safety poll, and the schedule timer's scan (users and
+    // pauses, once a second: issue 30 is to feed it from the log instead).
     assert!(
-        per_second <= 6.0,
+        per_second <= 8.0,
         "{per_second:.1} statements a second while idle:\n{}\n{}",
         window.join("\n"),
         cluster.logs()
