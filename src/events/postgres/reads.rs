@@ -137,15 +137,7 @@ impl Readers {
         .fetch_all(&self.pool)
         .await
         .map_err(pg)?;
-        let mut runs = Vec::new();
-        for row in rows {
-            let (id, name): (&str, &str) =
-                (row.try_get(0).map_err(pg)?, row.try_get(1).map_err(pg)?);
-            if let (Some(id), Some(name)) = (RunId::parse(id), ScriptName::parse(name)) {
-                runs.push((id, name));
-            }
-        }
-        Ok(runs)
+        run_ids(&rows)
     }
 
     /// A user's not forgotten runs whose ids end with `suffix` (lowercase
@@ -166,15 +158,7 @@ impl Readers {
         .fetch_all(&self.pool)
         .await
         .map_err(pg)?;
-        let mut runs = Vec::new();
-        for row in rows {
-            let (id, name): (&str, &str) =
-                (row.try_get(0).map_err(pg)?, row.try_get(1).map_err(pg)?);
-            if let (Some(id), Some(name)) = (RunId::parse(id), ScriptName::parse(name)) {
-                runs.push((id, name));
-            }
-        }
-        Ok(runs)
+        run_ids(&rows)
     }
 
     /// A user by name.
@@ -307,4 +291,16 @@ impl Readers {
         .map_err(pg)?;
         Ok(users.into_iter().map(UserId).collect())
     }
+}
+
+/// The (id, name) rows of a runs query, skipping what does not parse.
+fn run_ids(rows: &[sqlx::postgres::PgRow]) -> Result<Vec<(RunId, ScriptName)>, StoreError> {
+    let mut runs = Vec::new();
+    for row in rows {
+        let (id, name): (&str, &str) = (row.try_get(0).map_err(pg)?, row.try_get(1).map_err(pg)?);
+        if let (Some(id), Some(name)) = (RunId::parse(id), ScriptName::parse(name)) {
+            runs.push((id, name));
+        }
+    }
+    Ok(runs)
 }

@@ -144,6 +144,24 @@ impl Lookup {
     }
 }
 
+/// The (id, name) rows of a runs query, skipping what does not parse.
+fn run_ids(
+    statement: &mut rusqlite::CachedStatement<'_>,
+    params: impl rusqlite::Params,
+) -> rusqlite::Result<Vec<(RunId, ScriptName)>> {
+    let rows = statement.query_map(params, |row| {
+        Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+    })?;
+    let mut runs = Vec::new();
+    for row in rows {
+        let (id, name) = row?;
+        if let (Some(id), Some(name)) = (RunId::parse(&id), ScriptName::parse(&name)) {
+            runs.push((id, name));
+        }
+    }
+    Ok(runs)
+}
+
 impl Lookup {
     /// The ids of a user's runs that start with `prefix` (lowercase hex
     /// and '-'), with their script names; forgotten runs are left out. At
@@ -162,17 +180,10 @@ impl Lookup {
                 "SELECT id, name FROM runs WHERE id >= ? AND id < ? AND user_id = ? \
                  AND forgotten = 0 ORDER BY id LIMIT ?",
             )?;
-            let rows = statement.query_map(params![prefix, end, user.0, limit], |row| {
-                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
-            })?;
-            let mut runs = Vec::new();
-            for row in rows {
-                let (id, name) = row?;
-                if let (Some(id), Some(name)) = (RunId::parse(&id), ScriptName::parse(&name)) {
-                    runs.push((id, name));
-                }
-            }
-            Ok(runs)
+            Ok(run_ids(
+                &mut statement,
+                params![prefix, end, user.0, limit],
+            )?)
         })
     }
 
@@ -192,17 +203,7 @@ impl Lookup {
                 "SELECT id, name FROM runs WHERE user_id = ? AND forgotten = 0 \
                  AND id LIKE ? ORDER BY id LIMIT ?",
             )?;
-            let rows = statement.query_map(params![user.0, pattern, limit], |row| {
-                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
-            })?;
-            let mut runs = Vec::new();
-            for row in rows {
-                let (id, name) = row?;
-                if let (Some(id), Some(name)) = (RunId::parse(&id), ScriptName::parse(&name)) {
-                    runs.push((id, name));
-                }
-            }
-            Ok(runs)
+            Ok(run_ids(&mut statement, params![user.0, pattern, limit])?)
         })
     }
 
