@@ -2,9 +2,11 @@
 //! `lease_renew` for `lease_ttl`; when the lease is gone (the database
 //! says so, or it could not be renewed before it ran out by this node's
 //! own monotonic clock) it raises the fence (no run starts, running ones
-//! are stopped), then registers a new incarnation as soon as the
-//! database answers, ends what the former one left running, and lowers
-//! the fence.
+//! are stopped). As soon as the database answers, it takes the same
+//! incarnation's lease back if no rescuer gave it up meanwhile (a
+//! database outage is not the node's death); otherwise it registers a
+//! new incarnation, ends what the former one left running, and then
+//! lowers the fence.
 //!
 //! The local deadline is counted from *before* each renewal was sent, so
 //! it never ends later than the lease the database holds: a node always
@@ -78,8 +80,8 @@ impl Member {
 enum Lease {
     /// Valid until `deadline` at least.
     Held { deadline: Instant },
-    /// Gone: the fence is up until a new incarnation is registered and
-    /// the former one's runs are ended.
+    /// Gone: the fence is up until the lease is taken back, or a new
+    /// incarnation is registered and the former one's runs are ended.
     Lost,
     /// A new incarnation is registered (valid until `deadline`); the
     /// fence stays up while the former one's runs end. Their run actors
@@ -107,7 +109,7 @@ pub async fn keep(member: Member, store: Addr<EventStore>, registered: Instant) 
         tick.tick().await;
         lease = match lease {
             Lease::Held { deadline } => renew(&member, deadline).await,
-            Lease::Lost => register(&member).await,
+            Lease::Lost => rejoin(&member).await,
             Lease::Rejoining {
                 deadline,
                 settle_by,
@@ -183,6 +185,33 @@ fn lose(member: &Member, why: &'static str) -> Lease {
         });
     }
     Lease::Lost
+}
+
+/// Gets the lease back: the same incarnation's if no rescuer gave it up
+/// meanwhile (its runs then record their own ends, whatever the outage
+/// did to the lease), else a new incarnation's.
+async fn rejoin(member: &Member) -> Lease {
+    let (node, epoch) = (member.node(), member.guard.epoch());
+    match member.nodes.revive(node, epoch, member.times.ttl).await {
+        Ok(Some(sent)) => {
+            member.contact.granted(sent);
+            member.fence.lower();
+            member.metrics.update_cluster(node, |c| c.fenced = false);
+            tracing::info!(
+                node,
+                epoch,
+                "renewed this node's lease after it ran out: no node had taken over its runs"
+            );
+            Lease::Held {
+                deadline: sent + member.times.ttl,
+            }
+        }
+        Ok(None) => register(member).await,
+        Err(err) => {
+            tracing::warn!(error.cause_chain = ?err, "cannot rejoin the cluster yet; retrying");
+            Lease::Lost
+        }
+    }
 }
 
 /// Registers a new incarnation (the fence stays up).

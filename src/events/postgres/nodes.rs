@@ -145,6 +145,37 @@ impl Nodes {
         Ok((epoch, sent))
     }
 
+    /// Extends the lease of `node`'s incarnation `epoch` by `ttl` although
+    /// it ran out, if no rescuer has given the incarnation up since: then
+    /// nobody has touched its runs, and it may carry on as if its lease
+    /// had held (issue 29: a lone node, or every node, through a database
+    /// outage longer than the lease). Answers an instant before the lease
+    /// was extended, or none when the incarnation is lost or replaced.
+    pub async fn revive(
+        &self,
+        node: &str,
+        epoch: i64,
+        ttl: Duration,
+    ) -> Result<Option<Instant>, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(pg)?;
+        let sent = Instant::now();
+        // The row lock orders this against a rescuer marking the node
+        // lost: whichever commits second sees the other's change.
+        let revived = sqlx::query(
+            "UPDATE nodes
+             SET lease_until = clock_timestamp() + $3 * interval '1 millisecond',
+                 renewed = clock_timestamp()
+             WHERE name = $1 AND epoch = $2 AND NOT lost",
+        )
+        .bind(node)
+        .bind(epoch)
+        .bind(millis(ttl))
+        .execute(&mut *conn)
+        .await
+        .map_err(pg)?;
+        Ok((revived.rows_affected() == 1).then_some(sent))
+    }
+
     /// Extends the lease of `node`'s incarnation `epoch` by `ttl`, if it is
     /// still valid; the same statement tells how soon a rescuer may have
     /// work, so an idle node's rescuer asks nothing more (issue 29).
