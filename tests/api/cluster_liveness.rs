@@ -319,7 +319,7 @@ async fn a_node_restarted_under_its_name_leaves_the_other_nodes_runs_alone() {
 }
 
 #[actix_web::test]
-async fn a_lone_node_that_lost_its_lease_ends_its_former_runs_itself_when_it_rejoins() {
+async fn a_lone_node_paused_past_its_lease_stops_its_runs_and_takes_its_own_lease_back() {
     // Arrange: a cluster of one, a run running.
     let exectab = "hold /bin/sh -c \"echo $$ > OUT/@@1; exec sleep 300\"\n";
     let cluster = Cluster::start_with(1, exectab, &LEASE).await;
@@ -341,15 +341,21 @@ async fn a_lone_node_that_lost_its_lease_ends_its_former_runs_itself_when_it_rej
     .await;
     signal::kill(pid, Signal::SIGCONT).expect("SIGCONT n1");
 
-    // Assert: nobody else could end its run; n1 does once it registered
-    // again (its rejoin, or the stopped run's own end, whichever commits
-    // first: one final event either way), and its process is killed.
+    // Assert: nobody else could end its run or give n1 up, so n1 takes
+    // its own lease back (the same incarnation); the run it stopped when
+    // it found its lease gone records its own end once, `interrupted`,
+    // and its process is killed.
     assert_processes_die(&[script], "n1 resumed without its lease").await;
     eventually_async_row(&cluster.database, &id, "done").await;
     let ends = finals(&cluster.database, &id);
     assert_eq!(ends.len(), 1, "one final event: {ends:?}");
     assert_eq!(ends[0].0, "RunInterrupted", "{}", cluster.logs());
-    assert_eq!(node_epoch(&cluster.database, "n1"), 2, "a new incarnation");
+    assert_eq!(
+        node_epoch(&cluster.database, "n1"),
+        1,
+        "the same incarnation:\n{}",
+        cluster.logs()
+    );
     let next = a.run(json!({"name": "hold", "args": ["next"]})).await;
     eventually_async_row(&cluster.database, &next, "running").await;
 }
