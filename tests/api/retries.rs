@@ -7,7 +7,7 @@
 use serde_json::{json, Value};
 
 use crate::helpers::child::{Fixture, Server};
-use crate::helpers::cli::{bare, output};
+use crate::helpers::cli::{bare, output, scriptd};
 use crate::helpers::ws::{monitor, of_run, pushes_until_done, states, subscribe};
 use crate::helpers::{eventually_async, spawn_app, Api};
 
@@ -238,4 +238,26 @@ async fn exectab_check_refuses_bad_retries_and_backoffs() {
         "names the value: {checked}"
     );
     assert!(checked.stdout.contains("-B=0"), "{checked}");
+}
+
+#[actix_web::test]
+async fn run_wait_shows_the_next_attempt_and_its_wait_then_the_last_outcome() {
+    // Arrange
+    let app = spawn_app().await;
+    let dir = app.storage.path().to_str().expect("utf-8").to_owned();
+    app.exectab(&flaky("-R=2 -B=1", "flaky", &dir, 2));
+
+    // Act: not a terminal, so the plain display.
+    let out = output(scriptd(&app, &["run", "flaky", "--wait"])).await;
+
+    // Assert
+    assert_eq!(out.code(), 0, "the last attempt succeeded: {out}");
+    assert!(
+        out.stdout.contains("attempt 2 of 3 in "),
+        "the wait for attempt 2: {out}"
+    );
+    assert!(
+        out.stdout.contains("try 1") && out.stdout.contains("try 2"),
+        "{out}"
+    );
 }
