@@ -261,3 +261,27 @@ async fn run_wait_shows_the_next_attempt_and_its_wait_then_the_last_outcome() {
         "{out}"
     );
 }
+
+#[actix_web::test]
+async fn every_attempt_gets_the_runs_stdin() {
+    // Arrange: the first attempt reads its stdin and fails.
+    let app = spawn_app().await;
+    let dir = app.storage.path().to_str().expect("utf-8").to_owned();
+    app.exectab(&format!(
+        "-i -R=1 -B=1 reads /bin/sh -c \"echo x >> {dir}/reads.count; echo got $(cat); \
+         test $(wc -l < {dir}/reads.count) -ge 2\"\n"
+    ));
+
+    // Act
+    let id = app.run(json!({"name": "reads", "stdin": "hello"})).await;
+
+    // Assert
+    let done = app.wait_done(&id).await;
+    assert_eq!(done["outcome"], "success", "{done}");
+    let log = app.log(&id).await;
+    assert_eq!(
+        log.matches("got hello").count(),
+        2,
+        "both attempts read it: {log:?}"
+    );
+}
