@@ -11,7 +11,7 @@ use crate::events::readers::FoldUnfinished;
 use crate::events::unfinished::{QueuedRun, SharedOpts, Unfinished};
 use crate::events::{Event, NewEvent, Readers, StoreError, StoredEvent};
 use crate::ids::{RunId, ScriptName, UserId};
-use crate::run::{record, PendingRun, RunState};
+use crate::run::{record, retry, PendingRun, RunState};
 
 /// Why a run that was running at startup is over.
 const STOPPED: &str = "the server stopped while the run was running";
@@ -58,6 +58,7 @@ pub fn fold_unfinished(found: Unfinished) -> RunState {
         queued,
         started,
         spawned,
+        attempts,
         ..
     } = found;
     let run = queued.run;
@@ -66,6 +67,9 @@ pub fn fold_unfinished(found: Unfinished) -> RunState {
     let name = started.map(|started| (started, queued.name.clone()));
     let mut state = RunState::Unknown;
     state.apply(&queued_event(queued));
+    if let RunState::Queued { run, .. } = &mut state {
+        run.attempts = attempts;
+    }
     if let Some((started, name)) = name {
         state.apply(&Event::RunStarted {
             run,
@@ -79,6 +83,7 @@ pub fn fold_unfinished(found: Unfinished) -> RunState {
                 name,
                 pgid,
                 boot,
+                keep_stdin: false,
             });
         }
     }
@@ -165,7 +170,23 @@ impl FoldUnfinished for Recovery {
                     .push((seq, run));
             }
             state => {
-                let events = interrupted_events(user, state, self.now, STOPPED);
+                let events = interrupted_events(user, state.clone(), self.now, STOPPED);
+                // A run with retries left waits for its next attempt in
+                // its queue, as its `RunRetrying` (appended first) says.
+                let retrying = events
+                    .iter()
+                    .find(|new| matches!(new.event, Event::RunRetrying { .. }));
+                if let Some(retrying) = retrying {
+                    let mut next = state;
+                    next.apply(&retrying.event);
+                    if let RunState::Queued { name, mut run } = next {
+                        self.opts.share(&name, &mut run.spec);
+                        self.queues
+                            .entry((user, name))
+                            .or_default()
+                            .push((seq, run));
+                    }
+                }
                 if !events.is_empty() {
                     self.recovered.interrupted.push(events);
                 }
@@ -174,9 +195,10 @@ impl FoldUnfinished for Recovery {
     }
 }
 
-/// The final events that end a started run `interrupted` at `now`, with
-/// `why` as its error; none for a run that is not started (queued, or
-/// ended meanwhile).
+/// The events that end a started run's attempt `interrupted` at `now`,
+/// with `why` as its error: its final events, or `RunRetrying` when it
+/// has retries left (`-R`); none for a run that is not started (queued,
+/// or ended meanwhile).
 pub fn interrupted_events(user: UserId, state: RunState, now: f64, why: &str) -> Vec<NewEvent> {
     let Some(started) = state.into_started() else {
         return Vec::new();
@@ -184,9 +206,8 @@ pub fn interrupted_events(user: UserId, state: RunState, now: f64, why: &str) ->
     let id = started.run.id;
     let (name, run) = (&started.name, &started.run);
     let record = record::interrupted(name, run, started.started, now, why);
-    record::final_events(id, record, |run, record| Event::RunInterrupted {
-        run,
-        record,
+    retry::ending_events(id, run, record, now, retry::draw_jitter(), |run, record| {
+        Event::RunInterrupted { run, record }
     })
     .into_iter()
     .map(|e| NewEvent::new(user, e))
@@ -239,6 +260,7 @@ mod tests {
             started,
             spawned,
             node: None,
+            attempts: Vec::new(),
         }
     }
 

@@ -3,6 +3,7 @@
 
 use crate::events::types::{ProgressSnapshot, RunRecord};
 use crate::ids::{RunId, ScriptName};
+use crate::run::PendingRun;
 use crate::wire::{self, Done, QueuedState, RunningState, Success};
 
 /// `state: queued`.
@@ -15,6 +16,47 @@ pub fn queued(id: RunId, name: &ScriptName, queued: i64, position: usize) -> wir
         seq: None,
         state: QueuedState,
         success: Success,
+        tries: wire::Tries::default(),
+    }
+}
+
+/// The attempts of a live run with retries (`-R`); nothing otherwise.
+pub fn tries(run: &PendingRun) -> wire::Tries {
+    let Some(policy) = run.spec.retry else {
+        return wire::Tries::default();
+    };
+    wire::Tries {
+        attempt: Some(run.attempt()),
+        max_attempts: Some(policy.attempts()),
+        attempts: Some(run.attempts.clone()),
+    }
+}
+
+/// The attempts of a run whose attempt `ended` just ended (`record`) and
+/// that waits for its next: the next one's number, and how many it may
+/// make (its `args.opts` `retries`, plus one).
+pub fn retrying(record: &RunRecord, ended: u32) -> wire::Tries {
+    let retries = record
+        .opts
+        .get("retries")
+        .and_then(|v| v.as_str())
+        .and_then(|v| v.parse::<u32>().ok());
+    wire::Tries {
+        attempt: Some(ended.saturating_add(1)),
+        max_attempts: retries.map(|r| r.saturating_add(1)),
+        attempts: None,
+    }
+}
+
+/// The attempts of a done run, as its record lists them.
+fn tries_of(record: &RunRecord) -> wire::Tries {
+    if record.attempts.is_empty() {
+        return wire::Tries::default();
+    }
+    wire::Tries {
+        attempt: u32::try_from(record.attempts.len()).ok(),
+        max_attempts: None,
+        attempts: Some(record.attempts.clone()),
     }
 }
 
@@ -38,6 +80,7 @@ pub fn running(
         task: progress.task.clone(),
         tasknum: progress.tasknum,
         taskstart: progress.taskstart.unwrap_or(started),
+        tries: wire::Tries::default(),
     }
 }
 
@@ -92,6 +135,7 @@ pub fn finished(id: RunId, record: &RunRecord, with_args: bool) -> wire::Finishe
             })
             .collect(),
         tick: record.tick,
+        tries: tries_of(record),
     }
 }
 

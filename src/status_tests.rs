@@ -49,6 +49,7 @@ fn record() -> RunRecord {
         run_user: None,
         run_group: None,
         tick: None,
+        attempts: Vec::new(),
     }
 }
 

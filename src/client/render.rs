@@ -70,6 +70,12 @@ pub fn outcome_line(done: &Finished) -> String {
 pub fn queued_text(queued: &Queued) -> String {
     let now = crate::clock::now();
     let at = queued.queued as f64;
+    if let (Some(attempt), Some(max)) = (queued.tries.attempt, queued.tries.max_attempts) {
+        if attempt > 1 {
+            let wait = (at - now).max(0.0).round();
+            return format!("attempt {attempt} of {max} in {wait} s");
+        }
+    }
     if at > now + 0.5 {
         format!("scheduled for {}", super::when::show_from_now(at, now))
     } else {

@@ -8,6 +8,11 @@ use super::postgres;
 /// (migrations/postgres/…_one_final_event_per_run.sql).
 const ONE_FINAL_EVENT: &str = "events_one_final";
 
+/// The index that lets each attempt of a run end once
+/// (migrations/…_run_attempts.sql); a second end is refused as
+/// [`StoreError::AlreadyEnded`].
+const ONE_RETRY: &str = "events_one_retry";
+
 /// PostgreSQL's SQLSTATE for a session ended by
 /// `idle_in_transaction_session_timeout`.
 const IDLED_OUT: &str = "25P03";
@@ -150,7 +155,10 @@ impl StoreError {
             | sqlx::Error::PoolClosed
             | sqlx::Error::WorkerCrashed => StoreError::Unavailable(err),
             sqlx::Error::Database(db) => match db.code().as_deref() {
-                Some("23505") if db.constraint() == Some(ONE_FINAL_EVENT) => {
+                Some("23505")
+                    if db.constraint() == Some(ONE_FINAL_EVENT)
+                        || db.constraint() == Some(ONE_RETRY) =>
+                {
                     StoreError::AlreadyEnded
                 }
                 Some("23505") if db.constraint() == Some(ONE_TICK) => StoreError::TickTaken,
@@ -180,7 +188,7 @@ impl StoreError {
         let one_final = match &err {
             rusqlite::Error::SqliteFailure(e, Some(message)) => {
                 e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
-                    && message.ends_with("events.stream")
+                    && (message.ends_with("events.stream") || message.contains(ONE_RETRY))
             }
             _ => false,
         };

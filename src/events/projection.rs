@@ -5,7 +5,7 @@
 //! rules are checked here beyond the database's own constraints.
 
 use super::error::StoreError;
-use super::types::{Event, GuestRights, NewEvent, Origin, RunRecord};
+use super::types::{Attempt, Event, GuestRights, NewEvent, Origin, RunRecord};
 use crate::ids::UserId;
 
 /// One change of the read model.
@@ -28,6 +28,15 @@ pub enum Change<'a> {
         id: String,
         row: FinalRow<'a>,
         cancelled: Option<Audit<'a>>,
+    },
+    /// An attempt ended and the run waits for its next (`RunRetrying`):
+    /// queued again, due at `due`, on attempt `attempt`, the ended one
+    /// (`ended`, an [`Attempt`]'s JSON) added to its list.
+    RetryRun {
+        id: String,
+        due: i64,
+        attempt: i64,
+        ended: String,
     },
     /// The first kill request is recorded; repeats change nothing.
     KillRequested { id: String, audit: Audit<'a> },
@@ -128,8 +137,27 @@ pub fn change<'a>(new: &'a NewEvent, data: &'a str) -> Result<Change<'a>, StoreE
         // server's memory, on its way down the pipe). Nothing can start
         // this run again: a replay turns a started run into `interrupted`.
         // So the stored copy goes now, not at the end.
-        Event::RunSpawned { run, .. } => Change::DropStdin {
+        Event::RunSpawned {
+            run,
+            keep_stdin: false,
+            ..
+        } => Change::DropStdin {
             id: run.to_string(),
+        },
+        // A run with retries may need its stdin again; its end drops it.
+        Event::RunSpawned {
+            keep_stdin: true, ..
+        } => Change::Nothing,
+        Event::RunRetrying {
+            run,
+            record,
+            attempt,
+            due,
+        } => Change::RetryRun {
+            id: run.to_string(),
+            due: *due,
+            attempt: i64::from(*attempt) + 1,
+            ended: serde_json::to_string(&Attempt::of(*attempt, record))?,
         },
         Event::RunFinished { run, record }
         | Event::RunStartFailed { run, record }

@@ -35,6 +35,26 @@ pub fn committed(events: &[StoredEvent]) {
                     "run started"
                 );
             }
+            Event::RunRetrying {
+                run,
+                record,
+                attempt,
+                due,
+            } => {
+                tracing::info!(
+                    target: TARGET,
+                    run = %run,
+                    user,
+                    script = %record.name,
+                    outcome = record.outcome.as_str(),
+                    attempt,
+                    due,
+                    exit_code = record.exit_code,
+                    signal = record.signal,
+                    seq = stored.seq,
+                    "run attempt ended; retrying"
+                );
+            }
             event => {
                 let (Some(run), Some(record)) = (event.run_id(), event.final_record()) else {
                     continue;

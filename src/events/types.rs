@@ -61,6 +61,9 @@ pub struct RunSpec {
     /// `-k`, `-M`, `-W`, `-P`: leftovers and limits of the run's processes.
     #[serde(default, skip_serializing_if = "Resources::is_default")]
     pub resources: Resources,
+    /// `-R`, `-B`: how a failed attempt is tried again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<crate::exectab::RetryPolicy>,
     /// The exectab options as the status `args.opts` object shows them;
     /// shared by the runs of one script.
     #[serde(default)]
@@ -85,6 +88,33 @@ pub struct TaskSpan {
     pub task: String,
     pub start: f64,
     pub end: f64,
+}
+
+/// One ended attempt of a run that may be retried (`-R`): what status
+/// and history list in `attempts`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Attempt {
+    /// 1-based.
+    pub attempt: u32,
+    pub start: Option<f64>,
+    pub end: f64,
+    pub outcome: Outcome,
+    pub exit_code: Option<i32>,
+    pub signal: Option<i32>,
+}
+
+impl Attempt {
+    /// Attempt number `attempt`, as the record of its end tells it.
+    pub fn of(attempt: u32, record: &RunRecord) -> Self {
+        Attempt {
+            attempt,
+            start: record.started,
+            end: record.finished,
+            outcome: record.outcome,
+            exit_code: record.exit_code,
+            signal: record.signal,
+        }
+    }
 }
 
 /// Everything the finished status of a run shows; carried by the final
@@ -119,6 +149,10 @@ pub struct RunRecord {
     /// The due instant of the schedule tick that queued the run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tick: Option<i64>,
+    /// A run with retries (`-R`): every attempt, this record's last; the
+    /// record's outcome is the last attempt's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attempts: Vec<Attempt>,
 }
 
 impl RunRecord {
@@ -199,6 +233,10 @@ pub enum Event {
         name: ScriptName,
         pgid: u32,
         boot: String,
+        /// The run may be tried again (`-R`): its stored stdin stays until
+        /// its last attempt ends.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        keep_stdin: bool,
     },
     RunInterrupted {
         run: RunId,
@@ -263,6 +301,19 @@ pub enum Event {
         name: ScriptName,
         origin: Origin,
     },
+    /// An attempt of a run with retries (`-R`) ended `failed`, `timeout`
+    /// or `interrupted` and attempts remain: the run is queued again,
+    /// due at `due`. Not a final event; the store refuses a second one
+    /// for the same attempt (`events_one_retry`).
+    RunRetrying {
+        run: RunId,
+        /// This attempt's end: outcome, exit code or signal, times.
+        record: RunRecord,
+        /// The attempt that ended, 1-based.
+        attempt: u32,
+        /// UNIX second of the next attempt.
+        due: i64,
+    },
 }
 
 impl Event {
@@ -299,6 +350,7 @@ impl Event {
             | Event::RunKillRequested { run, .. }
             | Event::RunSpawned { run, .. }
             | Event::RunInterrupted { run, .. }
+            | Event::RunRetrying { run, .. }
             | Event::RunForgotten { run } => Some(*run),
             _ => None,
         }
@@ -312,6 +364,7 @@ impl Event {
             | Event::RunProgress { name, .. }
             | Event::RunKillRequested { name, .. }
             | Event::RunSpawned { name, .. } => Some(name),
+            Event::RunRetrying { record, .. } => Some(&record.name),
             _ => self.final_record().map(|r| &r.name),
         }
     }

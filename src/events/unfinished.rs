@@ -17,7 +17,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use super::error::StoreError;
-use super::types::{Event, Origin, RunSpec};
+use super::types::{Attempt, Event, Origin, RunSpec};
 use super::upcast::decode;
 use crate::ids::{RunId, ScriptName, UserId};
 
@@ -51,6 +51,26 @@ pub struct Unfinished {
     /// The node that started it (PostgreSQL; none on SQLite, or for a run
     /// started before nodes were recorded).
     pub node: Option<String>,
+    /// A run with retries: its ended attempts, oldest first.
+    pub attempts: Vec<Attempt>,
+}
+
+/// The ended attempts of a run's row (`runs.attempts`, a JSON array or
+/// NULL); a retried run's `RunQueued` time is replaced by its row's
+/// `due` (the `queued` column), when its next attempt may start.
+pub fn attempts(
+    json: Option<&str>,
+    due: i64,
+    queued: &mut QueuedRun,
+) -> Result<Vec<Attempt>, StoreError> {
+    let Some(json) = json else {
+        return Ok(Vec::new());
+    };
+    let attempts: Vec<Attempt> = serde_json::from_str(json)?;
+    if !attempts.is_empty() {
+        queued.queued = due;
+    }
+    Ok(attempts)
 }
 
 /// The process group and boot id of a `RunSpawned` event.

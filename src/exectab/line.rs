@@ -151,6 +151,8 @@ fn apply_value(def: &mut ScriptDef, letter: char, v: &str) -> Result<(), String>
             Some(n) if n >= 1 => def.resources.max_procs = Some(n),
             _ => return Err(format!("-P={v} is not a positive number of processes")),
         },
+        'R' => def.retries = super::retry::parse_retries(v)?,
+        'B' => def.backoff = Some(super::retry::parse_base(v)?),
         'W' => match parse_number::<u32>(v) {
             Some(n) if (1..=10_000).contains(&n) => def.resources.cpu_weight = Some(n),
             _ => return Err(format!("-W={v} is not a CPU weight from 1 to 10000")),
@@ -162,7 +164,7 @@ fn apply_value(def: &mut ScriptDef, letter: char, v: &str) -> Result<(), String>
 }
 
 /// Parse ASCII digits only (Rust's `from_str` would also take a leading `+`).
-fn parse_number<T: std::str::FromStr>(v: &str) -> Option<T> {
+pub(super) fn parse_number<T: std::str::FromStr>(v: &str) -> Option<T> {
     if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }

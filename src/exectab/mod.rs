@@ -14,6 +14,7 @@
 
 mod line;
 mod resources;
+mod retry;
 mod schedule;
 mod substitution;
 mod token;
@@ -24,6 +25,7 @@ use std::fmt;
 pub use crate::schedule::CatchUp;
 use line::parse_line;
 pub use resources::{parse_size, Resources};
+pub use retry::{RetryPolicy, DEFAULT_BASE, MAX_RETRIES, MAX_WAIT};
 use substitution::placeholders;
 pub use substitution::{expand_env, substitute};
 
@@ -54,6 +56,10 @@ pub struct ScriptDef {
     pub timeout_secs: Option<u64>,
     /// `-k`, `-M`, `-W`, `-P`: leftovers and limits of the run's processes.
     pub resources: Resources,
+    /// `-R`: how many times a failed attempt is tried again (0: never).
+    pub retries: u32,
+    /// `-B`: the backoff base in seconds; `None` is [`DEFAULT_BASE`].
+    pub backoff: Option<u64>,
     /// Executable followed by params, unquoted; empty only when `noexec`.
     pub command: Vec<String>,
     /// `-c`, `-z`, `-C`: when the script starts by itself, if ever.
@@ -117,10 +123,12 @@ const OPTIONS: &[(char, &str, bool)] = &[
     ('n', "noexec", false),
     ('r', "removelog", false),
     ('s', "simultaneous", true),
+    ('B', "backoff", true),
     ('t', "timeout", true),
     ('u', "user", true),
     ('M', "memorymax", true),
     ('P', "maxprocs", true),
+    ('R', "retries", true),
     ('W', "cpuweight", true),
     ('z', "timezone", true),
 ];
@@ -228,9 +236,19 @@ impl ScriptDef {
             simultaneous: 1,
             timeout_secs: None,
             resources: Resources::default(),
+            retries: 0,
+            backoff: None,
             command: Vec::new(),
             schedule: None,
         }
+    }
+
+    /// The script's retries, when `-R` asks for any.
+    pub fn retry(&self) -> Option<RetryPolicy> {
+        (self.retries > 0).then(|| RetryPolicy {
+            retries: self.retries,
+            base: self.backoff.unwrap_or(DEFAULT_BASE),
+        })
     }
 
     /// Highest N of any `@@N` in command (0 if none); a run needs at least that many args.
@@ -288,11 +306,17 @@ impl ScriptDef {
         if let Some(u) = &self.user {
             push("-u", OptValue::Value(u.clone()));
         }
+        if let Some(base) = self.backoff {
+            push("-B", OptValue::Value(base.to_string()));
+        }
         if let Some(bytes) = self.resources.memory_max {
             push("-M", OptValue::Value(bytes.to_string()));
         }
         if let Some(n) = self.resources.max_procs {
             push("-P", OptValue::Value(n.to_string()));
+        }
+        if self.retries > 0 {
+            push("-R", OptValue::Value(self.retries.to_string()));
         }
         if let Some(weight) = self.resources.cpu_weight {
             push("-W", OptValue::Value(weight.to_string()));

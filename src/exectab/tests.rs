@@ -451,3 +451,45 @@ fn opts_report() {
     assert_eq!(long_opt_name("s"), None);
     assert_eq!(long_opt_name("-si"), None);
 }
+
+#[test]
+fn retries_and_backoff_are_a_policy_and_bad_values_skip_the_line() {
+    let d = one("-R and -B", "-R=3 -B=5 x /bin/false");
+    assert_eq!(
+        d.retry(),
+        Some(RetryPolicy {
+            retries: 3,
+            base: 5
+        })
+    );
+    let d = one("-B defaults to 10", "-retries=2 x /bin/false");
+    assert_eq!(
+        d.retry(),
+        Some(RetryPolicy {
+            retries: 2,
+            base: 10
+        })
+    );
+    assert_eq!(one("-R=0 is none", "-R=0 x /bin/false").retry(), None);
+    let opts = one("opts", "-B=7 -R=1 x /bin/false").opts();
+    assert!(
+        opts.contains(&("-R".into(), OptValue::Value("1".into()))),
+        "{opts:?}"
+    );
+    assert!(
+        opts.contains(&("-B".into(), OptValue::Value("7".into()))),
+        "{opts:?}"
+    );
+    assert_eq!(long_opt_name("-R"), Some("retries"));
+    assert_eq!(long_opt_name("-B"), Some("backoff"));
+    for (desc, text, names) in [
+        ("too many retries", "-R=101 x /bin/true", "-R=101"),
+        ("not a number", "-R=two x /bin/true", "-R=two"),
+        ("no wait", "-B=0 x /bin/true", "-B=0"),
+        ("over an hour", "-B=3601 x /bin/true", "-B=3601"),
+        ("no value", "-R x /bin/true", "-R"),
+    ] {
+        let warning = rejected(desc, text);
+        assert!(warning.message.contains(names), "{desc}: {warning}");
+    }
+}

@@ -244,12 +244,22 @@ async fn live_run(
         return Ok(None);
     };
     Ok(match queue.send(queue::GetRun { id }).await? {
-        Some(LiveRun::Queued { queued, position }) => Some(RunStatus::Queued(status::queued(
-            id, name, queued, position,
-        ))),
-        Some(LiveRun::Running { started, progress }) => Some(RunStatus::Running(status::running(
-            id, name, started, &progress,
-        ))),
+        Some(LiveRun::Queued {
+            queued,
+            position,
+            tries,
+        }) => Some(RunStatus::Queued(wire::Queued {
+            tries,
+            ..status::queued(id, name, queued, position)
+        })),
+        Some(LiveRun::Running {
+            started,
+            progress,
+            tries,
+        }) => Some(RunStatus::Running(wire::Running {
+            tries,
+            ..status::running(id, name, started, &progress)
+        })),
         None => None,
     })
 }

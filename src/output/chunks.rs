@@ -53,16 +53,22 @@ impl ChunkWriter {
         ChunkWriter { pool, chunks }
     }
 
-    /// The log of a run that is starting.
-    pub fn log(&self, run: RunId, cap: u64) -> ChunkLog {
+    /// The log of a run that is starting, written from byte `offset` on
+    /// (after an earlier attempt's output).
+    pub fn log(&self, run: RunId, cap: u64, offset: u64) -> ChunkLog {
         ChunkLog {
             run,
             chunks: self.chunks.clone(),
             cap: Cap::new(cap),
             buffer: Vec::new(),
-            offset: 0,
+            offset,
             error: Arc::default(),
         }
+    }
+
+    /// How many bytes of `run`'s log are stored.
+    pub async fn length(&self, run: RunId) -> Result<u64, StoreError> {
+        sql::length(&self.pool, run).await
     }
 
     /// The stored log of `run` from byte `offset` on.

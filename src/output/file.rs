@@ -19,6 +19,8 @@ pub struct LogFile {
     cap: Cap,
     /// The first error that lost output (disk full, …), for the record.
     error: Option<String>,
+    /// Keep what an earlier attempt wrote (`-R`) and write after it.
+    append: bool,
 }
 
 enum Output {
@@ -29,13 +31,15 @@ enum Output {
 }
 
 impl LogFile {
-    /// A log at `path`, created (with its folder) on the first line.
-    pub fn new(path: PathBuf, cap: u64) -> Self {
+    /// A log at `path`, created (with its folder) on the first line, or
+    /// appended to if `append` (a later attempt of the run).
+    pub fn new(path: PathBuf, cap: u64, append: bool) -> Self {
         LogFile {
             path,
             out: Output::NotYet,
             cap: Cap::new(cap),
             error: None,
+            append,
         }
     }
 
@@ -53,12 +57,17 @@ impl LogFile {
 
     fn open(&mut self) -> Option<&mut BufWriter<std::fs::File>> {
         if let Output::NotYet = self.out {
-            let path = &self.path;
+            let (path, append) = (&self.path, self.append);
             let open = || -> std::io::Result<std::fs::File> {
                 if let Some(dir) = path.parent() {
                     std::fs::create_dir_all(dir)?;
                 }
-                std::fs::File::create(path)
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .write(true)
+                    .append(append)
+                    .truncate(!append)
+                    .open(path)
             };
             self.out = match open() {
                 Ok(file) => Output::Open(BufWriter::with_capacity(64 * 1024, file)),

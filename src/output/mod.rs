@@ -52,11 +52,31 @@ impl RunLogs {
         }
     }
 
-    /// A log for a run that is starting, capped at `cap` bytes.
-    pub fn create(&self, user: UserId, run: RunId, cap: u64) -> RunLog {
+    /// A log for a run that is starting, capped at `cap` bytes in all;
+    /// with `after`, a later attempt's (`-R`): the log so far (`after`
+    /// bytes) is kept and this attempt's output written after it.
+    pub fn create(&self, user: UserId, run: RunId, cap: u64, after: Option<u64>) -> RunLog {
+        let offset = after.unwrap_or(0);
+        let cap = cap.saturating_sub(offset);
         match self {
-            RunLogs::Files(config) => RunLog::File(LogFile::new(config.log_path(user, run), cap)),
-            RunLogs::Database(writer) => RunLog::Chunks(writer.log(run, cap)),
+            RunLogs::Files(config) => RunLog::File(LogFile::new(
+                config.log_path(user, run),
+                cap,
+                after.is_some(),
+            )),
+            RunLogs::Database(writer) => RunLog::Chunks(writer.log(run, cap, offset)),
+        }
+    }
+
+    /// How many bytes of `run`'s log are stored (an earlier attempt's).
+    pub async fn length(&self, user: UserId, run: RunId) -> Result<u64, LogError> {
+        match self {
+            RunLogs::Files(config) => match tokio::fs::metadata(config.log_path(user, run)).await {
+                Ok(meta) => Ok(meta.len()),
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(0),
+                Err(err) => Err(err.into()),
+            },
+            RunLogs::Database(writer) => Ok(writer.length(run).await?),
         }
     }
 

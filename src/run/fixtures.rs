@@ -38,6 +38,7 @@ fn request(forget: bool) -> PendingRun {
             ..Origin::default()
         },
         admission: Admission::Accepted,
+        attempts: Vec::new(),
     }
 }
 
@@ -85,6 +86,7 @@ impl Run {
             name: name(),
             pgid: 4242,
             boot: "boot-1".into(),
+            keep_stdin: false,
         }
     }
 

@@ -4,13 +4,15 @@
 //! shown of it. Pure values and functions: no I/O, no actors, no SQL.
 //!
 //! `state.rs` (RunState + apply), `pending.rs` (PendingRun and its
-//! RunQueued), `record.rs` (final records and events), `view.rs` (what a
+//! RunQueued), `record.rs` (final records and events), `retry.rs` (whether an
+//! attempt's end is the run's or queues its next attempt), `view.rs` (what a
 //! status or a monitor push shows).
 
 #[cfg(test)]
 mod fixtures;
 pub mod pending;
 pub mod record;
+pub mod retry;
 pub mod state;
 pub mod view;
 

@@ -5,7 +5,7 @@
 //!
 //! [`RunState::apply`]: super::RunState::apply
 
-use crate::events::types::{Origin, RunSpec};
+use crate::events::types::{Attempt, Origin, RunSpec};
 use crate::events::Event;
 use crate::ids::{RunId, ScriptName};
 
@@ -34,6 +34,8 @@ pub struct PendingRun {
     pub stdin_len: usize,
     pub origin: Origin,
     pub admission: Admission,
+    /// The attempts that ended and were retried (`-R`), oldest first.
+    pub attempts: Vec<Attempt>,
 }
 
 impl PendingRun {
@@ -57,7 +59,13 @@ impl PendingRun {
             stdin_len,
             origin,
             admission: Admission::Reserved,
+            attempts: Vec::new(),
         }
+    }
+
+    /// The attempt it is on (or makes next), 1-based.
+    pub fn attempt(&self) -> u32 {
+        u32::try_from(self.attempts.len()).map_or(u32::MAX, |n| n.saturating_add(1))
     }
 
     /// Whether its `RunQueued` is on record (it counts in positions).

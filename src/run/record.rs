@@ -41,6 +41,8 @@ pub fn base(
         run_user: run.spec.user.clone(),
         run_group: run.spec.group.clone(),
         tick: run.origin.tick,
+        // The ended attempts of a retried run (`retry` adds the last).
+        attempts: run.attempts.clone(),
     }
 }
 

@@ -5,7 +5,7 @@
 
 use super::PendingRun;
 use crate::events::query::RowState;
-use crate::events::types::{Origin, ProgressSnapshot, RunRecord};
+use crate::events::types::{Attempt, Origin, ProgressSnapshot, RunRecord};
 use crate::events::Event;
 use crate::ids::ScriptName;
 
@@ -96,6 +96,22 @@ impl RunState {
                 done(record, End::Cancelled { by: origin.clone() })
             }
             (Unknown, queued @ Event::RunQueued { .. }) => queued_state(queued).unwrap_or(Unknown),
+            (
+                started @ (Starting(_) | Running { .. } | Killing { .. }),
+                Event::RunRetrying {
+                    record,
+                    attempt,
+                    due,
+                    ..
+                },
+            ) => match started.into_started() {
+                Some(Started { name, mut run, .. }) => {
+                    run.attempts.push(Attempt::of(*attempt, record));
+                    run.queued = *due;
+                    Queued { name, run }
+                }
+                None => Unknown,
+            },
             (Queued { name, run }, Event::RunStarted { started, .. }) => Starting(Started {
                 name,
                 run,
@@ -230,6 +246,7 @@ fn queued_state(event: &Event) -> Option<RunState> {
             stdin_len: *stdin_len,
             origin: origin.clone(),
             admission: super::Admission::Accepted,
+            attempts: Vec::new(),
         },
     })
 }

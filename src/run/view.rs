@@ -27,6 +27,14 @@ pub enum View<'a> {
     },
     /// `state: done`, as its record tells it.
     Done { id: RunId, record: &'a RunRecord },
+    /// `state: queued` again: attempt `attempt` ended (`record`) and the
+    /// next is due at `due` (`-R`).
+    Retrying {
+        id: RunId,
+        record: &'a RunRecord,
+        attempt: u32,
+        due: i64,
+    },
 }
 
 /// Which monitors an event's view is pushed to.
@@ -82,6 +90,22 @@ pub fn pushed(event: &Event) -> Option<(View<'_>, Audience)> {
                 name,
                 started: *started,
                 progress: Cow::Borrowed(progress),
+            },
+            Audience::Verbose,
+        ),
+        // The attempt ended and the run waits again: no `done` push, the
+        // run's one `done` is its last attempt's.
+        Event::RunRetrying {
+            run,
+            record,
+            attempt,
+            due,
+        } => (
+            View::Retrying {
+                id: *run,
+                record,
+                attempt: *attempt,
+                due: *due,
             },
             Audience::Verbose,
         ),

@@ -55,4 +55,5 @@ pub use scripts::{
 };
 pub use status::{
     text_or_false, Finished, IdsOrCount, Queued, RunArgs, RunStatus, Running, StatusList, TaskSpan,
+    Tries,
 };

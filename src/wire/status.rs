@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::literal::{Done, QueuedState, RunningState, Success};
-use crate::events::types::Outcome;
+use crate::events::types::{Attempt, Outcome};
 use crate::ids::{RunId, ScriptName};
 
 /// `task`/`subtask`: the text, or `false` until one was seen.
@@ -43,6 +43,22 @@ pub mod text_or_false {
     }
 }
 
+/// A run with retries (`-R`, extension): its attempts. Every field is
+/// absent for a run without retries, so old clients see nothing new.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Tries {
+    /// The attempt it is on (queued: the one it makes next), or its last;
+    /// 1-based.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u32>,
+    /// How many attempts it may make in all (1 + `-R`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_attempts: Option<u32>,
+    /// The attempts that ended (a done run: all of them), oldest first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempts: Option<Vec<Attempt>>,
+}
+
 /// `state: queued`; also the reply of `POST run`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Queued {
@@ -50,13 +66,15 @@ pub struct Queued {
     pub name: ScriptName,
     /// 0-based among the not-yet-started runs of this name.
     pub position: usize,
-    /// UNIX second the run may start.
+    /// UNIX second the run may start (a retried run: its next attempt).
     pub queued: i64,
     /// The event sequence: monitor pushes only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seq: Option<i64>,
     pub state: QueuedState,
     pub success: Success,
+    #[serde(flatten)]
+    pub tries: Tries,
 }
 
 /// `state: running`.
@@ -80,6 +98,8 @@ pub struct Running {
     /// 0-based.
     pub tasknum: u32,
     pub taskstart: f64,
+    #[serde(flatten)]
+    pub tries: Tries,
 }
 
 /// `args` of a finished run (owners only).
@@ -163,6 +183,8 @@ pub struct Finished {
     /// A schedule's run: the due instant of its tick (extension).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tick: Option<i64>,
+    #[serde(flatten)]
+    pub tries: Tries,
 }
 
 /// Reply of `GET status/ID`: one of the three shapes.

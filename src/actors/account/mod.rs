@@ -213,6 +213,7 @@ fn spec(def: &ScriptDef, params: &[String], opts: Arc<Map<String, Value>>) -> Ru
         noexec: def.noexec,
         forget: def.forget,
         resources: def.resources,
+        retry: def.retry(),
         opts,
     }
 }

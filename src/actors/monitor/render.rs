@@ -42,6 +42,16 @@ fn render(event: &StoredEvent, verbose: bool, owner: bool) -> Option<Push> {
             seq,
             ..status::finished(id, record, owner)
         })),
+        View::Retrying {
+            id,
+            record,
+            attempt,
+            due,
+        } => Push::Queued(wire::Queued {
+            seq,
+            tries: status::retrying(record, attempt),
+            ..status::queued(id, &record.name, due, 0)
+        }),
     };
     Some(push)
 }

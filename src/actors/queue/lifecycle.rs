@@ -5,8 +5,9 @@
 
 use actix::prelude::*;
 
+use super::ProcessGone;
 use super::{Phase, ScriptQueue};
-use crate::actors::run::{ProcessEnded, ProgressChanged, RunEnded};
+use crate::actors::run::{ProcessEnded, ProgressChanged, RunEnded, RunRetried};
 use crate::run::StopReason;
 
 impl Handler<ProgressChanged> for ScriptQueue {
@@ -36,6 +37,24 @@ impl Handler<RunEnded> for ScriptQueue {
         // The durable end is logged once, by the store (target scriptd::run).
         tracing::debug!(run = %msg.id, script = %self.name, outcome = msg.record.outcome.as_str(), "run left the queue");
         self.run_gone(msg.id, ctx);
+    }
+}
+
+impl Handler<RunRetried> for ScriptQueue {
+    type Result = ();
+
+    fn handle(&mut self, msg: RunRetried, ctx: &mut Context<Self>) {
+        let id = msg.id;
+        tracing::debug!(run = %id, script = %self.name, due = msg.run.queued, "run waits for its next attempt");
+        self.claims_blocked = false;
+        if self.running.remove(id).is_some_and(|r| r.actor().is_some()) {
+            self.outlet.gone.do_send(ProcessGone { id });
+        }
+        // It waits like a run queued for later: no slot, its own timer.
+        self.pending.insert(msg.run);
+        self.refresh_positions_from(id);
+        self.answer_idle_waiters();
+        self.try_start(ctx);
     }
 }
 

@@ -37,8 +37,18 @@ impl Handler<Observed> for ScriptQueue {
     fn handle(&mut self, msg: Observed, ctx: &mut Context<Self>) {
         self.observed += 1;
         let mut woken = false;
+        let mut retried = Vec::new();
         for stored in &msg.events {
+            if let Event::RunRetrying { run, .. } = &stored.event {
+                if self.retried_elsewhere(*run) {
+                    retried.push(*run);
+                }
+                continue;
+            }
             woken |= self.observe(&stored.event);
+        }
+        if !retried.is_empty() {
+            self.take_retries(retried, ctx);
         }
         if woken {
             // A slot may have been freed, or a run queued: claim again.
@@ -113,6 +123,46 @@ impl ScriptQueue {
             }
             _ => false,
         }
+    }
+
+    /// Whether a run's `RunRetrying` came from elsewhere (another node,
+    /// or a rescuer): its next attempt is not waiting here yet. A run of
+    /// this node's own is put back by its actor (`RunRetried`).
+    fn retried_elsewhere(&mut self, id: RunId) -> bool {
+        if self.pending.get(id).is_some() || self.running.contains(id) {
+            return false;
+        }
+        self.foreign.ended(id);
+        true
+    }
+
+    /// Reads the runs another node retried and waits for their next
+    /// attempts here too (any node that defines the script may take it,
+    /// by the same claim as any queued run).
+    fn take_retries(&mut self, ids: Vec<RunId>, ctx: &mut Context<Self>) {
+        let (readers, user, name) = (self.shared.readers.clone(), self.user, self.name.clone());
+        let read = async move { readers.unfinished_run_events_of(user, &name).await };
+        ctx.spawn(read.into_actor(self).map(move |result, act, ctx| {
+            let events = match result {
+                Ok(events) => events,
+                Err(err) => {
+                    tracing::warn!(error.cause_chain = ?err, script = %act.name, "cannot read the runs another node retried; their next attempts start elsewhere");
+                    return;
+                }
+            };
+            for state in crate::replay::fold_runs(events) {
+                let RunState::Queued { run, .. } = state else {
+                    continue;
+                };
+                let id = run.id;
+                if ids.contains(&id) && act.pending.get(id).is_none() && !act.running.contains(id) {
+                    act.pending.insert(run);
+                    act.refresh_positions_from(id);
+                }
+            }
+            act.claims_blocked = false;
+            act.try_start(ctx);
+        }));
     }
 
     /// Forgets a pending run that another node started or ended.

@@ -153,6 +153,7 @@ mod tests {
             stdin_len: 0,
             origin: Origin::default(),
             admission: Admission::Accepted,
+            attempts: Vec::new(),
         }
     }
 

@@ -12,6 +12,8 @@ use crate::events::types::{Origin, ProgressSnapshot, RunSpec};
 use crate::events::{Append, Event, Expect, NewEvent, Refusal, StoreError};
 use crate::ids::RunId;
 use crate::run::{flatten, record, Admission, Limits, PendingRun, StopReason};
+use crate::status;
+use crate::wire::Tries;
 
 /// A run accepted into the queue.
 #[derive(Debug, Clone)]
@@ -246,10 +248,12 @@ pub enum LiveRun {
     Queued {
         queued: i64,
         position: usize,
+        tries: Tries,
     },
     Running {
         started: f64,
         progress: ProgressSnapshot,
+        tries: Tries,
     },
 }
 
@@ -268,18 +272,21 @@ impl Handler<GetRun> for ScriptQueue {
             return Some(LiveRun::Running {
                 started: running.started,
                 progress: running.progress.clone(),
+                tries: status::tries(&running.run),
             });
         }
         if let Some(running) = self.foreign.get(msg.id) {
             return Some(LiveRun::Running {
                 started: running.started,
                 progress: running.progress.clone(),
+                tries: Tries::default(),
             });
         }
         let run = self.pending.get(msg.id).filter(|r| r.accepted())?;
         Some(LiveRun::Queued {
             queued: run.queued,
             position: self.pending.position(msg.id)?,
+            tries: status::tries(run),
         })
     }
 }

@@ -201,6 +201,7 @@ mod tests {
             stdin_len: 0,
             origin: Origin::default(),
             admission: Admission::Accepted,
+            attempts: Vec::new(),
         };
         Running::new(run, 1.0, stage)
     }

@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use actix::prelude::*;
 
-use super::{Phase, ProcessEnded, RunEnded, RunProcess};
+use super::{Phase, ProcessEnded, RunEnded, RunProcess, RunRetried};
 use crate::actors::process::{ExitInfo, ExitStatusKind};
 use crate::clock;
 use crate::events::types::{Outcome, RunRecord, TaskSpan};
 use crate::events::{Append, Event, NewEvent};
-use crate::run::{flatten, record, StopReason};
+use crate::run::{flatten, record, retry, RunState, Started, StopReason};
 
 impl RunProcess {
     fn outcome(&self, exit: &ExitInfo) -> Outcome {
@@ -117,28 +117,48 @@ impl RunProcess {
         self.record_end(record, ctx);
     }
 
-    /// Appends the final event; retried until durable, since the run
-    /// stays in its queue (for status and cancel) until its end is on record.
+    /// Records the end of the attempt: the run's final events, or its
+    /// `RunRetrying` when it will be tried again (`-R`).
     fn record_end(&mut self, record: RunRecord, ctx: &mut Context<Self>) {
         let id = self.start.run.id;
         // No process runs any more: the next run may start while this end
         // is being committed.
         self.start.outlet.process_ended.do_send(ProcessEnded { id });
-        let events = record::final_events(id, record.clone(), |run, record| match record.outcome {
-            Outcome::Interrupted => Event::RunInterrupted { run, record },
-            Outcome::StartFailed => Event::RunStartFailed { run, record },
-            _ => Event::RunFinished { run, record },
-        });
+        let events = retry::ending_events(
+            id,
+            &self.start.run,
+            record,
+            clock::now(),
+            retry::draw_jitter(),
+            |run, record| match record.outcome {
+                Outcome::Interrupted => Event::RunInterrupted { run, record },
+                Outcome::StartFailed => Event::RunStartFailed { run, record },
+                _ => Event::RunFinished { run, record },
+            },
+        );
+        self.commit_end(events, ctx);
+    }
+
+    /// Appends the events of the end; retried until durable, since the
+    /// run stays in its queue (for status and cancel) until its end is on
+    /// record.
+    fn commit_end(&mut self, events: Vec<Event>, ctx: &mut Context<Self>) {
+        let id = self.start.run.id;
         let user = self.start.user;
         let append = self.start.shared.store.send(Append {
-            events: events.into_iter().map(|e| NewEvent::new(user, e)).collect(),
+            events: events
+                .iter()
+                .cloned()
+                .map(|e| NewEvent::new(user, e))
+                .collect(),
         });
         ctx.spawn(append.into_actor(self).map(move |result, act, ctx| {
             match flatten(result) {
                 Ok(_) => {}
                 // An earlier try of this append landed although its answer
                 // was lost (PostgreSQL connection cut during COMMIT), or
-                // another node ended the run: either way it has ended.
+                // another node ended the run (or this attempt): either way
+                // it has ended.
                 Err(err) if err.is_already_ended() => {
                     tracing::info!(run = %id, "the end of this run was already recorded");
                 }
@@ -150,20 +170,49 @@ impl RunProcess {
                     } else {
                         tracing::error!(error.cause_chain = ?err, run = %id, "could not record the end of a run; retrying");
                     }
-                    ctx.run_later(Duration::from_secs(1), move |act, ctx| act.record_end(record, ctx));
+                    ctx.run_later(Duration::from_secs(1), move |act, ctx| act.commit_end(events, ctx));
                     return;
                 }
             }
-            if record.forgotten() {
-                let logs = act.start.shared.logs.clone();
-                actix::spawn(async move {
-                    if let Err(err) = logs.remove(&[(user, id)]).await {
-                        tracing::warn!(error = %err, run = %id, "cannot remove a forgotten run's log");
-                    }
-                });
-            }
-            act.start.outlet.run_ended.do_send(RunEnded { id, record });
+            act.ended(events);
             ctx.stop();
         }));
+    }
+
+    /// Tells the queue the end is on record: the run is gone, or waits
+    /// for its next attempt.
+    fn ended(&mut self, mut events: Vec<Event>) {
+        let (id, user) = (self.start.run.id, self.start.user);
+        let Some(first) = (!events.is_empty()).then(|| events.swap_remove(0)) else {
+            return;
+        };
+        if let Event::RunRetrying { .. } = first {
+            let mut state = RunState::Starting(Started {
+                name: self.start.name.clone(),
+                run: self.start.run.clone(),
+                started: self.start.started,
+                progress: Default::default(),
+            });
+            state.apply(&first);
+            if let RunState::Queued { run, .. } = state {
+                self.start.outlet.retried.do_send(RunRetried { id, run });
+            }
+            return;
+        }
+        let (Event::RunFinished { record, .. }
+        | Event::RunStartFailed { record, .. }
+        | Event::RunInterrupted { record, .. }) = first
+        else {
+            return;
+        };
+        if record.forgotten() {
+            let logs = self.start.shared.logs.clone();
+            actix::spawn(async move {
+                if let Err(err) = logs.remove(&[(user, id)]).await {
+                    tracing::warn!(error = %err, run = %id, "cannot remove a forgotten run's log");
+                }
+            });
+        }
+        self.start.outlet.run_ended.do_send(RunEnded { id, record });
     }
 }

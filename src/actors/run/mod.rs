@@ -27,7 +27,9 @@ use tokio::sync::oneshot;
 pub use self::handlers::Crash;
 use self::handlers::Publish;
 pub use self::handlers::{SetOutlet, Stop};
-pub use self::outlet::{Outlet, ProcessEnded, ProcessFailed, ProgressChanged, RunEnded};
+pub use self::outlet::{
+    Outlet, ProcessEnded, ProcessFailed, ProgressChanged, RunEnded, RunRetried,
+};
 use super::process::{self, Descendants, ExitInfo, RunCgroup, SpawnRequest, Spawned};
 use super::Shared;
 use crate::clock;
@@ -37,7 +39,7 @@ use crate::exectab::expand_env;
 use crate::ids::{ScriptName, UserId};
 use crate::output::RunLog;
 use crate::progress::{OutputEnds, Progress};
-use crate::run::{PendingRun, StopReason};
+use crate::run::{retry, PendingRun, StopReason};
 use crate::status;
 
 /// How long output is still read after the main process exited.
@@ -117,6 +119,8 @@ pub struct RunProcess {
     /// What the script left behind has been dealt with (see `tracking`).
     leftovers_done: bool,
     usage: tracking::Usage,
+    /// A later attempt (`-R`): the length of the log so far.
+    log_after: Option<u64>,
 }
 
 impl RunProcess {
@@ -136,6 +140,7 @@ impl RunProcess {
             descendants: None,
             leftovers_done: false,
             usage: tracking::Usage::default(),
+            log_after: None,
         }
     }
 
@@ -180,14 +185,19 @@ impl RunProcess {
                     name: self.start.name.clone(),
                     pgid: pid,
                     boot: process::boot_id().to_owned(),
+                    keep_stdin: self.start.run.spec.retry.is_some(),
                 },
             )],
         });
-        let log = shared.logs.create(
+        let mut log = shared.logs.create(
             self.start.user,
             self.start.run.id,
             shared.config.log_cap_bytes,
+            self.log_after,
         );
+        if let Some(marker) = retry::marker(&self.start.run) {
+            log.write_line(marker.as_bytes());
+        }
         self.live.borrow_mut().log = Some(log);
         ctx.run_interval(LOG_FLUSH_EVERY, |act, _ctx| {
             if let Some(log) = act.live.borrow_mut().log.as_mut() {
@@ -342,18 +352,30 @@ impl Actor for RunProcess {
             return;
         }
         let readers = self.start.shared.readers.clone();
-        let run = self.start.run.id;
+        let logs = self.start.shared.logs.clone();
+        let (user, run) = (self.start.user, self.start.run.id);
         let stdin_len = self.start.run.stdin_len;
+        let continues = !self.start.run.attempts.is_empty();
         let load_stdin = async move {
-            if stdin_len == 0 {
-                return Ok(None);
-            }
-            readers.stdin(run).await
+            // A later attempt writes its output after the earlier ones'.
+            let after = match continues {
+                false => None,
+                true => Some(logs.length(user, run).await.unwrap_or_else(|err| {
+                    tracing::warn!(error = %err, %run, "cannot read the length of the run's log");
+                    0
+                })),
+            };
+            let stdin = match stdin_len {
+                0 => Ok(None),
+                _ => readers.stdin(run).await,
+            };
+            (stdin, after)
         };
         ctx.spawn(
             load_stdin
                 .into_actor(self)
-                .then(|stdin, act, _ctx| {
+                .then(|(stdin, after), act, _ctx| {
+                    act.log_after = after;
                     let request = stdin.map(|stdin| {
                         let mut request = act.request(stdin);
                         request.cgroup = act.prepare_cgroup();

@@ -7,6 +7,7 @@ use actix::prelude::*;
 
 use crate::events::types::{ProgressSnapshot, RunRecord};
 use crate::ids::RunId;
+use crate::run::PendingRun;
 
 /// The run published new progress.
 #[derive(Message)]
@@ -32,6 +33,15 @@ pub struct RunEnded {
     pub record: RunRecord,
 }
 
+/// The attempt's `RunRetrying` is durable: the run waits in its queue
+/// again (`run`, due at its next attempt) and holds no slot.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct RunRetried {
+    pub id: RunId,
+    pub run: PendingRun,
+}
+
 /// The run's process actor failed (its processes are already killed).
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -48,6 +58,7 @@ pub struct Outlet {
     pub progress: Recipient<ProgressChanged>,
     pub process_ended: Recipient<ProcessEnded>,
     pub run_ended: Recipient<RunEnded>,
+    pub retried: Recipient<RunRetried>,
     pub failed: Recipient<ProcessFailed>,
 }
 
@@ -59,12 +70,14 @@ impl Outlet {
             + Handler<ProgressChanged>
             + Handler<ProcessEnded>
             + Handler<RunEnded>
+            + Handler<RunRetried>
             + Handler<ProcessFailed>,
     {
         Outlet {
             progress: addr.clone().recipient(),
             process_ended: addr.clone().recipient(),
             run_ended: addr.clone().recipient(),
+            retried: addr.clone().recipient(),
             failed: addr.clone().recipient(),
         }
     }

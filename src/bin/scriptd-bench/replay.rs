@@ -60,6 +60,7 @@ fn finished(run: RunId, name: &ScriptName, at: f64) -> [Event; 3] {
         run_user: None,
         run_group: None,
         tick: None,
+        attempts: Vec::new(),
     };
     [
         queued(run, name, at as i64),

@@ -1,4 +1,5 @@
-//! Account changes on PostgreSQL, one statement each (they are rare).
+//! Account changes on PostgreSQL, and a run's retry, one statement each
+//! (they are rare).
 
 use sqlx::PgConnection;
 
@@ -25,6 +26,23 @@ pub async fn apply(conn: &mut PgConnection, change: Change<'_>) -> Result<(), St
         .execute(conn)
         .await
         .map_err(|e| StoreError::from_pg(e, "user name already exists")),
+        Change::RetryRun {
+            id,
+            due,
+            attempt,
+            ended,
+        } => sqlx::query(
+            "UPDATE runs SET state = 'queued', queued = $2, started = NULL, node = NULL,
+                 attempt = $3, attempts = COALESCE(attempts, '[]'::jsonb) || jsonb_build_array($4::jsonb)
+             WHERE id = $1",
+        )
+        .bind(id)
+        .bind(due)
+        .bind(attempt as i32)
+        .bind(ended)
+        .execute(conn)
+        .await
+        .map_err(|e| StoreError::from_pg(e, "")),
         Change::RemoveUser { id } => sqlx::query(
             "WITH g AS (DELETE FROM guests WHERE user_id = $1) DELETE FROM users WHERE id = $1",
         )

@@ -57,6 +57,20 @@ pub async fn read(pool: &PgPool, run: RunId, offset: u64) -> Result<Vec<u8>, Sto
     Ok(log)
 }
 
+/// How many bytes of `run`'s log are stored: where a later attempt's
+/// output goes on.
+pub async fn length(pool: &PgPool, run: RunId) -> Result<u64, StoreError> {
+    let end: i64 = sqlx::query_scalar(
+        "SELECT COALESCE(max(start_offset + length(data)), 0)::int8
+         FROM run_log_chunks WHERE run_id = $1",
+    )
+    .bind(run.to_string())
+    .fetch_one(pool)
+    .await
+    .map_err(pg)?;
+    Ok(u64::try_from(end).unwrap_or(0))
+}
+
 /// Deletes the chunks of these runs; answers how many runs had some.
 pub async fn delete(pool: &PgPool, runs: &[RunId]) -> Result<usize, StoreError> {
     if runs.is_empty() {

@@ -11,7 +11,7 @@ use super::Readers;
 use crate::events::error::StoreError;
 use crate::events::query::decode;
 use crate::events::types::StoredEvent;
-use crate::events::unfinished::{pgid_and_boot, queued_run, Unfinished};
+use crate::events::unfinished::{attempts, pgid_and_boot, queued_run, Unfinished};
 use crate::ids::{RunId, ScriptName, UserId};
 
 /// The event columns [`stored_from_row`] reads.
@@ -117,7 +117,8 @@ impl Readers {
 /// stream needs no second query); see [`unfinished_from_row`].
 pub(super) const UNFINISHED_COLUMNS: &str =
     "e.seq, r.user_id, r.started, e.version, e.data::text AS data,
-     s.version AS spawned_version, s.data::text AS spawned, r.node AS started_on";
+     s.version AS spawned_version, s.data::text AS spawned, r.node AS started_on,
+     r.queued AS due, r.attempts::text AS attempts";
 
 /// The `FROM` of [`UNFINISHED_COLUMNS`], before a `WHERE` on `r` (runs).
 pub(super) const UNFINISHED_FROM: &str = "FROM runs r
@@ -129,10 +130,12 @@ pub(super) const UNFINISHED_FROM: &str = "FROM runs r
 
 /// One row of [`UNFINISHED_COLUMNS`].
 pub(super) fn unfinished_from_row(row: &PgRow) -> Result<Unfinished, StoreError> {
-    let queued = queued_run(
+    let mut queued = queued_run(
         row.try_get(3).map_err(pg)?,
         row.try_get("data").map_err(pg)?,
     )?;
+    let ended: Option<&str> = row.try_get("attempts").map_err(pg)?;
+    let attempts = attempts(ended, row.try_get("due").map_err(pg)?, &mut queued)?;
     let started: Option<f64> = row.try_get(2).map_err(pg)?;
     let spawned_version: Option<i64> = row.try_get("spawned_version").map_err(pg)?;
     let spawned: Option<&str> = row.try_get("spawned").map_err(pg)?;
@@ -147,5 +150,6 @@ pub(super) fn unfinished_from_row(row: &PgRow) -> Result<Unfinished, StoreError>
         started,
         spawned,
         node: row.try_get("started_on").map_err(pg)?,
+        attempts,
     })
 }

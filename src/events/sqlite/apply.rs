@@ -70,6 +70,19 @@ pub fn apply(conn: &Connection, new: &NewEvent, data: &str) -> Result<(), StoreE
                 .execute(params![audit.by, audit.from, id])?;
             }
         }
+        Change::RetryRun {
+            id,
+            due,
+            attempt,
+            ended,
+        } => {
+            conn.prepare_cached(
+                "UPDATE runs SET state = 'queued', queued = ?, started = NULL, attempt = ?,
+                    attempts = json_insert(COALESCE(attempts, '[]'), '$[#]', json(?))
+                 WHERE id = ?",
+            )?
+            .execute(params![due, attempt, ended, id])?;
+        }
         Change::KillRequested { id, audit } => {
             conn.prepare_cached(
                 "UPDATE runs SET killed_by = ?, killed_from = ?

@@ -134,6 +134,7 @@ const Detail = {
     } else if (run.error) {
       rows.push(['Error', run.error]);
     }
+    if (run.attempt) rows.push(['Attempt', run.attempt + (run.max_attempts ? ' of ' + run.max_attempts : '')]);
     if (run.args && run.args.params) rows.push(['Arguments', JSON.stringify(run.args.params)]);
     const audit = Detail.audit || {};
     for (const [label, by, from] of [['Requested by', 'requested_by', 'requested_from'],
@@ -160,13 +161,25 @@ const Detail = {
     return [h('h3', { text: 'Tasks' }), Charts.timeline(run), h('ol', { class: 'timeline' }, items)];
   },
 
+  // A run with retries (-R): one line per ended attempt.
+  attempts(run) {
+    const attempts = run.attempts || [];
+    if (!attempts.length) return null;
+    const items = attempts.map((a) => h('li', { class: 'attempt' },
+      'attempt ' + a.attempt + ': ' + a.outcome +
+      (a.exit_code !== null && a.exit_code !== undefined ? ', exit code ' + a.exit_code : '') +
+      (a.signal ? ', signal ' + a.signal : '') +
+      ', ' + (a.start ? fmtTime(a.start) + ' to ' : 'ended ') + fmtTime(a.end)));
+    return [h('h3', { text: 'Attempts' }), h('ol', { class: 'attempts' }, items)];
+  },
+
   render() {
     if (!Detail.id) return;
     const run = Detail.run || { id: Detail.id, state: 'loading' };
     document.getElementById('detail-title').textContent = 'Run ' + Detail.id + (run.name ? ' of ' + run.name : '');
     const dl = h('dl', { class: 'facts' }, Detail.rows(run).map(([k, v]) =>
       [h('dt', { text: k }), h('dd', { 'data-field': k, text: String(v) })]));
-    replace(document.getElementById('detail-body'), dl, Detail.timeline(run));
+    replace(document.getElementById('detail-body'), dl, Detail.attempts(run), Detail.timeline(run));
     document.getElementById('log-title').hidden = !can.log();
     document.getElementById('log').hidden = !can.log();
   },
