@@ -12,6 +12,7 @@ use actix_web::{web, App, HttpServer};
 use anyhow::Context as _;
 
 use crate::actors::account::Restore;
+use crate::actors::delivery::DeliveryWorker;
 use crate::actors::directory::{AccountDirectory, GetAccount, ShutdownAll};
 use crate::actors::monitor::MonitorHub;
 use crate::actors::process;
@@ -176,11 +177,25 @@ impl Application {
         .start();
         // After the replay: a tick's run joins a queue that holds its elders.
         let timer = Timer::new(shared.clone(), directory.clone()).start();
+        let node = match &readers {
+            Readers::Sqlite(_) => String::new(),
+            Readers::Postgres(_) => config.node.clone(),
+        };
+        let deliveries =
+            DeliveryWorker::new(store.clone(), node, config.hooks_allow.clone()).start();
+        if tail.is_none() {
+            store
+                .send(SetSubscriber {
+                    subscriber: deliveries.clone().recipient(),
+                })
+                .await?;
+        }
         if let Some((pg, last)) = tail {
             let subscribers = vec![
                 hub.clone().recipient(),
                 directory.clone().recipient(),
                 key_watch.recipient(),
+                deliveries.recipient(),
             ];
             let follower = Follower::new(pg.clone(), last, subscribers).start();
             store

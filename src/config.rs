@@ -76,6 +76,9 @@ pub struct Config {
     /// The IANA zone schedules are read in when their line has no `-z`
     /// (`timezone`; default UTC).
     pub timezone: String,
+    /// What internal targets users' webhooks may reach (`hooks_allow`:
+    /// CIDRs and host names); nothing internal by default.
+    pub hooks_allow: crate::hook::target::AllowList,
 }
 
 impl Config {
@@ -108,6 +111,7 @@ impl Config {
             lease_ttl: Duration::from_secs(10),
             node: host_name(),
             timezone: "UTC".to_owned(),
+            hooks_allow: crate::hook::target::AllowList::default(),
         }
     }
 
@@ -222,6 +226,9 @@ pub struct FileConfig {
     pub node: Option<String>,
     /// The IANA zone of schedules without `-z` (default UTC).
     pub timezone: Option<String>,
+    /// Internal networks and hosts webhooks may reach: CIDRs such as
+    /// `"127.0.0.1/32"` and host names (default: none).
+    pub hooks_allow: Option<Vec<String>>,
 }
 
 /// Why a configuration file could not be used.
@@ -372,6 +379,13 @@ impl FileConfig {
         }
         if let Some(node) = self.node {
             config.node = node_name(node)?;
+        }
+        if let Some(allow) = self.hooks_allow {
+            config.hooks_allow =
+                crate::hook::target::AllowList::parse(&allow).map_err(|_| ConfigError::Value {
+                    key: "hooks_allow",
+                    why: "entries must be CIDRs (10.0.0.0/8), addresses or host names",
+                })?;
         }
         Ok(())
     }

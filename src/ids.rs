@@ -87,6 +87,35 @@ impl fmt::Display for GuestId {
     }
 }
 
+/// A webhook's id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct HookId(pub Uuid);
+
+impl HookId {
+    /// A fresh random id.
+    pub fn new() -> Self {
+        HookId(Uuid::now_v7())
+    }
+
+    /// Same canonical-form rule as [`RunId::parse`].
+    pub fn parse(text: &str) -> Option<Self> {
+        RunId::parse(text).map(|r| HookId(r.0))
+    }
+}
+
+impl Default for HookId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Display for HookId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.hyphenated().fmt(f)
+    }
+}
+
 /// A script name as it appears in exectab.txt and in requests.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]

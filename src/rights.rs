@@ -70,6 +70,8 @@ pub enum Action<'a> {
     ManageGuests,
     /// `GET /metrics` with a key: any user.
     ReadMetrics,
+    /// `hook/*`: owner only.
+    ManageHooks,
 }
 
 /// A guest right, by the name the wire and the messages use.
@@ -123,9 +125,11 @@ fn guest_rule(action: Action<'_>) -> Vec<Step<'_>> {
         Action::History(name) => vec![Step::Has(Right::Status), Step::OwnScriptIfNamed(name)],
         Action::Monitor(name) => vec![Step::Has(Right::Monitor), Step::OwnScript(name)],
         Action::UseRun(name) => vec![Step::OwnScript(Some(name))],
-        Action::ReadLog | Action::ReadEvents | Action::ManageGuests | Action::ReadMetrics => {
-            vec![Step::Refuse]
-        }
+        Action::ReadLog
+        | Action::ReadEvents
+        | Action::ManageGuests
+        | Action::ReadMetrics
+        | Action::ManageHooks => vec![Step::Refuse],
     }
 }
 

@@ -7,6 +7,7 @@
 //! into the accounts, like run requests.
 
 pub mod account;
+pub mod delivery;
 pub mod directory;
 pub mod error;
 pub mod monitor;

@@ -204,6 +204,38 @@ impl Client {
             .await
     }
 
+    /// This user's webhooks, newest first.
+    pub async fn hook_list(&self) -> Result<wire::HookListReply, ClientError> {
+        self.json(Method::GET, "hook/list", None::<&()>).await
+    }
+
+    /// Creates a webhook (its secret is in this reply only).
+    pub async fn hook_create(
+        &self,
+        hook: &serde_json::Value,
+    ) -> Result<wire::HookCreateReply, ClientError> {
+        self.json(Method::POST, "hook/create", Some(hook)).await
+    }
+
+    /// Deletes a webhook.
+    pub async fn hook_delete(&self, id: &str) -> Result<wire::Ack, ClientError> {
+        self.json(
+            Method::POST,
+            &format!("hook/delete/{id}"),
+            Some(&serde_json::json!({})),
+        )
+        .await
+        .map_err(|err| id_error(err, id))
+    }
+
+    /// Recent deliveries, newest first.
+    pub async fn hook_deliveries(
+        &self,
+        query: &wire::DeliveriesRequest,
+    ) -> Result<wire::DeliveriesReply, ClientError> {
+        self.get("hook/deliveries", query).await
+    }
+
     /// This user's guests, newest first.
     pub async fn guest_list(&self) -> Result<wire::GuestListReply, ClientError> {
         self.json(Method::GET, "guest/list", None::<&()>).await

@@ -109,6 +109,57 @@ pub enum ClientCommand {
     /// Pause or resume a script's schedule (owner only).
     #[command(subcommand)]
     Schedule(ScheduleCommand),
+    /// Manage webhooks: URLs told when runs fail (or start, succeed…),
+    /// signed with a secret (owner only).
+    #[command(subcommand)]
+    Hook(HookCommand),
+}
+
+/// `scriptd hook …`
+#[derive(Debug, Subcommand)]
+pub enum HookCommand {
+    /// Add a webhook; its signing secret is shown once.
+    Add {
+        /// Where to POST (http or https; internal addresses only if the
+        /// server's hooks_allow opens them).
+        url: String,
+        /// Which events, comma-separated: started, success, failed,
+        /// timeout, killed, cancelled, interrupted, retrying (default:
+        /// failed,timeout,interrupted).
+        #[arg(long, value_delimiter = ',')]
+        on: Vec<String>,
+        /// Only this script's runs (default: every script).
+        #[arg(long)]
+        name: Option<String>,
+        /// The body: json, or slack for {"text": …} (Slack, Mattermost,
+        /// Discord's Slack-compatible endpoint).
+        #[arg(long)]
+        format: Option<String>,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// List webhooks, newest first (paused ones with the reason).
+    List {
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Remove a webhook; its pending deliveries are dropped.
+    Remove {
+        /// The hook's id (`scriptd hook list`).
+        id: String,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Recent deliveries, newest first: attempts, HTTP status, error.
+    Deliveries {
+        /// Only this hook's.
+        id: Option<String>,
+        /// At most this many (1-1000, default 100).
+        #[arg(long)]
+        limit: Option<u32>,
+        #[command(flatten)]
+        remote: Remote,
+    },
 }
 
 /// `scriptd schedule …`
@@ -211,6 +262,12 @@ impl ClientCommand {
                 GuestCommand::Create { remote, .. }
                 | GuestCommand::List { remote }
                 | GuestCommand::Delete { remote, .. },
+            ) => remote,
+            ClientCommand::Hook(
+                HookCommand::Add { remote, .. }
+                | HookCommand::List { remote }
+                | HookCommand::Remove { remote, .. }
+                | HookCommand::Deliveries { remote, .. },
             ) => remote,
         }
     }

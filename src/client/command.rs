@@ -48,7 +48,7 @@ pub fn report(err: &ClientError, json: bool) -> ExitCode {
 }
 
 /// Prints the server's JSON or the text rendering of it.
-fn print<T: serde::Serialize>(json: bool, reply: &T, text: impl FnOnce(&T) -> String) {
+pub(super) fn print<T: serde::Serialize>(json: bool, reply: &T, text: impl FnOnce(&T) -> String) {
     if json {
         println!("{}", serde_json::to_string(reply).unwrap_or_default());
     } else {
@@ -113,6 +113,7 @@ async fn dispatch(client: &Client, command: ClientCommand) -> Result<u8, ClientE
             super::monitor::monitor(client, name.as_deref().unwrap_or(""), verbose, json).await?
         }
         ClientCommand::Guest(guest) => return guest_command(client, guest, json).await,
+        ClientCommand::Hook(hook) => return super::hooks::hook_command(client, hook, json).await,
         ClientCommand::Scripts { .. } => {
             print(json, &client.scripts().await?, scripts::scripts_table)
         }

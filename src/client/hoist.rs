@@ -34,7 +34,7 @@ pub(crate) const CLIENT: &[&str] = &[
     "schedules",
 ];
 /// Client subcommands with subcommands of their own.
-pub(crate) const NESTED: &[&str] = &["guest", "schedule"];
+pub(crate) const NESTED: &[&str] = &["guest", "schedule", "hook"];
 
 /// `args` (program name first) with client options that come before a
 /// client subcommand moved to just after it.

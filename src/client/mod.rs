@@ -1,6 +1,6 @@
 //! The client half of the command line: talks to a running server over
 //! HTTP and WebSocket (`run`, `status`, `cancel`, `kill`, `log`, `monitor`,
-//! `guest`, `scripts`). It never touches the storage directory, except to
+//! `guest`, `scripts`, `hook`). It never touches the storage directory, except to
 //! read the first-run `admin.key` as a fallback key on the server's own host.
 //!
 //! - [`target`]: where a command goes (URL) and which key it sends.
@@ -14,6 +14,7 @@
 //! - [`wait`], [`display`], [`follow`]: `run --wait` and `log --follow`:
 //!   follow one run, its output and its progress.
 //! - [`monitor`]: `monitor`, reconnecting across server restarts.
+//! - [`hooks`]: `hook add|list|remove|deliveries`.
 //! - [`run_id`]: unique run-id prefixes.
 //! - [`render`], [`scripts`], [`status_table`]: human-readable tables
 //!   and lines (tables show the short id: its last 12 hex digits).
@@ -29,6 +30,7 @@ pub mod follow;
 pub mod help;
 pub mod history;
 pub mod hoist;
+pub mod hooks;
 pub mod monitor;
 pub mod render;
 mod reply;

@@ -10,6 +10,7 @@ use rusqlite::Connection;
 use tokio::sync::oneshot;
 
 use super::error::StoreError;
+use super::outbox::OutboxJob;
 use super::postgres;
 use super::prune::Pruned;
 use super::sqlite::{prune, vacuum};
@@ -45,6 +46,8 @@ pub struct Vacuumed {
 pub(super) enum Chore {
     Prune(PruneBatch, oneshot::Sender<Result<Pruned, StoreError>>),
     Vacuum(VacuumStep, oneshot::Sender<Result<Vacuumed, StoreError>>),
+    /// The webhook outbox's bookkeeping (claims, attempts, lists).
+    Outbox(OutboxJob),
 }
 
 impl Chore {
@@ -80,6 +83,7 @@ impl Chore {
                 metrics.record_chore(started.elapsed());
                 let _ = reply.send(result);
             }
+            Chore::Outbox(job) => super::sqlite::outbox::run(conn, job),
         }
     }
 }
@@ -98,6 +102,7 @@ impl Chore {
             Chore::Vacuum(_, reply) => {
                 let _ = reply.send(Ok(Vacuumed::default()));
             }
+            Chore::Outbox(job) => writer.outbox(job).await,
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod error;
 pub mod expect;
 pub mod history;
 pub mod kind;
+pub mod outbox;
 pub mod postgres;
 pub mod projection;
 pub mod prune;

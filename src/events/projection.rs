@@ -1,5 +1,5 @@
 //! What each appended event does to the read-model tables (runs, users,
-//! guests, run_stdin): computed here once, in Rust, for both backends;
+//! guests, run_stdin, hooks): computed here once, in Rust, for both backends;
 //! `sqlite::apply` and `postgres::apply` only turn a [`Change`] into their
 //! SQL, inside the transaction that appends the event. Pure folding: no
 //! rules are checked here beyond the database's own constraints.
@@ -66,6 +66,30 @@ pub enum Change<'a> {
     },
     /// A guest key goes.
     DeleteGuest { id: String, user: i64 },
+    /// A new webhook.
+    AddHook(HookRow<'a>),
+    /// A webhook goes, with its deliveries.
+    DeleteHook { id: String, user: i64 },
+    /// A webhook is paused.
+    PauseHook {
+        id: String,
+        user: i64,
+        paused: i64,
+        reason: &'a str,
+    },
+}
+
+/// The `hooks` row of a new webhook.
+#[derive(Debug)]
+pub struct HookRow<'a> {
+    pub id: String,
+    pub user: i64,
+    pub url: &'a str,
+    pub triggers: i64,
+    pub script: Option<&'a str>,
+    pub format: &'static str,
+    pub secret: &'a str,
+    pub created: i64,
 }
 
 /// The `runs` row of a queued run.
@@ -225,6 +249,39 @@ pub fn change<'a>(new: &'a NewEvent, data: &'a str) -> Result<Change<'a>, StoreE
         Event::GuestDeleted { guest, .. } => Change::DeleteGuest {
             id: guest.to_string(),
             user: new.user.0,
+        },
+        Event::HookCreated {
+            hook,
+            url,
+            on,
+            name,
+            format,
+            secret,
+            created,
+            ..
+        } => Change::AddHook(HookRow {
+            id: hook.to_string(),
+            user: new.user.0,
+            url,
+            triggers: crate::hook::trigger::mask(on),
+            script: name.as_ref().map(|n| n.as_str()),
+            format: format.as_str(),
+            secret,
+            created: *created,
+        }),
+        Event::HookDeleted { hook, .. } => Change::DeleteHook {
+            id: hook.to_string(),
+            user: new.user.0,
+        },
+        Event::HookPaused {
+            hook,
+            reason,
+            paused,
+        } => Change::PauseHook {
+            id: hook.to_string(),
+            user: new.user.0,
+            paused: *paused,
+            reason,
         },
     })
 }

@@ -39,7 +39,8 @@ pub struct EventsCommitted {
     pub events: Arc<Vec<StoredEvent>>,
 }
 
-/// Set the one recipient of [`EventsCommitted`] (the monitor hub).
+/// Add a recipient of [`EventsCommitted`] (the monitor hub or the
+/// follower, and the hooks' delivery worker).
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct SetSubscriber {
@@ -125,7 +126,7 @@ impl Round {
     /// [`MAX_BATCH`] appends or the first chore.
     pub(super) fn gather(
         first: Job,
-        subscriber: &mut Option<Recipient<EventsCommitted>>,
+        subscribers: &mut Vec<Recipient<EventsCommitted>>,
         mut next: impl FnMut() -> Option<Job>,
     ) -> Round {
         let mut round = Round::default();
@@ -136,7 +137,7 @@ impl Round {
                     round.groups.push(events);
                     round.waiters.push(waiter);
                 }
-                Job::Subscribe(recipient) => *subscriber = Some(recipient),
+                Job::Subscribe(recipient) => subscribers.push(recipient),
                 Job::Chore(chore) => {
                     // Appends that arrive after it wait for it: one batch.
                     round.chore = Some(chore);
@@ -156,15 +157,15 @@ impl Round {
 /// SQLite: commits whatever has arrived, one transaction per round, until
 /// the actor drops its sender.
 fn write_loop(mut writer: sqlite::Writer, queue: mpsc::Receiver<Job>, metrics: Metrics) {
-    let mut subscriber: Option<Recipient<EventsCommitted>> = None;
+    let mut subscribers: Vec<Recipient<EventsCommitted>> = Vec::new();
     while let Some(first) = next_job(&mut writer, &queue, &metrics) {
-        let round = Round::gather(first, &mut subscriber, || queue.try_recv().ok());
+        let round = Round::gather(first, &mut subscribers, || queue.try_recv().ok());
         if !round.groups.is_empty() {
             let started = Instant::now();
             let result = writer.commit(&round.groups);
             metrics.record_commit(round.waiters.len(), started.elapsed());
             metrics.set_store_error(write_failure(&result));
-            answer(round.waiters, result, subscriber.as_ref(), &metrics);
+            answer(round.waiters, result, &subscribers, &metrics);
         }
         if let Some(chore) = round.chore {
             chore.run(writer.connection(), &metrics);
@@ -228,11 +229,11 @@ fn describe(error: &StoreError) -> String {
 
 /// Answers each caller, counts the runs this commit ended (each final
 /// event is committed once, by one node: a cluster's nodes each count
-/// their own) and tells the subscriber what was committed.
+/// their own) and tells the subscribers what was committed.
 pub(super) fn answer(
     waiters: Vec<Waiter>,
     result: Result<GroupResults, StoreError>,
-    subscriber: Option<&Recipient<EventsCommitted>>,
+    subscribers: &[Recipient<EventsCommitted>],
     metrics: &Metrics,
 ) {
     match result {
@@ -249,10 +250,13 @@ pub(super) fn answer(
             for record in committed.iter().filter_map(|e| e.event.final_record()) {
                 metrics.run_ended(record.outcome);
             }
-            if let (Some(sub), false) = (subscriber, committed.is_empty()) {
-                sub.do_send(EventsCommitted {
-                    events: Arc::new(committed),
-                });
+            if !committed.is_empty() {
+                let events = Arc::new(committed);
+                for sub in subscribers {
+                    sub.do_send(EventsCommitted {
+                        events: events.clone(),
+                    });
+                }
             }
         }
         Err(err) => {

@@ -8,7 +8,8 @@ use std::sync::{Arc, OnceLock};
 use serde::{Deserialize, Serialize};
 
 use crate::exectab::Resources;
-use crate::ids::{GuestId, RunId, ScriptName, UserId};
+use crate::hook::trigger::{Format, Trigger};
+use crate::ids::{GuestId, HookId, RunId, ScriptName, UserId};
 
 /// Who asked for a change, for the audit trail.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -313,6 +314,31 @@ pub enum Event {
         attempt: u32,
         /// UNIX second of the next attempt.
         due: i64,
+    },
+    /// A webhook of the user (issue 31). The secret signs its deliveries;
+    /// the server needs it in clear, so `GET events` leaves it out.
+    HookCreated {
+        hook: HookId,
+        url: String,
+        on: Vec<Trigger>,
+        /// Only this script's runs; every script when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<ScriptName>,
+        format: Format,
+        secret: String,
+        created: i64,
+        origin: Origin,
+    },
+    /// A webhook removed; its pending deliveries are dropped.
+    HookDeleted {
+        hook: HookId,
+        origin: Origin,
+    },
+    /// A webhook that kept failing is paused: no more deliveries.
+    HookPaused {
+        hook: HookId,
+        reason: String,
+        paused: i64,
     },
 }
 

@@ -9,3 +9,4 @@
 pub mod backoff;
 pub mod sign;
 pub mod target;
+pub mod trigger;

@@ -5,7 +5,7 @@ use super::connection::ConnectionKey;
 use super::error::ApiError;
 use super::parse;
 use super::request::{ApiRequest, Method, Transport};
-use super::{guests, history, runs, schedules, AppState};
+use super::{guests, history, hooks, runs, schedules, AppState};
 use crate::accounts::Principal;
 use crate::clock;
 use crate::ids::ScriptName;
@@ -178,6 +178,34 @@ pub async fn dispatch(state: &AppState, req: &ApiRequest) -> Result<Reply, ApiEr
             }
             rights::check(&principal, Action::ManageGuests)?;
             json(guests::delete_guest(state, &principal, req, id).await?)
+        }
+        ["v1", "hook", "list"] => {
+            require(req, Method::Get, path)?;
+            rights::check(&principal, Action::ManageHooks)?;
+            json(hooks::list_hooks(state, &principal).await?)
+        }
+        ["v1", "hook", "create"] => {
+            require(req, Method::Post, path)?;
+            rights::check(&principal, Action::ManageHooks)?;
+            json(hooks::create_hook(state, &principal, req).await?)
+        }
+        ["v1", "hook", "delete", id] => {
+            if req.method != Method::Post {
+                require(req, Method::Delete, path)?;
+            }
+            rights::check(&principal, Action::ManageHooks)?;
+            json(hooks::delete_hook(state, &principal, req, id).await?)
+        }
+        ["v1", "hook", "delete"] => {
+            if req.method != Method::Post {
+                require(req, Method::Delete, path)?;
+            }
+            Err(ApiError::Missing("id"))
+        }
+        ["v1", "hook", "deliveries"] => {
+            require(req, Method::Get, path)?;
+            rights::check(&principal, Action::ManageHooks)?;
+            json(hooks::list_deliveries(state, &principal, req).await?)
         }
         ["v1", "guest", "delete"] => {
             if req.method != Method::Post {

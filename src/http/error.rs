@@ -59,6 +59,9 @@ pub enum ApiError {
     TooManyWebsockets,
     #[error("The server is short of resources; try again shortly.")]
     Unavailable,
+    /// A hook's URL that may not be used (SSRF policy, scheme, form).
+    #[error("Invalid 'url': {0}.")]
+    HookTarget(crate::hook::target::TargetError),
     /// The database cannot be reached (being restarted); nothing was done.
     #[error("The database is unavailable; try again shortly.")]
     DatabaseUnavailable,
@@ -130,6 +133,7 @@ impl ApiError {
             ApiError::TooManyWebsockets => "too_many_websockets",
             ApiError::Unavailable => "temporarily_unavailable",
             ApiError::DatabaseUnavailable => "database_unavailable",
+            ApiError::HookTarget(_) => "invalid_url",
         };
         code.to_owned()
     }
@@ -173,6 +177,7 @@ impl ResponseError for ApiError {
             | ApiError::AccessDenied
             | ApiError::UriTooLong
             | ApiError::Denied(_)
+            | ApiError::HookTarget(_)
             | ApiError::Run(_) => StatusCode::BAD_REQUEST,
         }
     }

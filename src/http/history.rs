@@ -128,7 +128,8 @@ pub async fn list_history(
 }
 
 /// One stored event as the wire shows it. Key hashes are credentials in
-/// all but name, so they never leave the server.
+/// all but name, and a hook's secret is shown once, at its creation, so
+/// neither leaves the server here.
 fn event_shape(event: &crate::events::StoredEvent) -> Result<wire::EventRow, ApiError> {
     let mut data = serde_json::to_value(&event.event).map_err(|err| {
         tracing::error!(error = %err, seq = event.seq, "unencodable event");
@@ -137,6 +138,7 @@ fn event_shape(event: &crate::events::StoredEvent) -> Result<wire::EventRow, Api
     if let Value::Object(map) = &mut data {
         map.remove(crate::events::Event::TAG);
         map.remove("key_hash");
+        map.remove("secret");
     }
     Ok(wire::EventRow {
         at: event.at,

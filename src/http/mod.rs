@@ -13,6 +13,7 @@ pub mod guard;
 pub mod guests;
 pub mod health;
 pub mod history;
+pub mod hooks;
 pub mod metrics;
 pub mod parse;
 pub mod prefix;

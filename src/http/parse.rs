@@ -14,7 +14,8 @@ use super::error::ApiError;
 use super::request::{parse_bool, parse_int, ApiRequest};
 use crate::actors::RunError;
 use crate::events::history::Cursor;
-use crate::ids::{RunId, ScriptName};
+use crate::hook::trigger::{Format, Trigger};
+use crate::ids::{HookId, RunId, ScriptName};
 use crate::outcome::Outcome;
 use crate::wire;
 
@@ -299,3 +300,56 @@ pub fn monitor(req: &ApiRequest) -> Result<Staged<wire::MonitorRequest>, ApiErro
 #[cfg(test)]
 #[path = "parse_tests.rs"]
 mod tests;
+
+/// `POST hook/create`: `url` (whether it may be reached is the handler's
+/// to judge), `on` (a list, or a comma-separated string from a form or
+/// query; default the failures), `name`, `format`.
+pub fn hook_create(req: &ApiRequest) -> Result<wire::HookCreateRequest, ApiError> {
+    let url = text(req, "url")?.ok_or(ApiError::Missing("url"))?;
+    let names: Option<Vec<&str>> = match req.field("on") {
+        None => None,
+        Some(Value::Array(items)) => Some(
+            items
+                .iter()
+                .map(Value::as_str)
+                .collect::<Option<_>>()
+                .ok_or(ApiError::Invalid("on"))?,
+        ),
+        Some(Value::String(list)) => Some(list.split(',').map(str::trim).collect()),
+        Some(_) => return Err(ApiError::Invalid("on")),
+    };
+    let on = match names {
+        None => Trigger::DEFAULT.to_vec(),
+        Some(names) => {
+            let mut on = Vec::new();
+            for name in names {
+                let trigger = Trigger::parse(name).ok_or(ApiError::Invalid("on"))?;
+                if !on.contains(&trigger) {
+                    on.push(trigger);
+                }
+            }
+            on
+        }
+    };
+    if on.is_empty() {
+        return Err(ApiError::Invalid("on"));
+    }
+    let name = checked_text(req, "name", |n| ScriptName::parse(n).is_some())?;
+    let format = checked_text(req, "format", |f| Format::parse(f).is_some())?
+        .and_then(|f| Format::parse(&f))
+        .unwrap_or_default();
+    Ok(wire::HookCreateRequest {
+        format,
+        name,
+        on,
+        url,
+    })
+}
+
+/// `GET hook/deliveries`: `hook` (an id), `limit`.
+pub fn deliveries(req: &ApiRequest) -> Result<wire::DeliveriesRequest, ApiError> {
+    Ok(wire::DeliveriesRequest {
+        hook: checked_text(req, "hook", |h| HookId::parse(h).is_some())?,
+        limit: limit(req)?.map(i64::from),
+    })
+}

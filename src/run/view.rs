@@ -122,7 +122,10 @@ pub fn pushed(event: &Event) -> Option<(View<'_>, Audience)> {
         | Event::GuestDeleted { .. }
         | Event::ScheduleTicked { .. }
         | Event::SchedulePaused { .. }
-        | Event::ScheduleResumed { .. } => return None,
+        | Event::ScheduleResumed { .. }
+        | Event::HookCreated { .. }
+        | Event::HookDeleted { .. }
+        | Event::HookPaused { .. } => return None,
     })
 }
 

@@ -5,8 +5,9 @@ use serde::{Deserialize, Serialize};
 
 use super::literal::{Failure, Success};
 use super::{
-    EventsReply, GuestCreateReply, GuestListReply, HistoryReply, LogReply, MonitorReply,
-    PrefixReply, RunReply, RunStatus, SchedulesReply, ScriptsReply, StatusList,
+    DeliveriesReply, EventsReply, GuestCreateReply, GuestListReply, HistoryReply, HookCreateReply,
+    HookListReply, LogReply, MonitorReply, PrefixReply, RunReply, RunStatus, SchedulesReply,
+    ScriptsReply, StatusList,
 };
 
 /// Reply of `cancel`, `kill` and `guest/delete`: `{"success": true}`.
@@ -64,6 +65,9 @@ pub enum Reply {
     GuestCreate(Box<GuestCreateReply>),
     Monitor(MonitorReply),
     Schedules(SchedulesReply),
+    HookCreate(Box<HookCreateReply>),
+    HookList(HookListReply),
+    Deliveries(DeliveriesReply),
 }
 
 macro_rules! into_reply {
@@ -90,4 +94,7 @@ into_reply!(
     GuestCreate(GuestCreateReply),
     Monitor(MonitorReply),
     Schedules(SchedulesReply),
+    HookCreate(HookCreateReply),
+    HookList(HookListReply),
+    Deliveries(DeliveriesReply),
 );

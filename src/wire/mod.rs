@@ -23,6 +23,10 @@
 //! | `GET guest/list` | none | [`GuestListReply`] |
 //! | `POST guest/create` | [`GuestCreateRequest`] | [`GuestCreateReply`] |
 //! | `DELETE guest/delete/ID` | id in the path | [`Ack`] |
+//! | `POST hook/create` | [`HookCreateRequest`] | [`HookCreateReply`] |
+//! | `GET hook/list` | none | [`HookListReply`] |
+//! | `POST hook/delete/ID` | id in the path | [`Ack`] |
+//! | `GET hook/deliveries` | [`DeliveriesRequest`] | [`DeliveriesReply`] |
 //! | `GET schedules` | none | [`SchedulesReply`] |
 //! | `POST schedule/pause/NAME`, `POST schedule/resume/NAME` | name in the path | [`Ack`] |
 //! | `GET monitor` (WebSocket) | [`MonitorRequest`] | [`MonitorReply`], then [`Push`]es |
@@ -33,6 +37,7 @@
 mod audit;
 mod envelope;
 mod guests;
+mod hooks;
 mod literal;
 mod monitor;
 mod runs;
@@ -43,6 +48,10 @@ mod status;
 pub use audit::{EventRow, EventsReply, EventsRequest, HistoryReply, HistoryRequest};
 pub use envelope::{Ack, ErrorReply, Reply, WsReply, WsRequest};
 pub use guests::{GuestCreateReply, GuestCreateRequest, GuestInfo, GuestListReply, GuestScope};
+pub use hooks::{
+    DeliveriesReply, DeliveriesRequest, DeliveryInfo, HookCreateReply, HookCreateRequest, HookInfo,
+    HookListReply,
+};
 pub use literal::{Done, Failure, GuestKind, QueuedState, RunningState, Success, UserKind};
 pub use monitor::{MonitorReply, MonitorRequest, Push};
 pub use runs::{

@@ -18,7 +18,7 @@ use crate::ws;
 
 const RAW_TIME: Duration = Duration::from_secs(3);
 /// Runs per server batch (bounded: a slow server must not run for minutes).
-const BATCH: usize = 1000;
+pub const BATCH: usize = 1000;
 const CLIENTS: usize = 64;
 
 /// `/bin/true` spawned and waited for by `parallel` threads for RAW_TIME.
@@ -42,7 +42,7 @@ fn raw_rate(parallel: usize) -> f64 {
 }
 
 /// Queues `total` runs of `name` and returns runs/s until the last finish push.
-async fn server_rate(target: &Target, name: &'static str, total: usize) -> anyhow::Result<f64> {
+pub async fn server_rate(target: &Target, name: &'static str, total: usize) -> anyhow::Result<f64> {
     let target = target.clone();
     let results = on_threads(2, move |i| {
         let target = target.clone();

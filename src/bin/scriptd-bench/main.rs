@@ -10,6 +10,7 @@
 //! and on PostgreSQL (a fresh database each) in the same run. `cluster`
 //! (1, 2 and 3 nodes) and `failover` (kill -9 of a node) need it.
 //! `schedules`: every-second schedules, their lateness and misses.
+//! `hooks`: webhook delivery latency and the outbox's cost to e2e.
 
 mod accept;
 mod append;
@@ -20,6 +21,7 @@ mod e2e;
 mod exhaust;
 mod fanout;
 mod frame;
+mod hooks;
 mod http1;
 mod lateness;
 mod machine;
@@ -54,6 +56,8 @@ async fn scenario(name: &str) -> anyhow::Result<()> {
         "failover" => cluster::failover().await,
         // Not in `all`: it takes a minute (SCRIPTD_BENCH_SECS).
         "schedules" => schedules::run().await,
+        // Not in `all`: 1,000 paced deliveries take half a minute.
+        "hooks" => hooks::run().await,
         other => anyhow::bail!("unknown scenario {other}; one of {SCENARIOS:?} or all"),
     }
 }
@@ -76,7 +80,7 @@ fn main() -> anyhow::Result<()> {
     }
     let Some(which) = args.first() else {
         anyhow::bail!(
-            "usage: scriptd-bench [--database URL] <{}|all|exhaust|append|cluster|failover|schedules>",
+            "usage: scriptd-bench [--database URL] <{}|all|exhaust|append|cluster|failover|schedules|hooks>",
             SCENARIOS.join("|")
         );
     };

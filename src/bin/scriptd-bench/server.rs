@@ -50,6 +50,9 @@ pub fn config(storage: &Path) -> Config {
     config.limits.max_queued_bytes_per_user = u64::MAX;
     config.limits.max_connections_per_address = usize::MAX;
     config.limits.max_websockets_per_key = usize::MAX;
+    // The hooks scenario's receiver listens on loopback.
+    config.hooks_allow =
+        scriptd::hook::target::AllowList::parse(&["127.0.0.1/32"]).unwrap_or_default();
     config
 }
 

@@ -44,7 +44,10 @@ pub async fn apply(conn: &mut PgConnection, change: Change<'_>) -> Result<(), St
         .await
         .map_err(|e| StoreError::from_pg(e, "")),
         Change::RemoveUser { id } => sqlx::query(
-            "WITH g AS (DELETE FROM guests WHERE user_id = $1) DELETE FROM users WHERE id = $1",
+            "WITH g AS (DELETE FROM guests WHERE user_id = $1),
+                  h AS (DELETE FROM hooks WHERE user_id = $1),
+                  d AS (DELETE FROM hook_deliveries WHERE user_id = $1)
+             DELETE FROM users WHERE id = $1",
         )
         .bind(id)
         .execute(conn)
@@ -92,6 +95,45 @@ pub async fn apply(conn: &mut PgConnection, change: Change<'_>) -> Result<(), St
                 .await
                 .map_err(|e| StoreError::from_pg(e, ""))
         }
+        Change::AddHook(row) => sqlx::query(
+            "INSERT INTO hooks (id, user_id, url, triggers, script, format, secret, created)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(row.id)
+        .bind(row.user)
+        .bind(row.url)
+        .bind(row.triggers)
+        .bind(row.script)
+        .bind(row.format)
+        .bind(row.secret)
+        .bind(row.created)
+        .execute(conn)
+        .await
+        .map_err(|e| StoreError::from_pg(e, "")),
+        Change::DeleteHook { id, user } => sqlx::query(
+            "WITH d AS (DELETE FROM hook_deliveries WHERE hook_id = $1 AND user_id = $2)
+             DELETE FROM hooks WHERE id = $1 AND user_id = $2",
+        )
+        .bind(id)
+        .bind(user)
+        .execute(conn)
+        .await
+        .map_err(|e| StoreError::from_pg(e, "")),
+        Change::PauseHook {
+            id,
+            user,
+            paused,
+            reason,
+        } => sqlx::query(
+            "UPDATE hooks SET paused = $1, paused_reason = $2 WHERE id = $3 AND user_id = $4",
+        )
+        .bind(paused)
+        .bind(reason)
+        .bind(id)
+        .bind(user)
+        .execute(conn)
+        .await
+        .map_err(|e| StoreError::from_pg(e, "")),
         _ => return Ok(()),
     };
     done.map(drop)

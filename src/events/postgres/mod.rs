@@ -18,6 +18,7 @@ pub mod guard;
 pub mod history;
 pub mod import;
 pub mod nodes;
+pub mod outbox;
 pub mod prune;
 pub mod query;
 pub mod reads;

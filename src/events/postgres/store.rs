@@ -25,15 +25,15 @@ pub(in crate::events) fn run(writer: Writer, queue: UnboundedReceiver<Job>, metr
 }
 
 async fn write_loop(mut writer: Writer, mut queue: UnboundedReceiver<Job>, metrics: Metrics) {
-    let mut subscriber: Option<Recipient<EventsCommitted>> = None;
+    let mut subscribers: Vec<Recipient<EventsCommitted>> = Vec::new();
     while let Some(first) = next_job(&mut writer, &mut queue, &metrics).await {
-        let round = Round::gather(first, &mut subscriber, || queue.try_recv().ok());
+        let round = Round::gather(first, &mut subscribers, || queue.try_recv().ok());
         if !round.groups.is_empty() {
             let started = Instant::now();
             let result = writer.commit(&round.groups).await;
             metrics.record_commit(round.waiters.len(), started.elapsed());
             metrics.set_store_error(write_failure(&result));
-            answer(round.waiters, result, subscriber.as_ref(), &metrics);
+            answer(round.waiters, result, &subscribers, &metrics);
         }
         if let Some(chore) = round.chore {
             chore.run_postgres(&mut writer, &metrics).await;

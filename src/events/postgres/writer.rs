@@ -315,6 +315,9 @@ pub(super) async fn append(
     // Identity values are drawn in insertion order, which is batch order.
     seqs.sort_unstable();
     apply::apply(conn, events, data).await?;
+    // Not in `apply`: a rebuild refolds the read model, but must not
+    // send anything again.
+    super::outbox::insert(conn, events, data, at).await?;
     Ok(events
         .iter()
         .zip(seqs)

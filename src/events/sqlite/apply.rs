@@ -110,6 +110,10 @@ pub fn apply(conn: &Connection, new: &NewEvent, data: &str) -> Result<(), StoreE
         Change::RemoveUser { id } => {
             conn.prepare_cached("DELETE FROM guests WHERE user_id = ?")?
                 .execute(params![id])?;
+            conn.prepare_cached("DELETE FROM hook_deliveries WHERE user_id = ?")?
+                .execute(params![id])?;
+            conn.prepare_cached("DELETE FROM hooks WHERE user_id = ?")?
+                .execute(params![id])?;
             conn.prepare_cached("DELETE FROM users WHERE id = ?")?
                 .execute(params![id])?;
         }
@@ -147,6 +151,39 @@ pub fn apply(conn: &Connection, new: &NewEvent, data: &str) -> Result<(), StoreE
         Change::DeleteGuest { id, user } => {
             conn.prepare_cached("DELETE FROM guests WHERE id = ? AND user_id = ?")?
                 .execute(params![id, user])?;
+        }
+        Change::AddHook(row) => {
+            conn.prepare_cached(
+                "INSERT INTO hooks (id, user_id, url, triggers, script, format, secret, created)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            )?
+            .execute(params![
+                row.id,
+                row.user,
+                row.url,
+                row.triggers,
+                row.script,
+                row.format,
+                row.secret,
+                row.created,
+            ])?;
+        }
+        Change::DeleteHook { id, user } => {
+            conn.prepare_cached("DELETE FROM hooks WHERE id = ? AND user_id = ?")?
+                .execute(params![id, user])?;
+            conn.prepare_cached("DELETE FROM hook_deliveries WHERE hook_id = ? AND user_id = ?")?
+                .execute(params![id, user])?;
+        }
+        Change::PauseHook {
+            id,
+            user,
+            paused,
+            reason,
+        } => {
+            conn.prepare_cached(
+                "UPDATE hooks SET paused = ?, paused_reason = ? WHERE id = ? AND user_id = ?",
+            )?
+            .execute(params![paused, reason, id, user])?;
         }
     }
     Ok(())

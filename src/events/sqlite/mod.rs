@@ -8,6 +8,7 @@ pub mod backup;
 pub mod export;
 pub mod history;
 pub mod lookup;
+pub mod outbox;
 pub mod prune;
 pub mod query;
 pub mod rebuild;

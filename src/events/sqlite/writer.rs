@@ -148,6 +148,9 @@ fn append_one(conn: &Connection, new: &NewEvent, at: f64) -> Result<StoredEvent,
     )?;
     let seq = conn.last_insert_rowid();
     apply(conn, new, &data)?;
+    // Not in `apply`: a rebuild refolds the read model, but must not
+    // send anything again.
+    super::outbox::insert(conn, new, &data, at)?;
     Ok(StoredEvent {
         seq,
         at,

@@ -46,6 +46,11 @@ const ASSETS: &[Asset] = &[
         body: include_str!("assets/views.js"),
     },
     Asset {
+        name: "hooks.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("assets/hooks.js"),
+    },
+    Asset {
         name: "detail.js",
         content_type: "text/javascript; charset=utf-8",
         body: include_str!("assets/detail.js"),

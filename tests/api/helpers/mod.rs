@@ -8,7 +8,7 @@
 //! - [`cli`]: the `scriptd` binary as a client; [`child`]: the binary as a
 //!   server, killed and restarted on the same storage;
 //! - [`history`], [`raw`], [`sdk`], [`cgroup`]: paging, raw TCP, the PHP
-//!   SDK's wire behaviour, a test cgroup;
+//!   SDK's wire behaviour, a test cgroup; [`receiver`]: a webhook receiver;
 //! - here: [`eventually`] for every wait, and small shared helpers.
 
 pub mod api;
@@ -18,6 +18,7 @@ pub mod cli;
 pub mod cluster;
 pub mod history;
 pub mod raw;
+pub mod receiver;
 pub mod run_stream;
 pub mod sdk;
 pub mod server;

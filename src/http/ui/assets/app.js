@@ -77,6 +77,7 @@ function signOut(message) {
   State.active.clear();
   State.lastOutcome = {};
   document.getElementById('guests-body').dataset.seen = '';
+  document.getElementById('hooks-body').dataset.seen = '';
   document.getElementById('dash').hidden = true;
   document.getElementById('signin').hidden = false;
   document.getElementById('signout').hidden = true;
@@ -105,6 +106,8 @@ function showDashboard() {
   document.getElementById('history').hidden = !can.status();
   document.getElementById('nav-guests').hidden = !can.guests();
   document.getElementById('guests').hidden = !can.guests();
+  document.getElementById('nav-hooks').hidden = !can.user();
+  document.getElementById('hooks').hidden = !can.user();
   Views.fillScriptSelects();
   if (can.monitor()) {
     const name = State.access.kind === 'guest' ? State.access.script : '';
@@ -139,6 +142,7 @@ function showDashboard() {
     // Guests change from elsewhere (the command line, another tab) and
     // push nothing: their list is read again every 5 s.
     if (can.monitor() && ticks % 5 === 0) Views.loadGuests().catch(failed);
+    if (ticks % 5 === 0) Hooks.load().catch(failed);
   }, can.monitor() ? 1000 : 5000);
   refresh();
   Detail.route();
@@ -150,7 +154,7 @@ async function refresh() {
     const reply = await Api.get('/scripts/v1/scripts');
     State.scripts = reply.scripts || {};
     Views.fillScriptSelects();
-    await Promise.all([loadActive(), loadLastOutcomes(), History.load(), Views.loadGuests()]);
+    await Promise.all([loadActive(), loadLastOutcomes(), History.load(), Views.loadGuests(), Hooks.load()]);
     notice('');
   } catch (err) {
     failed(err);
@@ -217,6 +221,7 @@ document.addEventListener('DOMContentLoaded', () => {
   });
   document.getElementById('signout').addEventListener('click', () => signOut(''));
   Views.wire();
+  Hooks.wire();
   History.wire();
   Detail.wire();
   const key = Api.key();

@@ -1,0 +1,48 @@
+-- Webhooks (issue 31). `hooks` is the projection of HookCreated,
+-- HookDeleted and HookPaused; `triggers` is the bit set of its `on` list
+-- (see src/hook/trigger.rs). The secret is kept in clear: the server
+-- signs with it.
+CREATE TABLE hooks (
+    id        TEXT    PRIMARY KEY,
+    user_id   BIGINT  NOT NULL,
+    url       TEXT    NOT NULL,
+    triggers  BIGINT  NOT NULL,
+    script    TEXT,
+    format    TEXT    NOT NULL,
+    secret    TEXT    NOT NULL,
+    created   BIGINT  NOT NULL,
+    paused    BIGINT,
+    paused_reason TEXT
+);
+CREATE INDEX hooks_by_user ON hooks (user_id);
+
+-- The transactional outbox: one row per (hook, event), written in the
+-- commit of the event itself. `event` is the event's JSON; `state` is
+-- pending, delivered, failed (given up) or folded (into `folded_into`,
+-- by the flood limit). A row being sent is claimed by one node
+-- (`FOR UPDATE SKIP LOCKED`) until `claimed_until`, or until that node's
+-- lease is gone.
+CREATE TABLE hook_deliveries (
+    id            TEXT    PRIMARY KEY,
+    hook_id       TEXT    NOT NULL,
+    user_id       BIGINT  NOT NULL,
+    script        TEXT    NOT NULL,
+    run_id        TEXT    NOT NULL,
+    kind          TEXT    NOT NULL,
+    event         TEXT    NOT NULL,
+    version       INTEGER NOT NULL,
+    created       DOUBLE PRECISION NOT NULL,
+    due           DOUBLE PRECISION NOT NULL,
+    state         TEXT    NOT NULL DEFAULT 'pending',
+    attempts      INTEGER NOT NULL DEFAULT 0,
+    first_sent    DOUBLE PRECISION,
+    last_attempt  DOUBLE PRECISION,
+    last_status   INTEGER,
+    last_error    TEXT,
+    folded        INTEGER NOT NULL DEFAULT 0,
+    folded_into   TEXT,
+    claimed_by    TEXT,
+    claimed_until DOUBLE PRECISION
+);
+CREATE INDEX hook_deliveries_due ON hook_deliveries (due) WHERE state = 'pending';
+CREATE INDEX hook_deliveries_by_hook ON hook_deliveries (hook_id, created);
