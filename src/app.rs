@@ -181,6 +181,7 @@ impl Application {
                 hub.clone().recipient(),
                 directory.clone().recipient(),
                 key_watch.recipient(),
+                timer.clone().recipient(),
             ];
             let follower = Follower::new(pg.clone(), last, subscribers).start();
             store
