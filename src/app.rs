@@ -196,6 +196,7 @@ impl Application {
                 directory.clone().recipient(),
                 key_watch.recipient(),
                 deliveries.recipient(),
+                timer.clone().recipient(),
             ];
             let follower = Follower::new(pg.clone(), last, subscribers).start();
             store

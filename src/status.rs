@@ -117,7 +117,9 @@ pub fn finished(id: RunId, record: &RunRecord, with_args: bool) -> wire::Finishe
         outcome: record.outcome,
         queued: record.queued,
         removelog: record.removelog,
-        requested_by: None,
+        // Who asked is history's (owners only), except a schedule: not a
+        // person, and what the run's `tick` stands for.
+        requested_by: record.tick.map(|_| "schedule".to_owned()),
         requested_by_name: None,
         requested_from: None,
         seq: None,

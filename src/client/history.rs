@@ -201,6 +201,10 @@ fn history_cells(run: &Finished) -> Vec<String> {
     if let Some(from) = &run.requested_from {
         by.push_str(&format!(" ({from})"));
     }
+    // A schedule's run: which tick started it.
+    if let Some(tick) = run.tick {
+        by.push_str(&format!(" (due {})", utc(tick as f64)));
+    }
     for (past, by_id, name) in [
         ("cancelled", &run.cancelled_by, &run.cancelled_by_name),
         ("killed", &run.killed_by, &run.killed_by_name),
@@ -301,6 +305,16 @@ mod tests {
         assert_eq!(row[1], "backup");
         assert_eq!(row[3], when::show(0.0));
         assert_eq!(row[5], "guest:g1 (10.0.0.1), killed by alice");
+    }
+
+    #[test]
+    fn a_schedules_run_names_the_schedule_and_its_tick() {
+        let row = history_cells(&finished(json!({
+            "id": "0190c1f2-0000-7000-8000-000000000000", "name": "beat",
+            "outcome": "noexec", "finished": 0.0, "duration": 0.0,
+            "requested_by": "schedule", "tick": 60,
+        })));
+        assert_eq!(row[5], format!("schedule (due {})", when::show(60.0)));
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! Follower: one per node on PostgreSQL. It tails `events` by `seq` and
-//! tells its subscribers (the monitor hub, the account directory) every
-//! event committed by any node, once, in log order. Commits are
-//! serialised by the commit lock and draw their `seq`s under it, so the
-//! order `seq`s become visible in is their order: reading on from the
-//! last one seen never misses a row (gaps are rolled-back transactions).
+//! tells its subscribers (the monitor hub, the account directory, the key
+//! watch, the schedule timer) every event committed by any node, once, in
+//! log order. Commits are serialised by the commit lock and draw their
+//! `seq`s under it, so the order `seq`s become visible in is their order:
+//! reading on from the last one seen never misses a row (gaps are
+//! rolled-back transactions).
 //!
 //! It is woken by this node's own commits (which it passes on at once
 //! when they follow the last event seen, without reading them back), by

@@ -2,6 +2,8 @@
 //! with `all` their `runs` rows too. Only runs in state `done` are touched:
 //! an unfinished run's events are what replay needs, and account events
 //! (streams `user:<id>`) are never run streams, so they always stay.
+//! Schedules' tick records made before the time go too, except each
+//! schedule's latest: catch-up after a restart or a resume starts from it.
 //!
 //! Work is done in batches, each one short transaction, so it can run
 //! next to a live server: inside it the store interleaves batches with

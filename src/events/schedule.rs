@@ -1,7 +1,10 @@
 //! What the schedules read from the log, on either backend: a schedule's
 //! latest tick record (found through the `events_one_tick` index, whose
-//! streams sort by time) and the pauses and resumes of every schedule.
+//! streams sort by time), the latest of every schedule of a user in one
+//! statement, and the pauses and resumes of every schedule.
 //! The tick records themselves are written like any event.
+
+use std::collections::HashMap;
 
 use sqlx::Row;
 
@@ -35,6 +38,31 @@ const LAST_TICK: &str = "SELECT kind, version, data FROM events
 const LAST_TICK_PG: &str = "SELECT kind, version, data::text FROM events
      WHERE kind = 'ScheduleTicked' AND stream >= $1 AND stream < $2
      ORDER BY stream DESC LIMIT 1";
+/// The latest tick record of every schedule of one user, by a loose
+/// index scan down `events_one_tick`: each step seeks the greatest stream
+/// below the previous schedule's prefix (its stream minus the 12-digit
+/// instant), so the statement costs one seek per schedule, however many
+/// ticks each has recorded.
+const LAST_TICKS: &str = "WITH RECURSIVE last(stream) AS (
+       SELECT MAX(stream) FROM events
+        WHERE kind = 'ScheduleTicked' AND stream >= ?1 AND stream < ?2
+       UNION ALL
+       SELECT (SELECT MAX(e.stream) FROM events e
+                WHERE e.kind = 'ScheduleTicked' AND e.stream >= ?1
+                  AND e.stream < substr(last.stream, 1, length(last.stream) - 12))
+         FROM last WHERE last.stream IS NOT NULL)
+     SELECT e.kind, e.version, e.data FROM last
+       JOIN events e ON e.stream = last.stream AND e.kind = 'ScheduleTicked'";
+const LAST_TICKS_PG: &str = "WITH RECURSIVE last(stream) AS (
+       SELECT MAX(stream) FROM events
+        WHERE kind = 'ScheduleTicked' AND stream >= $1 AND stream < $2
+       UNION ALL
+       SELECT (SELECT MAX(e.stream) FROM events e
+                WHERE e.kind = 'ScheduleTicked' AND e.stream >= $1
+                  AND e.stream < substr(last.stream, 1, length(last.stream) - 12))
+         FROM last WHERE last.stream IS NOT NULL)
+     SELECT e.kind, e.version, e.data::text FROM last
+       JOIN events e ON e.stream = last.stream AND e.kind = 'ScheduleTicked'";
 const SWITCHES: &str = "SELECT user_id, kind, version, data FROM events
      WHERE kind IN ('SchedulePaused', 'ScheduleResumed') ORDER BY seq";
 const SWITCHES_PG: &str = "SELECT user_id, kind, version, data::text FROM events
@@ -67,21 +95,40 @@ impl Readers {
         let Some((kind, version, data)) = row else {
             return Ok(None);
         };
-        Ok(match decode(&kind, version, &data)? {
-            Event::ScheduleTicked {
-                tick,
-                run,
-                skipped,
-                missed,
-                ..
-            } => Some(LastTick {
-                tick,
-                run,
-                skipped,
-                missed,
-            }),
-            _ => None,
-        })
+        Ok(last_tick_of(decode(&kind, version, &data)?).map(|(_, last)| last))
+    }
+
+    /// The latest tick record of each schedule of `user` that ever
+    /// ticked (those of scripts no longer scheduled included), in one
+    /// statement: adopting many schedules at start costs one read per
+    /// user, not one per schedule.
+    pub async fn last_ticks(
+        &self,
+        user: UserId,
+    ) -> Result<HashMap<ScriptName, LastTick>, StoreError> {
+        let prefix = format!("tick/{user}/");
+        let end = format!("tick/{user}0");
+        let rows: Vec<(String, i64, String)> = match self {
+            Readers::Sqlite(r) => sqlx::query_as(LAST_TICKS)
+                .bind(&prefix)
+                .bind(&end)
+                .fetch_all(&r.pool)
+                .await
+                .map_err(StoreError::Sqlx)?,
+            Readers::Postgres(r) => sqlx::query_as(LAST_TICKS_PG)
+                .bind(&prefix)
+                .bind(&end)
+                .fetch_all(&r.pool)
+                .await
+                .map_err(|e| StoreError::from_pg(e, ""))?,
+        };
+        let mut out = HashMap::with_capacity(rows.len());
+        for (kind, version, data) in rows {
+            if let Some((name, last)) = last_tick_of(decode(&kind, version, &data)?) {
+                out.insert(name, last);
+            }
+        }
+        Ok(out)
     }
 
     /// Every pause and resume of a schedule, oldest first.
@@ -132,5 +179,28 @@ impl Readers {
             });
         }
         Ok(out)
+    }
+}
+
+/// The schedule and the record of a tick event.
+fn last_tick_of(event: Event) -> Option<(ScriptName, LastTick)> {
+    match event {
+        Event::ScheduleTicked {
+            name,
+            tick,
+            run,
+            skipped,
+            missed,
+            ..
+        } => Some((
+            name,
+            LastTick {
+                tick,
+                run,
+                skipped,
+                missed,
+            },
+        )),
+        _ => None,
     }
 }

@@ -1,8 +1,10 @@
 //! Retention of finished runs: `scriptd admin prune` and, in `online`,
 //! the running server's own pruning (`retention_days`). Removes the events
 //! and log files of runs that finished before a date; their `runs` rows
-//! (the history, with its audit columns) stay unless `all`. Unfinished
-//! runs and account events are never touched (see `events::prune`).
+//! (the history, with its audit columns) stay unless `all`. Schedules'
+//! tick records made before the date go too, but never a schedule's
+//! latest. Unfinished runs and account events are never touched (see
+//! `events::prune`).
 //!
 //! Both work in short batches (one transaction each), so `admin prune`
 //! runs next to a live server: the database serialises its batches with

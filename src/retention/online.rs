@@ -27,7 +27,7 @@ pub fn start(store: Addr<EventStore>, config: Arc<Config>) {
         loop {
             let before = clock::now() - keep.as_secs_f64();
             match prune_pass(&store, &config, before, config.retention_all).await {
-                Ok(report) if report.runs > 0 || report.rows > 0 => {
+                Ok(report) if report.runs > 0 || report.rows > 0 || report.events > 0 => {
                     tracing::info!(
                         runs = report.runs,
                         events = report.events,
@@ -70,7 +70,7 @@ pub async fn prune_pass(
             break;
         }
     }
-    if report.runs > 0 || report.rows > 0 {
+    if report.runs > 0 || report.rows > 0 || report.events > 0 {
         report.pages_freed = vacuum(store).await?;
     }
     Ok(report)

@@ -8,6 +8,7 @@
 //! seconds, minutes or hours) follow real time through both.
 
 use std::str::FromStr;
+use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone};
 use chrono_tz::Tz;
@@ -24,13 +25,23 @@ pub enum CronError {
     Never(String),
 }
 
-/// A parsed `-c=CRON` in its zone.
+/// A parsed `-c=CRON` in its zone. Cloning shares it: croner's pattern
+/// keeps a byte per possible value of each field, years 1 to 5000
+/// included (about 5 KiB), so the schedules of one exectab that share an
+/// expression and zone share one parse (see [`Cron::parse_shared`]).
 #[derive(Debug, Clone)]
-pub struct Cron {
+pub struct Cron(Arc<Parsed>);
+
+#[derive(Debug)]
+struct Parsed {
     expr: String,
     zone: Tz,
     cron: croner::Cron,
 }
+
+/// Parses already made, by (expression, zone): a second schedule with
+/// the same ones shares the first one's.
+pub type CronCache = std::collections::HashMap<(String, String), Result<Cron, CronError>>;
 
 /// Five fields, or six with leading seconds; no year field (croner would
 /// take a seventh), aliases such as `@daily` allowed.
@@ -57,11 +68,11 @@ impl Cron {
             return Err(bad(format!("{fields} fields (5, or 6 with seconds)")));
         }
         let cron = parser().parse(expr).map_err(|e| bad(e.to_string()))?;
-        let parsed = Cron {
+        let parsed = Cron(Arc::new(Parsed {
             expr: expr.to_owned(),
             zone,
             cron,
-        };
+        }));
         // A pattern such as `0 0 30 2 *` parses but never comes.
         if parsed.next_after(0).is_none() {
             return Err(CronError::Never(expr.to_owned()));
@@ -69,20 +80,29 @@ impl Cron {
         Ok(parsed)
     }
 
+    /// Like [`Cron::parse`], sharing the parse of an equal one in `cache`.
+    pub fn parse_shared(expr: &str, zone: &str, cache: &mut CronCache) -> Result<Cron, CronError> {
+        cache
+            .entry((expr.to_owned(), zone.to_owned()))
+            .or_insert_with(|| Cron::parse(expr, zone))
+            .clone()
+    }
+
     /// The expression as written.
     pub fn expr(&self) -> &str {
-        &self.expr
+        &self.0.expr
     }
 
     /// The IANA name of its zone.
     pub fn zone(&self) -> &'static str {
-        self.zone.name()
+        self.0.zone.name()
     }
 
     /// The first due instant strictly after `after` (UNIX seconds).
     pub fn next_after(&self, after: i64) -> Option<i64> {
-        let start: DateTime<Tz> = self.zone.timestamp_opt(after, 0).single()?;
-        self.cron
+        let start: DateTime<Tz> = self.0.zone.timestamp_opt(after, 0).single()?;
+        self.0
+            .cron
             .find_next_occurrence(&start, false)
             .ok()
             .map(|t| t.timestamp())
@@ -90,8 +110,9 @@ impl Cron {
 
     /// The latest due instant at or before `until`.
     pub fn latest_until(&self, until: i64) -> Option<i64> {
-        let start: DateTime<Tz> = self.zone.timestamp_opt(until, 0).single()?;
-        self.cron
+        let start: DateTime<Tz> = self.0.zone.timestamp_opt(until, 0).single()?;
+        self.0
+            .cron
             .find_previous_occurrence(&start, true)
             .ok()
             .map(|t| t.timestamp())
@@ -129,6 +150,6 @@ impl Cron {
 
     /// The schedule in English words, as croner describes it.
     pub fn describe(&self) -> String {
-        self.cron.describe()
+        self.0.cron.describe()
     }
 }

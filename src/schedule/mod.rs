@@ -10,7 +10,7 @@ mod expr;
 mod tick;
 
 pub use catch_up::{plan_missed, CatchUp, MissedPlan, MAX_CATCH_UP_RUNS};
-pub use expr::{Cron, CronError};
+pub use expr::{Cron, CronCache, CronError};
 pub use tick::{Missed, TickSkip};
 
 #[cfg(test)]

@@ -141,3 +141,21 @@ fn missed_ticks_plan_by_mode() {
     );
     assert_eq!(plan_missed(CatchUp::Once, &[], 0, 0), None);
 }
+
+#[test]
+fn common_schedules_are_described_in_words() {
+    // The dashboard shows these (croner's words), then the expression.
+    for (expr, words) in [
+        ("0 0 1 1 *", "At 00:00, on day 1, in January."),
+        ("*/5 * * * *", "At every 5 minutes."),
+        (
+            "30 2 * * MON-FRI",
+            "At 02:30, on Monday, Tuesday, Wednesday, Thursday, and Friday.",
+        ),
+        ("* * * * * *", "Every second."),
+        ("@daily", "At 00:00."),
+    ] {
+        let cron = Cron::parse(expr, "UTC").expect("parses");
+        assert_eq!(cron.describe(), words, "{expr}");
+    }
+}

@@ -73,6 +73,7 @@ mod runs_queue;
 mod runs_status;
 mod runs_user_env;
 mod schedules;
+mod schedules_records;
 mod schedules_restart;
 mod sdk;
 mod sdk_wire;

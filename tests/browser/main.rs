@@ -10,3 +10,4 @@ mod server;
 mod dashboard;
 mod dashboard_access;
 mod dashboard_details;
+mod dashboard_schedules;

@@ -1,20 +1,24 @@
 //! The Timer: one actor per node that fires every schedule's ticks. It
 //! holds one heap of (due instant, schedule) and one timer armed for the
-//! earliest entry, not a task per schedule polling the clock. Once a
-//! second it reads the users' exectabs and the schedules' pauses
-//! (`scan`), adopts new or changed schedules (catching up the ticks they
-//! missed, `adopt`), and fires what is due (`fire`): each tick goes to
-//! its account like a run request, and its record is committed with the
-//! run it queues; the store refuses a second record of one tick, so every
+//! earliest entry, not a task per schedule polling the clock. It reads
+//! the users and the pauses from the log once at start and is then told
+//! of them (`observe`: its own pauses, and on PostgreSQL every node's
+//! commits through the follower); once a second it looks at the users'
+//! exectab files and reads again only those that changed (`scan`). It
+//! adopts new or changed schedules (catching up the ticks they missed,
+//! `adopt`), and fires what is due (`fire`): each tick goes to its
+//! account like a run request, and its record is committed with the run
+//! it queues; the store refuses a second record of one tick, so every
 //! node of a cluster may fire the same tick and exactly one run starts.
 
 mod adopt;
 mod fire;
+mod observe;
 mod query;
 mod scan;
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::time::Duration;
 
 use actix::prelude::*;
@@ -30,8 +34,11 @@ use crate::schedule::{CatchUp, Cron};
 /// One schedule: the user and the script.
 pub(crate) type Key = (UserId, ScriptName);
 
-/// How often the exectabs and pauses are read again.
+/// How often the exectab files are looked at (a `stat` each; a file is
+/// read again only when it changed).
 const SCAN_EVERY: Duration = Duration::from_secs(1);
+/// How long a read of the log that failed waits before it is tried again.
+const RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// Where a schedule stands on this node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,8 +49,6 @@ enum Phase {
     Ticking,
     /// Paused: nothing fires until it is resumed.
     Paused,
-    /// Its latest tick could not be read: adopted again at the next scan.
-    Unadopted,
 }
 
 /// A schedule as the timer keeps it.
@@ -64,10 +69,17 @@ pub struct Timer {
     heap: BinaryHeap<Reverse<(i64, Key)>>,
     /// The armed wake-up and the instant it is for.
     armed: Option<(i64, SpawnHandle)>,
+    /// The users whose exectabs are looked at; `None` until the log was
+    /// first read.
+    users: Option<HashSet<UserId>>,
+    /// The schedules paused in the log, by any node.
+    paused: HashSet<Key>,
+    /// Each user's exectab as last read.
+    files: HashMap<UserId, scan::FileRead>,
     scanning: bool,
-    /// Pauses and resumes made on this node; a scan that began before
-    /// one of them read the pauses too early to overrule it.
-    switches: u64,
+    /// Pauses, resumes and user changes taken in; a read of the log that
+    /// began before one of them is made again.
+    observed: u64,
 }
 
 impl Timer {
@@ -79,8 +91,11 @@ impl Timer {
             entries: HashMap::new(),
             heap: BinaryHeap::new(),
             armed: None,
+            users: None,
+            paused: HashSet::new(),
+            files: HashMap::new(),
             scanning: false,
-            switches: 0,
+            observed: 0,
         }
     }
 
@@ -149,7 +164,14 @@ impl Actor for Timer {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         tracing::debug!("schedule timer started");
-        self.scan(ctx);
+        self.read_log(ctx);
         ctx.run_interval(SCAN_EVERY, |act, ctx| act.scan(ctx));
+        // SQLite: `scriptd user add|remove` in another process writes the
+        // database without this server hearing of it, so the users are
+        // read again now and then. PostgreSQL's follower tells of every
+        // commit (its own safety poll covers a lost notification).
+        if !self.shared.config.on_postgres() {
+            ctx.run_interval(observe::USERS_EVERY, |act, ctx| act.read_log(ctx));
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! What clients ask of the timer: the schedules of a user (with their
 //! next instants and latest tick), and pausing or resuming one. A pause
 //! is an event, so it survives restarts and holds on every node (each
-//! node's timer reads the pauses at its next scan).
+//! node's timer is told of it by the follower, see `observe`).
 
 use actix::prelude::*;
 
@@ -11,7 +11,6 @@ use crate::events::schedule::LastTick;
 use crate::events::types::Origin;
 use crate::events::{Append, Event, NewEvent, StoreError};
 use crate::ids::{ScriptName, UserId};
-use crate::schedule::TickSkip;
 
 /// How many next instants a schedule shows.
 const NEXT_SHOWN: usize = 3;
@@ -72,8 +71,14 @@ impl Handler<ListSchedules> for Timer {
         views.sort_by(|a, b| a.name.cmp(&b.name));
         let readers = self.shared.readers.clone();
         Box::pin(async move {
-            for view in &mut views {
+            // One schedule (a guest's): one point read; more: one read of all.
+            if let [view] = views.as_mut_slice() {
                 view.last = readers.last_tick(msg.user, &view.name).await?;
+                return Ok(views);
+            }
+            let mut lasts = readers.last_ticks(msg.user).await?;
+            for view in &mut views {
+                view.last = lasts.remove(&view.name);
             }
             Ok(views)
         })
@@ -114,18 +119,7 @@ impl Handler<PauseSchedule> for Timer {
         let paused = msg.paused;
         Box::pin(append.into_actor(self).map(move |result, act, ctx| {
             crate::run::flatten(result)?;
-            act.switches += 1;
-            let phase = act.entries.get(&key).map(|e| e.phase);
-            match (phase, paused) {
-                (Some(Phase::Paused), false) => act.adopt(key, TickSkip::Paused, ctx),
-                (Some(_), true) => {
-                    if let Some(entry) = act.entries.get_mut(&key) {
-                        entry.phase = Phase::Paused;
-                        entry.next = None;
-                    }
-                }
-                _ => {}
-            }
+            act.switch(key, paused, ctx);
             Ok(())
         }))
     }

@@ -1,144 +1,214 @@
-//! Reading what is scheduled: every user's exectab (in a blocking task:
-//! small files, but file I/O stays off the actor) and the pauses recorded
-//! in the log, then bringing the timer's entries in line with them.
+//! Looking at what is scheduled: once a second, a `stat` of each user's
+//! exectab (in a blocking task: file I/O stays off the actor); a file
+//! that changed is read and parsed there too, cron expressions included,
+//! and only its schedules are brought in line. An unchanged file costs
+//! no read, no parse and no statement.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
 
 use actix::prelude::*;
 
 use super::{Entry, Key, Phase, Timer};
 use crate::config::Config;
-use crate::events::{Readers, StoreError};
 use crate::exectab::{Exectab, ScheduleDef};
 use crate::ids::{ScriptName, UserId};
-use crate::schedule::{Cron, TickSkip};
+use crate::schedule::{Cron, CronCache, CronError, TickSkip};
 
-/// What one scan found.
-struct Found {
-    schedules: Vec<(Key, ScheduleDef)>,
-    paused: HashSet<Key>,
+/// A file whose last change is this recent is read again at the next
+/// look even if its stamp is the same: a second write within the file
+/// system's clock tick leaves the stamp as it was.
+const SETTLED_AFTER: Duration = Duration::from_secs(2);
+
+/// What identifies a version of an exectab file without reading it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Stamp {
+    len: u64,
+    modified: Option<SystemTime>,
+    inode: u64,
 }
 
-async fn read_all(readers: Readers, config: std::sync::Arc<Config>) -> Result<Found, StoreError> {
-    let users: Vec<UserId> = readers.users().await?.into_iter().map(|u| u.id).collect();
-    let mut paused = HashSet::new();
-    for switch in readers.schedule_switches().await? {
-        let key = (switch.user, switch.name);
-        match switch.paused {
-            true => paused.insert(key),
-            false => paused.remove(&key),
-        };
-    }
-    let schedules = tokio::task::spawn_blocking(move || read_exectabs(&config, &users))
-        .await
-        .unwrap_or_default();
-    Ok(Found { schedules, paused })
-}
-
-/// The scheduled lines of these users' exectabs (bad lines are the
-/// account's to report; they schedule nothing).
-fn read_exectabs(config: &Config, users: &[UserId]) -> Vec<(Key, ScheduleDef)> {
-    let mut out = Vec::new();
-    for user in users {
-        let path = config.scripts_dir(*user).join("exectab.txt");
-        let Ok(text) = std::fs::read_to_string(&path) else {
-            continue;
-        };
-        let (exectab, _) = Exectab::parse(&text);
-        for def in exectab.scripts() {
-            let (Some(schedule), Some(name)) = (&def.schedule, ScriptName::parse(&def.name)) else {
-                continue;
-            };
-            out.push(((*user, name), schedule.clone()));
+impl Stamp {
+    /// The file's stamp; `None` when there is no file.
+    fn of(path: &Path) -> std::io::Result<Option<Stamp>> {
+        use std::os::unix::fs::MetadataExt;
+        match std::fs::metadata(path) {
+            Ok(meta) => Ok(Some(Stamp {
+                len: meta.len(),
+                modified: meta.modified().ok(),
+                inode: meta.ino(),
+            })),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(err) => Err(err),
         }
+    }
+
+    /// Whether the file may still change within the same stamp.
+    fn settled(&self, now: SystemTime) -> bool {
+        self.modified
+            .and_then(|m| now.duration_since(m).ok())
+            .is_some_and(|age| age >= SETTLED_AFTER)
+    }
+}
+
+/// A user's exectab as last read: its stamp and the schedules it defined.
+pub(super) struct FileRead {
+    stamp: Option<Stamp>,
+    names: Vec<ScriptName>,
+}
+
+/// A user's exectab that changed, read and parsed.
+struct Changed {
+    user: UserId,
+    stamp: Option<Stamp>,
+    schedules: Vec<(ScriptName, ScheduleDef, Result<Cron, CronError>)>,
+}
+
+/// The exectabs of `users` that changed since their `known` stamp.
+fn read_changed(config: &Config, users: Vec<(UserId, Option<Option<Stamp>>)>) -> Vec<Changed> {
+    let now = SystemTime::now();
+    let mut out = Vec::new();
+    for (user, known) in users {
+        let path = config.scripts_dir(user).join("exectab.txt");
+        let stamp = match Stamp::of(&path) {
+            Ok(stamp) => stamp,
+            // Unreadable now (out of descriptors): what was read stands.
+            Err(_) => continue,
+        };
+        let same = known == Some(stamp) && stamp.is_none_or(|s| s.settled(now));
+        if same {
+            continue;
+        }
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(_) => continue,
+        };
+        out.push(Changed {
+            user,
+            stamp,
+            schedules: schedules_of(config, &text),
+        });
     }
     out
 }
 
+/// The scheduled lines of an exectab, their expressions parsed (bad lines
+/// are the account's to report; they schedule nothing).
+fn schedules_of(
+    config: &Config,
+    text: &str,
+) -> Vec<(ScriptName, ScheduleDef, Result<Cron, CronError>)> {
+    let (exectab, _) = Exectab::parse(text);
+    let mut cache = CronCache::new();
+    exectab
+        .scripts()
+        .filter_map(|def| {
+            let schedule = def.schedule.as_ref()?;
+            let name = ScriptName::parse(&def.name)?;
+            let zone = schedule.zone.as_deref().unwrap_or(&config.timezone);
+            let cron = Cron::parse_shared(&schedule.cron, zone, &mut cache);
+            Some((name, schedule.clone(), cron))
+        })
+        .collect()
+}
+
 impl Timer {
-    /// Starts a scan unless one is in flight.
+    /// Looks at the exectabs unless a look is in flight (or the users
+    /// are not known yet).
     pub(super) fn scan(&mut self, ctx: &mut Context<Self>) {
         if self.scanning {
             return;
         }
+        let Some(users) = &self.users else {
+            return;
+        };
+        let known: Vec<(UserId, Option<Option<Stamp>>)> = users
+            .iter()
+            .map(|user| (*user, self.files.get(user).map(|f| f.stamp)))
+            .collect();
         self.scanning = true;
-        let switches = self.switches;
-        let read = read_all(self.shared.readers.clone(), self.shared.config.clone());
-        ctx.spawn(read.into_actor(self).map(move |found, act, ctx| {
+        let config = self.shared.config.clone();
+        let read = tokio::task::spawn_blocking(move || read_changed(&config, known));
+        ctx.spawn(read.into_actor(self).map(move |changed, act, ctx| {
             act.scanning = false;
-            match found {
-                Ok(found) => act.apply(found, switches != act.switches, ctx),
-                Err(err) => tracing::warn!(error.cause_chain = ?err, "cannot read the schedules"),
+            match changed {
+                Ok(changed) => {
+                    for file in changed {
+                        act.apply(file, ctx);
+                    }
+                }
+                Err(err) => tracing::warn!(error = %err, "cannot look at the exectabs"),
             }
         }));
     }
 
-    /// Brings the entries in line with a scan; `stale_pauses` when a
-    /// pause or resume was made here since the scan read them.
-    fn apply(&mut self, found: Found, stale_pauses: bool, ctx: &mut Context<Self>) {
-        let mut seen = HashMap::with_capacity(found.schedules.len());
-        for (key, def) in found.schedules {
-            let zone = def.zone.as_deref().unwrap_or(&self.shared.config.timezone);
-            let cron = match Cron::parse(&def.cron, zone) {
+    /// Brings one user's schedules in line with its exectab as read.
+    fn apply(&mut self, file: Changed, ctx: &mut Context<Self>) {
+        let user = file.user;
+        // Removed meanwhile: nothing of it is kept.
+        if !self.users.as_ref().is_some_and(|u| u.contains(&user)) {
+            return;
+        }
+        let mut names = Vec::with_capacity(file.schedules.len());
+        let mut adopt = Vec::new();
+        for (name, def, cron) in file.schedules {
+            let cron = match cron {
                 Ok(cron) => cron,
                 Err(err) => {
-                    tracing::warn!(user = %key.0, script = %key.1, "{err}");
+                    tracing::warn!(user = %user, script = %name, "{err}");
                     continue;
                 }
             };
-            let paused = match (stale_pauses, self.entries.get(&key)) {
-                (true, Some(entry)) => entry.phase == Phase::Paused,
-                _ => found.paused.contains(&key),
-            };
-            seen.insert(key.clone(), ());
-            self.update(key, cron, def, paused, ctx);
+            names.push(name.clone());
+            let key = (user, name);
+            if self.update(key.clone(), cron, def) {
+                adopt.push(key);
+            }
         }
-        self.entries.retain(|key, _| seen.contains_key(key));
+        let kept: HashSet<&ScriptName> = names.iter().collect();
+        let before = self
+            .files
+            .remove(&user)
+            .map(|f| f.names)
+            .unwrap_or_default();
+        for gone in before.iter().filter(|n| !kept.contains(n)) {
+            self.entries.remove(&(user, gone.clone()));
+        }
+        self.files.insert(
+            user,
+            FileRead {
+                stamp: file.stamp,
+                names,
+            },
+        );
+        self.adopt_many(user, adopt, TickSkip::Missed, ctx);
     }
 
-    /// One schedule of the scan: new, changed, paused, resumed or as it was.
-    fn update(
-        &mut self,
-        key: Key,
-        cron: Cron,
-        def: ScheduleDef,
-        paused: bool,
-        ctx: &mut Context<Self>,
-    ) {
+    /// One schedule as read: new or changed ones are (re)placed; true
+    /// when it is to be adopted now (new or changed, and not paused).
+    fn update(&mut self, key: Key, cron: Cron, def: ScheduleDef) -> bool {
         let same = self.entries.get(&key).is_some_and(|e| {
             e.cron.expr() == cron.expr()
                 && e.cron.zone() == cron.zone()
                 && e.catch_up == def.catch_up
         });
-        let phase = self.entries.get(&key).map(|e| e.phase);
-        if !same {
-            let phase = if paused {
-                Phase::Paused
-            } else {
-                Phase::Adopting
-            };
-            let entry = Entry {
-                cron,
-                catch_up: def.catch_up,
-                phase,
-                next: None,
-            };
-            self.entries.insert(key.clone(), entry);
-            if !paused {
-                self.adopt(key, TickSkip::Missed, ctx);
-            }
-            return;
+        if same {
+            return false;
         }
-        match (phase, paused) {
-            (Some(Phase::Ticking | Phase::Adopting), true) => {
-                if let Some(entry) = self.entries.get_mut(&key) {
-                    entry.phase = Phase::Paused;
-                    entry.next = None;
-                }
-            }
-            (Some(Phase::Paused), false) => self.adopt(key, TickSkip::Paused, ctx),
-            (Some(Phase::Unadopted), false) => self.adopt(key, TickSkip::Missed, ctx),
-            _ => {}
-        }
+        let paused = self.paused.contains(&key);
+        let phase = match paused {
+            true => Phase::Paused,
+            false => Phase::Adopting,
+        };
+        let entry = Entry {
+            cron,
+            catch_up: def.catch_up,
+            phase,
+            next: None,
+        };
+        self.entries.insert(key, entry);
+        !paused
     }
 }

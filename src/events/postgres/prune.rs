@@ -135,9 +135,32 @@ async fn prune(
     if all {
         pruned.rows += changed;
     }
-    pruned.more = stale + ids.len() as i64 >= limit;
+    let tick_limit = limit * TICKS_PER_RUN;
+    let ticks = sqlx::query(PRUNE_TICKS)
+        .bind(before)
+        .bind(tick_limit)
+        .execute(&mut *conn)
+        .await
+        .map_err(pg)?
+        .rows_affected();
+    pruned.events += ticks;
+    pruned.more = stale + ids.len() as i64 >= limit || ticks >= tick_limit as u64;
     Ok(pruned)
 }
+
+/// Tick records a batch removes per run it may remove (as on SQLite).
+const TICKS_PER_RUN: i64 = 16;
+
+/// Tick records made before `$1`, oldest first, except each schedule's
+/// latest (a newer record of the same schedule must exist): catch-up
+/// after a restart or a resume reads the latest, so it is never removed.
+const PRUNE_TICKS: &str = "DELETE FROM events WHERE seq IN (
+       SELECT t.seq FROM events t
+        WHERE t.kind = 'ScheduleTicked' AND t.at < $1
+          AND EXISTS (SELECT 1 FROM events n
+                       WHERE n.kind = 'ScheduleTicked' AND n.stream > t.stream
+                         AND n.stream < substr(t.stream, 1, length(t.stream) - 13) || '0')
+        ORDER BY t.at LIMIT $2)";
 
 async fn rebuild(conn: &mut PgConnection) -> Result<usize, StoreError> {
     // Rows whose events `admin prune` removed have nothing to refold from;

@@ -1,5 +1,6 @@
 //! One retention batch on SQLite, in one IMMEDIATE transaction (see
-//! [`crate::events::prune`]).
+//! [`crate::events::prune`]): finished runs, then schedules' old tick
+//! records (never a schedule's latest).
 
 use rusqlite::{params, Connection, TransactionBehavior};
 
@@ -65,10 +66,31 @@ pub fn prune_batch(
             pruned.runs.push((UserId(*user), run));
         }
     }
+    let ticks = tx
+        .prepare_cached(PRUNE_TICKS)?
+        .execute(params![before, (limit * TICKS_PER_RUN) as i64])? as u64;
+    pruned.events += ticks;
     tx.commit()?;
-    pruned.more = stale + chosen.len() >= limit;
+    pruned.more = stale + chosen.len() >= limit || ticks >= (limit * TICKS_PER_RUN) as u64;
     Ok(pruned)
 }
+
+/// Tick records a batch removes per run it may remove: they are single
+/// small rows, and an every-second schedule records 86,400 a day.
+const TICKS_PER_RUN: usize = 16;
+
+/// Tick records made before `?1`, oldest first, except each schedule's
+/// latest (a newer record of the same schedule must exist): catch-up
+/// after a restart or a resume reads the latest, so it is never removed,
+/// however old. Nor is the log's newest event (see `prune_batch`).
+const PRUNE_TICKS: &str = "DELETE FROM events WHERE seq IN (
+       SELECT t.seq FROM events t
+        WHERE t.kind = 'ScheduleTicked' AND t.at < ?1
+          AND t.seq < (SELECT MAX(seq) FROM events)
+          AND EXISTS (SELECT 1 FROM events n
+                       WHERE n.kind = 'ScheduleTicked' AND n.stream > t.stream
+                         AND n.stream < substr(t.stream, 1, length(t.stream) - 13) || '0')
+        ORDER BY t.at LIMIT ?2)";
 
 #[cfg(test)]
 mod tests {
@@ -180,5 +202,64 @@ mod tests {
             "SELECT COUNT(*) FROM events WHERE stream = ?",
             id
         ) == 0));
+    }
+
+    fn tick(conn: &Connection, name: &str, tick: i64, at: f64) {
+        conn.execute(
+            "INSERT INTO events (at, user_id, stream, stream_seq, kind, version, data)
+             VALUES (?1, 1, ?2, 1, 'ScheduleTicked', 1, '{}')",
+            params![at, format!("tick/1/{name}/{tick:012}")],
+        )
+        .expect("tick");
+    }
+
+    fn ticks_of(conn: &Connection, name: &str) -> Vec<String> {
+        let mut select = conn
+            .prepare("SELECT stream FROM events WHERE kind = 'ScheduleTicked' AND stream LIKE ?1 ORDER BY stream")
+            .expect("select");
+        let rows = select
+            .query_map([format!("tick/1/{name}/%")], |row| row.get(0))
+            .expect("ticks");
+        rows.collect::<Result<_, _>>().expect("rows")
+    }
+
+    #[tokio::test]
+    async fn old_tick_records_go_but_each_schedules_latest_stays() {
+        let dir = tempfile::tempdir().expect("dir");
+        let (mut conn, _, _) = with_runs(dir.path(), &[]).await;
+        // `beat` ticked at 10..=14, `beat-b` (sorting next to it) at 10
+        // and 11, `yearly` once, long ago; `fresh` after the cutoff.
+        for t in 10..=14 {
+            tick(&conn, "beat", t, t as f64);
+        }
+        tick(&conn, "beat-b", 10, 10.0);
+        tick(&conn, "beat-b", 11, 11.0);
+        tick(&conn, "yearly", 1, 1.0);
+        tick(&conn, "fresh", 30, 30.0);
+        tick(&conn, "fresh", 31, 31.0);
+
+        let mut total = 0;
+        loop {
+            let batch = prune_batch(&mut conn, 20.0, false, 1).expect("batch");
+            total += batch.events;
+            if !batch.more {
+                break;
+            }
+        }
+
+        assert_eq!(total, 5, "4 of beat's and 1 of beat-b's");
+        let name = |n: &str, t: i64| format!("tick/1/{n}/{t:012}");
+        assert_eq!(
+            ticks_of(&conn, "beat"),
+            vec![name("beat", 14)],
+            "latest stays"
+        );
+        assert_eq!(ticks_of(&conn, "beat-b"), vec![name("beat-b", 11)]);
+        assert_eq!(
+            ticks_of(&conn, "yearly"),
+            vec![name("yearly", 1)],
+            "however old"
+        );
+        assert_eq!(ticks_of(&conn, "fresh").len(), 2, "after the cutoff");
     }
 }

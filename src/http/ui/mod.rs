@@ -56,6 +56,11 @@ const ASSETS: &[Asset] = &[
         body: include_str!("assets/detail.js"),
     },
     Asset {
+        name: "schedules.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("assets/schedules.js"),
+    },
+    Asset {
         name: "charts.js",
         content_type: "text/javascript; charset=utf-8",
         body: include_str!("assets/charts.js"),

@@ -28,6 +28,8 @@ function render() {
   frame = requestAnimationFrame(() => {
     frame = 0;
     Views.scripts();
+    Schedules.render();
+    Schedules.refreshIfDue();
     Views.runs();
     Detail.render();
   });
@@ -76,6 +78,7 @@ function signOut(message) {
   State.scripts = {};
   State.active.clear();
   State.lastOutcome = {};
+  Schedules.clear();
   document.getElementById('guests-body').dataset.seen = '';
   document.getElementById('hooks-body').dataset.seen = '';
   document.getElementById('dash').hidden = true;
@@ -138,7 +141,7 @@ function showDashboard() {
   State.ticker = setInterval(() => {
     ticks++;
     if (!can.monitor()) refresh();
-    else if (State.active.size) render();
+    else if (State.active.size || Schedules.list.length) render();
     // Guests change from elsewhere (the command line, another tab) and
     // push nothing: their list is read again every 5 s.
     if (can.monitor() && ticks % 5 === 0) Views.loadGuests().catch(failed);
@@ -154,7 +157,7 @@ async function refresh() {
     const reply = await Api.get('/scripts/v1/scripts');
     State.scripts = reply.scripts || {};
     Views.fillScriptSelects();
-    await Promise.all([loadActive(), loadLastOutcomes(), History.load(), Views.loadGuests(), Hooks.load()]);
+    await Promise.all([loadActive(), loadLastOutcomes(), Schedules.load(), History.load(), Views.loadGuests(), Hooks.load()]);
     notice('');
   } catch (err) {
     failed(err);
