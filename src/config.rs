@@ -76,6 +76,8 @@ pub struct Config {
     /// The IANA zone schedules are read in when their line has no `-z`
     /// (`timezone`; default UTC).
     pub timezone: String,
+    /// Sign-in through OpenID Connect (`[oidc]`), when configured.
+    pub oidc: Option<std::sync::Arc<crate::oidc::OidcSettings>>,
 }
 
 impl Config {
@@ -108,6 +110,7 @@ impl Config {
             lease_ttl: Duration::from_secs(10),
             node: host_name(),
             timezone: "UTC".to_owned(),
+            oidc: None,
         }
     }
 
@@ -222,6 +225,8 @@ pub struct FileConfig {
     pub node: Option<String>,
     /// The IANA zone of schedules without `-z` (default UTC).
     pub timezone: Option<String>,
+    /// Sign-in through OpenID Connect, with its grants.
+    pub oidc: Option<crate::oidc::OidcFile>,
 }
 
 /// Why a configuration file could not be used.
@@ -242,6 +247,8 @@ pub enum ConfigError {
         key: &'static str,
         why: &'static str,
     },
+    #[error(transparent)]
+    Oidc(#[from] crate::oidc::settings::BadOidc),
 }
 
 /// A `database` value: a `postgres://` (or `postgresql://`) URL.
@@ -287,6 +294,9 @@ impl FileConfig {
         }
         if let Some(listen) = self.listen {
             config.listen = listen;
+        }
+        if let Some(oidc) = self.oidc {
+            config.oidc = Some(std::sync::Arc::new(oidc.check()?));
         }
         if let Some(zone) = self.timezone {
             if crate::schedule::Cron::parse("@daily", &zone).is_err() {

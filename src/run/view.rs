@@ -98,7 +98,9 @@ pub fn pushed(event: &Event) -> Option<(View<'_>, Audience)> {
         | Event::GuestDeleted { .. }
         | Event::ScheduleTicked { .. }
         | Event::SchedulePaused { .. }
-        | Event::ScheduleResumed { .. } => return None,
+        | Event::ScheduleResumed { .. }
+        | Event::SessionStarted { .. }
+        | Event::SessionEnded { .. } => return None,
     })
 }
 

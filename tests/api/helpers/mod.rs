@@ -17,6 +17,7 @@ pub mod child;
 pub mod cli;
 pub mod cluster;
 pub mod history;
+pub mod oidc;
 pub mod raw;
 pub mod run_stream;
 pub mod sdk;
