@@ -437,10 +437,16 @@ fn sign_in(
         return Ok(None);
     };
     let scheme = if listening.is_tls() { "https" } else { "http" };
-    let sign_in =
-        http::oidc::SignIn::new(settings, format!("{scheme}://{address}"), listening.is_tls())
-            .context("cannot set up OpenID Connect sign-in")?;
-    tracing::info!(redirect_uri = sign_in.client.redirect_uri(), "OpenID Connect sign-in on");
+    let sign_in = http::oidc::SignIn::new(
+        settings,
+        format!("{scheme}://{address}"),
+        listening.is_tls(),
+    )
+    .context("cannot set up OpenID Connect sign-in")?;
+    tracing::info!(
+        redirect_uri = sign_in.client.redirect_uri(),
+        "OpenID Connect sign-in on"
+    );
     http::oidc::end::SessionSweep {
         book: sign_in.book.clone(),
         store: store.clone(),

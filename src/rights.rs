@@ -62,7 +62,10 @@ impl fmt::Display for Denial {
                 write!(f, "your grants do not reach script '{script}'")
             }
             Denial::EveryScript => {
-                write!(f, "your grants reach only some scripts; this spans them all")
+                write!(
+                    f,
+                    "your grants reach only some scripts; this spans them all"
+                )
             }
         }
     }

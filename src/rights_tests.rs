@@ -248,9 +248,24 @@ fn a_persons_role_decides_what_they_may_do_in_the_account() {
         ("a viewer reads status", Viewer, Action::Status, Ok(())),
         ("a viewer reads a log", Viewer, Action::ReadLog, Ok(())),
         ("a viewer monitors", Viewer, Action::Monitor(None), Ok(())),
-        ("a viewer reads history", Viewer, Action::History(None), Ok(())),
-        ("a viewer may not run", Viewer, Action::Run(&backup), below(Viewer, Operator)),
-        ("a viewer may not cancel", Viewer, Action::Cancel, below(Viewer, Operator)),
+        (
+            "a viewer reads history",
+            Viewer,
+            Action::History(None),
+            Ok(()),
+        ),
+        (
+            "a viewer may not run",
+            Viewer,
+            Action::Run(&backup),
+            below(Viewer, Operator),
+        ),
+        (
+            "a viewer may not cancel",
+            Viewer,
+            Action::Cancel,
+            below(Viewer, Operator),
+        ),
         (
             "a viewer may not pause",
             Viewer,
@@ -259,14 +274,24 @@ fn a_persons_role_decides_what_they_may_do_in_the_account() {
         ),
         ("an operator runs", Operator, Action::Run(&backup), Ok(())),
         ("an operator cancels", Operator, Action::Cancel, Ok(())),
-        ("an operator pauses", Operator, Action::PauseSchedule(&backup), Ok(())),
+        (
+            "an operator pauses",
+            Operator,
+            Action::PauseSchedule(&backup),
+            Ok(()),
+        ),
         (
             "an operator may not manage guests",
             Operator,
             Action::ManageGuests,
             below(Operator, Owner),
         ),
-        ("an owner manages guests", Owner, Action::ManageGuests, Ok(())),
+        (
+            "an owner manages guests",
+            Owner,
+            Action::ManageGuests,
+            Ok(()),
+        ),
         ("an owner reads metrics", Owner, Action::ReadMetrics, Ok(())),
     ];
     for (what, role, action, expected) in cases {
@@ -291,7 +316,11 @@ fn a_persons_script_filter_holds_everywhere() {
     assert!(!sees_script(&key, "deploy-web"));
     let globbed = person(Owner, &["deploy-*"]);
     assert_eq!(check(&globbed, Action::Run(&deploy)), Ok(()));
-    assert_eq!(View::of(&key), View::Owner, "a person sees the audit fields");
+    assert_eq!(
+        View::of(&key),
+        View::Owner,
+        "a person sees the audit fields"
+    );
 }
 
 #[test]

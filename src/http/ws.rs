@@ -62,12 +62,11 @@ pub async fn start(
     // person's socket is registered under its session.
     let key_hash = match principal.person() {
         Some(person) => super::oidc::end::registry_key(&person.session),
-        None => super::connection::ConnectionKey::resolve(
-            probe.connection.as_ref(),
-            probe.api_key(),
-        )
-        .map(|key| key.hash().to_owned())
-        .unwrap_or_default(),
+        None => {
+            super::connection::ConnectionKey::resolve(probe.connection.as_ref(), probe.api_key())
+                .map(|key| key.hash().to_owned())
+                .unwrap_or_default()
+        }
     };
     let ticket = state
         .sessions
@@ -90,7 +89,10 @@ pub async fn start(
         user: principal.user_id(),
         key: probe.api_key().map(str::to_owned),
         connection: probe.connection.clone(),
-        cookie: probe.session.clone().filter(|_| principal.person().is_some()),
+        cookie: probe
+            .session
+            .clone()
+            .filter(|_| principal.person().is_some()),
         peer: probe.peer,
         last_seen: Instant::now(),
         monitors: HashMap::new(),

@@ -103,7 +103,12 @@ mod tests {
     fn grants_match_by_group_email_or_sub_and_unite_in_the_first_account() {
         let grants = vec![
             grant(GrantMatch::Group("ops".into()), "admin", Role::Viewer, &[]),
-            grant(GrantMatch::Email("bea@x.test".into()), "admin", Role::Operator, &["backup"]),
+            grant(
+                GrantMatch::Email("bea@x.test".into()),
+                "admin",
+                Role::Operator,
+                &["backup"],
+            ),
             grant(GrantMatch::Sub("s9".into()), "other", Role::Owner, &[]),
         ];
         let bea = claims("s1", "Bea@X.test", true, &["ops"]);

@@ -149,7 +149,13 @@ impl SessionBook {
     }
 
     /// Starts a session; its cookie value is returned once, never kept.
-    pub fn start(&self, account: User, who: PersonRef, grants: Vec<Reach>, now: i64) -> (String, Session) {
+    pub fn start(
+        &self,
+        account: User,
+        who: PersonRef,
+        grants: Vec<Reach>,
+        now: i64,
+    ) -> (String, Session) {
         let token = generate_key();
         let session = Session {
             id: uuid::Uuid::now_v7().simple().to_string(),
@@ -258,7 +264,10 @@ mod tests {
         let book = book();
         let token = start(&book, 0);
         assert!(book.touch(&token, 9).is_some(), "used within the idle time");
-        assert!(book.touch(&token, 18).is_some(), "idle time counts from the last use");
+        assert!(
+            book.touch(&token, 18).is_some(),
+            "idle time counts from the last use"
+        );
         assert!(book.touch(&token, 29).is_none(), "idle too long");
         let ended = book.sweep(29);
         assert_eq!(ended.len(), 1);
@@ -291,7 +300,9 @@ mod tests {
             Err(SignInError::UnknownState)
         ));
         book.add_pending("old".into(), login(), "browser-a", 0);
-        assert!(book.take_pending("old", Some("browser-a"), SIGN_IN_SECS).is_err());
+        assert!(book
+            .take_pending("old", Some("browser-a"), SIGN_IN_SECS)
+            .is_err());
     }
 
     #[test]

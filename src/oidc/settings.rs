@@ -169,7 +169,10 @@ impl GrantFile {
         let scripts = match self.scripts {
             None => ScriptFilter::All,
             Some(globs) if globs.is_empty() => {
-                return Err(bad(key("scripts"), "is empty (leave it out for every script)"))
+                return Err(bad(
+                    key("scripts"),
+                    "is empty (leave it out for every script)",
+                ))
             }
             Some(globs) => {
                 let valid = |g: &String| {
@@ -216,7 +219,9 @@ impl OidcFile {
                     "give client_secret or client_secret_file, not both",
                 ))
             }
-            (None, None) => return Err(bad("client_secret", "is required (or client_secret_file)")),
+            (None, None) => {
+                return Err(bad("client_secret", "is required (or client_secret_file)"))
+            }
         };
         if client_secret.is_empty() {
             return Err(bad("client_secret", "is empty"));
@@ -224,10 +229,9 @@ impl OidcFile {
         let public_url = self.public_url.map(check_public_url).transpose()?;
         let scopes = match self.scopes {
             None => DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect(),
-            Some(scopes) if scopes.iter().all(|s| !s.is_empty() && !s.contains(' ')) => scopes
-                .into_iter()
-                .filter(|s| s != "openid")
-                .collect(),
+            Some(scopes) if scopes.iter().all(|s| !s.is_empty() && !s.contains(' ')) => {
+                scopes.into_iter().filter(|s| s != "openid").collect()
+            }
             Some(_) => return Err(bad("scopes", "are single words, such as email")),
         };
         let secs = |value: Option<u64>, default: u64, key: &str| match value {
@@ -334,7 +338,11 @@ mod tests {
 
     #[test]
     fn a_loopback_issuer_may_be_plain_http() {
-        for issuer in ["http://127.0.0.1:8080", "http://localhost:9000/x", "http://[::1]:1"] {
+        for issuer in [
+            "http://127.0.0.1:8080",
+            "http://localhost:9000/x",
+            "http://[::1]:1",
+        ] {
             assert_eq!(check_issuer(issuer), Ok(()), "{issuer}");
         }
         assert!(check_issuer("http://10.0.0.1").is_err());

@@ -63,7 +63,9 @@ async fn cookie_ws(
 }
 
 /// Waits for the socket to be closed by the server; its close code and reason.
-async fn closed(framed: &mut actix_codec::Framed<awc::BoxedSocket, awc::ws::Codec>) -> (u16, String) {
+async fn closed(
+    framed: &mut actix_codec::Framed<awc::BoxedSocket, awc::ws::Codec>,
+) -> (u16, String) {
     loop {
         let frame = actix_rt::time::timeout(DEADLINE, framed.next())
             .await
@@ -107,7 +109,12 @@ async fn a_viewer_can_read_but_not_run() {
     let (scripts_status, scripts) = vera.api("GET", "/scripts/v1/scripts", None, true).await;
     let (status_status, _) = vera.api("GET", "/scripts/v1/status", None, true).await;
     let (run_status, run) = vera
-        .api("POST", "/scripts/v1/run", Some(json!({"name": "deploy"})), true)
+        .api(
+            "POST",
+            "/scripts/v1/run",
+            Some(json!({"name": "deploy"})),
+            true,
+        )
         .await;
 
     // Assert
@@ -118,7 +125,10 @@ async fn a_viewer_can_read_but_not_run() {
     assert_eq!(status_status, 200);
     assert_eq!(run_status, 400);
     assert_eq!(code(&run), "access_denied", "{run}");
-    assert!(run["error"].as_str().unwrap_or("").contains("viewer"), "{run}");
+    assert!(
+        run["error"].as_str().unwrap_or("").contains("viewer"),
+        "{run}"
+    );
 }
 
 #[actix_web::test]
@@ -127,7 +137,12 @@ async fn an_operator_can_run_but_not_manage_guests() {
     let otto = signed_in(&app, "otto").await;
 
     let (status, run) = otto
-        .api("POST", "/scripts/v1/run", Some(json!({"name": "deploy"})), true)
+        .api(
+            "POST",
+            "/scripts/v1/run",
+            Some(json!({"name": "deploy"})),
+            true,
+        )
         .await;
     let (_, guests) = otto.api("GET", "/scripts/v1/guest/list", None, true).await;
 
@@ -136,7 +151,10 @@ async fn an_operator_can_run_but_not_manage_guests() {
     assert_eq!(code(&guests), "access_denied", "{guests}");
     let olga = signed_in(&app, "olga").await;
     let (_, owner_guests) = olga.api("GET", "/scripts/v1/guest/list", None, true).await;
-    assert_eq!(owner_guests["success"], true, "an owner manages guests: {owner_guests}");
+    assert_eq!(
+        owner_guests["success"], true,
+        "an owner manages guests: {owner_guests}"
+    );
 }
 
 #[actix_web::test]
@@ -150,10 +168,20 @@ async fn a_grant_limited_to_backup_cannot_see_deploy() {
     // Act
     let (_, scripts) = bea.api("GET", "/scripts/v1/scripts", None, true).await;
     let (_, run_deploy) = bea
-        .api("POST", "/scripts/v1/run", Some(json!({"name": "deploy"})), true)
+        .api(
+            "POST",
+            "/scripts/v1/run",
+            Some(json!({"name": "deploy"})),
+            true,
+        )
         .await;
     let (_, status_deploy) = bea
-        .api("GET", &format!("/scripts/v1/status/{deploy_id}"), None, true)
+        .api(
+            "GET",
+            &format!("/scripts/v1/status/{deploy_id}"),
+            None,
+            true,
+        )
         .await;
     let (_, history) = bea.api("GET", "/scripts/v1/history", None, true).await;
     let (_, history_deploy) = bea
@@ -161,16 +189,29 @@ async fn a_grant_limited_to_backup_cannot_see_deploy() {
         .await;
     let (_, events) = bea.api("GET", "/scripts/v1/events", None, true).await;
     let (run_status, run_backup) = bea
-        .api("POST", "/scripts/v1/run", Some(json!({"name": "backup"})), true)
+        .api(
+            "POST",
+            "/scripts/v1/run",
+            Some(json!({"name": "backup"})),
+            true,
+        )
         .await;
 
     // Assert
-    let names: Vec<&String> = scripts["scripts"].as_object().expect("scripts").keys().collect();
+    let names: Vec<&String> = scripts["scripts"]
+        .as_object()
+        .expect("scripts")
+        .keys()
+        .collect();
     assert!(names.contains(&&"backup".to_owned()), "{scripts}");
     assert_eq!(code(&run_deploy), "access_denied", "{run_deploy}");
     assert_eq!(code(&status_deploy), "access_denied", "{status_deploy}");
     assert!(
-        history["runs"].as_array().expect("runs").iter().all(|r| r["name"] != "deploy"),
+        history["runs"]
+            .as_array()
+            .expect("runs")
+            .iter()
+            .all(|r| r["name"] != "deploy"),
         "{history}"
     );
     assert_eq!(code(&history_deploy), "access_denied", "{history_deploy}");
@@ -186,7 +227,11 @@ async fn an_unknown_person_is_refused_and_gets_no_session() {
     let landed = browser.sign_in("nobody").await;
 
     assert_eq!(landed.status, 403, "{landed:?}");
-    assert!(landed.body.contains("no grant"), "the page says why: {}", landed.body);
+    assert!(
+        landed.body.contains("no grant"),
+        "the page says why: {}",
+        landed.body
+    );
     assert_eq!(browser.session(), None);
     assert!(events_of_kind(&app, "SessionStarted").await.is_empty());
 }
@@ -198,7 +243,12 @@ async fn a_cookie_without_x_requested_with_is_refused() {
 
     let (status, reply) = otto.api("GET", "/scripts/v1/status", None, false).await;
     let (run_status, run) = otto
-        .api("POST", "/scripts/v1/run", Some(json!({"name": "deploy"})), false)
+        .api(
+            "POST",
+            "/scripts/v1/run",
+            Some(json!({"name": "deploy"})),
+            false,
+        )
         .await;
     let (logout_status, _) = otto.api("POST", "/ui/oidc/logout", None, false).await;
 
@@ -278,7 +328,9 @@ async fn sign_out_ends_the_session_and_closes_its_websocket() {
     // Arrange
     let app = app().await;
     let otto = signed_in(&app, "otto").await;
-    let mut ws = cookie_ws(&app, &otto, &app.base).await.expect("the socket opens");
+    let mut ws = cookie_ws(&app, &otto, &app.base)
+        .await
+        .expect("the socket opens");
 
     // Act
     assert_eq!(otto.sign_out().await, 200);
@@ -299,7 +351,9 @@ async fn sign_out_ends_the_session_and_closes_its_websocket() {
 async fn an_idle_session_expires_and_its_websocket_closes() {
     let app = app_with_idle(Duration::from_secs(2)).await;
     let otto = signed_in(&app, "otto").await;
-    let mut ws = cookie_ws(&app, &otto, &app.base).await.expect("the socket opens");
+    let mut ws = cookie_ws(&app, &otto, &app.base)
+        .await
+        .expect("the socket opens");
 
     let (code_, reason) = closed(&mut ws).await;
 
@@ -328,7 +382,12 @@ async fn audit_fields_name_the_person() {
     let app = app().await;
     let otto = signed_in(&app, "otto").await;
     let (_, run) = otto
-        .api("POST", "/scripts/v1/run", Some(json!({"name": "backup"})), true)
+        .api(
+            "POST",
+            "/scripts/v1/run",
+            Some(json!({"name": "backup"})),
+            true,
+        )
         .await;
     let id = run["id"].as_str().expect("run id").to_owned();
 
@@ -352,7 +411,10 @@ async fn audit_fields_name_the_person() {
     assert_eq!(row.requested_by_name.as_deref(), Some("otto@example.test"));
     assert_eq!(row.killed_by.as_deref(), Some("person:otto"));
     let queued = events_of_kind(&app, "RunQueued").await;
-    assert_eq!(queued[0]["origin"]["person"]["display"], "otto@example.test");
+    assert_eq!(
+        queued[0]["origin"]["person"]["display"],
+        "otto@example.test"
+    );
     let started = events_of_kind(&app, "SessionStarted").await;
     assert_eq!(started[0]["person"]["sub"], "otto");
     assert_eq!(started[0]["grants"][0]["role"], "operator");
@@ -366,7 +428,7 @@ async fn api_keys_still_work_beside_sign_in() {
     let done = app.wait_done(&id).await;
     let scripts = app.scripts().await;
 
-    assert_eq!(done.typed().outcome.as_str(), "exited");
+    assert_eq!(done.typed().outcome.as_str(), "success");
     assert_eq!(
         serde_json::to_value(&scripts.typed().access).expect("json")["kind"],
         "user"
@@ -375,5 +437,8 @@ async fn api_keys_still_work_beside_sign_in() {
         .api("GET", "/ui/oidc/config", None, false)
         .await;
     assert_eq!(status, 200);
-    assert_eq!(config, json!({"oidc": true, "name": "Test IdP", "only": false}));
+    assert_eq!(
+        config,
+        json!({"oidc": true, "name": "Test IdP", "only": false})
+    );
 }

@@ -62,6 +62,12 @@ server.listen(0, '127.0.0.1', () => {
   process.stdout.write(`${JSON.stringify({ issuer })}\n`);
 });
 
+// Only the issuer line goes to standard output; whatever the provider
+// logs later goes to standard error, and a closed output is no crash.
+console.log = (...args) => process.stderr.write(`${args.join(' ')}\n`);
+console.info = console.log;
+process.stdout.on('error', () => {});
+
 process.stdin.on('end', () => process.exit(0));
 process.stdin.on('error', () => process.exit(0));
 process.stdin.resume();

@@ -70,7 +70,13 @@ pub async fn login(state: web::Data<AppState>) -> HttpResponse {
         .insert_header((header::LOCATION, started.url))
         .insert_header((
             header::SET_COOKIE,
-            cookie::set(SIGN_IN, &browser, "/ui/oidc", SIGN_IN_MAX_AGE, sign_in.secure),
+            cookie::set(
+                SIGN_IN,
+                &browser,
+                "/ui/oidc",
+                SIGN_IN_MAX_AGE,
+                sign_in.secure,
+            ),
         ))
         .finish()
 }
@@ -133,7 +139,9 @@ async fn finish(
             .take_pending(&state_param, cookie::read(req, SIGN_IN).as_deref(), now)?;
     if let Some(error) = query.error {
         let why = query.error_description.unwrap_or_default();
-        return Err(SignInError::Provider(format!("{error} {why}").trim().to_owned()));
+        return Err(SignInError::Provider(
+            format!("{error} {why}").trim().to_owned(),
+        ));
     }
     let code = query
         .code

@@ -25,10 +25,14 @@ struct Provider {
     issuer: String,
     /// Kept so that its stdin stays open: the provider exits when it closes.
     _child: Mutex<Child>,
+    /// Its output, kept open so that a late write does not fail.
+    _stdout: Mutex<BufReader<std::process::ChildStdout>>,
 }
 
 fn oidc_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("oidc")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("oidc")
 }
 
 fn install() {
@@ -59,11 +63,14 @@ fn start() -> Provider {
         .stderr(Stdio::null())
         .spawn()
         .unwrap_or_else(|e| {
-            panic!("the OpenID Connect tests need Node.js (`node`): {e}; install the `nodejs` package")
+            panic!(
+                "the OpenID Connect tests need Node.js (`node`): {e}; install the `nodejs` package"
+            )
         });
     let stdout = child.stdout.take().expect("piped stdout");
     let mut line = String::new();
-    BufReader::new(stdout)
+    let mut stdout = BufReader::new(stdout);
+    stdout
         .read_line(&mut line)
         .expect("the provider prints its issuer");
     let issuer: serde_json::Value =
@@ -71,6 +78,7 @@ fn start() -> Provider {
     Provider {
         issuer: issuer["issuer"].as_str().expect("issuer").to_owned(),
         _child: Mutex::new(child),
+        _stdout: Mutex::new(stdout),
     }
 }
 
@@ -177,8 +185,8 @@ impl Browser {
                 continue;
             }
             let page = resp.text().await.expect("page");
-            let (action, prompt) = form(&page)
-                .unwrap_or_else(|| panic!("a form on the provider's page: {page}"));
+            let (action, prompt) =
+                form(&page).unwrap_or_else(|| panic!("a form on the provider's page: {page}"));
             let mut fields = vec![("prompt", prompt.clone())];
             if prompt == "login" {
                 fields.push(("login", login.to_owned()));
@@ -240,7 +248,9 @@ impl Browser {
             req = req.header("X-Requested-With", "scriptd");
         }
         if let Some(body) = body {
-            req = req.json(&body);
+            req = req
+                .header("Content-Type", "application/json")
+                .body(body.to_string());
         }
         let resp = req.send().await.expect("api call");
         let status = resp.status().as_u16();
