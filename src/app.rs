@@ -218,6 +218,7 @@ impl Application {
         let address = listener.local_addr()?;
         let listening = http::tls::Listening::prepare(&config.tls, &config.storage, &address)
             .context("cannot set up TLS")?;
+        let sign_in = sign_in(&config, &listening, &address, &store, &sessions)?;
         let state = AppState {
             store: store.clone(),
             readers,
@@ -228,6 +229,7 @@ impl Application {
             sessions,
             logs,
             timer,
+            sign_in,
         };
         let server = HttpServer::new(move || {
             App::new()
@@ -435,4 +437,37 @@ async fn restore(shared: &Shared, directory: &Addr<AccountDirectory>) -> anyhow:
         }
     }
     Ok(())
+}
+
+/// Sign-in through OpenID Connect, when `[oidc]` is configured: its
+/// redirect URI defaults to the listener's address, and a sweep ends the
+/// sessions whose time is up.
+fn sign_in(
+    config: &Config,
+    listening: &http::tls::Listening,
+    address: &std::net::SocketAddr,
+    store: &Addr<EventStore>,
+    sessions: &http::sessions::SessionRegistry,
+) -> anyhow::Result<Option<http::oidc::SignIn>> {
+    let Some(settings) = config.oidc.clone() else {
+        return Ok(None);
+    };
+    let scheme = if listening.is_tls() { "https" } else { "http" };
+    let sign_in = http::oidc::SignIn::new(
+        settings,
+        format!("{scheme}://{address}"),
+        listening.is_tls(),
+    )
+    .context("cannot set up OpenID Connect sign-in")?;
+    tracing::info!(
+        redirect_uri = sign_in.client.redirect_uri(),
+        "OpenID Connect sign-in on"
+    );
+    http::oidc::end::SessionSweep {
+        book: sign_in.book.clone(),
+        store: store.clone(),
+        sockets: sessions.clone(),
+    }
+    .start();
+    Ok(Some(sign_in))
 }

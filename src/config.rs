@@ -79,6 +79,8 @@ pub struct Config {
     /// What internal targets users' webhooks may reach (`hooks_allow`:
     /// CIDRs and host names); nothing internal by default.
     pub hooks_allow: crate::hook::target::AllowList,
+    /// Sign-in through OpenID Connect (`[oidc]`), when configured.
+    pub oidc: Option<std::sync::Arc<crate::oidc::OidcSettings>>,
 }
 
 impl Config {
@@ -112,6 +114,7 @@ impl Config {
             node: host_name(),
             timezone: "UTC".to_owned(),
             hooks_allow: crate::hook::target::AllowList::default(),
+            oidc: None,
         }
     }
 
@@ -229,6 +232,8 @@ pub struct FileConfig {
     /// Internal networks and hosts webhooks may reach: CIDRs such as
     /// `"127.0.0.1/32"` and host names (default: none).
     pub hooks_allow: Option<Vec<String>>,
+    /// Sign-in through OpenID Connect, with its grants.
+    pub oidc: Option<crate::oidc::OidcFile>,
 }
 
 /// Why a configuration file could not be used.
@@ -249,6 +254,8 @@ pub enum ConfigError {
         key: &'static str,
         why: &'static str,
     },
+    #[error(transparent)]
+    Oidc(#[from] crate::oidc::settings::BadOidc),
 }
 
 /// A `database` value: a `postgres://` (or `postgresql://`) URL.
@@ -294,6 +301,9 @@ impl FileConfig {
         }
         if let Some(listen) = self.listen {
             config.listen = listen;
+        }
+        if let Some(oidc) = self.oidc {
+            config.oidc = Some(std::sync::Arc::new(oidc.check()?));
         }
         if let Some(zone) = self.timezone {
             if crate::schedule::Cron::parse("@daily", &zone).is_err() {

@@ -12,7 +12,10 @@
 //!   every stored event is read through `events::upcast::decode`, and every
 //!   account change is an `events::account::AccountCommand`.
 //! - [`rights`]: who may do what: a user's own key, a guest's rights and
-//!   script, the owner-only endpoints; [`accounts`]: users, guests, keys.
+//!   script, the owner-only endpoints, a signed-in person's roles;
+//!   [`accounts`]: users, guests, keys, people.
+//! - [`oidc`]: sign-in through OpenID Connect: settings and grants, the
+//!   protocol (through the `openidconnect` crate), server-side sessions.
 //! - [`actors`]: accounts, script queues, run processes, the monitor hub;
 //!   children report up through recipients (`actors::run::Outlet`,
 //!   `actors::queue::Outlet`).
@@ -76,6 +79,7 @@ pub mod lock;
 pub mod manual;
 pub mod metrics;
 pub mod migrate;
+pub mod oidc;
 pub mod outcome;
 pub mod output;
 pub mod progress;

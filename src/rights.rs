@@ -2,7 +2,9 @@
 //! script": a user's own key may do everything on its account except manage
 //! guests without the `--guests` flag; a guest key may use the rights it was
 //! given (`run`, `cancel`, `status`, `monitor`) on its one script, and never
-//! the owner-only endpoints (log, events, guests, metrics).
+//! the owner-only endpoints (log, events, guests, metrics); a person
+//! signed in through OpenID Connect acts in one account with a role
+//! (viewer, operator, owner) on the scripts their grants reach.
 //!
 //! The order of the checks within one action is part of the wire contract
 //! (API.md: which `access_denied` message comes first). Where a check sits
@@ -12,7 +14,7 @@
 
 use std::fmt;
 
-use crate::accounts::{Guest, GuestRights, Principal};
+use crate::accounts::{Guest, GuestRights, Person, Principal, Reach, Role, ScriptFilter};
 use crate::ids::ScriptName;
 
 /// Why a key was refused; every one is `access_denied` on the wire, and
@@ -27,6 +29,13 @@ pub enum Denial {
     OwnerOnly,
     /// A user key that may not manage guests.
     NotManager,
+    /// A signed-in person whose role is below the one this needs.
+    RoleBelow { has: Role, needs: Role },
+    /// A signed-in person whose grants do not reach this script.
+    OutsideGrants(ScriptName),
+    /// A signed-in person whose grants reach only some scripts, asking for
+    /// what spans every script of the account (`GET events`).
+    EveryScript,
 }
 
 impl fmt::Display for Denial {
@@ -43,6 +52,21 @@ impl fmt::Display for Denial {
                 f,
                 "this user may not manage guests (create it with `scriptd user add NAME --guests`)"
             ),
+            Denial::RoleBelow { has, needs } => write!(
+                f,
+                "your role is '{}'; this needs '{}'",
+                has.as_str(),
+                needs.as_str()
+            ),
+            Denial::OutsideGrants(script) => {
+                write!(f, "your grants do not reach script '{script}'")
+            }
+            Denial::EveryScript => {
+                write!(
+                    f,
+                    "your grants reach only some scripts; this spans them all"
+                )
+            }
         }
     }
 }
@@ -72,6 +96,8 @@ pub enum Action<'a> {
     ReadMetrics,
     /// `hook/*`: owner only.
     ManageHooks,
+    /// `POST schedule/pause/NAME` or `resume/NAME`: not a guest.
+    PauseSchedule(&'a ScriptName),
 }
 
 /// A guest right, by the name the wire and the messages use.
@@ -130,6 +156,7 @@ fn guest_rule(action: Action<'_>) -> Vec<Step<'_>> {
         | Action::ManageGuests
         | Action::ReadMetrics
         | Action::ManageHooks => vec![Step::Refuse],
+        | Action::PauseSchedule(_) => vec![Step::Refuse],
     }
 }
 
@@ -161,15 +188,66 @@ pub fn check(principal: &Principal, action: Action<'_>) -> Result<(), Denial> {
         Principal::Guest(guest) => guest_rule(action)
             .into_iter()
             .try_for_each(|step| guest_step(guest, step)),
+        Principal::Person(person) => person_rule(person, action),
     }
+}
+
+/// A person's rule: allowed when any one of their grants allows it; else
+/// the refusal of the first grant.
+fn person_rule(person: &Person, action: Action<'_>) -> Result<(), Denial> {
+    let mut first = None;
+    for reach in &person.grants {
+        match reach_rule(reach, action) {
+            Ok(()) => return Ok(()),
+            Err(denial) => {
+                first.get_or_insert(denial);
+            }
+        }
+    }
+    Err(first.unwrap_or(Denial::EveryScript))
+}
+
+/// One grant's rule: the role an action needs, then the script it names.
+fn reach_rule(reach: &Reach, action: Action<'_>) -> Result<(), Denial> {
+    let (needs, script) = match action {
+        Action::Run(name) => (Role::Operator, Some(name)),
+        Action::Cancel => (Role::Operator, None),
+        Action::PauseSchedule(name) => (Role::Operator, Some(name)),
+        Action::Status | Action::ReadLog => (Role::Viewer, None),
+        Action::History(name) | Action::Monitor(name) => (Role::Viewer, name),
+        Action::UseRun(name) => (Role::Viewer, Some(name)),
+        Action::ReadEvents => (Role::Viewer, None),
+        Action::ManageGuests | Action::ManageHooks | Action::ReadMetrics => (Role::Owner, None),
+    };
+    if reach.role < needs {
+        return Err(Denial::RoleBelow {
+            has: reach.role,
+            needs,
+        });
+    }
+    if let Some(name) = script.filter(|n| !reach.scripts.allows(n.as_str())) {
+        return Err(Denial::OutsideGrants(name.clone()));
+    }
+    // A hook may follow every script of the account, so managing them
+    // needs a grant over every script, like the event log and metrics.
+    let spans_all = matches!(
+        action,
+        Action::ReadEvents | Action::ReadMetrics | Action::ManageHooks
+    );
+    if spans_all && reach.scripts != ScriptFilter::All {
+        return Err(Denial::EveryScript);
+    }
+    Ok(())
 }
 
 /// Whether the key sees the runs of `name` one by one (ids, shapes); a
 /// guest sees only counts of other scripts' runs, or nothing of them.
 pub fn sees_script(principal: &Principal, name: &str) -> bool {
-    principal
-        .guest()
-        .is_none_or(|guest| guest.script.as_str() == name)
+    match principal {
+        Principal::User(_) => true,
+        Principal::Guest(guest) => guest.script.as_str() == name,
+        Principal::Person(person) => person.visible().allows(name),
+    }
 }
 
 /// How much of a run a key is shown.

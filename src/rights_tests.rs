@@ -218,3 +218,132 @@ fn denials_name_what_is_missing() {
         assert_eq!(denial.to_string(), text);
     }
 }
+
+fn person(role: crate::accounts::Role, globs: &[&str]) -> Principal {
+    use crate::accounts::{Person, PersonRef, Reach, ScriptFilter};
+    let scripts = match globs {
+        [] => ScriptFilter::All,
+        some => ScriptFilter::Globs(some.iter().map(|g| g.to_string()).collect()),
+    };
+    let Principal::User(account) = user(false) else {
+        unreachable!("user() makes a user")
+    };
+    Principal::Person(Person {
+        user: account,
+        who: PersonRef {
+            sub: "s1".into(),
+            display: "vera@example.test".into(),
+        },
+        grants: vec![Reach { role, scripts }],
+        session: "sess".into(),
+    })
+}
+
+#[test]
+fn a_persons_role_decides_what_they_may_do_in_the_account() {
+    use crate::accounts::Role::{Operator, Owner, Viewer};
+    let backup = name("backup");
+    let below = |has, needs| Err(Denial::RoleBelow { has, needs });
+    let cases: Vec<(&str, crate::accounts::Role, Action, Result<(), Denial>)> = vec![
+        ("a viewer reads status", Viewer, Action::Status, Ok(())),
+        ("a viewer reads a log", Viewer, Action::ReadLog, Ok(())),
+        ("a viewer monitors", Viewer, Action::Monitor(None), Ok(())),
+        (
+            "a viewer reads history",
+            Viewer,
+            Action::History(None),
+            Ok(()),
+        ),
+        (
+            "a viewer may not run",
+            Viewer,
+            Action::Run(&backup),
+            below(Viewer, Operator),
+        ),
+        (
+            "a viewer may not cancel",
+            Viewer,
+            Action::Cancel,
+            below(Viewer, Operator),
+        ),
+        (
+            "a viewer may not pause",
+            Viewer,
+            Action::PauseSchedule(&backup),
+            below(Viewer, Operator),
+        ),
+        ("an operator runs", Operator, Action::Run(&backup), Ok(())),
+        ("an operator cancels", Operator, Action::Cancel, Ok(())),
+        (
+            "an operator pauses",
+            Operator,
+            Action::PauseSchedule(&backup),
+            Ok(()),
+        ),
+        (
+            "an operator may not manage guests",
+            Operator,
+            Action::ManageGuests,
+            below(Operator, Owner),
+        ),
+        (
+            "an owner manages guests",
+            Owner,
+            Action::ManageGuests,
+            Ok(()),
+        ),
+        ("an owner reads metrics", Owner, Action::ReadMetrics, Ok(())),
+    ];
+    for (what, role, action, expected) in cases {
+        assert_eq!(check(&person(role, &[]), action), expected, "{what}");
+    }
+}
+
+#[test]
+fn a_persons_script_filter_holds_everywhere() {
+    use crate::accounts::Role::Owner;
+    let (backup, deploy) = (name("backup"), name("deploy-web"));
+    let key = person(Owner, &["backup"]);
+    let outside = || Err(Denial::OutsideGrants(deploy.clone()));
+    assert_eq!(check(&key, Action::Run(&backup)), Ok(()));
+    assert_eq!(check(&key, Action::Run(&deploy)), outside());
+    assert_eq!(check(&key, Action::UseRun(&deploy)), outside());
+    assert_eq!(check(&key, Action::History(Some(&deploy))), outside());
+    assert_eq!(check(&key, Action::Monitor(Some(&deploy))), outside());
+    assert_eq!(check(&key, Action::PauseSchedule(&deploy)), outside());
+    assert_eq!(check(&key, Action::ReadEvents), Err(Denial::EveryScript));
+    assert!(sees_script(&key, "backup"));
+    assert!(!sees_script(&key, "deploy-web"));
+    let globbed = person(Owner, &["deploy-*"]);
+    assert_eq!(check(&globbed, Action::Run(&deploy)), Ok(()));
+    assert_eq!(
+        View::of(&key),
+        View::Owner,
+        "a person sees the audit fields"
+    );
+}
+
+#[test]
+fn a_person_with_several_grants_may_do_what_any_one_allows() {
+    use crate::accounts::Role::{Operator, Viewer};
+    use crate::accounts::{Reach, ScriptFilter};
+    let Principal::Person(mut both) = person(Viewer, &[]) else {
+        unreachable!("person() makes a person")
+    };
+    both.grants.push(Reach {
+        role: Operator,
+        scripts: ScriptFilter::Globs(vec!["backup".into()]),
+    });
+    let both = Principal::Person(both);
+    let (backup, deploy) = (name("backup"), name("deploy"));
+    assert_eq!(check(&both, Action::Run(&backup)), Ok(()));
+    assert_eq!(
+        check(&both, Action::Run(&deploy)),
+        Err(Denial::RoleBelow {
+            has: Viewer,
+            needs: Operator
+        })
+    );
+    assert_eq!(check(&both, Action::History(Some(&deploy))), Ok(()));
+    assert!(sees_script(&both, "deploy"));
+}

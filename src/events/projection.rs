@@ -210,7 +210,9 @@ pub fn change<'a>(new: &'a NewEvent, data: &'a str) -> Result<Change<'a>, StoreE
         Event::RunProgress { .. }
         | Event::ScheduleTicked { .. }
         | Event::SchedulePaused { .. }
-        | Event::ScheduleResumed { .. } => Change::Nothing,
+        | Event::ScheduleResumed { .. }
+        | Event::SessionStarted { .. }
+        | Event::SessionEnded { .. } => Change::Nothing,
         Event::UserCreated {
             user,
             name,
@@ -308,13 +310,16 @@ fn audit(origin: &Origin, user: UserId) -> Audit<'_> {
 }
 
 /// Who acted, as the audit columns record it: `operator:<what>`,
-/// `guest:<id>` or `user:<id>`.
+/// `schedule`, `person:<sub>`, `guest:<id>` or `user:<id>`.
 fn actor(origin: &Origin, user: UserId) -> String {
     if let Some(operator) = &origin.operator {
         return format!("operator:{operator}");
     }
     if origin.tick.is_some() {
         return "schedule".to_owned();
+    }
+    if let Some(person) = &origin.person {
+        return format!("person:{}", person.sub);
     }
     match origin.guest {
         Some(guest) => format!("guest:{guest}"),

@@ -28,6 +28,10 @@ pub struct Origin {
     /// (`requested_by: "schedule"`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tick: Option<i64>,
+    /// Set when a person signed in through OpenID Connect acted
+    /// (`requested_by: "person:<sub>"`), with the name the audit shows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub person: Option<crate::accounts::PersonRef>,
 }
 
 /// What a guest key may do with its one script (defined with the
@@ -340,6 +344,34 @@ pub enum Event {
         reason: String,
         paused: i64,
     },
+    /// A person signed in through OpenID Connect: a session acting in
+    /// the stream's account, with the grants their claims matched.
+    SessionStarted {
+        /// The session's id (not its cookie, which is never stored).
+        session: String,
+        person: crate::accounts::PersonRef,
+        grants: Vec<SessionGrant>,
+        /// The instant the session ends at the latest (UNIX seconds).
+        expires: i64,
+        /// The peer address of the browser.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        addr: Option<String>,
+    },
+    /// A session ended: signed out, expired, or idle too long.
+    SessionEnded {
+        session: String,
+        person: crate::accounts::PersonRef,
+        reason: String,
+    },
+}
+
+/// One grant of a session, as its `SessionStarted` event records it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionGrant {
+    pub role: crate::accounts::Role,
+    /// The script globs it is limited to; absent: every script.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scripts: Option<Vec<String>>,
 }
 
 impl Event {

@@ -31,6 +31,12 @@ pub enum Reply {
 /// Who the request's key belongs to (its own key, else the key its
 /// connection presented earlier); refused if missing, unknown or expired.
 pub async fn authenticate(state: &AppState, req: &ApiRequest) -> Result<Principal, ApiError> {
+    // A key, when one is presented, wins over a session cookie.
+    if let (None, Some(cookie), Some(_)) =
+        (req.api_key(), req.session.as_ref(), state.sign_in.as_ref())
+    {
+        return super::oidc::person(state, cookie);
+    }
     let connection = req.connection.as_ref();
     let key = ConnectionKey::resolve(connection, req.api_key()).ok_or(ApiError::InvalidApiKey)?;
     let principal = state

@@ -40,6 +40,12 @@ pub enum ApiError {
     Invalid(&'static str),
     #[error("Access denied.")]
     AccessDenied,
+    /// A session cookie on an API call without `X-Requested-With: scriptd`.
+    #[error("Access denied: a call signed in with the session cookie needs the header X-Requested-With: scriptd.")]
+    CookieWithoutHeader,
+    /// A cookie-authenticated WebSocket from another origin.
+    #[error("Access denied: this WebSocket's Origin is not this server's public URL.")]
+    ForeignOrigin,
     /// Access denied, saying what is missing.
     #[error("Access denied: {0}.")]
     Denied(Denial),
@@ -123,7 +129,10 @@ impl ApiError {
             ApiError::MissingApiSequence => "missing_invalid_api_sequence",
             ApiError::Missing(field) => return format!("missing_{field}"),
             ApiError::Invalid(field) => return format!("invalid_{field}"),
-            ApiError::AccessDenied | ApiError::Denied(_) => "access_denied",
+            ApiError::AccessDenied
+            | ApiError::Denied(_)
+            | ApiError::CookieWithoutHeader
+            | ApiError::ForeignOrigin => "access_denied",
             ApiError::Run(err) => err.code(),
             ApiError::Database(_) => "db_query_error",
             ApiError::Internal => "internal_error",
@@ -151,7 +160,10 @@ impl ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            ApiError::InvalidApiKey | ApiError::BadServerExtension => StatusCode::FORBIDDEN,
+            ApiError::InvalidApiKey
+            | ApiError::BadServerExtension
+            | ApiError::CookieWithoutHeader
+            | ApiError::ForeignOrigin => StatusCode::FORBIDDEN,
             ApiError::RequestTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Database(_) | ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Run(RunError::Store(_)) => StatusCode::INTERNAL_SERVER_ERROR,

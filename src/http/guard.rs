@@ -63,13 +63,22 @@ pub async fn admit_body(state: &AppState, req: &HttpRequest) -> Result<BodyRules
     let presented = request_key(req);
     let connection = super::connection::of(req);
     let key = ConnectionKey::resolve(connection.as_ref(), presented.as_deref());
-    let valid = match &key {
-        Some(key) => state
+    let cookie = super::request::session_cookie(req)
+        .filter(|_| presented.is_none() && state.sign_in.is_some());
+    let valid = match (&key, cookie) {
+        // Without its header, a cookie is refused as such (a cross-site
+        // request); a stale one is no key, as a missing key is.
+        (_, Some(cookie)) => match super::oidc::person(state, &cookie) {
+            Ok(_) => true,
+            Err(ApiError::CookieWithoutHeader) => return Err(ApiError::CookieWithoutHeader),
+            Err(_) => false,
+        },
+        (Some(key), None) => state
             .readers
             .principal(key.hash(), clock::now_secs())
             .await?
             .is_some(),
-        None => false,
+        (None, None) => false,
     };
     let cap = if valid {
         state.config.body_cap_bytes

@@ -8,7 +8,7 @@ use super::AppState;
 use crate::accounts::{generate_key, Guest, Principal};
 use crate::clock;
 use crate::events::account::{AccountCommand, ChangeAccount};
-use crate::events::types::{GuestRights, Origin};
+use crate::events::types::GuestRights;
 use crate::ids::{GuestId, ScriptName};
 use crate::wire::{self, Ack, Success};
 
@@ -36,7 +36,11 @@ pub async fn list_guests(
     let user = principal.user_id();
     let guests = state.readers.guests(user).await?;
     Ok(wire::GuestListReply {
-        guests: guests.iter().map(info).collect(),
+        guests: guests
+            .iter()
+            .filter(|g| crate::rights::sees_script(principal, g.script.as_str()))
+            .map(info)
+            .collect(),
         success: Success,
     })
 }
@@ -51,6 +55,8 @@ pub async fn create_guest(
     let request = parse::guest_create(req)?;
     // parse::guest_create has checked the name's form.
     let script = ScriptName::parse(&request.name).ok_or(ApiError::Invalid("name"))?;
+    // A person's grants may reach only some scripts: no guest key beyond them.
+    crate::rights::check(principal, crate::rights::Action::UseRun(&script))?;
     let rights = GuestRights {
         run: request.run,
         cancel: request.cancel,
@@ -79,10 +85,7 @@ pub async fn create_guest(
         key_hash: key.hash,
         created: now,
         expires,
-        origin: Origin {
-            addr: req.peer.clone(),
-            ..Origin::default()
-        },
+        origin: super::runs::origin(principal, req),
     };
     state.store.send(ChangeAccount { command }).await??;
     Ok(wire::GuestCreateReply {
@@ -110,10 +113,7 @@ pub async fn delete_guest(
     let command = AccountCommand::DeleteGuest {
         user,
         guest: id,
-        origin: Origin {
-            addr: req.peer.clone(),
-            ..Origin::default()
-        },
+        origin: super::runs::origin(principal, req),
     };
     state.store.send(ChangeAccount { command }).await??;
     Ok(Ack { success: Success })

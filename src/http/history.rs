@@ -57,16 +57,22 @@ fn history_query(principal: &Principal, req: &ApiRequest) -> Result<HistoryQuery
 /// owner (`user:<id>`), so the history can show a name.
 type AuditFields = (Option<String>, Option<String>, Option<String>);
 
-fn audit(actor: Option<&Actor>, owner: &User) -> AuditFields {
+/// A signed-in person's name by their `sub`, when the server knows it.
+type People<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+fn audit(actor: Option<&Actor>, owner: &User, people: People<'_>) -> AuditFields {
     let Some(actor) = actor else {
         return (None, None, None);
     };
-    let name = (actor.by == format!("user:{}", owner.id)).then(|| owner.name.clone());
+    let name = match actor.by.strip_prefix("person:") {
+        Some(sub) => people(sub),
+        None => (actor.by == format!("user:{}", owner.id)).then(|| owner.name.clone()),
+    };
     (Some(actor.by.clone()), name, actor.from.clone())
 }
 
 /// The finished shape plus, for owners, `args` and the audit fields.
-fn history_shape(row: &HistoryRow, owner: Option<&User>) -> wire::Finished {
+fn history_shape(row: &HistoryRow, owner: Option<&User>, people: People<'_>) -> wire::Finished {
     let mut shape = status::finished(row.id, &row.record, owner.is_some());
     shape.success = None;
     if let Some(owner) = owner {
@@ -74,14 +80,14 @@ fn history_shape(row: &HistoryRow, owner: Option<&User>) -> wire::Finished {
             shape.requested_by,
             shape.requested_by_name,
             shape.requested_from,
-        ) = audit(Some(&row.requested), owner);
+        ) = audit(Some(&row.requested), owner, people);
         (
             shape.cancelled_by,
             shape.cancelled_by_name,
             shape.cancelled_from,
-        ) = audit(row.cancelled.as_ref(), owner);
+        ) = audit(row.cancelled.as_ref(), owner, people);
         (shape.killed_by, shape.killed_by_name, shape.killed_from) =
-            audit(row.killed.as_ref(), owner);
+            audit(row.killed.as_ref(), owner, people);
     }
     shape
 }
@@ -95,8 +101,11 @@ pub async fn list_history(
     let mut query = history_query(principal, req)?;
     let owner = match principal {
         Principal::User(user) => Some(user),
-        _ => None,
+        Principal::Person(person) => Some(&person.user),
+        Principal::Guest(_) => None,
     };
+    let book = state.sign_in.as_ref().map(|s| &s.book);
+    let people = |sub: &str| book.and_then(|b| b.display_of(sub));
     let limit = query.limit as usize;
     let mut budget = Budget::new(state.config.limits.reply_cap_bytes);
     let mut last = None;
@@ -105,7 +114,12 @@ pub async fn list_history(
         query.limit = (limit - budget.rows.len()).min(PAGE_ROWS as usize) as u32;
         let page = state.readers.history(&query).await?;
         for row in &page.rows {
-            if !budget.push(history_shape(row, owner)) {
+            // A person's grants may reach only some scripts.
+            if !rights::sees_script(principal, row.record.name.as_str()) {
+                last = Some(row.cursor());
+                continue;
+            }
+            if !budget.push(history_shape(row, owner, &people)) {
                 break;
             }
             last = Some(row.cursor());

@@ -15,6 +15,7 @@ pub mod health;
 pub mod history;
 pub mod hooks;
 pub mod metrics;
+pub mod oidc;
 pub mod parse;
 pub mod prefix;
 pub mod raw_args;
@@ -56,6 +57,8 @@ pub struct AppState {
     pub logs: crate::output::RunLogs,
     /// The schedules' timer.
     pub timer: Addr<crate::actors::timer::Timer>,
+    /// Sign-in through OpenID Connect and its sessions (`[oidc]`).
+    pub sign_in: Option<oidc::SignIn>,
 }
 
 /// Registers every route.
@@ -65,6 +68,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/scripts/{tail:.*}", web::to(scripts))
         // The first stand-alone SDK upgrades its WebSocket at `/scripts`.
         .route("/scripts", web::to(scripts))
+        .configure(oidc::configure)
         .configure(ui::configure)
         .default_service(web::to(outside));
 }

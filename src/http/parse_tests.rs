@@ -19,6 +19,7 @@ fn json_req(fields: Value) -> ApiRequest {
         transport: Transport::Http,
         text_fields: Default::default(),
         connection: None,
+        session: None,
     }
 }
 

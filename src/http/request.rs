@@ -50,6 +50,34 @@ pub struct ApiRequest {
     pub text_fields: HashSet<String>,
     /// The key this request's connection presented earlier, if any.
     pub connection: Option<super::connection::ConnectionKey>,
+    /// The dashboard's session cookie, if the request carries one.
+    pub session: Option<SessionCookie>,
+}
+
+/// A `scriptd_session` cookie and whether its request may use it.
+#[derive(Clone)]
+pub struct SessionCookie {
+    pub token: String,
+    /// The request carries `X-Requested-With: scriptd` (or is a WebSocket
+    /// whose `Origin` was checked at the upgrade).
+    pub requested_with: bool,
+}
+
+impl std::fmt::Debug for SessionCookie {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionCookie")
+            .field("token", &"hidden")
+            .field("requested_with", &self.requested_with)
+            .finish()
+    }
+}
+
+/// The request's session cookie, if any.
+pub fn session_cookie(req: &HttpRequest) -> Option<SessionCookie> {
+    Some(SessionCookie {
+        token: super::oidc::cookie::read(req, super::oidc::cookie::SESSION)?,
+        requested_with: super::oidc::cookie::requested_with(req),
+    })
 }
 
 /// Adds a urlencoded pair; `a[]` and `a[N]` build arrays, as PHP clients send them.
@@ -95,6 +123,7 @@ pub fn from_head(req: &HttpRequest, transport: Transport) -> ApiRequest {
         transport,
         text_fields: fields_names(&fields),
         connection: super::connection::of(req),
+        session: session_cookie(req),
         fields,
     }
 }

@@ -153,10 +153,22 @@ async fn recheck(
 ) {
     let now = clock::now_secs();
     for session in sessions {
+        // A signed-in person's socket has no key to re-check; only the
+        // account's removal ends it here (sign-out and expiry end it in
+        // `http::oidc::end`).
+        if session.key_hash.starts_with("session:") {
+            if kind == AccountChangeKind::UserRemoved {
+                session.closer.do_send(Revoke {
+                    reason: "user removed",
+                });
+            }
+            continue;
+        }
         let valid = match readers.principal(&session.key_hash, now).await {
             Ok(principal) => principal.is_some_and(|p| match p {
                 Principal::User(u) => u.id == user,
                 Principal::Guest(g) => g.user == user,
+                Principal::Person(p) => p.user.id == user,
             }),
             // Unknown is not revoked: the next message re-checks anyway.
             Err(_) => true,

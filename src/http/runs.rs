@@ -35,12 +35,14 @@ async fn account(
         .ok_or(ApiError::Run(RunError::ShuttingDown))
 }
 
-fn origin(principal: &Principal, req: &ApiRequest) -> Origin {
+/// Who is acting, for the audit: the guest key, or the signed-in person.
+pub fn origin(principal: &Principal, req: &ApiRequest) -> Origin {
     Origin {
         operator: None,
         guest: principal.guest().map(|g| g.id),
         addr: req.peer.clone(),
         tick: None,
+        person: principal.person().map(|p| p.who.clone()),
     }
 }
 

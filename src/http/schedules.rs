@@ -8,7 +8,7 @@ use super::AppState;
 use crate::accounts::Principal;
 use crate::actors::timer::{ListSchedules, PauseSchedule, ScheduleError, ScheduleView};
 use crate::events::query::RowState;
-use crate::events::types::{Origin, RunRecord};
+use crate::events::types::RunRecord;
 use crate::ids::ScriptName;
 use crate::wire::{self, Ack, Success};
 
@@ -21,6 +21,9 @@ pub async fn list_schedules(
     let user = principal.user_id();
     let views = state.timer.send(ListSchedules { user, only }).await??;
     let mut schedules = Vec::with_capacity(views.len());
+    let views = views
+        .into_iter()
+        .filter(|v| crate::rights::sees_script(principal, v.name.as_str()));
     for view in views {
         schedules.push(info(state, principal, view).await?);
     }
@@ -84,10 +87,8 @@ pub async fn pause_schedule(
         return Err(ApiError::AccessDenied);
     }
     let name = ScriptName::parse(name).ok_or(ApiError::Invalid("name"))?;
-    let origin = Origin {
-        addr: req.peer.clone(),
-        ..Origin::default()
-    };
+    crate::rights::check(principal, crate::rights::Action::PauseSchedule(&name))?;
+    let origin = super::runs::origin(principal, req);
     let pause = PauseSchedule {
         user: principal.user_id(),
         name,

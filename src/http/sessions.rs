@@ -92,6 +92,12 @@ impl SessionRegistry {
         self.select(|e| e.user == user)
     }
 
+    /// The sessions registered under this key (a person's session:
+    /// `session:<id>`).
+    pub fn with_key(&self, key_hash: &str) -> Vec<SessionKey> {
+        self.select(|e| e.key_hash == key_hash)
+    }
+
     /// The guest sessions whose key expired at `now`.
     pub fn expired(&self, now: i64) -> Vec<SessionKey> {
         self.select(|e| e.expires.is_some_and(|x| x <= now))

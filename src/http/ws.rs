@@ -49,14 +49,25 @@ pub async fn start(
 ) -> Result<HttpResponse, actix_web::Error> {
     let mut probe = request::from_head(req, Transport::WebSocket);
     probe.key = probe.key.or_else(|| super::ui::subprotocol::key(req));
+    // A browser cannot add headers to a WebSocket: with a session cookie,
+    // the `Origin` (which it always sends) stands for the header check.
+    let keyless = probe.api_key().is_none();
+    if let (true, Some(cookie)) = (keyless, probe.session.as_mut()) {
+        cookie.requested_with = same_origin(&state, req)?;
+    }
     let principal = api::authenticate(&state, &probe).await?;
     let id = SESSIONS.fetch_add(1, Ordering::Relaxed);
     // The key the session was authorised with (presented, or remembered by
-    // its keep-alive connection), for the per-key limit and revocation.
-    let key_hash =
-        super::connection::ConnectionKey::resolve(probe.connection.as_ref(), probe.api_key())
-            .map(|key| key.hash().to_owned())
-            .unwrap_or_default();
+    // its keep-alive connection), for the per-key limit and revocation; a
+    // person's socket is registered under its session.
+    let key_hash = match principal.person() {
+        Some(person) => super::oidc::end::registry_key(&person.session),
+        None => {
+            super::connection::ConnectionKey::resolve(probe.connection.as_ref(), probe.api_key())
+                .map(|key| key.hash().to_owned())
+                .unwrap_or_default()
+        }
+    };
     let ticket = state
         .sessions
         .register(
@@ -78,6 +89,10 @@ pub async fn start(
         user: principal.user_id(),
         key: probe.api_key().map(str::to_owned),
         connection: probe.connection.clone(),
+        cookie: probe
+            .session
+            .clone()
+            .filter(|_| principal.person().is_some()),
         peer: probe.peer,
         last_seen: Instant::now(),
         monitors: HashMap::new(),
@@ -92,6 +107,22 @@ pub async fn start(
         .start_with_addr()?;
     registry.attach(id, addr.recipient());
     Ok(response)
+}
+
+/// Whether a cookie-authenticated upgrade comes from this server's own
+/// pages; refused otherwise (another site's page cannot ride the cookie).
+fn same_origin(state: &AppState, req: &HttpRequest) -> Result<bool, ApiError> {
+    let Some(sign_in) = state.sign_in.as_ref() else {
+        return Ok(false);
+    };
+    let origin = req
+        .headers()
+        .get(actix_web::http::header::ORIGIN)
+        .and_then(|v| v.to_str().ok());
+    match origin {
+        Some(origin) if origin == sign_in.origin() => Ok(true),
+        _ => Err(ApiError::ForeignOrigin),
+    }
 }
 
 /// One WebSocket connection.
@@ -109,6 +140,8 @@ pub struct WsSession {
     /// The upgrade's connection: without a key of its own, the upgrade was
     /// authorised with the key that connection presented earlier.
     connection: Option<super::connection::ConnectionKey>,
+    /// The session cookie a person's socket was opened with.
+    cookie: Option<request::SessionCookie>,
     peer: Option<String>,
     last_seen: Instant,
     /// Active monitors by name (`None` = all) → their `api_sequence`.
@@ -195,6 +228,7 @@ impl WsSession {
             transport: Transport::WebSocket,
             text_fields: Default::default(),
             connection: self.connection.clone(),
+            session: self.cookie.clone(),
         };
         Ok((sequence, request))
     }
@@ -257,6 +291,10 @@ impl WsSession {
                 verbose: request.verbose,
                 api_sequence: sequence,
                 guest: request.principal.guest().cloned(),
+                scripts: request
+                    .principal
+                    .person()
+                    .map_or(crate::accounts::ScriptFilter::All, |p| p.visible()),
                 after: request.after,
             });
             true

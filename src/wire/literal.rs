@@ -55,3 +55,7 @@ literal!(
     /// `"kind": "guest"` in [`super::Access`].
     GuestKind: String = "guest"
 );
+literal!(
+    /// `"kind": "person"` in [`super::Access`].
+    PersonKind: String = "person"
+);

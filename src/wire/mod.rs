@@ -52,7 +52,9 @@ pub use hooks::{
     DeliveriesReply, DeliveriesRequest, DeliveryInfo, HookCreateReply, HookCreateRequest, HookInfo,
     HookListReply,
 };
-pub use literal::{Done, Failure, GuestKind, QueuedState, RunningState, Success, UserKind};
+pub use literal::{
+    Done, Failure, GuestKind, PersonKind, QueuedState, RunningState, Success, UserKind,
+};
 pub use monitor::{MonitorReply, MonitorRequest, Push};
 pub use runs::{
     Health, HealthReply, LogReply, LogRequest, PrefixReply, PrefixRequest, RunReply, RunRequest,
@@ -60,7 +62,8 @@ pub use runs::{
 };
 pub use schedules::{LastTick, ScheduleInfo, SchedulesReply};
 pub use scripts::{
-    Access, GuestAccess, GuestScript, OwnerScript, Rights, ScriptInfo, ScriptsReply, UserAccess,
+    Access, GuestAccess, GuestScript, OwnerScript, PersonAccess, PersonGrant, Rights, ScriptInfo,
+    ScriptsReply, UserAccess,
 };
 pub use status::{
     text_or_false, Finished, IdsOrCount, Queued, RunArgs, RunStatus, Running, StatusList, TaskSpan,

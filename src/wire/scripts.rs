@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::literal::{GuestKind, Success, UserKind};
+use super::literal::{GuestKind, PersonKind, Success, UserKind};
 
 /// A script as its owner sees it: its exectab options.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -81,12 +81,37 @@ pub struct GuestAccess {
     pub script: String,
 }
 
+/// One grant of a signed-in person.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PersonGrant {
+    /// `viewer`, `operator` or `owner`.
+    pub role: String,
+    /// The script globs it is limited to; absent: every script.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scripts: Option<Vec<String>>,
+}
+
+/// A person signed in through OpenID Connect, acting in an account.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PersonAccess {
+    /// The account (user name) they act in.
+    pub account: String,
+    pub grants: Vec<PersonGrant>,
+    pub kind: PersonKind,
+    /// Their email, else name, as the audit shows it.
+    pub name: String,
+    /// Their highest role.
+    pub role: String,
+    pub sub: String,
+}
+
 /// Who the key is (`kind` says which).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Access {
     User(UserAccess),
     Guest(GuestAccess),
+    Person(PersonAccess),
 }
 
 /// Reply of `GET scripts`.

@@ -62,6 +62,7 @@ mod migrate_to;
 mod monitor;
 mod monitor_access;
 mod monitor_load;
+mod oidc;
 mod private_postgres;
 mod protocol_gaps;
 mod resources;

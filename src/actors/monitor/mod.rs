@@ -16,7 +16,7 @@ use bytestring::ByteString;
 
 use render::Rendered;
 
-use crate::accounts::Guest;
+use crate::accounts::{Guest, ScriptFilter};
 use crate::clock;
 use crate::events::{Event, EventsCommitted, Readers, StoredEvent};
 use crate::ids::{ScriptName, UserId};
@@ -71,6 +71,8 @@ struct Subscription {
     verbose: bool,
     api_sequence: i64,
     guest: Option<Guest>,
+    /// The scripts a signed-in person's grants reach (all for keys).
+    scripts: ScriptFilter,
     phase: Phase,
     /// Highest seq pushed (or skipped), so replay and live never overlap.
     last_seq: i64,
@@ -205,7 +207,8 @@ fn offer(sub: &mut Subscription, event: &StoredEvent) -> bool {
     let matches = sub
         .name
         .as_ref()
-        .is_none_or(|name| event.event.script() == Some(name));
+        .is_none_or(|name| event.event.script() == Some(name))
+        && reaches(&sub.scripts, event);
     let owner = View::of_guest(sub.guest.as_ref()).is_owner();
     let text = if matches {
         Rendered::default().get(event, sub.verbose, owner, sub.api_sequence)
@@ -231,6 +234,18 @@ fn offer(sub: &mut Subscription, event: &StoredEvent) -> bool {
     true
 }
 
+/// Whether a subscriber limited to `scripts` may see `event`: one of a
+/// script they reach; nothing else when they reach only some.
+fn reaches(scripts: &ScriptFilter, event: &StoredEvent) -> bool {
+    match scripts {
+        ScriptFilter::All => true,
+        ScriptFilter::Globs(_) => event
+            .event
+            .script()
+            .is_some_and(|name| scripts.allows(name.as_str())),
+    }
+}
+
 /// Sends one event to one subscription if it matches; false when the
 /// session's buffer is full.
 fn deliver(sub: &mut Subscription, event: &StoredEvent, rendered: &mut Rendered) -> bool {
@@ -242,6 +257,9 @@ fn deliver(sub: &mut Subscription, event: &StoredEvent, rendered: &mut Rendered)
         if event.event.script() != Some(name) {
             return true;
         }
+    }
+    if !reaches(&sub.scripts, event) {
+        return true;
     }
     let owner = View::of_guest(sub.guest.as_ref()).is_owner();
     let Some(text) = rendered.get(event, sub.verbose, owner, sub.api_sequence) else {
@@ -355,6 +373,8 @@ pub struct Subscribe {
     pub verbose: bool,
     pub api_sequence: i64,
     pub guest: Option<Guest>,
+    /// The scripts a signed-in person's grants reach (all for keys).
+    pub scripts: ScriptFilter,
     /// Replay every push after this event sequence number first.
     pub after: Option<i64>,
 }
@@ -381,6 +401,7 @@ impl Handler<Subscribe> for MonitorHub {
             verbose: msg.verbose,
             api_sequence: msg.api_sequence,
             guest: msg.guest,
+            scripts: msg.scripts,
             phase,
             last_seq: msg.after.unwrap_or(0),
         });

@@ -17,6 +17,7 @@ pub mod child;
 pub mod cli;
 pub mod cluster;
 pub mod history;
+pub mod oidc;
 pub mod raw;
 pub mod receiver;
 pub mod run_stream;

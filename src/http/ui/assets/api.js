@@ -2,6 +2,10 @@
 // The key, the HTTP calls and the one WebSocket monitor. The key lives in
 // this tab's sessionStorage only: never in a URL, sent as X-APIKey, and on
 // the WebSocket as a subprotocol (browsers cannot set WebSocket headers).
+// Without a key, the page works with the session of a sign-in through the
+// identity provider: the HttpOnly cookie goes with every call, and every
+// call carries X-Requested-With: scriptd, which the server requires of
+// cookie-authenticated calls (another site's page cannot add it).
 
 const KEY_ITEM = 'scriptd.apikey';
 const WS_PROTOCOL = 'scriptd.v1';
@@ -23,8 +27,10 @@ const Api = {
   // One API call; resolves with the reply (JSON object, or text for logs),
   // rejects with an ApiFailure carrying the errorcode.
   async call(method, path, body, key) {
-    const headers = { 'X-APIKey': key || Api.key() || '' };
-    const options = { method, headers, cache: 'no-store', credentials: 'omit' };
+    const useKey = key || Api.key();
+    const headers = useKey ? { 'X-APIKey': useKey } : { 'X-Requested-With': 'scriptd' };
+    const credentials = useKey ? 'omit' : 'same-origin';
+    const options = { method, headers, cache: 'no-store', credentials };
     if (body !== undefined) {
       headers['Content-Type'] = 'application/json';
       options.body = JSON.stringify(body);
@@ -74,7 +80,9 @@ class Monitor {
     const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
     let ws;
     try {
-      ws = new WebSocket(scheme + '//' + location.host + '/scripts/v1', [WS_PROTOCOL, WS_KEY_PREFIX + Api.key()]);
+      // With a session, the cookie goes with the upgrade (same origin).
+      const protocols = Api.key() ? [WS_PROTOCOL, WS_KEY_PREFIX + Api.key()] : [WS_PROTOCOL];
+      ws = new WebSocket(scheme + '//' + location.host + '/scripts/v1', protocols);
     } catch (err) {
       this.lost();
       return;

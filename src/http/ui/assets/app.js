@@ -11,15 +11,25 @@ const State = {
   ticker: null,
 };
 
+// A signed-in person's role (viewer < operator < owner), else -1.
+const ROLES = ['viewer', 'operator', 'owner'];
+function roleRank() {
+  return State.access && State.access.kind === 'person' ? ROLES.indexOf(State.access.role) : -1;
+}
+
 const can = {
   user() { return State.access && State.access.kind === 'user'; },
-  right(name) { return can.user() || Boolean(State.access && State.access.rights && State.access.rights[name]); },
+  person() { return State.access && State.access.kind === 'person'; },
+  right(name) {
+    if (can.person()) return name === 'status' || name === 'monitor' || roleRank() >= 1;
+    return can.user() || Boolean(State.access && State.access.rights && State.access.rights[name]);
+  },
   run() { return can.right('run'); },
   cancel() { return can.right('cancel'); },
   status() { return can.right('status'); },
   monitor() { return can.right('monitor'); },
-  guests() { return can.user() && State.access.guests === true; },
-  log() { return can.user(); },
+  guests() { return (can.user() && State.access.guests === true) || roleRank() >= 2; },
+  log() { return can.user() || can.person(); },
 };
 
 let frame = 0;
@@ -68,7 +78,45 @@ async function signIn(key) {
   return true;
 }
 
+// With no key, a session cookie from the identity provider's sign-in may
+// be there: the page asks the server whether it is signed in.
+async function resumeSession() {
+  try {
+    const reply = await Api.call('GET', '/scripts/v1/scripts');
+    State.access = reply.access;
+    State.scripts = reply.scripts || {};
+    showDashboard();
+    return true;
+  } catch (err) {
+    return false;
+  }
+}
+
+// Offers "Sign in with …" when the server has an identity provider, and
+// hides the key form when it allows nothing else.
+async function offerSignIn() {
+  let offer;
+  try {
+    const resp = await fetch('/ui/oidc/config', { cache: 'no-store', credentials: 'omit' });
+    offer = await resp.json();
+  } catch (err) {
+    return false;
+  }
+  const sso = document.getElementById('signin-sso');
+  if (!offer || !offer.oidc) return false;
+  sso.textContent = 'Sign in with ' + (offer.name || 'single sign-on');
+  sso.hidden = false;
+  if (offer.only) {
+    document.getElementById('signin-form').hidden = true;
+    document.getElementById('signin-keyhints').hidden = true;
+  }
+  return true;
+}
+
 function signOut(message) {
+  if (can.person()) {
+    Api.call('POST', '/ui/oidc/logout').catch(() => {});
+  }
   if (State.monitor) State.monitor.stop();
   State.monitor = null;
   clearInterval(State.ticker);
@@ -94,6 +142,7 @@ function signOut(message) {
 
 function describeKey() {
   const a = State.access;
+  if (a.kind === 'person') return a.name + ' (' + a.role + ' in ' + a.account + ')';
   if (a.kind === 'guest') return 'Guest key for ' + a.script + ' (expires ' + fmtTime(a.expires) + ')';
   return 'Signed in as ' + (a.name || 'user');
 }
@@ -166,8 +215,9 @@ async function refresh() {
 }
 
 function failed(err) {
-  if (err && err.code === 'invalid_missing_apikey') signOut('The server no longer accepts this API key.');
-  else notice(err && err.message ? err.message : String(err));
+  if (err && err.code === 'invalid_missing_apikey') {
+    signOut(can.person() ? 'Your session ended: sign in again.' : 'The server no longer accepts this API key.');
+  } else notice(err && err.message ? err.message : String(err));
 }
 
 async function loadActive() {
@@ -230,4 +280,6 @@ document.addEventListener('DOMContentLoaded', () => {
   const key = Api.key();
   if (key) signIn(key);
   else document.getElementById('apikey').focus();
+  // A session is looked for only where sign-in through a provider exists.
+  offerSignIn().then((oidc) => { if (oidc && !key) resumeSession(); });
 });
