@@ -200,13 +200,18 @@ impl FoldUnfinished for Recovery {
 /// has retries left (`-R`); none for a run that is not started (queued,
 /// or ended meanwhile).
 pub fn interrupted_events(user: UserId, state: RunState, now: f64, why: &str) -> Vec<NewEvent> {
+    let asked = match state {
+        RunState::Killing { .. } => retry::Asked::Kill,
+        _ => retry::Asked::Nothing,
+    };
     let Some(started) = state.into_started() else {
         return Vec::new();
     };
     let id = started.run.id;
     let (name, run) = (&started.name, &started.run);
     let record = record::interrupted(name, run, started.started, now, why);
-    retry::ending_events(id, run, record, now, retry::draw_jitter(), |run, record| {
+    let clock = (now, retry::draw_jitter());
+    retry::ending_events(id, run, record, clock, asked, |run, record| {
         Event::RunInterrupted { run, record }
     })
     .into_iter()

@@ -30,23 +30,35 @@ pub fn marker(run: &PendingRun) -> Option<String> {
     ))
 }
 
+/// Whether the attempt's end may queue another: not after a kill was
+/// asked for, whatever the outcome (a script that traps the signal and
+/// exits 1 was still killed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Asked {
+    /// Nobody asked to stop the run.
+    Nothing,
+    /// A kill was asked for.
+    Kill,
+}
+
 /// The events that record the end of `run`'s current attempt, `record`:
 /// `RunRetrying` (due `now` plus the backoff, `jitter` drawn from
-/// [−1, 1]) when attempts remain and the outcome may be retried, else the
-/// final events `make` builds, the record listing every attempt.
+/// [−1, 1]) when attempts remain, the outcome may be retried and no kill
+/// was `asked`, else the final events `make` builds, the record listing
+/// every attempt.
 pub fn ending_events(
     id: RunId,
     run: &PendingRun,
     mut record: RunRecord,
-    now: f64,
-    jitter: f64,
+    (now, jitter): (f64, f64),
+    asked: Asked,
     make: impl FnOnce(RunId, RunRecord) -> Event,
 ) -> Vec<Event> {
     let attempt = run.attempt();
     let Some(policy) = run.spec.retry else {
         return record::final_events(id, record, make);
     };
-    if retryable(record.outcome) && attempt <= policy.retries {
+    if retryable(record.outcome) && asked == Asked::Nothing && attempt <= policy.retries {
         // The attempt's own end; the list is the run's row's and status's.
         record.attempts = Vec::new();
         let wait = policy.wait(attempt, jitter);
@@ -97,9 +109,14 @@ mod tests {
     fn end(run: &PendingRun, outcome: Outcome) -> Vec<Event> {
         let name = ScriptName::parse("s").expect("name");
         let record = record::base(&name, run, Some(1.0), 2.0, outcome);
-        ending_events(run.id, run, record, 1000.0, 0.0, |run, record| {
-            Event::RunFinished { run, record }
-        })
+        ending_events(
+            run.id,
+            run,
+            record,
+            (1000.0, 0.0),
+            Asked::Nothing,
+            |run, record| Event::RunFinished { run, record },
+        )
     }
 
     #[test]
@@ -146,6 +163,25 @@ mod tests {
             };
             assert_eq!(got, want, "{what}");
         }
+    }
+
+    #[test]
+    fn a_failure_after_a_kill_request_is_not_retried() {
+        let run = run(2, 0);
+        let name = ScriptName::parse("s").expect("name");
+        let record = record::base(&name, &run, Some(1.0), 2.0, Outcome::Failed);
+        let events = ending_events(
+            run.id,
+            &run,
+            record,
+            (1000.0, 0.0),
+            Asked::Kill,
+            |run, record| Event::RunFinished { run, record },
+        );
+        assert!(
+            events.first().and_then(Event::final_record).is_some(),
+            "{events:?}"
+        );
     }
 
     #[test]

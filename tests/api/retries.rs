@@ -285,3 +285,24 @@ async fn every_attempt_gets_the_runs_stdin() {
         "both attempts read it: {log:?}"
     );
 }
+
+#[actix_web::test]
+async fn a_killed_attempt_that_exits_1_on_the_signal_is_not_retried() {
+    // Arrange: the script traps SIGTERM and fails.
+    let app = spawn_app().await;
+    app.exectab("-R=2 -B=1 stubborn /bin/sh -c \"trap 'exit 1' TERM; sleep 30 & wait\"\n");
+    let id = app.run(json!({"name": "stubborn"})).await;
+    app.wait_status(&id, "running", |s| s["state"] == "running")
+        .await;
+
+    // Act
+    app.kill(&id).await;
+
+    // Assert
+    let done = app.wait_done(&id).await;
+    assert_eq!(
+        attempts(&done.json).len(),
+        1,
+        "a kill is never retried: {done}"
+    );
+}

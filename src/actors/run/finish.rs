@@ -124,12 +124,16 @@ impl RunProcess {
         // No process runs any more: the next run may start while this end
         // is being committed.
         self.start.outlet.process_ended.do_send(ProcessEnded { id });
+        let asked = match self.stop {
+            Some(StopReason::Killed) => retry::Asked::Kill,
+            _ => retry::Asked::Nothing,
+        };
         let events = retry::ending_events(
             id,
             &self.start.run,
             record,
-            clock::now(),
-            retry::draw_jitter(),
+            (clock::now(), retry::draw_jitter()),
+            asked,
             |run, record| match record.outcome {
                 Outcome::Interrupted => Event::RunInterrupted { run, record },
                 Outcome::StartFailed => Event::RunStartFailed { run, record },
