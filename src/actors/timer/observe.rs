@@ -38,10 +38,12 @@ impl Timer {
         ctx.spawn(read.into_actor(self).map(move |read, act, ctx| match read {
             Ok(_) if act.observed != observed => act.read_log(ctx),
             Ok((users, paused)) => {
+                // Only the schedules whose pause changed (SQLite reads
+                // again every few seconds; most reads change nothing).
+                let changed: Vec<Key> = act.paused.symmetric_difference(&paused).cloned().collect();
                 act.paused = paused;
                 act.set_users(users);
-                let keys: Vec<Key> = act.entries.keys().cloned().collect();
-                for key in keys {
+                for key in changed {
                     act.align(key, ctx);
                 }
                 act.scan(ctx);

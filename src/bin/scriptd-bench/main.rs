@@ -9,7 +9,8 @@
 //! names a PostgreSQL server: accept, e2e and append then run on SQLite
 //! and on PostgreSQL (a fresh database each) in the same run. `cluster`
 //! (1, 2 and 3 nodes) and `failover` (kill -9 of a node) need it.
-//! `schedules`: every-second schedules, their lateness and misses.
+//! `schedules`: every-second schedules, their lateness and misses;
+//! `schedules-startup`: a start with 100,000 schedules defined.
 //! `hooks`: webhook delivery latency and the outbox's cost to e2e.
 
 mod accept;
@@ -29,6 +30,7 @@ mod memory;
 mod push;
 mod replay;
 mod schedules;
+mod schedules_startup;
 mod server;
 mod stats;
 mod status;
@@ -56,6 +58,8 @@ async fn scenario(name: &str) -> anyhow::Result<()> {
         "failover" => cluster::failover().await,
         // Not in `all`: it takes a minute (SCRIPTD_BENCH_SECS).
         "schedules" => schedules::run().await,
+        // Not in `all`: it fills 100,000 schedules' ticks first.
+        "schedules-startup" => schedules_startup::run().await,
         // Not in `all`: 1,000 paced deliveries take half a minute.
         "hooks" => hooks::run().await,
         other => anyhow::bail!("unknown scenario {other}; one of {SCENARIOS:?} or all"),
@@ -80,7 +84,7 @@ fn main() -> anyhow::Result<()> {
     }
     let Some(which) = args.first() else {
         anyhow::bail!(
-            "usage: scriptd-bench [--database URL] <{}|all|exhaust|append|cluster|failover|schedules|hooks>",
+            "usage: scriptd-bench [--database URL] <{}|all|exhaust|append|cluster|failover|schedules|schedules-startup|hooks>",
             SCENARIOS.join("|")
         );
     };
