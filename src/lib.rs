@@ -23,8 +23,10 @@
 //!   dashboard page (`http::ui`).
 //! - [`exectab`], [`progress`]: pure parsers of the script table and of
 //!   progress lines.
-//! - [`hook`]: webhooks' pure parts so far: the signature header, which
-//!   targets a hook may reach (SSRF), and the backoff of retries.
+//! - [`hook`]: webhooks' pure parts: the signature header, which targets
+//!   a hook may reach (SSRF), the backoff of retries, triggers and body
+//!   formats; the outbox rows are `events::outbox`, the delivery worker
+//!   `actors::delivery`.
 //! - [`output`]: runs' captured output (`GET log`), in files or database
 //!   chunks.
 //! - [`cluster`]: PostgreSQL's many nodes: the follower that tails the

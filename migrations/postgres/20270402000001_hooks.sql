@@ -45,4 +45,11 @@ CREATE TABLE hook_deliveries (
     claimed_until DOUBLE PRECISION
 );
 CREATE INDEX hook_deliveries_due ON hook_deliveries (due) WHERE state = 'pending';
+-- hook/deliveries, of one hook or of every hook of a user.
 CREATE INDEX hook_deliveries_by_hook ON hook_deliveries (hook_id, created);
+CREATE INDEX hook_deliveries_by_user ON hook_deliveries (user_id, created);
+-- The flood limit: a hook and script's last first send, and the first
+-- sends waiting to be folded.
+CREATE INDEX hook_deliveries_sent ON hook_deliveries (hook_id, script, first_sent);
+CREATE INDEX hook_deliveries_waiting ON hook_deliveries (hook_id, script)
+    WHERE state = 'pending';

@@ -4,7 +4,8 @@
 //! `Outlet` of recipients it was handed at start, so modules depend one
 //! way (run ← queue ← account ← directory). What a run *is* lives in
 //! `crate::run`, with no actor in it. The `timer` fires schedules' ticks
-//! into the accounts, like run requests.
+//! into the accounts, like run requests; `delivery` sends webhooks'
+//! outbox rows.
 
 pub mod account;
 pub mod delivery;

@@ -122,7 +122,8 @@ pub enum HookCommand {
     Add {
         /// Where to POST (http or https; internal addresses only if the
         /// server's hooks_allow opens them).
-        url: String,
+        #[arg(value_name = "URL")]
+        target: String,
         /// Which events, comma-separated: started, success, failed,
         /// timeout, killed, cancelled, interrupted, retrying (default:
         /// failed,timeout,interrupted).

@@ -18,13 +18,13 @@ pub async fn hook_command(
 ) -> Result<u8, ClientError> {
     match command {
         HookCommand::Add {
-            url,
+            target,
             on,
             name,
             format,
             ..
         } => {
-            let mut body = json!({ "url": url });
+            let mut body = json!({ "url": target });
             if !on.is_empty() {
                 body["on"] = json!(on);
             }
@@ -38,7 +38,17 @@ pub async fn hook_command(
         }
         HookCommand::List { .. } => print(json, &client.hook_list().await?, hook_table),
         HookCommand::Remove { id, .. } => {
-            let reply = client.hook_delete(&id).await?;
+            let unknown = || ClientError::Refused {
+                code: "invalid_id",
+                message: format!(
+                    "unknown hook id '{id}' (invalid_id): `scriptd hook list` lists them"
+                ),
+            };
+            let reply = client.hook_delete(&id).await.map_err(|err| match err {
+                ClientError::UnknownId { .. } => unknown(),
+                ClientError::Api { code, .. } if code == "invalid_id" => unknown(),
+                other => other,
+            })?;
             print(json, &reply, |_| format!("removed hook {id}"));
         }
         HookCommand::Deliveries { id, limit, .. } => {

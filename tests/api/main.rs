@@ -48,6 +48,7 @@ mod fidelity;
 mod history;
 mod history_cli;
 mod hooks;
+mod hooks_cli;
 mod hooks_cluster;
 mod hooks_restart;
 mod hostile;

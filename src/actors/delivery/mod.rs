@@ -8,7 +8,7 @@
 pub mod body;
 pub mod client;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use rand::Rng;
@@ -30,6 +30,11 @@ const CLAIM_LIMIT: usize = 64;
 /// and a margin. A node that dies mid-send loses it sooner, with its lease.
 const HOLD: f64 = client::TIMEOUT.as_secs() as f64 + 20.0;
 
+/// Commits wake the worker at most this often: each pass is a job on the
+/// store's writer between two group commits, and a busy server commits
+/// run ends hundreds of times a second.
+const MIN_GAP: Duration = Duration::from_millis(10);
+
 /// Settled deliveries are kept this long for `hook/deliveries`.
 const KEEP: f64 = 7.0 * 86_400.0;
 
@@ -47,7 +52,9 @@ pub struct DeliveryWorker {
     node: String,
     allow: AllowList,
     client: Option<awc::Client>,
-    timer: Option<SpawnHandle>,
+    timer: Option<(SpawnHandle, Instant)>,
+    /// When the last pass began.
+    last_pass: Option<Instant>,
     /// A claim is on its way; `again` asks for one more after it.
     claiming: bool,
     again: bool,
@@ -66,6 +73,7 @@ impl DeliveryWorker {
             allow,
             client: None,
             timer: None,
+            last_pass: None,
             claiming: false,
             again: false,
             active_hooks: true,
@@ -80,6 +88,7 @@ impl DeliveryWorker {
             return;
         }
         self.claiming = true;
+        self.last_pass = Some(Instant::now());
         let now = clock::now();
         let forget = now - self.forgotten >= FORGET_EVERY;
         if forget {
@@ -125,15 +134,29 @@ impl DeliveryWorker {
         self.wake_in(wait, ctx);
     }
 
+    /// A pass now, or once [`MIN_GAP`] has passed since the last one.
+    fn wake_soon(&mut self, ctx: &mut Context<Self>) {
+        let since = self.last_pass.map_or(MIN_GAP, |at| at.elapsed());
+        if since >= MIN_GAP {
+            return self.pass(ctx);
+        }
+        let wait = MIN_GAP - since;
+        match self.timer {
+            Some((_, at)) if at <= Instant::now() + wait => {}
+            _ => self.wake_in(wait, ctx),
+        }
+    }
+
     /// The one timer: replaced, never added to.
     fn wake_in(&mut self, wait: Duration, ctx: &mut Context<Self>) {
-        if let Some(timer) = self.timer.take() {
+        if let Some((timer, _)) = self.timer.take() {
             ctx.cancel_future(timer);
         }
-        self.timer = Some(ctx.run_later(wait, |act, ctx| {
+        let handle = ctx.run_later(wait, |act, ctx| {
             act.timer = None;
             act.pass(ctx);
-        }));
+        });
+        self.timer = Some((handle, Instant::now() + wait));
     }
 
     /// Sends one delivery and records what came of it.
@@ -165,7 +188,11 @@ impl DeliveryWorker {
                 pause_hook(&store, &delivery, now).await;
             }
         };
-        ctx.spawn(attempt.into_actor(self).map(|(), act, ctx| act.pass(ctx)));
+        ctx.spawn(
+            attempt
+                .into_actor(self)
+                .map(|(), act, ctx| act.wake_soon(ctx)),
+        );
     }
 }
 
@@ -265,7 +292,7 @@ impl Handler<EventsCommitted> for DeliveryWorker {
             }
         }
         if wake {
-            self.pass(ctx);
+            self.wake_soon(ctx);
         }
     }
 }
