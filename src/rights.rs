@@ -156,7 +156,7 @@ fn guest_rule(action: Action<'_>) -> Vec<Step<'_>> {
         | Action::ManageGuests
         | Action::ReadMetrics
         | Action::ManageHooks => vec![Step::Refuse],
-        | Action::PauseSchedule(_) => vec![Step::Refuse],
+        Action::PauseSchedule(_) => vec![Step::Refuse],
     }
 }
 

@@ -126,8 +126,7 @@ pub fn pushed(event: &Event) -> Option<(View<'_>, Audience)> {
         | Event::HookCreated { .. }
         | Event::HookDeleted { .. }
         | Event::HookPaused { .. } => return None,
-        | Event::SessionStarted { .. }
-        | Event::SessionEnded { .. } => return None,
+        Event::SessionStarted { .. } | Event::SessionEnded { .. } => return None,
     })
 }
 

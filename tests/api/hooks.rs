@@ -321,3 +321,34 @@ async fn a_slack_hook_gets_a_text_body_and_only_its_script_and_triggers() {
     assert!(text.contains("exit code 4"), "{text}");
     assert_eq!(receiver.received().len(), 1, "other scripts are not sent");
 }
+
+#[actix_web::test]
+async fn a_retried_attempt_is_delivered_as_retrying_with_the_attempts_end() {
+    let app = app_reaching_loopback().await;
+    app.exectab("-R=1 -B=1 fails /bin/sh -c 'exit 3'\n");
+    let receiver = Receiver::start(&[]);
+    create_hook(
+        &app,
+        json!({"url": receiver.url("hook"), "on": ["retrying"]}),
+    )
+    .await;
+
+    let id = app.run(json!({"name": "fails"})).await;
+    let done = app.wait_done(&id).await;
+    let got = receiver.wait_for(1).await;
+
+    assert_eq!(done["outcome"], "failed", "{done}");
+    let body = got[0].json();
+    assert_eq!(body["event"], "retrying", "{body}");
+    assert_eq!(body["run"]["id"], id.as_str(), "{body}");
+    assert_eq!(
+        body["run"]["outcome"], "failed",
+        "the first attempt's end: {body}"
+    );
+    assert_eq!(body["run"]["exit_code"], 3, "{body}");
+    assert_eq!(
+        receiver.received().len(),
+        1,
+        "one retried attempt; the final failure is not subscribed"
+    );
+}

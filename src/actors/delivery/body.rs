@@ -35,12 +35,10 @@ fn run_status(event: &Event) -> Option<Value> {
         Event::RunFinished { run, record }
         | Event::RunStartFailed { run, record }
         | Event::RunCancelled { run, record, .. }
-        | Event::RunInterrupted { run, record } => {
-            serde_json::to_value(status::finished(*run, record, true))
-        }
-        // The attempt that ended, as it ended; the event beside it tells
-        // which attempt it was and when the next one is due.
-        Event::RunRetrying { run, record, .. } => {
+        | Event::RunInterrupted { run, record }
+        // A retried attempt as it ended; the event beside it tells which
+        // attempt it was and when the next one is due.
+        | Event::RunRetrying { run, record, .. } => {
             serde_json::to_value(status::finished(*run, record, true))
         }
         _ => return None,
