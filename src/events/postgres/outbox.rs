@@ -20,24 +20,26 @@ fn pg(err: sqlx::Error) -> StoreError {
     StoreError::from_pg(err, "")
 }
 
-/// Writes the deliveries `events` cause, in the transaction that appends
-/// them; no statement at all when none of them is a trigger.
+/// Writes the deliveries `events` (stored as `seqs`) cause, in the
+/// transaction that appends them; no statement at all when none of them
+/// is a trigger. The event's JSON is copied from its `events` row inside
+/// the database, and only for a matching hook: a batch of large events
+/// with no hook sends nothing twice while it holds the commit lock.
 pub async fn insert(
     conn: &mut PgConnection,
     events: &[&NewEvent],
-    data: &[&str],
+    seqs: &[i64],
     at: f64,
 ) -> Result<(), StoreError> {
     let (mut users, mut scripts, mut runs, mut kinds) = (vec![], vec![], vec![], vec![]);
-    let (mut texts, mut versions, mut bits) = (vec![], vec![], vec![]);
-    for (new, text) in events.iter().zip(data) {
+    let (mut rows, mut bits) = (vec![], vec![]);
+    for (new, seq) in events.iter().zip(seqs) {
         if let Some((trigger, script, run)) = outbox::trigger(&new.event) {
             users.push(new.user.0);
             scripts.push(script.as_str());
             runs.push(run.to_string());
             kinds.push(trigger.as_str());
-            texts.push(*text);
-            versions.push(new.event.version());
+            rows.push(*seq);
             bits.push(trigger.bit());
         }
     }
@@ -47,20 +49,20 @@ pub async fn insert(
     sqlx::query(
         "INSERT INTO hook_deliveries (id, hook_id, user_id, script, run_id, kind, event,
              version, created, due)
-         SELECT gen_random_uuid()::text, h.id, h.user_id, u.script, u.run_id, u.kind, u.event,
-                u.version, $1, $1
-         FROM UNNEST($2::int8[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int8[],
-                     $8::int8[]) AS u(user_id, script, run_id, kind, event, version, bit)
+         SELECT gen_random_uuid()::text, h.id, h.user_id, u.script, u.run_id, u.kind,
+                e.data::text, e.version, $1, $1
+         FROM UNNEST($2::int8[], $3::text[], $4::text[], $5::text[], $6::int8[], $7::int8[])
+              AS u(user_id, script, run_id, kind, seq, bit)
          JOIN hooks h ON h.user_id = u.user_id AND h.paused IS NULL
-              AND (h.triggers & u.bit) <> 0 AND (h.script IS NULL OR h.script = u.script)",
+              AND (h.triggers & u.bit) <> 0 AND (h.script IS NULL OR h.script = u.script)
+         JOIN events e ON e.seq = u.seq",
     )
     .bind(at)
     .bind(&users)
     .bind(&scripts)
     .bind(&runs)
     .bind(&kinds)
-    .bind(&texts)
-    .bind(&versions)
+    .bind(&rows)
     .bind(&bits)
     .execute(conn)
     .await

@@ -47,6 +47,19 @@ pub const COMMIT_IDLE_LIMIT: std::time::Duration = std::time::Duration::from_mil
 /// How many times a commit ended for idling is made again.
 const IDLE_RETRIES: usize = 3;
 
+/// More idle time a commit may take per MiB of event JSON it carries:
+/// between its round trips the writer folds every event into the read
+/// model, and events of a MiB or more (megabyte arguments, first and last
+/// lines) took longer than [`COMMIT_IDLE_LIMIT`] for that in a debug build,
+/// so such commits were ended every time. Ordinary commits carry a few
+/// KiB and keep the short limit.
+const IDLE_PER_MIB: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The idle limit of a commit carrying `bytes` of event JSON.
+fn idle_limit(bytes: usize) -> std::time::Duration {
+    COMMIT_IDLE_LIMIT + IDLE_PER_MIB.mul_f64(bytes as f64 / (1024.0 * 1024.0))
+}
+
 /// The writing connection, made on first use.
 pub struct Writer {
     options: PgConnectOptions,
@@ -169,6 +182,7 @@ pub(super) async fn begin(
     conn: &mut PgConnection,
     guard: Option<&LeaseGuard>,
     token: &str,
+    bytes: usize,
 ) -> Result<(), StoreError> {
     let mut sql = format!(
         "BEGIN; SELECT pg_advisory_xact_lock({COMMIT_LOCK}); NOTIFY {}, '{token}'",
@@ -178,7 +192,7 @@ pub(super) async fn begin(
         // For this transaction only: retention's may idle longer.
         sql.push_str(&format!(
             "; SET LOCAL idle_in_transaction_session_timeout = {}; ",
-            COMMIT_IDLE_LIMIT.as_millis()
+            idle_limit(bytes).as_millis()
         ));
         sql.push_str(&guard.check_sql());
     }
@@ -213,7 +227,8 @@ async fn commit_on(
     // Groups are refused rarely (rules are checked by the actors), so the
     // batch first goes as a whole and is redone group by group, each in a
     // savepoint, only if something failed.
-    begin(conn, guard, token).await?;
+    let bytes = data.iter().flatten().map(String::len).sum();
+    begin(conn, guard, token, bytes).await?;
     if groups.iter().flatten().any(|e| e.expect.is_some()) {
         // Claims are checked group by group, each against what the
         // groups before it changed.
@@ -253,7 +268,8 @@ async fn commit_isolated(
     guard: Option<&LeaseGuard>,
     token: &str,
 ) -> Result<GroupResults, Failed> {
-    begin(conn, guard, token).await?;
+    let bytes = data.iter().flatten().map(String::len).sum();
+    begin(conn, guard, token, bytes).await?;
     groups::commit_isolated(conn, groups, data, at).await
 }
 
@@ -317,7 +333,7 @@ pub(super) async fn append(
     apply::apply(conn, events, data).await?;
     // Not in `apply`: a rebuild refolds the read model, but must not
     // send anything again.
-    super::outbox::insert(conn, events, data, at).await?;
+    super::outbox::insert(conn, events, &seqs, at).await?;
     Ok(events
         .iter()
         .zip(seqs)
@@ -362,6 +378,20 @@ mod tests {
     use super::*;
     use crate::events::types::Event;
     use crate::ids::UserId;
+
+    #[test]
+    fn a_commit_may_idle_longer_only_in_proportion_to_what_it_carries() {
+        assert_eq!(idle_limit(0), COMMIT_IDLE_LIMIT);
+        assert_eq!(
+            idle_limit(4096).as_millis(),
+            203,
+            "a few KiB: the short limit"
+        );
+        assert_eq!(
+            idle_limit(2 * 1024 * 1024),
+            COMMIT_IDLE_LIMIT + 2 * IDLE_PER_MIB
+        );
+    }
 
     #[test]
     fn nul_characters_become_replacement_characters_and_nothing_else_changes() {
