@@ -195,8 +195,7 @@ async fn rejoin(member: &Member) -> Lease {
     match member.nodes.revive(node, epoch, member.times.ttl).await {
         Ok(Some(sent)) => {
             member.contact.granted(sent);
-            member.fence.lower();
-            member.metrics.update_cluster(node, |c| c.fenced = false);
+            unfence(member);
             tracing::info!(
                 node,
                 epoch,
@@ -212,6 +211,14 @@ async fn rejoin(member: &Member) -> Lease {
             Lease::Lost
         }
     }
+}
+
+/// Lowers the fence: due runs start again.
+fn unfence(member: &Member) {
+    member.fence.lower();
+    member
+        .metrics
+        .update_cluster(member.node(), |c| c.fenced = false);
 }
 
 /// Registers a new incarnation (the fence stays up).
@@ -275,10 +282,7 @@ async fn settle(
         // new runs start: check again at the next tick.
         return rejoining;
     }
-    member.fence.lower();
-    member
-        .metrics
-        .update_cluster(member.node(), |c| c.fenced = false);
+    unfence(member);
     tracing::info!(
         node = member.node(),
         epoch = member.guard.epoch(),

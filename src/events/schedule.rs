@@ -78,21 +78,10 @@ impl Readers {
         let prefix = tick_prefix(user, name);
         // `0` follows `/`: every stream of this schedule sorts before it.
         let end = format!("{}0", prefix.trim_end_matches('/'));
-        let row: Option<(String, i64, String)> = match self {
-            Readers::Sqlite(r) => sqlx::query_as(LAST_TICK)
-                .bind(&prefix)
-                .bind(&end)
-                .fetch_optional(&r.pool)
-                .await
-                .map_err(StoreError::Sqlx)?,
-            Readers::Postgres(r) => sqlx::query_as(LAST_TICK_PG)
-                .bind(&prefix)
-                .bind(&end)
-                .fetch_optional(&r.pool)
-                .await
-                .map_err(|e| StoreError::from_pg(e, ""))?,
-        };
-        let Some((kind, version, data)) = row else {
+        let rows = self
+            .tick_records((LAST_TICK, LAST_TICK_PG), &prefix, &end)
+            .await?;
+        let Some((kind, version, data)) = rows.into_iter().next() else {
             return Ok(None);
         };
         Ok(last_tick_of(decode(&kind, version, &data)?).map(|(_, last)| last))
@@ -108,20 +97,9 @@ impl Readers {
     ) -> Result<HashMap<ScriptName, LastTick>, StoreError> {
         let prefix = format!("tick/{user}/");
         let end = format!("tick/{user}0");
-        let rows: Vec<(String, i64, String)> = match self {
-            Readers::Sqlite(r) => sqlx::query_as(LAST_TICKS)
-                .bind(&prefix)
-                .bind(&end)
-                .fetch_all(&r.pool)
-                .await
-                .map_err(StoreError::Sqlx)?,
-            Readers::Postgres(r) => sqlx::query_as(LAST_TICKS_PG)
-                .bind(&prefix)
-                .bind(&end)
-                .fetch_all(&r.pool)
-                .await
-                .map_err(|e| StoreError::from_pg(e, ""))?,
-        };
+        let rows = self
+            .tick_records((LAST_TICKS, LAST_TICKS_PG), &prefix, &end)
+            .await?;
         let mut out = HashMap::with_capacity(rows.len());
         for (kind, version, data) in rows {
             if let Some((name, last)) = last_tick_of(decode(&kind, version, &data)?) {
@@ -129,6 +107,30 @@ impl Readers {
             }
         }
         Ok(out)
+    }
+
+    /// The tick records `sql` (its SQLite and PostgreSQL forms) reads
+    /// from the streams from `prefix` up to `end`: kind, version, JSON.
+    async fn tick_records(
+        &self,
+        (sqlite, postgres): (&'static str, &'static str),
+        prefix: &str,
+        end: &str,
+    ) -> Result<Vec<(String, i64, String)>, StoreError> {
+        match self {
+            Readers::Sqlite(r) => sqlx::query_as(sqlite)
+                .bind(prefix)
+                .bind(end)
+                .fetch_all(&r.pool)
+                .await
+                .map_err(StoreError::Sqlx),
+            Readers::Postgres(r) => sqlx::query_as(postgres)
+                .bind(prefix)
+                .bind(end)
+                .fetch_all(&r.pool)
+                .await
+                .map_err(|e| StoreError::from_pg(e, "")),
+        }
     }
 
     /// Every pause and resume of a schedule, oldest first.

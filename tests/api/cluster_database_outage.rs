@@ -16,7 +16,7 @@ use nix::sys::signal::{self, Signal};
 use nix::unistd::Pid;
 use serde_json::{json, Value};
 
-use crate::helpers::cluster::{query_json, Cluster};
+use crate::helpers::cluster::{query_json, Cluster, Node};
 use crate::helpers::eventually;
 use crate::private_postgres::PrivatePostgres;
 
@@ -34,6 +34,29 @@ fn rows(database: &str, sql: &str) -> Vec<Value> {
         .iter()
         .map(|row| serde_json::from_str(row).expect("row json"))
         .collect()
+}
+
+/// Every run of `ids` ends `success` (its script's real end), with one
+/// final event.
+async fn each_keeps_its_real_end_once(cluster: &Cluster, node: &Node, ids: &[String]) {
+    for id in ids {
+        let done = node.wait_done(id).await;
+        assert_eq!(
+            done.json["outcome"],
+            "success",
+            "{id} keeps its real end: {}\n{}",
+            done.json,
+            cluster.logs()
+        );
+        let finals = rows(
+            &cluster.database,
+            &format!(
+                "SELECT kind FROM events WHERE stream = '{id}' AND kind IN
+                 ('RunFinished', 'RunCancelled', 'RunStartFailed', 'RunInterrupted')"
+            ),
+        );
+        assert_eq!(finals.len(), 1, "{id} ends once: {finals:?}");
+    }
 }
 
 fn epoch(database: &str, node: &str) -> i64 {
@@ -97,24 +120,7 @@ async fn runs_that_ended_while_the_database_was_away_keep_their_real_outcome() {
     // Assert: every run ended as its script did, once; each node took
     // its own lease back (nobody had given it up), so no node needed a
     // new incarnation.
-    for id in &ids {
-        let done = n1.wait_done(id).await;
-        assert_eq!(
-            done.json["outcome"],
-            "success",
-            "{id} keeps its real end: {}\n{}",
-            done.json,
-            cluster.logs()
-        );
-        let finals = rows(
-            &database,
-            &format!(
-                "SELECT kind FROM events WHERE stream = '{id}' AND kind IN
-                 ('RunFinished', 'RunCancelled', 'RunStartFailed', 'RunInterrupted')"
-            ),
-        );
-        assert_eq!(finals.len(), 1, "{id} ends once: {finals:?}");
-    }
+    each_keeps_its_real_end_once(&cluster, n1, &ids).await;
     let now = (epoch(&database, "n1"), epoch(&database, "n2"));
     assert_eq!(
         now,
@@ -154,16 +160,7 @@ async fn a_lone_node_takes_its_own_lease_back_after_the_outage() {
     .await;
     pg.start_again().await;
 
-    for id in &ids {
-        let done = n1.wait_done(id).await;
-        assert_eq!(
-            done.json["outcome"],
-            "success",
-            "{id} keeps its real end: {}\n{}",
-            done.json,
-            cluster.logs()
-        );
-    }
+    each_keeps_its_real_end_once(&cluster, n1, &ids).await;
     assert_eq!(
         epoch(&database, "n1"),
         before,
