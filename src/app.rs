@@ -181,8 +181,8 @@ impl Application {
             Readers::Sqlite(_) => String::new(),
             Readers::Postgres(_) => config.node.clone(),
         };
-        let deliveries =
-            DeliveryWorker::new(store.clone(), node, config.hooks_allow.clone()).start();
+        let allow = config.hooks_allow.clone();
+        let deliveries = DeliveryWorker::new(store.clone(), node, allow, config.hooks).start();
         if tail.is_none() {
             store
                 .send(SetSubscriber {

@@ -79,6 +79,9 @@ pub struct Config {
     /// What internal targets users' webhooks may reach (`hooks_allow`:
     /// CIDRs and host names); nothing internal by default.
     pub hooks_allow: crate::hook::target::AllowList,
+    /// Webhooks' fold window and give-up time (`hooks_fold_window_secs`,
+    /// `hooks_give_up_after_secs`; default a minute and a day).
+    pub hooks: crate::hook::limits::HookLimits,
     /// Sign-in through OpenID Connect (`[oidc]`), when configured.
     pub oidc: Option<std::sync::Arc<crate::oidc::OidcSettings>>,
 }
@@ -114,6 +117,7 @@ impl Config {
             node: host_name(),
             timezone: "UTC".to_owned(),
             hooks_allow: crate::hook::target::AllowList::default(),
+            hooks: crate::hook::limits::HookLimits::default(),
             oidc: None,
         }
     }
@@ -232,6 +236,12 @@ pub struct FileConfig {
     /// Internal networks and hosts webhooks may reach: CIDRs such as
     /// `"127.0.0.1/32"` and host names (default: none).
     pub hooks_allow: Option<Vec<String>>,
+    /// At most one delivery per hook and script in this many seconds
+    /// (default 60, at least 1); the others are folded into the next.
+    pub hooks_fold_window_secs: Option<f64>,
+    /// A delivery failing this many seconds is given up and its hook
+    /// paused (default 86400, at least 1).
+    pub hooks_give_up_after_secs: Option<f64>,
     /// Sign-in through OpenID Connect, with its grants.
     pub oidc: Option<crate::oidc::OidcFile>,
 }
@@ -397,7 +407,8 @@ impl FileConfig {
                     why: "entries must be CIDRs (10.0.0.0/8), addresses or host names",
                 })?;
         }
-        Ok(())
+        let (fold, give_up) = (self.hooks_fold_window_secs, self.hooks_give_up_after_secs);
+        apply_hook_limits(fold, give_up, &mut config.hooks)
     }
 
     fn apply_tls(&self, tls: &mut TlsSettings) {
@@ -414,6 +425,29 @@ impl FileConfig {
             tls.names = names.clone();
         }
     }
+}
+
+/// `hooks_fold_window_secs` and `hooks_give_up_after_secs` on top of `hooks`.
+fn apply_hook_limits(
+    fold: Option<f64>,
+    give_up: Option<f64>,
+    hooks: &mut crate::hook::limits::HookLimits,
+) -> Result<(), ConfigError> {
+    use crate::hook::limits::seconds;
+    let why = "must be a number of seconds, at least 1";
+    if let Some(secs) = fold {
+        hooks.fold_window = seconds(secs).map_err(|_| ConfigError::Value {
+            key: "hooks_fold_window_secs",
+            why,
+        })?;
+    }
+    if let Some(secs) = give_up {
+        hooks.give_up_after = seconds(secs).map_err(|_| ConfigError::Value {
+            key: "hooks_give_up_after_secs",
+            why,
+        })?;
+    }
+    Ok(())
 }
 
 impl From<crate::limits::InvalidLimit> for ConfigError {
@@ -493,5 +527,21 @@ mod tests {
             short.lease_times().is_err(),
             "a lease shorter than two renewals"
         );
+    }
+
+    #[test]
+    fn hook_limits_default_to_a_minute_and_a_day_and_refuse_less_than_a_second() {
+        let config = apply("").expect("empty file");
+        assert_eq!(config.hooks, crate::hook::limits::HookLimits::default());
+        let config =
+            apply("hooks_fold_window_secs = 5\nhooks_give_up_after_secs = 3600\n").expect("file");
+        assert_eq!(config.hooks.fold_window, Duration::from_secs(5));
+        assert_eq!(config.hooks.give_up_after, Duration::from_secs(3600));
+        for bad in [
+            "hooks_fold_window_secs = 0.5",
+            "hooks_give_up_after_secs = 0",
+        ] {
+            assert!(apply(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -76,6 +76,8 @@ pub fn fold_unfinished(found: Unfinished) -> RunState {
             name: name.clone(),
             started,
             node: None,
+            attempt: None,
+            max_attempts: None,
         });
         if let Some((pgid, boot)) = spawned {
             state.apply(&Event::RunSpawned {

@@ -48,6 +48,16 @@ pub fn retrying(record: &RunRecord, ended: u32) -> wire::Tries {
     }
 }
 
+/// The attempt a run with retries starts, as its `RunStarted` says
+/// (nothing for other runs): the start push tells monitors which one.
+pub fn starting(attempt: Option<u32>, max_attempts: Option<u32>) -> wire::Tries {
+    wire::Tries {
+        attempt,
+        max_attempts,
+        attempts: None,
+    }
+}
+
 /// The attempts of a done run, as its record lists them.
 fn tries_of(record: &RunRecord) -> wire::Tries {
     if record.attempts.is_empty() {

@@ -8,7 +8,10 @@ use super::args::HookCommand;
 use super::command::print;
 use super::error::ClientError;
 use super::when;
-use crate::wire::{DeliveriesReply, DeliveriesRequest, HookCreateReply, HookListReply};
+use crate::wire::{
+    DeliveriesReply, DeliveriesRequest, DeliveryAttempt, DeliveryInfo, HookCreateReply,
+    HookListReply,
+};
 
 /// Runs one `hook` command.
 pub async fn hook_command(
@@ -96,7 +99,8 @@ pub fn hook_table(reply: &HookListReply) -> String {
     out
 }
 
-/// `hook deliveries`.
+/// `hook deliveries`: a row per delivery, each of its kept attempts
+/// indented below it.
 pub fn delivery_table(reply: &DeliveriesReply) -> String {
     if reply.deliveries.is_empty() {
         return "no deliveries".to_owned();
@@ -122,6 +126,36 @@ pub fn delivery_table(reply: &DeliveriesReply) -> String {
             status,
             error.trim_end()
         ));
+        out.push_str(&attempt_lines(d));
     }
     out
+}
+
+/// The lines under a delivery: its attempts, and how many older ones
+/// were not kept.
+fn attempt_lines(d: &DeliveryInfo) -> String {
+    let mut out = String::new();
+    let dropped = d.attempts - d.attempt_log.len() as i64;
+    if dropped > 0 && !d.attempt_log.is_empty() {
+        out.push_str(&format!("\n    ({dropped} earlier attempts not kept)"));
+    }
+    for a in &d.attempt_log {
+        out.push_str(&format!("\n    {}", attempt_line(a)));
+    }
+    out
+}
+
+/// `attempt 2  2026-…  HTTP 500  took 0.01 s`, or its error.
+fn attempt_line(a: &DeliveryAttempt) -> String {
+    let when = a.at.map_or("-".to_owned(), when::show);
+    let answer = match (a.status, &a.error) {
+        (_, Some(error)) => error.clone(),
+        (Some(status), None) => format!("HTTP {status}"),
+        (None, None) => "-".to_owned(),
+    };
+    let took = match (a.at, a.ended) {
+        (Some(at), Some(ended)) => format!("  ({:.2} s)", (ended - at).max(0.0)),
+        _ => String::new(),
+    };
+    format!("attempt {:<3} {when}  {answer}{took}", a.attempt)
 }

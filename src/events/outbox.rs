@@ -32,10 +32,6 @@ pub fn trigger(event: &Event) -> Option<(Trigger, &ScriptName, RunId)> {
     }
 }
 
-/// The rate limit of one hook and script: at most one delivery sent in
-/// this many seconds; what comes meanwhile is folded into the next one.
-pub const FOLD_WINDOW: f64 = 60.0;
-
 /// A delivery claimed for sending, with what the worker needs.
 #[derive(Debug, Clone)]
 pub struct Delivery {
@@ -87,6 +83,32 @@ pub struct HookInfo {
     pub paused_reason: Option<String>,
 }
 
+/// A delivery keeps this many of its latest attempts (`attempts` counts
+/// them all): a day of retries is about 30, and the first ones tell
+/// no more than the last.
+pub const KEEP_ATTEMPTS: i64 = 20;
+
+/// One attempt of a delivery, as its row's `attempt_log` keeps it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct AttemptRecord {
+    /// Its number (1 = the first).
+    pub attempt: i64,
+    /// When it was sent and when its answer (or error) came.
+    pub at: Option<f64>,
+    pub ended: Option<f64>,
+    /// The HTTP status, if an answer came.
+    pub status: Option<i64>,
+    /// Why it failed, if it did.
+    pub error: Option<String>,
+}
+
+/// A row's `attempt_log` read back; a missing or unreadable one is empty
+/// (rows written before the column existed).
+pub(super) fn attempt_log(text: Option<&str>) -> Vec<AttemptRecord> {
+    text.and_then(|t| serde_json::from_str(t).ok())
+        .unwrap_or_default()
+}
+
 /// A delivery as `hook/deliveries` shows it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeliveryInfo {
@@ -103,10 +125,15 @@ pub struct DeliveryInfo {
     pub error: Option<String>,
     pub folded: i64,
     pub folded_into: Option<String>,
+    /// The last [`KEEP_ATTEMPTS`] attempts, oldest first.
+    pub attempt_log: Vec<AttemptRecord>,
 }
 
 /// Claim up to `limit` due deliveries for `node` until `now + hold`;
 /// first forget the settled ones written before `forget_before`, if set.
+/// `fold_window` is the flood limit of one hook and script: at most one
+/// first send in that many seconds; what comes meanwhile is folded into
+/// the next one.
 #[derive(Message, Debug, Clone)]
 #[rtype(result = "Result<Claimed, StoreError>")]
 pub struct ClaimDeliveries {
@@ -115,6 +142,7 @@ pub struct ClaimDeliveries {
     pub hold: f64,
     pub limit: usize,
     pub forget_before: Option<f64>,
+    pub fold_window: f64,
 }
 
 /// The claimed deliveries, when the next one is due, and whether any

@@ -206,6 +206,13 @@ pub enum Event {
         /// SQLite, whose events stay byte for byte as they were).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         node: Option<String>,
+        /// The attempt it starts (1-based) and how many it may make, for
+        /// a run with retries (`-R`); absent otherwise, so other runs'
+        /// events stay as they were.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        attempt: Option<u32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_attempts: Option<u32>,
     },
     RunProgress {
         run: RunId,

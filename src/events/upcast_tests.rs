@@ -46,6 +46,8 @@ fn a_stored_v1_event_is_upcast_into_todays_shape() {
             name: ScriptName::parse("backup").expect("name"),
             started: 1_764_000_000.25,
             node: None,
+            attempt: None,
+            max_attempts: None,
         }
     );
     assert_eq!(current_in(TEST_CHAIN, "RunStarted"), 2);

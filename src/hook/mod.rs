@@ -3,10 +3,12 @@
 //! over `t.body`, as Stripe signs); `target` decides which URLs and
 //! addresses a user's hook may reach (no loopback, link-local or private
 //! network unless the operator's `hooks_allow` opens it); `backoff` is
-//! the wait before a next attempt, shared with run retries. No I/O here:
+//! the wait before a next attempt, shared with run retries; `limits` the
+//! operator's fold window and give-up time. No I/O here:
 //! the outbox rows live in `events/`, the worker in its own actor.
 
 pub mod backoff;
+pub mod limits;
 pub mod sign;
 pub mod target;
 pub mod trigger;

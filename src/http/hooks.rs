@@ -30,6 +30,16 @@ fn info(hook: outbox::HookInfo) -> wire::HookInfo {
     }
 }
 
+fn attempt(a: outbox::AttemptRecord) -> wire::DeliveryAttempt {
+    wire::DeliveryAttempt {
+        at: a.at,
+        attempt: a.attempt,
+        ended: a.ended,
+        error: a.error,
+        status: a.status,
+    }
+}
+
 /// A fresh signing secret: 32 random bytes, hex, with a recognisable prefix.
 fn new_secret() -> String {
     let mut bytes = [0u8; 32];
@@ -148,6 +158,7 @@ pub async fn list_deliveries(
     let deliveries = rows
         .into_iter()
         .map(|d| wire::DeliveryInfo {
+            attempt_log: d.attempt_log.into_iter().map(attempt).collect(),
             attempts: d.attempts,
             created: d.created,
             error: d.error,

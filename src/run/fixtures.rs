@@ -77,6 +77,8 @@ impl Run {
             name: name(),
             started: STARTED,
             node: None,
+            attempt: None,
+            max_attempts: None,
         }
     }
 

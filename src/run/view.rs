@@ -18,12 +18,16 @@ pub enum View<'a> {
         queued: i64,
         position: usize,
     },
-    /// `state: running`, with its latest progress.
+    /// `state: running`, with its latest progress; a run with retries
+    /// (`-R`) says at its start which attempt this is and how many it
+    /// may make.
     Running {
         id: RunId,
         name: &'a ScriptName,
         started: f64,
         progress: Cow<'a, ProgressSnapshot>,
+        attempt: Option<u32>,
+        max_attempts: Option<u32>,
     },
     /// `state: done`, as its record tells it.
     Done { id: RunId, record: &'a RunRecord },
@@ -51,13 +55,20 @@ pub enum Audience {
 pub fn pushed(event: &Event) -> Option<(View<'_>, Audience)> {
     Some(match event {
         Event::RunStarted {
-            run, name, started, ..
+            run,
+            name,
+            started,
+            attempt,
+            max_attempts,
+            ..
         } => (
             View::Running {
                 id: *run,
                 name,
                 started: *started,
                 progress: Cow::Owned(ProgressSnapshot::default()),
+                attempt: *attempt,
+                max_attempts: *max_attempts,
             },
             Audience::All,
         ),
@@ -90,6 +101,8 @@ pub fn pushed(event: &Event) -> Option<(View<'_>, Audience)> {
                 name,
                 started: *started,
                 progress: Cow::Borrowed(progress),
+                attempt: None,
+                max_attempts: None,
             },
             Audience::Verbose,
         ),
@@ -145,6 +158,8 @@ mod tests {
                     name: name.clone(),
                     started: 1.0,
                     node: None,
+                    attempt: None,
+                    max_attempts: None,
                 },
                 Some(Audience::All),
             ),

@@ -59,9 +59,27 @@ pub struct HookListReply {
     pub success: Success,
 }
 
+/// One attempt of a delivery.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryAttempt {
+    /// When it was sent (UNIX seconds).
+    pub at: Option<f64>,
+    /// Its number: 1 for the first.
+    pub attempt: i64,
+    /// When its answer, or its error, came.
+    pub ended: Option<f64>,
+    /// Why it failed (a connection error, a timeout, `HTTP 500`…).
+    pub error: Option<String>,
+    /// The receiver's HTTP status, if it answered.
+    pub status: Option<i64>,
+}
+
 /// One delivery: a run event sent (or to be sent) to one hook.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeliveryInfo {
+    /// Its last 20 attempts, oldest first (`attempts` counts them all).
+    #[serde(default)]
+    pub attempt_log: Vec<DeliveryAttempt>,
     /// Attempts made so far.
     pub attempts: i64,
     pub created: f64,

@@ -49,8 +49,8 @@ pub use audit::{EventRow, EventsReply, EventsRequest, HistoryReply, HistoryReque
 pub use envelope::{Ack, ErrorReply, Reply, WsReply, WsRequest};
 pub use guests::{GuestCreateReply, GuestCreateRequest, GuestInfo, GuestListReply, GuestScope};
 pub use hooks::{
-    DeliveriesReply, DeliveriesRequest, DeliveryInfo, HookCreateReply, HookCreateRequest, HookInfo,
-    HookListReply,
+    DeliveriesReply, DeliveriesRequest, DeliveryAttempt, DeliveryInfo, HookCreateReply,
+    HookCreateRequest, HookInfo, HookListReply,
 };
 pub use literal::{
     Done, Failure, GuestKind, PersonKind, QueuedState, RunningState, Success, UserKind,

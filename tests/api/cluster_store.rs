@@ -35,6 +35,8 @@ fn started(run: RunId, simultaneous: u32) -> NewEvent {
         name: name(),
         started: 1.0,
         node: Some("n1".to_owned()),
+        attempt: None,
+        max_attempts: None,
     };
     NewEvent::new(USER, event).expecting(Expect::Start { simultaneous })
 }

@@ -7,6 +7,7 @@ use scriptd::hook::sign;
 use scriptd::hook::target::AllowList;
 use serde_json::{json, Value};
 
+use crate::helpers::cli::{output, scriptd};
 use crate::helpers::receiver::Receiver;
 use crate::helpers::{spawn_app, spawn_app_with, unix_now, TestApp};
 
@@ -128,19 +129,53 @@ async fn a_receiver_that_answers_500_twice_gets_the_same_delivery_id_three_times
     assert_eq!(ids[0], ids[1], "{ids:?}");
     assert_eq!(ids[1], ids[2], "{ids:?}");
     assert!(got[1].at > got[0].at && got[2].at > got[1].at);
-    crate::helpers::eventually_ok("the third attempt recorded", || {
+    let row = crate::helpers::eventually_ok("the third attempt recorded", || {
         let app = &app;
         let hook = hook.clone();
         async move {
             let rows = deliveries(app, &hook).await;
             match rows.first() {
-                Some(row) if row["state"] == "delivered" && row["attempts"] == 3 => Ok(()),
+                Some(row) if row["state"] == "delivered" && row["attempts"] == 3 => Ok(row.clone()),
                 _ => Err(format!("{rows:?}")),
             }
         }
     })
     .await;
     assert_eq!(receiver.received().len(), 3, "delivered once it got a 200");
+    // Each attempt is listed, not only the last.
+    let log = row["attempt_log"].as_array().expect("an attempt log");
+    let tries: Vec<(i64, i64, Option<&str>)> = log
+        .iter()
+        .map(|a| {
+            let (number, status) = (a["attempt"].as_i64(), a["status"].as_i64());
+            (
+                number.unwrap_or(0),
+                status.unwrap_or(0),
+                a["error"].as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        tries,
+        [
+            (1, 500, Some("HTTP 500")),
+            (2, 500, Some("HTTP 500")),
+            (3, 200, None)
+        ],
+        "{row}"
+    );
+    for pair in log.windows(2) {
+        let (a, b) = (&pair[0], &pair[1]);
+        let times = [a["at"].as_f64(), a["ended"].as_f64(), b["at"].as_f64()];
+        assert!(times.windows(2).all(|t| t[0] <= t[1]), "in order: {log:?}");
+    }
+    let cli = output(scriptd(&app, &["hook", "deliveries", &hook])).await;
+    assert_eq!(cli.code(), 0, "{cli}");
+    for line in ["attempt 1", "attempt 2", "attempt 3"] {
+        assert!(cli.stdout.contains(line), "{line}: {cli}");
+    }
+    assert_eq!(cli.stdout.matches("HTTP 500").count(), 2, "{cli}");
+    assert!(cli.stdout.contains("HTTP 200"), "{cli}");
 }
 
 #[actix_web::test]

@@ -50,6 +50,7 @@ mod history_cli;
 mod hooks;
 mod hooks_cli;
 mod hooks_cluster;
+mod hooks_flood;
 mod hooks_restart;
 mod hostile;
 mod hostile_credentials;

@@ -45,6 +45,19 @@ async fn a_run_that_fails_twice_then_succeeds_ends_success_after_three_attempts_
         ["running", "running", "running", "done"],
         "each attempt's start, one done: {pushes:?}"
     );
+    let started: Vec<(&Value, &Value)> = pushes[..3]
+        .iter()
+        .map(|p| (&p["attempt"], &p["max_attempts"]))
+        .collect();
+    assert_eq!(
+        started,
+        [
+            (&json!(1), &json!(3)),
+            (&json!(2), &json!(3)),
+            (&json!(3), &json!(3))
+        ],
+        "each start push says which attempt it is: {pushes:?}"
+    );
     let done = app.wait_done(&id).await;
     assert_eq!(done["outcome"], "success", "{done}");
     assert_eq!(done["attempt"], 3, "{done}");
@@ -68,6 +81,45 @@ async fn a_run_that_fails_twice_then_succeeds_ends_success_after_three_attempts_
             .unwrap_or_else(|| panic!("{marker} in {log:?}"));
         assert!(log[at..].contains(line), "{line} after {marker}: {log:?}");
     }
+}
+
+#[actix_web::test]
+async fn status_of_a_later_attempt_while_it_runs_says_which_attempt_it_is() {
+    // Arrange: the first attempt fails; the second waits for a file.
+    let app = spawn_app().await;
+    let dir = app.storage.path().to_str().expect("utf-8").to_owned();
+    app.exectab(&format!(
+        "-R=2 -B=1 slow /bin/sh -c \"n=$(cat {dir}/slow.count 2>/dev/null || echo 0); \
+         n=$((n+1)); echo $n > {dir}/slow.count; test $n -ge 2 || exit 1; \
+         while [ ! -e {dir}/go ]; do sleep 0.05; done\"\n"
+    ));
+    let mut ws = app.ws().await;
+    subscribe(&mut ws, monitor(1, "slow")).await;
+
+    // Act
+    let id = app.run(json!({"name": "slow"})).await;
+    let running = app
+        .wait_status(&id, "attempt 2 running", |s| {
+            s["state"] == "running" && s["attempt"] == 2
+        })
+        .await;
+    std::fs::write(format!("{dir}/go"), "").expect("go");
+    let pushes = pushes_until_done(&mut ws, &id).await;
+
+    // Assert
+    assert_eq!(running["max_attempts"], 3, "{running}");
+    assert_eq!(
+        attempts(&running.json).len(),
+        1,
+        "the first ended: {running}"
+    );
+    let starts: Vec<&Value> = of_run(&pushes, &id)
+        .into_iter()
+        .filter(|p| p["state"] == "running")
+        .map(|p| &p["attempt"])
+        .collect();
+    assert_eq!(starts, [&json!(1), &json!(2)], "{pushes:?}");
+    assert_eq!(app.wait_done(&id).await["outcome"], "success");
 }
 
 #[actix_web::test]

@@ -10,4 +10,5 @@ mod server;
 mod dashboard;
 mod dashboard_access;
 mod dashboard_details;
+mod dashboard_hooks;
 mod dashboard_schedules;

@@ -9,29 +9,29 @@ use serde_json::{json, Value};
 use crate::events::outbox::{Attempt, Delivery};
 use crate::events::types::ProgressSnapshot;
 use crate::events::Event;
-use crate::hook::backoff;
 use crate::hook::trigger::Format;
+use crate::hook::{backoff, limits};
 use crate::status;
 
 /// The first retry waits this long; each next one twice as long.
 pub const RETRY_BASE: Duration = Duration::from_secs(1);
 /// No single wait is longer.
 pub const RETRY_CAP: Duration = Duration::from_secs(3600);
-/// A delivery still failing this long after it was written is given up,
-/// and its hook paused.
-pub const GIVE_UP_AFTER: f64 = 24.0 * 3600.0;
 
 /// The run's status object (as `status/ID` returns it) for the event.
 fn run_status(event: &Event) -> Option<Value> {
     let value = match event {
         Event::RunStarted {
-            run, name, started, ..
-        } => serde_json::to_value(status::running(
-            *run,
+            run,
             name,
-            *started,
-            &ProgressSnapshot::default(),
-        )),
+            started,
+            attempt,
+            max_attempts,
+            ..
+        } => serde_json::to_value(crate::wire::Running {
+            tries: status::starting(*attempt, *max_attempts),
+            ..status::running(*run, name, *started, &ProgressSnapshot::default())
+        }),
         Event::RunFinished { run, record }
         | Event::RunStartFailed { run, record }
         | Event::RunCancelled { run, record, .. }
@@ -94,60 +94,75 @@ pub enum Answer {
 }
 
 /// The next step after an attempt made at `now`; `jitter` in [-1, 1].
-pub fn judge(delivery: &Delivery, answer: Answer, now: f64, jitter: f64) -> Attempt {
-    verdict(delivery, answer, now, jitter).0
+/// A delivery still failing `give_up_after` after it was written is
+/// given up.
+pub fn judge(
+    delivery: &Delivery,
+    answer: Answer,
+    (now, jitter): (f64, f64),
+    give_up_after: Duration,
+) -> Attempt {
+    verdict(delivery, answer, (now, jitter), give_up_after).0
 }
 
-/// [`judge`], and whether the hook is to be paused: it has failed for
-/// [`GIVE_UP_AFTER`].
-pub fn verdict(delivery: &Delivery, answer: Answer, now: f64, jitter: f64) -> (Attempt, bool) {
-    let attempt = judge_once(delivery, answer, now, jitter);
-    let pause = matches!(&attempt, Attempt::Failed { error, .. } if error.ends_with(GAVE_UP));
-    (attempt, pause)
-}
-
-/// How the error of a delivery given up ends.
-const GAVE_UP: &str = "; given up after 24 h of failures";
-
-fn judge_once(delivery: &Delivery, answer: Answer, now: f64, jitter: f64) -> Attempt {
-    let (status, error, retry_after) = match answer {
-        Answer::Status { code, .. } if (200..300).contains(&code) => {
-            return Attempt::Delivered { status: code }
-        }
-        Answer::Status { code, retry_after } if code == 429 || code >= 500 => {
-            (Some(code), format!("HTTP {code}"), retry_after)
-        }
-        Answer::Status { code, .. } if (300..400).contains(&code) => {
-            return Attempt::Failed {
-                status: Some(code),
-                error: format!("HTTP {code}: redirects are not followed"),
-            }
-        }
-        Answer::Status { code, .. } => {
-            return Attempt::Failed {
-                status: Some(code),
-                error: format!("HTTP {code}: refused by the receiver"),
-            }
-        }
-        Answer::Refused(error) => {
-            return Attempt::Failed {
-                status: None,
-                error,
-            }
-        }
-        Answer::Unreachable(error) => (None, error, None),
+/// [`judge`], and whether the hook is to be paused: its delivery was
+/// given up after failing for `give_up_after`.
+pub fn verdict(
+    delivery: &Delivery,
+    answer: Answer,
+    (now, jitter): (f64, f64),
+    give_up_after: Duration,
+) -> (Attempt, bool) {
+    let (status, error, retry_after) = match judge_answer(answer) {
+        Ok(settled) => return (settled, false),
+        Err(failure) => failure,
     };
     let wait = backoff::delay(RETRY_BASE, delivery.attempt, jitter, RETRY_CAP)
         .as_secs_f64()
         .max(retry_after.unwrap_or(0).min(RETRY_CAP.as_secs()) as f64);
     let due = now + wait;
-    if due > delivery.created + GIVE_UP_AFTER {
-        return Attempt::Failed {
-            status,
-            error: format!("{error}{GAVE_UP}"),
-        };
+    if due > delivery.created + give_up_after.as_secs_f64() {
+        let error = format!(
+            "{error}; given up after {} of failures",
+            limits::spoken(give_up_after)
+        );
+        return (Attempt::Failed { status, error }, true);
     }
-    Attempt::Retry { due, status, error }
+    (Attempt::Retry { due, status, error }, false)
+}
+
+/// An answer that settles the delivery (`Ok`), or a failure that may be
+/// retried: its status, error and `Retry-After`.
+#[allow(clippy::type_complexity)]
+fn judge_answer(answer: Answer) -> Result<Attempt, (Option<u16>, String, Option<u64>)> {
+    let failure = match answer {
+        Answer::Status { code, .. } if (200..300).contains(&code) => {
+            return Ok(Attempt::Delivered { status: code })
+        }
+        Answer::Status { code, retry_after } if code == 429 || code >= 500 => {
+            (Some(code), format!("HTTP {code}"), retry_after)
+        }
+        Answer::Status { code, .. } if (300..400).contains(&code) => {
+            return Ok(Attempt::Failed {
+                status: Some(code),
+                error: format!("HTTP {code}: redirects are not followed"),
+            })
+        }
+        Answer::Status { code, .. } => {
+            return Ok(Attempt::Failed {
+                status: Some(code),
+                error: format!("HTTP {code}: refused by the receiver"),
+            })
+        }
+        Answer::Refused(error) => {
+            return Ok(Attempt::Failed {
+                status: None,
+                error,
+            })
+        }
+        Answer::Unreachable(error) => (None, error, None),
+    };
+    Err(failure)
 }
 
 #[cfg(test)]
@@ -189,7 +204,7 @@ mod tests {
             ("timeout", Answer::Unreachable("timed out".into()), "retry"),
         ];
         for (what, answer, want) in cases {
-            let got = match judge(&d, answer, 10.0, 0.0) {
+            let got = match judge(&d, answer, (10.0, 0.0), DAY) {
                 Attempt::Delivered { .. } => "delivered",
                 Attempt::Retry { .. } => "retry",
                 Attempt::Failed { .. } => "failed",
@@ -200,10 +215,11 @@ mod tests {
 
     #[test]
     fn retry_after_is_honoured_and_backoff_doubles() {
-        let retry = |attempt, answer| match judge(&delivery(attempt, 0.0), answer, 100.0, 0.0) {
-            Attempt::Retry { due, .. } => due - 100.0,
-            other => panic!("{other:?}"),
-        };
+        let retry =
+            |attempt, answer| match judge(&delivery(attempt, 0.0), answer, (100.0, 0.0), DAY) {
+                Attempt::Retry { due, .. } => due - 100.0,
+                other => panic!("{other:?}"),
+            };
         let busy = |retry_after| Answer::Status {
             code: 429,
             retry_after,
@@ -213,14 +229,38 @@ mod tests {
         assert_eq!(retry(3, busy(None)), 4.0);
     }
 
+    const DAY: Duration = Duration::from_secs(86_400);
+
     #[test]
     fn a_day_of_failures_gives_up() {
         let d = delivery(20, 0.0);
         let answer = Answer::Unreachable("refused".into());
-        let (attempt, pause) = verdict(&d, answer, GIVE_UP_AFTER - 1.0, 0.0);
-        assert!(matches!(attempt, Attempt::Failed { .. }), "{attempt:?}");
+        let (attempt, pause) = verdict(&d, answer, (86_399.0, 0.0), DAY);
+        match &attempt {
+            Attempt::Failed { error, .. } => {
+                assert_eq!(error, "refused; given up after 24 h of failures")
+            }
+            other => panic!("{other:?}"),
+        }
         assert!(pause, "the hook is paused");
-        let refused = verdict(&d, Answer::Refused("no".into()), 1.0, 0.0);
+        let refused = verdict(&d, Answer::Refused("no".into()), (1.0, 0.0), DAY);
         assert!(!refused.1, "a refusal does not pause the hook");
+    }
+
+    #[test]
+    fn the_give_up_time_is_the_operators() {
+        let short = Duration::from_secs(3);
+        let unreachable = || Answer::Unreachable("refused".into());
+        let (first, _) = verdict(&delivery(1, 0.0), unreachable(), (0.1, 0.0), short);
+        assert!(
+            matches!(first, Attempt::Retry { .. }),
+            "1 s later: {first:?}"
+        );
+        let (late, pause) = verdict(&delivery(3, 0.0), unreachable(), (2.0, 0.0), short);
+        assert!(
+            matches!(late, Attempt::Failed { .. }),
+            "4 s later: {late:?}"
+        );
+        assert!(pause);
     }
 }

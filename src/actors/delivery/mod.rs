@@ -19,6 +19,7 @@ use crate::events::outbox::{
 };
 use crate::events::store::{Append, EventsCommitted};
 use crate::events::{Event, EventStore, NewEvent};
+use crate::hook::limits::{self, HookLimits};
 use crate::hook::sign;
 use crate::hook::target::AllowList;
 use body::Answer;
@@ -51,6 +52,8 @@ pub struct DeliveryWorker {
     /// This node's name in claims (the cluster node; "" on SQLite).
     node: String,
     allow: AllowList,
+    /// The fold window and the give-up time.
+    limits: HookLimits,
     client: Option<awc::Client>,
     timer: Option<(SpawnHandle, Instant)>,
     /// When the last pass began.
@@ -65,12 +68,19 @@ pub struct DeliveryWorker {
 }
 
 impl DeliveryWorker {
-    /// A worker for `node`, reaching what `allow` opens.
-    pub fn new(store: Addr<EventStore>, node: String, allow: AllowList) -> Self {
+    /// A worker for `node`, reaching what `allow` opens, folding and
+    /// giving up as `limits` say.
+    pub fn new(
+        store: Addr<EventStore>,
+        node: String,
+        allow: AllowList,
+        limits: HookLimits,
+    ) -> Self {
         DeliveryWorker {
             store,
             node,
             allow,
+            limits,
             client: None,
             timer: None,
             last_pass: None,
@@ -100,6 +110,7 @@ impl DeliveryWorker {
             hold: HOLD,
             limit: CLAIM_LIMIT,
             forget_before: forget.then_some(now - KEEP),
+            fold_window: self.limits.fold_window.as_secs_f64(),
         });
         ctx.spawn(claim.into_actor(self).map(|result, act, ctx| {
             act.claiming = false;
@@ -166,11 +177,12 @@ impl DeliveryWorker {
             .get_or_insert_with(|| client::client(self.allow.clone()))
             .clone();
         let (allow, store, node) = (self.allow.clone(), self.store.clone(), self.node.clone());
+        let give_up = self.limits.give_up_after;
         let attempt = async move {
             let answer = attempt(&client, &allow, &delivery).await;
             let now = clock::now();
             let jitter = rand::thread_rng().gen_range(-1.0..=1.0);
-            let (attempt, pause) = body::verdict(&delivery, answer, now, jitter);
+            let (attempt, pause) = body::verdict(&delivery, answer, (now, jitter), give_up);
             log_attempt(&delivery, &attempt);
             let recorded = store
                 .send(RecordAttempt {
@@ -185,7 +197,7 @@ impl DeliveryWorker {
                     "hooks: cannot record an attempt; it will be made again");
             }
             if pause {
-                pause_hook(&store, &delivery, now).await;
+                pause_hook(&store, &delivery, now, give_up).await;
             }
         };
         ctx.spawn(
@@ -240,10 +252,15 @@ fn log_attempt(delivery: &Delivery, attempt: &Attempt) {
     }
 }
 
-/// A hook that failed for a day is paused: an event, so every node and
-/// `hook/list` know it.
-async fn pause_hook(store: &Addr<EventStore>, delivery: &Delivery, now: f64) {
-    let reason = "deliveries failed for 24 h".to_owned();
+/// A hook that failed for the give-up time (a day by default) is paused:
+/// an event, so every node and `hook/list` know it.
+async fn pause_hook(
+    store: &Addr<EventStore>,
+    delivery: &Delivery,
+    now: f64,
+    give_up: std::time::Duration,
+) {
+    let reason = format!("deliveries failed for {}", limits::spoken(give_up));
     tracing::warn!(hook = %delivery.hook, user = %delivery.user, reason = %reason,
         "hooks: a hook is paused");
     let event = Event::HookPaused {

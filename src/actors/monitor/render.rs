@@ -34,8 +34,11 @@ fn render(event: &StoredEvent, verbose: bool, owner: bool) -> Option<Push> {
             name,
             started,
             progress,
+            attempt,
+            max_attempts,
         } => Push::Running(wire::Running {
             seq,
+            tries: status::starting(attempt, max_attempts),
             ..status::running(id, name, started, &progress)
         }),
         View::Done { id, record } => Push::Done(Box::new(wire::Finished {

@@ -233,11 +233,14 @@ impl ScriptQueue {
         let starting = Stage::Starting { stop: None };
         self.running
             .insert(Running::new(run.clone(), started, starting));
+        let policy = run.spec.retry;
         let event = Event::RunStarted {
             run: run.id,
             name: self.name.clone(),
             started,
             node: self.node(),
+            attempt: policy.map(|_| run.attempt()),
+            max_attempts: policy.map(|p| p.attempts()),
         };
         // RunStarted is durable before the process exists, so a crash can
         // never make a replay start the same run twice. It is a claim: on

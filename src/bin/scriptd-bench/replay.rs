@@ -69,6 +69,8 @@ fn finished(run: RunId, name: &ScriptName, at: f64) -> [Event; 3] {
             name: name.clone(),
             started: at,
             node: None,
+            attempt: None,
+            max_attempts: None,
         },
         Event::RunFinished { run, record },
     ]

@@ -10,7 +10,8 @@ use sqlx::{PgConnection, Row};
 use super::Writer;
 use crate::events::error::StoreError;
 use crate::events::outbox::{
-    self, attempt_columns, hook_shape, Claimed, DeliveryInfo, HookInfo, OutboxJob, FOLD_WINDOW,
+    self, attempt_columns, attempt_log, hook_shape, Claimed, DeliveryInfo, HookInfo, OutboxJob,
+    KEEP_ATTEMPTS,
 };
 use crate::events::types::NewEvent;
 use crate::hook::trigger::Trigger;
@@ -77,7 +78,7 @@ impl Writer {
             OutboxJob::Claim(msg, reply) => {
                 let result = match self.connection().await {
                     Ok(conn) => match forget(conn, msg.forget_before).await {
-                        Ok(()) => claim(conn, &msg.node, msg.now, msg.hold, msg.limit).await,
+                        Ok(()) => claim(conn, &msg).await,
                         Err(err) => Err(err),
                     },
                     Err(err) => Err(err),
@@ -143,13 +144,10 @@ const FREE: &str = "(d.claimed_by IS NULL OR d.claimed_until < $1
 
 async fn claim(
     conn: &mut PgConnection,
-    node: &str,
-    now: f64,
-    hold: f64,
-    limit: usize,
+    msg: &outbox::ClaimDeliveries,
 ) -> Result<Claimed, StoreError> {
     sqlx::query("BEGIN").execute(&mut *conn).await.map_err(pg)?;
-    let result = claim_in(conn, node, now, hold, limit).await;
+    let result = claim_in(conn, msg).await;
     let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
     sqlx::query(end).execute(&mut *conn).await.map_err(pg)?;
     result
@@ -157,11 +155,9 @@ async fn claim(
 
 async fn claim_in(
     conn: &mut PgConnection,
-    node: &str,
-    now: f64,
-    hold: f64,
-    limit: usize,
+    msg: &outbox::ClaimDeliveries,
 ) -> Result<Claimed, StoreError> {
+    let (now, limit) = (msg.now, msg.limit);
     let sql = format!(
         "SELECT d.id, d.hook_id, d.script, d.attempts, h.paused IS NOT NULL
          FROM hook_deliveries d JOIN hooks h ON h.id = d.hook_id
@@ -184,7 +180,7 @@ async fn claim_in(
             attempts: row.try_get(3).map_err(pg)?,
             paused: row.try_get(4).map_err(pg)?,
         };
-        if let Some(delivery) = claim_one(conn, &due, node, now, hold).await? {
+        if let Some(delivery) = claim_one(conn, &due, msg).await? {
             claimed.deliveries.push(delivery);
         }
     }
@@ -215,10 +211,9 @@ struct Due {
 async fn claim_one(
     conn: &mut PgConnection,
     row: &Due,
-    node: &str,
-    now: f64,
-    hold: f64,
+    msg: &outbox::ClaimDeliveries,
 ) -> Result<Option<outbox::Delivery>, StoreError> {
+    let (node, now, hold) = (msg.node.as_str(), msg.now, msg.hold);
     let state: Option<String> =
         sqlx::query_scalar("SELECT state FROM hook_deliveries WHERE id = $1")
             .bind(&row.id)
@@ -239,7 +234,7 @@ async fn claim_one(
         .map_err(pg)?;
         return Ok(None);
     }
-    if row.attempts == 0 && !fold(conn, row, now).await? {
+    if row.attempts == 0 && !fold(conn, row, now, msg.fold_window).await? {
         return Ok(None);
     }
     let found = sqlx::query(
@@ -290,7 +285,12 @@ async fn claim_one(
 /// hook and script is over (`false`), or fold the later first sends
 /// waiting behind it into it (`true`). The hook's row is locked so that
 /// two nodes do not both decide a window is over.
-async fn fold(conn: &mut PgConnection, row: &Due, now: f64) -> Result<bool, StoreError> {
+async fn fold(
+    conn: &mut PgConnection,
+    row: &Due,
+    now: f64,
+    window: f64,
+) -> Result<bool, StoreError> {
     sqlx::query("SELECT 1 FROM hooks WHERE id = $1 FOR UPDATE")
         .bind(&row.hook)
         .execute(&mut *conn)
@@ -304,9 +304,9 @@ async fn fold(conn: &mut PgConnection, row: &Due, now: f64) -> Result<bool, Stor
     .fetch_one(&mut *conn)
     .await
     .map_err(pg)?;
-    if let Some(last) = last.filter(|last| now < last + FOLD_WINDOW) {
+    if let Some(last) = last.filter(|last| now < last + window) {
         sqlx::query("UPDATE hook_deliveries SET due = $1 WHERE id = $2")
-            .bind(last + FOLD_WINDOW)
+            .bind(last + window)
             .bind(&row.id)
             .execute(&mut *conn)
             .await
@@ -334,11 +334,19 @@ async fn fold(conn: &mut PgConnection, row: &Due, now: f64) -> Result<bool, Stor
     Ok(true)
 }
 
+/// Records an attempt: the row's state, and the attempt appended to its
+/// log (the oldest dropped past [`KEEP_ATTEMPTS`]; one is added at a
+/// time, so one removal keeps the bound).
 async fn record(conn: &mut PgConnection, msg: &outbox::RecordAttempt) -> Result<bool, StoreError> {
     let (state, due, status, error) = attempt_columns(&msg.attempt);
     let done = sqlx::query(
         "UPDATE hook_deliveries SET state = $3, due = coalesce($4, due), last_status = $5,
-             last_error = $6, claimed_by = NULL, claimed_until = NULL
+             last_error = $6, claimed_by = NULL, claimed_until = NULL,
+             attempt_log = (CASE WHEN jsonb_array_length(coalesce(attempt_log, '[]')) >= $8
+                                 THEN attempt_log - 0
+                                 ELSE coalesce(attempt_log, '[]') END)
+                 || jsonb_build_array(jsonb_build_object('attempt', attempts, 'at', last_attempt,
+                        'ended', $7::float8, 'status', $5::int4, 'error', $6::text))
          WHERE id = $1 AND claimed_by = $2",
     )
     .bind(&msg.id)
@@ -347,6 +355,8 @@ async fn record(conn: &mut PgConnection, msg: &outbox::RecordAttempt) -> Result<
     .bind(due)
     .bind(status.map(|s| s as i32))
     .bind(error)
+    .bind(msg.now)
+    .bind(KEEP_ATTEMPTS as i32)
     .execute(conn)
     .await
     .map_err(pg)?;
@@ -393,7 +403,7 @@ async fn deliveries(
 ) -> Result<Vec<DeliveryInfo>, StoreError> {
     let rows = sqlx::query(
         "SELECT id, hook_id, run_id, script, kind, created, state, attempts, last_attempt,
-                last_status, last_error, folded, folded_into
+                last_status, last_error, folded, folded_into, attempt_log::text
          FROM hook_deliveries WHERE user_id = $1 AND ($2::text IS NULL OR hook_id = $2)
          ORDER BY created DESC, id DESC LIMIT $3",
     )
@@ -422,6 +432,7 @@ async fn deliveries(
             error: r.try_get(10).map_err(pg)?,
             folded: i64::from(folded),
             folded_into: r.try_get(12).map_err(pg)?,
+            attempt_log: attempt_log(r.try_get::<Option<String>, _>(13).map_err(pg)?.as_deref()),
         });
     }
     Ok(out)

@@ -7,7 +7,8 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use crate::events::error::StoreError;
 use crate::events::outbox::{
-    self, attempt_columns, hook_shape, Claimed, DeliveryInfo, HookInfo, OutboxJob, FOLD_WINDOW,
+    self, attempt_columns, attempt_log, hook_shape, Claimed, DeliveryInfo, HookInfo, OutboxJob,
+    KEEP_ATTEMPTS,
 };
 use crate::events::types::NewEvent;
 use crate::hook::trigger::Trigger;
@@ -47,9 +48,7 @@ pub(in crate::events) fn run(conn: &mut Connection, job: OutboxJob) {
             let forgotten = msg
                 .forget_before
                 .map_or(Ok(()), |before| forget(conn, before));
-            let _ = reply.send(
-                forgotten.and_then(|()| claim(conn, &msg.node, msg.now, msg.hold, msg.limit)),
-            );
+            let _ = reply.send(forgotten.and_then(|()| claim(conn, &msg)));
         }
         OutboxJob::Record(msg, reply) => {
             let _ = reply.send(record(conn, &msg));
@@ -91,13 +90,8 @@ struct Due {
     paused: bool,
 }
 
-fn claim(
-    conn: &mut Connection,
-    node: &str,
-    now: f64,
-    hold: f64,
-    limit: usize,
-) -> Result<Claimed, StoreError> {
+fn claim(conn: &mut Connection, msg: &outbox::ClaimDeliveries) -> Result<Claimed, StoreError> {
+    let (now, limit) = (msg.now, msg.limit);
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let due: Vec<Due> = {
         let mut select = tx.prepare_cached(
@@ -120,7 +114,7 @@ fn claim(
     };
     let mut claimed = Claimed::default();
     for row in due {
-        if let Some(delivery) = claim_one(&tx, &row, node, now, hold)? {
+        if let Some(delivery) = claim_one(&tx, &row, msg)? {
             claimed.deliveries.push(delivery);
         }
     }
@@ -142,10 +136,9 @@ fn claim(
 fn claim_one(
     tx: &Connection,
     row: &Due,
-    node: &str,
-    now: f64,
-    hold: f64,
+    msg: &outbox::ClaimDeliveries,
 ) -> Result<Option<outbox::Delivery>, StoreError> {
+    let (node, now, hold, window) = (msg.node.as_str(), msg.now, msg.hold, msg.fold_window);
     let still: Option<String> = tx
         .prepare_cached("SELECT state FROM hook_deliveries WHERE id = ?")?
         .query_row(params![row.id], |r| r.get(0))
@@ -167,9 +160,9 @@ fn claim_one(
                 "SELECT max(first_sent) FROM hook_deliveries WHERE hook_id = ? AND script = ?",
             )?
             .query_row(params![row.hook, row.script], |r| r.get(0))?;
-        if let Some(last) = last.filter(|last| now < last + FOLD_WINDOW) {
+        if let Some(last) = last.filter(|last| now < last + window) {
             tx.prepare_cached("UPDATE hook_deliveries SET due = ? WHERE id = ?")?
-                .execute(params![last + FOLD_WINDOW, row.id])?;
+                .execute(params![last + window, row.id])?;
             return Ok(None);
         }
         // Later first sends of this hook and script wait for the window:
@@ -234,15 +227,33 @@ fn claim_one(
     }))
 }
 
+/// Records an attempt: the row's state, and the attempt appended to its
+/// log (the oldest dropped past [`KEEP_ATTEMPTS`]; one is added at a
+/// time, so one removal keeps the bound).
 fn record(conn: &Connection, msg: &outbox::RecordAttempt) -> Result<bool, StoreError> {
     let (state, due, status, error) = attempt_columns(&msg.attempt);
     let changed = conn
         .prepare_cached(
             "UPDATE hook_deliveries SET state = ?3, due = coalesce(?4, due), last_status = ?5,
-                 last_error = ?6, claimed_by = NULL, claimed_until = NULL
+                 last_error = ?6, claimed_by = NULL, claimed_until = NULL,
+                 attempt_log = json_insert(
+                     CASE WHEN json_array_length(coalesce(attempt_log, '[]')) >= ?8
+                          THEN json_remove(attempt_log, '$[0]')
+                          ELSE coalesce(attempt_log, '[]') END,
+                     '$[#]', json_object('attempt', attempts, 'at', last_attempt, 'ended', ?7,
+                                         'status', ?5, 'error', ?6))
              WHERE id = ?1 AND claimed_by = ?2",
         )?
-        .execute(params![msg.id, msg.node, state, due, status, error])?;
+        .execute(params![
+            msg.id,
+            msg.node,
+            state,
+            due,
+            status,
+            error,
+            msg.now,
+            KEEP_ATTEMPTS
+        ])?;
     Ok(changed > 0)
 }
 
@@ -288,7 +299,7 @@ fn deliveries(
 ) -> Result<Vec<DeliveryInfo>, StoreError> {
     let mut select = conn.prepare_cached(
         "SELECT id, hook_id, run_id, script, kind, created, state, attempts, last_attempt,
-                last_status, last_error, folded, folded_into
+                last_status, last_error, folded, folded_into, attempt_log
          FROM hook_deliveries WHERE user_id = ?1 AND (?2 IS NULL OR hook_id = ?2)
          ORDER BY created DESC, id DESC LIMIT ?3",
     )?;
@@ -307,6 +318,7 @@ fn deliveries(
             error: r.get(10)?,
             folded: r.get(11)?,
             folded_into: r.get(12)?,
+            attempt_log: attempt_log(r.get::<_, Option<String>>(13)?.as_deref()),
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -356,6 +368,21 @@ mod tests {
         (dir, writer)
     }
 
+    const FOLD_WINDOW: f64 = 60.0;
+
+    /// A claim by the one node at `now`, with a minute's fold window.
+    fn claim_at(conn: &mut Connection, now: f64) -> Result<Claimed, StoreError> {
+        let msg = outbox::ClaimDeliveries {
+            node: String::new(),
+            now,
+            hold: 30.0,
+            limit: 64,
+            forget_before: None,
+            fold_window: FOLD_WINDOW,
+        };
+        claim(conn, &msg)
+    }
+
     fn failures(writer: &mut super::super::Writer, n: usize) {
         for _ in 0..n {
             writer.commit(&[vec![failed_run()]]).expect("commit");
@@ -393,7 +420,7 @@ mod tests {
         failures(&mut writer, 5);
         let now = crate::clock::now() + 1.0;
 
-        let first = claim(writer.connection(), "", now, 30.0, 64).expect("claim");
+        let first = claim_at(writer.connection(), now).expect("claim");
         assert_eq!(first.deliveries.len(), 1, "one delivery for the burst");
         assert_eq!(
             first.deliveries[0].folded, 4,
@@ -408,11 +435,11 @@ mod tests {
         assert!(record(writer.connection(), &sent).expect("record"));
 
         failures(&mut writer, 3);
-        let held = claim(writer.connection(), "", now + 1.0, 30.0, 64).expect("claim");
+        let held = claim_at(writer.connection(), now + 1.0).expect("claim");
         assert!(held.deliveries.is_empty(), "the window is not over");
         assert_eq!(held.next_due, Some(now + FOLD_WINDOW), "due when it is");
 
-        let second = claim(writer.connection(), "", now + FOLD_WINDOW, 30.0, 64).expect("claim");
+        let second = claim_at(writer.connection(), now + FOLD_WINDOW).expect("claim");
         assert_eq!(second.deliveries.len(), 1);
         assert_eq!(second.deliveries[0].folded, 2);
         let states: Vec<(String, i64)> = writer
@@ -430,6 +457,63 @@ mod tests {
                 ("folded".to_owned(), 6),
                 ("pending".to_owned(), 1)
             ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_delivery_keeps_its_last_twenty_attempts_and_counts_them_all() {
+        let (_dir, mut writer) = writer().await;
+        writer
+            .commit(&[vec![hook(None, vec![Trigger::Failed])]])
+            .expect("hook");
+        failures(&mut writer, 1);
+        let start = crate::clock::now() + 1.0;
+
+        for k in 0..25 {
+            let now = start + f64::from(k);
+            let claimed = claim_at(writer.connection(), now).expect("claim");
+            assert_eq!(claimed.deliveries.len(), 1, "attempt {}", k + 1);
+            let attempt = match k {
+                24 => Attempt::Delivered { status: 200 },
+                _ => Attempt::Retry {
+                    due: now + 0.5,
+                    status: Some(500),
+                    error: "HTTP 500".into(),
+                },
+            };
+            let sent = RecordAttempt {
+                id: claimed.deliveries[0].id.clone(),
+                node: String::new(),
+                now: now + 0.25,
+                attempt,
+            };
+            assert!(record(writer.connection(), &sent).expect("record"));
+        }
+
+        let rows = deliveries(writer.connection(), 1, None, 10).expect("list");
+        assert_eq!(rows.len(), 1);
+        let row = &rows[0];
+        assert_eq!(row.attempts, 25, "every attempt is counted");
+        let numbers: Vec<i64> = row.attempt_log.iter().map(|a| a.attempt).collect();
+        assert_eq!(
+            numbers,
+            (6..=25).collect::<Vec<_>>(),
+            "the last 20 are kept"
+        );
+        // SQLite's JSON keeps 15 significant digits: 10 µs here.
+        let near = |got: Option<f64>, want: f64| got.is_some_and(|t| (t - want).abs() < 1e-3);
+        let first = &row.attempt_log[0];
+        assert!(near(first.at, start + 5.0), "sent: {first:?}");
+        assert!(near(first.ended, start + 5.25), "answered: {first:?}");
+        assert_eq!(
+            (first.status, first.error.as_deref()),
+            (Some(500), Some("HTTP 500"))
+        );
+        let last = &row.attempt_log[19];
+        assert_eq!(
+            (last.status, last.error.as_deref()),
+            (Some(200), None),
+            "{last:?}"
         );
     }
 }

@@ -1,6 +1,6 @@
 'use strict';
 // Webhooks: the owner's hooks, a form to add one (its secret is shown
-// once), and each hook's recent deliveries.
+// once), and each hook's recent deliveries with their attempts.
 
 const TRIGGERS = ['started', 'success', 'failed', 'timeout', 'killed', 'cancelled', 'interrupted', 'retrying'];
 
@@ -46,7 +46,7 @@ const Hooks = {
         h('th', { scope: 'row', text: d.name }),
         h('td', { text: d.event }),
         h('td', { text: d.state + (d.folded ? ' (+' + d.folded + ' folded)' : '') }),
-        h('td', { text: String(d.attempts) }),
+        h('td', { class: 'attempts' }, String(d.attempts), Hooks.attempts(d)),
         h('td', { text: d.status == null ? '-' : String(d.status) }),
         h('td', { text: d.error || '' })));
       replace(out, rows.length
@@ -57,6 +57,19 @@ const Hooks = {
     } catch (err) {
       failed(err);
     }
+  },
+
+  // Each kept attempt (the last 20) with its time and answer.
+  attempts(d) {
+    const log = d.attempt_log || [];
+    if (!log.length) return '';
+    const items = log.map((a) => h('li', { 'data-attempt': String(a.attempt) },
+      '#' + a.attempt + ' ' + (a.at ? fmtTime(a.at) : '-') + ': ' +
+      (a.error || (a.status == null ? '-' : 'HTTP ' + a.status))));
+    if (d.attempts > log.length) {
+      items.unshift(h('li', { text: (d.attempts - log.length) + ' earlier not kept' }));
+    }
+    return h('ol', { class: 'attempt-log' }, items);
   },
 
   async remove(id) {
