@@ -41,6 +41,8 @@ pub struct Application {
     config: Arc<Config>,
     /// The first-run admin key, when this start created it.
     pub admin_key: Option<String>,
+    /// Re-reads the sign-in settings (`serve` on SIGHUP).
+    reloader: http::oidc::reload::Reloader,
     /// A cluster node's lease and rescuer tasks, ended with the server.
     _cluster: Loops,
     /// `<storage>/server.json`, removed when the server is dropped.
@@ -121,6 +123,7 @@ impl Application {
         }
         let config = Arc::new(config);
         let fence = joined.as_ref().map(Joined::fence).unwrap_or_default();
+        let lease_guard = joined.as_ref().map(Joined::guard);
         let readers = db.readers.clone();
         let logs = RunLogs::for_readers(&readers, &config);
         // Its commits' notifications name it (see `cluster::listener`).
@@ -155,17 +158,22 @@ impl Application {
             fence: fence.clone(),
         };
         let directory = AccountDirectory::new(shared.clone()).start();
-        let cluster_loops = match joined {
+        let mut cluster_loops = match joined {
             Some(joined) => {
                 end_leftovers(&shared, &joined.leftovers);
                 // Renewals start before replay, which may take long on a deep queue.
                 joined
                     .start(store.clone())
-                    .also(actix::spawn(pass_fence_changes(fence, directory.clone())))
+                    .also(actix::spawn(pass_fence_changes(
+                        fence.clone(),
+                        directory.clone(),
+                    )))
             }
             None => Loops::none(),
         };
         restore(&shared, &directory).await?;
+        // Sessions lived in the former life's memory: their ends are due.
+        http::oidc::end::end_former_sessions(&store, &readers, &config.node).await?;
         let sessions = http::sessions::SessionRegistry::default();
         let key_watch =
             http::revocation::KeyWatch::new(readers.clone(), sessions.clone(), directory.clone())
@@ -218,7 +226,30 @@ impl Application {
         let address = listener.local_addr()?;
         let listening = http::tls::Listening::prepare(&config.tls, &config.storage, &address)
             .context("cannot set up TLS")?;
-        let sign_in = sign_in(&config, &listening, &address, &store, &sessions)?;
+        let sign_in = sign_in(
+            &config,
+            &listening,
+            &address,
+            &store,
+            &sessions,
+            lease_guard,
+        )?;
+        if let Some(sign_in) = sign_in.clone().filter(|s| s.node.is_some()) {
+            let follow = http::oidc::end::follow_fence(
+                fence.subscribe(),
+                sign_in,
+                store.clone(),
+                readers.clone(),
+                sessions.clone(),
+            );
+            cluster_loops = cluster_loops.also(actix::spawn(follow));
+        }
+        let reloader = http::oidc::reload::Reloader {
+            file: config.file.clone(),
+            sign_in: sign_in.clone(),
+            store: store.clone(),
+            sockets: sessions.clone(),
+        };
         let state = AppState {
             store: store.clone(),
             readers,
@@ -267,6 +298,7 @@ impl Application {
             store,
             config,
             admin_key,
+            reloader,
             _cluster: cluster_loops,
             _advert: advert,
             _cgroup: cgroup_release,
@@ -282,6 +314,11 @@ impl Application {
     /// The event store (tests drive retention passes through it).
     pub fn store(&self) -> Addr<EventStore> {
         self.store.clone()
+    }
+
+    /// What `serve` calls on SIGHUP: re-reads the sign-in settings.
+    pub fn reloader(&self) -> http::oidc::reload::Reloader {
+        self.reloader.clone()
     }
 
     /// The bound port (useful with `--listen 127.0.0.1:0`).
@@ -448,6 +485,7 @@ fn sign_in(
     address: &std::net::SocketAddr,
     store: &Addr<EventStore>,
     sessions: &http::sessions::SessionRegistry,
+    node: Option<Arc<crate::events::postgres::guard::LeaseGuard>>,
 ) -> anyhow::Result<Option<http::oidc::SignIn>> {
     let Some(settings) = config.oidc.clone() else {
         return Ok(None);
@@ -457,6 +495,7 @@ fn sign_in(
         settings,
         format!("{scheme}://{address}"),
         listening.is_tls(),
+        node,
     )
     .context("cannot set up OpenID Connect sign-in")?;
     tracing::info!(

@@ -320,6 +320,7 @@ impl Global {
         let fallback = fallback.filter(|path| path.is_file());
         if let Some(path) = self.config.as_deref().or(fallback) {
             FileConfig::load(path)?.apply(&mut config)?;
+            config.file = Some(path.to_owned());
         }
         if let Some(storage) = &self.storage {
             config.storage = storage.clone();

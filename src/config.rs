@@ -84,6 +84,9 @@ pub struct Config {
     pub hooks: crate::hook::limits::HookLimits,
     /// Sign-in through OpenID Connect (`[oidc]`), when configured.
     pub oidc: Option<std::sync::Arc<crate::oidc::OidcSettings>>,
+    /// The config file these settings were read from, if any: `serve`
+    /// re-reads its `[oidc]` grants and lifetimes on SIGHUP.
+    pub file: Option<PathBuf>,
 }
 
 impl Config {
@@ -119,7 +122,15 @@ impl Config {
             hooks_allow: crate::hook::target::AllowList::default(),
             hooks: crate::hook::limits::HookLimits::default(),
             oidc: None,
+            file: None,
         }
+    }
+
+    /// Reads `[oidc]` again from the config file, checked as at start;
+    /// `None` when the file has no such section.
+    pub fn reread_oidc(file: &Path) -> Result<Option<crate::oidc::OidcSettings>, ConfigError> {
+        let oidc = FileConfig::load(file)?.oidc;
+        Ok(oidc.map(crate::oidc::OidcFile::check).transpose()?)
     }
 
     /// The lease settings, checked (a lease outlives a late renewal). A

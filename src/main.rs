@@ -151,6 +151,9 @@ async fn serve(
     notifier: scriptd::service::Notifier,
 ) -> anyhow::Result<()> {
     tracing::info!(version = scriptd::VERSION, "starting scriptd");
+    // Caught before the server says it listens: a SIGHUP sent once it
+    // does reloads the config (by default it would end the process).
+    let hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup());
     let app = Application::build(config).await?;
     // A key on a terminal is read once by a person; anywhere else (a log
     // file, journald) it would be kept forever, so only its file is named.
@@ -163,11 +166,30 @@ async fn serve(
     }
     notifier.ready(&format!("listening on port {}", app.port()));
     scriptd::service::start_watchdog(&notifier);
+    match hangups {
+        Ok(hangups) => {
+            actix::spawn(reload_on_hangup(hangups, app.reloader()));
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot catch SIGHUP: the config is read at start only")
+        }
+    }
     app.run_until_stopped(async move {
         shutdown_signal().await;
         notifier.stopping();
     })
     .await
+}
+
+/// SIGHUP re-reads the config file's sign-in grants and lifetimes.
+async fn reload_on_hangup(
+    mut hangups: tokio::signal::unix::Signal,
+    reloader: scriptd::http::oidc::reload::Reloader,
+) {
+    while hangups.recv().await.is_some() {
+        tracing::info!("SIGHUP: reloading the config");
+        reloader.reload().await;
+    }
 }
 
 async fn shutdown_signal() {

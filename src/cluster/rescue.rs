@@ -5,11 +5,13 @@
 //! it (reason [`NODE_LOST`]), appended through the normal event store, so
 //! the read model, monitors and the first-final-wins rule all apply: a
 //! run that ended meanwhile is refused by the database, not skipped here.
+//! The sign-in sessions lost nodes held end too (`node_lost`), once each.
 
 use actix::Addr;
 
 use crate::clock;
 use crate::events::postgres::nodes::Nodes;
+use crate::events::session::end_open;
 use crate::events::unfinished::Unfinished;
 use crate::events::{Append, EventStore, StoreError};
 use crate::replay;
@@ -39,6 +41,21 @@ pub async fn rescue_lost(
     let ended = end_runs(store, runs.into_iter().map(|(_, run)| run)).await;
     if ended > 0 {
         tracing::warn!(nodes = ?lost_nodes, runs = ended, "ended the running runs of lost nodes");
+    }
+    // Their people's sessions lived in the lost nodes' memory. A failed
+    // read must not undo the marks and leftovers of the runs just ended:
+    // the node's next start records these ends then.
+    match rescue.sessions_of_lost_nodes().await {
+        Ok(sessions) => {
+            let node_lost = crate::oidc::SessionEnd::NodeLost.as_str();
+            let ended = end_open(store, sessions, node_lost).await;
+            if ended > 0 {
+                tracing::warn!(sessions = ended, "ended the sign-in sessions of lost nodes");
+            }
+        }
+        Err(err) => {
+            tracing::warn!(error.cause_chain = ?err, "cannot read the sessions of lost nodes")
+        }
     }
     rescue.finish().await?;
     Ok(ended)

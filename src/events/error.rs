@@ -13,6 +13,11 @@ const ONE_FINAL_EVENT: &str = "events_one_final";
 /// [`StoreError::AlreadyEnded`].
 const ONE_RETRY: &str = "events_one_retry";
 
+/// The index that lets a sign-in session end once
+/// (migrations/…_session_ends.sql); a second end is refused as
+/// [`StoreError::AlreadyEnded`].
+const ONE_SESSION_END: &str = "events_one_session_end";
+
 /// PostgreSQL's SQLSTATE for a session ended by
 /// `idle_in_transaction_session_timeout`.
 const IDLED_OUT: &str = "25P03";
@@ -134,7 +139,8 @@ impl StoreError {
         }
     }
 
-    /// Whether the append was refused because its run had already ended.
+    /// Whether the append was refused because its run (or attempt, or
+    /// sign-in session) had already ended.
     pub fn is_already_ended(&self) -> bool {
         match self {
             StoreError::AlreadyEnded => true,
@@ -157,7 +163,8 @@ impl StoreError {
             sqlx::Error::Database(db) => match db.code().as_deref() {
                 Some("23505")
                     if db.constraint() == Some(ONE_FINAL_EVENT)
-                        || db.constraint() == Some(ONE_RETRY) =>
+                        || db.constraint() == Some(ONE_RETRY)
+                        || db.constraint() == Some(ONE_SESSION_END) =>
                 {
                     StoreError::AlreadyEnded
                 }
@@ -188,7 +195,9 @@ impl StoreError {
         let one_final = match &err {
             rusqlite::Error::SqliteFailure(e, Some(message)) => {
                 e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
-                    && (message.ends_with("events.stream") || message.contains(ONE_RETRY))
+                    && (message.ends_with("events.stream")
+                        || message.contains(ONE_RETRY)
+                        || message.contains(ONE_SESSION_END))
             }
             _ => false,
         };

@@ -19,6 +19,7 @@ pub mod query;
 pub mod readers;
 pub mod runlog;
 pub mod schedule;
+pub mod session;
 pub mod sqlite;
 pub mod store;
 pub mod transfer;

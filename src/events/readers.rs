@@ -9,6 +9,7 @@
 use super::error::StoreError;
 use super::history::{HistoryPage, HistoryQuery};
 use super::query::RunRow;
+use super::session::OpenSession;
 use super::types::StoredEvent;
 use super::unfinished::Unfinished;
 use super::watch::AccountChange;
@@ -218,6 +219,16 @@ impl Readers {
         match self {
             Readers::Sqlite(r) => sqlite::query::stdin(&r.pool, run).await,
             Readers::Postgres(r) => r.stdin(run).await,
+        }
+    }
+
+    /// The sign-in sessions on record that have not ended and that this
+    /// server held: all of them on SQLite (one server); on PostgreSQL
+    /// those of `node` (any incarnation) and those that name no node.
+    pub async fn open_sessions(&self, node: &str) -> Result<Vec<OpenSession>, StoreError> {
+        match self {
+            Readers::Sqlite(r) => sqlite::query::open_sessions(&r.pool).await,
+            Readers::Postgres(r) => r.open_sessions_of(node).await,
         }
     }
 

@@ -363,8 +363,18 @@ pub enum Event {
         /// The peer address of the browser.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         addr: Option<String>,
+        /// The cluster node whose memory holds the session (PostgreSQL;
+        /// absent on a single server): its next start, or the rescuer
+        /// that marks it lost, ends the session if nothing else did.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        node: Option<String>,
+        /// That node's incarnation (its epoch) when the session started.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        epoch: Option<i64>,
     },
-    /// A session ended: signed out, expired, or idle too long.
+    /// A session ended: signed out, expired, idle too long, its grant
+    /// removed, or the server (node) that held it restarted or was lost.
+    /// At most one per session (`events_one_session_end`).
     SessionEnded {
         session: String,
         person: crate::accounts::PersonRef,

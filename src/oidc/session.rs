@@ -4,7 +4,8 @@
 //! session's two deadlines (absolute and idle). Also the sign-ins under
 //! way, by `state`, each usable once. A plain map under a lock: no lock is
 //! held across an await, and nothing here does I/O (the caller records a
-//! session's start and end as events).
+//! session's start and end as events). Sessions are not restored after a
+//! restart (the next start records their ends): the book is memory only.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -13,6 +14,8 @@ use std::time::Duration;
 use crate::accounts::{generate_key, hash_key, Person, PersonRef, Reach, User};
 
 use super::client::{PendingLogin, SignInError};
+use super::grant::{self, Claims};
+use super::settings::Grant;
 
 /// How long a started sign-in may take at the provider.
 const SIGN_IN_SECS: i64 = 600;
@@ -29,6 +32,12 @@ pub enum SessionEnd {
     Expired,
     /// Unused for longer than the idle lifetime.
     Idle,
+    /// A config reload took away a grant the session acted with.
+    GrantRemoved,
+    /// The server that held it stopped: recorded at its next start.
+    Restart,
+    /// The cluster node that held it lost its lease.
+    NodeLost,
 }
 
 impl SessionEnd {
@@ -38,6 +47,9 @@ impl SessionEnd {
             SessionEnd::Logout => "signed out",
             SessionEnd::Expired => "session expired",
             SessionEnd::Idle => "session idle too long",
+            SessionEnd::GrantRemoved => "grant_removed",
+            SessionEnd::Restart => "restart",
+            SessionEnd::NodeLost => "node_lost",
         }
     }
 }
@@ -50,6 +62,9 @@ pub struct Session {
     pub account: User,
     pub who: PersonRef,
     pub grants: Vec<Reach>,
+    /// What the ID token said, so that a config reload can match the
+    /// person against the new grants (memory only, never recorded).
+    pub claims: Claims,
     pub started: i64,
     pub last_seen: i64,
 }
@@ -81,24 +96,46 @@ struct Book {
     pending: HashMap<String, Pending>,
     /// The name each person signed in under, by `sub`, for the audit.
     people: HashMap<String, String>,
+    /// A session's longest life and longest idle time, in seconds (a
+    /// config reload may change them).
+    max: i64,
+    idle: i64,
+}
+
+impl Book {
+    fn end_of(&self, session: &Session, now: i64) -> Option<SessionEnd> {
+        if now >= session.started + self.max {
+            Some(SessionEnd::Expired)
+        } else if now >= session.last_seen + self.idle {
+            Some(SessionEnd::Idle)
+        } else {
+            None
+        }
+    }
 }
 
 /// Every live session and sign-in under way.
 #[derive(Clone)]
 pub struct SessionBook {
     inner: Arc<Mutex<Book>>,
-    max: i64,
-    idle: i64,
 }
 
 impl SessionBook {
     /// A book whose sessions last at most `max`, and `idle` unused.
     pub fn new(max: Duration, idle: Duration) -> Self {
-        SessionBook {
+        let book = SessionBook {
             inner: Arc::default(),
-            max: max.as_secs() as i64,
-            idle: idle.as_secs() as i64,
-        }
+        };
+        book.set_lifetimes(max, idle);
+        book
+    }
+
+    /// From now on sessions last at most `max`, and `idle` unused (the
+    /// live ones too, counted from their start and last use).
+    pub fn set_lifetimes(&self, max: Duration, idle: Duration) {
+        let mut book = self.book();
+        book.max = max.as_secs() as i64;
+        book.idle = idle.as_secs() as i64;
     }
 
     fn book(&self) -> MutexGuard<'_, Book> {
@@ -152,7 +189,7 @@ impl SessionBook {
     pub fn start(
         &self,
         account: User,
-        who: PersonRef,
+        claims: Claims,
         grants: Vec<Reach>,
         now: i64,
     ) -> (String, Session) {
@@ -160,8 +197,9 @@ impl SessionBook {
         let session = Session {
             id: uuid::Uuid::now_v7().simple().to_string(),
             account,
-            who,
+            who: claims.person(),
             grants,
+            claims,
             started: now,
             last_seen: now,
         };
@@ -172,23 +210,13 @@ impl SessionBook {
         (token.plain, session)
     }
 
-    fn end_of(&self, session: &Session, now: i64) -> Option<SessionEnd> {
-        if now >= session.started + self.max {
-            Some(SessionEnd::Expired)
-        } else if now >= session.last_seen + self.idle {
-            Some(SessionEnd::Idle)
-        } else {
-            None
-        }
-    }
-
     /// The live session of this cookie, marked as used now; `None` when
     /// unknown or past a deadline (the sweep then ends it).
     pub fn touch(&self, token: &str, now: i64) -> Option<Session> {
         let hash = hash_key(token);
         let mut book = self.book();
         let session = book.sessions.get(&hash)?;
-        if self.end_of(session, now).is_some() {
+        if book.end_of(session, now).is_some() {
             return None;
         }
         let session = book.sessions.get_mut(&hash)?;
@@ -207,12 +235,40 @@ impl SessionBook {
         let ended: Vec<(String, SessionEnd)> = book
             .sessions
             .iter()
-            .filter_map(|(hash, s)| self.end_of(s, now).map(|end| (hash.clone(), end)))
+            .filter_map(|(hash, s)| book.end_of(s, now).map(|end| (hash.clone(), end)))
             .collect();
         ended
             .into_iter()
             .filter_map(|(hash, end)| book.sessions.remove(&hash).map(|s| (s, end)))
             .collect()
+    }
+
+    /// Ends every session whose person no longer holds, under `grants`,
+    /// each grant the session acts with in its account (a reload took
+    /// one away). A session whose person gained a grant keeps what it
+    /// had; the new grant counts from their next sign-in.
+    pub fn regrant(&self, grants: &[Grant]) -> Vec<Session> {
+        let mut book = self.book();
+        let gone: Vec<String> = book
+            .sessions
+            .iter()
+            .filter(|(_, s)| !still_granted(s, grants))
+            .map(|(hash, _)| hash.clone())
+            .collect();
+        gone.iter()
+            .filter_map(|hash| book.sessions.remove(hash))
+            .collect()
+    }
+
+    /// Ends every session (a cluster node that lost its lease drops
+    /// them: the rescuer or its next incarnation records their ends).
+    pub fn clear(&self) -> Vec<Session> {
+        self.book().sessions.drain().map(|(_, s)| s).collect()
+    }
+
+    /// Whether the session with this id is live here.
+    pub fn holds(&self, session: &str) -> bool {
+        self.book().sessions.values().any(|s| s.id == session)
     }
 
     /// The name a person (by `sub`) last signed in under, since start.
@@ -231,6 +287,15 @@ impl SessionBook {
     }
 }
 
+/// Whether `grants` still give the session's person every grant the
+/// session acts with, in the same account.
+fn still_granted(session: &Session, grants: &[Grant]) -> bool {
+    grant::access(grants, &session.claims).is_some_and(|access| {
+        access.user == session.account.name
+            && session.grants.iter().all(|g| access.grants.contains(g))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -242,21 +307,75 @@ mod tests {
     }
 
     fn start(book: &SessionBook, now: i64) -> String {
+        start_in(book, "admin", &["viewers"], Role::Viewer, now)
+    }
+
+    fn start_in(book: &SessionBook, user: &str, groups: &[&str], role: Role, now: i64) -> String {
         let account = User {
             id: UserId(1),
-            name: "admin".into(),
+            name: user.into(),
             guests: false,
             created: 0,
         };
-        let who = PersonRef {
+        let claims = Claims {
             sub: "s1".into(),
-            display: "a@x.test".into(),
+            email: Some("a@x.test".into()),
+            email_verified: true,
+            name: None,
+            groups: groups.iter().map(|g| g.to_string()).collect(),
         };
         let grants = vec![Reach {
-            role: Role::Viewer,
+            role,
             scripts: ScriptFilter::All,
         }];
-        book.start(account, who, grants, now).0
+        book.start(account, claims, grants, now).0
+    }
+
+    fn grant(group: &str, role: Role) -> Grant {
+        Grant {
+            matches: crate::oidc::GrantMatch::Group(group.into()),
+            user: "admin".into(),
+            role,
+            scripts: ScriptFilter::All,
+        }
+    }
+
+    #[test]
+    fn a_reload_ends_the_sessions_whose_grants_are_gone_and_keeps_the_others() {
+        let book = book();
+        let viewer = start(&book, 0);
+        let operator = start_in(&book, "admin", &["ops"], Role::Operator, 0);
+        let elsewhere = start_in(&book, "other", &["viewers"], Role::Viewer, 0);
+        let grants = vec![
+            grant("viewers", Role::Viewer),
+            grant("ops", Role::Viewer),
+            grant("admins", Role::Owner),
+        ];
+
+        let ended = book.regrant(&grants);
+
+        let roles: Vec<Role> = ended.iter().map(|s| s.grants[0].role).collect();
+        assert_eq!(
+            ended.len(),
+            2,
+            "the demoted operator and the other account's viewer"
+        );
+        assert!(roles.contains(&Role::Operator), "{roles:?}");
+        assert!(
+            book.touch(&viewer, 1).is_some(),
+            "the viewer keeps their grant"
+        );
+        assert!(book.touch(&operator, 1).is_none());
+        assert!(book.touch(&elsewhere, 1).is_none());
+    }
+
+    #[test]
+    fn new_lifetimes_apply_to_live_sessions() {
+        let book = book();
+        let token = start(&book, 0);
+        book.set_lifetimes(Duration::from_secs(100), Duration::from_secs(3));
+        assert!(book.touch(&token, 3).is_none(), "idle under the new limit");
+        assert_eq!(book.sweep(3)[0].1, SessionEnd::Idle);
     }
 
     #[test]

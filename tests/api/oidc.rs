@@ -6,13 +6,11 @@
 
 use std::time::Duration;
 
-use awc::ws::Frame;
-use futures_util::StreamExt;
-use scriptd::wire::{EventsRequest, HistoryRequest};
+use scriptd::wire::HistoryRequest;
 use serde_json::{json, Value};
 
-use crate::helpers::oidc::{settings, team, Browser};
-use crate::helpers::{eventually_async, spawn_app_with, TestApp, DEADLINE};
+use crate::helpers::oidc::{closed, cookie_ws, events_of_kind, settings, team, Browser};
+use crate::helpers::{eventually_async, spawn_app_with, TestApp};
 
 const EXECTAB: &str = "backup /bin/sleep 30\ndeploy /bin/true\n";
 
@@ -27,76 +25,11 @@ async fn app() -> TestApp {
 }
 
 async fn signed_in(app: &TestApp, login: &str) -> Browser {
-    let browser = Browser::new(app.port);
-    let landed = browser.sign_in(login).await;
-    assert_eq!(landed.status, 303, "{login} signs in: {landed:?}");
-    assert_eq!(landed.location.as_deref(), Some("/ui/"));
-    assert!(browser.session().is_some(), "a session cookie");
-    browser
+    Browser::signed_in(app.port, login).await
 }
 
 fn code(reply: &Value) -> &str {
     reply["errorcode"].as_str().unwrap_or("")
-}
-
-/// A WebSocket opened as the dashboard opens it: the cookie, this
-/// server's Origin.
-async fn cookie_ws(
-    app: &TestApp,
-    browser: &Browser,
-    origin: &str,
-) -> Result<actix_codec::Framed<awc::BoxedSocket, awc::ws::Codec>, u16> {
-    let token = browser.session().expect("session cookie");
-    let url = format!("{}/scripts/v1", app.base.replacen("http", "ws", 1));
-    match app
-        .client
-        .ws(url)
-        .origin(origin)
-        .set_header("Cookie", format!("scriptd_session={token}"))
-        .connect()
-        .await
-    {
-        Ok((_resp, framed)) => Ok(framed),
-        Err(awc::error::WsClientError::InvalidResponseStatus(status)) => Err(status.as_u16()),
-        Err(err) => panic!("websocket: {err}"),
-    }
-}
-
-/// Waits for the socket to be closed by the server; its close code and reason.
-async fn closed(
-    framed: &mut actix_codec::Framed<awc::BoxedSocket, awc::ws::Codec>,
-) -> (u16, String) {
-    loop {
-        let frame = actix_rt::time::timeout(DEADLINE, framed.next())
-            .await
-            .expect("the server closes the socket in time");
-        match frame {
-            Some(Ok(Frame::Close(Some(reason)))) => {
-                return (
-                    u16::from(reason.code),
-                    reason.description.unwrap_or_default(),
-                )
-            }
-            Some(Ok(Frame::Close(None))) | None | Some(Err(_)) => return (0, String::new()),
-            Some(Ok(_)) => {}
-        }
-    }
-}
-
-async fn events_of_kind(app: &TestApp, kind: &str) -> Vec<Value> {
-    let page = app
-        .events(&EventsRequest {
-            after: None,
-            limit: Some(1000),
-            run: None,
-        })
-        .await;
-    page.typed()
-        .events
-        .iter()
-        .filter(|e| e.kind == kind)
-        .map(|e| e.data.clone())
-        .collect()
 }
 
 #[actix_web::test]
@@ -263,8 +196,7 @@ async fn a_cookie_without_x_requested_with_is_refused() {
 async fn a_tampered_state_is_refused() {
     let app = app().await;
     let browser = Browser::new(app.port);
-    let provider_url = browser.start().await;
-    let callback = browser.at_provider(provider_url, "otto").await;
+    let callback = browser.callback_as("otto").await;
     let mut url = reqwest::Url::parse(&callback).expect("url");
     let pairs: Vec<(String, String)> = url
         .query_pairs()
@@ -309,8 +241,7 @@ async fn a_tampered_nonce_is_refused() {
 async fn a_replayed_callback_is_refused() {
     let app = app().await;
     let browser = Browser::new(app.port);
-    let provider_url = browser.start().await;
-    let callback = browser.at_provider(provider_url, "otto").await;
+    let callback = browser.callback_as("otto").await;
     assert_eq!(browser.land(&callback).await.status, 303, "first use");
 
     let stranger = Browser::new(app.port);

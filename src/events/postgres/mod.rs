@@ -22,6 +22,7 @@ pub mod outbox;
 pub mod prune;
 pub mod query;
 pub mod reads;
+pub mod sessions;
 pub mod store;
 pub mod writer;
 

@@ -347,7 +347,7 @@ async fn barrier(tx: &mut Transaction<'static, Postgres>) -> Result<(), StoreErr
 
 /// The rescuer's turn: the rescue lock is held until this is finished.
 pub struct Rescue {
-    tx: Transaction<'static, Postgres>,
+    pub(super) tx: Transaction<'static, Postgres>,
 }
 
 impl Rescue {

@@ -5,6 +5,7 @@ use sqlx::{Row, SqlitePool};
 
 use crate::events::error::StoreError;
 use crate::events::query::decode;
+use crate::events::session::OpenSession;
 use crate::events::types::StoredEvent;
 use crate::ids::{RunId, ScriptName, UserId};
 
@@ -83,4 +84,23 @@ pub async fn stdin(pool: &SqlitePool, run: RunId) -> Result<Option<Vec<u8>>, Sto
             .fetch_optional(pool)
             .await?,
     )
+}
+
+/// Every session started and not ended (a single server holds them all).
+pub async fn open_sessions(pool: &SqlitePool) -> Result<Vec<OpenSession>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT s.seq, s.at, s.user_id, s.kind, s.version, s.data FROM events s
+         WHERE s.kind = 'SessionStarted'
+           AND NOT EXISTS (SELECT 1 FROM events e
+                           WHERE e.kind = 'SessionEnded'
+                             AND json_extract(e.data, '$.session') = json_extract(s.data, '$.session'))
+         ORDER BY s.seq",
+    )
+    .fetch_all(pool)
+    .await?;
+    let started = rows.iter().map(stored_from_row);
+    started
+        .map(|stored| stored.map(OpenSession::from_started))
+        .filter_map(Result::transpose)
+        .collect()
 }

@@ -103,7 +103,7 @@ pub async fn callback(
     match finish(&state, sign_in, &req, query.into_inner()).await {
         Ok((token, session)) => {
             tracing::info!(session = %session.id, person = %session.who.sub, account = %session.account.name, "signed in");
-            let max_age = sign_in.settings.session_max.as_secs() as i64;
+            let max_age = sign_in.settings().session_max.as_secs() as i64;
             HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, "/ui/"))
                 .append_header((header::SET_COOKIE, clear))
@@ -147,7 +147,8 @@ async fn finish(
         .code
         .ok_or_else(|| SignInError::Provider("no code".to_owned()))?;
     let claims = sign_in.client.finish(pending, code).await?;
-    let access = grant::access(&sign_in.settings.grants, &claims)
+    let settings = sign_in.settings();
+    let access = grant::access(&settings.grants, &claims)
         .ok_or_else(|| SignInError::NoGrant(claims.person().display))?;
     let account = state
         .readers
@@ -155,9 +156,7 @@ async fn finish(
         .await
         .map_err(|_| SignInError::NoAccount(access.user.clone()))?
         .ok_or_else(|| SignInError::NoAccount(access.user.clone()))?;
-    let (token, session) = sign_in
-        .book
-        .start(account, claims.person(), access.grants, now);
+    let (token, session) = sign_in.book.start(account, claims, access.grants, now);
     let started = Event::SessionStarted {
         session: session.id.clone(),
         person: session.who.clone(),
@@ -172,8 +171,10 @@ async fn finish(
                 },
             })
             .collect(),
-        expires: now + sign_in.settings.session_max.as_secs() as i64,
+        expires: now + settings.session_max.as_secs() as i64,
         addr: req.peer_addr().map(|a| a.ip().to_string()),
+        node: sign_in.node.as_ref().map(|guard| guard.node().to_owned()),
+        epoch: sign_in.node.as_ref().map(|guard| guard.epoch()),
     };
     let append = Append {
         events: vec![NewEvent::new(session.account.id, started)],
@@ -225,11 +226,14 @@ struct SignInOffer {
 /// `GET /ui/oidc/config`.
 pub async fn sign_in_config(state: web::Data<AppState>) -> HttpResponse {
     let offer = match state.sign_in.as_ref() {
-        Some(sign_in) => SignInOffer {
-            oidc: true,
-            name: Some(sign_in.settings.name.clone()),
-            only: sign_in.settings.only,
-        },
+        Some(sign_in) => {
+            let settings = sign_in.settings();
+            SignInOffer {
+                oidc: true,
+                name: Some(settings.name.clone()),
+                only: settings.only,
+            }
+        }
         None => SignInOffer {
             oidc: false,
             name: None,

@@ -102,6 +102,16 @@ impl Api {
         }
     }
 
+    /// The server's port (from the base URL).
+    pub fn port(&self) -> u16 {
+        let port = self
+            .base
+            .rsplit(':')
+            .next()
+            .expect("a port in the base URL");
+        port.parse().expect("a numeric port")
+    }
+
     fn client_for(tls: Option<std::sync::Arc<rustls::ClientConfig>>) -> awc::Client {
         // awc gives up on connecting after 5 s by default: too short on a
         // loaded machine, where the server may not accept that soon.

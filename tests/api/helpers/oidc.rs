@@ -3,7 +3,9 @@
 //! `oidc-provider` (tests/oidc/provider.mjs) run by Node.js, one for the
 //! whole test binary; `npm ci` installs it the first time. The browser is
 //! a reqwest client with a cookie jar that follows redirects itself, so a
-//! test can stop at the callback and tamper with it.
+//! test can stop at the callback and tamper with it. Also what the sign-in
+//! tests share: a signed-in browser, a WebSocket on its cookie, the
+//! events of a kind, and a config file's `[oidc]` for child servers.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -11,12 +13,16 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use awc::ws::Frame;
+use futures_util::StreamExt;
 use reqwest::cookie::CookieStore;
 use reqwest::header::{HeaderValue, LOCATION};
 use scriptd::accounts::{Role, ScriptFilter};
 use scriptd::oidc::{Grant, GrantMatch, OidcSettings};
+use scriptd::wire::EventsRequest;
+use serde_json::Value;
 
-use super::DEADLINE;
+use super::{Api, DEADLINE};
 
 /// The provider's client secret (tests/oidc/provider.mjs).
 const SECRET: &str = "test-secret";
@@ -214,11 +220,38 @@ impl Browser {
         }
     }
 
+    /// Starts a sign-in and follows the provider's pages as `login`: the
+    /// callback URL the provider sends the browser back to.
+    pub async fn callback_as(&self, login: &str) -> String {
+        let url = self.start().await;
+        self.at_provider(url, login).await
+    }
+
     /// Signs in as `login`; the callback's answer.
     pub async fn sign_in(&self, login: &str) -> Landed {
-        let url = self.start().await;
-        let callback = self.at_provider(url, login).await;
+        let callback = self.callback_as(login).await;
         self.land(&callback).await
+    }
+
+    /// A browser for the scriptd on `port` signed in as `login` (which
+    /// must succeed).
+    pub async fn signed_in(port: u16, login: &str) -> Browser {
+        let browser = Browser::new(port);
+        let landed = browser.sign_in(login).await;
+        assert_eq!(landed.status, 303, "{login} signs in: {landed:?}");
+        assert_eq!(landed.location.as_deref(), Some("/ui/"));
+        assert!(browser.session().is_some(), "a session cookie");
+        browser
+    }
+
+    /// The same browser (its cookies) facing a server on another port,
+    /// such as the same storage's server after a restart.
+    pub fn facing(&self, port: u16) -> Browser {
+        Browser {
+            base: format!("http://127.0.0.1:{port}"),
+            jar: self.jar.clone(),
+            client: self.client.clone(),
+        }
     }
 
     /// The session cookie the browser holds, if any.
@@ -296,4 +329,77 @@ fn form(page: &str) -> Option<(String, String)> {
     let prompt_at = page.find("name=\"prompt\"")?;
     let prompt = attr(&page[prompt_at..], "value")?;
     Some((action, prompt))
+}
+
+/// A cookie WebSocket, as the dashboard opens one.
+pub type CookieSocket = actix_codec::Framed<awc::BoxedSocket, awc::ws::Codec>;
+
+/// A WebSocket to `api`'s server opened as the dashboard opens it: the
+/// browser's cookie and this `origin`; the refusal's status otherwise.
+pub async fn cookie_ws(api: &Api, browser: &Browser, origin: &str) -> Result<CookieSocket, u16> {
+    let token = browser.session().expect("session cookie");
+    let url = format!("{}/scripts/v1", api.base.replacen("http", "ws", 1));
+    match api
+        .client
+        .ws(url)
+        .origin(origin)
+        .set_header("Cookie", format!("scriptd_session={token}"))
+        .connect()
+        .await
+    {
+        Ok((_resp, framed)) => Ok(framed),
+        Err(awc::error::WsClientError::InvalidResponseStatus(status)) => Err(status.as_u16()),
+        Err(err) => panic!("websocket: {err}"),
+    }
+}
+
+/// Waits for the socket to be closed by the server; its close code and reason.
+pub async fn closed(framed: &mut CookieSocket) -> (u16, String) {
+    loop {
+        let frame = actix_rt::time::timeout(DEADLINE, framed.next())
+            .await
+            .expect("the server closes the socket in time");
+        match frame {
+            Some(Ok(Frame::Close(Some(reason)))) => {
+                return (
+                    u16::from(reason.code),
+                    reason.description.unwrap_or_default(),
+                )
+            }
+            Some(Ok(Frame::Close(None))) | None | Some(Err(_)) => return (0, String::new()),
+            Some(Ok(_)) => {}
+        }
+    }
+}
+
+/// The data of the admin's events of `kind`, in log order.
+pub async fn events_of_kind(api: &Api, kind: &str) -> Vec<Value> {
+    let page = api
+        .events(&EventsRequest {
+            after: None,
+            limit: Some(1000),
+            run: None,
+        })
+        .await;
+    page.typed()
+        .events
+        .iter()
+        .filter(|e| e.kind == kind)
+        .map(|e| e.data.clone())
+        .collect()
+}
+
+/// A config file's text with `[oidc]` against the test provider and
+/// these `(group, role)` grants in the admin's account.
+pub fn config_file(grants: &[(&str, &str)]) -> String {
+    let mut text = format!(
+        "[oidc]\nissuer = \"{}\"\nclient_id = \"scriptd\"\nclient_secret = \"{SECRET}\"\n",
+        issuer()
+    );
+    for (group, role) in grants {
+        text.push_str(&format!(
+            "\n[[oidc.grant]]\ngroup = \"{group}\"\nuser = \"admin\"\nrole = \"{role}\"\n"
+        ));
+    }
+    text
 }
