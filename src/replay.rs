@@ -76,6 +76,7 @@ pub fn fold_unfinished(found: Unfinished) -> RunState {
             name: name.clone(),
             started,
             node: None,
+            tick: None,
         });
         if let Some((pgid, boot)) = spawned {
             state.apply(&Event::RunSpawned {

@@ -46,6 +46,7 @@ fn a_stored_v1_event_is_upcast_into_todays_shape() {
             name: ScriptName::parse("backup").expect("name"),
             started: 1_764_000_000.25,
             node: None,
+            tick: None,
         }
     );
     assert_eq!(current_in(TEST_CHAIN, "RunStarted"), 2);

@@ -77,6 +77,7 @@ impl Run {
             name: name(),
             started: STARTED,
             node: None,
+            tick: None,
         }
     }
 
@@ -96,6 +97,7 @@ impl Run {
             name: name(),
             started: STARTED,
             progress: self.snapshot(tasknum),
+            tick: None,
         }
     }
 

@@ -17,6 +17,8 @@ pub enum View<'a> {
         name: &'a ScriptName,
         queued: i64,
         position: usize,
+        /// A schedule's run: its tick's due instant.
+        tick: Option<i64>,
     },
     /// `state: running`, with its latest progress.
     Running {
@@ -24,6 +26,8 @@ pub enum View<'a> {
         name: &'a ScriptName,
         started: f64,
         progress: Cow<'a, ProgressSnapshot>,
+        /// A schedule's run: its tick's due instant.
+        tick: Option<i64>,
     },
     /// `state: done`, as its record tells it.
     Done { id: RunId, record: &'a RunRecord },
@@ -51,13 +55,18 @@ pub enum Audience {
 pub fn pushed(event: &Event) -> Option<(View<'_>, Audience)> {
     Some(match event {
         Event::RunStarted {
-            run, name, started, ..
+            run,
+            name,
+            started,
+            tick,
+            ..
         } => (
             View::Running {
                 id: *run,
                 name,
                 started: *started,
                 progress: Cow::Owned(ProgressSnapshot::default()),
+                tick: *tick,
             },
             Audience::All,
         ),
@@ -69,6 +78,7 @@ pub fn pushed(event: &Event) -> Option<(View<'_>, Audience)> {
             name,
             queued,
             position,
+            origin,
             ..
         } => (
             View::Queued {
@@ -76,6 +86,7 @@ pub fn pushed(event: &Event) -> Option<(View<'_>, Audience)> {
                 name,
                 queued: *queued,
                 position: *position,
+                tick: origin.tick,
             },
             Audience::Verbose,
         ),
@@ -84,12 +95,14 @@ pub fn pushed(event: &Event) -> Option<(View<'_>, Audience)> {
             name,
             started,
             progress,
+            tick,
         } => (
             View::Running {
                 id: *run,
                 name,
                 started: *started,
                 progress: Cow::Borrowed(progress),
+                tick: *tick,
             },
             Audience::Verbose,
         ),
@@ -145,6 +158,7 @@ mod tests {
                     name: name.clone(),
                     started: 1.0,
                     node: None,
+                    tick: None,
                 },
                 Some(Audience::All),
             ),
@@ -155,6 +169,7 @@ mod tests {
                     name: name.clone(),
                     started: 1.0,
                     progress: ProgressSnapshot::default(),
+                    tick: None,
                 },
                 Some(Audience::Verbose),
             ),

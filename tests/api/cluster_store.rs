@@ -35,6 +35,7 @@ fn started(run: RunId, simultaneous: u32) -> NewEvent {
         name: name(),
         started: 1.0,
         node: Some("n1".to_owned()),
+        tick: None,
     };
     NewEvent::new(USER, event).expecting(Expect::Start { simultaneous })
 }

@@ -25,12 +25,17 @@ pub const GIVE_UP_AFTER: f64 = 24.0 * 3600.0;
 fn run_status(event: &Event) -> Option<Value> {
     let value = match event {
         Event::RunStarted {
-            run, name, started, ..
+            run,
+            name,
+            started,
+            tick,
+            ..
         } => serde_json::to_value(status::running(
             *run,
             name,
             *started,
             &ProgressSnapshot::default(),
+            *tick,
         )),
         Event::RunFinished { run, record }
         | Event::RunStartFailed { run, record }

@@ -25,18 +25,20 @@ fn render(event: &StoredEvent, verbose: bool, owner: bool) -> Option<Push> {
             name,
             queued,
             position,
+            tick,
         } => Push::Queued(wire::Queued {
             seq,
-            ..status::queued(id, name, queued, position)
+            ..status::queued(id, name, queued, position, tick)
         }),
         View::Running {
             id,
             name,
             started,
             progress,
+            tick,
         } => Push::Running(wire::Running {
             seq,
-            ..status::running(id, name, started, &progress)
+            ..status::running(id, name, started, &progress, tick)
         }),
         View::Done { id, record } => Push::Done(Box::new(wire::Finished {
             seq,
@@ -50,7 +52,7 @@ fn render(event: &StoredEvent, verbose: bool, owner: bool) -> Option<Push> {
         } => Push::Queued(wire::Queued {
             seq,
             tries: status::retrying(record, attempt),
-            ..status::queued(id, &record.name, due, 0)
+            ..status::queued(id, &record.name, due, 0, record.tick)
         }),
     };
     Some(push)

@@ -238,6 +238,7 @@ impl ScriptQueue {
             name: self.name.clone(),
             started,
             node: self.node(),
+            tick: run.origin.tick,
         };
         // RunStarted is durable before the process exists, so a crash can
         // never make a replay start the same run twice. It is a claim: on

@@ -69,6 +69,7 @@ fn finished(run: RunId, name: &ScriptName, at: f64) -> [Event; 3] {
             name: name.clone(),
             started: at,
             node: None,
+            tick: None,
         },
         Event::RunFinished { run, record },
     ]
