@@ -299,7 +299,10 @@ impl Metrics {
 
     /// The schedules the timer holds: ticking, adopting, paused.
     pub fn schedules(&self) -> [u64; 3] {
-        self.0.schedules.each_ref().map(|g| g.load(Ordering::Relaxed))
+        self.0
+            .schedules
+            .each_ref()
+            .map(|g| g.load(Ordering::Relaxed))
     }
 
     /// Skipped ticks by reason.

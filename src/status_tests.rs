@@ -64,7 +64,10 @@ fn every_shape_keeps_its_members_in_sorted_order() {
     history_row.success = None;
     history_row.requested_by = Some("user:1".into());
     let cases: Vec<(&str, (String, String))> = vec![
-        ("queued", texts(&crate::status::queued(id, &name(), 5, 2, None))),
+        (
+            "queued",
+            texts(&crate::status::queued(id, &name(), 5, 2, None)),
+        ),
         (
             "running",
             texts(&crate::status::running(id, &name(), 1.5, &progress, None)),
@@ -208,7 +211,13 @@ fn a_schedules_run_says_so_in_every_shape_and_a_request_does_not() {
         ),
         (
             "running",
-            serde_json::to_value(crate::status::running(id, &name(), 1.0, &progress, Some(60))),
+            serde_json::to_value(crate::status::running(
+                id,
+                &name(),
+                1.0,
+                &progress,
+                Some(60),
+            )),
             serde_json::to_value(crate::status::running(id, &name(), 1.0, &progress, None)),
         ),
         (

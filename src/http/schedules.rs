@@ -28,10 +28,7 @@ pub async fn list_schedules(
         .filter(|v| crate::rights::sees_script(principal, v.name.as_str()))
         .collect();
     // Where each latest tick's run stands, in one read for them all.
-    let runs: Vec<RunId> = views
-        .iter()
-        .filter_map(|v| v.last.as_ref()?.run)
-        .collect();
+    let runs: Vec<RunId> = views.iter().filter_map(|v| v.last.as_ref()?.run).collect();
     let mut outcomes = state.readers.run_outcomes(user, &runs).await?;
     let schedules = views
         .into_iter()

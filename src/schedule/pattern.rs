@@ -50,7 +50,8 @@ impl Patterns {
                 let cron = Cron::parse(expr, zone)?;
                 Ok(Pattern {
                     expr: Arc::from(cron.expr()),
-                    zone: Tz::from_str(cron.zone()).map_err(|_| CronError::Zone(zone.to_owned()))?,
+                    zone: Tz::from_str(cron.zone())
+                        .map_err(|_| CronError::Zone(zone.to_owned()))?,
                 })
             })
             .clone()
@@ -106,7 +107,9 @@ mod tests {
         let a = patterns.check("*/5 * * * *", "UTC").expect("parses");
         let b = patterns.check("*/5 * * * *", "UTC").expect("parses");
         assert!(Arc::ptr_eq(&a.expr, &b.expr), "one text");
-        let berlin = patterns.check("*/5 * * * *", "Europe/Berlin").expect("parses");
+        let berlin = patterns
+            .check("*/5 * * * *", "Europe/Berlin")
+            .expect("parses");
         assert_ne!(a, berlin, "the zone is part of it");
         assert_eq!(berlin.zone(), "Europe/Berlin");
         assert!(matches!(

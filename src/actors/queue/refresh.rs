@@ -102,7 +102,8 @@ impl ScriptQueue {
             .take(SWEEP_CHUNK);
         for (position, run) in chunk {
             if queued {
-                let shape = status::queued(run.id, &self.name, run.queued, position, run.origin.tick);
+                let shape =
+                    status::queued(run.id, &self.name, run.queued, position, run.origin.tick);
                 files.refresh(self.user, run.id, &shape);
             } else {
                 files.remove(self.user, run.id);

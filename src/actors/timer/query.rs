@@ -7,13 +7,13 @@ use std::collections::HashMap;
 
 use actix::prelude::*;
 
-use super::{Phase, Timer};
+use super::{Entry, Phase, Timer};
 use crate::clock;
 use crate::events::schedule::LastTick;
 use crate::events::types::Origin;
 use crate::events::{Append, Event, NewEvent, StoreError};
 use crate::ids::{ScriptName, UserId};
-use crate::schedule::Pattern;
+use crate::schedule::{Cron, Pattern};
 
 /// How many next instants a schedule shows.
 const NEXT_SHOWN: usize = 3;
@@ -70,7 +70,7 @@ impl Handler<ListSchedules> for Timer {
                 let (next, description) = seen
                     .entry(pattern)
                     .or_insert_with(|| match parses.get(pattern) {
-                        Some(cron) => (cron.upcoming(now, NEXT_SHOWN), cron.describe()),
+                        Some(cron) => (upcoming(&cron, entry, now), cron.describe()),
                         None => (Vec::new(), String::new()),
                     })
                     .clone();
@@ -100,6 +100,19 @@ impl Handler<ListSchedules> for Timer {
             }
             Ok(views)
         })
+    }
+}
+
+/// The next [`NEXT_SHOWN`] instants of `entry` after `now`: a ticking
+/// schedule's next one is in its entry already (one search of three saved).
+fn upcoming(cron: &Cron, entry: &Entry, now: i64) -> Vec<i64> {
+    match entry.next.filter(|next| *next > now) {
+        Some(next) if entry.phase == Phase::Ticking => {
+            let mut out = vec![next];
+            out.extend(cron.upcoming(next, NEXT_SHOWN - 1));
+            out
+        }
+        _ => cron.upcoming(now, NEXT_SHOWN),
     }
 }
 
