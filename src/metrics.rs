@@ -40,6 +40,8 @@ struct Inner {
     tick_late_sum_us: AtomicU64,
     /// Ticks this node recorded as skipped, by reason.
     ticks_skipped: Mutex<Vec<(&'static str, u64)>>,
+    /// The schedules this node's timer holds: ticking, adopting, paused.
+    schedules: [AtomicU64; 3],
 }
 
 /// One node of the cluster, as last read from the database.
@@ -285,6 +287,22 @@ impl Metrics {
         let count = inner.ticks_started.load(Ordering::Relaxed);
         let sum = inner.tick_late_sum_us.load(Ordering::Relaxed) as f64 / 1e6;
         read(&LATENCY_BUCKETS, &inner.tick_late, sum, count)
+    }
+
+    /// The schedules the timer holds: ticking, adopting (reading their
+    /// latest tick), paused.
+    pub fn set_schedules(&self, counts: [u64; 3]) {
+        for (gauge, count) in self.0.schedules.iter().zip(counts) {
+            gauge.store(count, Ordering::Relaxed);
+        }
+    }
+
+    /// The schedules the timer holds: ticking, adopting, paused.
+    pub fn schedules(&self) -> [u64; 3] {
+        self.0
+            .schedules
+            .each_ref()
+            .map(|g| g.load(Ordering::Relaxed))
     }
 
     /// Skipped ticks by reason.

@@ -78,6 +78,7 @@ pub fn fold_unfinished(found: Unfinished) -> RunState {
             node: None,
             attempt: None,
             max_attempts: None,
+            tick: None,
         });
         if let Some((pgid, boot)) = spawned {
             state.apply(&Event::RunSpawned {

@@ -6,16 +6,30 @@ use crate::ids::{RunId, ScriptName};
 use crate::run::PendingRun;
 use crate::wire::{self, Done, QueuedState, RunningState, Success};
 
-/// `state: queued`.
-pub fn queued(id: RunId, name: &ScriptName, queued: i64, position: usize) -> wire::Queued {
+/// Who asked for a run, as every shape shows it without the history's
+/// audit: a schedule, which is no person (`tick` is its due instant).
+fn requester(tick: Option<i64>) -> Option<String> {
+    tick.map(|_| "schedule".to_owned())
+}
+
+/// `state: queued`; `tick` when a schedule queued it.
+pub fn queued(
+    id: RunId,
+    name: &ScriptName,
+    queued: i64,
+    position: usize,
+    tick: Option<i64>,
+) -> wire::Queued {
     wire::Queued {
         id,
         name: name.clone(),
         position,
         queued,
+        requested_by: requester(tick),
         seq: None,
         state: QueuedState,
         success: Success,
+        tick,
         tries: wire::Tries::default(),
     }
 }
@@ -70,17 +84,19 @@ fn tries_of(record: &RunRecord) -> wire::Tries {
     }
 }
 
-/// `state: running`.
+/// `state: running`; `tick` when a schedule queued it.
 pub fn running(
     id: RunId,
     name: &ScriptName,
     started: f64,
     progress: &ProgressSnapshot,
+    tick: Option<i64>,
 ) -> wire::Running {
     wire::Running {
         id,
         maxtasks: progress.maxtasks,
         name: name.clone(),
+        requested_by: requester(tick),
         seq: None,
         started,
         state: RunningState,
@@ -90,6 +106,7 @@ pub fn running(
         task: progress.task.clone(),
         tasknum: progress.tasknum,
         taskstart: progress.taskstart.unwrap_or(started),
+        tick,
         tries: wire::Tries::default(),
     }
 }
@@ -129,7 +146,7 @@ pub fn finished(id: RunId, record: &RunRecord, with_args: bool) -> wire::Finishe
         removelog: record.removelog,
         // Who asked is history's (owners only), except a schedule: not a
         // person, and what the run's `tick` stands for.
-        requested_by: record.tick.map(|_| "schedule".to_owned()),
+        requested_by: requester(record.tick),
         requested_by_name: None,
         requested_from: None,
         seq: None,

@@ -64,10 +64,27 @@ fn every_shape_keeps_its_members_in_sorted_order() {
     history_row.success = None;
     history_row.requested_by = Some("user:1".into());
     let cases: Vec<(&str, (String, String))> = vec![
-        ("queued", texts(&crate::status::queued(id, &name(), 5, 2))),
+        (
+            "queued",
+            texts(&crate::status::queued(id, &name(), 5, 2, None)),
+        ),
         (
             "running",
-            texts(&crate::status::running(id, &name(), 1.5, &progress)),
+            texts(&crate::status::running(id, &name(), 1.5, &progress, None)),
+        ),
+        (
+            "a schedule's queued run",
+            texts(&crate::status::queued(id, &name(), 5, 2, Some(60))),
+        ),
+        (
+            "a schedule's running run",
+            texts(&crate::status::running(
+                id,
+                &name(),
+                1.5,
+                &progress,
+                Some(60),
+            )),
         ),
         (
             "finished",
@@ -130,7 +147,7 @@ fn every_shape_keeps_its_members_in_sorted_order() {
 #[test]
 fn the_shapes_carry_the_wire_values() {
     let id = RunId::new();
-    let running = crate::status::running(id, &name(), 1.5, &ProgressSnapshot::default());
+    let running = crate::status::running(id, &name(), 1.5, &ProgressSnapshot::default(), None);
     let value = serde_json::to_value(&running).expect("a value");
     assert_eq!(value["task"], json!(false), "no task yet is false");
     assert_eq!(
@@ -155,7 +172,7 @@ fn a_status_reads_back_as_its_own_shape() {
     let cases = [
         (
             "queued",
-            RunStatus::Queued(crate::status::queued(id, &name(), 5, 0)),
+            RunStatus::Queued(crate::status::queued(id, &name(), 5, 0, Some(60))),
         ),
         (
             "running",
@@ -164,6 +181,7 @@ fn a_status_reads_back_as_its_own_shape() {
                 &name(),
                 1.0,
                 &ProgressSnapshot::default(),
+                Some(60),
             )),
         ),
         (
@@ -176,5 +194,43 @@ fn a_status_reads_back_as_its_own_shape() {
         let back: RunStatus = serde_json::from_str(&text).expect("reads back");
         assert_eq!(back.state(), state);
         assert_eq!(back, status, "{state}");
+    }
+}
+
+#[test]
+fn a_schedules_run_says_so_in_every_shape_and_a_request_does_not() {
+    let id = RunId::new();
+    let progress = ProgressSnapshot::default();
+    let mut scheduled = record();
+    scheduled.tick = Some(60);
+    let cases = [
+        (
+            "queued",
+            serde_json::to_value(crate::status::queued(id, &name(), 5, 0, Some(60))),
+            serde_json::to_value(crate::status::queued(id, &name(), 5, 0, None)),
+        ),
+        (
+            "running",
+            serde_json::to_value(crate::status::running(
+                id,
+                &name(),
+                1.0,
+                &progress,
+                Some(60),
+            )),
+            serde_json::to_value(crate::status::running(id, &name(), 1.0, &progress, None)),
+        ),
+        (
+            "done",
+            serde_json::to_value(crate::status::finished(id, &scheduled, false)),
+            serde_json::to_value(crate::status::finished(id, &record(), false)),
+        ),
+    ];
+    for (what, by_schedule, by_request) in cases {
+        let (by_schedule, by_request) = (by_schedule.expect(what), by_request.expect(what));
+        assert_eq!(by_schedule["requested_by"], "schedule", "{what}");
+        assert_eq!(by_schedule["tick"], 60, "{what}");
+        assert_eq!(by_request.get("requested_by"), None, "{what}");
+        assert_eq!(by_request.get("tick"), None, "{what}");
     }
 }

@@ -63,6 +63,14 @@ const LAST_TICKS_PG: &str = "WITH RECURSIVE last(stream) AS (
          FROM last WHERE last.stream IS NOT NULL)
      SELECT e.kind, e.version, e.data::text FROM last
        JOIN events e ON e.stream = last.stream AND e.kind = 'ScheduleTicked'";
+/// Where the runs of many ticks stand, in one statement: the state of a
+/// live run, the outcome of a done one.
+const RUN_OUTCOMES: &str = "SELECT id, CASE WHEN state = 'done' THEN COALESCE(outcome, 'done')
+                                ELSE state END
+     FROM runs WHERE user_id = ?1 AND id IN (SELECT value FROM json_each(?2))";
+const RUN_OUTCOMES_PG: &str = "SELECT id, CASE WHEN state = 'done' THEN COALESCE(outcome, 'done')
+                                   ELSE state END
+     FROM runs WHERE user_id = $1 AND id = ANY($2::text[])";
 const SWITCHES: &str = "SELECT user_id, kind, version, data FROM events
      WHERE kind IN ('SchedulePaused', 'ScheduleResumed') ORDER BY seq";
 const SWITCHES_PG: &str = "SELECT user_id, kind, version, data::text FROM events
@@ -131,6 +139,42 @@ impl Readers {
                 .await
                 .map_err(|e| StoreError::from_pg(e, "")),
         }
+    }
+
+    /// How the runs `runs` of `user` stand: `queued`, `running`, or how
+    /// they ended. One statement for them all: `GET schedules` shows the
+    /// run of each schedule's latest tick, and a read per schedule was
+    /// most of the time of a long list (BENCHMARKS.md § Schedules).
+    pub async fn run_outcomes(
+        &self,
+        user: UserId,
+        runs: &[RunId],
+    ) -> Result<HashMap<RunId, String>, StoreError> {
+        if runs.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let ids: Vec<String> = runs.iter().map(ToString::to_string).collect();
+        let rows: Vec<(String, String)> = match self {
+            Readers::Sqlite(r) => {
+                let ids = serde_json::to_string(&ids)?;
+                sqlx::query_as(RUN_OUTCOMES)
+                    .bind(user.0)
+                    .bind(ids)
+                    .fetch_all(&r.pool)
+                    .await
+                    .map_err(StoreError::Sqlx)?
+            }
+            Readers::Postgres(r) => sqlx::query_as(RUN_OUTCOMES_PG)
+                .bind(user.0)
+                .bind(&ids)
+                .fetch_all(&r.pool)
+                .await
+                .map_err(|e| StoreError::from_pg(e, ""))?,
+        };
+        Ok(rows
+            .into_iter()
+            .filter_map(|(id, outcome)| Some((RunId::parse(&id)?, outcome)))
+            .collect())
     }
 
     /// Every pause and resume of a schedule, oldest first.

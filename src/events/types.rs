@@ -213,12 +213,19 @@ pub enum Event {
         attempt: Option<u32>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         max_attempts: Option<u32>,
+        /// A schedule's run: the due instant of its tick, so a start
+        /// push and the log show it without the run's `RunQueued`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tick: Option<i64>,
     },
     RunProgress {
         run: RunId,
         name: ScriptName,
         started: f64,
         progress: ProgressSnapshot,
+        /// A schedule's run: the due instant of its tick (as `RunStarted`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tick: Option<i64>,
     },
     RunFinished {
         run: RunId,
@@ -441,6 +448,17 @@ impl Event {
             | Event::RunSpawned { name, .. } => Some(name),
             Event::RunRetrying { record, .. } => Some(&record.name),
             _ => self.final_record().map(|r| &r.name),
+        }
+    }
+
+    /// The due instant of the schedule tick that queued this event's
+    /// run, when a schedule did (`requested_by: "schedule"`).
+    pub fn schedule_tick(&self) -> Option<i64> {
+        match self {
+            Event::RunQueued { origin, .. } => origin.tick,
+            Event::RunStarted { tick, .. } | Event::RunProgress { tick, .. } => *tick,
+            Event::RunRetrying { record, .. } => record.tick,
+            _ => self.final_record().and_then(|r| r.tick),
         }
     }
 

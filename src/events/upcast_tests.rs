@@ -48,6 +48,7 @@ fn a_stored_v1_event_is_upcast_into_todays_shape() {
             node: None,
             attempt: None,
             max_attempts: None,
+            tick: None,
         }
     );
     assert_eq!(current_in(TEST_CHAIN, "RunStarted"), 2);

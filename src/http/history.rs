@@ -154,12 +154,16 @@ fn event_shape(event: &crate::events::StoredEvent) -> Result<wire::EventRow, Api
         map.remove("key_hash");
         map.remove("secret");
     }
+    // A schedule's run says so in each of its events, as its status does.
+    let tick = event.event.schedule_tick();
     Ok(wire::EventRow {
         at: event.at,
         data,
         kind: event.event.kind().to_owned(),
+        requested_by: tick.map(|_| "schedule".to_owned()),
         run: event.event.run_id(),
         seq: event.seq,
+        tick,
     })
 }
 

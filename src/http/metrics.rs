@@ -184,6 +184,16 @@ fn ticks(out: &mut String, m: &Metrics) {
             "scriptd_schedule_ticks_skipped_total{{reason=\"{reason}\"}} {count}"
         );
     }
+    let _ = writeln!(
+        out,
+        "# HELP scriptd_schedules Schedules this node's timer holds, by phase.\n# TYPE scriptd_schedules gauge"
+    );
+    for (phase, count) in ["ticking", "adopting", "paused"]
+        .into_iter()
+        .zip(m.schedules())
+    {
+        let _ = writeln!(out, "scriptd_schedules{{phase=\"{phase}\"}} {count}");
+    }
     histogram(
         out,
         "scriptd_schedule_tick_lateness_seconds",

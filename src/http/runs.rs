@@ -78,11 +78,13 @@ pub async fn run_script(
         .await?
         .send(account::EnqueueRun { request })
         .await??;
+    // A request is never a schedule's tick.
     Ok(status::queued(
         queued.id,
         &name,
         queued.queued,
         queued.position,
+        None,
     ))
 }
 
@@ -250,17 +252,19 @@ async fn live_run(
             queued,
             position,
             tries,
+            tick,
         }) => Some(RunStatus::Queued(wire::Queued {
             tries,
-            ..status::queued(id, name, queued, position)
+            ..status::queued(id, name, queued, position, tick)
         })),
         Some(LiveRun::Running {
             started,
             progress,
             tries,
+            tick,
         }) => Some(RunStatus::Running(wire::Running {
             tries,
-            ..status::running(id, name, started, &progress)
+            ..status::running(id, name, started, &progress, tick)
         })),
         None => None,
     })

@@ -1,15 +1,16 @@
 //! `/scripts/v1/schedules` and `/scripts/v1/schedule/{pause,resume}/NAME`:
 //! what is scheduled, and pausing a schedule (owner only). The timer
-//! actor holds the schedules; the latest tick's run is read here.
+//! actor holds the schedules; where their latest ticks' runs stand is
+//! read here, in one statement.
+
+use std::collections::HashMap;
 
 use super::error::ApiError;
 use super::request::ApiRequest;
 use super::AppState;
 use crate::accounts::Principal;
 use crate::actors::timer::{ListSchedules, PauseSchedule, ScheduleError, ScheduleView};
-use crate::events::query::RowState;
-use crate::events::types::RunRecord;
-use crate::ids::ScriptName;
+use crate::ids::{RunId, ScriptName};
 use crate::wire::{self, Ack, Success};
 
 /// `GET schedules`: the user's schedules (a guest's one script only).
@@ -19,51 +20,35 @@ pub async fn list_schedules(
 ) -> Result<wire::SchedulesReply, ApiError> {
     let only = principal.guest().map(|g| g.script.clone());
     let user = principal.user_id();
-    let views = state.timer.send(ListSchedules { user, only }).await??;
-    let mut schedules = Vec::with_capacity(views.len());
-    let views = views
+    let views: Vec<ScheduleView> = state
+        .timer
+        .send(ListSchedules { user, only })
+        .await??
         .into_iter()
-        .filter(|v| crate::rights::sees_script(principal, v.name.as_str()));
-    for view in views {
-        schedules.push(info(state, principal, view).await?);
-    }
+        .filter(|v| crate::rights::sees_script(principal, v.name.as_str()))
+        .collect();
+    // Where each latest tick's run stands, in one read for them all.
+    let runs: Vec<RunId> = views.iter().filter_map(|v| v.last.as_ref()?.run).collect();
+    let mut outcomes = state.readers.run_outcomes(user, &runs).await?;
+    let schedules = views
+        .into_iter()
+        .map(|view| info(view, &mut outcomes))
+        .collect();
     Ok(wire::SchedulesReply {
         schedules,
         success: Success,
     })
 }
 
-async fn info(
-    state: &AppState,
-    principal: &Principal,
-    view: ScheduleView,
-) -> Result<wire::ScheduleInfo, ApiError> {
-    let last = match view.last {
-        None => None,
-        Some(last) => {
-            let outcome = match last.run {
-                Some(run) => {
-                    let row = state.readers.run(principal.user_id(), run).await?;
-                    row.map(|row| match row.state {
-                        RowState::Queued => "queued".to_owned(),
-                        RowState::Running => "running".to_owned(),
-                        RowState::Done => row
-                            .record
-                            .and_then(|r| serde_json::from_str::<RunRecord>(&r).ok())
-                            .map_or_else(|| "done".to_owned(), |r| r.outcome.as_str().to_owned()),
-                    })
-                }
-                None => None,
-            };
-            Some(wire::LastTick {
-                id: last.run.map(|r| r.to_string()),
-                outcome,
-                skipped: last.skipped.map(|s| s.as_str().to_owned()),
-                tick: last.tick,
-            })
-        }
-    };
-    Ok(wire::ScheduleInfo {
+/// One schedule on the wire; `outcomes` has how its last tick's run stands.
+fn info(view: ScheduleView, outcomes: &mut HashMap<RunId, String>) -> wire::ScheduleInfo {
+    let last = view.last.map(|last| wire::LastTick {
+        id: last.run.map(|r| r.to_string()),
+        outcome: last.run.and_then(|run| outcomes.remove(&run)),
+        skipped: last.skipped.map(|s| s.as_str().to_owned()),
+        tick: last.tick,
+    });
+    wire::ScheduleInfo {
         catch_up: view.catch_up.to_owned(),
         cron: view.cron,
         description: view.description,
@@ -72,7 +57,7 @@ async fn info(
         next: if view.paused { Vec::new() } else { view.next },
         paused: view.paused,
         zone: view.zone.to_owned(),
-    })
+    }
 }
 
 /// `POST schedule/pause/NAME` and `POST schedule/resume/NAME` (owner only).

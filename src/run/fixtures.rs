@@ -79,6 +79,7 @@ impl Run {
             node: None,
             attempt: None,
             max_attempts: None,
+            tick: None,
         }
     }
 
@@ -98,6 +99,7 @@ impl Run {
             name: name(),
             started: STARTED,
             progress: self.snapshot(tasknum),
+            tick: None,
         }
     }
 

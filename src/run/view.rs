@@ -17,6 +17,8 @@ pub enum View<'a> {
         name: &'a ScriptName,
         queued: i64,
         position: usize,
+        /// A schedule's run: its tick's due instant.
+        tick: Option<i64>,
     },
     /// `state: running`, with its latest progress; a run with retries
     /// (`-R`) says at its start which attempt this is and how many it
@@ -28,6 +30,8 @@ pub enum View<'a> {
         progress: Cow<'a, ProgressSnapshot>,
         attempt: Option<u32>,
         max_attempts: Option<u32>,
+        /// A schedule's run: its tick's due instant.
+        tick: Option<i64>,
     },
     /// `state: done`, as its record tells it.
     Done { id: RunId, record: &'a RunRecord },
@@ -60,6 +64,7 @@ pub fn pushed(event: &Event) -> Option<(View<'_>, Audience)> {
             started,
             attempt,
             max_attempts,
+            tick,
             ..
         } => (
             View::Running {
@@ -69,6 +74,7 @@ pub fn pushed(event: &Event) -> Option<(View<'_>, Audience)> {
                 progress: Cow::Owned(ProgressSnapshot::default()),
                 attempt: *attempt,
                 max_attempts: *max_attempts,
+                tick: *tick,
             },
             Audience::All,
         ),
@@ -80,6 +86,7 @@ pub fn pushed(event: &Event) -> Option<(View<'_>, Audience)> {
             name,
             queued,
             position,
+            origin,
             ..
         } => (
             View::Queued {
@@ -87,6 +94,7 @@ pub fn pushed(event: &Event) -> Option<(View<'_>, Audience)> {
                 name,
                 queued: *queued,
                 position: *position,
+                tick: origin.tick,
             },
             Audience::Verbose,
         ),
@@ -95,6 +103,7 @@ pub fn pushed(event: &Event) -> Option<(View<'_>, Audience)> {
             name,
             started,
             progress,
+            tick,
         } => (
             View::Running {
                 id: *run,
@@ -103,6 +112,7 @@ pub fn pushed(event: &Event) -> Option<(View<'_>, Audience)> {
                 progress: Cow::Borrowed(progress),
                 attempt: None,
                 max_attempts: None,
+                tick: *tick,
             },
             Audience::Verbose,
         ),
@@ -160,6 +170,7 @@ mod tests {
                     node: None,
                     attempt: None,
                     max_attempts: None,
+                    tick: None,
                 },
                 Some(Audience::All),
             ),
@@ -170,6 +181,7 @@ mod tests {
                     name: name.clone(),
                     started: 1.0,
                     progress: ProgressSnapshot::default(),
+                    tick: None,
                 },
                 Some(Audience::Verbose),
             ),

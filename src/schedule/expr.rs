@@ -27,8 +27,8 @@ pub enum CronError {
 
 /// A parsed `-c=CRON` in its zone. Cloning shares it: croner's pattern
 /// keeps a byte per possible value of each field, years 1 to 5000
-/// included (about 5 KiB), so the schedules of one exectab that share an
-/// expression and zone share one parse (see [`Cron::parse_shared`]).
+/// included (about 5 KiB), so a schedule keeps a [`super::Pattern`] and
+/// the parses in use are shared in a bounded [`super::Parses`].
 #[derive(Debug, Clone)]
 pub struct Cron(Arc<Parsed>);
 
@@ -38,10 +38,6 @@ struct Parsed {
     zone: Tz,
     cron: croner::Cron,
 }
-
-/// Parses already made, by (expression, zone): a second schedule with
-/// the same ones shares the first one's.
-pub type CronCache = std::collections::HashMap<(String, String), Result<Cron, CronError>>;
 
 /// Five fields, or six with leading seconds; no year field (croner would
 /// take a seventh), aliases such as `@daily` allowed.
@@ -78,14 +74,6 @@ impl Cron {
             return Err(CronError::Never(expr.to_owned()));
         }
         Ok(parsed)
-    }
-
-    /// Like [`Cron::parse`], sharing the parse of an equal one in `cache`.
-    pub fn parse_shared(expr: &str, zone: &str, cache: &mut CronCache) -> Result<Cron, CronError> {
-        cache
-            .entry((expr.to_owned(), zone.to_owned()))
-            .or_insert_with(|| Cron::parse(expr, zone))
-            .clone()
     }
 
     /// The expression as written.

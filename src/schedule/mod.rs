@@ -7,10 +7,12 @@
 
 mod catch_up;
 mod expr;
+mod pattern;
 mod tick;
 
 pub use catch_up::{plan_missed, CatchUp, MissedPlan, MAX_CATCH_UP_RUNS};
-pub use expr::{Cron, CronCache, CronError};
+pub use expr::{Cron, CronError};
+pub use pattern::{Parses, Pattern, Patterns, PARSES_KEPT};
 pub use tick::{Missed, TickSkip};
 
 #[cfg(test)]

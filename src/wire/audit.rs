@@ -57,8 +57,14 @@ pub struct EventRow {
     /// The event's own fields (as stored, without `kind` and key hashes).
     pub data: serde_json::Value,
     pub kind: String,
+    /// An event of a schedule's run: `"schedule"` (extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_by: Option<String>,
     pub run: Option<RunId>,
     pub seq: i64,
+    /// An event of a schedule's run: its tick's due instant (extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tick: Option<i64>,
 }
 
 /// Reply of `GET events`: oldest first.

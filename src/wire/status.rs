@@ -68,11 +68,17 @@ pub struct Queued {
     pub position: usize,
     /// UNIX second the run may start (a retried run: its next attempt).
     pub queued: i64,
+    /// A schedule's run: `"schedule"` (extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_by: Option<String>,
     /// The event sequence: monitor pushes only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seq: Option<i64>,
     pub state: QueuedState,
     pub success: Success,
+    /// A schedule's run: the due instant of its tick (extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tick: Option<i64>,
     #[serde(flatten)]
     pub tries: Tries,
 }
@@ -83,6 +89,9 @@ pub struct Running {
     pub id: RunId,
     pub maxtasks: u32,
     pub name: ScriptName,
+    /// A schedule's run: `"schedule"` (extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_by: Option<String>,
     /// The event sequence: monitor pushes only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seq: Option<i64>,
@@ -98,6 +107,9 @@ pub struct Running {
     /// 0-based.
     pub tasknum: u32,
     pub taskstart: f64,
+    /// A schedule's run: the due instant of its tick (extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tick: Option<i64>,
     #[serde(flatten)]
     pub tries: Tries,
 }

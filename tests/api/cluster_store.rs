@@ -37,6 +37,7 @@ fn started(run: RunId, simultaneous: u32) -> NewEvent {
         node: Some("n1".to_owned()),
         attempt: None,
         max_attempts: None,
+        tick: None,
     };
     NewEvent::new(USER, event).expecting(Expect::Start { simultaneous })
 }

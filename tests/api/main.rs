@@ -80,6 +80,7 @@ mod runs_user_env;
 mod schedules;
 mod schedules_records;
 mod schedules_restart;
+mod schedules_runs;
 mod sdk;
 mod sdk_wire;
 mod service;

@@ -27,10 +27,11 @@ fn run_status(event: &Event) -> Option<Value> {
             started,
             attempt,
             max_attempts,
+            tick,
             ..
         } => serde_json::to_value(crate::wire::Running {
             tries: status::starting(*attempt, *max_attempts),
-            ..status::running(*run, name, *started, &ProgressSnapshot::default())
+            ..status::running(*run, name, *started, &ProgressSnapshot::default(), *tick)
         }),
         Event::RunFinished { run, record }
         | Event::RunStartFailed { run, record }

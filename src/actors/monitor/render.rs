@@ -25,9 +25,10 @@ fn render(event: &StoredEvent, verbose: bool, owner: bool) -> Option<Push> {
             name,
             queued,
             position,
+            tick,
         } => Push::Queued(wire::Queued {
             seq,
-            ..status::queued(id, name, queued, position)
+            ..status::queued(id, name, queued, position, tick)
         }),
         View::Running {
             id,
@@ -36,10 +37,11 @@ fn render(event: &StoredEvent, verbose: bool, owner: bool) -> Option<Push> {
             progress,
             attempt,
             max_attempts,
+            tick,
         } => Push::Running(wire::Running {
             seq,
             tries: status::starting(attempt, max_attempts),
-            ..status::running(id, name, started, &progress)
+            ..status::running(id, name, started, &progress, tick)
         }),
         View::Done { id, record } => Push::Done(Box::new(wire::Finished {
             seq,
@@ -53,7 +55,7 @@ fn render(event: &StoredEvent, verbose: bool, owner: bool) -> Option<Push> {
         } => Push::Queued(wire::Queued {
             seq,
             tries: status::retrying(record, attempt),
-            ..status::queued(id, &record.name, due, 0)
+            ..status::queued(id, &record.name, due, 0, record.tick)
         }),
     };
     Some(push)

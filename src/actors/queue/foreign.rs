@@ -13,6 +13,9 @@ use crate::ids::RunId;
 pub struct ForeignRun {
     pub started: f64,
     pub progress: ProgressSnapshot,
+    /// A schedule's run: its tick's due instant, when the log told it
+    /// (not for a run found by [`Foreign::reconcile`] alone).
+    pub tick: Option<i64>,
 }
 
 /// The runs of this script running on other nodes.
@@ -30,11 +33,12 @@ impl Foreign {
         self.map.get(&id)
     }
 
-    /// A run started on another node at `started`.
-    pub fn started(&mut self, id: RunId, started: f64) {
+    /// A run started on another node at `started` (for schedule `tick`).
+    pub fn started(&mut self, id: RunId, started: f64, tick: Option<i64>) {
         self.map.entry(id).or_insert(ForeignRun {
             started,
             progress: ProgressSnapshot::default(),
+            tick,
         });
     }
 
@@ -55,7 +59,7 @@ impl Foreign {
     pub fn reconcile(&mut self, live: &[(RunId, f64)]) {
         self.map.retain(|id, _| live.iter().any(|(l, _)| l == id));
         for (id, started) in live {
-            self.started(*id, *started);
+            self.started(*id, *started, None);
         }
     }
 

@@ -241,6 +241,7 @@ impl ScriptQueue {
             node: self.node(),
             attempt: policy.map(|_| run.attempt()),
             max_attempts: policy.map(|p| p.attempts()),
+            tick: run.origin.tick,
         };
         // RunStarted is durable before the process exists, so a crash can
         // never make a replay start the same run twice. It is a claim: on

@@ -88,14 +88,19 @@ impl ScriptQueue {
                 self.refresh_positions_from(id);
                 true
             }
-            Event::RunStarted { started, node, .. } => {
+            Event::RunStarted {
+                started,
+                node,
+                tick,
+                ..
+            } => {
                 if node.as_deref() == Some(self.shared.config.node.as_str()) {
                     return false; // this node's own start
                 }
                 if self.pending.remove(id).is_some() {
                     self.shared.status_files.remove(self.user, id);
                 }
-                self.foreign.started(id, *started);
+                self.foreign.started(id, *started, *tick);
                 true
             }
             Event::RunProgress { progress, .. } => {

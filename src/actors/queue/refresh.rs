@@ -35,7 +35,7 @@ impl ScriptQueue {
             return;
         }
         for (position, run) in self.pending.accepted().enumerate() {
-            let shape = status::queued(run.id, &self.name, run.queued, position);
+            let shape = status::queued(run.id, &self.name, run.queued, position, run.origin.tick);
             self.shared.status_files.write(self.user, run.id, &shape);
         }
     }
@@ -52,7 +52,13 @@ impl ScriptQueue {
         };
         let files = &self.shared.status_files;
         for (offset, run) in self.pending.accepted_from(id).enumerate() {
-            let shape = status::queued(run.id, &self.name, run.queued, first + offset);
+            let shape = status::queued(
+                run.id,
+                &self.name,
+                run.queued,
+                first + offset,
+                run.origin.tick,
+            );
             if run.id == id {
                 files.create(self.user, run.id, &shape);
             } else {
@@ -96,7 +102,8 @@ impl ScriptQueue {
             .take(SWEEP_CHUNK);
         for (position, run) in chunk {
             if queued {
-                let shape = status::queued(run.id, &self.name, run.queued, position);
+                let shape =
+                    status::queued(run.id, &self.name, run.queued, position, run.origin.tick);
                 files.refresh(self.user, run.id, &shape);
             } else {
                 files.remove(self.user, run.id);

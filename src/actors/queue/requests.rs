@@ -249,11 +249,15 @@ pub enum LiveRun {
         queued: i64,
         position: usize,
         tries: Tries,
+        /// A schedule's run: its tick's due instant.
+        tick: Option<i64>,
     },
     Running {
         started: f64,
         progress: ProgressSnapshot,
         tries: Tries,
+        /// A schedule's run: its tick's due instant.
+        tick: Option<i64>,
     },
 }
 
@@ -273,6 +277,7 @@ impl Handler<GetRun> for ScriptQueue {
                 started: running.started,
                 progress: running.progress.clone(),
                 tries: status::tries(&running.run),
+                tick: running.run.origin.tick,
             });
         }
         if let Some(running) = self.foreign.get(msg.id) {
@@ -280,6 +285,7 @@ impl Handler<GetRun> for ScriptQueue {
                 started: running.started,
                 progress: running.progress.clone(),
                 tries: Tries::default(),
+                tick: running.tick,
             });
         }
         let run = self.pending.get(msg.id).filter(|r| r.accepted())?;
@@ -287,6 +293,7 @@ impl Handler<GetRun> for ScriptQueue {
             queued: run.queued,
             position: self.pending.position(msg.id)?,
             tries: status::tries(run),
+            tick: run.origin.tick,
         })
     }
 }

@@ -271,7 +271,13 @@ impl RunProcess {
         if !start.shared.config.status_files.running() {
             return;
         }
-        let shape = status::running(start.run.id, &start.name, start.started, &self.snapshot());
+        let shape = status::running(
+            start.run.id,
+            &start.name,
+            start.started,
+            &self.snapshot(),
+            start.run.origin.tick,
+        );
         start
             .shared
             .status_files
@@ -297,6 +303,7 @@ impl RunProcess {
                     name: start.name.clone(),
                     started: start.started,
                     progress: progress.clone(),
+                    tick: start.run.origin.tick,
                 },
             )],
         });

@@ -83,6 +83,7 @@ impl Timer {
         };
         entry.phase = Phase::Adopting;
         entry.next = None;
+        self.recount = true;
         true
     }
 
@@ -125,10 +126,13 @@ impl Timer {
         let Some(entry) = self.entries.get(key) else {
             return;
         };
-        let (listed, count) = entry.cron.due_between(since, now, MAX_CATCH_UP_RUNS + 1);
+        let Some(cron) = self.parses.get(&entry.pattern) else {
+            return;
+        };
+        let (listed, count) = cron.due_between(since, now, MAX_CATCH_UP_RUNS + 1);
         let last = match count as usize {
             n if n <= listed.len() => listed.last().copied(),
-            _ => entry.cron.latest_until(now),
+            _ => cron.latest_until(now),
         };
         let last = last.or_else(|| listed.last().copied()).unwrap_or(now);
         let Some(plan) = plan_missed(entry.catch_up, &listed, last, count) else {

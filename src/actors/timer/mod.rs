@@ -29,7 +29,7 @@ use super::directory::AccountDirectory;
 use super::Shared;
 use crate::clock;
 use crate::ids::{ScriptName, UserId};
-use crate::schedule::{CatchUp, Cron};
+use crate::schedule::{CatchUp, Parses, Pattern};
 
 /// One schedule: the user and the script.
 pub(crate) type Key = (UserId, ScriptName);
@@ -51,10 +51,10 @@ enum Phase {
     Paused,
 }
 
-/// A schedule as the timer keeps it.
+/// A schedule as the timer keeps it (48 bytes, and its key's name).
 #[derive(Debug, Clone)]
 struct Entry {
-    cron: Cron,
+    pattern: Pattern,
     catch_up: CatchUp,
     phase: Phase,
     /// The next due instant (in the heap while ticking).
@@ -66,6 +66,8 @@ pub struct Timer {
     shared: Shared,
     directory: Addr<AccountDirectory>,
     entries: HashMap<Key, Entry>,
+    /// The parses of the patterns in use lately (bounded).
+    parses: Parses,
     heap: BinaryHeap<Reverse<(i64, Key)>>,
     /// The armed wake-up and the instant it is for.
     armed: Option<(i64, SpawnHandle)>,
@@ -80,6 +82,9 @@ pub struct Timer {
     /// Pauses, resumes and user changes taken in; a read of the log that
     /// began before one of them is made again.
     observed: u64,
+    /// A schedule changed phase (or came or went) since `/metrics` was
+    /// last told how many there are.
+    recount: bool,
 }
 
 impl Timer {
@@ -89,6 +94,7 @@ impl Timer {
             shared,
             directory,
             entries: HashMap::new(),
+            parses: Parses::default(),
             heap: BinaryHeap::new(),
             armed: None,
             users: None,
@@ -96,6 +102,7 @@ impl Timer {
             files: HashMap::new(),
             scanning: false,
             observed: 0,
+            recount: true,
         }
     }
 
@@ -104,12 +111,32 @@ impl Timer {
         let Some(entry) = self.entries.get_mut(key) else {
             return;
         };
+        self.recount |= entry.phase != Phase::Ticking;
         entry.phase = Phase::Ticking;
-        entry.next = entry.cron.next_after(after);
+        let cron = self.parses.get(&entry.pattern);
+        entry.next = cron.and_then(|cron| cron.next_after(after));
         if let Some(next) = entry.next {
             self.heap.push(Reverse((next, key.clone())));
         }
         self.arm(ctx);
+    }
+
+    /// Tells `/metrics` how many schedules there are by phase, if that
+    /// may have changed (once a second at most: a walk of every entry).
+    fn count(&mut self) {
+        if !std::mem::take(&mut self.recount) {
+            return;
+        }
+        let mut counts = [0u64; 3];
+        for entry in self.entries.values() {
+            let at = match entry.phase {
+                Phase::Ticking => 0,
+                Phase::Adopting => 1,
+                Phase::Paused => 2,
+            };
+            counts[at] += 1;
+        }
+        self.shared.metrics.set_schedules(counts);
     }
 
     /// Arms the wake-up for the earliest entry of the heap.
@@ -165,7 +192,10 @@ impl Actor for Timer {
     fn started(&mut self, ctx: &mut Context<Self>) {
         tracing::debug!("schedule timer started");
         self.read_log(ctx);
-        ctx.run_interval(SCAN_EVERY, |act, ctx| act.scan(ctx));
+        ctx.run_interval(SCAN_EVERY, |act, ctx| {
+            act.count();
+            act.scan(ctx);
+        });
         // SQLite: `scriptd user add|remove` in another process writes the
         // database without this server hearing of it, so the users are
         // read again now and then. PostgreSQL's follower tells of every

@@ -58,6 +58,7 @@ impl Timer {
     /// Keeps these users; the schedules of the others go.
     fn set_users(&mut self, users: HashSet<UserId>) {
         self.entries.retain(|key, _| users.contains(&key.0));
+        self.recount = true;
         self.files.retain(|user, _| users.contains(user));
         self.users = Some(users);
     }
@@ -83,6 +84,7 @@ impl Timer {
             (Phase::Ticking | Phase::Adopting, true) => {
                 entry.phase = Phase::Paused;
                 entry.next = None;
+                self.recount = true;
             }
             (Phase::Paused, false) => self.adopt(key, TickSkip::Paused, ctx),
             _ => {}

@@ -3,14 +3,17 @@
 //! is an event, so it survives restarts and holds on every node (each
 //! node's timer is told of it by the follower, see `observe`).
 
+use std::collections::HashMap;
+
 use actix::prelude::*;
 
-use super::{Phase, Timer};
+use super::{Entry, Phase, Timer};
 use crate::clock;
 use crate::events::schedule::LastTick;
 use crate::events::types::Origin;
 use crate::events::{Append, Event, NewEvent, StoreError};
 use crate::ids::{ScriptName, UserId};
+use crate::schedule::{Cron, Pattern};
 
 /// How many next instants a schedule shows.
 const NEXT_SHOWN: usize = 3;
@@ -51,21 +54,36 @@ impl Handler<ListSchedules> for Timer {
 
     fn handle(&mut self, msg: ListSchedules, _ctx: &mut Context<Self>) -> Self::Result {
         let now = clock::now_secs();
+        // Schedules with the same expression and zone have the same next
+        // instants and words: each is worked out once per list (croner's
+        // search and description were most of a long list's time).
+        let mut seen: HashMap<&Pattern, (Vec<i64>, String)> = HashMap::new();
+        let parses = &mut self.parses;
         let mut views: Vec<ScheduleView> = self
             .entries
             .iter()
             .filter(|((user, name), _)| {
                 *user == msg.user && msg.only.as_ref().is_none_or(|only| only == name)
             })
-            .map(|((_, name), entry)| ScheduleView {
-                name: name.clone(),
-                cron: entry.cron.expr().to_owned(),
-                zone: entry.cron.zone(),
-                catch_up: entry.catch_up.as_str(),
-                paused: entry.phase == Phase::Paused,
-                next: entry.cron.upcoming(now, NEXT_SHOWN),
-                description: entry.cron.describe(),
-                last: None,
+            .map(|((_, name), entry)| {
+                let pattern = &entry.pattern;
+                let (next, description) = seen
+                    .entry(pattern)
+                    .or_insert_with(|| match parses.get(pattern) {
+                        Some(cron) => (upcoming(&cron, entry, now), cron.describe()),
+                        None => (Vec::new(), String::new()),
+                    })
+                    .clone();
+                ScheduleView {
+                    name: name.clone(),
+                    cron: pattern.expr().to_owned(),
+                    zone: pattern.zone(),
+                    catch_up: entry.catch_up.as_str(),
+                    paused: entry.phase == Phase::Paused,
+                    next,
+                    description,
+                    last: None,
+                }
             })
             .collect();
         views.sort_by(|a, b| a.name.cmp(&b.name));
@@ -82,6 +100,19 @@ impl Handler<ListSchedules> for Timer {
             }
             Ok(views)
         })
+    }
+}
+
+/// The next [`NEXT_SHOWN`] instants of `entry` after `now`: a ticking
+/// schedule's next one is in its entry already (one search of three saved).
+fn upcoming(cron: &Cron, entry: &Entry, now: i64) -> Vec<i64> {
+    match entry.next.filter(|next| *next > now) {
+        Some(next) if entry.phase == Phase::Ticking => {
+            let mut out = vec![next];
+            out.extend(cron.upcoming(next, NEXT_SHOWN - 1));
+            out
+        }
+        _ => cron.upcoming(now, NEXT_SHOWN),
     }
 }
 

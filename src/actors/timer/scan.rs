@@ -1,6 +1,6 @@
 //! Looking at what is scheduled: once a second, a `stat` of each user's
 //! exectab (in a blocking task: file I/O stays off the actor); a file
-//! that changed is read and parsed there too, cron expressions included,
+//! that changed is read and parsed there too, cron expressions checked,
 //! and only its schedules are brought in line. An unchanged file costs
 //! no read, no parse and no statement.
 
@@ -14,7 +14,7 @@ use super::{Entry, Key, Phase, Timer};
 use crate::config::Config;
 use crate::exectab::{Exectab, ScheduleDef};
 use crate::ids::{ScriptName, UserId};
-use crate::schedule::{Cron, CronCache, CronError, TickSkip};
+use crate::schedule::{CronError, Pattern, Patterns, TickSkip};
 
 /// A file whose last change is this recent is read again at the next
 /// look even if its stamp is the same: a second write within the file
@@ -62,7 +62,7 @@ pub(super) struct FileRead {
 struct Changed {
     user: UserId,
     stamp: Option<Stamp>,
-    schedules: Vec<(ScriptName, ScheduleDef, Result<Cron, CronError>)>,
+    schedules: Vec<(ScriptName, ScheduleDef, Result<Pattern, CronError>)>,
 }
 
 /// The exectabs of `users` that changed since their `known` stamp.
@@ -99,17 +99,17 @@ fn read_changed(config: &Config, users: Vec<(UserId, Option<Option<Stamp>>)>) ->
 fn schedules_of(
     config: &Config,
     text: &str,
-) -> Vec<(ScriptName, ScheduleDef, Result<Cron, CronError>)> {
+) -> Vec<(ScriptName, ScheduleDef, Result<Pattern, CronError>)> {
     let (exectab, _) = Exectab::parse(text);
-    let mut cache = CronCache::new();
+    let mut patterns = Patterns::default();
     exectab
         .scripts()
         .filter_map(|def| {
             let schedule = def.schedule.as_ref()?;
             let name = ScriptName::parse(&def.name)?;
             let zone = schedule.zone.as_deref().unwrap_or(&config.timezone);
-            let cron = Cron::parse_shared(&schedule.cron, zone, &mut cache);
-            Some((name, schedule.clone(), cron))
+            let pattern = patterns.check(&schedule.cron, zone);
+            Some((name, schedule.clone(), pattern))
         })
         .collect()
 }
@@ -153,9 +153,9 @@ impl Timer {
         }
         let mut names = Vec::with_capacity(file.schedules.len());
         let mut adopt = Vec::new();
-        for (name, def, cron) in file.schedules {
-            let cron = match cron {
-                Ok(cron) => cron,
+        for (name, def, pattern) in file.schedules {
+            let pattern = match pattern {
+                Ok(pattern) => pattern,
                 Err(err) => {
                     tracing::warn!(user = %user, script = %name, "{err}");
                     continue;
@@ -163,7 +163,7 @@ impl Timer {
             };
             names.push(name.clone());
             let key = (user, name);
-            if self.update(key.clone(), cron, def) {
+            if self.update(key.clone(), pattern, def) {
                 adopt.push(key);
             }
         }
@@ -175,6 +175,7 @@ impl Timer {
             .unwrap_or_default();
         for gone in before.iter().filter(|n| !kept.contains(n)) {
             self.entries.remove(&(user, gone.clone()));
+            self.recount = true;
         }
         self.files.insert(
             user,
@@ -188,12 +189,11 @@ impl Timer {
 
     /// One schedule as read: new or changed ones are (re)placed; true
     /// when it is to be adopted now (new or changed, and not paused).
-    fn update(&mut self, key: Key, cron: Cron, def: ScheduleDef) -> bool {
-        let same = self.entries.get(&key).is_some_and(|e| {
-            e.cron.expr() == cron.expr()
-                && e.cron.zone() == cron.zone()
-                && e.catch_up == def.catch_up
-        });
+    fn update(&mut self, key: Key, pattern: Pattern, def: ScheduleDef) -> bool {
+        let same = self
+            .entries
+            .get(&key)
+            .is_some_and(|e| e.pattern == pattern && e.catch_up == def.catch_up);
         if same {
             return false;
         }
@@ -203,12 +203,13 @@ impl Timer {
             false => Phase::Adopting,
         };
         let entry = Entry {
-            cron,
+            pattern,
             catch_up: def.catch_up,
             phase,
             next: None,
         };
         self.entries.insert(key, entry);
+        self.recount = true;
         !paused
     }
 }

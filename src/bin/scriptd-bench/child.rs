@@ -142,6 +142,28 @@ impl Scriptd {
         rss_kib(&self.child.id().to_string())
     }
 
+    /// CPU seconds (user + system) the server has used, all threads.
+    pub fn cpu_seconds(&self) -> f64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()));
+        // Fields 14 and 15 (utime, stime), counted past the command's
+        // closing parenthesis (a name may hold spaces).
+        let ticks: u64 = stat
+            .ok()
+            .and_then(|s| {
+                let rest = s.rsplit_once(')')?.1.to_owned();
+                let fields: Vec<u64> = rest
+                    .split_whitespace()
+                    .skip(11)
+                    .take(2)
+                    .filter_map(|f| f.parse().ok())
+                    .collect();
+                Some(fields.iter().sum())
+            })
+            .unwrap_or(0);
+        // /proc counts in USER_HZ, 100 on Linux whatever the kernel's HZ.
+        ticks as f64 / 100.0
+    }
+
     /// SIGKILL (a node dying), then waits for the exit.
     pub fn kill(mut self) -> anyhow::Result<()> {
         self.child.kill()?;

@@ -40,8 +40,8 @@ const EXECTAB: &str = "later /bin/true\n-s=16 t /bin/true\n-s=1 hold /bin/sleep 
 const CONFIG: &str = "[limits]\nmax_queued_runs_per_user = 1000000000\n\
                       max_queued_bytes_per_user = 100000000000\n";
 
-/// Nodes `n1`…`nN` sharing one database.
-struct Nodes {
+/// Nodes `n1`…`nN` sharing one database (also the `schedules` scenario's).
+pub struct Nodes {
     binary: PathBuf,
     database: Option<FreshDatabase>,
     url: String,
@@ -53,6 +53,11 @@ struct Nodes {
 
 impl Nodes {
     async fn start(n: usize, flags: &[&str]) -> anyhow::Result<Nodes> {
+        Nodes::start_with(n, flags, EXECTAB).await
+    }
+
+    /// `n` nodes with extra `serve` flags, each with this exectab.
+    pub async fn start_with(n: usize, flags: &[&str], exectab: &str) -> anyhow::Result<Nodes> {
         let Some(Backend::Postgres(server)) = Backend::all().pop() else {
             anyhow::bail!("a cluster needs PostgreSQL: pass --database postgres://…/postgres");
         };
@@ -73,7 +78,7 @@ impl Nodes {
             let storage = TempStorage::new(&format!("n{}", i + 1))?;
             let scripts = storage.0.join("1").join("scripts");
             std::fs::create_dir_all(&scripts)?;
-            std::fs::write(scripts.join("exectab.txt"), EXECTAB)?;
+            std::fs::write(scripts.join("exectab.txt"), exectab)?;
             // The first node creates the admin; the others share its key.
             if let Some(first) = nodes.nodes.first().and_then(Option::as_ref) {
                 std::fs::write(storage.0.join("admin.key"), &first.target.key)?;
@@ -113,7 +118,26 @@ impl Nodes {
         }
     }
 
-    fn targets(&self) -> Vec<Target> {
+    /// Writes the admin's exectab of every node (each reads it again).
+    pub fn exectab(&self, text: &str) -> anyhow::Result<()> {
+        for storage in &self.storages {
+            let path = storage.0.join("1").join("scripts").join("exectab.txt");
+            std::fs::write(path, text)?;
+        }
+        Ok(())
+    }
+
+    /// CPU seconds the live nodes have used.
+    pub fn cpu_seconds(&self) -> f64 {
+        self.nodes.iter().flatten().map(Scriptd::cpu_seconds).sum()
+    }
+
+    /// VmRSS of the live nodes, KiB.
+    pub fn rss(&self) -> u64 {
+        self.nodes.iter().flatten().map(Scriptd::rss).sum()
+    }
+
+    pub fn targets(&self) -> Vec<Target> {
         self.nodes
             .iter()
             .flatten()
@@ -121,7 +145,7 @@ impl Nodes {
             .collect()
     }
 
-    async fn stop(mut self) -> anyhow::Result<()> {
+    pub async fn stop(mut self) -> anyhow::Result<()> {
         for node in self.nodes.drain(..).flatten() {
             node.stop()?;
         }

@@ -71,6 +71,7 @@ fn finished(run: RunId, name: &ScriptName, at: f64) -> [Event; 3] {
             node: None,
             attempt: None,
             max_attempts: None,
+            tick: None,
         },
         Event::RunFinished { run, record },
     ]

@@ -1,17 +1,27 @@
 //! Schedules: N `-n` scripts each scheduled every second, for D seconds
 //! (`SCRIPTD_BENCH_SCHEDULES`, default 1000; `SCRIPTD_BENCH_SECS`, default
-//! 60). Lateness is the commit time of a tick's record (`at`, stamped by
-//! the writer in the transaction that also commits its `RunQueued`)
-//! minus its due second; the log is checked for ticks missed or doubled
-//! per schedule; CPU per tick and memory per schedule are the server
-//! process's (in-process here, so the bench's own reads count too).
+//! 60), on SQLite (one in-process server) and, with `--database`, on a
+//! 3-node PostgreSQL cluster (the real binary as three child processes
+//! on one fresh database, every node defining every schedule, so they
+//! race for each tick and the database keeps one record). Lateness is the
+//! commit time of a tick's record (`at`, stamped by the writer in the
+//! transaction that also commits its `RunQueued`) minus its due second;
+//! the log is checked for ticks missed or doubled per schedule. CPU per
+//! tick and memory per schedule are the server processes': in-process on
+//! SQLite, so the bench's own reads count too; all three nodes' together
+//! in the cluster.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::cluster::Nodes;
+use crate::database::Backend;
 use crate::machine::{cpu_seconds, report, rss_kib};
-use crate::server::Server;
+use crate::server::{Server, Target};
 use crate::stats::summary;
+
+/// Nodes of the cluster pass.
+const NODES: usize = 3;
 
 fn setting(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -20,26 +30,84 @@ fn setting(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
+fn exectab(n: u64) -> String {
+    (0..n)
+        .map(|i| format!("-n -c=\"* * * * * *\" s{i}\n"))
+        .collect()
+}
+
+/// What was measured around the ticking: CPU seconds and RSS (KiB) before
+/// and after, and the first and last due instants that count.
+struct Window {
+    cpu: (f64, f64),
+    rss: (u64, u64),
+    start: i64,
+    end: i64,
+}
+
 /// Runs the scenario and prints its figures.
 pub async fn run() -> anyhow::Result<()> {
     let n = setting("SCRIPTD_BENCH_SCHEDULES", 1000);
     let secs = setting("SCRIPTD_BENCH_SECS", 60);
     println!("schedules: {n} every-second schedules of -n scripts for {secs} s");
+    sqlite(n, secs).await?;
+    if Backend::all().len() > 1 {
+        cluster(n, secs).await?;
+    } else {
+        println!("  (3-node PostgreSQL pass: add --database postgres://…/postgres)");
+    }
+    Ok(())
+}
+
+/// One in-process server on SQLite.
+async fn sqlite(n: u64, secs: u64) -> anyhow::Result<()> {
     let server = Server::start("").await?;
     let before = (rss_kib("self"), cpu_seconds());
-    let exectab: String = (0..n)
-        .map(|i| format!("-n -c=\"* * * * * *\" s{i}\n"))
-        .collect();
-    server.exectab(&exectab)?;
+    server.exectab(&exectab(n))?;
     let start = scriptd::clock::now_secs();
     tokio::time::sleep(Duration::from_secs(secs + 2)).await;
-    let after = (rss_kib("self"), cpu_seconds());
-    let end = start + secs as i64;
-    let rows = tick_rows(&server).await?;
+    let window = Window {
+        cpu: (before.1, cpu_seconds()),
+        rss: (before.0, rss_kib("self")),
+        start,
+        end: start + secs as i64,
+    };
+    let rows = tick_rows(&server.target()).await?;
+    analyse("sqlite", n, rows, &window);
+    server.stop().await;
+    Ok(())
+}
+
+/// Three nodes on one PostgreSQL database, all defining every schedule.
+async fn cluster(n: u64, secs: u64) -> anyhow::Result<()> {
+    let nodes = Nodes::start_with(NODES, &[], "").await?;
+    let before = (nodes.rss(), nodes.cpu_seconds());
+    nodes.exectab(&exectab(n))?;
+    let start = scriptd::clock::now_secs();
+    tokio::time::sleep(Duration::from_secs(secs + 2)).await;
+    let window = Window {
+        cpu: (before.1, nodes.cpu_seconds()),
+        rss: (before.0, nodes.rss()),
+        start,
+        end: start + secs as i64,
+    };
+    let target = nodes.targets().into_iter().next();
+    let rows = match target {
+        Some(target) => tick_rows(&target).await,
+        None => Err(anyhow::anyhow!("no node")),
+    };
+    nodes.stop().await?;
+    analyse(&format!("postgres, {NODES} nodes"), n, rows?, &window);
+    Ok(())
+}
+
+/// Prints lateness, misses and doubles, CPU per tick and RSS growth.
+fn analyse(label: &str, n: u64, rows: Vec<(f64, String, i64)>, window: &Window) {
     let mut late = Vec::new();
     let mut per: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    // The first second or two are the exectab being read and adopted.
     for (at, name, tick) in rows {
-        if tick > start + 1 && tick <= end {
+        if tick > window.start + 1 && tick <= window.end {
             late.push(at - tick as f64);
             per.entry(name).or_default().push(tick);
         }
@@ -56,29 +124,29 @@ pub async fn run() -> anyhow::Result<()> {
         }
     }
     let ticks = late.len().max(1) as f64;
-    report("tick due → RunQueued committed", summary(&mut late));
     report(
-        "schedules ticking / ticks missed / doubled",
+        &format!("[{label}] tick due → RunQueued committed"),
+        summary(&mut late),
+    );
+    report(
+        &format!("[{label}] schedules ticking / ticks missed / doubled"),
         format!("{} / {gaps} / {doubles}", per.len()),
     );
     report(
-        "CPU per tick (whole process)",
-        format!("{:.1} µs", (after.1 - before.1) / ticks * 1e6),
+        &format!("[{label}] server CPU per tick"),
+        format!("{:.1} µs", (window.cpu.1 - window.cpu.0) / ticks * 1e6),
     );
     report(
-        "RSS growth per schedule (incl. runs' history)",
+        &format!("[{label}] RSS growth per schedule (incl. runs' history)"),
         format!(
             "{:.2} KiB",
-            after.0.saturating_sub(before.0) as f64 / n.max(1) as f64
+            window.rss.1.saturating_sub(window.rss.0) as f64 / n.max(1) as f64
         ),
     );
-    server.stop().await;
-    Ok(())
 }
 
-/// Every tick record: commit time, script and due instant.
-async fn tick_rows(server: &Server) -> anyhow::Result<Vec<(f64, String, i64)>> {
-    let target = server.target();
+/// Every tick record that queued a run: commit time, script, due instant.
+async fn tick_rows(target: &Target) -> anyhow::Result<Vec<(f64, String, i64)>> {
     let client = target.client(1);
     let mut out = Vec::new();
     let mut after = 0i64;

@@ -1,11 +1,15 @@
 //! Startup with many schedules defined (`SCRIPTD_BENCH_SCHEDULES`, default
-//! 100,000): the admin's exectab schedules that many `-n` scripts yearly
-//! (`0 0 1 1 *`, so none fires while measured), each with one recorded
-//! tick (last 1 January), filled through the store's own commit. The real
-//! binary is started on it: time from the spawn to its first answer
-//! (`GET status`) and to `GET schedules` listing every one of them, and
-//! VmRSS then. The same storage with an empty exectab gives the baseline:
-//! the difference divided by N is the timer's memory per schedule.
+//! 100,000): the admin's exectab schedules that many `-n` scripts yearly,
+//! each with one recorded tick (stamped at the fill, so none has missed
+//! anything), filled through the store's own commit. The real binary is
+//! started on it twice: every schedule with the same expression
+//! (`0 0 1 1 *`), then each with its own (`M H D MON *`, all distinct).
+//! Per start: time from the spawn to the first answer (`GET status`) and
+//! until the timer holds every schedule ticking (`scriptd_schedules` in
+//! `/metrics`), VmRSS then (no list asked yet), and the time of
+//! `GET schedules` listing all of them. The same storage with an empty
+//! exectab gives the baseline: the RSS difference divided by N is the
+//! memory per schedule.
 
 use std::time::{Duration, Instant};
 
@@ -18,12 +22,29 @@ use crate::server::{config, TempStorage};
 
 const ADMIN: UserId = UserId(1);
 const BATCH: usize = 20_000;
-/// 2026-01-01T00:00:00Z: a past tick of `0 0 1 1 *`.
-const LAST_NEW_YEAR: i64 = 1_767_225_600;
+/// How many `GET schedules` are timed (the median is reported), unless
+/// `SCRIPTD_BENCH_LISTS` says.
+const LISTS: usize = 5;
+const TICKING: &str = "scriptd_schedules{phase=\"ticking\"}";
 
-fn exectab(n: u64) -> String {
+/// The expression of schedule `i`: one for all, or one of its own (a
+/// yearly instant: minute, hour, day 1-28, month; 483,840 distinct).
+fn pattern(i: u64, distinct: bool) -> String {
+    match distinct {
+        false => "0 0 1 1 *".to_owned(),
+        true => format!(
+            "{} {} {} {} *",
+            i % 60,
+            (i / 60) % 24,
+            1 + (i / 1440) % 28,
+            1 + (i / 40_320) % 12
+        ),
+    }
+}
+
+fn exectab(n: u64, distinct: bool) -> String {
     (0..n)
-        .map(|i| format!("-n -c=\"0 0 1 1 *\" y{i}\n"))
+        .map(|i| format!("-n -c=\"{}\" y{i}\n", pattern(i, distinct)))
         .collect()
 }
 
@@ -33,12 +54,15 @@ async fn fill(n: u64) -> anyhow::Result<TempStorage> {
     let cfg = config(&storage.0);
     let mut db = store::open(&cfg.database()).await?;
     scriptd::admin::bootstrap(&mut db, &cfg).await?;
+    // Not an instant of the patterns, but recorded as their latest: the
+    // catch-up at start then finds nothing missed since.
+    let tick = scriptd::clock::now_secs();
     let mut group = Vec::with_capacity(BATCH);
     for i in 0..n {
         let name = ScriptName::parse(&format!("y{i}")).ok_or_else(|| anyhow::anyhow!("name"))?;
         let event = Event::ScheduleTicked {
             name,
-            tick: LAST_NEW_YEAR,
+            tick,
             run: None,
             skipped: Some(scriptd::schedule::TickSkip::Missed),
             missed: None,
@@ -60,43 +84,80 @@ async fn commit(db: &mut store::Database, groups: Vec<Vec<NewEvent>>) -> anyhow:
     Ok(())
 }
 
-/// Starts `binary` on `storage`; returns the time to its first answer
-/// (`GET status`), to `GET schedules` listing all `n`, and VmRSS then.
-async fn start(
-    binary: &std::path::Path,
-    storage: &TempStorage,
-    n: u64,
-) -> anyhow::Result<(Duration, Duration, u64)> {
+/// What one start measured.
+struct Start {
+    first: Duration,
+    ticking: Duration,
+    rss: u64,
+    list: Duration,
+    list_bytes: usize,
+}
+
+fn lists() -> usize {
+    std::env::var("SCRIPTD_BENCH_LISTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(LISTS)
+        .max(1)
+}
+
+/// Starts `binary` on `storage` and measures it with `n` schedules.
+async fn start(binary: &std::path::Path, storage: &TempStorage, n: u64) -> anyhow::Result<Start> {
     let server = Scriptd::start(binary, &storage.0)?;
     let client = server.target.client(1);
-    let deadline = Instant::now() + Duration::from_secs(300);
+    let deadline = Instant::now() + Duration::from_secs(600);
     while server
         .target
         .get(&client, "/scripts/v1/status")
         .await
         .is_err()
     {
-        anyhow::ensure!(Instant::now() < deadline, "no answer in 300 s");
+        anyhow::ensure!(Instant::now() < deadline, "no answer in 600 s");
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     let first = server.spawned.elapsed();
-    loop {
-        if let Ok(body) = schedules(&server, &client).await {
-            let reply: serde_json::Value = serde_json::from_slice(&body)?;
-            let listed = reply["schedules"].as_array().map_or(0, Vec::len) as u64;
-            if listed >= n {
-                break;
-            }
-        }
-        anyhow::ensure!(Instant::now() < deadline, "not all listed in 300 s");
+    while !all_ticking(&server, &client, n).await? {
+        anyhow::ensure!(Instant::now() < deadline, "not all ticking in 600 s");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let all = server.spawned.elapsed();
-    // Settled: adoption read the ticks, the heap holds every schedule.
+    let ticking = server.spawned.elapsed();
+    // Settled, and before any list: the timer's own memory.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let rss = server.rss();
+    let times = lists();
+    let mut lists = Vec::with_capacity(times);
+    let mut list_bytes = 0;
+    for _ in 0..times {
+        let began = Instant::now();
+        let body = schedules(&server, &client).await?;
+        lists.push(began.elapsed());
+        let reply: serde_json::Value = serde_json::from_slice(&body)?;
+        let listed = reply["schedules"].as_array().map_or(0, Vec::len) as u64;
+        anyhow::ensure!(listed == n, "listed {listed} of {n}");
+        list_bytes = body.len();
+    }
+    lists.sort();
     server.stop()?;
-    Ok((first, all, rss))
+    Ok(Start {
+        first,
+        ticking,
+        rss,
+        list: lists[times / 2],
+        list_bytes,
+    })
+}
+
+/// Whether the timer holds all `n` schedules ticking. A binary without
+/// the `scriptd_schedules` gauge (an older one, to compare) is asked for
+/// the list instead, as this scenario used to.
+async fn all_ticking(server: &Scriptd, client: &awc::Client, n: u64) -> anyhow::Result<bool> {
+    let metrics = server.target.get(client, "/metrics").await?;
+    if String::from_utf8_lossy(&metrics).contains(TICKING) {
+        return Ok(server.target.metric(client, TICKING).await? as u64 >= n);
+    }
+    let body = schedules(server, client).await?;
+    let reply: serde_json::Value = serde_json::from_slice(&body)?;
+    Ok(reply["schedules"].as_array().map_or(0, Vec::len) as u64 >= n)
 }
 
 /// `GET schedules`: 100,000 schedules make a reply of about 25 MB.
@@ -128,20 +189,38 @@ pub async fn run() -> anyhow::Result<()> {
     let exectab_path = config(&storage.0).scripts_dir(ADMIN).join("exectab.txt");
     for (label, binary) in binaries()? {
         std::fs::write(&exectab_path, "")?;
-        let (_, _, bare) = start(&binary, &storage, 0).await?;
-        std::fs::write(&exectab_path, exectab(n))?;
-        let (first, all, rss) = start(&binary, &storage, n).await?;
-        report(
-            &format!("[{label}] first answer / all {n} listed"),
-            format!("{:.3} s / {:.3} s", first.as_secs_f64(), all.as_secs_f64()),
-        );
-        report(
-            &format!("[{label}] VmRSS without / with the schedules"),
-            format!(
-                "{bare} / {rss} KiB: {:.0} bytes per schedule",
-                rss.saturating_sub(bare) as f64 * 1024.0 / n.max(1) as f64
-            ),
-        );
+        let bare = start(&binary, &storage, 0).await?.rss;
+        for (kind, distinct) in [("same pattern", false), ("distinct patterns", true)] {
+            std::fs::write(&exectab_path, exectab(n, distinct))?;
+            let s = start(&binary, &storage, n).await?;
+            report(
+                &format!("[{label}, {kind}] first answer / all {n} ticking"),
+                format!(
+                    "{:.3} s / {:.3} s",
+                    s.first.as_secs_f64(),
+                    s.ticking.as_secs_f64()
+                ),
+            );
+            report(
+                &format!("[{label}, {kind}] VmRSS without / with the schedules"),
+                format!(
+                    "{bare} / {} KiB: {:.0} bytes per schedule",
+                    s.rss,
+                    s.rss.saturating_sub(bare) as f64 * 1024.0 / n.max(1) as f64
+                ),
+            );
+            report(
+                &format!(
+                    "[{label}, {kind}] GET schedules of all {n} (median of {})",
+                    lists()
+                ),
+                format!(
+                    "{:.1} ms, {:.1} MB",
+                    s.list.as_secs_f64() * 1e3,
+                    s.list_bytes as f64 / 1e6
+                ),
+            );
+        }
     }
     drop(storage);
     Ok(())
