@@ -6,7 +6,7 @@
 use serde_json::{json, Value};
 
 use crate::helpers::cluster::{query_json, Cluster};
-use crate::helpers::eventually;
+use crate::helpers::{eventually, eventually_ok};
 
 const LEASE: [&str; 4] = ["--lease-renew-ms", "200", "--lease-ms", "2000"];
 
@@ -16,6 +16,10 @@ const CUT: &str = "-R=2 -B=1 cut /bin/sh -c \"echo x >> OUT/cut.count; \
     test $(wc -l < OUT/cut.count) -ge 2 || exec sleep 300\"\n\
     -R=2 -B=1 flaky /bin/sh -c \"echo x >> OUT/flaky.count; \
     test $(wc -l < OUT/flaky.count) -ge 2\"\n";
+
+/// The first attempt fails, the next one runs until it is killed.
+const SLOW_SECOND: &str = "-R=2 -B=1 slow /bin/sh -c \"echo x >> OUT/slow.count; \
+    test $(wc -l < OUT/slow.count) -ge 2 && exec sleep 300\"\n";
 
 /// `(kind, node)` of a run's events, in log order.
 fn events_of(database: &str, run: &str) -> Vec<(String, Option<String>)> {
@@ -104,4 +108,38 @@ async fn a_retried_runs_next_attempt_is_taken_by_exactly_one_node() {
         "the second attempt ran on a live node: {events:?}"
     );
     assert_eq!(lines(&cluster.out.join("cut.count")), 2, "two attempts ran");
+}
+
+#[actix_web::test]
+async fn every_node_shows_which_attempt_a_run_on_another_node_is_in() {
+    // Arrange: the second attempt of `slow` runs on some node.
+    let cluster = Cluster::start_with(3, SLOW_SECOND, &LEASE).await;
+    let slow = cluster.node(0).run(json!({"name": "slow"})).await;
+    let second_node = eventually("the second attempt of slow to start", || {
+        events_of(&cluster.database, &slow)
+            .iter()
+            .filter(|(kind, _)| kind == "RunStarted")
+            .nth(1)
+            .and_then(|(_, node)| node.clone())
+    })
+    .await;
+
+    // Act + assert: each node that does not run it says attempt 2 of 3.
+    for node in cluster.nodes.iter().filter(|n| n.name != second_node) {
+        let path = format!("/scripts/v1/status/{slow}");
+        let status = eventually_ok("status on another node to show the running attempt", || {
+            let path = path.clone();
+            async move {
+                let (code, status) = node.get(&path).await;
+                if code == 200 && status["state"] == "running" && status["attempt"] == 2 {
+                    Ok(status)
+                } else {
+                    Err(format!("{code} {status}"))
+                }
+            }
+        })
+        .await;
+        assert_eq!(status["max_attempts"], 3, "{} says {status}", node.name);
+    }
+    cluster.node(0).kill(&slow).await;
 }

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 
 use crate::events::types::ProgressSnapshot;
 use crate::ids::RunId;
+use crate::wire::Tries;
 
 /// A run on another node.
 #[derive(Debug, Clone)]
@@ -16,6 +17,9 @@ pub struct ForeignRun {
     /// A schedule's run: its tick's due instant, when the log told it
     /// (not for a run found by [`Foreign::reconcile`] alone).
     pub tick: Option<i64>,
+    /// A run with retries (`-R`): the attempt its start named, and how
+    /// many it may make.
+    pub tries: Tries,
 }
 
 /// The runs of this script running on other nodes.
@@ -33,12 +37,14 @@ impl Foreign {
         self.map.get(&id)
     }
 
-    /// A run started on another node at `started` (for schedule `tick`).
-    pub fn started(&mut self, id: RunId, started: f64, tick: Option<i64>) {
+    /// A run started on another node at `started` (for schedule `tick`;
+    /// `tries` as its start named them).
+    pub fn started(&mut self, id: RunId, started: f64, tick: Option<i64>, tries: Tries) {
         self.map.entry(id).or_insert(ForeignRun {
             started,
             progress: ProgressSnapshot::default(),
             tick,
+            tries,
         });
     }
 
@@ -59,7 +65,7 @@ impl Foreign {
     pub fn reconcile(&mut self, live: &[(RunId, f64)]) {
         self.map.retain(|id, _| live.iter().any(|(l, _)| l == id));
         for (id, started) in live {
-            self.started(*id, *started, None);
+            self.started(*id, *started, None, Tries::default());
         }
     }
 

@@ -92,6 +92,8 @@ impl ScriptQueue {
                 started,
                 node,
                 tick,
+                attempt,
+                max_attempts,
                 ..
             } => {
                 if node.as_deref() == Some(self.shared.config.node.as_str()) {
@@ -100,7 +102,8 @@ impl ScriptQueue {
                 if self.pending.remove(id).is_some() {
                     self.shared.status_files.remove(self.user, id);
                 }
-                self.foreign.started(id, *started, *tick);
+                let tries = crate::status::starting(*attempt, *max_attempts);
+                self.foreign.started(id, *started, *tick, tries);
                 true
             }
             Event::RunProgress { progress, .. } => {

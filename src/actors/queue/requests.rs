@@ -284,7 +284,7 @@ impl Handler<GetRun> for ScriptQueue {
             return Some(LiveRun::Running {
                 started: running.started,
                 progress: running.progress.clone(),
-                tries: Tries::default(),
+                tries: running.tries.clone(),
                 tick: running.tick,
             });
         }
