@@ -84,13 +84,15 @@ fn tries_of(record: &RunRecord) -> wire::Tries {
     }
 }
 
-/// `state: running`; `tick` when a schedule queued it.
+/// `state: running`; `tick` when a schedule queued it; `tries` for a run
+/// with retries (`starting` or `tries`).
 pub fn running(
     id: RunId,
     name: &ScriptName,
     started: f64,
     progress: &ProgressSnapshot,
     tick: Option<i64>,
+    tries: wire::Tries,
 ) -> wire::Running {
     wire::Running {
         id,
@@ -107,7 +109,7 @@ pub fn running(
         tasknum: progress.tasknum,
         taskstart: progress.taskstart.unwrap_or(started),
         tick,
-        tries: wire::Tries::default(),
+        tries,
     }
 }
 

@@ -70,7 +70,14 @@ fn every_shape_keeps_its_members_in_sorted_order() {
         ),
         (
             "running",
-            texts(&crate::status::running(id, &name(), 1.5, &progress, None)),
+            texts(&crate::status::running(
+                id,
+                &name(),
+                1.5,
+                &progress,
+                None,
+                Default::default(),
+            )),
         ),
         (
             "a schedule's queued run",
@@ -84,6 +91,7 @@ fn every_shape_keeps_its_members_in_sorted_order() {
                 1.5,
                 &progress,
                 Some(60),
+                Default::default(),
             )),
         ),
         (
@@ -147,7 +155,14 @@ fn every_shape_keeps_its_members_in_sorted_order() {
 #[test]
 fn the_shapes_carry_the_wire_values() {
     let id = RunId::new();
-    let running = crate::status::running(id, &name(), 1.5, &ProgressSnapshot::default(), None);
+    let running = crate::status::running(
+        id,
+        &name(),
+        1.5,
+        &ProgressSnapshot::default(),
+        None,
+        Default::default(),
+    );
     let value = serde_json::to_value(&running).expect("a value");
     assert_eq!(value["task"], json!(false), "no task yet is false");
     assert_eq!(
@@ -182,6 +197,7 @@ fn a_status_reads_back_as_its_own_shape() {
                 1.0,
                 &ProgressSnapshot::default(),
                 Some(60),
+                Default::default(),
             )),
         ),
         (
@@ -217,8 +233,16 @@ fn a_schedules_run_says_so_in_every_shape_and_a_request_does_not() {
                 1.0,
                 &progress,
                 Some(60),
+                Default::default(),
             )),
-            serde_json::to_value(crate::status::running(id, &name(), 1.0, &progress, None)),
+            serde_json::to_value(crate::status::running(
+                id,
+                &name(),
+                1.0,
+                &progress,
+                None,
+                Default::default(),
+            )),
         ),
         (
             "done",

@@ -262,10 +262,9 @@ async fn live_run(
             progress,
             tries,
             tick,
-        }) => Some(RunStatus::Running(wire::Running {
-            tries,
-            ..status::running(id, name, started, &progress, tick)
-        })),
+        }) => Some(RunStatus::Running(status::running(
+            id, name, started, &progress, tick, tries,
+        ))),
         None => None,
     })
 }

@@ -103,10 +103,23 @@ async fn status_of_a_later_attempt_while_it_runs_says_which_attempt_it_is() {
             s["state"] == "running" && s["attempt"] == 2
         })
         .await;
+    let file = app.scripts_dir().join("status").join(format!("{id}.json"));
+    let on_disk: Value = crate::helpers::eventually("attempt 2's status file", || {
+        std::fs::read(&file)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+            .filter(|s| s["state"] == "running")
+    })
+    .await;
     std::fs::write(format!("{dir}/go"), "").expect("go");
     let pushes = pushes_until_done(&mut ws, &id).await;
 
     // Assert
+    assert_eq!(
+        (&on_disk["attempt"], &on_disk["max_attempts"]),
+        (&json!(2), &json!(3)),
+        "the status file says which attempt runs, as status/ID does: {on_disk}"
+    );
     assert_eq!(running["max_attempts"], 3, "{running}");
     assert_eq!(
         attempts(&running.json).len(),

@@ -29,10 +29,14 @@ fn run_status(event: &Event) -> Option<Value> {
             max_attempts,
             tick,
             ..
-        } => serde_json::to_value(crate::wire::Running {
-            tries: status::starting(*attempt, *max_attempts),
-            ..status::running(*run, name, *started, &ProgressSnapshot::default(), *tick)
-        }),
+        } => serde_json::to_value(status::running(
+            *run,
+            name,
+            *started,
+            &ProgressSnapshot::default(),
+            *tick,
+            status::starting(*attempt, *max_attempts),
+        )),
         Event::RunFinished { run, record }
         | Event::RunStartFailed { run, record }
         | Event::RunCancelled { run, record, .. }

@@ -40,8 +40,14 @@ fn render(event: &StoredEvent, verbose: bool, owner: bool) -> Option<Push> {
             tick,
         } => Push::Running(wire::Running {
             seq,
-            tries: status::starting(attempt, max_attempts),
-            ..status::running(id, name, started, &progress, tick)
+            ..status::running(
+                id,
+                name,
+                started,
+                &progress,
+                tick,
+                status::starting(attempt, max_attempts),
+            )
         }),
         View::Done { id, record } => Push::Done(Box::new(wire::Finished {
             seq,

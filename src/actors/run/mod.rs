@@ -277,6 +277,7 @@ impl RunProcess {
             start.started,
             &self.snapshot(),
             start.run.origin.tick,
+            status::tries(&start.run),
         );
         start
             .shared
