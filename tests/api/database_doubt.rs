@@ -1,12 +1,13 @@
-//! A `COMMIT` whose answer is lost: the connection to PostgreSQL is cut
+//! A commit whose answer is lost: the connection to PostgreSQL is cut
 //! right after the server committed, before its answer reaches scriptd.
 //! The writer settles the doubt on a new connection, so the client is
 //! told the truth (accepted) and the run is in the log once; a client
 //! answered "unavailable" would post the same run again.
 //!
 //! The cut is a real one: a TCP proxy between scriptd and PostgreSQL
-//! forwards a `COMMIT` query, waits for the server's answer and then
-//! closes both sides instead of passing the answer on.
+//! forwards a commit (one `scriptd_commit` call, or the `COMMIT` of the
+//! multi-statement path), waits for the server's answer and then closes
+//! both sides instead of passing the answer on.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -20,6 +21,10 @@ use crate::helpers::{spawn_app_on, Database, Scheme};
 /// The simple-query message `COMMIT` as sqlx sends it: 'Q', the length
 /// (4 + "COMMIT\0"), the text.
 const COMMIT_QUERY: &[u8] = b"Q\0\0\0\x0bCOMMIT\0";
+/// What only a `scriptd_commit` call's parameters hold: its steps' JSON
+/// (`events::postgres::plan`) inserts the batch's events. The call, sent
+/// as Bind + Execute + Sync of a prepared statement, has no SQL text.
+const COMMIT_CALL: &[u8] = br#""op":"insert""#;
 
 /// Where the next `COMMIT` is cut.
 #[derive(Clone, Copy)]
@@ -84,9 +89,8 @@ fn pump_pair(client: TcpStream, server: TcpStream, armed: Arc<AtomicU8>, cuts: A
             if n == 0 {
                 break;
             }
-            let commit = buf[..n]
-                .windows(COMMIT_QUERY.len())
-                .any(|w| w == COMMIT_QUERY);
+            let holds = |what: &[u8]| buf[..n].windows(what.len()).any(|w| w == what);
+            let commit = holds(COMMIT_QUERY) || holds(COMMIT_CALL);
             if commit {
                 match armed.swap(Cut::Off as u8, Ordering::SeqCst) {
                     1 => mark.store(true, Ordering::SeqCst),

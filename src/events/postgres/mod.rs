@@ -9,6 +9,7 @@
 pub mod apply;
 pub mod apply_batch;
 pub mod apply_single;
+mod call;
 pub mod chunks;
 pub mod claim;
 mod doubt;
@@ -19,6 +20,7 @@ pub mod history;
 pub mod import;
 pub mod nodes;
 pub mod outbox;
+mod plan;
 pub mod prune;
 pub mod query;
 pub mod reads;
