@@ -181,7 +181,7 @@ mod tests {
 
     #[test]
     fn the_function_takes_the_writers_lock_and_notifies_its_channel() {
-        let sql = include_str!("../../../migrations/postgres/20270501000001_commit_function.sql");
+        let sql = include_str!("../../../migrations/postgres/20271201000001_commit_function.sql");
         let lock = format!(
             "pg_advisory_xact_lock({})",
             super::super::writer::COMMIT_LOCK

@@ -9,12 +9,14 @@
 -- (`events::projection`), and sends them as `steps`: this function only
 -- runs them in order. Account and hook changes, and the redo of a batch
 -- that broke a unique rule, keep the multi-statement path (writer.rs).
+-- IF NOT EXISTS and OR REPLACE: a database that recorded this migration
+-- under an old version runs it again (see events/postgres/renumbered.rs).
 
 -- The answer of each writer's last call, written in the call's own
 -- transaction: a writer whose answer was lost (the connection dropped)
 -- reads it back on a new connection to learn whether the call landed and
 -- which `seq` numbers its events took (see `events/postgres/doubt.rs`).
-CREATE TABLE commit_answers (
+CREATE TABLE IF NOT EXISTS commit_answers (
     writer    TEXT             PRIMARY KEY,
     commit_no BIGINT           NOT NULL,
     seqs      BIGINT[]         NOT NULL,
@@ -25,7 +27,7 @@ CREATE TABLE commit_answers (
 -- A claim group's checks (`events::expect::Expect::check`, the same rules)
 -- under the lock of each script's `slots` row (made on first use): the
 -- refusal's code, or NULL when every check holds.
-CREATE FUNCTION scriptd_claim(p_checks JSONB) RETURNS TEXT
+CREATE OR REPLACE FUNCTION scriptd_claim(p_checks JSONB) RETURNS TEXT
 LANGUAGE plpgsql AS $$
 DECLARE
     c RECORD;
@@ -77,7 +79,7 @@ $$;
 -- (`events_one_final`, `events_one_tick`, `events_one_retry`, a run id
 -- used twice) fails the whole call: the writer then redoes the batch
 -- group by group on the multi-statement path, which maps each error.
-CREATE FUNCTION scriptd_commit(
+CREATE OR REPLACE FUNCTION scriptd_commit(
     p_writer TEXT, p_commit_no BIGINT, p_node TEXT, p_epoch BIGINT, p_at DOUBLE PRECISION,
     p_groups INT, p_users BIGINT[], p_streams TEXT[], p_kinds TEXT[], p_versions BIGINT[],
     p_data TEXT[], p_steps TEXT, p_texts TEXT[], p_blobs BYTEA[],
@@ -216,7 +218,7 @@ $$;
 
 -- A writer's last answer, read under the commit lock (a VOLATILE
 -- function reads after taking it, so no commit is then in flight).
-CREATE FUNCTION scriptd_commit_answer(p_writer TEXT)
+CREATE OR REPLACE FUNCTION scriptd_commit_answer(p_writer TEXT)
 RETURNS TABLE (commit_no BIGINT, seqs BIGINT[], refused TEXT[])
 LANGUAGE plpgsql AS $$
 BEGIN
