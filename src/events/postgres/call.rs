@@ -6,9 +6,9 @@
 //! the server, so the lock is never held while the database waits on this
 //! process: a node paused mid-commit stalls no other node.
 //!
-//! A call that breaks a unique rule wrote nothing; the writer redoes the
-//! batch group by group on the multi-statement path, which tells each
-//! group its own error. A call whose answer was lost is settled from the
+//! A call the server refused with an error (a unique rule broken, say)
+//! wrote nothing; the writer redoes the batch group by group on the
+//! multi-statement path, which tells each group its own error. A call whose answer was lost is settled from the
 //! answer it left in `commit_answers` (see `doubt`).
 
 use sqlx::{PgConnection, Row};
@@ -83,13 +83,7 @@ pub(super) async fn call(
     .await;
     let row = match answer {
         Ok(row) => row,
-        Err(err) => {
-            return match StoreError::from_pg(err, "event already recorded") {
-                err @ StoreError::LeaseLost => Called::Failed(err),
-                err if err.is_unavailable() => Called::InDoubt(err),
-                _ => Called::Redo,
-            }
-        }
+        Err(err) => return failed(err),
     };
     let answer = row
         .try_get::<Vec<Option<i64>>, _>(0)
@@ -100,6 +94,23 @@ pub(super) async fn call(
             Err(err) => Called::Failed(err),
         },
         Err(err) => Called::Failed(StoreError::from_pg(err, "")),
+    }
+}
+
+/// How a call that got no answer went. Only the server's own error says
+/// that nothing was written (the call's transaction rolled back): then a
+/// redo group by group is safe, and tells each group its error. Any other
+/// failure (the connection lost, a garbled or missing answer) leaves the
+/// call in doubt, settled by reading, never redone blindly.
+fn failed(err: sqlx::Error) -> Called {
+    let answered = matches!(err, sqlx::Error::Database(_));
+    // Arguments are encoded before anything is sent.
+    let unsent = matches!(err, sqlx::Error::Encode(_));
+    match StoreError::from_pg(err, "event already recorded") {
+        err @ StoreError::LeaseLost => Called::Failed(err),
+        err if unsent => Called::Failed(err),
+        err if err.is_unavailable() || !answered => Called::InDoubt(err),
+        _ => Called::Redo,
     }
 }
 
@@ -193,6 +204,17 @@ mod tests {
         );
         let notify = format!("pg_notify('{}'", super::super::follow::CHANNEL);
         assert!(sql.contains(&notify));
+    }
+
+    #[test]
+    fn only_the_servers_own_error_is_redone_anything_else_is_settled() {
+        let protocol = sqlx::Error::Protocol("garbled".into());
+        assert!(matches!(failed(protocol), Called::InDoubt(_)));
+        assert!(matches!(failed(sqlx::Error::RowNotFound), Called::InDoubt(_)));
+        let eof = std::io::Error::from(std::io::ErrorKind::UnexpectedEof);
+        assert!(matches!(failed(sqlx::Error::Io(eof)), Called::InDoubt(_)));
+        let encode = sqlx::Error::Encode("too long".into());
+        assert!(matches!(failed(encode), Called::Failed(_)));
     }
 
     #[test]

@@ -114,13 +114,23 @@ async fn landed(conn: &mut PgConnection, seq: i64) -> Result<bool, StoreError> {
     found.try_get(0).map_err(|e| StoreError::from_pg(e, ""))
 }
 
+/// The server process of a writer's connection.
+#[derive(Clone, Copy)]
+pub(super) struct Backend {
+    pub pid: i32,
+    /// When its postmaster started (seconds since the epoch): after a
+    /// restart of PostgreSQL the process is gone, and its pid may be
+    /// another connection's.
+    pub postmaster: f64,
+}
+
 /// A `scriptd_commit` call whose answer was lost.
 pub(super) struct CallInDoubt<'a> {
     /// The calling writer's token and the call's number.
     pub writer: &'a str,
     pub commit_no: i64,
     /// The server process of the connection the call went on.
-    pub backend: Option<i32>,
+    pub backend: Option<Backend>,
     pub groups: &'a [Vec<NewEvent>],
     pub at: f64,
     pub err: StoreError,
@@ -170,13 +180,15 @@ async fn answer(
     deadline: Instant,
 ) -> Result<Answer, StoreError> {
     let pg = |e| StoreError::from_pg(e, "");
-    if let Some(pid) = doubt.backend {
+    if let Some(backend) = doubt.backend {
         // Its backend may still hold the call, or wait for the lock.
         loop {
             let alive: i64 = sqlx::query_scalar(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE pid = $1",
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+                 WHERE pid = $1 AND extract(epoch FROM pg_postmaster_start_time())::float8 = $2",
             )
-            .bind(pid)
+            .bind(backend.pid)
+            .bind(backend.postmaster)
             .fetch_one(&mut *conn)
             .await
             .map_err(pg)?;

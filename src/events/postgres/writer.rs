@@ -26,7 +26,7 @@ use sqlx::{Executor, PgConnection, Row};
 
 use super::apply;
 use super::call::{self, Call, Called};
-use super::doubt::{self, CallInDoubt, Failed, InDoubt};
+use super::doubt::{self, Backend, CallInDoubt, Failed, InDoubt};
 use super::groups;
 use super::guard::LeaseGuard;
 use super::plan;
@@ -72,7 +72,7 @@ pub struct Writer {
     options: PgConnectOptions,
     conn: Option<PgConnection>,
     /// The server process of `conn` (see `doubt::settle_call`).
-    backend: Option<i32>,
+    backend: Option<Backend>,
     /// How many `scriptd_commit` calls this writer made.
     calls: i64,
     /// A cluster node's lease, checked by every commit (none offline).
@@ -117,11 +117,13 @@ impl Writer {
     pub(super) async fn connection(&mut self) -> Result<&mut PgConnection, StoreError> {
         if self.conn.is_none() {
             let mut conn = super::connect(&self.options).await?;
-            let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
-                .fetch_one(&mut conn)
-                .await
-                .map_err(|e| StoreError::from_pg(e, ""))?;
-            self.backend = Some(pid);
+            let (pid, postmaster): (i32, f64) = sqlx::query_as(
+                "SELECT pg_backend_pid(), extract(epoch FROM pg_postmaster_start_time())::float8",
+            )
+            .fetch_one(&mut conn)
+            .await
+            .map_err(|e| StoreError::from_pg(e, ""))?;
+            self.backend = Some(Backend { pid, postmaster });
             self.conn = Some(conn);
         }
         self.conn.as_mut().ok_or(StoreError::Closed)
