@@ -135,7 +135,12 @@ fn pump_pair(
             let start = holds(COMMIT_CALL) && holds(START);
             let cut = |want: Cut| {
                 armed
-                    .compare_exchange(want as u8, Cut::Off as u8, Ordering::SeqCst, Ordering::SeqCst)
+                    .compare_exchange(
+                        want as u8,
+                        Cut::Off as u8,
+                        Ordering::SeqCst,
+                        Ordering::SeqCst,
+                    )
                     .is_ok()
             };
             if start && cut(Cut::StartThenAway) {

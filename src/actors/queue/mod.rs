@@ -19,8 +19,8 @@ mod pending;
 mod refresh;
 mod requests;
 mod running;
-mod unsettled;
 mod supervision;
+mod unsettled;
 
 use std::collections::HashSet;
 use std::sync::Arc;

@@ -210,7 +210,10 @@ mod tests {
     fn only_the_servers_own_error_is_redone_anything_else_is_settled() {
         let protocol = sqlx::Error::Protocol("garbled".into());
         assert!(matches!(failed(protocol), Called::InDoubt(_)));
-        assert!(matches!(failed(sqlx::Error::RowNotFound), Called::InDoubt(_)));
+        assert!(matches!(
+            failed(sqlx::Error::RowNotFound),
+            Called::InDoubt(_)
+        ));
         let eof = std::io::Error::from(std::io::ErrorKind::UnexpectedEof);
         assert!(matches!(failed(sqlx::Error::Io(eof)), Called::InDoubt(_)));
         let encode = sqlx::Error::Encode("too long".into());
