@@ -20,7 +20,9 @@ mod refresh;
 mod requests;
 mod running;
 mod supervision;
+mod unsettled;
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -77,6 +79,9 @@ pub struct ScriptQueue {
     foreign: Foreign,
     /// Runs this queue let go lately (see `observe`).
     gone: Recent,
+    /// Runs whose `RunStarted` commit failed: it may have landed all the
+    /// same (see `unsettled`).
+    unsettled: HashSet<RunId>,
     /// A claim found every `-s` slot taken, cluster-wide: no start is
     /// tried until an event or the sweep says one may be free.
     claims_blocked: bool,
@@ -122,6 +127,7 @@ impl ScriptQueue {
                 runs_outlet: Arc::new(run::Outlet::of(&ctx.address())),
                 foreign: Foreign::default(),
                 gone: Recent::default(),
+                unsettled: HashSet::new(),
                 claims_blocked: false,
                 observed: 0,
                 starts,
@@ -250,10 +256,19 @@ impl ScriptQueue {
         let simultaneous = self.limits.simultaneous;
         let append = self.append_expecting(vec![event], Expect::Start { simultaneous });
         ctx.spawn(append.into_actor(self).map(move |result, act, ctx| match flatten(result) {
-            Ok(_) => act.spawn_process(run, started),
+            Ok(_) => {
+                act.unsettled.remove(&run.id);
+                act.spawn_process(run, started)
+            }
+            Err(StoreError::Refused(Refusal::NotQueued { running: true }))
+                if act.unsettled.contains(&run.id) =>
+            {
+                act.settle_start(run, place, ctx)
+            }
             Err(StoreError::Refused(refusal)) => act.claim_refused(run, place, refusal, ctx),
             Err(err) => {
                 tracing::error!(error.cause_chain = ?err, run = %run.id, "could not record start; retrying");
+                act.unsettled.insert(run.id);
                 act.running.remove(run.id);
                 act.pending.put_back(place, run);
                 ctx.run_later(Duration::from_secs(1), |act, ctx| act.try_start(ctx));
@@ -283,6 +298,7 @@ impl ScriptQueue {
                 ctx.run_later(SLOT_BUSY_RETRY, |act, ctx| act.try_start(ctx));
             }
             Refusal::NotQueued { .. } | Refusal::QueueFull | Refusal::NotRunning => {
+                self.unsettled.remove(&run.id);
                 self.shared.status_files.remove(self.user, run.id);
                 self.gone.insert(run.id);
             }

@@ -178,6 +178,7 @@ impl ScriptQueue {
         if self.pending.remove(id).is_some() {
             self.shared.status_files.remove(self.user, id);
             self.gone.insert(id);
+            self.unsettled.remove(&id);
         }
     }
 
@@ -210,7 +211,14 @@ impl ScriptQueue {
                     act.foreign.reconcile(&foreign);
                     let queued: HashSet<RunId> =
                         rows.iter().filter(|r| !r.running).map(|r| r.id).collect();
-                    for id in accepted.into_iter().filter(|id| !queued.contains(id)) {
+                    // A run whose start failed here may have started here
+                    // all the same: its next start settles it (see `unsettled`).
+                    let settle = |id: &RunId| act.unsettled.contains(id);
+                    let gone: Vec<RunId> = accepted
+                        .into_iter()
+                        .filter(|id| !queued.contains(id) && !settle(id))
+                        .collect();
+                    for id in gone {
                         let waiting = act
                             .pending
                             .get(id)

@@ -13,13 +13,16 @@ use crate::events::types::NewEvent;
 
 /// Which statement a change goes into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(super) enum Kind {
     Queue,
     Start,
     DropStdin,
     Finish,
     Kill,
     Forget,
+    /// A run's retry: one statement each here, one per batch in
+    /// `scriptd_commit` (see `plan`).
+    Retry,
     /// Account changes are rare: one statement each.
     Single,
 }
@@ -33,6 +36,7 @@ fn kind(change: &Change<'_>) -> Option<Kind> {
         Change::FinishRun { .. } => Kind::Finish,
         Change::KillRequested { .. } => Kind::Kill,
         Change::Forget { .. } => Kind::Forget,
+        Change::RetryRun { .. } => Kind::Retry,
         _ => Kind::Single,
     })
 }
@@ -45,6 +49,7 @@ fn key<'c>(change: &'c Change<'_>) -> &'c str {
         | Change::DropStdin { id }
         | Change::FinishRun { id, .. }
         | Change::KillRequested { id, .. }
+        | Change::RetryRun { id, .. }
         | Change::Forget { id } => id,
         _ => "",
     }
@@ -56,8 +61,31 @@ pub async fn apply(
     events: &[&NewEvent],
     data: &[&str],
 ) -> Result<(), StoreError> {
-    let mut batches: Vec<(Kind, Vec<Change<'_>>)> = Vec::new();
-    for (new, data) in events.iter().zip(data) {
+    for (kind, changes) in batches(events, data)? {
+        let changes = changes.into_iter().map(|(_, change)| change);
+        match kind {
+            Kind::Single | Kind::Retry => {
+                for change in changes {
+                    super::apply_single::apply(conn, change).await?;
+                }
+            }
+            _ => super::apply_batch::apply(conn, changes.collect()).await?,
+        }
+    }
+    Ok(())
+}
+
+/// One batch: changes of one kind, each with the index of its event.
+pub(super) type Batch<'a> = (Kind, Vec<(usize, Change<'a>)>);
+
+/// The changes of `events` (whose JSON is `data`), in batches of one
+/// kind each, in an order that keeps every row's changes in event order.
+pub(super) fn batches<'a>(
+    events: &[&'a NewEvent],
+    data: &[&'a str],
+) -> Result<Vec<Batch<'a>>, StoreError> {
+    let mut batches: Vec<Batch<'a>> = Vec::new();
+    for (index, (new, data)) in events.iter().zip(data).enumerate() {
         let change = projection::change(new, data)?;
         let Some(kind) = kind(&change) else { continue };
         let after = match kind {
@@ -65,7 +93,7 @@ pub async fn apply(
             _ => batches
                 .iter()
                 .rposition(|(k, changes)| {
-                    *k == Kind::Single || changes.iter().any(|c| key(c) == key(&change))
+                    *k == Kind::Single || changes.iter().any(|(_, c)| key(c) == key(&change))
                 })
                 .map_or(0, |i| i + 1),
         };
@@ -73,19 +101,9 @@ pub async fn apply(
             .iter_mut()
             .find(|(k, _)| *k == kind && kind != Kind::Single)
         {
-            Some((_, changes)) => changes.push(change),
-            None => batches.push((kind, vec![change])),
+            Some((_, changes)) => changes.push((index, change)),
+            None => batches.push((kind, vec![(index, change)])),
         }
     }
-    for (kind, changes) in batches {
-        match kind {
-            Kind::Single => {
-                for change in changes {
-                    super::apply_single::apply(conn, change).await?;
-                }
-            }
-            _ => super::apply_batch::apply(conn, changes).await?,
-        }
-    }
-    Ok(())
+    Ok(batches)
 }

@@ -71,3 +71,17 @@ pub(super) async fn check(
     }
     Ok(Err(Refusal::SlotBusy))
 }
+
+/// The refusal `scriptd_claim` (the commit function's claim check) names
+/// by `code`.
+pub(super) fn refusal(code: &str) -> Option<Refusal> {
+    Some(match code {
+        "not_queued" => Refusal::NotQueued { running: false },
+        "not_queued_running" => Refusal::NotQueued { running: true },
+        "slots_full" => Refusal::SlotsFull,
+        "queue_full" => Refusal::QueueFull,
+        "not_running" => Refusal::NotRunning,
+        "slot_busy" => Refusal::SlotBusy,
+        _ => return None,
+    })
+}

@@ -9,6 +9,7 @@
 pub mod apply;
 pub mod apply_batch;
 pub mod apply_single;
+mod call;
 pub mod chunks;
 pub mod claim;
 mod doubt;
@@ -19,9 +20,11 @@ pub mod history;
 pub mod import;
 pub mod nodes;
 pub mod outbox;
+mod plan;
 pub mod prune;
 pub mod query;
 pub mod reads;
+mod renumbered;
 pub mod sessions;
 pub mod store;
 pub mod writer;
@@ -63,6 +66,7 @@ pub fn options(url: &str) -> Result<PgConnectOptions, StoreError> {
 pub async fn open(url: &str) -> Result<(Writer, Readers), StoreError> {
     let options = options(url)?;
     let mut migrator = connect(&options).await?;
+    renumbered::forget_old_versions(&mut migrator).await?;
     sqlx::migrate!("./migrations/postgres")
         .run(&mut migrator)
         .await?;

@@ -1,13 +1,17 @@
 //! The one connection that writes to PostgreSQL. A group commit is one
-//! transaction: `BEGIN` and the advisory lock in one round trip, all the
-//! batch's events in one `INSERT … SELECT FROM UNNEST`, the read model in
-//! one statement per kind of change, `COMMIT`. The transaction-level
-//! advisory lock serialises commits of every node on the database, so
-//! `seq` numbers become visible in their order (a reader that has seen
-//! `seq` n never later finds a smaller one appear), which is what lets
-//! every node tail the log by `seq` (`crate::cluster`); each commit also
-//! `NOTIFY`s them. A batch that carries claims goes group by group
-//! (`groups`).
+//! transaction, which takes a transaction-level advisory lock: it
+//! serialises commits of every node on the database, so `seq` numbers
+//! become visible in their order (a reader that has seen `seq` n never
+//! later finds a smaller one appear), which is what lets every node tail
+//! the log by `seq` (`crate::cluster`); each commit also `NOTIFY`s them.
+//!
+//! In steady state the commit is one round trip: one call of the
+//! `scriptd_commit` function (`call`, `plan`). A batch holding an account
+//! or hook change, and the redo of a batch that broke a unique rule, take
+//! the multi-statement path: `BEGIN` and the lock in one round trip, all
+//! the batch's events in one `INSERT … SELECT FROM UNNEST`, the read model
+//! in one statement per kind of change, `COMMIT`; a batch that carries
+//! claims goes group by group there (`groups`).
 //!
 //! After a failed call the connection is dropped and made again at the
 //! next commit; the groups of a failed commit are answered with the
@@ -21,9 +25,11 @@ use sqlx::postgres::PgConnectOptions;
 use sqlx::{Executor, PgConnection, Row};
 
 use super::apply;
-use super::doubt::{self, Failed, InDoubt};
+use super::call::{self, Call, Called};
+use super::doubt::{self, Backend, CallInDoubt, Failed, InDoubt};
 use super::groups;
 use super::guard::LeaseGuard;
+use super::plan;
 use crate::clock;
 use crate::events::error::StoreError;
 use crate::events::store::GroupResults;
@@ -33,8 +39,9 @@ use crate::events::types::{NewEvent, StoredEvent};
 /// ASCII): all writers of one database share it.
 pub const COMMIT_LOCK: i64 = 0x0073_6372_6970_7464;
 
-/// How long a cluster node's group commit may leave the database waiting
-/// between its round trips: past it the server ends the session, and the
+/// How long a cluster node's group commit on the multi-statement path
+/// (rare since the one-call path: see the module doc) may leave the
+/// database waiting between its round trips: past it the server ends the session, and the
 /// commit lock with it, so a node paused mid-commit (SIGSTOP, a stalled
 /// VM, swapping) stalls every node's commits for this long, not for a
 /// lease (issue 29; measured in BENCHMARKS.md). A commit ended so is
@@ -64,6 +71,10 @@ fn idle_limit(bytes: usize) -> std::time::Duration {
 pub struct Writer {
     options: PgConnectOptions,
     conn: Option<PgConnection>,
+    /// The server process of `conn` (see `doubt::settle_call`).
+    backend: Option<Backend>,
+    /// How many `scriptd_commit` calls this writer made.
+    calls: i64,
     /// A cluster node's lease, checked by every commit (none offline).
     guard: Option<Arc<LeaseGuard>>,
     /// Names this writer in the commits' notifications (see `begin`).
@@ -76,6 +87,8 @@ impl Writer {
         Writer {
             options,
             conn: None,
+            backend: None,
+            calls: 0,
             guard: None,
             token: uuid::Uuid::now_v7().simple().to_string(),
         }
@@ -103,7 +116,15 @@ impl Writer {
     /// The connection, made again if the last one was lost.
     pub(super) async fn connection(&mut self) -> Result<&mut PgConnection, StoreError> {
         if self.conn.is_none() {
-            self.conn = Some(super::connect(&self.options).await?);
+            let mut conn = super::connect(&self.options).await?;
+            let (pid, postmaster): (i32, f64) = sqlx::query_as(
+                "SELECT pg_backend_pid(), extract(epoch FROM pg_postmaster_start_time())::float8",
+            )
+            .fetch_one(&mut conn)
+            .await
+            .map_err(|e| StoreError::from_pg(e, ""))?;
+            self.backend = Some(Backend { pid, postmaster });
+            self.conn = Some(conn);
         }
         self.conn.as_mut().ok_or(StoreError::Closed)
     }
@@ -153,9 +174,24 @@ impl Writer {
     }
 
     async fn commit_once(&mut self, groups: &[Vec<NewEvent>]) -> Result<GroupResults, StoreError> {
+        let at = clock::now();
+        let data: Vec<Vec<String>> = groups
+            .iter()
+            .map(|group| group.iter().map(json).collect())
+            .collect::<Result<_, _>>()?;
+        let redo = match plan::plan(groups, &data)? {
+            Some(plan) => match self.call(groups, &data, &plan, at).await {
+                Some(answer) => return answer,
+                None => true,
+            },
+            None => false,
+        };
         let (guard, token) = (self.guard.clone(), self.token.clone());
         let attempt = match self.connection().await {
-            Ok(conn) => commit_on(conn, groups, guard.as_deref(), &token).await,
+            Ok(conn) if redo => {
+                commit_isolated(conn, groups, &data, at, guard.as_deref(), &token).await
+            }
+            Ok(conn) => commit_on(conn, groups, &data, at, guard.as_deref(), &token).await,
             Err(err) => Err(Failed::Store(err)),
         };
         match attempt {
@@ -167,6 +203,47 @@ impl Writer {
                 doubt::settle(doubt, || super::connect(options)).await
             }
         }
+    }
+
+    /// The batch in one `scriptd_commit` call; `None` when it must be
+    /// redone group by group (it broke a unique rule, nothing written).
+    async fn call(
+        &mut self,
+        groups: &[Vec<NewEvent>],
+        data: &[Vec<String>],
+        plan: &plan::Plan<'_>,
+        at: f64,
+    ) -> Option<Result<GroupResults, StoreError>> {
+        self.calls += 1;
+        let (guard, token) = (self.guard.clone(), self.token.clone());
+        let call = Call {
+            writer: &token,
+            commit_no: self.calls,
+            guard: guard.as_deref(),
+            at,
+        };
+        let called = match self.connection().await {
+            Ok(conn) => call::call(conn, &call, groups, data, plan).await,
+            Err(err) => Called::Failed(err),
+        };
+        Some(match called {
+            Called::Done(results) => Ok(results),
+            Called::Redo => return None,
+            Called::Failed(err) => self.check(Err(err)),
+            Called::InDoubt(err) => {
+                self.conn = None;
+                let doubt = CallInDoubt {
+                    writer: &token,
+                    commit_no: call.commit_no,
+                    backend: self.backend.take(),
+                    groups,
+                    at,
+                    err,
+                };
+                let options = &self.options;
+                doubt::settle_call(doubt, || super::connect(options)).await
+            }
+        })
     }
 }
 
@@ -215,15 +292,11 @@ pub(super) async fn end(conn: &mut PgConnection, sql: &'static str) -> Result<()
 async fn commit_on(
     conn: &mut PgConnection,
     groups: &[Vec<NewEvent>],
+    data: &[Vec<String>],
+    at: f64,
     guard: Option<&LeaseGuard>,
     token: &str,
 ) -> Result<GroupResults, Failed> {
-    let at = clock::now();
-    let data: Vec<Vec<String>> = groups
-        .iter()
-        .map(|group| group.iter().map(json).collect())
-        .collect::<Result<_, _>>()
-        .map_err(StoreError::from)?;
     // Groups are refused rarely (rules are checked by the actors), so the
     // batch first goes as a whole and is redone group by group, each in a
     // savepoint, only if something failed.
@@ -232,11 +305,11 @@ async fn commit_on(
     if groups.iter().flatten().any(|e| e.expect.is_some()) {
         // Claims are checked group by group, each against what the
         // groups before it changed.
-        return match groups::commit_claimed(conn, groups, &data, at).await {
+        return match groups::commit_claimed(conn, groups, data, at).await {
             groups::Pass::Done(result) => result,
             groups::Pass::Redo => {
                 end(conn, "ROLLBACK").await?;
-                commit_isolated(conn, groups, &data, at, guard, token).await
+                commit_isolated(conn, groups, data, at, guard, token).await
             }
         };
     }
@@ -254,7 +327,7 @@ async fn commit_on(
         Err(err) if err.is_unavailable() => Err(err.into()),
         Err(_) => {
             end(conn, "ROLLBACK").await?;
-            commit_isolated(conn, groups, &data, at, guard, token).await
+            commit_isolated(conn, groups, data, at, guard, token).await
         }
     }
 }
