@@ -9,8 +9,6 @@
 -- (`events::projection`), and sends them as `steps`: this function only
 -- runs them in order. Account and hook changes, and the redo of a batch
 -- that broke a unique rule, keep the multi-statement path (writer.rs).
--- IF NOT EXISTS and OR REPLACE: a database that recorded this migration
--- under an old version runs it again (see events/postgres/renumbered.rs).
 
 -- The answer of each writer's last call, written in the call's own
 -- transaction: a writer whose answer was lost (the connection dropped)

@@ -62,7 +62,6 @@ mod housekeeping;
 mod logs_postgres;
 mod metrics;
 mod migrate_to;
-mod migrations_postgres;
 mod monitor;
 mod monitor_access;
 mod monitor_load;

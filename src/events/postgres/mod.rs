@@ -24,7 +24,6 @@ mod plan;
 pub mod prune;
 pub mod query;
 pub mod reads;
-mod renumbered;
 pub mod sessions;
 pub mod store;
 pub mod writer;
@@ -66,7 +65,6 @@ pub fn options(url: &str) -> Result<PgConnectOptions, StoreError> {
 pub async fn open(url: &str) -> Result<(Writer, Readers), StoreError> {
     let options = options(url)?;
     let mut migrator = connect(&options).await?;
-    renumbered::forget_old_versions(&mut migrator).await?;
     sqlx::migrate!("./migrations/postgres")
         .run(&mut migrator)
         .await?;
