@@ -133,12 +133,12 @@ struct Start {
     list_bytes: usize,
 }
 
+/// How many lists are timed; 0 skips them (to profile the start alone).
 fn lists() -> usize {
     std::env::var("SCRIPTD_BENCH_LISTS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(LISTS)
-        .max(1)
 }
 
 /// Starts `binary` on `storage` and measures it once `n` schedules tick;
