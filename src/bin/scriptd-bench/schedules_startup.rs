@@ -9,7 +9,8 @@
 //! unscheduled start has a moment when its file was read too: all are
 //! measured at the same point. Per start: time from the spawn to the
 //! first answer (`GET status`) and until the timer holds every schedule
-//! ticking (`scriptd_schedules` in `/metrics`), VmRSS then (the timer's
+//! ticking (`scriptd_schedules` in `/metrics`) and the server's CPU
+//! seconds by then, VmRSS then (the timer's
 //! share, no list asked yet), VmRSS again once the account parsed the
 //! file (`GET scripts`), and the time of `GET schedules` listing all of
 //! them. Memory per schedule is (scheduled − unscheduled) / N; the
@@ -121,6 +122,9 @@ async fn commit(db: &mut store::Database, groups: Vec<Vec<NewEvent>>) -> anyhow:
 struct Start {
     first: Duration,
     ticking: Duration,
+    /// The server's CPU seconds (all threads) when all ticked: less
+    /// sensitive to the machine's load than the time.
+    cpu: f64,
     /// VmRSS (KiB) once all ticked, before anything was asked.
     rss: u64,
     /// VmRSS (KiB) once the account parsed the exectab too.
@@ -167,6 +171,7 @@ async fn start(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let ticking = server.spawned.elapsed();
+    let cpu = server.cpu_seconds();
     // Settled, and before any list: the timer's own memory.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let rss = server.rss();
@@ -192,6 +197,7 @@ async fn start(
     Ok(Start {
         first,
         ticking,
+        cpu,
         rss,
         rss_loaded,
         heap,
@@ -268,11 +274,12 @@ pub async fn run() -> anyhow::Result<()> {
             let s = start(&binary, &storage, n + 1, lists()).await?;
             let kind = kind.label();
             report(
-                &format!("[{label}, {kind}] first answer / all {n} ticking"),
+                &format!("[{label}, {kind}] first answer / all {n} ticking (CPU)"),
                 format!(
-                    "{:.3} s / {:.3} s",
+                    "{:.3} s / {:.3} s ({:.2} s CPU)",
                     s.first.as_secs_f64(),
-                    s.ticking.as_secs_f64()
+                    s.ticking.as_secs_f64(),
+                    s.cpu
                 ),
             );
             report(
