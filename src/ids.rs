@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -116,10 +117,12 @@ impl fmt::Display for HookId {
     }
 }
 
-/// A script name as it appears in exectab.txt and in requests.
+/// A script name as it appears in exectab.txt and in requests. Clones
+/// share the text: the schedule timer keeps each name in its map, its
+/// heap and its file's list (issue 30: memory per schedule).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct ScriptName(String);
+pub struct ScriptName(Arc<str>);
 
 impl ScriptName {
     /// Names are what exectab accepts: non-empty, no whitespace, `/` or NUL.
@@ -129,7 +132,7 @@ impl ScriptName {
             && !text
                 .chars()
                 .any(|c| c.is_whitespace() || c == '/' || c == '\0');
-        ok.then(|| ScriptName(text.to_owned()))
+        ok.then(|| ScriptName(Arc::from(text)))
     }
 
     /// The name as text.

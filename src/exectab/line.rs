@@ -1,12 +1,13 @@
 //! Turning one tokenized line into a [`ScriptDef`]: option tokens (`-s=2`,
 //! `-ir`, long names), their validation, the script name and the command.
 
-use super::schedule::{timing_option, Timing};
+use super::schedule::{timing_option, CronChecks, Timing};
 use super::token::tokenize;
 use super::{ScriptDef, OPTIONS};
 
-/// Parse one non-comment, trimmed line into a definition or an error message.
-pub(super) fn parse_line(line: &str) -> Result<ScriptDef, String> {
+/// Parse one non-comment, trimmed line into a definition or an error
+/// message; `checks` holds the file's cron expressions checked so far.
+pub(super) fn parse_line(line: &str, checks: &mut CronChecks) -> Result<ScriptDef, String> {
     let tokens = tokenize(line)?;
     if tokens.iter().any(|t| t.text.contains('\0')) {
         return Err("contains a NUL character".to_string());
@@ -41,7 +42,7 @@ pub(super) fn parse_line(line: &str) -> Result<ScriptDef, String> {
             def.name
         ));
     }
-    def.schedule = timing.into_schedule()?;
+    def.schedule = timing.into_schedule(checks)?;
     if def.schedule.is_some() && def.required_args() > 0 {
         return Err(format!(
             "script '{}' needs @@{} arguments and cannot be scheduled (-c)",

@@ -21,7 +21,7 @@ impl Timer {
         let (user, name) = key.clone();
         let read = async move { readers.last_tick(user, &name).await };
         ctx.spawn(read.into_actor(self).map(move |last, act, ctx| match last {
-            Ok(last) => act.settle(&key, last, why, ctx),
+            Ok(last) => act.settle(&key, last, why, clock::now_secs(), ctx),
             Err(err) => {
                 tracing::warn!(error.cause_chain = ?err, user = %key.0, script = %key.1,
                     "cannot read the schedule's latest tick; trying again");
@@ -59,9 +59,12 @@ impl Timer {
             read.into_actor(self)
                 .map(move |lasts, act, ctx| match lasts {
                     Ok(mut lasts) => {
+                        // One "now" for the batch: schedules written alike
+                        // then share each search for a next instant.
+                        let now = clock::now_secs();
                         for key in keys {
                             let last = lasts.remove(&key.1);
-                            act.settle(&key, last, why, ctx);
+                            act.settle(&key, last, why, now, ctx);
                         }
                     }
                     Err(err) => {
@@ -100,21 +103,26 @@ impl Timer {
         key: &Key,
         last: Option<LastTick>,
         why: TickSkip,
+        now: i64,
         ctx: &mut Context<Self>,
     ) {
         if !self.still_adopting(key) {
             return;
         }
-        let now = clock::now_secs();
         // A schedule that never ticked has missed nothing.
-        if let Some(last) = last {
-            let since = last.missed.map_or(last.tick, |m| m.last.max(last.tick));
-            self.catch_up(key, since, now, why, ctx);
+        let Some(last) = last else {
+            return self.plan_next(key, now, ctx);
+        };
+        let since = last.missed.map_or(last.tick, |m| m.last.max(last.tick));
+        match self.catch_up(key, since, now, why, ctx) {
+            Some(next) => self.plan(key, Some(next), ctx),
+            None => self.plan_next(key, now, ctx),
         }
-        self.plan_next(key, now, ctx);
     }
 
-    /// Records (and starts, by `-C`) the ticks due in `(since, now]`.
+    /// Records (and starts, by `-C`) the ticks due in `(since, now]`. When
+    /// none was due, the first tick after `since` is the next one after
+    /// `now` too: it is returned, and saves a second search.
     fn catch_up(
         &mut self,
         key: &Key,
@@ -122,22 +130,20 @@ impl Timer {
         now: i64,
         why: TickSkip,
         ctx: &mut Context<Self>,
-    ) {
-        let Some(entry) = self.entries.get(key) else {
-            return;
-        };
-        let Some(cron) = self.parses.get(&entry.pattern) else {
-            return;
-        };
+    ) -> Option<i64> {
+        let entry = self.entries.get(key)?;
+        let first = self.parses.next_after(&entry.pattern, since);
+        if let Some(first) = first.filter(|first| *first > now && since <= now) {
+            return Some(first);
+        }
+        let cron = self.parses.get(&entry.pattern)?;
         let (listed, count) = cron.due_between(since, now, MAX_CATCH_UP_RUNS + 1);
         let last = match count as usize {
             n if n <= listed.len() => listed.last().copied(),
             _ => cron.latest_until(now),
         };
         let last = last.or_else(|| listed.last().copied()).unwrap_or(now);
-        let Some(plan) = plan_missed(entry.catch_up, &listed, last, count) else {
-            return;
-        };
+        let plan = plan_missed(entry.catch_up, &listed, last, count)?;
         tracing::info!(user = %key.0, script = %key.1, missed = count, mode = %entry.catch_up,
             "catching up a schedule's missed ticks");
         match plan {
@@ -157,5 +163,6 @@ impl Timer {
                 self.fire(key.clone(), first, missed, skip, ctx);
             }
         }
+        None
     }
 }

@@ -51,7 +51,8 @@ enum Phase {
     Paused,
 }
 
-/// A schedule as the timer keeps it (48 bytes, and its key's name).
+/// A schedule as the timer keeps it: 48 bytes, beside its key (24 bytes,
+/// whose name's text is shared with its heap entry and its file's list).
 #[derive(Debug, Clone)]
 struct Entry {
     pattern: Pattern,
@@ -108,13 +109,21 @@ impl Timer {
 
     /// Puts `key`'s next tick after `after` in the heap.
     fn plan_next(&mut self, key: &Key, after: i64, ctx: &mut Context<Self>) {
+        let Some(entry) = self.entries.get(key) else {
+            return;
+        };
+        let next = self.parses.next_after(&entry.pattern, after);
+        self.plan(key, next, ctx);
+    }
+
+    /// Puts `key`'s tick at `next` in the heap (none: it never comes).
+    fn plan(&mut self, key: &Key, next: Option<i64>, ctx: &mut Context<Self>) {
         let Some(entry) = self.entries.get_mut(key) else {
             return;
         };
         self.recount |= entry.phase != Phase::Ticking;
         entry.phase = Phase::Ticking;
-        let cron = self.parses.get(&entry.pattern);
-        entry.next = cron.and_then(|cron| cron.next_after(after));
+        entry.next = next;
         if let Some(next) = entry.next {
             self.heap.push(Reverse((next, key.clone())));
         }
@@ -203,5 +212,27 @@ impl Actor for Timer {
         if !self.shared.config.on_postgres() {
             ctx.run_interval(observe::USERS_EVERY, |act, ctx| act.read_log(ctx));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_schedule_costs_the_timer_a_few_words_and_one_shared_name() {
+        // The size estimate of BENCHMARKS.md (issue 30, memory per
+        // schedule) rests on these; a field added here shows up there.
+        assert_eq!(std::mem::size_of::<Key>(), 24, "user and shared name");
+        assert_eq!(std::mem::size_of::<Entry>(), 48);
+        assert_eq!(std::mem::size_of::<Reverse<(i64, Key)>>(), 32, "heap");
+        let name = ScriptName::parse("nightly").expect("a name");
+        let key: Key = (UserId(1), name.clone());
+        let in_heap = key.clone();
+        assert!(
+            std::ptr::eq(key.1.as_str(), in_heap.1.as_str())
+                && std::ptr::eq(name.as_str(), key.1.as_str()),
+            "one text for the map, the heap and the file's list"
+        );
     }
 }

@@ -100,16 +100,19 @@ fn schedules_of(
     config: &Config,
     text: &str,
 ) -> Vec<(ScriptName, ScheduleDef, Result<Pattern, CronError>)> {
-    let (exectab, _) = Exectab::parse(text);
     let mut patterns = Patterns::default();
-    exectab
-        .scripts()
-        .filter_map(|def| {
-            let schedule = def.schedule.as_ref()?;
-            let name = ScriptName::parse(&def.name)?;
-            let zone = schedule.zone.as_deref().unwrap_or(&config.timezone);
-            let pattern = patterns.check(&schedule.cron, zone);
-            Some((name, schedule.clone(), pattern))
+    Exectab::schedules(text)
+        .into_iter()
+        .filter_map(|(name, schedule)| {
+            let name = ScriptName::parse(&name)?;
+            let pattern = match schedule.zone.as_deref() {
+                // The exectab's parse checked it in this zone.
+                Some(zone) => patterns.share(&schedule.cron, zone),
+                None if config.timezone == "UTC" => patterns.share(&schedule.cron, "UTC"),
+                // Checked in UTC, which stood in for the server's zone.
+                None => patterns.check(&schedule.cron, &config.timezone),
+            };
+            Some((name, schedule, pattern))
         })
         .collect()
 }

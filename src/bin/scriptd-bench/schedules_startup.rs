@@ -2,14 +2,22 @@
 //! 100,000): the admin's exectab schedules that many `-n` scripts yearly,
 //! each with one recorded tick (stamped at the fill, so none has missed
 //! anything), filled through the store's own commit. The real binary is
-//! started on it twice: every schedule with the same expression
+//! started on it three times: the same N script lines without `-c`
+//! (unscheduled, the baseline), every schedule with the same expression
 //! (`0 0 1 1 *`), then each with its own (`M H D MON *`, all distinct).
-//! Per start: time from the spawn to the first answer (`GET status`) and
-//! until the timer holds every schedule ticking (`scriptd_schedules` in
-//! `/metrics`), VmRSS then (no list asked yet), and the time of
-//! `GET schedules` listing all of them. The same storage with an empty
-//! exectab gives the baseline: the RSS difference divided by N is the
-//! memory per schedule.
+//! Every exectab also schedules one more script (`sentinel`), so that the
+//! unscheduled start has a moment when its file was read too: all are
+//! measured at the same point. Per start: time from the spawn to the
+//! first answer (`GET status`) and until the timer holds every schedule
+//! ticking (`scriptd_schedules` in `/metrics`) and the server's CPU
+//! seconds by then, VmRSS then (the timer's
+//! share, no list asked yet), VmRSS again once the account parsed the
+//! file (`GET scripts`), and the time of `GET schedules` listing all of
+//! them. Memory per schedule is (scheduled − unscheduled) / N; the
+//! whole-process growth over an empty exectab, / N, is printed beside it.
+//! Beside VmRSS, the allocator's bytes in use at the same points (glibc's
+//! `mallinfo2`, read with gdb when it is installed): what is held, not
+//! what the allocator kept of what was freed.
 
 use std::time::{Duration, Instant};
 
@@ -42,10 +50,36 @@ fn pattern(i: u64, distinct: bool) -> String {
     }
 }
 
-fn exectab(n: u64, distinct: bool) -> String {
-    (0..n)
-        .map(|i| format!("-n -c=\"{}\" y{i}\n", pattern(i, distinct)))
-        .collect()
+/// The exectab of one start: N scripts, unscheduled or scheduled, and the
+/// sentinel.
+fn exectab(n: u64, kind: Kind) -> String {
+    let mut text: String = (0..n)
+        .map(|i| match kind {
+            Kind::Unscheduled => format!("-n y{i}\n"),
+            Kind::Same => format!("-n -c=\"{}\" y{i}\n", pattern(i, false)),
+            Kind::Distinct => format!("-n -c=\"{}\" y{i}\n", pattern(i, true)),
+        })
+        .collect();
+    text.push_str("-n -c=\"0 0 1 1 *\" sentinel\n");
+    text
+}
+
+/// What the N scripts of one start are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Unscheduled,
+    Same,
+    Distinct,
+}
+
+impl Kind {
+    fn label(self) -> &'static str {
+        match self {
+            Kind::Unscheduled => "unscheduled",
+            Kind::Same => "same pattern",
+            Kind::Distinct => "distinct patterns",
+        }
+    }
 }
 
 /// A storage with the admin and one tick record per schedule.
@@ -88,21 +122,37 @@ async fn commit(db: &mut store::Database, groups: Vec<Vec<NewEvent>>) -> anyhow:
 struct Start {
     first: Duration,
     ticking: Duration,
+    /// The server's CPU seconds (all threads) when all ticked: less
+    /// sensitive to the machine's load than the time.
+    cpu: f64,
+    /// VmRSS (KiB) once all ticked, before anything was asked.
     rss: u64,
+    /// VmRSS (KiB) once the account parsed the exectab too.
+    rss_loaded: u64,
+    /// The allocator's bytes in use at the same two points, if gdb
+    /// could read them.
+    heap: Option<u64>,
+    heap_loaded: Option<u64>,
     list: Duration,
     list_bytes: usize,
 }
 
+/// How many lists are timed; 0 skips them (to profile the start alone).
 fn lists() -> usize {
     std::env::var("SCRIPTD_BENCH_LISTS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(LISTS)
-        .max(1)
 }
 
-/// Starts `binary` on `storage` and measures it with `n` schedules.
-async fn start(binary: &std::path::Path, storage: &TempStorage, n: u64) -> anyhow::Result<Start> {
+/// Starts `binary` on `storage` and measures it once `n` schedules tick;
+/// `times` lists of them are timed.
+async fn start(
+    binary: &std::path::Path,
+    storage: &TempStorage,
+    n: u64,
+    times: usize,
+) -> anyhow::Result<Start> {
     let server = Scriptd::start(binary, &storage.0)?;
     let client = server.target.client(1);
     let deadline = Instant::now() + Duration::from_secs(600);
@@ -121,10 +171,16 @@ async fn start(binary: &std::path::Path, storage: &TempStorage, n: u64) -> anyho
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let ticking = server.spawned.elapsed();
+    let cpu = server.cpu_seconds();
     // Settled, and before any list: the timer's own memory.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let rss = server.rss();
-    let times = lists();
+    let heap = server.heap_in_use();
+    // The account parses its exectab when first asked about its scripts.
+    fetch(&server, &client, "/scripts/v1/scripts").await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let rss_loaded = server.rss();
+    let heap_loaded = server.heap_in_use();
     let mut lists = Vec::with_capacity(times);
     let mut list_bytes = 0;
     for _ in 0..times {
@@ -141,8 +197,12 @@ async fn start(binary: &std::path::Path, storage: &TempStorage, n: u64) -> anyho
     Ok(Start {
         first,
         ticking,
+        cpu,
         rss,
-        list: lists[times / 2],
+        rss_loaded,
+        heap,
+        heap_loaded,
+        list: lists.get(times / 2).copied().unwrap_or_default(),
         list_bytes,
     })
 }
@@ -162,17 +222,19 @@ async fn all_ticking(server: &Scriptd, client: &awc::Client, n: u64) -> anyhow::
 
 /// `GET schedules`: 100,000 schedules make a reply of about 25 MB.
 async fn schedules(server: &Scriptd, client: &awc::Client) -> anyhow::Result<Vec<u8>> {
+    fetch(server, client, "/scripts/v1/schedules").await
+}
+
+/// A GET of `path` whose reply may be large (`GET scripts` of 100,000
+/// scripts is over 16 MB).
+async fn fetch(server: &Scriptd, client: &awc::Client, path: &str) -> anyhow::Result<Vec<u8>> {
     let mut resp = client
-        .get(server.target.url("/scripts/v1/schedules"))
+        .get(server.target.url(path))
         .insert_header(("X-APIKey", server.target.key.as_str()))
         .send()
         .await
-        .map_err(|e| anyhow::anyhow!("GET schedules: {e}"))?;
-    anyhow::ensure!(
-        resp.status().is_success(),
-        "GET schedules: {}",
-        resp.status()
-    );
+        .map_err(|e| anyhow::anyhow!("GET {path}: {e}"))?;
+    anyhow::ensure!(resp.status().is_success(), "GET {path}: {}", resp.status());
     Ok(resp.body().limit(256 << 20).await?.to_vec())
 }
 
@@ -187,26 +249,66 @@ pub async fn run() -> anyhow::Result<()> {
     let storage = fill(n).await?;
     println!("  filled in {:.1} s", fill_start.elapsed().as_secs_f64());
     let exectab_path = config(&storage.0).scripts_dir(ADMIN).join("exectab.txt");
+    let per = |more: u64, less: u64| more.saturating_sub(less) as f64 * 1024.0 / n.max(1) as f64;
     for (label, binary) in binaries()? {
         std::fs::write(&exectab_path, "")?;
-        let bare = start(&binary, &storage, 0).await?.rss;
-        for (kind, distinct) in [("same pattern", false), ("distinct patterns", true)] {
-            std::fs::write(&exectab_path, exectab(n, distinct))?;
-            let s = start(&binary, &storage, n).await?;
+        let empty = start(&binary, &storage, 0, 0).await?;
+        std::fs::write(&exectab_path, exectab(n, Kind::Unscheduled))?;
+        let bare = start(&binary, &storage, 1, 0).await?;
+        report(
+            &format!("[{label}] VmRSS empty / {n} unscheduled, timer / account loaded"),
+            format!("{} / {} / {} KiB", empty.rss, bare.rss, bare.rss_loaded),
+        );
+        let kib = |heap: Option<u64>| heap.map_or("?".to_owned(), |b| (b / 1024).to_string());
+        report(
+            &format!("[{label}] heap in use, same points"),
+            format!(
+                "{} / {} / {} KiB",
+                kib(empty.heap),
+                kib(bare.heap),
+                kib(bare.heap_loaded)
+            ),
+        );
+        for kind in [Kind::Same, Kind::Distinct] {
+            std::fs::write(&exectab_path, exectab(n, kind))?;
+            let s = start(&binary, &storage, n + 1, lists()).await?;
+            let kind = kind.label();
             report(
-                &format!("[{label}, {kind}] first answer / all {n} ticking"),
+                &format!("[{label}, {kind}] first answer / all {n} ticking (CPU)"),
                 format!(
-                    "{:.3} s / {:.3} s",
+                    "{:.3} s / {:.3} s ({:.2} s CPU)",
                     s.first.as_secs_f64(),
-                    s.ticking.as_secs_f64()
+                    s.ticking.as_secs_f64(),
+                    s.cpu
                 ),
             );
             report(
-                &format!("[{label}, {kind}] VmRSS without / with the schedules"),
+                &format!("[{label}, {kind}] per schedule: (scheduled - unscheduled) / N"),
                 format!(
-                    "{bare} / {} KiB: {:.0} bytes per schedule",
+                    "{:.0} bytes timer, {:.0} bytes account loaded ({} / {} KiB)",
+                    per(s.rss, bare.rss),
+                    per(s.rss_loaded, bare.rss_loaded),
                     s.rss,
-                    s.rss.saturating_sub(bare) as f64 * 1024.0 / n.max(1) as f64
+                    s.rss_loaded
+                ),
+            );
+            report(
+                &format!("[{label}, {kind}] heap in use per schedule (mallinfo2)"),
+                match (s.heap, bare.heap, s.heap_loaded, bare.heap_loaded) {
+                    (Some(a), Some(b), Some(c), Some(d)) => format!(
+                        "{:.0} bytes timer, {:.0} bytes account loaded",
+                        a.saturating_sub(b) as f64 / n.max(1) as f64,
+                        c.saturating_sub(d) as f64 / n.max(1) as f64
+                    ),
+                    _ => "not read (no gdb?)".to_owned(),
+                },
+            );
+            report(
+                &format!("[{label}, {kind}] whole process: (scheduled - empty) / N"),
+                format!(
+                    "{:.0} bytes timer, {:.0} bytes account loaded",
+                    per(s.rss, empty.rss),
+                    per(s.rss_loaded, empty.rss_loaded)
                 ),
             );
             report(
