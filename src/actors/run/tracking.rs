@@ -128,7 +128,8 @@ impl RunProcess {
 
     /// The script exited: unless it keeps its children (`-k`, and no stop
     /// was asked), what it left is ended; then its cgroup is read and
-    /// removed, and the output is drained.
+    /// removed, and the output is drained. A cgroup already empty (most
+    /// runs) is read and removed at once, with no look at `cgroup.events`.
     pub(super) fn end_leftovers(&mut self, ctx: &mut Context<Self>) {
         let keep = self.start.run.spec.resources.keep_children && self.stop.is_none();
         let descendants = self.descendants.clone();
@@ -137,6 +138,9 @@ impl RunProcess {
         let grace = self.start.shared.config.kill_grace;
         let run = self.start.run.id;
         let work = async move {
+            if let Some(usage) = cgroup.as_ref().and_then(|cgroup| cgroup.close_if_empty()) {
+                return Some(usage);
+            }
             match (&descendants, keep) {
                 (Some(descendants), false) if descendants.end(grace).await => {
                     tracing::info!(%run, "ended the processes the script left behind");
