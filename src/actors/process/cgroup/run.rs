@@ -3,7 +3,7 @@
 //! for the run's CPU and peak memory, removed once empty.
 
 use std::fs;
-use std::io;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use nix::sys::signal::{kill, Signal};
@@ -164,7 +164,7 @@ impl RunCgroup {
     /// CPU time and peak memory of every process that was in it.
     pub fn usage(&self) -> CgroupUsage {
         let mut usage = CgroupUsage::default();
-        if let Ok(stat) = fs::read_to_string(self.dir.join("cpu.stat")) {
+        if let Some(stat) = read_small(&self.dir.join("cpu.stat")) {
             for line in stat.lines() {
                 let mut parts = line.split_whitespace();
                 let (Some(key), Some(value)) = (parts.next(), parts.next()) else {
@@ -181,7 +181,7 @@ impl RunCgroup {
         // Not looked for without the controller: a failed open per run.
         usage.memory_peak_kb = self
             .memory
-            .then(|| fs::read_to_string(self.dir.join("memory.peak")).ok())
+            .then(|| read_small(&self.dir.join("memory.peak")))
             .flatten()
             .and_then(|text| text.trim().parse::<i64>().ok())
             .map(|bytes| bytes / 1024);
@@ -212,4 +212,19 @@ impl RunCgroup {
             other => other,
         }
     }
+}
+
+/// A small cgroup file, read with one `read` while it fits the buffer:
+/// `fs::read_to_string` asks for the size first, which a cgroup file does
+/// not know, then reads in growing steps and once more for the end (seven
+/// system calls for `cpu.stat` where three do, once per run).
+fn read_small(path: &Path) -> Option<String> {
+    let mut file = fs::File::open(path).ok()?;
+    let mut buf = [0u8; 1024];
+    let n = file.read(&mut buf).ok()?;
+    let mut text = String::from_utf8_lossy(&buf[..n]).into_owned();
+    if n == buf.len() {
+        file.read_to_string(&mut text).ok()?;
+    }
+    Some(text)
 }
