@@ -330,6 +330,34 @@ mod tests {
         assert!(held.is_empty());
     }
 
+    #[test]
+    fn a_status_file_has_its_mode_even_over_a_temp_file_left_by_a_crash() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("dir");
+        let placement = crate::storage::StatusPlacement::in_storage(dir.path());
+        let mode = |path: &Path| {
+            std::fs::metadata(path)
+                .expect("written")
+                .permissions()
+                .mode()
+                & 0o777
+        };
+        let (fresh, left) = (
+            placement.path(UserId(1), RunId::new()),
+            placement.path(UserId(1), RunId::new()),
+        );
+        placement.create_dir(&left).expect("folder");
+        let tmp = PathBuf::from(format!("{}.tmp", left.display()));
+        std::fs::write(&tmp, "half").expect("left over");
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let mut folders = HashSet::new();
+        for path in [&fresh, &left] {
+            write_atomic(path, b"{}", &placement, &mut folders).expect("write");
+            assert_eq!(mode(path), placement.mode, "{}", path.display());
+            assert_eq!(std::fs::read(path).expect("read"), b"{}");
+        }
+    }
+
     #[actix_rt::test]
     async fn settled_answers_once_every_change_sent_before_it_is_on_disk() {
         let dir = tempfile::tempdir().expect("dir");

@@ -14,7 +14,7 @@
 //! highest reading so far decides every `wait4` figure below it. Only a
 //! figure above it costs one `getrusage` (a system call, where
 //! `/proc/self/status` is a file the kernel formats: 3 % of the server's
-//! CPU per `/bin/true` run, BENCHMARKS.md § engine).
+//! CPU per `/bin/true` run, BENCHMARKS.md § Cutting the per-run CPU).
 
 use std::sync::atomic::{AtomicI64, Ordering};
 
