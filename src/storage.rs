@@ -145,6 +145,13 @@ impl StatusPlacement {
         Ok(())
     }
 
+    /// Whether a file created with the configured mode has it, and its
+    /// group, with no further call: no group to set, and no bits that the
+    /// server's umask (077) takes off.
+    pub fn exact_at_creation(&self) -> bool {
+        self.group.is_none() && self.mode & 0o077 == 0
+    }
+
     /// Gives `path` the configured mode (or `mode` for folders) and group.
     pub fn apply(&self, path: &Path, mode: u32) -> io::Result<()> {
         if let Some(group) = self.group {

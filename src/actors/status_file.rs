@@ -9,8 +9,9 @@
 //! (inode allocation, BENCHMARKS.md § Profile-driven fixes, 8), far more
 //! than the JSON.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -24,7 +25,7 @@ use crate::storage::StatusPlacement;
 /// be before its first file is. Status files of queued runs already lag
 /// their positions by up to 100 ms (see the queue's refresh); `GET /status`
 /// is always exact.
-const WINDOW: Duration = Duration::from_millis(20);
+pub const WINDOW: Duration = Duration::from_millis(20);
 
 /// One change to a status file.
 enum Change {
@@ -205,10 +206,13 @@ fn take_due(held: &mut Batch, now: Instant) -> Batch {
 }
 
 fn write_batch(batch: Batch, placement: &StatusPlacement) {
+    // Folders made or seen in this batch: one check per folder, not one
+    // per file (a later batch checks again, should one have gone).
+    let mut folders = HashSet::new();
     for (path, pending) in batch {
         let result = match pending.content {
             Some(text) if pending.unless_same && holds(&path, &text) => Ok(()),
-            Some(text) => write_atomic(&path, text.as_bytes(), placement),
+            Some(text) => write_atomic(&path, text.as_bytes(), placement, &mut folders),
             None => match std::fs::remove_file(&path) {
                 Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
                 other => other,
@@ -225,13 +229,40 @@ fn holds(path: &Path, text: &str) -> bool {
     std::fs::read(path).is_ok_and(|bytes| bytes == text.as_bytes())
 }
 
-fn write_atomic(path: &Path, bytes: &[u8], placement: &StatusPlacement) -> std::io::Result<()> {
-    placement.create_dir(path)?;
+fn write_atomic(
+    path: &Path,
+    bytes: &[u8],
+    placement: &StatusPlacement,
+    folders: &mut HashSet<PathBuf>,
+) -> std::io::Result<()> {
+    if let Some(folder) = path.parent().filter(|folder| !folders.contains(*folder)) {
+        placement.create_dir(path)?;
+        folders.insert(folder.to_owned());
+    }
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
-    let mut file = std::fs::File::create(&tmp)?;
-    placement.apply_file(&file)?;
+    // Made with its mode where the umask (077) leaves it whole, as the
+    // default 0600 is; a temp file left by a crash keeps the mode it had,
+    // so it is set again.
+    let mut file = match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(placement.mode)
+        .open(&tmp)
+    {
+        Ok(file) if placement.exact_at_creation() => file,
+        Ok(file) => {
+            placement.apply_file(&file)?;
+            file
+        }
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
+            let file = std::fs::File::create(&tmp)?;
+            placement.apply_file(&file)?;
+            file
+        }
+        Err(err) => return Err(err),
+    };
     file.write_all(bytes)?;
     drop(file);
     std::fs::rename(&tmp, path)
@@ -297,6 +328,34 @@ mod tests {
         let due = take_due(&mut held, start + WINDOW);
         assert_eq!(due.keys().collect::<Vec<_>>(), [Path::new("/x/new.json")]);
         assert!(held.is_empty());
+    }
+
+    #[test]
+    fn a_status_file_has_its_mode_even_over_a_temp_file_left_by_a_crash() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("dir");
+        let placement = crate::storage::StatusPlacement::in_storage(dir.path());
+        let mode = |path: &Path| {
+            std::fs::metadata(path)
+                .expect("written")
+                .permissions()
+                .mode()
+                & 0o777
+        };
+        let (fresh, left) = (
+            placement.path(UserId(1), RunId::new()),
+            placement.path(UserId(1), RunId::new()),
+        );
+        placement.create_dir(&left).expect("folder");
+        let tmp = PathBuf::from(format!("{}.tmp", left.display()));
+        std::fs::write(&tmp, "half").expect("left over");
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let mut folders = HashSet::new();
+        for path in [&fresh, &left] {
+            write_atomic(path, b"{}", &placement, &mut folders).expect("write");
+            assert_eq!(mode(path), placement.mode, "{}", path.display());
+            assert_eq!(std::fs::read(path).expect("read"), b"{}");
+        }
     }
 
     #[actix_rt::test]

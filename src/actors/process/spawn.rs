@@ -199,14 +199,13 @@ pub async fn spawn(req: SpawnRequest) -> Result<Spawned, SpawnError> {
             }
         })?;
     if let Some(cgroup) = &req.cgroup {
-        let procs = std::fs::OpenOptions::new()
-            .write(true)
-            .open(cgroup.join("cgroup.procs"))
-            .map_err(|source| SpawnError::ChildSetup {
-                step: "opening the run's cgroup",
-                errno: Errno::from_raw(source.raw_os_error().unwrap_or(libc::EIO)),
+        // Opened by the spawner thread, not here on the actor's.
+        launch = launch
+            .with_cgroup(&cgroup.join("cgroup.procs"))
+            .map_err(|source| SpawnError::Io {
+                path: program.clone(),
+                source,
             })?;
-        launch = launch.with_cgroup(procs.into());
     }
 
     // Started off this thread: see `spawner`.

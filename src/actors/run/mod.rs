@@ -50,6 +50,9 @@ const MAX_LINE: usize = 64 * 1024;
 /// buffered output reaches the file (or the database) at most this late,
 /// and no more often than this per run.
 const LOG_FLUSH_EVERY: Duration = Duration::from_millis(100);
+/// A running run's status file is first written once its process is
+/// this old, as a new run's file is (the status writer's window).
+const STATUS_AFTER: Duration = crate::actors::status_file::WINDOW;
 
 /// What a RunProcess needs to start.
 pub struct RunStart {
@@ -204,7 +207,13 @@ impl RunProcess {
                 log.flush();
             }
         });
-        self.write_status();
+        // A run that ends sooner would have its file rewritten only to be
+        // removed: its queued file (if any) stands until then.
+        ctx.run_later(STATUS_AFTER, |act, _ctx| {
+            if act.running() {
+                act.write_status();
+            }
+        });
         if let Some(secs) = self.start.run.spec.timeout_secs {
             ctx.run_later(Duration::from_secs(secs), |act, ctx| {
                 act.stop(StopReason::Timeout, ctx)

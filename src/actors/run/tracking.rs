@@ -20,8 +20,6 @@ const SAMPLE_SLOWLY: Duration = Duration::from_millis(250);
 /// What the run's processes used, as far as it is known.
 #[derive(Debug, Default)]
 pub(super) struct Usage {
-    /// What the exec carried over from the server into `ru_maxrss`.
-    inherited_kb: Option<i64>,
     /// The script's own high-water mark, sampled.
     sampled_kb: Option<i64>,
     /// The cgroup's figures, read once every process is gone.
@@ -38,7 +36,7 @@ impl Usage {
     /// Peak memory of the run in KiB, given `wait4`'s figure.
     pub(super) fn peak_kb(&self, wait4_kb: i64) -> Option<i64> {
         let cgroup = self.cgroup.and_then(|c| c.memory_peak_kb);
-        memory::pick_peak_kb(cgroup, wait4_kb, self.inherited_kb, self.sampled_kb)
+        memory::peak_kb(cgroup, wait4_kb, self.sampled_kb)
     }
 
     /// CPU (user, system) of all the run's processes, when the cgroup knows.
@@ -92,7 +90,6 @@ impl RunProcess {
         // No sample now: the script has only just exec'd, and a few KiB
         // would pass for its peak. A script gone before the first sample
         // has no known peak (null) rather than a wrong one.
-        self.usage.inherited_kb = memory::own_peak_rss_kb();
         if self.cgroup_counts_memory() {
             return;
         }
@@ -131,7 +128,8 @@ impl RunProcess {
 
     /// The script exited: unless it keeps its children (`-k`, and no stop
     /// was asked), what it left is ended; then its cgroup is read and
-    /// removed, and the output is drained.
+    /// removed, and the output is drained. A cgroup already empty (most
+    /// runs) is read and removed at once, with no look at `cgroup.events`.
     pub(super) fn end_leftovers(&mut self, ctx: &mut Context<Self>) {
         let keep = self.start.run.spec.resources.keep_children && self.stop.is_none();
         let descendants = self.descendants.clone();
@@ -140,6 +138,9 @@ impl RunProcess {
         let grace = self.start.shared.config.kill_grace;
         let run = self.start.run.id;
         let work = async move {
+            if let Some(usage) = cgroup.as_ref().and_then(|cgroup| cgroup.close_if_empty()) {
+                return Some(usage);
+            }
             match (&descendants, keep) {
                 (Some(descendants), false) if descendants.end(grace).await => {
                     tracing::info!(%run, "ended the processes the script left behind");

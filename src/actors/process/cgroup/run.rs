@@ -3,7 +3,7 @@
 //! for the run's CPU and peak memory, removed once empty.
 
 use std::fs;
-use std::io;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use nix::sys::signal::{kill, Signal};
@@ -24,6 +24,8 @@ pub struct CgroupUsage {
 #[derive(Debug)]
 pub struct RunCgroup {
     dir: PathBuf,
+    /// It has a `memory.peak` (the memory controller is on).
+    memory: bool,
 }
 
 impl RunCgroup {
@@ -45,7 +47,10 @@ impl RunCgroup {
             }
             other => other?,
         }
-        let cgroup = RunCgroup { dir };
+        let cgroup = RunCgroup {
+            dir,
+            memory: base.controllers.memory,
+        };
         let c = base.controllers;
         let mut unenforced = Vec::new();
         let limits = [
@@ -90,7 +95,7 @@ impl RunCgroup {
 
     /// A run cgroup that already exists (start-up clean-up).
     pub fn existing(dir: PathBuf) -> RunCgroup {
-        RunCgroup { dir }
+        RunCgroup { dir, memory: false }
     }
 
     /// The cgroup's folder.
@@ -159,7 +164,7 @@ impl RunCgroup {
     /// CPU time and peak memory of every process that was in it.
     pub fn usage(&self) -> CgroupUsage {
         let mut usage = CgroupUsage::default();
-        if let Ok(stat) = fs::read_to_string(self.dir.join("cpu.stat")) {
+        if let Some(stat) = read_small(&self.dir.join("cpu.stat")) {
             for line in stat.lines() {
                 let mut parts = line.split_whitespace();
                 let (Some(key), Some(value)) = (parts.next(), parts.next()) else {
@@ -173,11 +178,31 @@ impl RunCgroup {
                 }
             }
         }
-        usage.memory_peak_kb = fs::read_to_string(self.dir.join("memory.peak"))
-            .ok()
+        // Not looked for without the controller: a failed open per run.
+        usage.memory_peak_kb = self
+            .memory
+            .then(|| read_small(&self.dir.join("memory.peak")))
+            .flatten()
             .and_then(|text| text.trim().parse::<i64>().ok())
             .map(|bytes| bytes / 1024);
         usage
+    }
+
+    /// Reads and removes the cgroup if no process is left in it, which is
+    /// how most runs end: `rmdir` itself says whether it is empty, so
+    /// `cgroup.events` is not read. `None` when it is not empty (or
+    /// cannot be removed): then it stays, for the long way (`populated`,
+    /// ending what is left, [`usage`](Self::usage), [`remove`](Self::remove)).
+    ///
+    /// The figures are read just before the `rmdir`: a process that left
+    /// on its own in between would lose the CPU of those microseconds.
+    pub fn close_if_empty(&self) -> Option<CgroupUsage> {
+        let usage = self.usage();
+        match fs::remove_dir(&self.dir) {
+            Ok(()) => Some(usage),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => Some(usage),
+            Err(_) => None,
+        }
     }
 
     /// Removes the (empty) cgroup.
@@ -187,4 +212,19 @@ impl RunCgroup {
             other => other,
         }
     }
+}
+
+/// A small cgroup file, read with one `read` while it fits the buffer:
+/// `fs::read_to_string` asks for the size first, which a cgroup file does
+/// not know, then reads in growing steps and once more for the end (seven
+/// system calls for `cpu.stat` where three do, once per run).
+fn read_small(path: &Path) -> Option<String> {
+    let mut file = fs::File::open(path).ok()?;
+    let mut buf = [0u8; 1024];
+    let n = file.read(&mut buf).ok()?;
+    let mut text = String::from_utf8_lossy(&buf[..n]).into_owned();
+    if n == buf.len() {
+        file.read_to_string(&mut text).ok()?;
+    }
+    Some(text)
 }

@@ -51,8 +51,9 @@ pub struct Launch {
     creds: Option<Credentials>,
     /// Whether the child gets a stdin pipe (otherwise `/dev/null`).
     stdin_pipe: bool,
-    /// `cgroup.procs` of the run's cgroup, which the child moves itself into.
-    cgroup_procs: Option<OwnedFd>,
+    /// `cgroup.procs` of the run's cgroup, which the child moves itself
+    /// into; opened by [`start`](Self::start), on the spawner thread.
+    cgroup_procs: Option<CString>,
 }
 
 /// A started child and the parent's ends of its pipes.
@@ -106,15 +107,24 @@ impl Launch {
     }
 
     /// Has the child move itself into the cgroup whose `cgroup.procs` is
-    /// open (for writing) as `procs`, before it can run anything.
-    pub fn with_cgroup(mut self, procs: OwnedFd) -> Launch {
+    /// at `procs`, before it can run anything.
+    pub fn with_cgroup(mut self, procs: &std::path::Path) -> io::Result<Launch> {
+        let procs = CString::new(procs.as_os_str().as_bytes())
+            .map_err(|_| invalid("NUL byte in the cgroup's path"))?;
         self.cgroup_procs = Some(procs);
-        self
+        Ok(self)
     }
 
     /// Starts the child. Returns once it has called `execve` (or failed
     /// before, with the step encoded as in [`STEP_MARK`]).
     pub fn start(&self) -> io::Result<Launched> {
+        let cgroup_procs = match &self.cgroup_procs {
+            Some(path) => Some(open_for_writing(path).map_err(|err| {
+                let errno = err.raw_os_error().unwrap_or(libc::EIO);
+                io::Error::from_raw_os_error(STEP_MARK | (STEP_CGROUP << 16) | (errno & 0xFFF))
+            })?),
+            None => None,
+        };
         let (stdout_read, stdout_write) = pipe()?;
         let (stderr_read, stderr_write) = pipe()?;
         let (stdin_parent, stdin_child) = if self.stdin_pipe {
@@ -148,7 +158,7 @@ impl Launch {
                 stdout_write.as_raw_fd(),
                 stderr_write.as_raw_fd(),
             ],
-            cgroup_procs: self.cgroup_procs.as_ref().map_or(-1, AsRawFd::as_raw_fd),
+            cgroup_procs: cgroup_procs.as_ref().map_or(-1, AsRawFd::as_raw_fd),
             umask: super::umask::for_scripts(),
             // SAFETY: getpid has no preconditions.
             parent: unsafe { libc::getpid() },
@@ -244,6 +254,16 @@ fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     // SAFETY: pipe2 just returned these descriptors to us.
     let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
     Ok((above_stdio(read)?, above_stdio(write)?))
+}
+
+fn open_for_writing(path: &CString) -> io::Result<OwnedFd> {
+    // SAFETY: a NUL-terminated path and plain flags.
+    let fd = unsafe { libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: open just returned this descriptor to us.
+    above_stdio(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 fn dev_null() -> io::Result<OwnedFd> {
