@@ -36,6 +36,9 @@ pub fn page(
         for (i, name) in names.iter().enumerate().skip(1) {
             object.insert(name.clone(), value(table, name, row.get_ref(i)?)?);
         }
+        if table == Table::Events {
+            restore_event(&mut object);
+        }
         out.push(Value::Object(object));
     }
     Ok((out, last))
@@ -52,6 +55,25 @@ fn value(table: Table, column: &str, value: ValueRef<'_>) -> Result<Value, Store
         ValueRef::Text(text) => Value::String(String::from_utf8_lossy(text).into_owned()),
         ValueRef::Blob(bytes) => Value::String(format!("\\x{}", hex::encode(bytes))),
     })
+}
+
+/// PostgreSQL stores an event's full form: the compact one (see
+/// [`crate::events::compact`]) gets its row's `kind` and run back.
+fn restore_event(row: &mut Map<String, Value>) {
+    let kind = row.get("kind").cloned();
+    let run = row
+        .get("stream")
+        .and_then(Value::as_str)
+        .filter(|s| crate::ids::RunId::parse(s).is_some())
+        .map(|s| Value::String(s.to_owned()));
+    if let Some(Value::Object(data)) = row.get_mut("data") {
+        if let (false, Some(kind)) = (data.contains_key("kind"), kind) {
+            data.insert("kind".into(), kind);
+        }
+        if let (false, Some(run)) = (data.contains_key("run"), run) {
+            data.insert("run".into(), run);
+        }
+    }
 }
 
 /// The runs that may have a log file, as (user, run id) text pairs.
