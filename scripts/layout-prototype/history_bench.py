@@ -4,7 +4,7 @@
 # times, 20 script names and 2 % failures, and times the statement of
 # src/events/sqlite/history.rs for each filter: median ms of 50 calls,
 # fetching the rows (Python's sqlite3, JSON not parsed).
-#   history_bench.py SERVER.db OUT.db N [--no-fill]
+#   history_bench.py SERVER.db OUT.db N [info|final-event|columns] [--no-fill]
 import random, sqlite3, statistics, sys, time, uuid
 src, out, N = sys.argv[1], sys.argv[2], int(sys.argv[3])
 FILL = "--no-fill" not in sys.argv
@@ -38,11 +38,21 @@ if FILL:
             d.execute("INSERT INTO events (%s) VALUES (%s)" % (",".join(e), ",".join("?" * len(e))), list(e.values()))
     d.commit(); d.execute("PRAGMA wal_checkpoint(TRUNCATE)"); d.close()
 db = sqlite3.connect(out)
-HISTORY = open(sys.argv[4]).read() if len(sys.argv) > 4 and not sys.argv[4].startswith("--") else \
-    """SELECT id, info, requested_by, requested_from, cancelled_by, cancelled_from,
-            killed_by, killed_from
-         FROM runs WHERE state = 'done' AND forgotten = 0 AND user_id = 1 {f}
-         ORDER BY finished DESC, id DESC LIMIT 51"""
+AUDIT = "requested_by, requested_from, cancelled_by, cancelled_from, killed_by, killed_from"
+STATEMENTS = {
+    # main before issue 28 item 4: the whole record in runs.info
+    "info": "SELECT id, info, " + AUDIT + " FROM runs r",
+    # the record read from the final event (one join on events_one_final)
+    "final-event": """SELECT r.id, r.info, r.""" + AUDIT.replace(", ", ", r.") + """, e.kind, e.version,
+         e.stream, e.data FROM runs r LEFT JOIN events e ON e.stream = r.id
+         AND e.kind IN ('RunFinished', 'RunCancelled', 'RunStartFailed', 'RunInterrupted')""",
+    # this branch: info less the columns, the columns read beside it
+    "columns": "SELECT id, info, outcome, started, finished, duration, run_user, run_group, "
+               "exit_code, signal, " + AUDIT + " FROM runs r",
+}
+which = next((a for a in sys.argv[4:] if not a.startswith("--")), "info")
+HISTORY = STATEMENTS[which] + """ WHERE r.state = 'done' AND r.forgotten = 0 AND r.user_id = 1 {f}
+         ORDER BY r.finished DESC, r.id DESC LIMIT 51"""
 mid = 1.7e9 + N / 4
 FILTERS = [("first page", ""), ("name", "AND name = 's3'"), ("outcome failed", "AND outcome = 'failed'"),
            ("name + failed", "AND name = 's3' AND outcome = 'failed'"),

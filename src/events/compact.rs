@@ -32,7 +32,7 @@ const FULL_PREFIX: &str = "{\"kind\":";
 
 /// Fields dropped at their default, by where they are: (object, key,
 /// default). Each is `#[serde(default)]` on its type (or an `Option`).
-const DEFAULTS: &[(Scope, &str, fn(&Value) -> bool)] = &[
+const DEFAULTS: &[(Scope, &str, IsDefault)] = &[
     (Scope::Spec, "noexec", is_false),
     (Scope::Spec, "forget", is_false),
     (Scope::Top, "params", is_empty),
@@ -42,6 +42,9 @@ const DEFAULTS: &[(Scope, &str, fn(&Value) -> bool)] = &[
     (Scope::Record, "tasks", is_empty),
     (Scope::Record, "removelog", is_false),
 ];
+
+/// Whether a field's value is its default.
+type IsDefault = fn(&Value) -> bool;
 
 #[derive(Clone, Copy, PartialEq)]
 enum Scope {

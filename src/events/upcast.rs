@@ -16,12 +16,10 @@
 //! and the first release's payloads decode as they are (the fixtures hold
 //! them). The chain itself is tested on an upcaster written for the test.
 //!
-//! On SQLite a finished run's record is read from its final event, through
-//! [`decode`] (see `events::compact` for the stored form); `runs.info`
-//! keeps a record only for a run whose events were pruned, and PostgreSQL
-//! keeps one per finished run. Those copies stay in the shape they were
-//! projected in; an upcaster that changes `RunRecord` comes with a
-//! migration that refolds them (`events::rebuild`, which reads through
+//! The read model keeps final records (`runs.info`; on SQLite less the
+//! fields its columns hold, see `events::sqlite::record`) in the shape
+//! they were projected in; an upcaster that changes `RunRecord` comes with
+//! a migration that refolds them (`events::rebuild`, which reads through
 //! [`decode`]).
 
 use serde::de::DeserializeOwned;

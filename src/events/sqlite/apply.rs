@@ -42,13 +42,13 @@ pub fn apply(conn: &Connection, new: &NewEvent, data: &str) -> Result<(), StoreE
             conn.prepare_cached("DELETE FROM run_stdin WHERE run_id = ?")?
                 .execute(params![id])?;
         }
-        // The record stays in the final event alone (`info = ''`, see
-        // `record`): a copy was a third of a finished run's bytes.
+        // `info` keeps what the columns do not (see `record`): a whole
+        // copy of the record was a third of a finished run's bytes.
         Change::FinishRun { id, row, cancelled } => {
             conn.prepare_cached(
                 "UPDATE runs SET state = 'done', outcome = ?, started = ?, finished = ?,
                     duration = ?, run_user = ?, run_group = ?, exit_code = ?, signal = ?,
-                    info = ''
+                    info = ?
                  WHERE id = ?",
             )?
             .execute(params![
@@ -60,6 +60,7 @@ pub fn apply(conn: &Connection, new: &NewEvent, data: &str) -> Result<(), StoreE
                 row.run_group,
                 row.exit_code,
                 row.signal,
+                super::record::residual(&row.info)?,
                 id,
             ])?;
             conn.prepare_cached("DELETE FROM run_stdin WHERE run_id = ?")?

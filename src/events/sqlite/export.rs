@@ -36,8 +36,10 @@ pub fn page(
         for (i, name) in names.iter().enumerate().skip(1) {
             object.insert(name.clone(), value(table, name, row.get_ref(i)?)?);
         }
-        if table == Table::Events {
-            restore_event(&mut object);
+        match table {
+            Table::Events => restore_event(&mut object),
+            Table::Runs => restore_record(&mut object),
+            _ => {}
         }
         out.push(Value::Object(object));
     }
@@ -73,6 +75,26 @@ fn restore_event(row: &mut Map<String, Value>) {
         if let (false, Some(run)) = (data.contains_key("run"), run) {
             data.insert("run".into(), run);
         }
+    }
+}
+
+/// PostgreSQL keeps a done run's whole record in `info`: the columns
+/// SQLite left out of it (see [`super::record`]) go back in.
+fn restore_record(row: &mut Map<String, Value>) {
+    if row.get("state").and_then(Value::as_str) != Some("done") {
+        return;
+    }
+    let columns: Vec<Value> = super::record::IN_COLUMNS
+        .iter()
+        .map(|key| row.get(*key).cloned().unwrap_or(Value::Null))
+        .collect();
+    let info = row.get("info").and_then(Value::as_str);
+    if let Some(Ok(Value::Object(mut record))) = info.map(serde_json::from_str::<Value>) {
+        super::record::merge(&mut record, columns);
+        row.insert(
+            "info".into(),
+            Value::String(Value::Object(record).to_string()),
+        );
     }
 }
 

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
 
-use super::record::{record, FinalEvent, FINAL_JOIN};
+use super::record::{columns_of, full, COLUMNS};
 use crate::accounts::{Guest, Principal, User};
 use crate::events::error::StoreError;
 use crate::events::query::{RowState, RunRow};
@@ -107,24 +107,34 @@ impl Lookup {
     /// One run of a user from the read model.
     pub fn run(&self, user: UserId, run: RunId) -> Result<Option<RunRow>, StoreError> {
         self.with(|conn| {
-            // `info` holds the RunQueued event until the run is done: only
-            // a done run's record is read (see `record`).
+            // `info` holds the RunQueued event until the run is done, and
+            // its record (less the columns) after: only the record is read.
             let sql = format!(
-                "SELECT r.name, r.state, r.forgotten, CASE WHEN r.state = 'done' THEN r.info END,
-                    e.kind, e.version, e.stream, e.data
-                 FROM runs r {FINAL_JOIN} WHERE r.id = ? AND r.user_id = ?"
+                "SELECT r.name, r.state, r.forgotten, {COLUMNS} FROM runs r
+                 WHERE r.id = ? AND r.user_id = ?"
             );
-            let mut select = conn.prepare_cached(&sql)?;
-            let mut rows = select.query(params![run.to_string(), user.0])?;
-            let Some(row) = rows.next()? else {
+            let row = conn
+                .prepare_cached(&sql)?
+                .query_row(params![run.to_string(), user.0], |row| {
+                    let state: String = row.get(1)?;
+                    let record = match state.as_str() {
+                        "done" => Some((row.get::<_, String>(3)?, columns_of(row, 4)?)),
+                        _ => None,
+                    };
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        state,
+                        row.get::<_, bool>(2)?,
+                        record,
+                    ))
+                })
+                .optional()?;
+            let Some((name, state, forgotten, record)) = row else {
                 return Ok(None);
             };
-            let name: String = row.get(0)?;
-            let state: String = row.get(1)?;
-            let forgotten: bool = row.get(2)?;
-            let record = match state.as_str() {
-                "done" => done_record(row)?,
-                _ => None,
+            let record = match record {
+                Some((info, columns)) => Some(serde_json::to_string(&full(&info, columns)?)?),
+                None => None,
             };
             let Some(name) = ScriptName::parse(&name) else {
                 return Ok(None);
@@ -142,31 +152,6 @@ impl Lookup {
                 record,
             }))
         })
-    }
-}
-
-/// A done run's record as JSON text, from `runs.info` or its final event.
-fn done_record(row: &Row<'_>) -> Result<Option<String>, StoreError> {
-    let info = row
-        .get_ref(3)?
-        .as_str_or_null()
-        .map_err(rusqlite::Error::from)?;
-    let last = match row
-        .get_ref(4)?
-        .as_str_or_null()
-        .map_err(rusqlite::Error::from)?
-    {
-        Some(kind) => Some(FinalEvent {
-            kind,
-            version: row.get(5)?,
-            stream: row.get_ref(6)?.as_str().map_err(rusqlite::Error::from)?,
-            data: row.get_ref(7)?.as_str().map_err(rusqlite::Error::from)?,
-        }),
-        None => None,
-    };
-    match record(info, last)? {
-        Some(record) => Ok(Some(serde_json::to_string(&record)?)),
-        None => Ok(None),
     }
 }
 

@@ -51,10 +51,6 @@ pub fn prune_batch(
         }
     }
     for (user, id) in &chosen {
-        if !all {
-            // The row outlives the events: it keeps the final record.
-            tx.prepare_cached(KEEP_RECORD)?.execute([id])?;
-        }
         pruned.events += tx
             .prepare_cached("DELETE FROM events WHERE stream = ?")?
             .execute([id])? as u64;
@@ -78,16 +74,6 @@ pub fn prune_batch(
     pruned.more = stale + chosen.len() >= limit || ticks >= (limit * TICKS_PER_RUN) as u64;
     Ok(pruned)
 }
-
-/// Copies a run's record out of its final event into `info` (see
-/// `record`), before the event goes. Rows that still hold one keep it.
-const KEEP_RECORD: &str = "UPDATE runs SET info = (
-       SELECT json_extract(e.data, '$.record') FROM events e
-        WHERE e.stream = runs.id
-          AND e.kind IN ('RunFinished', 'RunCancelled', 'RunStartFailed', 'RunInterrupted'))
-     WHERE id = ?1 AND info = ''
-       AND EXISTS (SELECT 1 FROM events e WHERE e.stream = runs.id
-          AND e.kind IN ('RunFinished', 'RunCancelled', 'RunStartFailed', 'RunInterrupted'))";
 
 /// Tick records a batch removes per run it may remove: they are single
 /// small rows, and an every-second schedule records 86,400 a day.
