@@ -20,32 +20,33 @@ fn actor(row: &sqlx::sqlite::SqliteRow, by: &str, from: &str) -> Result<Option<A
     })
 }
 
-/// The record's columns, in `record::IN_COLUMNS` order.
-fn columns(row: &sqlx::sqlite::SqliteRow) -> Result<[Value; 8], StoreError> {
-    let text = |name: &str| -> Result<Value, StoreError> {
+/// The record's columns, in `record::IN_COLUMNS` order: the 3rd to the
+/// 10th of the statement, read by place (no lookup by name per row).
+pub(super) fn columns(row: &sqlx::sqlite::SqliteRow) -> Result<[Value; 8], StoreError> {
+    let text = |i: usize| -> Result<Value, StoreError> {
         Ok(row
-            .try_get::<Option<String>, _>(name)?
+            .try_get::<Option<String>, _>(i)?
             .map_or(Value::Null, Value::from))
     };
-    let real = |name: &str| -> Result<Value, StoreError> {
+    let real = |i: usize| -> Result<Value, StoreError> {
         Ok(row
-            .try_get::<Option<f64>, _>(name)?
+            .try_get::<Option<f64>, _>(i)?
             .map_or(Value::Null, Value::from))
     };
-    let int = |name: &str| -> Result<Value, StoreError> {
+    let int = |i: usize| -> Result<Value, StoreError> {
         Ok(row
-            .try_get::<Option<i64>, _>(name)?
+            .try_get::<Option<i64>, _>(i)?
             .map_or(Value::Null, Value::from))
     };
     Ok([
-        text("outcome")?,
-        real("started")?,
-        real("finished")?,
-        real("duration")?,
-        text("run_user")?,
-        text("run_group")?,
-        int("exit_code")?,
-        int("signal")?,
+        text(2)?,
+        real(3)?,
+        real(4)?,
+        real(5)?,
+        text(6)?,
+        text(7)?,
+        int(8)?,
+        int(9)?,
     ])
 }
 

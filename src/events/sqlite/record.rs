@@ -59,22 +59,22 @@ pub fn residual(record: &str) -> Result<String, StoreError> {
 /// [`residual`] nor the migration leaves a key whose column is set.
 pub fn full(info: &str, columns: impl IntoIterator<Item = Value>) -> Result<RunRecord, StoreError> {
     let body = info.trim_start().strip_prefix('{').unwrap_or(info);
-    let mut text = String::with_capacity(info.len() + 160);
-    text.push('{');
+    let mut text: Vec<u8> = Vec::with_capacity(info.len() + 160);
+    text.push(b'{');
     for (key, value) in IN_COLUMNS.iter().zip(columns) {
         if !value.is_null() {
-            text.push('"');
-            text.push_str(key);
-            text.push_str("\":");
-            text.push_str(&value.to_string());
-            text.push(',');
+            text.push(b'"');
+            text.extend_from_slice(key.as_bytes());
+            text.extend_from_slice(b"\":");
+            serde_json::to_writer(&mut text, &value)?;
+            text.push(b',');
         }
     }
-    if body.trim_start().starts_with('}') && text.ends_with(',') {
+    if body.trim_start().starts_with('}') && text.ends_with(b",") {
         text.pop();
     }
-    text.push_str(body);
-    Ok(serde_json::from_str(&text)?)
+    text.extend_from_slice(body.as_bytes());
+    Ok(serde_json::from_slice(&text)?)
 }
 
 /// Puts the columns' values into a record's map.
