@@ -154,3 +154,33 @@ async fn a_log_in_the_old_full_form_reads_back_as_the_same_events() {
     }
     assert_eq!(read_back(&readers).await, appended);
 }
+
+/// What the compact form adds to the writer thread per event: the full
+/// form is serialized for the read model and the outbox anyway, the
+/// compact one on top. Not a test: `cargo test --release --lib
+/// compact_encode_cost -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn compact_encode_cost() {
+    for kind in ["RunQueued", "RunStarted", "RunSpawned", "RunFinished"] {
+        let (_, event) = golden_events()
+            .into_iter()
+            .find(|(_, e)| e.kind() == kind)
+            .expect("a fixture");
+        let stream = event.run_id().expect("a run").to_string();
+        let rounds = 100_000;
+        let t = std::time::Instant::now();
+        for _ in 0..rounds {
+            std::hint::black_box(
+                serde_json::to_string(std::hint::black_box(&event)).expect("full"),
+            );
+        }
+        let full = t.elapsed().as_secs_f64() / rounds as f64 * 1e6;
+        let t = std::time::Instant::now();
+        for _ in 0..rounds {
+            std::hint::black_box(encode(std::hint::black_box(&event), &stream).expect("compact"));
+        }
+        let compact = t.elapsed().as_secs_f64() / rounds as f64 * 1e6;
+        println!("| {kind} | {full:.2} µs | {compact:.2} µs |");
+    }
+}
