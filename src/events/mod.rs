@@ -6,6 +6,7 @@
 
 pub mod account;
 pub mod chore;
+pub mod compact;
 pub mod database;
 pub mod error;
 pub mod expect;

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 
 use sqlx::Row;
 
+use super::compact::restore;
 use super::error::StoreError;
 use super::query::decode;
 use super::readers::Readers;
@@ -131,6 +132,7 @@ impl Readers {
                 .bind(end)
                 .fetch_all(&r.pool)
                 .await
+                .map(restored)
                 .map_err(StoreError::Sqlx),
             Readers::Postgres(r) => sqlx::query_as(postgres)
                 .bind(prefix)
@@ -193,8 +195,14 @@ impl Readers {
                         row.try_get(3)?,
                     ))
                 })
-                .collect::<Result<_, sqlx::Error>>()
-                .map_err(StoreError::Sqlx)?,
+                .collect::<Result<Vec<(i64, String, i64, String)>, sqlx::Error>>()
+                .map_err(StoreError::Sqlx)?
+                .into_iter()
+                .map(|(user, kind, version, data)| {
+                    let data = restore(&kind, None, &data).into_owned();
+                    (user, kind, version, data)
+                })
+                .collect(),
             Readers::Postgres(r) => sqlx::query(SWITCHES_PG)
                 .fetch_all(&r.pool)
                 .await
@@ -249,4 +257,15 @@ fn last_tick_of(event: Event) -> Option<(ScriptName, LastTick)> {
         )),
         _ => None,
     }
+}
+
+/// SQLite's tick records in their full form (tick streams are no run's;
+/// see [`super::compact`]). PostgreSQL stores the full form already.
+fn restored(rows: Vec<(String, i64, String)>) -> Vec<(String, i64, String)> {
+    rows.into_iter()
+        .map(|(kind, version, data)| {
+            let data = restore(&kind, None, &data).into_owned();
+            (kind, version, data)
+        })
+        .collect()
 }

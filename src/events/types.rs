@@ -132,9 +132,15 @@ pub struct RunRecord {
     pub finished: f64,
     pub params: Vec<String>,
     pub opts: serde_json::Map<String, serde_json::Value>,
+    // The defaults below let the compact stored form (events::compact)
+    // leave these out when empty.
+    #[serde(default)]
     pub first: String,
+    #[serde(default)]
     pub last: String,
+    #[serde(default)]
     pub tasks: Vec<TaskSpan>,
+    #[serde(default)]
     pub removelog: bool,
     pub outcome: Outcome,
     pub exit_code: Option<i32>,
@@ -190,9 +196,11 @@ pub enum Event {
         queued: i64,
         /// When the request was accepted.
         requested: f64,
+        #[serde(default)]
         params: Vec<String>,
         spec: RunSpec,
         /// Length of the stdin kept in `run_stdin` until the run starts.
+        #[serde(default)]
         stdin_len: usize,
         /// Position among not-yet-started runs when queued.
         position: usize,

@@ -30,8 +30,12 @@ pub struct QueuedRun {
     pub name: ScriptName,
     pub queued: i64,
     pub requested: f64,
+    // Defaults as `Event::RunQueued`'s: the compact stored form leaves
+    // them out when empty.
+    #[serde(default)]
     pub params: Vec<String>,
     pub spec: RunSpec,
+    #[serde(default)]
     pub stdin_len: usize,
     pub origin: Origin,
 }

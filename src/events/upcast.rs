@@ -16,9 +16,10 @@
 //! and the first release's payloads decode as they are (the fixtures hold
 //! them). The chain itself is tested on an upcaster written for the test.
 //!
-//! The read model keeps final records (`runs.info`) in the shape they were
-//! projected in; an upcaster that changes `RunRecord` comes with a
-//! migration that refolds them (`events::rebuild`, which reads through
+//! The read model keeps final records (`runs.info`; on SQLite less the
+//! fields its columns hold, see `events::sqlite::record`) in the shape
+//! they were projected in; an upcaster that changes `RunRecord` comes with
+//! a migration that refolds them (`events::rebuild`, which reads through
 //! [`decode`]).
 
 use serde::de::DeserializeOwned;

@@ -42,6 +42,8 @@ pub fn apply(conn: &Connection, new: &NewEvent, data: &str) -> Result<(), StoreE
             conn.prepare_cached("DELETE FROM run_stdin WHERE run_id = ?")?
                 .execute(params![id])?;
         }
+        // `info` keeps what the columns do not (see `record`): a whole
+        // copy of the record was a third of a finished run's bytes.
         Change::FinishRun { id, row, cancelled } => {
             conn.prepare_cached(
                 "UPDATE runs SET state = 'done', outcome = ?, started = ?, finished = ?,
@@ -58,7 +60,7 @@ pub fn apply(conn: &Connection, new: &NewEvent, data: &str) -> Result<(), StoreE
                 row.run_group,
                 row.exit_code,
                 row.signal,
-                row.info,
+                super::record::residual(&row.info)?,
                 id,
             ])?;
             conn.prepare_cached("DELETE FROM run_stdin WHERE run_id = ?")?

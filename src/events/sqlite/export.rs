@@ -36,6 +36,11 @@ pub fn page(
         for (i, name) in names.iter().enumerate().skip(1) {
             object.insert(name.clone(), value(table, name, row.get_ref(i)?)?);
         }
+        match table {
+            Table::Events => restore_event(&mut object),
+            Table::Runs => restore_record(&mut object),
+            _ => {}
+        }
         out.push(Value::Object(object));
     }
     Ok((out, last))
@@ -52,6 +57,45 @@ fn value(table: Table, column: &str, value: ValueRef<'_>) -> Result<Value, Store
         ValueRef::Text(text) => Value::String(String::from_utf8_lossy(text).into_owned()),
         ValueRef::Blob(bytes) => Value::String(format!("\\x{}", hex::encode(bytes))),
     })
+}
+
+/// PostgreSQL stores an event's full form: the compact one (see
+/// [`crate::events::compact`]) gets its row's `kind` and run back.
+fn restore_event(row: &mut Map<String, Value>) {
+    let kind = row.get("kind").cloned();
+    let run = row
+        .get("stream")
+        .and_then(Value::as_str)
+        .filter(|s| crate::ids::RunId::parse(s).is_some())
+        .map(|s| Value::String(s.to_owned()));
+    if let Some(Value::Object(data)) = row.get_mut("data") {
+        if let (false, Some(kind)) = (data.contains_key("kind"), kind) {
+            data.insert("kind".into(), kind);
+        }
+        if let (false, Some(run)) = (data.contains_key("run"), run) {
+            data.insert("run".into(), run);
+        }
+    }
+}
+
+/// PostgreSQL keeps a done run's whole record in `info`: the columns
+/// SQLite left out of it (see [`super::record`]) go back in.
+fn restore_record(row: &mut Map<String, Value>) {
+    if row.get("state").and_then(Value::as_str) != Some("done") {
+        return;
+    }
+    let columns: Vec<Value> = super::record::IN_COLUMNS
+        .iter()
+        .map(|key| row.get(*key).cloned().unwrap_or(Value::Null))
+        .collect();
+    let info = row.get("info").and_then(Value::as_str);
+    if let Some(Ok(Value::Object(mut record))) = info.map(serde_json::from_str::<Value>) {
+        super::record::merge(&mut record, columns);
+        row.insert(
+            "info".into(),
+            Value::String(Value::Object(record).to_string()),
+        );
+    }
 }
 
 /// The runs that may have a log file, as (user, run id) text pairs.

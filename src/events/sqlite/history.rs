@@ -3,6 +3,9 @@
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
 use crate::events::error::StoreError;
+use serde_json::Value;
+
+use super::record::full;
 use crate::events::history::{Actor, HistoryPage, HistoryQuery, HistoryRow};
 use crate::ids::RunId;
 
@@ -17,15 +20,45 @@ fn actor(row: &sqlx::sqlite::SqliteRow, by: &str, from: &str) -> Result<Option<A
     })
 }
 
+/// The record's columns, in `record::IN_COLUMNS` order: the 3rd to the
+/// 10th of the statement, read by place (no lookup by name per row).
+pub(super) fn columns(row: &sqlx::sqlite::SqliteRow) -> Result<[Value; 8], StoreError> {
+    let text = |i: usize| -> Result<Value, StoreError> {
+        Ok(row
+            .try_get::<Option<String>, _>(i)?
+            .map_or(Value::Null, Value::from))
+    };
+    let real = |i: usize| -> Result<Value, StoreError> {
+        Ok(row
+            .try_get::<Option<f64>, _>(i)?
+            .map_or(Value::Null, Value::from))
+    };
+    let int = |i: usize| -> Result<Value, StoreError> {
+        Ok(row
+            .try_get::<Option<i64>, _>(i)?
+            .map_or(Value::Null, Value::from))
+    };
+    Ok([
+        text(2)?,
+        real(3)?,
+        real(4)?,
+        real(5)?,
+        text(6)?,
+        text(7)?,
+        int(8)?,
+        int(9)?,
+    ])
+}
+
 fn history_row(row: &sqlx::sqlite::SqliteRow) -> Result<Option<HistoryRow>, StoreError> {
     let id: String = row.try_get("id")?;
     let Some(id) = RunId::parse(&id) else {
         return Ok(None); // never written by scriptd; not a run anyone can address
     };
-    let info: String = row.try_get("info")?;
+    let info: &str = row.try_get("info")?;
     Ok(Some(HistoryRow {
         id,
-        record: serde_json::from_str(&info)?,
+        record: full(info, columns(row)?)?,
         requested: Actor {
             by: row.try_get("requested_by")?,
             from: row.try_get("requested_from")?,
@@ -41,7 +74,8 @@ pub async fn history(pool: &SqlitePool, q: &HistoryQuery) -> Result<HistoryPage,
     // `state = 'done' AND forgotten = 0` must stay literal: it is what lets
     // SQLite use the partial indexes.
     let mut sql: QueryBuilder<Sqlite> = QueryBuilder::new(
-        "SELECT id, info, requested_by, requested_from, cancelled_by, cancelled_from,
+        "SELECT id, info, outcome, started, finished, duration, run_user, run_group,
+            exit_code, signal, requested_by, requested_from, cancelled_by, cancelled_from,
             killed_by, killed_from
          FROM runs WHERE state = 'done' AND forgotten = 0 AND user_id = ",
     );

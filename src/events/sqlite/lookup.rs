@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
 
+use super::record::{columns_of, full, COLUMNS};
 use crate::accounts::{Guest, Principal, User};
 use crate::events::error::StoreError;
 use crate::events::query::{RowState, RunRow};
@@ -106,24 +107,34 @@ impl Lookup {
     /// One run of a user from the read model.
     pub fn run(&self, user: UserId, run: RunId) -> Result<Option<RunRow>, StoreError> {
         self.with(|conn| {
+            // `info` holds the RunQueued event until the run is done, and
+            // its record (less the columns) after: only the record is read.
+            let sql = format!(
+                "SELECT r.name, r.state, r.forgotten, {COLUMNS} FROM runs r
+                 WHERE r.id = ? AND r.user_id = ?"
+            );
             let row = conn
-                .prepare_cached(
-                    // `info` holds the RunQueued event until the run is
-                    // done, and its record after: only the record is read.
-                    "SELECT name, state, forgotten, CASE WHEN state = 'done' THEN info END
-                     FROM runs WHERE id = ? AND user_id = ?",
-                )?
+                .prepare_cached(&sql)?
                 .query_row(params![run.to_string(), user.0], |row| {
+                    let state: String = row.get(1)?;
+                    let record = match state.as_str() {
+                        "done" => Some((row.get::<_, String>(3)?, columns_of(row, 4)?)),
+                        _ => None,
+                    };
                     Ok((
                         row.get::<_, String>(0)?,
-                        row.get::<_, String>(1)?,
+                        state,
                         row.get::<_, bool>(2)?,
-                        row.get::<_, Option<String>>(3)?,
+                        record,
                     ))
                 })
                 .optional()?;
             let Some((name, state, forgotten, record)) = row else {
                 return Ok(None);
+            };
+            let record = match record {
+                Some((info, columns)) => Some(serde_json::to_string(&full(&info, columns)?)?),
+                None => None,
             };
             let Some(name) = ScriptName::parse(&name) else {
                 return Ok(None);

@@ -12,6 +12,7 @@ pub mod outbox;
 pub mod prune;
 pub mod query;
 pub mod rebuild;
+pub mod record;
 pub mod unfinished;
 pub mod vacuum;
 pub mod watch;

@@ -3,15 +3,21 @@
 
 use sqlx::{Row, SqlitePool};
 
+use crate::events::compact::decode;
 use crate::events::error::StoreError;
-use crate::events::query::decode;
 use crate::events::session::OpenSession;
 use crate::events::types::StoredEvent;
 use crate::ids::{RunId, ScriptName, UserId};
 
 fn stored_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<StoredEvent, StoreError> {
     let data: &str = row.try_get("data")?;
-    let event = decode(row.try_get("kind")?, row.try_get("version")?, data)?;
+    let stream: &str = row.try_get("stream")?;
+    let event = decode(
+        row.try_get("kind")?,
+        row.try_get("version")?,
+        Some(stream),
+        data,
+    )?;
     Ok(StoredEvent {
         seq: row.try_get("seq")?,
         at: row.try_get("at")?,
@@ -32,7 +38,7 @@ pub async fn events_after(
     let rows = match run {
         Some(run) => {
             sqlx::query(
-                "SELECT seq, at, user_id, kind, version, data FROM events
+                "SELECT seq, at, user_id, stream, kind, version, data FROM events
                  WHERE user_id = ? AND stream = ? AND seq > ? ORDER BY seq LIMIT ?",
             )
             .bind(user.0)
@@ -44,7 +50,7 @@ pub async fn events_after(
         }
         None => {
             sqlx::query(
-                "SELECT seq, at, user_id, kind, version, data FROM events
+                "SELECT seq, at, user_id, stream, kind, version, data FROM events
                  WHERE user_id = ? AND seq > ? ORDER BY seq LIMIT ?",
             )
             .bind(user.0)
@@ -65,7 +71,7 @@ pub async fn unfinished_run_events_of(
     name: &ScriptName,
 ) -> Result<Vec<StoredEvent>, StoreError> {
     let rows = sqlx::query(
-        "SELECT e.seq, e.at, e.user_id, e.kind, e.version, e.data
+        "SELECT e.seq, e.at, e.user_id, e.stream, e.kind, e.version, e.data
          FROM runs r JOIN events e ON e.stream = r.id
          WHERE r.state <> 'done' AND r.user_id = ? AND r.name = ? ORDER BY e.seq",
     )
@@ -89,7 +95,7 @@ pub async fn stdin(pool: &SqlitePool, run: RunId) -> Result<Option<Vec<u8>>, Sto
 /// Every session started and not ended (a single server holds them all).
 pub async fn open_sessions(pool: &SqlitePool) -> Result<Vec<OpenSession>, StoreError> {
     let rows = sqlx::query(
-        "SELECT s.seq, s.at, s.user_id, s.kind, s.version, s.data FROM events s
+        "SELECT s.seq, s.at, s.user_id, s.stream, s.kind, s.version, s.data FROM events s
          WHERE s.kind = 'SessionStarted'
            AND NOT EXISTS (SELECT 1 FROM events e
                            WHERE e.kind = 'SessionEnded'

@@ -5,8 +5,8 @@ use rusqlite::TransactionBehavior;
 
 use super::apply::apply;
 use super::writer::Writer;
+use crate::events::compact::decode;
 use crate::events::error::StoreError;
-use crate::events::query::decode;
 use crate::events::types::NewEvent;
 use crate::ids::UserId;
 
@@ -25,14 +25,15 @@ pub fn rebuild(writer: &mut Writer) -> Result<usize, StoreError> {
     let mut count = 0;
     {
         let mut select = tx.prepare(
-            "SELECT user_id, kind, version, data FROM events
+            "SELECT user_id, kind, version, data, stream FROM events
              WHERE stream NOT LIKE 'user:%' ORDER BY seq",
         )?;
         let mut rows = select.query([])?;
         while let Some(row) = rows.next()? {
             let kind = row.get_ref(1)?.as_str().map_err(rusqlite::Error::from)?;
             let data = row.get_ref(3)?.as_str().map_err(rusqlite::Error::from)?;
-            let event = decode(kind, row.get(2)?, data)?;
+            let stream = row.get_ref(4)?.as_str().map_err(rusqlite::Error::from)?;
+            let event = decode(kind, row.get(2)?, Some(stream), data)?;
             let new = NewEvent {
                 user: UserId(row.get(0)?),
                 event,

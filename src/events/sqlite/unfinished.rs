@@ -6,6 +6,7 @@ use std::path::Path;
 
 use rusqlite::{params, OptionalExtension};
 
+use crate::events::compact::restore;
 use crate::events::error::StoreError;
 use crate::events::unfinished::{attempts, pgid_and_boot, queued_run, Unfinished};
 use crate::ids::UserId;
@@ -17,7 +18,7 @@ pub fn for_each(path: &Path, mut each: impl FnMut(Unfinished)) -> Result<(), Sto
         // Without the forced order the planner scans every event and
         // looks each run up (measured: 1.2 s to the first answer with 1M
         // finished runs in the history, 0.3 s without them).
-        "SELECT e.seq, r.user_id, r.started, e.version, e.data, r.queued, r.attempts
+        "SELECT e.seq, r.user_id, r.started, e.version, e.data, r.queued, r.attempts, e.stream
          FROM runs r INDEXED BY runs_unfinished
          CROSS JOIN events e ON e.stream = r.id AND e.kind = 'RunQueued'
          WHERE r.state <> 'done'",
@@ -29,7 +30,9 @@ pub fn for_each(path: &Path, mut each: impl FnMut(Unfinished)) -> Result<(), Sto
     let mut rows = select.query([])?;
     while let Some(row) = rows.next()? {
         let data = row.get_ref(4)?.as_str().map_err(rusqlite::Error::from)?;
-        let mut queued = queued_run(row.get(3)?, data)?;
+        let stream = row.get_ref(7)?.as_str().map_err(rusqlite::Error::from)?;
+        let data = restore("RunQueued", Some(stream), data);
+        let mut queued = queued_run(row.get(3)?, &data)?;
         let ended: Option<String> = row.get(6)?;
         let attempts = attempts(ended.as_deref(), row.get(5)?, &mut queued)?;
         let started: Option<f64> = row.get(2)?;
@@ -39,7 +42,10 @@ pub fn for_each(path: &Path, mut each: impl FnMut(Unfinished)) -> Result<(), Sto
                     Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
                 })
                 .optional()?
-                .map(|(version, data)| pgid_and_boot(version, &data))
+                .map(|(version, data)| {
+                    let run = queued.run.to_string();
+                    pgid_and_boot(version, &restore("RunSpawned", Some(&run), &data))
+                })
                 .transpose()?
                 .flatten(),
             None => None,

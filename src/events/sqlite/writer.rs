@@ -124,7 +124,11 @@ impl Writer {
 }
 
 fn append_one(conn: &Connection, new: &NewEvent, at: f64) -> Result<StoredEvent, StoreError> {
+    // The log row gets the compact form; the read model and the outbox
+    // keep the full one (a hook receives the event as it always has).
     let data = serde_json::to_string(&new.event)?;
+    let stream = new.stream();
+    let stored = crate::events::compact::encode(&new.event, &stream)?;
     conn.prepare_cached(
         "INSERT INTO events (at, user_id, stream, stream_seq, kind, version, data)
          VALUES (?1, ?2, ?3,
@@ -134,10 +138,10 @@ fn append_one(conn: &Connection, new: &NewEvent, at: f64) -> Result<StoredEvent,
     .execute(params![
         at,
         new.user.0,
-        new.stream(),
+        stream,
         new.event.kind(),
         new.event.version(),
-        data,
+        stored,
     ])
     .map_err(
         |err| match (StoreError::from_event_insert(err), &new.event) {
