@@ -231,15 +231,8 @@ async fn a_run_whose_commit_answer_was_lost_is_accepted_once() {
     assert_eq!(done.json["outcome"], "noexec", "{}", done.json);
 
     // The log holds the run once: one RunQueued, one final event.
-    let (status, events) = app.get(&format!("/scripts/v1/events?run={id}")).await;
-    assert_eq!(status, 200, "{events}");
-    let kinds: Vec<&str> = events["events"]
-        .as_array()
-        .expect("events")
-        .iter()
-        .filter_map(|e| e["kind"].as_str())
-        .collect();
-    let count = |kind: &str| kinds.iter().filter(|k| **k == kind).count();
+    let kinds = kinds_of_run(&app, &id).await;
+    let count = |kind: &str| kinds.iter().filter(|k| *k == kind).count();
     assert_eq!(
         (count("RunQueued"), count("RunFinished")),
         (1, 1),
@@ -291,18 +284,23 @@ async fn a_start_whose_answer_was_lost_past_the_settling_still_runs_once() {
     assert_eq!(done.json["outcome"], "success", "{}", done.json);
     assert_eq!(done.json["first"], "hi", "{}", done.json);
 
-    let (status, events) = app.get(&format!("/scripts/v1/events?run={id}")).await;
-    assert_eq!(status, 200, "{events}");
-    let kinds: Vec<&str> = events["events"]
-        .as_array()
-        .expect("events")
-        .iter()
-        .filter_map(|e| e["kind"].as_str())
-        .collect();
-    let count = |kind: &str| kinds.iter().filter(|k| **k == kind).count();
+    let kinds = kinds_of_run(&app, &id).await;
+    let count = |kind: &str| kinds.iter().filter(|k| *k == kind).count();
     assert_eq!(
         (count("RunStarted"), count("RunFinished")),
         (1, 1),
         "started once, ended once: {kinds:?}"
     );
+}
+
+/// The kinds of `id`'s events in the log, oldest first.
+async fn kinds_of_run(app: &crate::helpers::TestApp, id: &str) -> Vec<String> {
+    let (status, events) = app.get(&format!("/scripts/v1/events?run={id}")).await;
+    assert_eq!(status, 200, "{events}");
+    events["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["kind"].as_str().map(str::to_owned))
+        .collect()
 }
