@@ -2,6 +2,7 @@
 
 use std::fs::File;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use nix::fcntl::{Flock, FlockArg};
 
@@ -22,8 +23,36 @@ pub enum LockError {
     },
 }
 
-/// Takes the exclusive lock on `<storage>/scriptd.lock` without waiting.
+/// How long a start waits for a held lock before it gives up. A server
+/// killed a moment ago (SIGKILL) can leave a child between fork and
+/// exec, which holds the lock's descriptor until its exec closes it: a
+/// restart right after the kill must not fail for that.
+const WAIT: Duration = Duration::from_secs(3);
+/// How often the lock is tried again meanwhile.
+const RETRY: Duration = Duration::from_millis(50);
+
+/// Takes the exclusive lock on `<storage>/scriptd.lock`, waiting up to
+/// [`WAIT`] while it is held (called once, before the server starts).
 pub fn lock(storage: &Path) -> Result<StorageLock, LockError> {
+    let deadline = Instant::now() + WAIT;
+    let mut said = false;
+    loop {
+        match try_lock(storage) {
+            Err(LockError::Busy(_)) if Instant::now() < deadline => {
+                if !said {
+                    tracing::info!(storage = %storage.display(),
+                        "waiting for the storage lock (held by another process)");
+                    said = true;
+                }
+                std::thread::sleep(RETRY);
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Takes the exclusive lock on `<storage>/scriptd.lock` without waiting.
+fn try_lock(storage: &Path) -> Result<StorageLock, LockError> {
     let path = storage.join("scriptd.lock");
     let file = File::create(&path).map_err(|source| LockError::Io {
         path: path.display().to_string(),

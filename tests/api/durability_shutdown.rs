@@ -103,6 +103,39 @@ async fn a_second_server_on_the_same_storage_is_refused_while_the_first_keeps_se
 }
 
 #[actix_web::test]
+async fn a_start_waits_for_a_storage_lock_held_a_moment_after_a_kill() {
+    // Arrange: a storage a server used, its lock held by another process
+    // (as a child of a killed server holds it until its exec).
+    let fixture = Fixture::new();
+    Server::start(&fixture.storage, "1", "1").await.kill9();
+    let file = std::fs::File::open(fixture.storage.join("scriptd.lock")).expect("lock file");
+    let held = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock)
+        .map_err(|(_, errno)| errno)
+        .expect("the test takes the lock");
+    let dir = fixture.storage.to_str().expect("utf-8 temp path");
+
+    // Act: a restart, and the lock let go once it waits
+    let spawned = spawn_scriptd(
+        &["serve", "--storage", dir, "--listen", "127.0.0.1:0"],
+        "2",
+        "1",
+    );
+    crate::helpers::eventually("the restart to wait for the lock", || {
+        spawned
+            .log()
+            .contains("waiting for the storage lock")
+            .then_some(())
+    })
+    .await;
+    drop(held);
+    let server = Server::listening(spawned, &fixture.storage).await;
+
+    // Assert
+    let (status, reply) = server.get("/scripts/v1/status").await;
+    assert_eq!(status, 200, "the restarted server serves: {reply}");
+}
+
+#[actix_web::test]
 async fn admin_rebuild_is_refused_while_a_server_holds_the_storage() {
     let fixture = Fixture::new();
     let _server = Server::start(&fixture.storage, "1", "1").await;

@@ -112,6 +112,11 @@ pub fn spawn_scriptd(args: &[&str], generation: &str, sleep: &str) -> Spawned {
 }
 
 impl Spawned {
+    /// Everything it wrote to stderr so far.
+    pub fn log(&self) -> String {
+        self.log.lock().expect("log lock").clone()
+    }
+
     /// Waits (polling, within the deadline) for the process to exit; returns
     /// its status and everything it wrote to stderr.
     pub async fn exit(mut self) -> (ExitStatus, String) {
@@ -158,7 +163,12 @@ impl Server {
     /// it logged its address; the client uses `storage`'s `admin.key`.
     pub async fn launch(storage: &Path, args: &[String], generation: &str, sleep: &str) -> Server {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let mut spawned = spawn_scriptd(&args, generation, sleep);
+        Server::listening(spawn_scriptd(&args, generation, sleep), storage).await
+    }
+
+    /// The server `spawned` (a `serve` on `storage`), once it logged its
+    /// address.
+    pub async fn listening(mut spawned: Spawned, storage: &Path) -> Server {
         let port = eventually_ok("scriptd to log its address", || {
             let port = spawned.port.try_recv().map_err(|_| "no address yet");
             if let Some(status) = spawned.child.try_wait().expect("try_wait") {
