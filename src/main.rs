@@ -154,6 +154,9 @@ async fn serve(
     // Caught before the server says it listens: a SIGHUP sent once it
     // does reloads the config (by default it would end the process).
     let hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup());
+    // Likewise a SIGTERM or SIGINT sent as soon as it listens stops it
+    // gracefully, not by the signal's default.
+    let stops = stop_signals();
     let app = Application::build(config).await?;
     // A key on a terminal is read once by a person; anywhere else (a log
     // file, journald) it would be kept forever, so only its file is named.
@@ -175,7 +178,7 @@ async fn serve(
         }
     }
     app.run_until_stopped(async move {
-        shutdown_signal().await;
+        shutdown_signal(stops).await;
         notifier.stopping();
     })
     .await
@@ -192,12 +195,18 @@ async fn reload_on_hangup(
     }
 }
 
-async fn shutdown_signal() {
+/// SIGTERM and SIGINT, caught from now on; `None` if they cannot be.
+fn stop_signals() -> Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)> {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
+    let term = signal(SignalKind::terminate()).ok()?;
+    let int = signal(SignalKind::interrupt()).ok()?;
+    Some((term, int))
+}
+
+async fn shutdown_signal(
+    stops: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+) {
+    let Some((mut term, mut int)) = stops else {
         std::future::pending::<()>().await;
         return;
     };

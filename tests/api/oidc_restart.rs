@@ -119,9 +119,11 @@ async fn sessions_end_once_across_graceful_restarts() {
     let (otto, _vera) = two_sessions(&server).await;
 
     // Act: stopped and started twice; the second start finds nothing open.
-    assert!(server.terminate().await.success());
+    let (exit, log) = server.terminate_logged().await;
+    assert!(exit.success(), "the first stop is clean ({exit}):\n{log}");
     let server = serve(&fixture, &config, "2").await;
-    assert!(server.terminate().await.success());
+    let (exit, log) = server.terminate_logged().await;
+    assert!(exit.success(), "the second stop is clean ({exit}):\n{log}");
     let server = serve(&fixture, &config, "3").await;
 
     // Assert
