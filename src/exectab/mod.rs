@@ -146,6 +146,18 @@ pub fn long_opt_name(short: &str) -> Option<&'static str> {
         .map(|(_, long, _)| *long)
 }
 
+/// Every line of `text` that is not blank or a comment, parsed, with its
+/// number (from 1); a leading byte order mark is ignored.
+fn parsed_lines(text: &str) -> impl Iterator<Item = (usize, Result<ScriptDef, String>)> + '_ {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut checks = schedule::CronChecks::default();
+    text.split('\n').enumerate().filter_map(move |(idx, raw)| {
+        let line = raw.trim();
+        let comment = line.is_empty() || line.starts_with('#') || line.starts_with("//");
+        (!comment).then(|| (idx + 1, parse_line(line, &mut checks)))
+    })
+}
+
 impl Exectab {
     /// Parse `exectab.txt` text; bad lines are skipped and reported, never fatal.
     ///
@@ -165,19 +177,12 @@ impl Exectab {
     /// * A malformed line is skipped with a warning; a name defined again
     ///   replaces the earlier definition, with a warning.
     pub fn parse(text: &str) -> (Exectab, Vec<ParseWarning>) {
-        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let mut scripts = BTreeMap::new();
         let mut defined_on: BTreeMap<String, usize> = BTreeMap::new();
         let mut warnings = Vec::new();
-        let mut checks = schedule::CronChecks::default();
 
-        for (idx, raw) in text.split('\n').enumerate() {
-            let line_no = idx + 1;
-            let line = raw.trim();
-            if line.is_empty() || line.starts_with('#') || line.starts_with("//") {
-                continue;
-            }
-            match parse_line(line, &mut checks) {
+        for (line_no, parsed) in parsed_lines(text) {
+            match parsed {
                 Ok(def) => {
                     if let Some(prev) = defined_on.insert(def.name.clone(), line_no) {
                         warnings.push(ParseWarning {
@@ -208,15 +213,9 @@ impl Exectab {
     /// after they are freed). Bad lines schedule nothing; the account
     /// reports them.
     pub fn schedules(text: &str) -> BTreeMap<String, ScheduleDef> {
-        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let mut schedules = BTreeMap::new();
-        let mut checks = schedule::CronChecks::default();
-        for raw in text.split('\n') {
-            let line = raw.trim();
-            if line.is_empty() || line.starts_with('#') || line.starts_with("//") {
-                continue;
-            }
-            let Ok(def) = parse_line(line, &mut checks) else {
+        for (_, parsed) in parsed_lines(text) {
+            let Ok(def) = parsed else {
                 continue;
             };
             match def.schedule {

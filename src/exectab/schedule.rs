@@ -26,7 +26,8 @@ const CHECKS_KEPT: usize = 1024;
 impl CronChecks {
     /// Whether `cron` parses (and comes) in `zone`, with why not.
     fn check(&mut self, cron: &str, zone: &str) -> Result<(), String> {
-        if let Some(seen) = self.seen.get(&(cron.to_owned(), zone.to_owned())) {
+        let key = (cron.to_owned(), zone.to_owned());
+        if let Some(seen) = self.seen.get(&key) {
             return seen.clone();
         }
         self.parsed += 1;
@@ -34,8 +35,7 @@ impl CronChecks {
         if self.seen.len() >= CHECKS_KEPT {
             self.seen.clear();
         }
-        self.seen
-            .insert((cron.to_owned(), zone.to_owned()), result.clone());
+        self.seen.insert(key, result.clone());
         result
     }
 }

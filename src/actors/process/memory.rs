@@ -74,9 +74,10 @@ fn pick_peak_kb(
     if cgroup_kb.is_some() {
         return cgroup_kb;
     }
-    match above_server(wait4_kb) {
-        true => Some(wait4_kb),
-        false => sampled_kb,
+    if above_server(wait4_kb) {
+        Some(wait4_kb)
+    } else {
+        sampled_kb
     }
 }
 
