@@ -2,7 +2,7 @@
 //! for both backends (the queries are in each backend's `query` module).
 
 use super::error::StoreError;
-use super::types::Event;
+use super::types::{Event, RunRecord};
 use crate::ids::{RunId, ScriptName};
 
 /// Where a run stands in the read model.
@@ -20,8 +20,8 @@ pub struct RunRow {
     pub name: ScriptName,
     pub state: RowState,
     pub forgotten: bool,
-    /// The run's final `RunRecord` (JSON) once it is done; `None` before.
-    pub record: Option<String>,
+    /// The run's final record once it is done; `None` before.
+    pub record: Option<RunRecord>,
 }
 
 /// An event as stored (kind, version, JSON), upcast and decoded.

@@ -15,7 +15,7 @@ use crate::actors::directory::GetAccount;
 use crate::actors::queue::{self, LiveRun, ScriptQueue};
 use crate::actors::RunError;
 use crate::events::query::{RowState, RunRow};
-use crate::events::types::{Origin, RunRecord};
+use crate::events::types::Origin;
 use crate::ids::{RunId, ScriptName};
 use crate::output::LogError;
 use crate::rights::{self, Action, View};
@@ -191,16 +191,12 @@ fn finished_shape(row: &RunRow, owner: bool) -> Result<RunStatus, ApiError> {
     if row.forgotten {
         return Err(RunError::InvalidId.into());
     }
-    let Some(text) = row.record.as_deref() else {
+    let Some(record) = &row.record else {
         tracing::error!(run = %row.id, "a done run without its record");
         return Err(ApiError::Internal);
     };
-    let record: RunRecord = serde_json::from_str(text).map_err(|err| {
-        tracing::error!(error = %err, run = %row.id, "unreadable run record");
-        ApiError::Internal
-    })?;
     Ok(RunStatus::Done(Box::new(status::finished(
-        row.id, &record, owner,
+        row.id, record, owner,
     ))))
 }
 
@@ -333,9 +329,7 @@ fn log_error(row: &RunRow) -> Option<String> {
     if row.state != RowState::Done {
         return None;
     }
-    serde_json::from_str::<RunRecord>(row.record.as_deref()?)
-        .ok()
-        .and_then(|record| record.log_error)
+    row.record.as_ref()?.log_error.clone()
 }
 
 /// `GET scripts`: the scripts this key may use.

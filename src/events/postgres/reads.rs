@@ -113,7 +113,11 @@ impl Readers {
             name,
             state,
             forgotten: row.try_get(2).map_err(pg)?,
-            record: row.try_get(3).map_err(pg)?,
+            record: row
+                .try_get::<Option<&str>, _>(3)
+                .map_err(pg)?
+                .map(serde_json::from_str)
+                .transpose()?,
         }))
     }
 

@@ -133,7 +133,7 @@ impl Lookup {
                 return Ok(None);
             };
             let record = match record {
-                Some((info, columns)) => Some(serde_json::to_string(&full(&info, columns)?)?),
+                Some((info, columns)) => Some(full(&info, columns)?),
                 None => None,
             };
             let Some(name) = ScriptName::parse(&name) else {
