@@ -8,8 +8,9 @@
 //!
 //! A call the server refused with an error (a unique rule broken, say)
 //! wrote nothing; the writer redoes the batch group by group on the
-//! multi-statement path, which tells each group its own error. A call whose answer was lost is settled from the
-//! answer it left in `commit_answers` (see `doubt`).
+//! multi-statement path, which tells each group its own error. A call
+//! whose answer was lost is settled from the answer it left in
+//! `commit_answers` (see `doubt`).
 
 use sqlx::{PgConnection, Row};
 
