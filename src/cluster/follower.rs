@@ -8,11 +8,17 @@
 //!
 //! It is woken by this node's own commits (which it passes on at once
 //! when they follow the last event seen, without reading them back), by
-//! the commits' `NOTIFY`, and by a poll every [`POLL`], the safety net
-//! for a lost notification.
+//! the commits' `NOTIFY`, and by a poll: every [`POLL`] while nothing
+//! listens for the notifications (the listener is down or reconnecting),
+//! every [`QUIET_POLL`] while something does. A live `LISTEN` connection
+//! loses no notification, and the listener wakes the follower after each
+//! new one is made, so the fast poll would only cost an idle node a
+//! statement a second (issue 29, item 3); the slow one stays for what
+//! no notification tells, such as a commit of this node whose answer was
+//! lost and never settled.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 
@@ -21,9 +27,10 @@ use crate::events::{EventsCommitted, StoredEvent};
 
 /// Events read per query; a longer tail takes several.
 const PAGE: i64 = 1000;
-/// The slow poll: a notification lost (a connection dropped and made
-/// again) delays events by this much at most.
+/// The poll while nothing listens: events are late by this much at most.
 pub const POLL: Duration = Duration::from_secs(1);
+/// The poll while the listener is up.
+pub const QUIET_POLL: Duration = Duration::from_secs(10);
 /// The wait before reading again after a failed read.
 const RETRY: Duration = Duration::from_millis(500);
 
@@ -31,6 +38,13 @@ const RETRY: Duration = Duration::from_millis(500);
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Wake;
+
+/// From the listener: whether a `LISTEN` connection is up (sent before
+/// the [`Wake`] that follows each new one, so that wake's read sees every
+/// commit no notification will tell).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Listening(pub bool);
 
 /// The follower actor.
 pub struct Follower {
@@ -42,6 +56,10 @@ pub struct Follower {
     reading: bool,
     /// Woken while reading: read again when it is done.
     again: bool,
+    /// The listener has a live `LISTEN` connection.
+    listening: bool,
+    /// When the last read began.
+    read_at: Instant,
 }
 
 impl Follower {
@@ -53,6 +71,8 @@ impl Follower {
             last,
             reading: false,
             again: false,
+            listening: false,
+            read_at: Instant::now(),
         }
     }
 
@@ -77,6 +97,7 @@ impl Follower {
         }
         self.reading = true;
         self.again = false;
+        self.read_at = Instant::now();
         let (readers, after) = (self.readers.clone(), self.last);
         let read = async move { readers.events_since(after, PAGE).await };
         ctx.spawn(read.into_actor(self).map(|result, act, ctx| {
@@ -103,7 +124,11 @@ impl Actor for Follower {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         ctx.set_mailbox_capacity(1 << 16);
-        ctx.run_interval(POLL, |act, ctx| act.read(ctx));
+        ctx.run_interval(POLL, |act, ctx| {
+            if !act.listening || act.read_at.elapsed() >= QUIET_POLL {
+                act.read(ctx);
+            }
+        });
         self.read(ctx);
     }
 }
@@ -113,6 +138,14 @@ impl Handler<Wake> for Follower {
 
     fn handle(&mut self, _msg: Wake, ctx: &mut Context<Self>) {
         self.read(ctx);
+    }
+}
+
+impl Handler<Listening> for Follower {
+    type Result = ();
+
+    fn handle(&mut self, msg: Listening, _ctx: &mut Context<Self>) {
+        self.listening = msg.0;
     }
 }
 

@@ -1,16 +1,18 @@
 //! The `LISTEN` side of the follower's wake-ups: a thread of its own
 //! (with its own runtime and connection, so nothing of it outlives or
 //! depends on the actors' runtime) that waits for the commits'
-//! notifications and wakes the follower for each, and after a lost
-//! connection (whose notifications are gone: the follower reads the
-//! tail anyway). It ends once the follower is gone.
+//! notifications and wakes the follower for each, and after each new
+//! connection (a lost one's notifications are gone: the follower reads
+//! the tail anyway). It tells the follower whether it listens, so the
+//! follower polls fast only while nothing does. It ends once the
+//! follower is gone.
 
 use std::time::Duration;
 
 use actix::Addr;
 use sqlx::postgres::PgConnectOptions;
 
-use super::follower::{Follower, Wake};
+use super::follower::{Follower, Listening, Wake};
 use crate::events::postgres;
 
 /// How often it checks that the follower is still there, and the wait
@@ -41,12 +43,15 @@ async fn listen(options: PgConnectOptions, own: String, follower: Addr<Follower>
         let mut listener = match postgres::follow::listen(&options).await {
             Ok(listener) => listener,
             Err(err) => {
+                follower.do_send(Listening(false));
                 tracing::warn!(error.cause_chain = ?err, "cannot listen for commits; retrying");
                 tokio::time::sleep(CHECK).await;
                 continue;
             }
         };
-        // Made (again): what was missed meanwhile is read now.
+        // Made (again), its `LISTEN` in force: what was missed meanwhile
+        // is read now, and no later commit goes untold.
+        follower.do_send(Listening(true));
         follower.do_send(Wake);
         while follower.connected() {
             match tokio::time::timeout(CHECK, listener.try_recv()).await {
@@ -58,10 +63,17 @@ async fn listen(options: PgConnectOptions, own: String, follower: Addr<Follower>
                         follower.do_send(Wake);
                     }
                 }
-                // The connection was lost and made again.
-                Ok(Ok(None)) => follower.do_send(Wake),
+                // The connection was lost. sqlx would make it again inside
+                // the next wait, unseen; a new listener instead tells the
+                // follower when its `LISTEN` holds again.
+                Ok(Ok(None)) => {
+                    follower.do_send(Listening(false));
+                    follower.do_send(Wake);
+                    break;
+                }
                 Ok(Err(err)) => {
                     tracing::warn!(error.cause_chain = ?err, "lost the commit notifications; listening again");
+                    follower.do_send(Listening(false));
                     follower.do_send(Wake);
                     tokio::time::sleep(CHECK).await;
                     break;
