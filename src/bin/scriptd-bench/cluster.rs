@@ -52,7 +52,7 @@ pub struct Nodes {
 }
 
 impl Nodes {
-    async fn start(n: usize, flags: &[&str]) -> anyhow::Result<Nodes> {
+    pub async fn start(n: usize, flags: &[&str]) -> anyhow::Result<Nodes> {
         Nodes::start_with(n, flags, EXECTAB).await
     }
 
@@ -127,6 +127,22 @@ impl Nodes {
         Ok(())
     }
 
+    /// Writes the admin's exectab of node `i` only.
+    pub fn exectab_of(&self, i: usize, text: &str) -> anyhow::Result<()> {
+        let path = self.storages[i].0.join("1").join("scripts").join("exectab.txt");
+        Ok(std::fs::write(path, text)?)
+    }
+
+    /// CPU seconds node `i` has used (0 when it is down).
+    pub fn cpu_of(&self, i: usize) -> f64 {
+        self.nodes[i].as_ref().map_or(0.0, Scriptd::cpu_seconds)
+    }
+
+    /// The cluster's database.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
     /// CPU seconds the live nodes have used.
     pub fn cpu_seconds(&self) -> f64 {
         self.nodes.iter().flatten().map(Scriptd::cpu_seconds).sum()
@@ -197,7 +213,7 @@ pub async fn run() -> anyhow::Result<()> {
 }
 
 /// Runs/s accepted by `CLIENTS` keep-alive clients spread over the nodes.
-async fn accept_rate(targets: &[Target]) -> anyhow::Result<f64> {
+pub async fn accept_rate(targets: &[Target]) -> anyhow::Result<f64> {
     let accepted = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let (counter, stopper) = (accepted.clone(), stop.clone());

@@ -8,7 +8,8 @@
 //! append (the store's append throughput). `--database postgres://…/postgres`
 //! names a PostgreSQL server: accept, e2e and append then run on SQLite
 //! and on PostgreSQL (a fresh database each) in the same run. `cluster`
-//! (1, 2 and 3 nodes) and `failover` (kill -9 of a node) need it.
+//! (1, 2 and 3 nodes), `failover` (kill -9 of a node) and `foreign` (the
+//! CPU a node spends per event another node commits) need it.
 //! `schedules`: every-second schedules, their lateness and misses;
 //! `schedules-startup`: a start with 100,000 schedules defined.
 //! `hooks`: webhook delivery latency and the outbox's cost to e2e.
@@ -21,6 +22,7 @@ mod database;
 mod e2e;
 mod exhaust;
 mod fanout;
+mod foreign;
 mod frame;
 mod hooks;
 mod http1;
@@ -56,6 +58,7 @@ async fn scenario(name: &str) -> anyhow::Result<()> {
         // Not in `all`: they need --database and start nodes as processes.
         "cluster" => cluster::run().await,
         "failover" => cluster::failover().await,
+        "foreign" => foreign::run().await,
         // Not in `all`: it takes a minute (SCRIPTD_BENCH_SECS).
         "schedules" => schedules::run().await,
         // Not in `all`: it fills 100,000 schedules' ticks first.
@@ -84,7 +87,7 @@ fn main() -> anyhow::Result<()> {
     }
     let Some(which) = args.first() else {
         anyhow::bail!(
-            "usage: scriptd-bench [--database URL] <{}|all|exhaust|append|cluster|failover|schedules|schedules-startup|hooks>",
+            "usage: scriptd-bench [--database URL] <{}|all|exhaust|append|cluster|failover|foreign|schedules|schedules-startup|hooks>",
             SCENARIOS.join("|")
         );
     };
