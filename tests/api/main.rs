@@ -32,6 +32,7 @@ mod cluster_monitor;
 mod cluster_retries;
 mod cluster_schedules;
 mod cluster_sessions;
+mod cluster_status_files;
 mod cluster_store;
 mod connection_key;
 mod containment;

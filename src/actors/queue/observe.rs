@@ -84,7 +84,7 @@ impl ScriptQueue {
                 let RunState::Queued { run, .. } = state else {
                     return false;
                 };
-                self.pending.insert(run);
+                self.pending.insert_elsewhere(run);
                 self.refresh_positions_from(id);
                 true
             }
@@ -164,7 +164,7 @@ impl ScriptQueue {
                 };
                 let id = run.id;
                 if ids.contains(&id) && act.pending.get(id).is_none() && !act.running.contains(id) {
-                    act.pending.insert(run);
+                    act.pending.insert_elsewhere(run);
                     act.refresh_positions_from(id);
                 }
             }

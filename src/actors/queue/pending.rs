@@ -1,7 +1,7 @@
 //! The not-yet-started runs of one script, ordered by (start time, arrival).
 //! Pure data: positions, the next due run, reservations. No I/O.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Bound;
 
 use crate::ids::RunId;
@@ -9,9 +9,10 @@ use crate::run::{Admission, PendingRun};
 
 type Key = (i64, u64);
 
-/// Where a run stood in the order (see [`Pending::take`]).
+/// Where a run stood in the order, and whether another node queued it
+/// (see [`Pending::take`]).
 #[derive(Debug, Clone, Copy)]
-pub struct Place(Key);
+pub struct Place(Key, bool);
 
 /// Pending runs in start order.
 #[derive(Debug, Default)]
@@ -21,6 +22,9 @@ pub struct Pending {
     arrivals: u64,
     /// How many entries are durable, so `position` need not count them all.
     durable: usize,
+    /// The runs another node of a cluster queued: this node mirrors them
+    /// (and may start them), but their status files are that node's.
+    elsewhere: HashSet<RunId>,
 }
 
 impl Pending {
@@ -43,16 +47,32 @@ impl Pending {
         self.order.insert(key, run);
     }
 
+    /// Adds a run another node queued (see [`Pending::queued_here`]).
+    pub fn insert_elsewhere(&mut self, run: PendingRun) {
+        self.elsewhere.insert(run.id);
+        self.insert(run);
+    }
+
+    /// Whether this node queued the run (it writes its status file while
+    /// it waits), not another node of the cluster.
+    pub fn queued_here(&self, id: RunId) -> bool {
+        !self.elsewhere.contains(&id)
+    }
+
     /// Takes out the run that starts now, with its place in the order, so
     /// that a start that could not be committed puts it back where it was.
     pub fn take(&mut self, id: RunId) -> Option<(Place, PendingRun)> {
         let key = *self.keys.get(&id)?;
-        self.remove(id).map(|run| (Place(key), run))
+        let elsewhere = self.elsewhere.contains(&id);
+        self.remove(id).map(|run| (Place(key, elsewhere), run))
     }
 
     /// Puts back a run taken out with [`Pending::take`], in its old place:
     /// ahead of every run that arrived after it.
     pub fn put_back(&mut self, place: Place, run: PendingRun) {
+        if place.1 {
+            self.elsewhere.insert(run.id);
+        }
         self.durable += usize::from(run.accepted());
         self.keys.insert(run.id, place.0);
         self.order.insert(place.0, run);
@@ -61,6 +81,7 @@ impl Pending {
     /// Removes a run, returning it.
     pub fn remove(&mut self, id: RunId) -> Option<PendingRun> {
         let key = self.keys.remove(&id)?;
+        self.elsewhere.remove(&id);
         let run = self.order.remove(&key)?;
         self.durable -= usize::from(run.accepted());
         Some(run)
@@ -233,5 +254,25 @@ mod tests {
         );
         assert!(pending.mark_durable(reserved_id), "reserved");
         assert_eq!(pending.position(behind_id), Some(1));
+    }
+
+    #[test]
+    fn a_run_queued_elsewhere_stays_so_when_put_back_and_forgets_it_when_removed() {
+        let mut pending = Pending::default();
+        let (mine, theirs) = (run(1), run(1));
+        let (mine_id, theirs_id) = (mine.id, theirs.id);
+        pending.insert(mine);
+        pending.insert_elsewhere(theirs);
+        assert!(pending.queued_here(mine_id));
+        assert!(!pending.queued_here(theirs_id));
+
+        // A start here that could not be committed puts it back as it was.
+        let (place, taken) = pending.take(theirs_id).expect("pending");
+        pending.put_back(place, taken);
+        assert!(!pending.queued_here(theirs_id), "still the other node's");
+
+        let gone = pending.remove(theirs_id).expect("pending");
+        pending.insert(gone);
+        assert!(pending.queued_here(theirs_id), "nothing left behind");
     }
 }

@@ -1,6 +1,10 @@
 //! The status files of a ScriptQueue's queued runs: written when a run is
 //! accepted, rewritten (batched) when positions move. It only writes
-//! files; it decides nothing about which run starts.
+//! files; it decides nothing about which run starts. In a cluster a node
+//! writes the files of the runs it queued, not of those it mirrors from
+//! other nodes: every node writing every queued run's file cost a
+//! following node most of its CPU (inode allocation; BENCHMARKS.md,
+//! "What following the log costs a node").
 
 use std::time::Duration;
 
@@ -35,6 +39,9 @@ impl ScriptQueue {
             return;
         }
         for (position, run) in self.pending.accepted().enumerate() {
+            if !self.pending.queued_here(run.id) {
+                continue;
+            }
             let shape = status::queued(run.id, &self.name, run.queued, position, run.origin.tick);
             self.shared.status_files.write(self.user, run.id, &shape);
         }
@@ -52,6 +59,9 @@ impl ScriptQueue {
         };
         let files = &self.shared.status_files;
         for (offset, run) in self.pending.accepted_from(id).enumerate() {
+            if !self.pending.queued_here(run.id) {
+                continue;
+            }
             let shape = status::queued(
                 run.id,
                 &self.name,

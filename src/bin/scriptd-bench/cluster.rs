@@ -129,7 +129,11 @@ impl Nodes {
 
     /// Writes the admin's exectab of node `i` only.
     pub fn exectab_of(&self, i: usize, text: &str) -> anyhow::Result<()> {
-        let path = self.storages[i].0.join("1").join("scripts").join("exectab.txt");
+        let path = self.storages[i]
+            .0
+            .join("1")
+            .join("scripts")
+            .join("exectab.txt");
         Ok(std::fs::write(path, text)?)
     }
 

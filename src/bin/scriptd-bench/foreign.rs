@@ -13,7 +13,10 @@ use crate::cluster::{accept_rate, Nodes};
 use crate::machine::report;
 
 pub async fn run() -> anyhow::Result<()> {
-    for (label, others_define) in [("every node defines it", true), ("only n1 defines it", false)] {
+    for (label, others_define) in [
+        ("every node defines it", true),
+        ("only n1 defines it", false),
+    ] {
         let nodes = Nodes::start(3, &[]).await?;
         if !others_define {
             for i in 1..3 {
@@ -36,14 +39,19 @@ pub async fn run() -> anyhow::Result<()> {
         );
         report(
             &format!("foreign [{label}]: CPU per event, n1 (own) / n2, n3 (foreign)"),
-            format!("{own:.1} µs / {foreign:.1} µs ({:.2} of own)", foreign / own.max(1e-9)),
+            format!(
+                "{own:.1} µs / {foreign:.1} µs ({:.2} of own)",
+                foreign / own.max(1e-9)
+            ),
         );
     }
     Ok(())
 }
 
 async fn last_seq(db: &mut sqlx::PgConnection) -> anyhow::Result<i64> {
-    Ok(sqlx::query_scalar("SELECT coalesce(max(seq), 0) FROM events")
-        .fetch_one(db)
-        .await?)
+    Ok(
+        sqlx::query_scalar("SELECT coalesce(max(seq), 0) FROM events")
+            .fetch_one(db)
+            .await?,
+    )
 }
