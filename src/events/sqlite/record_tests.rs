@@ -226,7 +226,7 @@ async fn history_read_cost() {
     }
     fn split(row: &SqliteRow) {
         audit(row);
-        let columns = super::super::history::columns(row).expect("columns");
+        let columns = crate::events::row::run::split_columns(row, 2).expect("columns");
         let _ = super::full(row.get::<&str, _>("info"), columns).expect("record");
     }
     let dir = std::env::var("SCRIPTD_HISTORY_BENCH").expect("SCRIPTD_HISTORY_BENCH");
