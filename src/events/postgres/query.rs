@@ -5,7 +5,7 @@
 
 use futures_util::TryStreamExt;
 use sqlx::postgres::PgRow;
-use sqlx::Row;
+use sqlx::{Postgres, Row};
 
 use super::reads::pg;
 use super::Readers;
@@ -38,15 +38,7 @@ impl Readers {
         limit: i64,
         run: Option<RunId>,
     ) -> Result<Vec<StoredEvent>, StoreError> {
-        let sql = event::events_after_sql(POSTGRES.events, run.is_some());
-        let query = sqlx::query(sql).bind(user.0);
-        let query = match run {
-            Some(run) => query.bind(run.to_string()),
-            None => query,
-        };
-        let rows = query
-            .bind(after)
-            .bind(limit)
+        let rows = event::events_after::<Postgres>(POSTGRES.events, user, after, limit, run)
             .fetch_all(&self.pool)
             .await
             .map_err(pg)?;
@@ -59,9 +51,7 @@ impl Readers {
         user: UserId,
         name: &ScriptName,
     ) -> Result<Vec<StoredEvent>, StoreError> {
-        let rows = sqlx::query(event::unfinished_of_sql(POSTGRES.events))
-            .bind(user.0)
-            .bind(name.as_str())
+        let rows = event::unfinished_of::<Postgres>(POSTGRES.events, user, name)
             .fetch_all(&self.pool)
             .await
             .map_err(pg)?;

@@ -30,12 +30,10 @@ fn statements() -> Vec<(&'static str, String)> {
         ("pause hook", change::PAUSE_HOOK.into()),
     ];
     for form in [EventForm::Full, EventForm::Compact] {
-        all.push(("events after", event::events_after_sql(form, false).into()));
-        all.push((
-            "run events after",
-            event::events_after_sql(form, true).into(),
-        ));
-        all.push(("unfinished of", event::unfinished_of_sql(form).into()));
+        let i = form as usize;
+        all.push(("events after", event::EVENTS_AFTER[i].into()));
+        all.push(("run events after", event::RUN_EVENTS_AFTER[i].into()));
+        all.push(("unfinished of", event::UNFINISHED_OF[i].into()));
     }
     for form in [RecordForm::Whole, RecordForm::Split] {
         all.push(("run", run::run_sql(form).into()));

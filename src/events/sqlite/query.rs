@@ -2,7 +2,7 @@
 //! they never block the writer. The statements and the mapping of their
 //! rows are shared with PostgreSQL (`events::row::event`).
 
-use sqlx::SqlitePool;
+use sqlx::{Sqlite, SqlitePool};
 
 use crate::events::error::StoreError;
 use crate::events::row::event::{self, stored_event};
@@ -26,13 +26,8 @@ pub async fn events_after(
     limit: i64,
     run: Option<RunId>,
 ) -> Result<Vec<StoredEvent>, StoreError> {
-    let sql = event::events_after_sql(SQLITE.events, run.is_some());
-    let query = sqlx::query(sql).bind(user.0);
-    let query = match run {
-        Some(run) => query.bind(run.to_string()),
-        None => query,
-    };
-    stored(&query.bind(after).bind(limit).fetch_all(pool).await?)
+    let query = event::events_after::<Sqlite>(SQLITE.events, user, after, limit, run);
+    stored(&query.fetch_all(pool).await?)
 }
 
 /// The events of one script's unfinished runs, in log order: what a
@@ -42,9 +37,7 @@ pub async fn unfinished_run_events_of(
     user: UserId,
     name: &ScriptName,
 ) -> Result<Vec<StoredEvent>, StoreError> {
-    let rows = sqlx::query(event::unfinished_of_sql(SQLITE.events))
-        .bind(user.0)
-        .bind(name.as_str())
+    let rows = event::unfinished_of::<Sqlite>(SQLITE.events, user, name)
         .fetch_all(pool)
         .await?;
     stored(&rows)

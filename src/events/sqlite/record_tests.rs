@@ -56,17 +56,21 @@ fn previous(conn: &rusqlite::Connection) -> (Vec<(RunId, RunRecord)>, Vec<Event>
     (history, events)
 }
 
-async fn history(readers: &super::super::Readers) -> Vec<(RunId, RunRecord)> {
-    let query = HistoryQuery {
+/// The user's whole history, `limit` rows a page.
+fn every_run(limit: u32) -> HistoryQuery {
+    HistoryQuery {
         user: USER,
         name: None,
         outcome: None,
         since: None,
         until: None,
         before: None,
-        limit: 1000,
-    };
-    super::super::history::history(&readers.pool, &query)
+        limit,
+    }
+}
+
+async fn history(readers: &super::super::Readers) -> Vec<(RunId, RunRecord)> {
+    super::super::history::history(&readers.pool, &every_run(1000))
         .await
         .expect("history")
         .rows
@@ -332,7 +336,8 @@ async fn history_page_cost() {
              FROM runs WHERE id = ?4",
             rusqlite::params![
                 RunId::new().to_string(),
-                format!("s{}", i % 20),
+                // Every template under every name, so each filter finds rows.
+                format!("s{}", (i / templates.len()) % 20),
                 1.7e9 + i as f64 / 2.0,
                 templates[i % templates.len()],
             ],
@@ -340,15 +345,7 @@ async fn history_page_cost() {
         .expect("clone");
     }
     conn.execute_batch("COMMIT").expect("commit");
-    let base = HistoryQuery {
-        user: USER,
-        name: None,
-        outcome: None,
-        since: None,
-        until: None,
-        before: None,
-        limit: 50,
-    };
+    let base = every_run(50);
     let first = super::super::history::history(&readers.pool, &base)
         .await
         .expect("history");
