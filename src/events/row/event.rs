@@ -34,14 +34,17 @@ macro_rules! select_events {
 /// [`stored_event`]'s columns on PostgreSQL, for statements of its own.
 pub const FULL_COLUMNS: &str = event_columns!("e.data::text AS data");
 
+/// User `$1`'s events after seq `$2`, at most `$3`.
 pub(super) const EVENTS_AFTER: [&str; 2] =
     select_events!(" FROM events e WHERE e.user_id = $1 AND e.seq > $2 ORDER BY e.seq LIMIT $3");
 
+/// User `$1`'s events of stream `$2` after seq `$3`, at most `$4`.
 pub(super) const RUN_EVENTS_AFTER: [&str; 2] = select_events!(
     " FROM events e WHERE e.user_id = $1 AND e.stream = $2 AND e.seq > $3
       ORDER BY e.seq LIMIT $4"
 );
 
+/// The events of user `$1`'s unfinished runs of script `$2`.
 pub(super) const UNFINISHED_OF: [&str; 2] = select_events!(
     " FROM runs r JOIN events e ON e.stream = r.id
       WHERE r.state <> 'done' AND r.user_id = $1 AND r.name = $2 ORDER BY e.seq"
