@@ -18,6 +18,7 @@ pub mod projection;
 pub mod prune;
 pub mod query;
 pub mod readers;
+pub mod row;
 pub mod runlog;
 pub mod schedule;
 pub mod session;

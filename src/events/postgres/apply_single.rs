@@ -1,10 +1,12 @@
 //! Account changes on PostgreSQL, and a run's retry, one statement each
-//! (they are rare).
+//! (they are rare). The statements SQLite runs as they are live in
+//! `events::row::change`.
 
 use sqlx::PgConnection;
 
 use crate::events::error::StoreError;
 use crate::events::projection::Change;
+use crate::events::row::change;
 
 /// Applies one account change.
 pub async fn apply(conn: &mut PgConnection, change: Change<'_>) -> Result<(), StoreError> {
@@ -15,9 +17,7 @@ pub async fn apply(conn: &mut PgConnection, change: Change<'_>) -> Result<(), St
             key_hash,
             guests,
             created,
-        } => sqlx::query(
-            "INSERT INTO users (id, name, key_hash, guests, created) VALUES ($1, $2, $3, $4, $5)",
-        )
+        } => sqlx::query(change::ADD_USER)
         .bind(id)
         .bind(name)
         .bind(key_hash)
@@ -54,7 +54,7 @@ pub async fn apply(conn: &mut PgConnection, change: Change<'_>) -> Result<(), St
         .await
         .map_err(|e| StoreError::from_pg(e, "")),
         Change::RotateKey { id, key_hash } => {
-            sqlx::query("UPDATE users SET key_hash = $1 WHERE id = $2")
+            sqlx::query(change::ROTATE_KEY)
                 .bind(key_hash)
                 .bind(id)
                 .execute(conn)
@@ -69,11 +69,7 @@ pub async fn apply(conn: &mut PgConnection, change: Change<'_>) -> Result<(), St
             rights,
             created,
             expires,
-        } => sqlx::query(
-            "INSERT INTO guests (id, user_id, key_hash, script, can_run, can_cancel,
-                can_status, can_monitor, created, expires)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
+        } => sqlx::query(change::ADD_GUEST)
         .bind(id)
         .bind(user)
         .bind(key_hash)
@@ -88,17 +84,14 @@ pub async fn apply(conn: &mut PgConnection, change: Change<'_>) -> Result<(), St
         .await
         .map_err(|e| StoreError::from_pg(e, "")),
         Change::DeleteGuest { id, user } => {
-            sqlx::query("DELETE FROM guests WHERE id = $1 AND user_id = $2")
+            sqlx::query(change::DELETE_GUEST)
                 .bind(id)
                 .bind(user)
                 .execute(conn)
                 .await
                 .map_err(|e| StoreError::from_pg(e, ""))
         }
-        Change::AddHook(row) => sqlx::query(
-            "INSERT INTO hooks (id, user_id, url, triggers, script, format, secret, created)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
+        Change::AddHook(row) => sqlx::query(change::ADD_HOOK)
         .bind(row.id)
         .bind(row.user)
         .bind(row.url)
@@ -124,9 +117,7 @@ pub async fn apply(conn: &mut PgConnection, change: Change<'_>) -> Result<(), St
             user,
             paused,
             reason,
-        } => sqlx::query(
-            "UPDATE hooks SET paused = $1, paused_reason = $2 WHERE id = $3 AND user_id = $4",
-        )
+        } => sqlx::query(change::PAUSE_HOOK)
         .bind(paused)
         .bind(reason)
         .bind(id)

@@ -1,32 +1,31 @@
 //! Reads of the event log on PostgreSQL: the events API and monitor
 //! replays, a failed queue's rebuild, a queued run's stdin, and startup
-//! replay's streamed read of the unfinished runs.
+//! replay's streamed read of the unfinished runs. The event statements
+//! and rows are shared with SQLite (`events::row::event`).
 
 use futures_util::TryStreamExt;
 use sqlx::postgres::PgRow;
-use sqlx::Row;
+use sqlx::{Postgres, Row};
 
 use super::reads::pg;
 use super::Readers;
 use crate::events::error::StoreError;
-use crate::events::query::decode;
+use crate::events::row::event::{self, stored_event};
+use crate::events::row::POSTGRES;
 use crate::events::types::StoredEvent;
 use crate::events::unfinished::{attempts, pgid_and_boot, queued_run, Unfinished};
 use crate::ids::{RunId, ScriptName, UserId};
 
-/// The event columns [`stored_from_row`] reads.
-pub(super) const EVENT_COLUMNS: &str =
-    "e.seq, e.at, e.user_id, e.kind, e.version, e.data::text AS data";
+// The event columns `stored_from_row` reads (shared with SQLite's).
+pub(super) use crate::events::row::event::FULL_COLUMNS as EVENT_COLUMNS;
 
+/// One row of `EVENT_COLUMNS`.
 pub(super) fn stored_from_row(row: &PgRow) -> Result<StoredEvent, StoreError> {
-    let data: &str = row.try_get("data").map_err(pg)?;
-    let kind: &str = row.try_get("kind").map_err(pg)?;
-    Ok(StoredEvent {
-        seq: row.try_get("seq").map_err(pg)?,
-        at: row.try_get("at").map_err(pg)?,
-        user: UserId(row.try_get("user_id").map_err(pg)?),
-        event: decode(kind, row.try_get("version").map_err(pg)?, data)?,
-    })
+    stored_event(row, POSTGRES.events)
+}
+
+fn stored(rows: &[PgRow]) -> Result<Vec<StoredEvent>, StoreError> {
+    rows.iter().map(stored_from_row).collect()
 }
 
 impl Readers {
@@ -39,35 +38,11 @@ impl Readers {
         limit: i64,
         run: Option<RunId>,
     ) -> Result<Vec<StoredEvent>, StoreError> {
-        let rows = match run {
-            Some(run) => {
-                let sql = format!(
-                    "SELECT {EVENT_COLUMNS} FROM events e
-                     WHERE e.user_id = $1 AND e.stream = $2 AND e.seq > $3 ORDER BY e.seq LIMIT $4"
-                );
-                sqlx::query(&sql)
-                    .bind(user.0)
-                    .bind(run.to_string())
-                    .bind(after)
-                    .bind(limit)
-                    .fetch_all(&self.pool)
-                    .await
-            }
-            None => {
-                let sql = format!(
-                    "SELECT {EVENT_COLUMNS} FROM events e
-                     WHERE e.user_id = $1 AND e.seq > $2 ORDER BY e.seq LIMIT $3"
-                );
-                sqlx::query(&sql)
-                    .bind(user.0)
-                    .bind(after)
-                    .bind(limit)
-                    .fetch_all(&self.pool)
-                    .await
-            }
-        }
-        .map_err(pg)?;
-        rows.iter().map(stored_from_row).collect()
+        let rows = event::events_after::<Postgres>(POSTGRES.events, user, after, limit, run)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(pg)?;
+        stored(&rows)
     }
 
     /// The events of one script's unfinished runs, in log order.
@@ -76,22 +51,16 @@ impl Readers {
         user: UserId,
         name: &ScriptName,
     ) -> Result<Vec<StoredEvent>, StoreError> {
-        let sql = format!(
-            "SELECT {EVENT_COLUMNS} FROM runs r JOIN events e ON e.stream = r.id
-             WHERE r.state <> 'done' AND r.user_id = $1 AND r.name = $2 ORDER BY e.seq"
-        );
-        let rows = sqlx::query(&sql)
-            .bind(user.0)
-            .bind(name.as_str())
+        let rows = event::unfinished_of::<Postgres>(POSTGRES.events, user, name)
             .fetch_all(&self.pool)
             .await
             .map_err(pg)?;
-        rows.iter().map(stored_from_row).collect()
+        stored(&rows)
     }
 
     /// The stdin kept for a queued run.
     pub async fn stdin(&self, run: RunId) -> Result<Option<Vec<u8>>, StoreError> {
-        sqlx::query_scalar("SELECT data FROM run_stdin WHERE run_id = $1")
+        sqlx::query_scalar(event::STDIN)
             .bind(run.to_string())
             .fetch_optional(&self.pool)
             .await

@@ -1,11 +1,13 @@
 //! The read model's SQL on SQLite: applies one [`Change`] on the writer's
 //! own connection (rusqlite, statements prepared once and cached), inside
-//! the transaction that appends its event.
+//! the transaction that appends its event. The statements PostgreSQL runs
+//! as they are live in `events::row::change`.
 
 use rusqlite::{params, Connection};
 
 use crate::events::error::StoreError;
 use crate::events::projection::{self, Change};
+use crate::events::row::change;
 use crate::events::types::NewEvent;
 
 /// Applies one appended event to the read model.
@@ -103,11 +105,9 @@ pub fn apply(conn: &Connection, new: &NewEvent, data: &str) -> Result<(), StoreE
             guests,
             created,
         } => {
-            conn.prepare_cached(
-                "INSERT INTO users (id, name, key_hash, guests, created) VALUES (?, ?, ?, ?, ?)",
-            )?
-            .execute(params![id, name, key_hash, guests, created])
-            .map_err(|e| StoreError::from_write(e, "user name already exists"))?;
+            conn.prepare_cached(change::ADD_USER)?
+                .execute(params![id, name, key_hash, guests, created])
+                .map_err(|e| StoreError::from_write(e, "user name already exists"))?;
         }
         Change::RemoveUser { id } => {
             conn.prepare_cached("DELETE FROM guests WHERE user_id = ?")?
@@ -120,7 +120,7 @@ pub fn apply(conn: &Connection, new: &NewEvent, data: &str) -> Result<(), StoreE
                 .execute(params![id])?;
         }
         Change::RotateKey { id, key_hash } => {
-            conn.prepare_cached("UPDATE users SET key_hash = ? WHERE id = ?")?
+            conn.prepare_cached(change::ROTATE_KEY)?
                 .execute(params![key_hash, id])?;
         }
         Change::AddGuest {
@@ -132,12 +132,7 @@ pub fn apply(conn: &Connection, new: &NewEvent, data: &str) -> Result<(), StoreE
             created,
             expires,
         } => {
-            conn.prepare_cached(
-                "INSERT INTO guests (id, user_id, key_hash, script, can_run, can_cancel,
-                    can_status, can_monitor, created, expires)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )?
-            .execute(params![
+            conn.prepare_cached(change::ADD_GUEST)?.execute(params![
                 id,
                 user,
                 key_hash,
@@ -151,15 +146,11 @@ pub fn apply(conn: &Connection, new: &NewEvent, data: &str) -> Result<(), StoreE
             ])?;
         }
         Change::DeleteGuest { id, user } => {
-            conn.prepare_cached("DELETE FROM guests WHERE id = ? AND user_id = ?")?
+            conn.prepare_cached(change::DELETE_GUEST)?
                 .execute(params![id, user])?;
         }
         Change::AddHook(row) => {
-            conn.prepare_cached(
-                "INSERT INTO hooks (id, user_id, url, triggers, script, format, secret, created)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            )?
-            .execute(params![
+            conn.prepare_cached(change::ADD_HOOK)?.execute(params![
                 row.id,
                 row.user,
                 row.url,
@@ -182,10 +173,8 @@ pub fn apply(conn: &Connection, new: &NewEvent, data: &str) -> Result<(), StoreE
             paused,
             reason,
         } => {
-            conn.prepare_cached(
-                "UPDATE hooks SET paused = ?, paused_reason = ? WHERE id = ? AND user_id = ?",
-            )?
-            .execute(params![paused, reason, id, user])?;
+            conn.prepare_cached(change::PAUSE_HOOK)?
+                .execute(params![paused, reason, id, user])?;
         }
     }
     Ok(())

@@ -28,10 +28,6 @@ pub const IN_COLUMNS: [&str; 8] = [
     "signal",
 ];
 
-/// The columns a read selects, in [`IN_COLUMNS`] order, after `info`.
-pub const COLUMNS: &str =
-    "r.info, r.outcome, r.started, r.finished, r.duration, r.run_user, r.run_group, r.exit_code, r.signal";
-
 /// Record fields left out at their default (`#[serde(default)]` or `Option`).
 fn is_default(key: &str, value: &Value) -> bool {
     match (key, value) {
@@ -84,22 +80,6 @@ pub fn merge(map: &mut Map<String, Value>, columns: impl IntoIterator<Item = Val
             map.insert((*key).to_owned(), value);
         }
     }
-}
-
-/// The columns of a rusqlite row from `first` on, as JSON values.
-pub fn columns_of(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Vec<Value>> {
-    (first..first + IN_COLUMNS.len())
-        .map(|i| {
-            Ok(match row.get_ref(i)? {
-                rusqlite::types::ValueRef::Integer(n) => Value::from(n),
-                rusqlite::types::ValueRef::Real(x) => Value::from(x),
-                rusqlite::types::ValueRef::Text(text) => {
-                    Value::String(String::from_utf8_lossy(text).into_owned())
-                }
-                _ => Value::Null,
-            })
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -56,17 +56,21 @@ fn previous(conn: &rusqlite::Connection) -> (Vec<(RunId, RunRecord)>, Vec<Event>
     (history, events)
 }
 
-async fn history(readers: &super::super::Readers) -> Vec<(RunId, RunRecord)> {
-    let query = HistoryQuery {
+/// The user's whole history, `limit` rows a page.
+fn every_run(limit: u32) -> HistoryQuery {
+    HistoryQuery {
         user: USER,
         name: None,
         outcome: None,
         since: None,
         until: None,
         before: None,
-        limit: 1000,
-    };
-    super::super::history::history(&readers.pool, &query)
+        limit,
+    }
+}
+
+async fn history(readers: &super::super::Readers) -> Vec<(RunId, RunRecord)> {
+    super::super::history::history(&readers.pool, &every_run(1000))
         .await
         .expect("history")
         .rows
@@ -226,7 +230,7 @@ async fn history_read_cost() {
     }
     fn split(row: &SqliteRow) {
         audit(row);
-        let columns = super::super::history::columns(row).expect("columns");
+        let columns = crate::events::row::run::split_columns(row, 2).expect("columns");
         let _ = super::full(row.get::<&str, _>("info"), columns).expect("record");
     }
     let dir = std::env::var("SCRIPTD_HISTORY_BENCH").expect("SCRIPTD_HISTORY_BENCH");
@@ -295,5 +299,105 @@ async fn history_read_cost() {
             line.push_str(&format!(" {:.3} ms |", times[times.len() / 2] * 1000.0));
         }
         println!("{line}");
+    }
+}
+
+/// The store's own history read (`history::history`: statement, row
+/// mapping and record), on the previous-release fixture migrated and its
+/// finished runs cloned to 20,000 (20 names). Not a test: `cargo test
+/// --release --lib history_page_cost -- --ignored --nocapture`; prints the
+/// median and lowest of 300 calls per filter, 50-row pages.
+#[tokio::test]
+#[ignore]
+async fn history_page_cost() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("scriptd.db");
+    let conn = rusqlite::Connection::open(&path).expect("open");
+    conn.execute_batch(&fixture()).expect("load the dump");
+    drop(conn);
+    let (_writer, readers) = super::super::open(&path).await.expect("migrates");
+    let conn = rusqlite::Connection::open(&path).expect("open");
+    let templates: Vec<String> = conn
+        .prepare("SELECT id FROM runs WHERE state = 'done' AND forgotten = 0 AND user_id = 1")
+        .expect("prepare")
+        .query_map([], |row| row.get(0))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("ids");
+    conn.execute_batch("BEGIN").expect("begin");
+    for i in 0..20_000usize {
+        conn.execute(
+            "INSERT INTO runs (id, user_id, name, state, outcome, queued, started, finished,
+                duration, run_user, run_group, exit_code, signal, requested_by, requested_from,
+                cancelled_by, cancelled_from, killed_by, killed_from, forgotten, info)
+             SELECT ?1, user_id, ?2, state, outcome, queued, started, ?3, duration, run_user,
+                run_group, exit_code, signal, requested_by, requested_from, cancelled_by,
+                cancelled_from, killed_by, killed_from, forgotten, info
+             FROM runs WHERE id = ?4",
+            rusqlite::params![
+                RunId::new().to_string(),
+                // Every template under every name, so each filter finds rows.
+                format!("s{}", (i / templates.len()) % 20),
+                1.7e9 + i as f64 / 2.0,
+                templates[i % templates.len()],
+            ],
+        )
+        .expect("clone");
+    }
+    conn.execute_batch("COMMIT").expect("commit");
+    let base = every_run(50);
+    let first = super::super::history::history(&readers.pool, &base)
+        .await
+        .expect("history");
+    let name = crate::ids::ScriptName::parse("s3").expect("name");
+    let failed = Some(crate::events::types::Outcome::Failed);
+    let cases = [
+        ("first page", base.clone()),
+        (
+            "name",
+            HistoryQuery {
+                name: Some(name.clone()),
+                ..base.clone()
+            },
+        ),
+        (
+            "outcome failed",
+            HistoryQuery {
+                outcome: failed,
+                ..base.clone()
+            },
+        ),
+        (
+            "name + failed",
+            HistoryQuery {
+                name: Some(name),
+                outcome: failed,
+                ..base.clone()
+            },
+        ),
+        (
+            "before (page 2)",
+            HistoryQuery {
+                before: first.rows.last().map(|row| row.cursor()),
+                ..base.clone()
+            },
+        ),
+    ];
+    for (label, query) in cases {
+        let mut times = Vec::new();
+        for _ in 0..300 {
+            let t = std::time::Instant::now();
+            let page = super::super::history::history(&readers.pool, &query)
+                .await
+                .expect("history");
+            times.push(t.elapsed().as_secs_f64());
+            assert!(!page.rows.is_empty(), "{label}");
+        }
+        times.sort_by(f64::total_cmp);
+        println!(
+            "| {label} | {:.3} ms | {:.3} ms |",
+            times[times.len() / 2] * 1000.0,
+            times[0] * 1000.0
+        );
     }
 }

@@ -4,9 +4,10 @@
 
 use rusqlite::params;
 
-use super::lookup::Lookup;
+use super::lookup::{all, Lookup};
 use crate::events::error::StoreError;
-use crate::events::watch::{AccountChange, AccountChangeKind};
+use crate::events::row::{account, RowGet};
+use crate::events::watch::AccountChange;
 use crate::ids::UserId;
 
 impl Lookup {
@@ -46,44 +47,16 @@ impl Lookup {
     /// Key rotations, user removals and guest deletions after `seq`.
     pub fn account_changes_after(&self, seq: i64) -> Result<Vec<AccountChange>, StoreError> {
         self.with(|conn| {
-            let mut select = conn.prepare_cached(
-                "SELECT seq, user_id, kind FROM events WHERE seq > ?
-                 AND kind IN ('UserRemoved', 'ApiKeyRotated', 'GuestDeleted') ORDER BY seq",
-            )?;
-            let rows = select.query_map(params![seq], |row| {
-                Ok((
-                    row.get::<_, i64>(0)?,
-                    row.get::<_, i64>(1)?,
-                    row.get::<_, String>(2)?,
-                ))
-            })?;
-            let mut out = Vec::new();
-            for row in rows {
-                let (seq, user, kind) = row?;
-                let kind = match kind.as_str() {
-                    "UserRemoved" => AccountChangeKind::UserRemoved,
-                    "ApiKeyRotated" => AccountChangeKind::KeyRotated,
-                    _ => AccountChangeKind::GuestDeleted,
-                };
-                out.push(AccountChange {
-                    seq,
-                    user: UserId(user),
-                    kind,
-                });
-            }
-            Ok(out)
+            let sql = account::ACCOUNT_CHANGES_AFTER;
+            all(conn, sql, params![seq], |row| account::account_change(row))
         })
     }
 
     /// Users that no longer exist but still have runs not finished.
     pub fn removed_users_with_live_runs(&self) -> Result<Vec<UserId>, StoreError> {
         self.with(|conn| {
-            let mut select = conn.prepare_cached(
-                "SELECT DISTINCT user_id FROM runs WHERE state <> 'done'
-                 AND user_id NOT IN (SELECT id FROM users)",
-            )?;
-            let rows = select.query_map([], |row| row.get::<_, i64>(0))?;
-            Ok(rows.map(|r| r.map(UserId)).collect::<Result<_, _>>()?)
+            let sql = account::REMOVED_USERS_WITH_LIVE_RUNS;
+            all(conn, sql, [], |row| Ok(UserId(row.int(0)?)))
         })
     }
 }
