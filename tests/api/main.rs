@@ -79,6 +79,7 @@ mod runs_queue;
 mod runs_status;
 mod runs_user_env;
 mod schedules;
+mod schedules_batch;
 mod schedules_records;
 mod schedules_restart;
 mod schedules_runs;

@@ -1,6 +1,7 @@
 //! The last step of accepting a run: its room in the user's quota is
 //! reserved, then it goes to its script's queue (reserve, then commit).
 
+use std::future::Future;
 use std::sync::Arc;
 
 use actix::prelude::*;
@@ -34,6 +35,14 @@ impl AccountSupervisor {
         if !self.quota.needs_count() {
             return self.enqueue_checked(checked, ctx);
         }
+        self.count_queued(ctx);
+        Box::pin(
+            fut::ready(()).then(move |(), act: &mut Self, ctx| act.enqueue_checked(checked, ctx)),
+        )
+    }
+
+    /// Counts the user's queued runs before the next message is handled.
+    pub(super) fn count_queued(&mut self, ctx: &mut Context<Self>) {
         // No other message is handled until the count is in, so parallel
         // requests cannot slip past the cap together.
         let (readers, user) = (self.shared.readers.clone(), self.user);
@@ -43,9 +52,6 @@ impl AccountSupervisor {
                 .into_actor(self)
                 .map(|counted, act, _ctx| act.quota.set_count(counted)),
         );
-        Box::pin(
-            fut::ready(()).then(move |(), act: &mut Self, ctx| act.enqueue_checked(checked, ctx)),
-        )
     }
 
     /// Reserves the run's room in the user's quota and hands it to its queue.
@@ -54,6 +60,24 @@ impl AccountSupervisor {
         checked: Checked,
         ctx: &mut Context<Self>,
     ) -> ResponseActFuture<Self, Result<queue::Queued, RunError>> {
+        let bytes = checked.bytes;
+        let sent = match self.send_checked(checked, ctx) {
+            Ok(sent) => sent,
+            Err(err) => return Box::pin(fut::ready(Err(err))),
+        };
+        Box::pin(sent.into_actor(self).map(move |result, act, _ctx| {
+            act.quota.settle(bytes, result.is_ok());
+            result
+        }))
+    }
+
+    /// Reserves the run's room in the user's quota and sends it to its
+    /// queue now; the caller settles the reservation with the answer.
+    pub(super) fn send_checked(
+        &mut self,
+        checked: Checked,
+        ctx: &mut Context<Self>,
+    ) -> Result<impl Future<Output = Result<queue::Queued, RunError>> + 'static, RunError> {
         let Checked {
             name,
             def,
@@ -64,9 +88,7 @@ impl AccountSupervisor {
             bytes,
             missed,
         } = checked;
-        if let Err(err) = self.quota.reserve(&self.shared.config.limits, bytes) {
-            return Box::pin(fut::ready(Err(err)));
-        }
+        self.quota.reserve(&self.shared.config.limits, bytes)?;
         let queue = self.queue(&name, limits(&def), ctx);
         let opts = self
             .opts
@@ -83,15 +105,7 @@ impl AccountSupervisor {
             origin,
             missed,
         };
-        let sent = async move {
-            queue
-                .send(enqueue)
-                .await
-                .map_err(|_| RunError::ShuttingDown)?
-        };
-        Box::pin(sent.into_actor(self).map(move |result, act, _ctx| {
-            act.quota.settle(bytes, result.is_ok());
-            result
-        }))
+        let sent = queue.send(enqueue);
+        Ok(async move { sent.await.map_err(|_| RunError::ShuttingDown)? })
     }
 }

@@ -19,7 +19,7 @@ use serde_json::{Map, Value};
 
 pub use observe::Observed;
 pub use removal::EndAllRuns;
-pub use tick::EnqueueTick;
+pub use tick::{EnqueueTicks, Tick, TickResults};
 
 use super::error::RunError;
 use super::queue::{self, Restored, ScriptQueue};

@@ -112,9 +112,13 @@ impl Handler<Enqueue> for ScriptQueue {
                 });
             }
             act.pending.mark_durable(id);
-            act.refresh_positions_from(id);
             let position = act.pending.position(id).unwrap_or(0);
+            // Started first: a run that starts at once gets no queued
+            // status file (it left the queue), and a `-n` run, which ends
+            // as it starts, none at all; creating a file only to remove it
+            // was most of a schedule tick's CPU (BENCHMARKS.md, issue 30).
             act.try_start(ctx);
+            act.refresh_positions_from(id);
             Ok(Queued {
                 id,
                 queued,

@@ -9,11 +9,12 @@ use std::time::Duration;
 use actix::prelude::*;
 
 use super::{Key, Timer};
-use crate::actors::account::EnqueueTick;
+use crate::actors::account::{EnqueueTicks, Tick};
 use crate::actors::directory::GetAccount;
 use crate::actors::error::RunError;
 use crate::clock;
 use crate::events::{Append, Event, NewEvent};
+use crate::ids::UserId;
 use crate::schedule::{Missed, TickSkip};
 
 /// How long a tick the database could not take waits before it is tried again.
@@ -45,23 +46,30 @@ impl Timer {
         if let Some(skip) = skip {
             return self.record_skip(key, tick, missed, skip, ctx);
         }
+        let (user, name) = key;
+        self.fire_all(user, vec![Tick { name, tick, missed }], ctx);
+    }
+
+    /// Fires due ticks of `user`'s schedules together: one message to the
+    /// account for all of them, and one future here.
+    pub(super) fn fire_all(&mut self, user: UserId, ticks: Vec<Tick>, ctx: &mut Context<Self>) {
         let directory = self.directory.clone();
-        let (user, name) = key.clone();
+        let sent = ticks.clone();
         let enqueue = async move {
             let account = directory.send(GetAccount { user }).await.ok().flatten()?;
-            let tick = EnqueueTick { name, tick, missed };
-            account.send(tick).await.ok()
+            account.send(EnqueueTicks { ticks: sent }).await.ok()
         };
-        ctx.spawn(enqueue.into_actor(self).map(move |result, act, ctx| {
-            let fired = match result {
-                Some(result) => judge(result),
-                None => Fired::Done, // shutting down
-            };
-            match fired {
-                Fired::Started => act.shared.metrics.tick_started(clock::now() - tick as f64),
-                Fired::Done => {}
-                Fired::Skip(skip) => act.record_skip(key, tick, missed, skip, ctx),
-                Fired::Retry => act.retry(key, tick, missed, None, ctx),
+        ctx.spawn(enqueue.into_actor(self).map(move |results, act, ctx| {
+            // None: shutting down.
+            let Some(results) = results else { return };
+            for (Tick { name, tick, missed }, result) in ticks.into_iter().zip(results) {
+                let key = (user, name);
+                match judge(result) {
+                    Fired::Started => act.shared.metrics.tick_started(clock::now() - tick as f64),
+                    Fired::Done => {}
+                    Fired::Skip(skip) => act.record_skip(key, tick, missed, skip, ctx),
+                    Fired::Retry => act.retry(key, tick, missed, None, ctx),
+                }
             }
         }));
     }

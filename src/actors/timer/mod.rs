@@ -25,6 +25,7 @@ use actix::prelude::*;
 
 pub use query::{ListSchedules, PauseSchedule, ScheduleError, ScheduleView};
 
+use super::account::Tick;
 use super::directory::AccountDirectory;
 use super::Shared;
 use crate::clock;
@@ -171,6 +172,8 @@ impl Timer {
     /// Fires every tick that is due now, then arms for the next one.
     fn fire_due(&mut self, ctx: &mut Context<Self>) {
         let now = clock::now();
+        // One batch per user: its account looks at the exectab once.
+        let mut due_now: HashMap<UserId, Vec<Tick>> = HashMap::new();
         while let Some(Reverse((due, _))) = self.heap.peek() {
             if *due as f64 > now {
                 break;
@@ -187,9 +190,16 @@ impl Timer {
             if !current {
                 continue;
             }
-            self.fire(key.clone(), due, None, None, ctx);
+            due_now.entry(key.0).or_default().push(Tick {
+                name: key.1.clone(),
+                tick: due,
+                missed: None,
+            });
             // From the expression, not from the run: nothing drifts.
             self.plan_next(&key, due, ctx);
+        }
+        for (user, ticks) in due_now {
+            self.fire_all(user, ticks, ctx);
         }
         self.arm(ctx);
     }
