@@ -51,7 +51,12 @@ CREATE OR REPLACE FUNCTION scriptd_commit(
     o_users BIGINT[], o_scripts TEXT[], o_runs TEXT[], o_kinds TEXT[], o_events INT[],
     o_bits BIGINT[],
     OUT o_seqs BIGINT[], OUT o_refused TEXT[])
-LANGUAGE plpgsql AS $$
+-- Generic plans: with custom ones (the default), the planner saw each
+-- step's rows and costed the generic plan (taking `unnest` for 10 rows)
+-- above them, so it planned every statement of every step again, 0.2 ms
+-- for a finish step against 0.12 ms to run it. The generic plans are the
+-- same index lookups.
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
     v_skip INT := -1;
     v_skipped INT[] := '{}';
