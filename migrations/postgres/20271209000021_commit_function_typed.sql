@@ -51,12 +51,20 @@ CREATE OR REPLACE FUNCTION scriptd_commit(
     o_users BIGINT[], o_scripts TEXT[], o_runs TEXT[], o_kinds TEXT[], o_events INT[],
     o_bits BIGINT[],
     OUT o_seqs BIGINT[], OUT o_refused TEXT[])
--- Generic plans: with custom ones (the default), the planner saw each
--- step's rows and costed the generic plan (taking `unnest` for 10 rows)
--- above them, so it planned every statement of every step again, 0.2 ms
--- for a finish step against 0.12 ms to run it. The generic plans are the
--- same index lookups.
-LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
+-- Generic plans, of index lookups only. With custom plans (the default)
+-- the planner saw each step's rows, costed the generic plan (`unnest`
+-- taken for 10 rows) above them, and planned every statement of every
+-- step again: 0.2 ms for a finish step against 0.12 ms to run it. A
+-- generic plan is made once per connection, when `runs` may still be
+-- empty: left free, it chose to scan `runs` whole (1 ms a step once it
+-- held a few thousand rows). Every statement here finds its rows by an
+-- index (primary keys, `events_one_tick`, the partial indexes of `runs`).
+LANGUAGE plpgsql
+SET plan_cache_mode = force_generic_plan
+SET enable_seqscan = off
+SET enable_hashjoin = off
+SET enable_mergejoin = off
+AS $$
 DECLARE
     v_skip INT := -1;
     v_skipped INT[] := '{}';
