@@ -271,18 +271,16 @@ mod tests {
         );
         let notify = format!("pg_notify('{}'", super::super::follow::CHANNEL);
         assert!(sql.contains(&notify));
-        let typed = include_str!(
-            "../../../migrations/postgres/20271209000021_commit_function_typed.sql"
-        );
+        let typed =
+            include_str!("../../../migrations/postgres/20271209000021_commit_function_typed.sql");
         assert_eq!(typed.matches(&lock).count(), 1, "the typed scriptd_commit");
         assert!(typed.contains(&notify));
     }
 
     #[test]
     fn the_call_passes_as_many_arguments_as_the_function_takes() {
-        let sql = include_str!(
-            "../../../migrations/postgres/20271209000021_commit_function_typed.sql"
-        );
+        let sql =
+            include_str!("../../../migrations/postgres/20271209000021_commit_function_typed.sql");
         let start = sql
             .find("CREATE OR REPLACE FUNCTION scriptd_commit(")
             .expect("the function");
