@@ -1,5 +1,5 @@
 //! The steady-state group commit in one round trip: one call of
-//! `scriptd_commit` (migrations/postgres/…_commit_function.sql) in
+//! `scriptd_commit` (migrations/postgres/…_commit_function_typed.sql) in
 //! autocommit, carrying the events and the steps `plan` made of them. The
 //! call's implicit transaction takes the commit lock, checks the lease
 //! and the claims, writes, notifies and commits before the answer leaves
