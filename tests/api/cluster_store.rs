@@ -7,6 +7,7 @@ use scriptd::events::store::{self, Location};
 use scriptd::events::types::{Origin, RunSpec};
 use scriptd::events::{Event, Expect, NewEvent, Refusal, StoreError};
 use scriptd::ids::{RunId, ScriptName, UserId};
+use sqlx::Connection as _;
 
 const USER: UserId = UserId(1);
 
@@ -150,4 +151,82 @@ async fn claims_are_refused_with_their_reason_and_the_rest_of_the_commit_goes_in
         [Ok(()), Err(Refusal::NotQueued { running: false })],
         "c was never queued: refused, not started"
     );
+}
+
+fn tick(instant: i64, run: RunId) -> NewEvent {
+    let event = Event::ScheduleTicked {
+        name: name(),
+        tick: instant,
+        run: Some(run),
+        skipped: None,
+        missed: None,
+        late: 0.0,
+    };
+    NewEvent::new(USER, event)
+}
+
+/// A schedule's tick another node recorded first is an answer for its
+/// group only: the rest of the batch commits in the same call of
+/// `scriptd_commit`, which left its answer (the refusal included) for the
+/// lost-answer settlement. Before, the call failed on `events_one_tick`
+/// and the batch was redone group by group on the multi-statement path,
+/// which leaves no answer.
+#[actix_web::test]
+async fn a_tick_already_taken_refuses_its_group_and_the_batch_commits_in_one_call() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = crate::backend::fresh_postgres_database(dir.path());
+    let mut db = store::open(&Location::Postgres(url.clone()))
+        .await
+        .expect("open");
+    let (a, b, c, d) = (RunId::new(), RunId::new(), RunId::new(), RunId::new());
+    let first = db
+        .writer
+        .commit(&[vec![tick(60, a), queued(a, 9)]])
+        .await
+        .expect("commit");
+    assert!(first[0].is_ok(), "the first tick: {:?}", first[0]);
+
+    let mut plain = queued(c, 9);
+    plain.expect = None;
+    let second = db
+        .writer
+        .commit(&[
+            vec![plain],
+            vec![tick(60, b), queued(b, 9)],
+            vec![tick(120, d), queued(d, 9)],
+        ])
+        .await
+        .expect("commit");
+    assert!(second[0].is_ok(), "{:?}", second[0]);
+    assert!(
+        second[1].as_ref().is_err_and(StoreError::is_tick_taken),
+        "the taken tick: {:?}",
+        second[1]
+    );
+    assert!(second[2].is_ok(), "the next tick: {:?}", second[2]);
+
+    let mut conn = sqlx::PgConnection::connect(&url).await.expect("connect");
+    let answer: (i64, Vec<Option<String>>) =
+        sqlx::query_as("SELECT commit_no, refused FROM commit_answers")
+            .fetch_one(&mut conn)
+            .await
+            .expect("the call's answer");
+    assert_eq!(
+        answer,
+        (2, vec![None, Some("tick_taken".to_owned()), None]),
+        "the second batch went in one call"
+    );
+    let runs: Vec<String> = sqlx::query_scalar("SELECT id FROM runs ORDER BY id")
+        .fetch_all(&mut conn)
+        .await
+        .expect("runs");
+    let mut want = vec![a.to_string(), c.to_string(), d.to_string()];
+    want.sort();
+    assert_eq!(runs, want, "the taken tick's run is not queued");
+    let ticks: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM events WHERE kind = 'ScheduleTicked'")
+            .fetch_one(&mut conn)
+            .await
+            .expect("ticks");
+    assert_eq!(ticks, 2);
 }

@@ -24,10 +24,10 @@ use crate::helpers::{spawn_app_on, Database, Scheme};
 /// The simple-query message `COMMIT` as sqlx sends it: 'Q', the length
 /// (4 + "COMMIT\0"), the text.
 const COMMIT_QUERY: &[u8] = b"Q\0\0\0\x0bCOMMIT\0";
-/// What only a `scriptd_commit` call's parameters hold: its steps' JSON
-/// (`events::postgres::plan`) inserts the batch's events. The call, sent
-/// as Bind + Execute + Sync of a prepared statement, has no SQL text.
-const COMMIT_CALL: &[u8] = br#""op":"insert""#;
+/// How many parameters a `scriptd_commit` call binds (`ARGUMENTS` in
+/// `events::postgres::call`): no other statement binds as many. The call,
+/// sent as Bind + Execute + Sync of a prepared statement, has no SQL text.
+const COMMIT_CALL_PARAMETERS: u16 = 60;
 /// What a commit of a run's start holds (the events' kinds).
 const START: &[u8] = b"RunStarted";
 /// How long the proxy refuses connections after [`Cut::StartThenAway`]:
@@ -131,8 +131,9 @@ fn pump_pair(
                 break;
             }
             let holds = |what: &[u8]| buf[..n].windows(what.len()).any(|w| w == what);
-            let commit = holds(COMMIT_QUERY) || holds(COMMIT_CALL);
-            let start = holds(COMMIT_CALL) && holds(START);
+            let call = is_commit_call(&buf[..n]);
+            let commit = holds(COMMIT_QUERY) || call;
+            let start = call && holds(START);
             let cut = |want: Cut| {
                 armed
                     .compare_exchange(
@@ -189,6 +190,30 @@ fn pump_pair(
 }
 
 /// A server on a fresh database, reached through a [`CommitCutter`].
+/// Whether `bytes` hold a Bind message of a `scriptd_commit` call: 'B',
+/// its length, the portal's and the statement's names, the format codes,
+/// then the parameter count.
+fn is_commit_call(bytes: &[u8]) -> bool {
+    let binds = (0..bytes.len()).filter(|&i| bytes[i] == b'B');
+    binds.into_iter().any(|at| {
+        let Some(rest) = bytes.get(at + 5..) else {
+            return false;
+        };
+        let mut names = rest.splitn(3, |&b| b == 0);
+        let (Some(portal), Some(statement), Some(tail)) =
+            (names.next(), names.next(), names.next())
+        else {
+            return false;
+        };
+        let _ = (portal, statement);
+        let u16_at = |i: usize| tail.get(i..i + 2).map(|b| u16::from_be_bytes([b[0], b[1]]));
+        let Some(formats) = u16_at(0) else {
+            return false;
+        };
+        u16_at(2 + 2 * formats as usize) == Some(COMMIT_CALL_PARAMETERS)
+    })
+}
+
 async fn app_behind_cutter() -> (crate::helpers::TestApp, CommitCutter, tempfile::TempDir) {
     app_behind_cutter_with("-n noop /bin/true\n").await
 }

@@ -1,5 +1,5 @@
 //! The steady-state group commit in one round trip: one call of
-//! `scriptd_commit` (migrations/postgres/…_commit_function.sql) in
+//! `scriptd_commit` (migrations/postgres/…_commit_function_typed.sql) in
 //! autocommit, carrying the events and the steps `plan` made of them. The
 //! call's implicit transaction takes the commit lock, checks the lease
 //! and the claims, writes, notifies and commits before the answer leaves
@@ -45,6 +45,19 @@ pub(super) enum Called {
     InDoubt(StoreError),
 }
 
+/// How many arguments `scriptd_commit` takes (the typed one: the first,
+/// of 14, stays for nodes not yet upgraded).
+const ARGUMENTS: usize = 60;
+
+/// The call. One line: the server's statement log shows it by its name.
+static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let params: Vec<String> = (1..=ARGUMENTS).map(|n| format!("${n}")).collect();
+    format!(
+        "SELECT o_seqs, o_refused FROM scriptd_commit({})",
+        params.join(", ")
+    )
+});
+
 /// Commits `groups` (whose events' JSON is `data`) as planned, in one
 /// round trip (after the statement's first use on a connection, which
 /// prepares it).
@@ -61,27 +74,71 @@ pub(super) async fn call(
     let kinds: Vec<&str> = all.iter().map(|e| e.event.kind()).collect();
     let versions: Vec<i64> = all.iter().map(|e| e.event.version()).collect();
     let texts: Vec<&str> = data.iter().flatten().map(String::as_str).collect();
-    // One line: the server's statement log shows the call by its name.
-    let answer = sqlx::query(
-        "SELECT o_seqs, o_refused FROM scriptd_commit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
-         $11, $12, $13, $14)",
-    )
-    .bind(call.writer)
-    .bind(call.commit_no)
-    .bind(call.guard.map(|g| g.node()))
-    .bind(call.guard.map(|g| g.epoch()))
-    .bind(call.at)
-    .bind(groups.len() as i32)
-    .bind(&users)
-    .bind(&streams)
-    .bind(&kinds)
-    .bind(&versions)
-    .bind(&texts)
-    .bind(&plan.steps)
-    .bind(&plan.texts)
-    .bind(&plan.blobs)
-    .fetch_one(conn)
-    .await;
+    let (steps, c, q, s) = (&plan.steps, &plan.checks, &plan.queued, &plan.started);
+    let (f, k, r, o) = (&plan.finished, &plan.killed, &plan.retried, &plan.outbox);
+    let answer = sqlx::query(&SQL)
+        .bind(call.writer)
+        .bind(call.commit_no)
+        .bind(call.guard.map(|g| g.node()))
+        .bind(call.guard.map(|g| g.epoch()))
+        .bind(call.at)
+        .bind(groups.len() as i32)
+        .bind(&users)
+        .bind(&streams)
+        .bind(&kinds)
+        .bind(&versions)
+        .bind(&texts)
+        .bind(&plan.event_segs)
+        .bind(&steps.ops)
+        .bind(&steps.segs)
+        .bind(&steps.froms)
+        .bind(&steps.tos)
+        .bind(&c.groups)
+        .bind(&c.users)
+        .bind(&c.names)
+        .bind(&c.runs)
+        .bind(&c.expects)
+        .bind(&c.lims)
+        .bind(&q.ids)
+        .bind(&q.users)
+        .bind(&q.names)
+        .bind(&q.queued)
+        .bind(&q.by)
+        .bind(&q.from)
+        .bind(&q.info)
+        .bind(&q.stdin)
+        .bind(&q.blobs)
+        .bind(&s.ids)
+        .bind(&s.at)
+        .bind(&s.nodes)
+        .bind(&plan.ids)
+        .bind(&f.ids)
+        .bind(&f.outcomes)
+        .bind(&f.started)
+        .bind(&f.finished)
+        .bind(&f.durations)
+        .bind(&f.run_users)
+        .bind(&f.run_groups)
+        .bind(&f.exit_codes)
+        .bind(&f.signals)
+        .bind(&f.infos)
+        .bind(&f.cancelled_by)
+        .bind(&f.cancelled_from)
+        .bind(&k.ids)
+        .bind(&k.by)
+        .bind(&k.from)
+        .bind(&r.ids)
+        .bind(&r.due)
+        .bind(&r.attempts)
+        .bind(&r.ended)
+        .bind(&o.users)
+        .bind(&o.scripts)
+        .bind(&o.runs)
+        .bind(&o.kinds)
+        .bind(&o.events)
+        .bind(&o.bits)
+        .fetch_one(conn)
+        .await;
     let row = match answer {
         Ok(row) => row,
         Err(err) => return failed(err),
@@ -129,7 +186,7 @@ pub(super) fn results(
     for (index, group) in groups.iter().enumerate() {
         let taken: Vec<Option<i64>> = seqs.by_ref().take(group.len()).copied().collect();
         if let Some(code) = refused.get(index).and_then(Option::as_deref) {
-            results.push(Err(claim::refusal(code).ok_or(GARBLED)?.into()));
+            results.push(Err(refusal(code).ok_or(GARBLED)?));
             continue;
         }
         let mut stored = Vec::with_capacity(group.len());
@@ -147,6 +204,15 @@ pub(super) fn results(
         results.push(Ok(stored));
     }
     Ok(results)
+}
+
+/// The error a refused group is answered with: a claim's refusal, or a
+/// tick another call recorded first.
+fn refusal(code: &str) -> Option<StoreError> {
+    match code {
+        "tick_taken" => Some(StoreError::TickTaken),
+        code => claim::refusal(code).map(StoreError::from),
+    }
 }
 
 #[cfg(test)]
@@ -205,6 +271,33 @@ mod tests {
         );
         let notify = format!("pg_notify('{}'", super::super::follow::CHANNEL);
         assert!(sql.contains(&notify));
+        let typed =
+            include_str!("../../../migrations/postgres/20271209000021_commit_function_typed.sql");
+        assert_eq!(typed.matches(&lock).count(), 1, "the typed scriptd_commit");
+        assert!(typed.contains(&notify));
+    }
+
+    #[test]
+    fn the_call_passes_as_many_arguments_as_the_function_takes() {
+        let sql =
+            include_str!("../../../migrations/postgres/20271209000021_commit_function_typed.sql");
+        let start = sql
+            .find("CREATE OR REPLACE FUNCTION scriptd_commit(")
+            .expect("the function");
+        let end = start + sql[start..].find("OUT o_seqs").expect("its answer");
+        let declared = sql[start..end].matches(',').count();
+        assert_eq!(declared, ARGUMENTS);
+        assert!(SQL.contains(&format!("${ARGUMENTS})")));
+    }
+
+    #[test]
+    fn a_tick_taken_answers_its_group_as_taken() {
+        let groups = vec![vec![event(1)], vec![event(2)]];
+        let seqs = [None, Some(7)];
+        let refused = [Some("tick_taken".to_owned()), None];
+        let results = results(&groups, 0.0, &seqs, &refused).expect("an answer");
+        assert!(results[0].as_ref().is_err_and(StoreError::is_tick_taken));
+        assert!(results[1].is_ok());
     }
 
     #[test]

@@ -1,150 +1,132 @@
-//! A group commit as the steps of one `scriptd_commit` call
-//! (migrations/postgres/…_commit_function.sql). The batch is cut into
-//! segments as `groups` cuts it: a run of groups without claims is one
-//! segment, a group with claims one of its own, whose claim step comes
-//! first (the function skips the rest of a refused segment). Each segment
-//! inserts its events, then its read-model changes in the batches
-//! `apply::batches` sorts them into; the outbox comes last. Only rows
-//! travel as JSON; long values (final records, retry records, stdin) and
-//! the events' own JSON travel in arrays beside it, pointed at by index.
-//! Account and hook changes have no step: a batch holding one goes the
-//! multi-statement way (they are rare).
-
-use serde::Serialize;
+//! A group commit as the arguments of one `scriptd_commit` call
+//! (migrations/postgres/…_commit_function_typed.sql). The batch is cut
+//! into segments as `groups` cuts it: a run of groups without claims is
+//! one segment, a group with claims or a schedule tick one of its own,
+//! whose claim step comes first (the function skips the rest of a refused
+//! segment, and leaves its events out). Each segment's read-model changes
+//! follow as steps, in the batches `apply::batches` sorts them into. Every
+//! column travels as an array of its own type, one set of arrays per kind
+//! of step, each step naming its rows by range: the server plans `unnest`
+//! of a parameter as a few rows, where JSON rows were taken for 100 and
+//! joined by scanning `runs` (BENCHMARKS.md, "Where the commit function's
+//! time goes"). Account and hook changes have no step: a batch holding
+//! one goes the multi-statement way (they are rare).
 
 use super::apply::{self, Kind};
 use crate::events::error::StoreError;
 use crate::events::expect::Expect;
 use crate::events::outbox;
 use crate::events::projection::Change;
-use crate::events::types::NewEvent;
+use crate::events::types::{Event, NewEvent};
 
-/// What one call carries beside the events.
-pub(super) struct Plan<'a> {
-    /// The steps, as the JSON text `scriptd_commit` reads.
-    pub steps: String,
-    /// Final and retry records, pointed at by the steps (1-based).
-    pub texts: Vec<String>,
-    /// Stdin of queued runs, pointed at by the steps (1-based).
+/// The steps, in order: what each does, in which segment (from 1), over
+/// which rows of its kind's arrays (1-based, inclusive).
+#[derive(Default)]
+pub(super) struct Steps {
+    pub ops: Vec<&'static str>,
+    pub segs: Vec<i32>,
+    pub froms: Vec<i32>,
+    pub tos: Vec<i32>,
+}
+
+/// Claim checks: each its group (1-based), the run's user, script and id
+/// (a tick's stream for `tick`), what is expected, and the limit.
+#[derive(Default)]
+pub(super) struct Checks<'a> {
+    pub groups: Vec<i32>,
+    pub users: Vec<i64>,
+    pub names: Vec<&'a str>,
+    pub runs: Vec<String>,
+    pub expects: Vec<&'static str>,
+    pub lims: Vec<i64>,
+}
+
+/// New `runs` rows; `info` points at the event whose JSON the row keeps,
+/// `stdin` into the blobs.
+#[derive(Default)]
+pub(super) struct Queued<'a> {
+    pub ids: Vec<String>,
+    pub users: Vec<i64>,
+    pub names: Vec<&'a str>,
+    pub queued: Vec<i64>,
+    pub by: Vec<String>,
+    pub from: Vec<Option<&'a str>>,
+    pub info: Vec<i32>,
+    pub stdin: Vec<Option<i32>>,
     pub blobs: Vec<&'a [u8]>,
 }
 
-/// One step; `seg` numbers segments from 1 (0: every segment's).
-#[derive(Serialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
-enum Step<'a> {
-    Claim {
-        seg: usize,
-        group: usize,
-        checks: Vec<Check<'a>>,
-    },
-    Insert {
-        seg: usize,
-        from: usize,
-        to: usize,
-    },
-    Queue {
-        seg: usize,
-        rows: Vec<QueueRow<'a>>,
-    },
-    Start {
-        seg: usize,
-        rows: Vec<StartRow<'a>>,
-    },
-    DropStdin {
-        seg: usize,
-        ids: Vec<String>,
-    },
-    Finish {
-        seg: usize,
-        rows: Vec<FinishRow<'a>>,
-    },
-    Kill {
-        seg: usize,
-        rows: Vec<KillRow<'a>>,
-    },
-    Forget {
-        seg: usize,
-        ids: Vec<String>,
-    },
-    Retry {
-        seg: usize,
-        rows: Vec<RetryRow>,
-    },
-    Outbox {
-        seg: usize,
-        rows: Vec<OutboxRow<'a>>,
-    },
+#[derive(Default)]
+pub(super) struct Started<'a> {
+    pub ids: Vec<String>,
+    pub at: Vec<f64>,
+    pub nodes: Vec<Option<&'a str>>,
 }
 
-#[derive(Serialize)]
-struct Check<'a> {
-    user_id: i64,
-    name: &'a str,
-    run: String,
-    expect: &'static str,
-    lim: u32,
+#[derive(Default)]
+pub(super) struct Finished<'a> {
+    pub ids: Vec<String>,
+    pub outcomes: Vec<&'static str>,
+    pub started: Vec<Option<f64>>,
+    pub finished: Vec<f64>,
+    pub durations: Vec<Option<f64>>,
+    pub run_users: Vec<Option<&'a str>>,
+    pub run_groups: Vec<Option<&'a str>>,
+    pub exit_codes: Vec<Option<i32>>,
+    pub signals: Vec<Option<i32>>,
+    pub infos: Vec<String>,
+    pub cancelled_by: Vec<Option<String>>,
+    pub cancelled_from: Vec<Option<&'a str>>,
 }
 
-#[derive(Serialize)]
-struct QueueRow<'a> {
-    id: String,
-    user_id: i64,
-    name: &'a str,
-    queued: i64,
-    requested_by: String,
-    requested_from: Option<&'a str>,
-    /// The event whose JSON is the row's `info`.
-    info: usize,
-    stdin: Option<usize>,
+#[derive(Default)]
+pub(super) struct Killed<'a> {
+    pub ids: Vec<String>,
+    pub by: Vec<String>,
+    pub from: Vec<Option<&'a str>>,
 }
 
-#[derive(Serialize)]
-struct StartRow<'a> {
-    id: String,
-    started: f64,
-    node: Option<&'a str>,
+#[derive(Default)]
+pub(super) struct Retried {
+    pub ids: Vec<String>,
+    pub due: Vec<i64>,
+    pub attempts: Vec<i32>,
+    pub ended: Vec<String>,
 }
 
-#[derive(Serialize)]
-struct FinishRow<'a> {
-    id: String,
-    outcome: &'static str,
-    started: Option<f64>,
-    finished: f64,
-    duration: Option<f64>,
-    run_user: Option<&'a str>,
-    run_group: Option<&'a str>,
-    exit_code: Option<i32>,
-    signal: Option<i32>,
-    info: usize,
-    cancelled_by: Option<String>,
-    cancelled_from: Option<&'a str>,
+/// Hook deliveries to write: each the event (1-based) that triggers it.
+#[derive(Default)]
+pub(super) struct Outbox<'a> {
+    pub users: Vec<i64>,
+    pub scripts: Vec<&'a str>,
+    pub runs: Vec<String>,
+    pub kinds: Vec<&'static str>,
+    pub events: Vec<i32>,
+    pub bits: Vec<i64>,
 }
 
-#[derive(Serialize)]
-struct KillRow<'a> {
-    id: String,
-    killed_by: String,
-    killed_from: Option<&'a str>,
+/// What one call carries beside the events.
+#[derive(Default)]
+pub(super) struct Plan<'a> {
+    /// Each event's segment.
+    pub event_segs: Vec<i32>,
+    pub steps: Steps,
+    pub checks: Checks<'a>,
+    pub queued: Queued<'a>,
+    pub started: Started<'a>,
+    /// Run ids of `drop_stdin` and `forget` steps.
+    pub ids: Vec<String>,
+    pub finished: Finished<'a>,
+    pub killed: Killed<'a>,
+    pub retried: Retried,
+    pub outbox: Outbox<'a>,
 }
 
-#[derive(Serialize)]
-struct RetryRow {
-    id: String,
-    due: i64,
-    attempt: i64,
-    ended: usize,
-}
-
-#[derive(Serialize)]
-struct OutboxRow<'a> {
-    user_id: i64,
-    script: &'a str,
-    run_id: String,
-    kind: &'static str,
-    event: usize,
-    bit: i64,
+/// Whether a group is checked on its own: it carries a claim or a tick.
+fn checked(group: &[NewEvent]) -> bool {
+    group
+        .iter()
+        .any(|e| e.expect.is_some() || matches!(e.event, Event::ScheduleTicked { .. }))
 }
 
 /// The plan of a batch whose events' JSON is `data`; `None` when a change
@@ -153,23 +135,18 @@ pub(super) fn plan<'a>(
     groups: &'a [Vec<NewEvent>],
     data: &'a [Vec<String>],
 ) -> Result<Option<Plan<'a>>, StoreError> {
-    let mut out = Builder::default();
-    let claimed = |group: &Vec<NewEvent>| group.iter().any(|e| e.expect.is_some());
+    let mut out = Plan::default();
     let (mut next, mut done, mut seg) = (0, 0, 0);
     while next < groups.len() {
         seg += 1;
-        let until = match claimed(&groups[next]) {
+        let until = match checked(&groups[next]) {
             true => {
-                out.steps.push(Step::Claim {
-                    seg,
-                    group: next + 1,
-                    checks: checks(&groups[next]),
-                });
+                out.checks(seg, next + 1, &groups[next]);
                 next + 1
             }
             false => groups[next..]
                 .iter()
-                .position(claimed)
+                .position(|g| checked(g))
                 .map_or(groups.len(), |p| next + p),
         };
         let events: Vec<&NewEvent> = groups[next..until].iter().flatten().collect();
@@ -178,13 +155,8 @@ pub(super) fn plan<'a>(
             .flatten()
             .map(String::as_str)
             .collect();
-        if !events.is_empty() {
-            out.steps.push(Step::Insert {
-                seg,
-                from: done + 1,
-                to: done + events.len(),
-            });
-        }
+        out.event_segs
+            .extend(std::iter::repeat_n(seg as i32, events.len()));
         for (kind, changes) in apply::batches(&events, &texts)? {
             if kind == Kind::Single {
                 return Ok(None);
@@ -194,156 +166,149 @@ pub(super) fn plan<'a>(
         done += events.len();
         next = until;
     }
-    out.outbox(groups);
-    Ok(Some(Plan {
-        steps: serde_json::to_string(&out.steps)?,
-        texts: out.texts,
-        blobs: out.blobs,
-    }))
+    out.deliveries(groups);
+    Ok(Some(out))
 }
 
-/// The checks of a group's claims, in order.
-fn checks(group: &[NewEvent]) -> Vec<Check<'_>> {
-    let mut checks = Vec::new();
-    for new in group {
-        let (Some(expect), Some(run), Some(name)) =
-            (new.expect, new.event.run_id(), new.event.script())
-        else {
-            continue;
-        };
-        let (expect, lim) = match expect {
-            Expect::Start { simultaneous } => ("start", simultaneous),
-            Expect::Room { max_queued } => ("room", max_queued),
-            Expect::Queued => ("queued", 0),
-            Expect::Running => ("running", 0),
-        };
-        checks.push(Check {
-            user_id: new.user.0,
-            name: name.as_str(),
-            run: run.to_string(),
-            expect,
-            lim,
-        });
+impl<'a> Plan<'a> {
+    /// Adds a step over the rows `from` (0-based) up to `to` (excluded).
+    fn step(&mut self, op: &'static str, seg: usize, from: usize, to: usize) {
+        self.steps.ops.push(op);
+        self.steps.segs.push(seg as i32);
+        self.steps.froms.push(from as i32 + 1);
+        self.steps.tos.push(to as i32);
     }
-    checks
-}
 
-#[derive(Default)]
-struct Builder<'a> {
-    steps: Vec<Step<'a>>,
-    texts: Vec<String>,
-    blobs: Vec<&'a [u8]>,
-}
+    /// The claim step of group `group` (1-based): its events' claims in
+    /// order, then its ticks.
+    fn checks(&mut self, seg: usize, group: usize, events: &'a [NewEvent]) {
+        let from = self.checks.groups.len();
+        for new in events {
+            let (Some(expect), Some(run), Some(name)) =
+                (new.expect, new.event.run_id(), new.event.script())
+            else {
+                continue;
+            };
+            let (expect, lim) = match expect {
+                Expect::Start { simultaneous } => ("start", simultaneous),
+                Expect::Room { max_queued } => ("room", max_queued),
+                Expect::Queued => ("queued", 0),
+                Expect::Running => ("running", 0),
+            };
+            self.check(group, new.user.0, name.as_str(), run.to_string(), expect);
+            self.checks.lims.push(i64::from(lim));
+        }
+        for new in events {
+            if let Event::ScheduleTicked { name, .. } = &new.event {
+                self.check(group, new.user.0, name.as_str(), new.stream(), "tick");
+                self.checks.lims.push(0);
+            }
+        }
+        let to = self.checks.groups.len();
+        self.step("claim", seg, from, to);
+    }
 
-impl<'a> Builder<'a> {
+    fn check(&mut self, group: usize, user: i64, name: &'a str, run: String, expect: &'static str) {
+        self.checks.groups.push(group as i32);
+        self.checks.users.push(user);
+        self.checks.names.push(name);
+        self.checks.runs.push(run);
+        self.checks.expects.push(expect);
+    }
+
     /// The step of one batch of changes; `done` events came before the
     /// segment (event indexes are the segment's own).
     fn batch(&mut self, seg: usize, done: usize, kind: Kind, changes: Vec<(usize, Change<'a>)>) {
-        let mut step = match kind {
-            Kind::Queue => Step::Queue { seg, rows: vec![] },
-            Kind::Start => Step::Start { seg, rows: vec![] },
-            Kind::DropStdin => Step::DropStdin { seg, ids: vec![] },
-            Kind::Finish => Step::Finish { seg, rows: vec![] },
-            Kind::Kill => Step::Kill { seg, rows: vec![] },
-            Kind::Forget => Step::Forget { seg, ids: vec![] },
-            Kind::Retry => Step::Retry { seg, rows: vec![] },
+        let (op, from) = match kind {
+            Kind::Queue => ("queue", self.queued.ids.len()),
+            Kind::Start => ("start", self.started.ids.len()),
+            Kind::DropStdin => ("drop_stdin", self.ids.len()),
+            Kind::Finish => ("finish", self.finished.ids.len()),
+            Kind::Kill => ("kill", self.killed.ids.len()),
+            Kind::Forget => ("forget", self.ids.len()),
+            Kind::Retry => ("retry", self.retried.ids.len()),
             Kind::Single => return,
         };
+        let count = changes.len();
         for (index, change) in changes {
-            self.row(&mut step, done + index + 1, change);
+            self.row(done + index + 1, change);
         }
-        self.steps.push(step);
+        self.step(op, seg, from, from + count);
     }
 
-    /// Adds `change` (of event `event`, 1-based) to `step`, of its kind.
-    fn row(&mut self, step: &mut Step<'a>, event: usize, change: Change<'a>) {
-        match (step, change) {
-            (Step::Queue { rows, .. }, Change::QueueRun(row)) => {
+    /// Adds `change` (of event `event`, 1-based) to its kind's arrays.
+    fn row(&mut self, event: usize, change: Change<'a>) {
+        match change {
+            Change::QueueRun(row) => {
+                let q = &mut self.queued;
                 let stdin = row.stdin.map(|stdin| {
-                    self.blobs.push(stdin);
-                    self.blobs.len()
+                    q.blobs.push(stdin);
+                    q.blobs.len() as i32
                 });
-                rows.push(QueueRow {
-                    id: row.id,
-                    user_id: row.user,
-                    name: row.name,
-                    queued: row.queued,
-                    requested_by: row.requested_by,
-                    requested_from: row.requested_from,
-                    info: event,
-                    stdin,
-                });
+                q.ids.push(row.id);
+                q.users.push(row.user);
+                q.names.push(row.name);
+                q.queued.push(row.queued);
+                q.by.push(row.requested_by);
+                q.from.push(row.requested_from);
+                q.info.push(event as i32);
+                q.stdin.push(stdin);
             }
-            (Step::Start { rows, .. }, Change::StartRun { id, started, node }) => {
-                rows.push(StartRow { id, started, node });
+            Change::StartRun { id, started, node } => {
+                self.started.ids.push(id);
+                self.started.at.push(started);
+                self.started.nodes.push(node);
             }
-            (Step::DropStdin { ids, .. }, Change::DropStdin { id })
-            | (Step::Forget { ids, .. }, Change::Forget { id }) => ids.push(id),
-            (Step::Finish { rows, .. }, Change::FinishRun { id, row, cancelled }) => {
-                self.texts.push(row.info);
-                let (cancelled_by, cancelled_from) =
-                    cancelled.map_or((None, None), |a| (Some(a.by), a.from));
-                rows.push(FinishRow {
-                    id,
-                    outcome: row.outcome,
-                    started: row.started,
-                    finished: row.finished,
-                    duration: row.duration,
-                    run_user: row.run_user,
-                    run_group: row.run_group,
-                    exit_code: row.exit_code,
-                    signal: row.signal,
-                    info: self.texts.len(),
-                    cancelled_by,
-                    cancelled_from,
-                });
+            Change::DropStdin { id } | Change::Forget { id } => self.ids.push(id),
+            Change::FinishRun { id, row, cancelled } => {
+                let f = &mut self.finished;
+                let (by, from) = cancelled.map_or((None, None), |a| (Some(a.by), a.from));
+                f.ids.push(id);
+                f.outcomes.push(row.outcome);
+                f.started.push(row.started);
+                f.finished.push(row.finished);
+                f.durations.push(row.duration);
+                f.run_users.push(row.run_user);
+                f.run_groups.push(row.run_group);
+                f.exit_codes.push(row.exit_code);
+                f.signals.push(row.signal);
+                f.infos.push(row.info);
+                f.cancelled_by.push(by);
+                f.cancelled_from.push(from);
             }
-            (Step::Kill { rows, .. }, Change::KillRequested { id, audit }) => {
-                rows.push(KillRow {
-                    id,
-                    killed_by: audit.by,
-                    killed_from: audit.from,
-                });
+            Change::KillRequested { id, audit } => {
+                self.killed.ids.push(id);
+                self.killed.by.push(audit.by);
+                self.killed.from.push(audit.from);
             }
-            (
-                Step::Retry { rows, .. },
-                Change::RetryRun {
-                    id,
-                    due,
-                    attempt,
-                    ended,
-                },
-            ) => {
-                self.texts.push(ended);
-                rows.push(RetryRow {
-                    id,
-                    due,
-                    attempt,
-                    ended: self.texts.len(),
-                });
+            Change::RetryRun {
+                id,
+                due,
+                attempt,
+                ended,
+            } => {
+                self.retried.ids.push(id);
+                self.retried.due.push(due);
+                self.retried.attempts.push(attempt as i32);
+                self.retried.ended.push(ended);
             }
-            // `apply::batches` puts one kind in a batch.
+            // `apply::batches` leaves these out, or makes them `Single`.
             _ => {}
         }
     }
 
     /// The deliveries the batch's events cause, if any is a trigger.
-    fn outbox(&mut self, groups: &'a [Vec<NewEvent>]) {
-        let mut rows = Vec::new();
+    fn deliveries(&mut self, groups: &'a [Vec<NewEvent>]) {
         for (index, new) in groups.iter().flatten().enumerate() {
             if let Some((trigger, script, run)) = outbox::trigger(&new.event) {
-                rows.push(OutboxRow {
-                    user_id: new.user.0,
-                    script: script.as_str(),
-                    run_id: run.to_string(),
-                    kind: trigger.as_str(),
-                    event: index + 1,
-                    bit: trigger.bit(),
-                });
+                let o = &mut self.outbox;
+                o.users.push(new.user.0);
+                o.scripts.push(script.as_str());
+                o.runs.push(run.to_string());
+                o.kinds.push(trigger.as_str());
+                o.events.push(index as i32 + 1);
+                o.bits.push(trigger.bit());
             }
-        }
-        if !rows.is_empty() {
-            self.steps.push(Step::Outbox { seg: 0, rows });
         }
     }
 }
