@@ -121,6 +121,7 @@ impl Handler<EventsCommitted> for Timer {
                 } => {
                     let last = missed.map_or(*tick, |m| m.last.max(*tick));
                     self.seen_recorded(&(stored.user, name.clone()), last);
+                    self.standby.seen(*tick);
                 }
                 Event::UserCreated { user, .. } => {
                     self.observed += 1;

@@ -4,8 +4,11 @@
 //! one, and each refusal costs a failed group commit (issue 30: 3 nodes
 //! and 1,000 schedules could not keep up). So the live nodes are ranked
 //! for each (schedule, tick) by rendezvous hashing, highest weight first:
-//! rank 0 fires the tick at its due instant, rank k at due + k × GRACE,
-//! and only if it has not seen the tick recorded by then. The ranking is
+//! rank 0 fires the tick at its due instant, rank k at due + k × grace,
+//! and only if it has not seen the tick recorded by then. The grace is
+//! [`GRACE`], or more while the records of ticks reach this node late
+//! ([`Lag`]): an owner slowed by load is then waited for, not raced,
+//! which would only add refused commits to its load. The ranking is
 //! per tick, not per schedule, so the ticks of one instant spread over
 //! the nodes, and a node that leaves (or never defined the schedule)
 //! moves only its own ticks, to the next rank.
@@ -20,7 +23,7 @@ use std::time::Duration;
 
 use super::Key;
 
-/// How long each rank waits for the one before it. It must cover a
+/// How long each rank waits for the one before it, at least. It must cover a
 /// tick's way from the owner's due instant to a standby's timer: the
 /// owner's enqueue and group commit (p99 tens of ms on these 2 cores with
 /// 1,000 ticks a second), the commit's NOTIFY, the follower's read and
@@ -29,6 +32,51 @@ use super::Key;
 /// owner is about to commit (a refused commit each); longer and a dead
 /// owner's ticks are late by that much until its lease runs out.
 pub(super) const GRACE: Duration = Duration::from_millis(300);
+
+/// The most a rank waits for the one before it, however late records
+/// come: well under a lease (10 s by default), so a dead owner's ticks
+/// never wait for its lease to run out.
+const MAX_GRACE: Duration = Duration::from_secs(2);
+
+/// How late the records of ticks reach this node lately (due instant to
+/// seen through the follower): the highest of this second and the one
+/// before, so it rises at once under load and falls within two seconds.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Lag {
+    second: i64,
+    now: f64,
+    before: f64,
+}
+
+impl Lag {
+    /// A record of a tick due at `tick` was seen at `now` (UNIX seconds).
+    pub(super) fn seen(&mut self, tick: i64, now: f64) {
+        // A catch-up of old ticks says nothing about the cluster's pace.
+        let late = (now - tick as f64).clamp(0.0, MAX_GRACE.as_secs_f64());
+        self.roll(now);
+        self.now = self.now.max(late);
+    }
+
+    /// The grace at `now`: twice the lag, within [`GRACE`, `MAX_GRACE`].
+    pub(super) fn grace(&mut self, now: f64) -> Duration {
+        self.roll(now);
+        let lag = Duration::from_secs_f64(self.now.max(self.before) * 2.0);
+        lag.clamp(GRACE, MAX_GRACE)
+    }
+
+    fn roll(&mut self, now: f64) {
+        let second = now.floor() as i64;
+        if second != self.second {
+            self.before = if second == self.second + 1 {
+                self.now
+            } else {
+                0.0
+            };
+            self.now = 0.0;
+            self.second = second;
+        }
+    }
+}
 
 /// This node's rank for `tick` of `key` among the live nodes `live`: how
 /// many of them weigh more (0: this node fires it at its due instant).
@@ -42,10 +90,10 @@ pub(super) fn rank(me: &str, live: &[String], key: &Key, tick: i64) -> u32 {
     u32::try_from(above).unwrap_or(u32::MAX)
 }
 
-/// When a node of rank `rank` fires `tick`, in milliseconds since the
-/// epoch.
-pub(super) fn turn_ms(tick: i64, rank: u32) -> i64 {
-    let grace = i64::try_from(GRACE.as_millis()).unwrap_or(i64::MAX);
+/// When a node of rank `rank` fires `tick` with `grace`, in milliseconds
+/// since the epoch.
+pub(super) fn turn_ms(tick: i64, rank: u32, grace: Duration) -> i64 {
+    let grace = i64::try_from(grace.as_millis()).unwrap_or(i64::MAX);
     tick.saturating_mul(1000)
         .saturating_add(grace.saturating_mul(i64::from(rank)))
 }
@@ -202,8 +250,33 @@ mod tests {
 
     #[test]
     fn rank_k_fires_k_graces_after_the_due_instant() {
-        assert_eq!(turn_ms(1_765_000_000, 0), 1_765_000_000_000);
-        let grace = GRACE.as_millis() as i64;
-        assert_eq!(turn_ms(1_765_000_000, 2), 1_765_000_000_000 + 2 * grace);
+        let grace = Duration::from_millis(300);
+        assert_eq!(turn_ms(1_765_000_000, 0, grace), 1_765_000_000_000);
+        assert_eq!(turn_ms(1_765_000_000, 2, grace), 1_765_000_000_600);
+    }
+
+    #[test]
+    fn the_grace_grows_with_late_records_and_falls_back_within_two_seconds() {
+        let t = 1_765_000_000i64;
+        let at = |s: f64| t as f64 + s;
+        // Milliseconds (the instants are not exact in floating point).
+        let ms = |d: Duration| (d.as_secs_f64() * 1000.0).round() as u64;
+        let (grace, max) = (ms(GRACE), ms(MAX_GRACE));
+        let mut lag = Lag::default();
+        assert_eq!(ms(lag.grace(at(0.1))), grace, "no record seen yet");
+        lag.seen(t, at(0.05));
+        assert_eq!(ms(lag.grace(at(0.1))), grace, "records on time");
+        lag.seen(t, at(0.4));
+        assert_eq!(ms(lag.grace(at(0.5))), 800, "twice the lag");
+        assert_eq!(ms(lag.grace(at(1.5))), 800, "the second after");
+        assert_eq!(ms(lag.grace(at(2.1))), grace, "forgotten two seconds on");
+        lag.seen(t - 3600, at(2.2));
+        assert_eq!(
+            ms(lag.grace(at(2.3))),
+            max,
+            "a catch-up counts at most the cap"
+        );
+        lag.seen(t + 2, at(2.3));
+        assert_eq!(ms(lag.grace(at(9.0))), grace, "a quiet spell forgets it");
     }
 }

@@ -1,8 +1,9 @@
 //! The ticks this node does not own (see `owner`): each waits in a heap
 //! for its turn (its due instant plus its rank's grace) and is fired then
 //! only if no record of it has been seen (`Entry::recorded`, kept by
-//! `observe` from every node's commits). One armed wake-up for the heap,
-//! as for the ticks' own; an entry lives a few hundred milliseconds.
+//! `observe` from every node's commits, which also tells the [`owner::Lag`]
+//! how late records come). One armed wake-up for the heap, as for the
+//! ticks' own; an entry lives a few hundred milliseconds.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -19,8 +20,10 @@ pub(super) struct Standby {
     /// This node's name in the cluster.
     me: String,
     roster: Roster,
-    /// (turn in ms since the epoch, tick, schedule), earliest first.
-    heap: BinaryHeap<Reverse<(i64, i64, Key)>>,
+    /// (turn in ms since the epoch, tick, rank, schedule), earliest first.
+    heap: BinaryHeap<Reverse<(i64, i64, u32, Key)>>,
+    /// How late records of ticks come: the grace follows it.
+    lag: owner::Lag,
     /// The armed wake-up and the turn it is for.
     armed: Option<(i64, SpawnHandle)>,
 }
@@ -32,8 +35,19 @@ impl Standby {
             me,
             roster,
             heap: BinaryHeap::new(),
+            lag: owner::Lag::default(),
             armed: None,
         }
+    }
+
+    /// A record of a tick due at `tick` was seen now.
+    pub(super) fn seen(&mut self, tick: i64) {
+        self.lag.seen(tick, clock::now());
+    }
+
+    /// When rank `rank` fires `tick`, by the grace as it stands.
+    fn turn(&mut self, tick: i64, rank: u32) -> i64 {
+        owner::turn_ms(tick, rank, self.lag.grace(clock::now()))
     }
 }
 
@@ -47,15 +61,17 @@ impl Timer {
             self.shared.metrics.tick_fired(false);
             return true;
         }
-        let turn = owner::turn_ms(tick, rank);
-        self.standby.heap.push(Reverse((turn, tick, key.clone())));
+        let turn = self.standby.turn(tick, rank);
+        self.standby
+            .heap
+            .push(Reverse((turn, tick, rank, key.clone())));
         self.arm_standby(ctx);
         false
     }
 
     /// Arms the wake-up for the earliest turn.
     fn arm_standby(&mut self, ctx: &mut Context<Self>) {
-        let Some(Reverse((turn, _, _))) = self.standby.heap.peek() else {
+        let Some(Reverse((turn, ..))) = self.standby.heap.peek() else {
             return;
         };
         let turn = *turn;
@@ -76,13 +92,19 @@ impl Timer {
     /// Fires the ticks whose turn came and whose record was not seen.
     fn relay_due(&mut self, ctx: &mut Context<Self>) {
         let now_ms = (clock::now() * 1000.0) as i64;
-        while let Some(Reverse((turn, _, _))) = self.standby.heap.peek() {
+        while let Some(Reverse((turn, ..))) = self.standby.heap.peek() {
             if *turn > now_ms {
                 break;
             }
-            let Some(Reverse((_, tick, key))) = self.standby.heap.pop() else {
+            let Some(Reverse((_, tick, rank, key))) = self.standby.heap.pop() else {
                 break;
             };
+            // Records came later since it was queued: it waits longer.
+            let turn = self.standby.turn(tick, rank);
+            if turn > now_ms {
+                self.standby.heap.push(Reverse((turn, tick, rank, key)));
+                continue;
+            }
             // A schedule paused, edited or removed meanwhile fires nothing
             // here: its own heap entry was dropped the same way.
             let unrecorded = self.entries.get(&key).is_some_and(|e| {
