@@ -117,11 +117,15 @@ impl Handler<EventsCommitted> for Timer {
                     self.switch((stored.user, name.clone()), false, ctx)
                 }
                 Event::ScheduleTicked {
-                    name, tick, missed, ..
+                    name,
+                    tick,
+                    missed,
+                    late,
+                    ..
                 } => {
                     let last = missed.map_or(*tick, |m| m.last.max(*tick));
                     self.seen_recorded(&(stored.user, name.clone()), last);
-                    self.standby.seen(*tick);
+                    self.standby.seen(*tick, *late);
                 }
                 Event::UserCreated { user, .. } => {
                     self.observed += 1;

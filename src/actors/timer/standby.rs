@@ -40,9 +40,10 @@ impl Standby {
         }
     }
 
-    /// A record of a tick due at `tick` was seen now.
-    pub(super) fn seen(&mut self, tick: i64) {
-        self.lag.seen(tick, clock::now());
+    /// A record of a tick due at `tick`, decided `late` after it, was
+    /// seen now.
+    pub(super) fn seen(&mut self, tick: i64, late: f64) {
+        self.lag.seen(tick, late, clock::now());
     }
 
     /// When rank `rank` fires `tick`, by the grace as it stands.
