@@ -117,15 +117,12 @@ impl Handler<EventsCommitted> for Timer {
                     self.switch((stored.user, name.clone()), false, ctx)
                 }
                 Event::ScheduleTicked {
-                    name,
-                    tick,
-                    missed,
-                    late,
-                    ..
+                    name, tick, missed, ..
                 } => {
+                    let key = (stored.user, name.clone());
                     let last = missed.map_or(*tick, |m| m.last.max(*tick));
-                    self.seen_recorded(&(stored.user, name.clone()), last);
-                    self.standby.seen(*tick, *late);
+                    self.seen_recorded(&key, last);
+                    self.standby.seen(&key, *tick);
                 }
                 Event::UserCreated { user, .. } => {
                     self.observed += 1;

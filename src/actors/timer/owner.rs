@@ -38,13 +38,14 @@ pub(super) const GRACE: Duration = Duration::from_millis(300);
 /// never wait for its lease to run out.
 const MAX_GRACE: Duration = Duration::from_secs(2);
 
-/// How long the records of ticks take lately from the decision (when the
-/// firing node's queue took the tick: the record's `late`) to this node
-/// (seen through the follower): the highest of this second and the one
-/// before, so it rises at once under load and falls within two seconds.
-/// The decision's own lateness is left out: a standby's record is late
-/// by its grace, and counting that would raise the grace with every
-/// tick a standby fired (a dead owner's ticks would drift to the cap).
+/// How late this node's own ticks (those it owns) come back to it
+/// through the follower lately, from their due instant: the time an
+/// owner under the same load takes until a standby can see its record.
+/// The highest of this second and the one before, so it rises at once
+/// under load and falls within two seconds. Only owned ticks count: a
+/// record a standby fired is late by its grace, and counting those would
+/// raise the grace with every standby fire (a dead owner's ticks would
+/// drift to the cap, and an overloaded cluster would race ever more).
 #[derive(Debug, Clone, Copy, Default)]
 pub(super) struct Lag {
     second: i64,
@@ -53,10 +54,11 @@ pub(super) struct Lag {
 }
 
 impl Lag {
-    /// A record of a tick due at `tick`, decided `late` seconds after it,
-    /// was seen at `now` (UNIX seconds).
-    pub(super) fn seen(&mut self, tick: i64, late: f64, now: f64) {
-        let late = (now - tick as f64 - late).clamp(0.0, MAX_GRACE.as_secs_f64());
+    /// The record of an owned tick due at `tick` was seen at `now` (UNIX
+    /// seconds).
+    pub(super) fn seen(&mut self, tick: i64, now: f64) {
+        // A catch-up of old ticks counts as the cap, no more.
+        let late = (now - tick as f64).clamp(0.0, MAX_GRACE.as_secs_f64());
         self.roll(now);
         self.now = self.now.max(late);
     }
@@ -268,21 +270,15 @@ mod tests {
         let (grace, max) = (ms(GRACE), ms(MAX_GRACE));
         let mut lag = Lag::default();
         assert_eq!(ms(lag.grace(at(0.1))), grace, "no record seen yet");
-        lag.seen(t, 0.01, at(0.05));
+        lag.seen(t, at(0.05));
         assert_eq!(ms(lag.grace(at(0.1))), grace, "records on time");
-        lag.seen(t, 0.9, at(0.95));
-        assert_eq!(
-            ms(lag.grace(at(0.96))),
-            grace,
-            "a standby's record: only its way here counts"
-        );
-        lag.seen(t, 0.0, at(0.4));
-        assert_eq!(ms(lag.grace(at(0.97))), 800, "twice the lag");
+        lag.seen(t, at(0.4));
+        assert_eq!(ms(lag.grace(at(0.5))), 800, "twice the lag");
         assert_eq!(ms(lag.grace(at(1.5))), 800, "the second after");
         assert_eq!(ms(lag.grace(at(2.1))), grace, "forgotten two seconds on");
-        lag.seen(t - 3600, 0.0, at(2.2));
+        lag.seen(t - 3600, at(2.2));
         assert_eq!(ms(lag.grace(at(2.3))), max, "at most the cap");
-        lag.seen(t + 2, 0.0, at(2.3));
+        lag.seen(t + 2, at(2.3));
         assert_eq!(ms(lag.grace(at(9.0))), grace, "a quiet spell forgets it");
     }
 }

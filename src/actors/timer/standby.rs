@@ -2,7 +2,7 @@
 //! for its turn (its due instant plus its rank's grace) and is fired then
 //! only if no record of it has been seen (`Entry::recorded`, kept by
 //! `observe` from every node's commits, which also tells the [`owner::Lag`]
-//! how late records come). One armed wake-up for the heap, as for the
+//! how late this node's own ticks come back). One armed wake-up for the heap, as for the
 //! ticks' own; an entry lives a few hundred milliseconds.
 
 use std::cmp::Reverse;
@@ -40,10 +40,13 @@ impl Standby {
         }
     }
 
-    /// A record of a tick due at `tick`, decided `late` after it, was
-    /// seen now.
-    pub(super) fn seen(&mut self, tick: i64, late: f64) {
-        self.lag.seen(tick, late, clock::now());
+    /// A record of `tick` of `key` was seen now: if this node owns the
+    /// tick, its lateness tells the grace how slow an owner is lately.
+    pub(super) fn seen(&mut self, key: &Key, tick: i64) {
+        let live = self.roster.live();
+        if owner::rank(&self.me, &live, key, tick) == 0 {
+            self.lag.seen(tick, clock::now());
+        }
     }
 
     /// When rank `rank` fires `tick`, by the grace as it stands.
