@@ -124,6 +124,7 @@ impl Application {
         let config = Arc::new(config);
         let fence = joined.as_ref().map(Joined::fence).unwrap_or_default();
         let lease_guard = joined.as_ref().map(Joined::guard);
+        let roster = joined.as_ref().map(Joined::roster).unwrap_or_default();
         let readers = db.readers.clone();
         let logs = RunLogs::for_readers(&readers, &config);
         // Its commits' notifications name it (see `cluster::listener`).
@@ -184,7 +185,7 @@ impl Application {
         }
         .start();
         // After the replay: a tick's run joins a queue that holds its elders.
-        let timer = Timer::new(shared.clone(), directory.clone()).start();
+        let timer = Timer::new(shared.clone(), directory.clone(), roster).start();
         let node = match &readers {
             Readers::Sqlite(_) => String::new(),
             Readers::Postgres(_) => config.node.clone(),

@@ -40,6 +40,10 @@ struct Inner {
     tick_late_sum_us: AtomicU64,
     /// Ticks this node recorded as skipped, by reason.
     ticks_skipped: Mutex<Vec<(&'static str, u64)>>,
+    /// Ticks this node fired as their owner, and standing in for it.
+    ticks_fired: [AtomicU64; 2],
+    /// Ticks this node stood by for and did not fire (seen recorded).
+    ticks_yielded: AtomicU64,
     /// The schedules this node's timer holds: ticking, adopting, paused.
     schedules: [AtomicU64; 3],
 }
@@ -279,6 +283,27 @@ impl Metrics {
             Some((_, n)) => *n += 1,
             None => skipped.push((reason, 1)),
         }
+    }
+
+    /// This node fired a tick: as its owner, or (`standby`) because its
+    /// owner's record had not come in time.
+    pub fn tick_fired(&self, standby: bool) {
+        self.0.ticks_fired[usize::from(standby)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// This node stood by for a tick and did not fire it.
+    pub fn tick_yielded(&self) {
+        self.0.ticks_yielded.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Ticks fired as owner and as standby, and ticks yielded.
+    pub fn tick_owners(&self) -> [u64; 3] {
+        let inner = &self.0;
+        [
+            inner.ticks_fired[0].load(Ordering::Relaxed),
+            inner.ticks_fired[1].load(Ordering::Relaxed),
+            inner.ticks_yielded.load(Ordering::Relaxed),
+        ]
     }
 
     /// Lateness of started ticks (due instant to queued run).

@@ -10,6 +10,7 @@ use tokio::time::Instant;
 use super::contact::{Contact, Due};
 use super::fence::Fence;
 use super::lease::{self, LeaseTimes, Member};
+use super::roster::Roster;
 use super::view;
 use crate::events::postgres::guard::LeaseGuard;
 use crate::events::postgres::nodes::Leftover;
@@ -54,6 +55,7 @@ pub async fn join(
             due: Due::default(),
             times,
             metrics: metrics.clone(),
+            roster: Roster::default(),
         },
         registered,
         leftovers,
@@ -69,6 +71,11 @@ impl Joined {
     /// The node's fence (queues read it before starting a run).
     pub fn fence(&self) -> Fence {
         self.member.fence.clone()
+    }
+
+    /// The live nodes, refreshed every renewal (the timer ranks them).
+    pub fn roster(&self) -> Roster {
+        self.member.roster.clone()
     }
 
     /// Starts renewing the lease and the rescuer on the current actix

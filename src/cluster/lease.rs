@@ -21,6 +21,7 @@ use tokio::time::{timeout_at, Instant, MissedTickBehavior};
 use super::contact::{Contact, Due};
 use super::fence::Fence;
 use super::rescue;
+use super::roster::Roster;
 use crate::events::postgres::guard::LeaseGuard;
 use crate::events::postgres::nodes::{Nodes, Renewal};
 use crate::events::{EventStore, StoreError};
@@ -67,6 +68,8 @@ pub struct Member {
     pub(super) due: Due,
     pub(super) times: LeaseTimes,
     pub(super) metrics: Metrics,
+    /// The live nodes as the view loop last read them.
+    pub(super) roster: Roster,
 }
 
 impl Member {

@@ -17,7 +17,9 @@
 //! refuses the commits of a node without a valid lease
 //! (`events::postgres::guard`), so none of this depends on a node
 //! noticing in time. The actors learn about the fence through
-//! [`Fence::subscribe`]. SQL stays in `events::postgres`.
+//! [`Fence::subscribe`]. The view loop also keeps the [`Roster`] of live
+//! nodes, by which the schedules' timer gives each tick one owner. SQL
+//! stays in `events::postgres`.
 
 mod contact;
 mod fence;
@@ -26,6 +28,7 @@ mod join;
 mod lease;
 pub mod listener;
 mod rescue;
+mod roster;
 mod view;
 
 pub use fence::Fence;
@@ -33,5 +36,6 @@ pub use follower::{Follower, Wake};
 pub use join::{join, Joined, Loops};
 pub use lease::{BadLeaseTimes, LeaseTimes};
 pub use rescue::NODE_LOST;
+pub use roster::Roster;
 
 pub use crate::events::postgres::nodes::Leftover;

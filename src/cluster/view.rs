@@ -1,7 +1,7 @@
 //! The rescuer's loop and the cluster view: every renewal interval, a
 //! node that has held its lease unbroken for a lease time tries to be the
 //! rescuer (see `rescue`), then reads the `nodes` table for `/metrics`,
-//! so a scrape costs no query.
+//! so a scrape costs no query, and for the [`super::Roster`] of live nodes.
 
 use actix::Addr;
 use tokio::time::MissedTickBehavior;
@@ -45,6 +45,10 @@ pub async fn watch(member: Member, store: Addr<EventStore>) {
 async fn refresh(member: &Member) {
     match member.nodes.view().await {
         Ok(rows) => {
+            let live = rows.iter().filter(|row| row.alive);
+            member
+                .roster
+                .set(live.map(|row| row.name.clone()).collect());
             let nodes = rows
                 .into_iter()
                 .map(|row| NodeGauge {

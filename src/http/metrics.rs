@@ -184,6 +184,15 @@ fn ticks(out: &mut String, m: &Metrics) {
             "scriptd_schedule_ticks_skipped_total{{reason=\"{reason}\"}} {count}"
         );
     }
+    let [owner, standby, yielded] = m.tick_owners();
+    let _ = writeln!(
+        out,
+        "# HELP scriptd_schedule_ticks_fired_total Schedule ticks this node fired: as their owner, or standing in for an owner whose record did not come in time (cluster).\n# TYPE scriptd_schedule_ticks_fired_total counter\nscriptd_schedule_ticks_fired_total{{as=\"owner\"}} {owner}\nscriptd_schedule_ticks_fired_total{{as=\"standby\"}} {standby}"
+    );
+    let _ = writeln!(
+        out,
+        "# HELP scriptd_schedule_ticks_yielded_total Ticks another node owned that this node stood by for and left to it (cluster).\n# TYPE scriptd_schedule_ticks_yielded_total counter\nscriptd_schedule_ticks_yielded_total {yielded}"
+    );
     let _ = writeln!(
         out,
         "# HELP scriptd_schedules Schedules this node's timer holds, by phase.\n# TYPE scriptd_schedules gauge"

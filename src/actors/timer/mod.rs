@@ -8,14 +8,19 @@
 //! adopts new or changed schedules (catching up the ticks they missed,
 //! `adopt`), and fires what is due (`fire`): each tick goes to its
 //! account like a run request, and its record is committed with the run
-//! it queues; the store refuses a second record of one tick, so every
-//! node of a cluster may fire the same tick and exactly one run starts.
+//! it queues; the store refuses a second record of one tick, so however
+//! many nodes fire the same tick, exactly one run starts. In a cluster
+//! each tick has one owner among the live nodes (`owner`), which fires it
+//! when due; the others stand by and fire it only if they have not seen
+//! it recorded a little later (`standby`).
 
 mod adopt;
 mod fire;
 mod observe;
+mod owner;
 mod query;
 mod scan;
+mod standby;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
@@ -29,6 +34,7 @@ use super::account::Tick;
 use super::directory::AccountDirectory;
 use super::Shared;
 use crate::clock;
+use crate::cluster::Roster;
 use crate::ids::{ScriptName, UserId};
 use crate::schedule::{CatchUp, Parses, Pattern};
 
@@ -52,7 +58,7 @@ enum Phase {
     Paused,
 }
 
-/// A schedule as the timer keeps it: 48 bytes, beside its key (24 bytes,
+/// A schedule as the timer keeps it: 64 bytes, beside its key (24 bytes,
 /// whose name's text is shared with its heap entry and its file's list).
 #[derive(Debug, Clone)]
 struct Entry {
@@ -61,6 +67,9 @@ struct Entry {
     phase: Phase,
     /// The next due instant (in the heap while ticking).
     next: Option<i64>,
+    /// The latest tick seen recorded, by any node (PostgreSQL's follower):
+    /// a tick stood by for is not fired once it is.
+    recorded: Option<i64>,
 }
 
 /// The schedules' timer actor.
@@ -87,11 +96,16 @@ pub struct Timer {
     /// A schedule changed phase (or came or went) since `/metrics` was
     /// last told how many there are.
     recount: bool,
+    /// The ticks another node owns, waiting for their turn.
+    standby: standby::Standby,
 }
 
 impl Timer {
-    /// A timer with no schedule yet; the first scan runs at start.
-    pub fn new(shared: Shared, directory: Addr<AccountDirectory>) -> Self {
+    /// A timer with no schedule yet; the first scan runs at start. It
+    /// ranks the cluster's live nodes in `roster` (empty on SQLite: every
+    /// tick is this node's).
+    pub fn new(shared: Shared, directory: Addr<AccountDirectory>, roster: Roster) -> Self {
+        let me = shared.config.node.clone();
         Timer {
             shared,
             directory,
@@ -105,6 +119,7 @@ impl Timer {
             scanning: false,
             observed: 0,
             recount: true,
+            standby: standby::Standby::new(me, roster),
         }
     }
 
@@ -190,11 +205,13 @@ impl Timer {
             if !current {
                 continue;
             }
-            due_now.entry(key.0).or_default().push(Tick {
-                name: key.1.clone(),
-                tick: due,
-                missed: None,
-            });
+            if self.owns(&key, due, ctx) {
+                due_now.entry(key.0).or_default().push(Tick {
+                    name: key.1.clone(),
+                    tick: due,
+                    missed: None,
+                });
+            }
             // From the expression, not from the run: nothing drifts.
             self.plan_next(&key, due, ctx);
         }
@@ -234,7 +251,7 @@ mod tests {
         // The size estimate of BENCHMARKS.md (issue 30, memory per
         // schedule) rests on these; a field added here shows up there.
         assert_eq!(std::mem::size_of::<Key>(), 24, "user and shared name");
-        assert_eq!(std::mem::size_of::<Entry>(), 48);
+        assert_eq!(std::mem::size_of::<Entry>(), 64);
         assert_eq!(std::mem::size_of::<Reverse<(i64, Key)>>(), 32, "heap");
         let name = ScriptName::parse("nightly").expect("a name");
         let key: Key = (UserId(1), name.clone());

@@ -1,5 +1,7 @@
 //! What the timer learns from the log: the users (whose exectabs it
-//! looks at) and the schedules' pauses. Both are read once at start; then
+//! looks at), the schedules' pauses and, in a cluster, the latest tick
+//! of each schedule recorded by any node (a tick this node stands by for
+//! is not fired once it is seen). Users and pauses are read once at start; then
 //! the timer is told of them as they are committed: its own pauses by its
 //! handler, and on PostgreSQL every node's commits through the follower
 //! (`EventsCommitted`). No statement is run per second for them.
@@ -63,6 +65,13 @@ impl Timer {
         self.users = Some(users);
     }
 
+    /// A record of `key`'s ticks up to `tick`, by any node.
+    fn seen_recorded(&mut self, key: &Key, tick: i64) {
+        if let Some(entry) = self.entries.get_mut(key) {
+            entry.recorded = Some(entry.recorded.map_or(tick, |seen| seen.max(tick)));
+        }
+    }
+
     /// A pause or resume of `key`, made on any node.
     pub(super) fn switch(&mut self, key: Key, paused: bool, ctx: &mut Context<Self>) {
         self.observed += 1;
@@ -106,6 +115,14 @@ impl Handler<EventsCommitted> for Timer {
                 }
                 Event::ScheduleResumed { name, .. } => {
                     self.switch((stored.user, name.clone()), false, ctx)
+                }
+                Event::ScheduleTicked {
+                    name, tick, missed, ..
+                } => {
+                    let key = (stored.user, name.clone());
+                    let last = missed.map_or(*tick, |m| m.last.max(*tick));
+                    self.seen_recorded(&key, last);
+                    self.standby.seen(&key, *tick);
                 }
                 Event::UserCreated { user, .. } => {
                     self.observed += 1;

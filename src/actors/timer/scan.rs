@@ -210,6 +210,7 @@ impl Timer {
             catch_up: def.catch_up,
             phase,
             next: None,
+            recorded: None,
         };
         self.entries.insert(key, entry);
         self.recount = true;

@@ -91,14 +91,48 @@ async fn cluster(n: u64, secs: u64) -> anyhow::Result<()> {
         start,
         end: start + secs as i64,
     };
+    let owners = tick_owners(&nodes.targets()).await;
     let target = nodes.targets().into_iter().next();
     let rows = match target {
         Some(target) => tick_rows(&target).await,
         None => Err(anyhow::anyhow!("no node")),
     };
     nodes.stop().await?;
-    analyse(&format!("postgres, {NODES} nodes"), n, rows?, &window);
+    let label = format!("postgres, {NODES} nodes");
+    analyse(&label, n, rows?, &window);
+    report(
+        &format!("[{label}] ticks fired as owner / as standby / yielded"),
+        owners,
+    );
     Ok(())
+}
+
+/// The nodes' `scriptd_schedule_ticks_fired_total` (as owner, as
+/// standby) and `_yielded_total`, summed; "n/a" from a build without them.
+async fn tick_owners(targets: &[Target]) -> String {
+    const SERIES: [&str; 3] = [
+        "scriptd_schedule_ticks_fired_total{as=\"owner\"} ",
+        "scriptd_schedule_ticks_fired_total{as=\"standby\"} ",
+        "scriptd_schedule_ticks_yielded_total ",
+    ];
+    let mut sums = [0u64; 3];
+    for target in targets {
+        let client = target.client(1);
+        let Ok(body) = target.get(&client, "/metrics").await else {
+            return "n/a (no /metrics)".into();
+        };
+        let text = String::from_utf8_lossy(&body);
+        for (sum, series) in sums.iter_mut().zip(SERIES) {
+            let value = text
+                .lines()
+                .find_map(|line| line.strip_prefix(series)?.trim().parse::<u64>().ok());
+            match value {
+                Some(value) => *sum += value,
+                None => return "n/a (an older build)".into(),
+            }
+        }
+    }
+    format!("{} / {} / {}", sums[0], sums[1], sums[2])
 }
 
 /// Prints lateness, misses and doubles, CPU per tick and RSS growth. A
