@@ -1,9 +1,10 @@
 //! The ticks this node does not own (see `owner`): each waits in a heap
 //! for its turn (its due instant plus its rank's grace) and is fired then
 //! only if no record of it has been seen (`Entry::recorded`, kept by
-//! `observe` from every node's commits, which also tells the [`owner::Lag`]
-//! how late this node's own ticks come back). One armed wake-up for the heap, as for the
-//! ticks' own; an entry lives a few hundred milliseconds.
+//! `observe` from every node's commits, which also tells the
+//! [`owner::Lag`] how late this node's own ticks come back). One armed
+//! wake-up for the heap, as for the ticks' own; an entry lives a few
+//! hundred milliseconds.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
