@@ -14,9 +14,14 @@ use crate::helpers::{unix_now, Api};
 use crate::schedules::{clock_past, wait_ticks};
 use crate::schedules_restart::assert_contiguous;
 
-/// `actors::timer::owner::GRACE`, in seconds: how long each rank waits
-/// for the one before it.
-const GRACE: f64 = 0.3;
+/// `actors::timer::owner::MAX_GRACE`, in seconds: the longest each rank
+/// waits for the one before it. The grace is 0.3 s on an idle machine
+/// and follows how late a node's own ticks come back, up to this, so a
+/// loaded machine may see it all; every bound here stays well under the
+/// 10 s lease a tick must not wait for.
+const MAX_GRACE: f64 = 2.0;
+/// What a loaded machine may add to a tick's lateness beyond its grace.
+const SLACK: f64 = 2.0;
 
 #[actix_web::test]
 async fn three_nodes_tick_each_instant_once_and_survive_a_kill_9() {
@@ -81,7 +86,10 @@ async fn three_nodes_tick_each_instant_once_and_survive_a_kill_9() {
     );
     for record in records.iter().filter(|r| r["tick"].as_i64() > Some(killed)) {
         let late = record["late"].as_f64().expect("late");
-        assert!(late < GRACE + 1.0, "no tick waits for a lease: {record}");
+        assert!(
+            late < MAX_GRACE + SLACK,
+            "no tick waits for a lease: {record}"
+        );
     }
     let from_n3 = wait_ticks(cluster.node(1), "beat", |found| {
         found.len() >= records.len()
@@ -115,7 +123,7 @@ async fn a_node_that_does_not_define_a_schedule_leaves_its_ticks_to_the_next_ran
         .collect();
     assert!(late.len() >= 8, "{records:#?}");
     assert!(
-        late.iter().all(|l| *l < 2.0 * GRACE + 1.0),
+        late.iter().all(|l| *l < 2.0 * MAX_GRACE + SLACK),
         "each tick within two graces: {late:?}"
     );
     let n3 = fired_of(cluster.node(2)).await;
