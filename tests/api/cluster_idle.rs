@@ -13,6 +13,7 @@ use std::time::Duration;
 use sqlx::Connection;
 
 use crate::helpers::cluster::Cluster;
+use crate::helpers::eventually;
 use crate::private_postgres::PrivatePostgres;
 
 /// How long the node idles while counted.
@@ -32,6 +33,14 @@ async fn an_idle_node_asks_its_database_a_few_statements_a_second_and_none_for_k
     run(&pg.url(), "ALTER SYSTEM SET log_statement = 'all'").await;
     run(&pg.url(), "SELECT pg_reload_conf()").await;
     let cluster = Cluster::start_on(pg.url(), 1, "", &[]).await;
+    // The follower polls every second until its `LISTEN` holds: the
+    // window opens once it does and the read that follows it is done.
+    eventually("the node to listen and read the log's tail", || {
+        let log = pg.log();
+        let (_, after) = log.split_once("statement: LISTEN")?;
+        after.contains("FROM events e WHERE e.seq >").then_some(())
+    })
+    .await;
 
     // Act: count a window of idleness between two markers.
     run(&pg.url(), "SELECT 'idle window starts'").await;
