@@ -32,17 +32,25 @@ impl AccountSupervisor {
         checked: Checked,
         ctx: &mut Context<Self>,
     ) -> ResponseActFuture<Self, Result<queue::Queued, RunError>> {
+        self.counted_then(ctx, move |act, ctx| act.enqueue_checked(checked, ctx))
+    }
+
+    /// Runs `then` once the quota has a fresh count of the user's queued
+    /// runs (at once when it has one already).
+    pub(super) fn counted_then<R: 'static>(
+        &mut self,
+        ctx: &mut Context<Self>,
+        then: impl FnOnce(&mut Self, &mut Context<Self>) -> ResponseActFuture<Self, R> + 'static,
+    ) -> ResponseActFuture<Self, R> {
         if !self.quota.needs_count() {
-            return self.enqueue_checked(checked, ctx);
+            return then(self, ctx);
         }
         self.count_queued(ctx);
-        Box::pin(
-            fut::ready(()).then(move |(), act: &mut Self, ctx| act.enqueue_checked(checked, ctx)),
-        )
+        Box::pin(fut::ready(()).then(move |(), act: &mut Self, ctx| then(act, ctx)))
     }
 
     /// Counts the user's queued runs before the next message is handled.
-    pub(super) fn count_queued(&mut self, ctx: &mut Context<Self>) {
+    fn count_queued(&mut self, ctx: &mut Context<Self>) {
         // No other message is handled until the count is in, so parallel
         // requests cannot slip past the cap together.
         let (readers, user) = (self.shared.readers.clone(), self.user);

@@ -40,12 +40,7 @@ impl Handler<EnqueueTicks> for AccountSupervisor {
     type Result = ResponseActFuture<Self, TickResults>;
 
     fn handle(&mut self, msg: EnqueueTicks, ctx: &mut Context<Self>) -> Self::Result {
-        if !self.quota.needs_count() {
-            return self.enqueue_ticks(msg.ticks, ctx);
-        }
-        self.count_queued(ctx);
-        let ticks = msg.ticks;
-        Box::pin(fut::ready(()).then(move |(), act: &mut Self, ctx| act.enqueue_ticks(ticks, ctx)))
+        self.counted_then(ctx, move |act, ctx| act.enqueue_ticks(msg.ticks, ctx))
     }
 }
 
